@@ -1,0 +1,117 @@
+"""create_app(settings): wires every part of Yuntong together, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from yuntong import __version__
+from yuntong.accounts import api as accounts_api
+from yuntong.calls import api as calls_api
+from yuntong.calls import service as calls_service
+from yuntong.calls import ws as calls_ws
+from yuntong.config import Settings, load_settings
+from yuntong.contacts import api as contacts_api
+from yuntong.core.clock import Clock
+from yuntong.core.context import Context, build_context
+from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import MESSAGES, pick_locale
+from yuntong.core.logging import configure_logging, get_logger
+from yuntong.media.supervisor import start_media_children
+from yuntong.ops import api as ops_api
+from yuntong.realtime import presence
+from yuntong.realtime import ws as realtime_ws
+from yuntong.realtime.hub import Hub
+from yuntong.web import pages
+
+log = get_logger(__name__)
+STATIC = Path(__file__).resolve().parent / "web" / "static"
+
+
+def request_locale(request: Request) -> str:
+    return pick_locale(request.cookies.get("yt_locale") or request.headers.get("accept-language"))
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    ctx = build_context(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        hub = Hub(ctx)
+        ctx.extras["hub"] = hub
+        closed = await calls_service.do_close_interrupted_calls(ctx)
+        if closed:
+            log.warning("calls_interrupted_at_startup", count=closed)
+        await calls_service.start_engine(ctx)
+        children = await start_media_children(ctx)
+        try:
+            yield
+        finally:
+            await children.stop()
+            await calls_service.stop_engine(ctx)
+            await hub.close()
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="Yuntong 云通",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = ctx
+    realtime_ws.install(calls_ws.HANDLERS, presence.HANDLERS)
+    _install_error_handlers(app)
+    for router in (
+        ops_api.router,
+        accounts_api.router,
+        contacts_api.router,
+        calls_api.router,
+        realtime_ws.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(YuntongError)
+    async def _yuntong_error(request: Request, exc: YuntongError) -> JSONResponse:
+        return JSONResponse({"error": exc.to_dict(request_locale(request))}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            fields[".".join(loc) or "body"] = _field_code(err)
+        error = YuntongError("validation_failed", fields=fields)
+        return JSONResponse({"error": error.to_dict(request_locale(request))}, status_code=422)
+
+
+def _field_code(err: Any) -> str:
+    kind = str(err.get("type", ""))
+    if f"field.{kind}" in MESSAGES:
+        return kind
+    if kind == "missing":
+        return "required"
+    if kind.endswith("too_long"):
+        return "too_long"
+    ctx = err.get("ctx") or {}
+    code = ctx.get("code") if isinstance(ctx, dict) else None
+    return str(code) if code else "invalid"
+
+
+def context_of(app: FastAPI) -> Context:
+    ctx: Context = app.state.ctx
+    return ctx

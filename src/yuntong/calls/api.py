@@ -1,0 +1,106 @@
+"""REST routes for call history and ICE servers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel
+
+from yuntong.accounts.auth import Principal, require_user
+from yuntong.calls import service
+from yuntong.core.context import Context, get_context
+
+router = APIRouter(prefix="/api/v1", tags=["calls"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+
+
+class Party(BaseModel):
+    user_id: int
+    username: str | None
+    display_name: str | None
+
+
+class QualityOut(BaseModel):
+    mos: float | None
+    rtt_ms: float | None
+    jitter_ms: float | None
+    loss_pct: float | None
+    bitrate_kbps: float | None
+
+
+class CallOut(BaseModel):
+    id: str
+    direction: Literal["incoming", "outgoing"]
+    missed: bool
+    other: Party
+    media: str
+    outcome: str | None
+    end_reason: str | None
+    hung_up_by: int | None
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    billable_seconds: int
+    duration_ms: int
+    quality: QualityOut
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class IceServer(BaseModel):
+    urls: list[str] | str
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceServers(BaseModel):
+    ice_servers: list[IceServer]
+    ttl_s: int
+
+
+@router.get("/calls", response_model=CallPage)
+async def history(
+    ctx: Ctx,
+    user: User,
+    direction: Literal["incoming", "outgoing", "missed"] | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    contact: int | None = None,
+    user_id: Annotated[int | None, Query(description="another user's history (org admins)")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    filters = service.HistoryFilter(direction, since, until, contact)
+    subject = user_id if user_id is not None else user.user_id
+    items, total = await service.list_history(ctx, user, subject, filters, page, page_size)
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/calls/missed-count")
+async def missed(ctx: Ctx, user: User) -> dict[str, int]:
+    return {"missed": await service.missed_count(ctx, user.user_id)}
+
+
+@router.post("/calls/missed-seen", status_code=204)
+async def missed_seen(ctx: Ctx, user: User) -> None:
+    await service.do_mark_missed_seen(ctx, user.user_id)
+
+
+@router.get("/calls/{call_id}", response_model=CallOut)
+async def get_call(ctx: Ctx, user: User, call_id: str) -> dict[str, Any]:
+    return await service.get_call(ctx, user, call_id)
+
+
+@router.get("/ice-servers", response_model=IceServers)
+async def ice_servers(ctx: Ctx, user: User) -> dict[str, Any]:
+    """STUN and time-limited TURN credentials (TURN REST API scheme) for this user."""
+    servers = service.ice_servers_for(ctx, user.user_id)
+    return {"ice_servers": servers, "ttl_s": ctx.settings.turn_credential_ttl_s}

@@ -1,0 +1,80 @@
+"""Call detail records: one row for every call attempt, plus quality reports."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yuntong.core.db import Base, UTCDateTime
+
+
+class CallState(enum.StrEnum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+class CallOutcome(enum.StrEnum):
+    ANSWERED = "answered"
+    REJECTED = "rejected"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    CANCELED = "canceled"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class CallRecord(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    caller_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    callee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    media: Mapped[str] = mapped_column(String(8))  # audio | video
+    state: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    hung_up_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    caller_device: Mapped[str] = mapped_column(String(64), default="")
+    callee_device: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
+    jitter_ms: Mapped[float | None] = mapped_column(Float)
+    loss_pct: Mapped[float | None] = mapped_column(Float)
+    bitrate_kbps: Mapped[float | None] = mapped_column(Float)
+    mos: Mapped[float | None] = mapped_column(Float)
+    callee_seen: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_call_records_caller_created", "caller_id", "created_at"),
+        Index("ix_call_records_callee_created", "callee_id", "created_at"),
+        Index("ix_call_records_open", "ended_at"),
+    )
+
+
+class CallQualityReport(Base):
+    """What a client measured (getStats) during or at the end of a call."""
+
+    __tablename__ = "call_quality_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_records.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    final: Mapped[bool] = mapped_column(default=False)
+    rtt_ms: Mapped[float | None] = mapped_column(Float)
+    jitter_ms: Mapped[float | None] = mapped_column(Float)
+    loss_pct: Mapped[float | None] = mapped_column(Float)
+    bitrate_kbps: Mapped[float | None] = mapped_column(Float)
+    frames_decoded: Mapped[int | None] = mapped_column(Integer)
+    audio_bytes_received: Mapped[int | None] = mapped_column(Integer)

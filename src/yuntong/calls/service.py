@@ -1,0 +1,638 @@
+"""The call state machine: invite → ringing → answered → connected → ended, with every outcome.
+
+Live calls are held in memory by :class:`CallEngine` (one process owns a call); every transition
+is written to the call record at once, so no attempt ever lacks a record, and calls left open by a
+crash are closed as ``interrupted`` at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.auth import Principal
+from yuntong.calls import store
+from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
+from yuntong.calls.quality import estimate_mos
+from yuntong.contacts import service as contacts
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.ids import new_id
+from yuntong.core.logging import get_logger
+from yuntong.media import turn
+from yuntong.realtime import presence
+from yuntong.realtime.connection import hub_of
+
+log = get_logger(__name__)
+CALLS_TOTAL = Counter("yuntong_calls_total", "Finished call attempts by outcome", ["outcome"])
+CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
+MAX_SDP_BYTES = 60_000
+# suspended accounts still receive calls: they cost the callee nothing
+RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
+
+# state -> states it may move to
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    CallState.RINGING: frozenset({CallState.ANSWERED, CallState.ENDED}),
+    CallState.ANSWERED: frozenset({CallState.CONNECTED, CallState.ENDED}),
+    CallState.CONNECTED: frozenset({CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+}
+
+
+@dataclass(eq=False)
+class ActiveCall:
+    id: str
+    caller_id: int
+    callee_id: int
+    media: str
+    caller_device: str
+    created_at: datetime
+    state: CallState = CallState.RINGING
+    callee_device: str | None = None
+    answered_at: datetime | None = None
+    ringing_sent: bool = False
+    timer: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def move(self, to: CallState) -> None:
+        if to not in TRANSITIONS[self.state]:
+            raise YuntongError("invalid_transition", state=self.state.value)
+        self.state = to
+
+    def party(self, user_id: int) -> str:
+        if user_id == self.caller_id:
+            return "caller"
+        if user_id == self.callee_id:
+            return "callee"
+        raise YuntongError("call_not_found")
+
+
+class CallEngine:
+    """In-memory registry of live calls on this node."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, ActiveCall] = {}
+        self.by_user: dict[int, str] = {}
+
+    def is_busy(self, user_id: int) -> bool:
+        return user_id in self.by_user
+
+    def add(self, call: ActiveCall) -> None:
+        self.calls[call.id] = call
+        self.by_user[call.caller_id] = call.id
+        self.by_user[call.callee_id] = call.id
+        CALLS_ACTIVE.set(len(self.calls))
+
+    def remove(self, call: ActiveCall) -> None:
+        self.calls.pop(call.id, None)
+        for uid in (call.caller_id, call.callee_id):
+            if self.by_user.get(uid) == call.id:
+                del self.by_user[uid]
+        CALLS_ACTIVE.set(len(self.calls))
+
+
+def engine_of(ctx: Context) -> CallEngine:
+    engine: CallEngine = ctx.extras["calls"]
+    return engine
+
+
+async def start_engine(ctx: Context) -> None:
+    ctx.extras["calls"] = CallEngine()
+    hub = hub_of(ctx)
+    hub.on_device_gone.append(partial(do_device_gone, ctx))
+    hub.on_user_online.append(partial(presence.on_user_online, ctx))
+    hub.on_user_offline.append(partial(presence.on_user_offline, ctx))
+
+
+async def stop_engine(ctx: Context) -> None:
+    engine: CallEngine | None = ctx.extras.get("calls")
+    if engine is None:
+        return
+    for call in list(engine.calls.values()):
+        if call.timer is not None:
+            call.timer.cancel()
+    # calls still live at shutdown stay open in the database and are closed as
+    # `interrupted` by the next start (do_close_interrupted_calls)
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def check_sdp(sdp: str) -> None:
+    """Refuse what cannot be a WebRTC session description before it reaches the other party."""
+    if len(sdp) > MAX_SDP_BYTES or not sdp.startswith("v=0"):
+        raise YuntongError("invalid_sdp")
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    if not any(line.startswith("m=") for line in lines):
+        raise YuntongError("invalid_sdp")
+    if not any(line.startswith(("a=fingerprint:", "a=ice-ufrag:")) for line in lines):
+        raise YuntongError("invalid_sdp")
+
+
+def _get_call(ctx: Context, call_id: str, user_id: int) -> ActiveCall:
+    call = engine_of(ctx).calls.get(call_id)
+    if call is None or user_id not in (call.caller_id, call.callee_id):
+        raise YuntongError("call_not_found")
+    return call
+
+
+async def _resolve_callee(ctx: Context, to: str | int) -> Any:
+    if isinstance(to, int) or (isinstance(to, str) and to.isdigit() and len(to) < 12):
+        user = (await accounts.get_users(ctx, [int(to)])).get(int(to))
+    else:
+        user = await accounts.lookup_active_user(ctx, str(to))
+    if user is None:
+        raise YuntongError("user_not_found")
+    return user
+
+
+# -- transitions ---------------------------------------------------------------------------
+
+
+async def do_invite(
+    ctx: Context, caller: Principal, device: str, to: str | int, media: str, sdp: str
+) -> dict[str, Any]:
+    """Place a call; returns ``{call_id}`` and, when it ended at once, its ``ended`` outcome."""
+    await accounts.check_can_place_calls(ctx, caller.user_id, media)
+    check_sdp(sdp)
+    engine = engine_of(ctx)
+    if engine.is_busy(caller.user_id):
+        raise YuntongError("already_in_call")
+    callee = await _resolve_callee(ctx, to)
+    if callee.id == caller.user_id:
+        raise YuntongError("call_self")
+    now = ctx.clock.now()
+    call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
+    immediate = await _immediate_outcome(ctx, caller.user_id, callee.id, callee.status)
+    record = CallRecord(
+        id=call.id,
+        caller_id=caller.user_id,
+        callee_id=callee.id,
+        media=media,
+        state=CallState.RINGING,
+        caller_device=device,
+        created_at=now,
+    )
+    if immediate is not None:
+        outcome, reason = immediate
+        record.state, record.outcome, record.end_reason = CallState.ENDED, outcome, reason
+        record.ended_at = now
+    async with ctx.db.session() as session:
+        session.add(record)
+    if immediate is not None:
+        CALLS_TOTAL.labels(immediate[0]).inc()
+        ended = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
+        await hub_of(ctx).send(caller.user_id, "call.ended", ended, device=device)
+        return {"call_id": call.id, "ended": ended}
+    engine.add(call)
+    call.timer = _later(ctx.settings.ring_timeout_s, _ring_timeout(ctx, call))
+    await hub_of(ctx).send(
+        callee.id,
+        "call.incoming",
+        {
+            "call_id": call.id,
+            "from": {
+                "user_id": caller.user_id,
+                "username": caller.username,
+                "display_name": caller.display_name,
+            },
+            "media": media,
+            "sdp": sdp,
+        },
+    )
+    await _publish_presence(ctx, call)
+    return {"call_id": call.id}
+
+
+async def _immediate_outcome(
+    ctx: Context, caller_id: int, callee_id: int, callee_status: str
+) -> tuple[CallOutcome, str] | None:
+    """Outcomes decided without ringing anyone."""
+    if await contacts.is_blocked(ctx, callee_id, caller_id):
+        return CallOutcome.UNREACHABLE, "blocked"
+    if callee_status not in RECEIVING_STATUSES:
+        return CallOutcome.UNREACHABLE, "unavailable"
+    if not hub_of(ctx).is_online(callee_id):
+        return CallOutcome.UNREACHABLE, "offline"
+    if engine_of(ctx).is_busy(callee_id):
+        return CallOutcome.BUSY, "in_call"
+    if presence.is_dnd(ctx, callee_id):
+        return CallOutcome.BUSY, "dnd"
+    return None
+
+
+def public_reason(reason: str) -> str:
+    """What the caller is told: a block is never revealed, only "unavailable"."""
+    return "unavailable" if reason == "blocked" else reason
+
+
+async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.party(user_id) != "callee" or call.state != CallState.RINGING:
+            return
+        if not call.ringing_sent:
+            call.ringing_sent = True
+            await hub_of(ctx).send(
+                call.caller_id, "call.ringing", {"call_id": call.id}, device=call.caller_device
+            )
+
+
+async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: str) -> None:
+    check_sdp(sdp)
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.party(user_id) != "callee":
+            raise YuntongError("forbidden")
+        call.move(CallState.ANSWERED)
+        _cancel_timer(call)
+        call.callee_device = device
+        call.answered_at = ctx.clock.now()
+        async with ctx.db.session() as session:
+            await store.update_record(
+                session,
+                call.id,
+                state=CallState.ANSWERED,
+                answered_at=call.answered_at,
+                callee_device=device,
+            )
+        call.timer = _later(ctx.settings.media_timeout_s, _media_timeout(ctx, call))
+        hub = hub_of(ctx)
+        await hub.send(
+            call.caller_id,
+            "call.answered",
+            {"call_id": call.id, "sdp": sdp},
+            device=call.caller_device,
+        )
+        await hub.send(
+            call.callee_id, "call.answered_elsewhere", {"call_id": call.id}, exclude=device
+        )
+
+
+async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.state != CallState.ANSWERED:
+            return  # the other side reported first, or the call is over
+        call.move(CallState.CONNECTED)
+        _cancel_timer(call)
+        now = ctx.clock.now()
+        async with ctx.db.session() as session:
+            await store.update_record(session, call.id, state=CallState.CONNECTED, connected_at=now)
+        data = {"call_id": call.id, "answered_at": _iso(call.answered_at)}
+        await _send_both(ctx, call, "call.connected", data)
+
+
+async def do_reject(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.party(user_id) != "callee":
+            raise YuntongError("forbidden")
+        if call.state != CallState.RINGING:
+            raise YuntongError("invalid_transition", state=call.state.value)
+        await _end(ctx, call, CallOutcome.REJECTED, "rejected", user_id)
+
+
+async def do_cancel(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.party(user_id) != "caller":
+            raise YuntongError("forbidden")
+        if call.state != CallState.RINGING:
+            raise YuntongError("invalid_transition", state=call.state.value)
+        await _end(ctx, call, CallOutcome.CANCELED, "canceled", user_id)
+
+
+async def do_hangup(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.state == CallState.RINGING:
+            raise YuntongError("invalid_transition", state=call.state.value)
+        await _end(ctx, call, CallOutcome.ANSWERED, "hangup", user_id)
+
+
+async def do_relay_ice(
+    ctx: Context, user_id: int, device: str, call_id: str, candidate: dict[str, Any] | None
+) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    data = {"call_id": call.id, "candidate": candidate}
+    hub = hub_of(ctx)
+    if call.party(user_id) == "caller":
+        if device != call.caller_device:
+            return
+        # before the answer every ringing device of the callee may need the candidates
+        await hub.send(call.callee_id, "call.ice", data, device=call.callee_device)
+    elif call.callee_device == device:
+        await hub.send(call.caller_id, "call.ice", data, device=call.caller_device)
+
+
+async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
+    """A device did not come back within the grace period: end the calls it carried."""
+    engine = engine_of(ctx)
+    call_id = engine.by_user.get(user_id)
+    call = engine.calls.get(call_id) if call_id else None
+    if call is None:
+        return
+    async with call.lock:
+        if call.state == CallState.ENDED:
+            return
+        is_caller = user_id == call.caller_id and device == call.caller_device
+        is_callee = user_id == call.callee_id and device == call.callee_device
+        if call.state == CallState.RINGING and is_caller:
+            await _end(ctx, call, CallOutcome.CANCELED, "connection_lost", None)
+        elif call.state == CallState.ANSWERED and (is_caller or is_callee):
+            await _end(ctx, call, CallOutcome.FAILED, "connection_lost", None)
+        elif call.state == CallState.CONNECTED and (is_caller or is_callee):
+            await _end(ctx, call, CallOutcome.ANSWERED, "connection_lost", None)
+
+
+async def _ring_timeout(ctx: Context, call: ActiveCall) -> None:
+    async with call.lock:
+        if call.state == CallState.RINGING:
+            await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None, from_timer=True)
+
+
+async def _media_timeout(ctx: Context, call: ActiveCall) -> None:
+    async with call.lock:
+        if call.state == CallState.ANSWERED:
+            await _end(ctx, call, CallOutcome.FAILED, "media_timeout", None, from_timer=True)
+
+
+async def _end(
+    ctx: Context,
+    call: ActiveCall,
+    outcome: CallOutcome,
+    reason: str,
+    hung_up_by: int | None,
+    *,
+    from_timer: bool = False,
+) -> None:
+    """Finish a live call: caller holds ``call.lock``."""
+    call.move(CallState.ENDED)
+    if not from_timer:
+        _cancel_timer(call)
+    call.timer = None
+    engine_of(ctx).remove(call)
+    now = ctx.clock.now()
+    duration_ms = 0
+    if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
+        duration_ms = max(0, int((now - call.answered_at).total_seconds() * 1000))
+    billable = math.ceil(duration_ms / 1000)
+    async with ctx.db.session() as session:
+        await store.update_record(
+            session,
+            call.id,
+            state=CallState.ENDED,
+            outcome=outcome,
+            end_reason=reason,
+            hung_up_by=hung_up_by,
+            ended_at=now,
+            duration_ms=duration_ms,
+            billable_seconds=billable,
+        )
+    CALLS_TOTAL.labels(outcome.value).inc()
+    hub = hub_of(ctx)
+    data = _ended_payload(call.id, outcome, reason, hung_up_by, billable)
+    await hub.send(call.caller_id, "call.ended", data, device=call.caller_device)
+    await hub.send(call.callee_id, "call.ended", data)
+    await _publish_presence(ctx, call)
+
+
+def _ended_payload(
+    call_id: str,
+    outcome: CallOutcome,
+    reason: str,
+    hung_up_by: int | None,
+    billable: int,
+) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "outcome": outcome.value,
+        "reason": reason,
+        "hung_up_by": hung_up_by,
+        "billable_seconds": billable,
+    }
+
+
+async def _publish_presence(ctx: Context, call: ActiveCall) -> None:
+    await presence.do_publish(ctx, call.caller_id)
+    await presence.do_publish(ctx, call.callee_id)
+
+
+async def _send_both(ctx: Context, call: ActiveCall, type_: str, data: dict[str, Any]) -> None:
+    hub = hub_of(ctx)
+    await hub.send(call.caller_id, type_, data, device=call.caller_device)
+    await hub.send(call.callee_id, type_, data, device=call.callee_device)
+
+
+def _later(delay: float, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    async def run() -> None:
+        await asyncio.sleep(delay)
+        await coro
+
+    async def guarded() -> None:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        except Exception:
+            log.exception("call_timer_failed")
+
+    return asyncio.create_task(guarded())
+
+
+def _cancel_timer(call: ActiveCall) -> None:
+    if call.timer is not None:
+        call.timer.cancel()
+        call.timer = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- start-up ------------------------------------------------------------------------------
+
+
+async def do_close_interrupted_calls(ctx: Context) -> int:
+    """Close every call left open by a stopped server as ``interrupted``; returns how many."""
+    now = ctx.clock.now()
+    async with ctx.db.session() as session:
+        records = await store.open_records(session)
+        for record in records:
+            answered = record.answered_at
+            duration_ms = int((now - answered).total_seconds() * 1000) if answered else 0
+            record.state = CallState.ENDED
+            record.outcome = CallOutcome.INTERRUPTED
+            record.end_reason = "server_restart"
+            record.ended_at = now
+            record.duration_ms = max(0, duration_ms)
+            record.billable_seconds = math.ceil(max(0, duration_ms) / 1000)
+    return len(records)
+
+
+# -- quality -------------------------------------------------------------------------------
+
+
+async def do_report_quality(ctx: Context, user_id: int, call_id: str, report: dict[str, Any]) -> None:
+    """Store a participant's getStats summary and refresh the call's quality estimate."""
+    async with ctx.db.session() as session:
+        record = await session.get(CallRecord, call_id)
+        if record is None or user_id not in (record.caller_id, record.callee_id):
+            raise YuntongError("call_not_found")
+        if record.answered_at is None:
+            raise YuntongError("invalid_transition", state=record.state)
+        session.add(
+            CallQualityReport(call_id=call_id, user_id=user_id, at=ctx.clock.now(), **report)
+        )
+        await session.flush()
+        reports = await store.latest_reports(session, call_id)
+        summary = summarise(reports)
+        for key, value in summary.items():
+            setattr(record, key, value)
+
+
+def summarise(reports: list[CallQualityReport]) -> dict[str, float | None]:
+    """Worst-side view of a call: the higher RTT/jitter/loss of the two participants."""
+
+    def worst(attr: str, pick: Callable[[list[float]], float] = max) -> float | None:
+        values = [float(v) for r in reports if (v := getattr(r, attr)) is not None]
+        return pick(values) if values else None
+
+    rtt, jitter, loss = worst("rtt_ms"), worst("jitter_ms"), worst("loss_pct")
+    mos = estimate_mos(rtt or 0.0, jitter or 0.0, loss or 0.0) if rtt is not None else None
+    return {
+        "rtt_ms": rtt,
+        "jitter_ms": jitter,
+        "loss_pct": loss,
+        "bitrate_kbps": worst("bitrate_kbps", min),
+        "mos": mos,
+    }
+
+
+# -- ICE servers ---------------------------------------------------------------------------
+
+
+def ice_servers_for(ctx: Context, user_id: int) -> list[dict[str, Any]]:
+    return turn.ice_servers(ctx.settings, user_id, ctx.clock.now())
+
+
+# -- history -------------------------------------------------------------------------------
+
+STAFF_ROLES = frozenset({"operator_admin", "support_agent"})
+
+
+async def check_can_view_history(ctx: Context, viewer: Principal, subject_id: int) -> None:
+    """Users see their own records; organisation admins their members'; operator staff all."""
+    if subject_id == viewer.user_id or viewer.role in STAFF_ROLES:
+        return
+    if viewer.role == "org_admin" and viewer.organisation_id is not None:
+        subject = (await accounts.get_users(ctx, [subject_id])).get(subject_id)
+        if subject is not None and subject.organisation_id == viewer.organisation_id:
+            return
+    raise YuntongError("forbidden")
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    direction: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    contact_id: int | None = None
+
+
+async def list_history(
+    ctx: Context,
+    viewer: Principal,
+    subject_id: int,
+    filters: HistoryFilter,
+    page: int,
+    page_size: int,
+) -> tuple[list[dict[str, Any]], int]:
+    await check_can_view_history(ctx, viewer, subject_id)
+    stmt = store.history_query(
+        subject_id, filters.direction, filters.since, filters.until, filters.contact_id
+    )
+    async with ctx.db.session() as session:
+        records, total = await store.page(session, stmt, (page - 1) * page_size, page_size)
+    others = {r.callee_id if r.caller_id == subject_id else r.caller_id for r in records}
+    users = await accounts.get_users(ctx, list(others))
+    return [history_entry(r, subject_id, users) for r in records], total
+
+
+def history_entry(record: CallRecord, subject_id: int, users: dict[int, Any]) -> dict[str, Any]:
+    outgoing = record.caller_id == subject_id
+    other_id = record.callee_id if outgoing else record.caller_id
+    other = users.get(other_id)
+    reason = public_reason(record.end_reason or "") if outgoing else record.end_reason
+    missed = (
+        not outgoing
+        and record.outcome in {o.value for o in store.MISSED}
+        and record.end_reason != "blocked"
+    )
+    return {
+        "id": record.id,
+        "direction": "outgoing" if outgoing else "incoming",
+        "missed": missed,
+        "other": {
+            "user_id": other_id,
+            "username": other.username if other else None,
+            "display_name": other.display_name if other else None,
+        },
+        "media": record.media,
+        "outcome": record.outcome,
+        "end_reason": reason,
+        "hung_up_by": record.hung_up_by,
+        "created_at": record.created_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "billable_seconds": record.billable_seconds,
+        "duration_ms": record.duration_ms,
+        "quality": {
+            "mos": record.mos,
+            "rtt_ms": record.rtt_ms,
+            "jitter_ms": record.jitter_ms,
+            "loss_pct": record.loss_pct,
+            "bitrate_kbps": record.bitrate_kbps,
+        },
+    }
+
+
+async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, Any]:
+    async with ctx.db.session() as session:
+        record = await session.get(CallRecord, call_id)
+    if record is None:
+        raise YuntongError("call_not_found")
+    subject = viewer.user_id if viewer.user_id in (record.caller_id, record.callee_id) else None
+    if subject is None:
+        # not a party: allowed only through an org admin / staff view of one of the parties
+        for party in (record.caller_id, record.callee_id):
+            try:
+                await check_can_view_history(ctx, viewer, party)
+            except YuntongError:
+                continue
+            subject = party
+            break
+    if subject is None or (subject == record.callee_id and record.end_reason == "blocked"):
+        raise YuntongError("call_not_found")
+    users = await accounts.get_users(ctx, [record.caller_id, record.callee_id])
+    return history_entry(record, subject, users)
+
+
+async def missed_count(ctx: Context, user_id: int) -> int:
+    async with ctx.db.session() as session:
+        return await store.unseen_missed_count(session, user_id)
+
+
+async def do_mark_missed_seen(ctx: Context, user_id: int) -> None:
+    async with ctx.db.session() as session:
+        await store.mark_missed_seen(session, user_id)

@@ -1,0 +1,98 @@
+"""Queries on call records and quality reports (no rules)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
+
+MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOutcome.UNREACHABLE)
+
+
+async def update_record(session: AsyncSession, call_id: str, **values: Any) -> None:
+    await session.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
+
+
+async def open_records(session: AsyncSession) -> list[CallRecord]:
+    result = await session.execute(select(CallRecord).where(CallRecord.ended_at.is_(None)))
+    return list(result.scalars())
+
+
+def _missed_clause() -> Any:
+    return and_(
+        CallRecord.outcome.in_([o.value for o in MISSED]),
+        or_(CallRecord.end_reason.is_(None), CallRecord.end_reason != "blocked"),
+    )
+
+
+def history_query(
+    user_id: int,
+    direction: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    contact_id: int | None,
+) -> Select[tuple[CallRecord]]:
+    # calls from someone the user blocked never rang: they are not in the callee's history
+    incoming = and_(
+        CallRecord.callee_id == user_id,
+        or_(CallRecord.end_reason.is_(None), CallRecord.end_reason != "blocked"),
+    )
+    outgoing = CallRecord.caller_id == user_id
+    if direction == "incoming":
+        where: Any = incoming
+    elif direction == "outgoing":
+        where = outgoing
+    elif direction == "missed":
+        where = and_(incoming, _missed_clause())
+    else:
+        where = or_(incoming, outgoing)
+    stmt = select(CallRecord).where(where)
+    if since is not None:
+        stmt = stmt.where(CallRecord.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(CallRecord.created_at < until)
+    if contact_id is not None:
+        stmt = stmt.where(or_(CallRecord.caller_id == contact_id, CallRecord.callee_id == contact_id))
+    return stmt
+
+
+async def page(
+    session: AsyncSession, stmt: Select[tuple[CallRecord]], offset: int, limit: int
+) -> tuple[list[CallRecord], int]:
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    result = await session.execute(
+        stmt.order_by(CallRecord.created_at.desc(), CallRecord.id).offset(offset).limit(limit)
+    )
+    return list(result.scalars()), int(total or 0)
+
+
+async def unseen_missed_count(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).where(
+        CallRecord.callee_id == user_id, CallRecord.callee_seen.is_(False), _missed_clause()
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def mark_missed_seen(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(CallRecord)
+        .where(CallRecord.callee_id == user_id, CallRecord.callee_seen.is_(False))
+        .values(callee_seen=True)
+    )
+
+
+async def latest_reports(session: AsyncSession, call_id: str) -> list[CallQualityReport]:
+    """Each participant's most recent report (a final one when there is one)."""
+    result = await session.execute(
+        select(CallQualityReport)
+        .where(CallQualityReport.call_id == call_id)
+        .order_by(CallQualityReport.final, CallQualityReport.at, CallQualityReport.id)
+    )
+    latest: dict[int, CallQualityReport] = {}
+    for report in result.scalars():
+        latest[report.user_id] = report
+    return list(latest.values())

@@ -1,0 +1,106 @@
+"""Realtime handlers for call signaling (thin: validate, call the service)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuntong.calls import service
+from yuntong.realtime.connection import Connection, HandlerTable
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallRef(_Msg):
+    call_id: str = Field(min_length=1, max_length=64)
+
+
+class Invite(_Msg):
+    to: str | int
+    media: Literal["audio", "video"] = "video"
+    sdp: str = Field(max_length=service.MAX_SDP_BYTES)
+
+
+class Answer(CallRef):
+    sdp: str = Field(max_length=service.MAX_SDP_BYTES)
+
+
+class IceCandidate(_Msg):
+    candidate: str = Field(max_length=1024)
+    sdpMid: str | None = Field(default=None, max_length=64)  # noqa: N815 (W3C name)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)  # noqa: N815
+    usernameFragment: str | None = Field(default=None, max_length=256)  # noqa: N815
+
+
+class Ice(CallRef):
+    candidate: IceCandidate | None
+
+
+class MediaState(CallRef):
+    state: Literal["connected"]
+
+
+class Quality(CallRef):
+    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    jitter_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss_pct: float | None = Field(default=None, ge=0, le=100)
+    bitrate_kbps: float | None = Field(default=None, ge=0, le=1_000_000)
+    frames_decoded: int | None = Field(default=None, ge=0)
+    audio_bytes_received: int | None = Field(default=None, ge=0)
+    final: bool = False
+
+
+async def invite(conn: Connection, msg: Invite) -> dict[str, Any]:
+    return await service.do_invite(
+        conn.ctx, conn.principal, conn.device_id, msg.to, msg.media, msg.sdp
+    )
+
+
+async def ringing(conn: Connection, msg: CallRef) -> None:
+    await service.do_ringing(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def answer(conn: Connection, msg: Answer) -> None:
+    await service.do_answer(conn.ctx, conn.user_id, conn.device_id, msg.call_id, msg.sdp)
+
+
+async def reject(conn: Connection, msg: CallRef) -> None:
+    await service.do_reject(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def cancel(conn: Connection, msg: CallRef) -> None:
+    await service.do_cancel(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def hangup(conn: Connection, msg: CallRef) -> None:
+    await service.do_hangup(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def ice(conn: Connection, msg: Ice) -> None:
+    candidate = msg.candidate.model_dump(exclude_none=True) if msg.candidate else None
+    await service.do_relay_ice(conn.ctx, conn.user_id, conn.device_id, msg.call_id, candidate)
+
+
+async def media(conn: Connection, msg: MediaState) -> None:
+    await service.do_media_connected(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def quality(conn: Connection, msg: Quality) -> None:
+    report = msg.model_dump(exclude={"call_id"})
+    await service.do_report_quality(conn.ctx, conn.user_id, msg.call_id, report)
+
+
+HANDLERS: HandlerTable = {
+    "call.invite": (Invite, invite),
+    "call.ringing": (CallRef, ringing),
+    "call.answer": (Answer, answer),
+    "call.reject": (CallRef, reject),
+    "call.cancel": (CallRef, cancel),
+    "call.hangup": (CallRef, hangup),
+    "call.ice": (Ice, ice),
+    "call.media": (MediaState, media),
+    "call.quality": (Quality, quality),
+}

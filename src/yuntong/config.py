@@ -1,0 +1,166 @@
+"""Typed settings: ``YUNTONG_*`` environment variables, an optional TOML file and generated secrets.
+
+Secrets are never defaulted: on first start they are generated into ``var/secrets.toml``
+(mode 0600) and read back on every later start.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SECRETS_FILE = "secrets.toml"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; every field maps to ``YUNTONG_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="YUNTONG_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    business_timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh-CN"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # secrets (generated into var/secrets.toml when absent)
+    secret_key: SecretStr = SecretStr("")
+    pii_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    pii_active_key: str = ""
+    turn_secret: SecretStr = SecretStr("")
+
+    # accounts
+    auto_approve: bool = False
+    session_ttl_hours: int = 24 * 14
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    cookie_secure: bool = False
+
+    # calls
+    ring_timeout_s: float = 45.0
+    media_timeout_s: float = 30.0
+    reconnect_grace_s: float = 20.0
+    heartbeat_interval_s: float = 20.0
+    ws_max_message_bytes: int = 64 * 1024
+    ws_resume_buffer: int = 200
+
+    # TURN / STUN
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_credential_ttl_s: int = 24 * 3600
+    turn_realm: str = "yuntong"
+    coturn_port: int = 3478
+    coturn_min_port: int = 49160
+    coturn_max_port: int = 49400
+    start_coturn: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("YUNTONG_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / 'yuntong.db'}"
+
+    def with_generated_secrets(self) -> Settings:
+        """Return settings whose missing secrets are filled from (or generated into) var/."""
+        stored = _load_or_create_secrets(self.var_dir)
+        update: dict[str, Any] = {}
+        if not self.secret_key.get_secret_value():
+            update["secret_key"] = SecretStr(stored["secret_key"])
+        if not self.turn_secret.get_secret_value():
+            update["turn_secret"] = SecretStr(stored["turn_secret"])
+        if not self.pii_keys:
+            keys = stored["pii_keys"]
+            update["pii_keys"] = {kid: SecretStr(k) for kid, k in keys.items()}
+            update["pii_active_key"] = stored.get("pii_active_key") or sorted(keys)[-1]
+        elif not self.pii_active_key:
+            update["pii_active_key"] = sorted(self.pii_keys)[-1]
+        return self.model_copy(update=update)
+
+
+def _new_aes_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _load_or_create_secrets(var_dir: Path) -> dict[str, Any]:
+    path = var_dir / SECRETS_FILE
+    if path.exists():
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    data = {
+        "secret_key": secrets.token_urlsafe(48),
+        "turn_secret": secrets.token_urlsafe(32),
+        "pii_active_key": "k1",
+        "pii_keys": {"k1": _new_aes_key()},
+    }
+    write_secrets(path, data)
+    return data
+
+
+def write_secrets(path: Path, data: dict[str, Any]) -> None:
+    """Write the secrets file atomically with owner-only permissions."""
+    lines = [
+        f'secret_key = "{data["secret_key"]}"',
+        f'turn_secret = "{data["turn_secret"]}"',
+        f'pii_active_key = "{data["pii_active_key"]}"',
+        "[pii_keys]",
+        *(f'{kid} = "{key}"' for kid, key in sorted(data["pii_keys"].items())),
+    ]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    tmp.replace(path)
+
+
+def rotate_pii_key(var_dir: Path) -> str:
+    """Add a new PII key to var/secrets.toml and make it the active one; returns its id."""
+    data = _load_or_create_secrets(var_dir)
+    keys: dict[str, str] = dict(data["pii_keys"])
+    kid = f"k{max(int(k[1:]) for k in keys) + 1}"
+    keys[kid] = _new_aes_key()
+    data["pii_keys"] = keys
+    data["pii_active_key"] = kid
+    write_secrets(var_dir / SECRETS_FILE, data)
+    return kid
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides).with_generated_secrets()

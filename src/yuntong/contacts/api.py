@@ -1,0 +1,127 @@
+"""REST routes for the address book and the block list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from yuntong.accounts.auth import Principal, require_user
+from yuntong.contacts import service
+from yuntong.core.context import Context, get_context
+from yuntong.core.errors import YuntongError
+
+router = APIRouter(prefix="/api/v1", tags=["contacts"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+
+
+class ContactOut(BaseModel):
+    id: int
+    user_id: int
+    username: str
+    display_name: str
+    name: str
+    notes: str
+    favourite: bool
+    blocked: bool
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=254, description="username, phone or e-mail")
+    name: str | None = Field(default=None, max_length=64)
+    notes: str = Field(default="", max_length=2000)
+    favourite: bool = False
+
+
+class ContactPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    notes: str | None = Field(default=None, max_length=2000)
+    favourite: bool | None = None
+
+
+class BlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int | None = None
+    query: str | None = Field(default=None, max_length=254)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BlockIn:
+        if (self.user_id is None) == (self.query is None):
+            raise ValueError("give exactly one of user_id or query")
+        return self
+
+
+class BlockedOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+
+
+def _out(view: service.ContactView) -> ContactOut:
+    return ContactOut(**view.__dict__)
+
+
+@router.get("/contacts", response_model=list[ContactOut])
+async def list_contacts(
+    ctx: Ctx,
+    user: User,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    favourite: bool | None = None,
+) -> list[ContactOut]:
+    return [_out(v) for v in await service.list_contacts(ctx, user.user_id, q, favourite)]
+
+
+@router.post("/contacts", response_model=ContactOut, status_code=201)
+async def add_contact(ctx: Ctx, user: User, body: ContactIn) -> ContactOut:
+    view = await service.do_add_contact(
+        ctx, user.user_id, body.query.strip(), body.name, body.notes, body.favourite
+    )
+    return _out(view)
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactOut)
+async def update_contact(ctx: Ctx, user: User, contact_id: int, body: ContactPatch) -> ContactOut:
+    view = await service.do_update_contact(
+        ctx, user.user_id, contact_id, name=body.name, notes=body.notes, favourite=body.favourite
+    )
+    return _out(view)
+
+
+@router.delete("/contacts/{contact_id}", status_code=204)
+async def delete_contact(ctx: Ctx, user: User, contact_id: int) -> Response:
+    await service.do_delete_contact(ctx, user.user_id, contact_id)
+    return Response(status_code=204)
+
+
+@router.get("/blocks", response_model=list[BlockedOut])
+async def list_blocks(ctx: Ctx, user: User) -> list[BlockedOut]:
+    return [BlockedOut.model_validate(b) for b in await service.list_blocked(ctx, user.user_id)]
+
+
+@router.post("/blocks", status_code=201)
+async def block(ctx: Ctx, user: User, body: BlockIn) -> dict[str, int]:
+    blocked = await service.do_block(ctx, user.user_id, query=body.query, user_id=body.user_id)
+    return {"user_id": blocked}
+
+
+@router.delete("/blocks/{user_id}", status_code=204)
+async def unblock(ctx: Ctx, user: User, user_id: int) -> Response:
+    await service.do_unblock(ctx, user.user_id, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/users/lookup")
+async def lookup(
+    ctx: Ctx, user: User, q: Annotated[str, Query(min_length=1, max_length=254)]
+) -> dict[str, object]:
+    """Find an active user by exact username, phone or e-mail (to add or call them)."""
+    from yuntong.accounts import service as accounts
+
+    found = await accounts.lookup_active_user(ctx, q.strip())
+    if found is None:
+        raise YuntongError("user_not_found")
+    return {"user_id": found.id, "username": found.username, "display_name": found.display_name}

@@ -1,0 +1,165 @@
+"""Address book rules: add by username, phone or e-mail; edit; favourites; blocking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from yuntong.accounts import service as accounts
+from yuntong.contacts import store
+from yuntong.contacts.models import Block, Contact
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    user_id: int
+    username: str
+    display_name: str
+    name: str
+    notes: str
+    favourite: bool
+    blocked: bool
+
+
+async def _view(ctx: Context, contacts: list[Contact], owner_id: int) -> list[ContactView]:
+    users = await accounts.get_users(ctx, [c.contact_user_id for c in contacts])
+    async with ctx.db.session() as session:
+        blocked = set(await store.blocked_ids(session, owner_id))
+    return [
+        ContactView(
+            id=c.id,
+            user_id=c.contact_user_id,
+            username=users[c.contact_user_id].username,
+            display_name=users[c.contact_user_id].display_name,
+            name=c.name,
+            notes=c.notes,
+            favourite=c.favourite,
+            blocked=c.contact_user_id in blocked,
+        )
+        for c in contacts
+        if c.contact_user_id in users
+    ]
+
+
+async def list_contacts(
+    ctx: Context, owner_id: int, q: str | None = None, favourite: bool | None = None
+) -> list[ContactView]:
+    async with ctx.db.session() as session:
+        result = await session.execute(store.contacts_query(owner_id, q, favourite))
+        contacts = list(result.scalars())
+    return await _view(ctx, contacts, owner_id)
+
+
+async def do_add_contact(
+    ctx: Context,
+    owner_id: int,
+    query: str,
+    name: str | None = None,
+    notes: str = "",
+    favourite: bool = False,
+) -> ContactView:
+    user = await accounts.lookup_active_user(ctx, query)
+    if user is None:
+        raise YuntongError("user_not_found")
+    if user.id == owner_id:
+        raise YuntongError("contact_self")
+    contact = Contact(
+        owner_id=owner_id,
+        contact_user_id=user.id,
+        name=(name or user.display_name).strip()[:64],
+        notes=notes,
+        favourite=favourite,
+        created_at=ctx.clock.now(),
+    )
+    try:
+        async with ctx.db.session() as session:
+            if await store.find_contact(session, owner_id, user.id):
+                raise YuntongError("contact_exists")
+            session.add(contact)
+    except IntegrityError as exc:  # a concurrent add of the same contact
+        raise YuntongError("contact_exists") from exc
+    return (await _view(ctx, [contact], owner_id))[0]
+
+
+async def do_update_contact(
+    ctx: Context,
+    owner_id: int,
+    contact_id: int,
+    *,
+    name: str | None = None,
+    notes: str | None = None,
+    favourite: bool | None = None,
+) -> ContactView:
+    async with ctx.db.session() as session:
+        contact = await store.get_contact(session, owner_id, contact_id)
+        if contact is None:
+            raise YuntongError("not_found")
+        if name is not None:
+            contact.name = name.strip()[:64]
+        if notes is not None:
+            contact.notes = notes
+        if favourite is not None:
+            contact.favourite = favourite
+    return (await _view(ctx, [contact], owner_id))[0]
+
+
+async def do_delete_contact(ctx: Context, owner_id: int, contact_id: int) -> None:
+    async with ctx.db.session() as session:
+        contact = await store.get_contact(session, owner_id, contact_id)
+        if contact is None:
+            raise YuntongError("not_found")
+        await session.delete(contact)
+
+
+async def do_block(
+    ctx: Context, owner_id: int, *, query: str | None = None, user_id: int | None = None
+) -> int:
+    """Block a user: their calls never ring the owner and they no longer see the owner's presence."""
+    if user_id is not None:
+        user = (await accounts.get_users(ctx, [user_id])).get(user_id)
+    else:
+        user = await accounts.lookup_active_user(ctx, query or "")
+    if user is None:
+        raise YuntongError("user_not_found")
+    if user.id == owner_id:
+        raise YuntongError("contact_self")
+    async with ctx.db.session() as session:
+        if not await store.is_blocked(session, owner_id, user.id):
+            session.add(Block(owner_id=owner_id, blocked_user_id=user.id, created_at=ctx.clock.now()))
+    return user.id
+
+
+async def do_unblock(ctx: Context, owner_id: int, user_id: int) -> None:
+    async with ctx.db.session() as session:
+        if not await store.delete_block(session, owner_id, user_id):
+            raise YuntongError("not_found")
+
+
+async def list_blocked(ctx: Context, owner_id: int) -> list[dict[str, object]]:
+    async with ctx.db.session() as session:
+        ids = await store.blocked_ids(session, owner_id)
+    users = await accounts.get_users(ctx, ids)
+    return [
+        {"user_id": uid, "username": users[uid].username, "display_name": users[uid].display_name}
+        for uid in ids
+        if uid in users
+    ]
+
+
+async def is_blocked(ctx: Context, owner_id: int, other_id: int) -> bool:
+    async with ctx.db.session() as session:
+        return await store.is_blocked(session, owner_id, other_id)
+
+
+async def watcher_ids(ctx: Context, user_id: int) -> list[int]:
+    async with ctx.db.session() as session:
+        return await store.watcher_ids(session, user_id)
+
+
+async def visible_contact_ids(ctx: Context, owner_id: int) -> list[int]:
+    async with ctx.db.session() as session:
+        return await store.visible_contact_ids(session, owner_id)

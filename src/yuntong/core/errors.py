@@ -1,0 +1,122 @@
+"""Errors with a stable machine code and a message in zh-CN and en.
+
+Every API and WebSocket failure is a :class:`YuntongError`; the code never changes once
+published, the message is looked up in :mod:`yuntong.core.i18n`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yuntong.core.i18n import register, translate
+
+ERRORS: dict[str, tuple[int, str, str]] = {
+    # code: (http status, zh-CN, en)
+    "bad_request": (400, "请求无效", "Invalid request"),
+    "validation_failed": (422, "输入有误，请检查标出的字段", "Some fields are invalid"),
+    "not_found": (404, "找不到请求的内容", "Not found"),
+    "unauthenticated": (401, "请先登录", "Please log in"),
+    "forbidden": (403, "没有权限执行此操作", "You are not allowed to do this"),
+    "csrf_failed": (403, "页面已过期，请刷新后重试", "The page expired; reload and try again"),
+    "rate_limited": (429, "尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    "invalid_credentials": (401, "用户名或密码错误", "Wrong username or password"),
+    "account_locked": (
+        423,
+        "登录失败次数过多，账号已临时锁定，请 {minutes} 分钟后再试",
+        "Too many failed logins; the account is locked for {minutes} minutes",
+    ),
+    "account_pending": (403, "账号正在审核中", "Your registration is awaiting review"),
+    "account_rejected": (403, "注册未通过审核：{reason}", "Registration was rejected: {reason}"),
+    "account_suspended": (403, "账号已暂停服务", "The account is suspended"),
+    "account_terminated": (403, "账号已注销", "The account is terminated"),
+    "account_limited": (403, "账号功能受限：{what}", "The account is limited: {what}"),
+    "username_taken": (409, "用户名已被使用", "That username is taken"),
+    "email_taken": (409, "该邮箱已注册", "That e-mail address is already registered"),
+    "phone_taken": (409, "该手机号已注册", "That phone number is already registered"),
+    "uscc_taken": (409, "该统一社会信用代码已注册", "That credit code is already registered"),
+    "invalid_transition": (
+        409,
+        "当前状态（{state}）不允许此操作",
+        "Not allowed in the current state ({state})",
+    ),
+    "wrong_password": (400, "当前密码不正确", "The current password is wrong"),
+    "user_not_found": (404, "找不到该用户", "No such user"),
+    "contact_exists": (409, "已在联系人中", "Already in your contacts"),
+    "contact_self": (400, "不能添加自己为联系人", "You cannot add yourself"),
+    "call_not_found": (404, "找不到该通话", "No such call"),
+    "call_self": (400, "不能呼叫自己", "You cannot call yourself"),
+    "already_in_call": (409, "您正在通话中", "You are already in a call"),
+    "invalid_sdp": (400, "SDP 无效", "Invalid SDP"),
+    "message_too_large": (413, "消息过大", "Message too large"),
+    "malformed_message": (400, "消息格式错误", "Malformed message"),
+    "unknown_message_type": (400, "未知的消息类型：{type}", "Unknown message type: {type}"),
+    "unsupported_version": (400, "不支持的协议版本", "Unsupported protocol version"),
+    "internal_error": (500, "服务器内部错误", "Internal server error"),
+}
+
+register({f"error.{code}": (zh, en) for code, (_status, zh, en) in ERRORS.items()})
+
+
+class YuntongError(Exception):
+    """A failure the user can read: stable ``code``, localised message, optional field errors."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        fields: dict[str, str] | None = None,
+        status: int | None = None,
+        **params: Any,
+    ) -> None:
+        if code not in ERRORS:
+            raise ValueError(f"unknown error code {code}")
+        super().__init__(code)
+        self.code = code
+        self.params = params
+        self.fields = fields or {}
+        self.status = status or ERRORS[code][0]
+
+    def message(self, locale: str) -> str:
+        return translate(f"error.{self.code}", locale, **self.params)
+
+    def to_dict(self, locale: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message(locale)}
+        if self.fields:
+            body["fields"] = {
+                name: {"code": fcode, "message": translate(f"field.{fcode}", locale)}
+                for name, fcode in self.fields.items()
+            }
+        return body
+
+
+register(
+    {
+        "field.required": ("必填", "Required"),
+        "field.too_long": ("内容过长", "Too long"),
+        "field.invalid": ("格式不正确", "Invalid format"),
+        "field.invalid_id_number": (
+            "身份证号码无效（校验位不符）",
+            "Invalid resident ID number (check digit mismatch)",
+        ),
+        "field.invalid_uscc": (
+            "统一社会信用代码无效（校验码不符）",
+            "Invalid unified social credit code (check character mismatch)",
+        ),
+        "field.invalid_phone": ("电话号码无效", "Invalid phone number"),
+        "field.invalid_email": ("邮箱地址无效", "Invalid e-mail address"),
+        "field.invalid_date": ("日期无效", "Invalid date"),
+        "field.weak_password": (
+            "密码至少 10 位，且不能与用户名相同",
+            "Password must be at least 10 characters and differ from the username",
+        ),
+        "field.invalid_username": (
+            "用户名须为 3–32 位小写字母、数字、点、下划线或连字符",
+            "Username: 3–32 lowercase letters, digits, dot, underscore or hyphen",
+        ),
+        "field.birth_mismatch": (
+            "出生日期与身份证号码不一致",
+            "Date of birth does not match the ID number",
+        ),
+        "field.taken": ("已被使用", "Already in use"),
+    }
+)

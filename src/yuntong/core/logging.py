@@ -1,0 +1,55 @@
+"""Structured logs (structlog). Personal data never goes in: known PII keys are dropped."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+PII_KEYS = frozenset(
+    {
+        "password",
+        "full_name",
+        "birth_date",
+        "address",
+        "id_number",
+        "employer",
+        "phone",
+        "contact_phone",
+        "legal_representative",
+        "token",
+        "email",
+    }
+)
+
+
+def _drop_pii(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in PII_KEYS.intersection(event):
+        event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(level: str = "INFO", json: bool = True) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_pii,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,48 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from yuntong import __version__
+from yuntong.core.context import Context, get_context
+
+router = APIRouter(tags=["ops"])
+Ctx = Annotated[Context, Depends(get_context)]
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+async def readyz(ctx: Ctx) -> JSONResponse:
+    """Readiness: the database answers and the realtime hub runs; media children reported."""
+    checks: dict[str, Any] = {}
+    try:
+        async with ctx.db.session() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["realtime"] = "ok" if "hub" in ctx.extras else "starting"
+    children = ctx.extras.get("children")
+    if children is not None:
+        checks["media"] = children.status()
+    ready = checks["database"] == "ok" and checks["realtime"] == "ok"
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,37 @@
+"""What a realtime message handler gets: the attached session and its device channel."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from yuntong.accounts.auth import Principal
+from yuntong.core.context import Context
+from yuntong.realtime.hub import DeviceChannel, Hub
+
+
+@dataclass
+class Connection:
+    ctx: Context
+    principal: Principal
+    channel: DeviceChannel
+
+    @property
+    def user_id(self) -> int:
+        return self.principal.user_id
+
+    @property
+    def device_id(self) -> str:
+        return self.channel.device_id
+
+
+Handler = Callable[[Connection, Any], Awaitable[dict[str, Any] | None]]
+HandlerTable = dict[str, tuple[type[BaseModel], Handler]]
+
+
+def hub_of(ctx: Context) -> Hub:
+    hub: Hub = ctx.extras["hub"]
+    return hub

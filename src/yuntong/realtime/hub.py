@@ -1,0 +1,207 @@
+"""Connection registry: which devices of which users are attached to this node, and delivery.
+
+Each device has a :class:`DeviceChannel` that outlives a dropped socket for the reconnect grace
+period, keeps a numbered buffer of recent events for resume, and is removed (with listeners told)
+when the grace period passes. Delivery goes through the bus channel ``user:<id>`` so that a
+Redis bus can carry it between nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import WebSocket
+
+from yuntong.core.logging import get_logger
+from yuntong.realtime.protocol import event
+
+if TYPE_CHECKING:
+    from yuntong.core.context import Context
+
+log = get_logger(__name__)
+DeviceListener = Callable[[int, str], Awaitable[None]]
+UserListener = Callable[[int], Awaitable[None]]
+
+
+class DeviceChannel:
+    __slots__ = (
+        "buffer",
+        "connection_id",
+        "device_id",
+        "gone_task",
+        "locale",
+        "resume_token",
+        "seq",
+        "user_id",
+        "ws",
+    )
+
+    def __init__(self, user_id: int, device_id: str, locale: str, buffer_size: int) -> None:
+        self.user_id = user_id
+        self.device_id = device_id
+        self.locale = locale
+        self.connection_id = secrets.token_hex(8)
+        self.resume_token = secrets.token_urlsafe(24)
+        self.seq = 0
+        self.buffer: deque[dict[str, Any]] = deque(maxlen=buffer_size)
+        self.ws: WebSocket | None = None
+        self.gone_task: asyncio.Task[None] | None = None
+
+    async def send_event(self, type_: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        msg = event(type_, data, self.seq)
+        self.buffer.append(msg)
+        await self.send_raw(msg)
+
+    async def send_raw(self, msg: dict[str, Any]) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        try:
+            await ws.send_json(msg)
+        except Exception:  # a dying socket; the reader side notices and detaches
+            log.debug("send_failed", user_id=self.user_id)
+
+    def replay_after(self, last_seq: int) -> list[dict[str, Any]]:
+        return [m for m in self.buffer if m["seq"] > last_seq]
+
+
+class Hub:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.devices: dict[int, dict[str, DeviceChannel]] = {}
+        self.on_device_gone: list[DeviceListener] = []
+        self.on_user_online: list[UserListener] = []
+        self.on_user_offline: list[UserListener] = []
+
+    # -- attach / detach -------------------------------------------------------------------
+
+    async def attach(
+        self,
+        user_id: int,
+        device_id: str,
+        ws: WebSocket,
+        locale: str,
+        resume_token: str | None = None,
+        last_seq: int = 0,
+    ) -> tuple[DeviceChannel, list[dict[str, Any]] | None]:
+        """Attach a socket; returns the channel and the events to replay when it resumed."""
+        user_devices = self.devices.setdefault(user_id, {})
+        first = not user_devices
+        channel = user_devices.get(device_id)
+        if channel is not None and resume_token and channel.resume_token == resume_token:
+            if channel.gone_task is not None:
+                channel.gone_task.cancel()
+                channel.gone_task = None
+            old = channel.ws
+            channel.ws = ws
+            channel.locale = locale
+            if old is not None and old is not ws:
+                with contextlib.suppress(Exception):
+                    await old.close(code=4409)
+            return channel, channel.replay_after(last_seq)
+        if channel is not None:
+            # another tab or a client that lost its resume token: give it a device of its own
+            n = 2
+            while f"{device_id}.{n}" in user_devices:
+                n += 1
+            device_id = f"{device_id}.{n}"
+        channel = DeviceChannel(user_id, device_id, locale, self.ctx.settings.ws_resume_buffer)
+        channel.ws = ws
+        user_devices[device_id] = channel
+        if first:
+            self.ctx.bus.subscribe(f"user:{user_id}", self._deliver_local)
+            await self._notify(self.on_user_online, user_id)
+        return channel, None
+
+    def detach(self, channel: DeviceChannel, ws: WebSocket) -> None:
+        """The socket closed: keep the channel for the grace period, then drop it."""
+        if channel.ws is not ws:
+            return
+        channel.ws = None
+        channel.gone_task = asyncio.create_task(self._expire(channel))
+
+    async def _expire(self, channel: DeviceChannel) -> None:
+        await asyncio.sleep(self.ctx.settings.reconnect_grace_s)
+        await self.drop(channel)
+
+    async def drop(self, channel: DeviceChannel) -> None:
+        user_devices = self.devices.get(channel.user_id)
+        if not user_devices or user_devices.get(channel.device_id) is not channel:
+            return
+        del user_devices[channel.device_id]
+        channel.gone_task = None
+        for listener in self.on_device_gone:
+            await _safely(listener(channel.user_id, channel.device_id))
+        if not user_devices:
+            del self.devices[channel.user_id]
+            self.ctx.bus.unsubscribe(f"user:{channel.user_id}", self._deliver_local)
+            await self._notify(self.on_user_offline, channel.user_id)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def is_online(self, user_id: int) -> bool:
+        return bool(self.devices.get(user_id))
+
+    def device_ids(self, user_id: int) -> list[str]:
+        return list(self.devices.get(user_id, {}))
+
+    def channel(self, user_id: int, device_id: str) -> DeviceChannel | None:
+        return self.devices.get(user_id, {}).get(device_id)
+
+    def session_count(self) -> int:
+        return sum(len(d) for d in self.devices.values())
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def send(
+        self,
+        user_id: int,
+        type_: str,
+        data: dict[str, Any],
+        *,
+        device: str | None = None,
+        exclude: str | None = None,
+    ) -> None:
+        """Send an event to all of a user's devices, one device, or all but one."""
+        await self.ctx.bus.publish(
+            f"user:{user_id}",
+            {"user_id": user_id, "type": type_, "data": data, "device": device, "exclude": exclude},
+        )
+
+    async def _deliver_local(self, message: dict[str, Any]) -> None:
+        user_devices = self.devices.get(message["user_id"], {})
+        device, exclude = message.get("device"), message.get("exclude")
+        targets = [
+            ch
+            for dev, ch in list(user_devices.items())
+            if (device is None or dev == device) and dev != exclude
+        ]
+        for ch in targets:
+            await ch.send_event(message["type"], message["data"])
+
+    async def _notify(self, listeners: list[UserListener], user_id: int) -> None:
+        for listener in listeners:
+            await _safely(listener(user_id))
+
+    async def close(self) -> None:
+        for user_devices in list(self.devices.values()):
+            for channel in list(user_devices.values()):
+                if channel.gone_task is not None:
+                    channel.gone_task.cancel()
+                if channel.ws is not None:
+                    with contextlib.suppress(Exception):
+                        await channel.ws.close(code=1001)
+        self.devices.clear()
+
+
+async def _safely(awaitable: Awaitable[None]) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("listener_failed")

@@ -1,0 +1,87 @@
+"""Presence: online / busy / dnd / offline, pushed live to the user's contacts only.
+
+Status is derived, never stored: offline without an attached device, busy while in a call,
+dnd when the user asked for it, online otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from yuntong.accounts import service as accounts
+from yuntong.contacts import service as contacts
+from yuntong.core.context import Context
+from yuntong.realtime.connection import Connection, HandlerTable, hub_of
+
+
+class BusyOracle(Protocol):
+    def is_busy(self, user_id: int) -> bool: ...
+
+
+def _dnd(ctx: Context) -> set[int]:
+    dnd: set[int] = ctx.extras.setdefault("dnd", set())
+    return dnd
+
+
+def status_of(ctx: Context, user_id: int) -> str:
+    if not hub_of(ctx).is_online(user_id):
+        return "offline"
+    calls: BusyOracle | None = ctx.extras.get("calls")
+    if calls is not None and calls.is_busy(user_id):
+        return "busy"
+    if user_id in _dnd(ctx):
+        return "dnd"
+    return "online"
+
+
+def is_dnd(ctx: Context, user_id: int) -> bool:
+    return user_id in _dnd(ctx)
+
+
+async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
+    """Presence of everyone in the user's address book who has not blocked the user."""
+    ids = await contacts.visible_contact_ids(ctx, user_id)
+    return [{"user_id": uid, "status": status_of(ctx, uid)} for uid in ids]
+
+
+async def do_publish(ctx: Context, user_id: int) -> None:
+    """Push the user's current status to the online users who have them as a contact."""
+    hub = hub_of(ctx)
+    watchers = [w for w in await contacts.watcher_ids(ctx, user_id) if hub.is_online(w)]
+    if not watchers:
+        return
+    data = {"user_id": user_id, "status": status_of(ctx, user_id)}
+    for watcher in watchers:
+        await hub.send(watcher, "presence", data)
+
+
+async def on_user_online(ctx: Context, user_id: int) -> None:
+    if await accounts.get_dnd(ctx, user_id):
+        _dnd(ctx).add(user_id)
+    await do_publish(ctx, user_id)
+
+
+async def on_user_offline(ctx: Context, user_id: int) -> None:
+    _dnd(ctx).discard(user_id)
+    await do_publish(ctx, user_id)
+
+
+class PresenceSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["online", "dnd"]
+
+
+async def handle_set(conn: Connection, data: PresenceSet) -> dict[str, Any]:
+    on = data.status == "dnd"
+    await accounts.do_set_dnd(conn.ctx, conn.user_id, on)
+    if on:
+        _dnd(conn.ctx).add(conn.user_id)
+    else:
+        _dnd(conn.ctx).discard(conn.user_id)
+    await do_publish(conn.ctx, conn.user_id)
+    return {"status": status_of(conn.ctx, conn.user_id)}
+
+
+HANDLERS: HandlerTable = {"presence.set": (PresenceSet, handle_set)}

@@ -1,0 +1,152 @@
+"""The WebSocket gateway ``/ws``: authentication, hello/resume, heartbeats and dispatch.
+
+Domains contribute handlers (``calls.ws.HANDLERS``, ``realtime.presence.HANDLERS``); a failing
+handler answers with an error and never ends the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from yuntong.accounts.auth import principal_from_token, token_from_request
+from yuntong.core.context import get_context
+from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import pick_locale
+from yuntong.core.logging import get_logger
+from yuntong.realtime import presence
+from yuntong.realtime.connection import Connection, HandlerTable, hub_of
+from yuntong.realtime.protocol import invalid_data, parse_envelope, reply
+
+log = get_logger(__name__)
+router = APIRouter()
+DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+WS_SESSIONS = Gauge("yuntong_ws_sessions", "Attached WebSocket sessions")
+WS_MESSAGES = Counter("yuntong_ws_messages_total", "Client messages by type and result", ["result"])
+
+
+HANDLERS: HandlerTable = {}
+
+
+def install(*tables: HandlerTable) -> None:
+    for table in tables:
+        HANDLERS.update(table)
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    ctx = get_context(websocket)
+    found = token_from_request(websocket)
+    principal = await principal_from_token(ctx, found[0]) if found else None
+    device = websocket.query_params.get("device", "")
+    if principal is None:
+        await websocket.close(code=4401, reason="unauthenticated")
+        return
+    if not DEVICE_RE.match(device):
+        await websocket.close(code=4400, reason="invalid device id")
+        return
+    await websocket.accept()
+    locale = pick_locale(principal.locale or websocket.cookies.get("yt_locale"))
+    hub = hub_of(ctx)
+    try:
+        last_seq = int(websocket.query_params.get("last_seq", "0"))
+    except ValueError:
+        last_seq = 0
+    channel, replay = await hub.attach(
+        principal.user_id,
+        device,
+        websocket,
+        locale,
+        resume_token=websocket.query_params.get("resume"),
+        last_seq=last_seq,
+    )
+    conn = Connection(ctx, principal, channel)
+    WS_SESSIONS.inc()
+    try:
+        await _greet(conn, replay)
+        await _serve(conn, websocket)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        WS_SESSIONS.dec()
+        hub.detach(channel, websocket)
+
+
+async def _greet(conn: Connection, replay: list[dict[str, Any]] | None) -> None:
+    settings = conn.ctx.settings
+    await conn.channel.send_raw(
+        {
+            "v": 1,
+            "type": "hello",
+            "data": {
+                "connection_id": conn.channel.connection_id,
+                "device_id": conn.device_id,
+                "resume_token": conn.channel.resume_token,
+                "heartbeat_s": settings.heartbeat_interval_s,
+                "resumed": replay is not None,
+                "last_seq": conn.channel.seq,
+                "user": {
+                    "user_id": conn.principal.user_id,
+                    "username": conn.principal.username,
+                    "display_name": conn.principal.display_name,
+                },
+            },
+        }
+    )
+    for msg in replay or ():
+        await conn.channel.send_raw(msg)
+    await conn.channel.send_event(
+        "presence.snapshot", {"contacts": await presence.snapshot(conn.ctx, conn.user_id)}
+    )
+
+
+async def _serve(conn: Connection, websocket: WebSocket) -> None:
+    settings = conn.ctx.settings
+    silence = settings.heartbeat_interval_s * 2.5
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), timeout=silence)
+        except TimeoutError:
+            await websocket.close(code=4408, reason="heartbeat timeout")
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes") or b""
+        await _dispatch(conn, raw)
+
+
+async def _dispatch(conn: Connection, raw: str | bytes) -> None:
+    msg_id: str | None = None
+    try:
+        envelope = parse_envelope(raw, conn.ctx.settings.ws_max_message_bytes)
+        msg_id = envelope.id
+        if envelope.type == "ping":
+            await conn.channel.send_raw(reply("pong", msg_id, {}))
+            return
+        entry = HANDLERS.get(envelope.type)
+        if entry is None:
+            raise YuntongError("unknown_message_type", type=envelope.type[:64])
+        model, handler = entry
+        try:
+            data = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise invalid_data(exc) from exc
+        result = await handler(conn, data)
+        WS_MESSAGES.labels("ok").inc()
+        if msg_id is not None:
+            await conn.channel.send_raw(reply("ack", msg_id, result or {}))
+    except YuntongError as exc:
+        WS_MESSAGES.labels(exc.code).inc()
+        await conn.channel.send_raw(reply("error", msg_id, exc.to_dict(conn.channel.locale)))
+    except Exception:
+        log.exception("ws_handler_failed")
+        WS_MESSAGES.labels("internal_error").inc()
+        err = YuntongError("internal_error")
+        await conn.channel.send_raw(reply("error", msg_id, err.to_dict(conn.channel.locale)))

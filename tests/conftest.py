@@ -1,0 +1,151 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a migrated Context, live servers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.support.server import ServerProcess
+from yuntong.config import Settings
+from yuntong.core.clock import FrozenClock
+from yuntong.core.context import Context, build_context
+from yuntong.core.migrate import upgrade
+from yuntong.models import Base
+
+PG_DSN = os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+_counter = itertools.count()
+
+
+def unique(prefix: str = "u") -> str:
+    """A username no other test in this run uses."""
+    return f"{prefix}{next(_counter)}{uuid.uuid4().hex[:6]}"
+
+
+async def _create_pg_database() -> str:
+    name = f"yt_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A freshly migrated database of each backend, shared by the session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    url = await _create_pg_database()
+    upgrade(url)
+    yield url
+    await _drop_pg_database(url)
+
+
+def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "var_dir": var_dir,
+        "database_url": database_url,
+        "start_coturn": False,
+        "log_json": True,
+        **overrides,
+    }
+    return Settings(**values).with_generated_secrets()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for `ctx` / `app_client`."""
+    return {}
+
+
+@pytest.fixture
+async def ctx(
+    db_url: str, tmp_path: Path, settings_overrides: dict[str, Any]
+) -> AsyncIterator[Context]:
+    """A Context on a migrated database with a movable clock; tables emptied afterwards."""
+    settings = make_settings(tmp_path / "var", db_url, **settings_overrides)
+    context = build_context(settings, clock=FrozenClock())
+    yield context
+    async with context.db.session() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(text(f"DELETE FROM {table.name}"))
+    await context.db.dispose()
+
+
+@pytest.fixture
+async def app_client(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on create_app() in this process (lifespan run), sharing `ctx`'s database."""
+    from yuntong.app import create_app
+
+    app = create_app(ctx.settings, clock=ctx.clock)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory, url: str, **env: str) -> ServerProcess:
+    server = ServerProcess(tmp_path_factory.mktemp("server") / "var", url, **env)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+async def live_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
+    """A real Yuntong (SQLite) in a child process, shared by the session: use unique() names."""
+    var = tmp_path_factory.mktemp("live")
+    url = f"sqlite+aiosqlite:///{var / 'yuntong.db'}"
+    server = _server(tmp_path_factory, url, YUNTONG_RING_TIMEOUT_S="3", YUNTONG_MEDIA_TIMEOUT_S="20")
+    yield server
+    server.stop()
+    await server.aclose()
+
+
+@pytest.fixture(scope="session")
+async def live_server_any(
+    db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServerProcess]:
+    """A real Yuntong on each database backend (SQLite and PostgreSQL)."""
+    server = _server(
+        tmp_path_factory, db_url, YUNTONG_RING_TIMEOUT_S="3", YUNTONG_RECONNECT_GRACE_S="2"
+    )
+    yield server
+    server.stop()
+    await server.aclose()
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A private server a test may restart or kill."""
+    var = tmp_path_factory.mktemp("fresh")
+    server = _server(tmp_path_factory, f"sqlite+aiosqlite:///{var / 'yuntong.db'}")
+    yield server
+    server.stop()
