@@ -66,7 +66,7 @@ class ServerProcess:
             " ws_max_size=s.ws_max_message_bytes * 2)\n"
         )
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             [sys.executable, "-c", code], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 30

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
+from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
 from yuntong.core.bus import Bus, InProcessBus
@@ -41,7 +42,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     )
 
 
-def get_context(request: Any) -> Context:
+def get_context(connection: HTTPConnection) -> Context:
     """FastAPI dependency: the Context stored on the app at start-up (works for HTTP and WS)."""
-    ctx: Context = request.app.state.ctx
+    ctx: Context = connection.app.state.ctx
     return ctx

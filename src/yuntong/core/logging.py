@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -25,16 +26,16 @@ PII_KEYS = frozenset(
 )
 
 
-def _drop_pii(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_pii(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in PII_KEYS.intersection(event):
         event[key] = "[redacted]"
     return event
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

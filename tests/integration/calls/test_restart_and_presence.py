@@ -1,0 +1,89 @@
+"""Server restart mid-call, and presence pushed live to contacts only."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+
+from tests.conftest import unique
+from tests.integration.calls.conftest import Connect
+from tests.support.server import ServerProcess
+from tests.support.wsclient import FAKE_SDP, WsClient
+
+
+async def test_server_killed_mid_call_leaves_an_interrupted_record(
+    fresh_server: ServerProcess,
+) -> None:
+    names = [unique("rs"), unique("rs")]
+    for name in names:
+        await fresh_server.create_user(name)
+    tokens = [await fresh_server.login(n) for n in names]
+    alice = await WsClient(fresh_server.ws_url, tokens[0]).connect()
+    bob = await WsClient(fresh_server.ws_url, tokens[1]).connect()
+    ack = await alice.request("call.invite", {"to": names[1], "media": "video", "sdp": FAKE_SDP})
+    await bob.expect("call.incoming", call_id=ack["call_id"])
+    await bob.request("call.answer", {"call_id": ack["call_id"], "sdp": FAKE_SDP})
+    await asyncio.sleep(1.0)
+    fresh_server.restart(signal.SIGKILL)
+    async with httpx.AsyncClient(base_url=fresh_server.url) as http:
+        resp = await http.get("/api/v1/calls", headers={"Authorization": f"Bearer {tokens[0]}"})
+    (record,) = resp.json()["items"]
+    assert record["id"] == ack["call_id"]
+    assert (record["outcome"], record["end_reason"]) == ("interrupted", "server_restart")
+    assert record["ended_at"] is not None
+    assert record["billable_seconds"] >= 1
+    await fresh_server.aclose()
+
+
+async def _add_contact(server: ServerProcess, owner: WsClient, other: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.post(
+            "/api/v1/contacts",
+            json={"query": other},
+            headers={"Authorization": f"Bearer {owner.token}"},
+        )
+        assert resp.status_code == 201, resp.text
+
+
+async def test_presence_is_pushed_live_to_contacts_only(
+    live_server_any: ServerProcess, connect: Connect
+) -> None:
+    server = live_server_any
+    alice, stranger = await connect(), await connect()
+    bob_name = unique("pb")
+    await server.create_user(bob_name)
+    await _add_contact(server, alice, bob_name)
+    bob = await connect(bob_name)
+    assert (await alice.expect("presence", status="online"))["user_id"] == bob.hello["user"][
+        "user_id"
+    ]
+    await bob.request("presence.set", {"status": "dnd"})
+    await alice.expect("presence", status="dnd")
+    await bob.request("presence.set", {"status": "online"})
+    await alice.expect("presence", status="online")
+    carol = await connect()
+    await carol.request("call.invite", {"to": bob_name, "media": "audio", "sdp": FAKE_SDP})
+    await alice.expect("presence", status="busy")
+    await bob.close()
+    await alice.expect("presence", timeout=8, status="offline")  # after the 2 s grace
+    assert not stranger.has("presence")
+
+
+async def test_snapshot_on_connect_lists_contacts_status(
+    live_server_any: ServerProcess, connect: Connect
+) -> None:
+    bob = await connect()
+    alice_name = unique("ps")
+    await live_server_any.create_user(alice_name)
+    token = await live_server_any.login(alice_name)
+    alice = WsClient(live_server_any.ws_url, token)
+    await alice.connect()
+    await _add_contact(live_server_any, alice, bob.username)
+    await alice.close()
+    alice.events.clear()
+    await alice.connect()
+    snap = await alice.expect("presence.snapshot")
+    assert snap["contacts"] == [{"user_id": bob.hello["user"]["user_id"], "status": "online"}]
+    await alice.close()
