@@ -10,6 +10,8 @@ import pytest
 from tests.integration.calls.conftest import Connect
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
+from yuntong.accounts import service as accounts
+from yuntong.accounts.auth import principal_for
 
 
 async def history(server: ServerProcess, client: WsClient, **params: str) -> list[dict]:
@@ -240,3 +242,67 @@ async def test_calling_a_user_who_does_not_exist_or_yourself(connect: Connect) -
             await alice.request("call.invite", {"to": to, "media": "video", "sdp": FAKE_SDP})
         assert exc.value.code == code
     assert (await alice.request("presence.set", {"status": "online"}))["status"] == "online"
+
+
+async def _set_status(server: ServerProcess, username: str, status: str) -> None:
+    ctx = await server.context()
+    operator_name = "op" + username
+    await server.create_user(operator_name, role="operator_admin")
+    operator = principal_for(await accounts.find_operator(ctx, operator_name), "", via="test")
+    user = await accounts.find_user_by_username(ctx, username)
+    await accounts.do_set_status(ctx, operator, user.id, status, "test of the enforcement ladder")
+
+
+async def test_suspended_account_cannot_place_calls_and_nothing_is_recorded(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    await _set_status(server, alice.username, "suspended")
+    with pytest.raises(WsError) as exc:
+        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
+    assert exc.value.code == "account_suspended"
+    assert not bob.has("call.incoming")
+    assert await history(server, alice) == []
+
+
+async def test_limited_account_may_place_audio_but_not_video_calls(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    await _set_status(server, alice.username, "limited")
+    with pytest.raises(WsError) as exc:
+        await alice.request("call.invite", {"to": bob.username, "media": "video", "sdp": FAKE_SDP})
+    assert exc.value.code == "account_limited"
+    ack = await alice.request(
+        "call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP}
+    )
+    await bob.expect("call.incoming", call_id=ack["call_id"])
+
+
+async def test_answered_call_whose_media_never_connects_fails(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    var = tmp_path_factory.mktemp("mt")
+    server = ServerProcess(
+        var / "var", f"sqlite+aiosqlite:///{var / 'y.db'}", YUNTONG_MEDIA_TIMEOUT_S="1.5"
+    )
+    server.start()
+    try:
+        for name in ("mta", "mtb"):
+            await server.create_user(name)
+        alice = await WsClient(server.ws_url, await server.login("mta")).connect()
+        bob = await WsClient(server.ws_url, await server.login("mtb")).connect()
+        alice.username, bob.username = "mta", "mtb"  # type: ignore[attr-defined]
+        call_id = await place(alice, bob)
+        await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+        ended = await alice.expect("call.ended", timeout=6, call_id=call_id)
+        assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
+            "failed",
+            "media_timeout",
+            0,
+        )
+        await alice.close()
+        await bob.close()
+    finally:
+        server.stop()
+        await server.aclose()
