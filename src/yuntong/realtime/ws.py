@@ -42,9 +42,9 @@ def install(*tables: HandlerTable) -> None:
 async def websocket_endpoint(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     found = token_from_request(websocket)
-    principal = await principal_from_token(ctx, found[0]) if found else None
+    principal = await principal_from_token(ctx, found[0], via=found[1]) if found else None
     device = websocket.query_params.get("device", "")
-    if principal is None:
+    if principal is None or (principal.via == "cookie" and not _same_origin(websocket)):
         await websocket.close(code=4401, reason="unauthenticated")
         return
     if not DEVICE_RE.match(device):
@@ -75,6 +75,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     finally:
         WS_SESSIONS.dec()
         hub.detach(channel, websocket)
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """Cookie-authenticated sockets must come from our own pages (no cross-site hijacking)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    host = websocket.headers.get("host", "")
+    public = websocket.app.state.ctx.settings.public_url.rstrip("/")
+    return origin in {f"http://{host}", f"https://{host}"} or (bool(public) and origin == public)
 
 
 async def _greet(conn: Connection, replay: list[dict[str, Any]] | None) -> None:

@@ -109,3 +109,29 @@ async def test_error_messages_follow_the_users_locale(connect: Connect) -> None:
         await client.request("call.hangup", {"call_id": "nope"})
     assert exc.value.code == "call_not_found"
     assert exc.value.data["message"] in {"找不到该通话", "No such call"}
+
+
+async def test_cookie_socket_from_another_site_is_refused(server: ServerProcess) -> None:
+    import websockets
+
+    from tests.conftest import unique
+
+    name = unique("co")
+    await server.create_user(name)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.post(
+            "/api/v1/auth/login",
+            json={"username": name, "password": "correct horse battery", "kind": "web"},
+        )
+        cookie = resp.cookies["yt_session"]
+    headers = {"Cookie": f"yt_session={cookie}"}
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(
+            server.ws_url + "?device=x", additional_headers=headers, origin="http://evil.example"
+        ) as ws:
+            await ws.recv()
+    host = server.url.removeprefix("http://")
+    async with websockets.connect(
+        server.ws_url + "?device=x", additional_headers=headers, origin=f"http://{host}"
+    ) as ws:
+        assert '"hello"' in await ws.recv()
