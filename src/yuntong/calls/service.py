@@ -483,7 +483,9 @@ async def do_close_interrupted_calls(ctx: Context) -> int:
 # -- quality -------------------------------------------------------------------------------
 
 
-async def do_report_quality(ctx: Context, user_id: int, call_id: str, report: dict[str, Any]) -> None:
+async def do_report_quality(
+    ctx: Context, user_id: int, call_id: str, report: dict[str, Any]
+) -> None:
     """Store a participant's getStats summary and refresh the call's quality estimate."""
     async with ctx.db.session() as session:
         record = await session.get(CallRecord, call_id)

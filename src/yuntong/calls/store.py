@@ -35,7 +35,7 @@ def history_query(
     since: datetime | None,
     until: datetime | None,
     contact_id: int | None,
-) -> Select[tuple[CallRecord]]:
+) -> Select[CallRecord]:
     # calls from someone the user blocked never rang: they are not in the callee's history
     incoming = and_(
         CallRecord.callee_id == user_id,
@@ -56,12 +56,14 @@ def history_query(
     if until is not None:
         stmt = stmt.where(CallRecord.created_at < until)
     if contact_id is not None:
-        stmt = stmt.where(or_(CallRecord.caller_id == contact_id, CallRecord.callee_id == contact_id))
+        stmt = stmt.where(
+            or_(CallRecord.caller_id == contact_id, CallRecord.callee_id == contact_id)
+        )
     return stmt
 
 
 async def page(
-    session: AsyncSession, stmt: Select[tuple[CallRecord]], offset: int, limit: int
+    session: AsyncSession, stmt: Select[CallRecord], offset: int, limit: int
 ) -> tuple[list[CallRecord], int]:
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     result = await session.execute(

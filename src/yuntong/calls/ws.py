@@ -30,9 +30,9 @@ class Answer(CallRef):
 
 class IceCandidate(_Msg):
     candidate: str = Field(max_length=1024)
-    sdpMid: str | None = Field(default=None, max_length=64)  # noqa: N815 (W3C name)
-    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)  # noqa: N815
-    usernameFragment: str | None = Field(default=None, max_length=256)  # noqa: N815
+    sdpMid: str | None = Field(default=None, max_length=64)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
+    usernameFragment: str | None = Field(default=None, max_length=256)
 
 
 class Ice(CallRef):

@@ -118,7 +118,7 @@ async def do_delete_contact(ctx: Context, owner_id: int, contact_id: int) -> Non
 async def do_block(
     ctx: Context, owner_id: int, *, query: str | None = None, user_id: int | None = None
 ) -> int:
-    """Block a user: their calls never ring the owner and they no longer see the owner's presence."""
+    """Block a user: their calls never ring the owner; they stop seeing the owner's presence."""
     if user_id is not None:
         user = (await accounts.get_users(ctx, [user_id])).get(user_id)
     else:
@@ -129,7 +129,9 @@ async def do_block(
         raise YuntongError("contact_self")
     async with ctx.db.session() as session:
         if not await store.is_blocked(session, owner_id, user.id):
-            session.add(Block(owner_id=owner_id, blocked_user_id=user.id, created_at=ctx.clock.now()))
+            session.add(
+                Block(owner_id=owner_id, blocked_user_id=user.id, created_at=ctx.clock.now())
+            )
     return user.id
 
 

@@ -22,11 +22,13 @@ async def find_contact(session: AsyncSession, owner_id: int, other_id: int) -> C
     return result.scalar_one_or_none()
 
 
-def contacts_query(owner_id: int, q: str | None, favourite: bool | None) -> Select[tuple[Contact]]:
+def contacts_query(owner_id: int, q: str | None, favourite: bool | None) -> Select[Contact]:
     stmt = select(Contact).where(Contact.owner_id == owner_id)
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Contact.name).like(like), func.lower(Contact.notes).like(like)))
+        stmt = stmt.where(
+            or_(func.lower(Contact.name).like(like), func.lower(Contact.notes).like(like))
+        )
     if favourite is not None:
         stmt = stmt.where(Contact.favourite == favourite)
     return stmt.order_by(Contact.favourite.desc(), func.lower(Contact.name), Contact.id)
