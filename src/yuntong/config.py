@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     coturn_min_port: int = 49160
     coturn_max_port: int = 49400
     start_coturn: bool = True
+    # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
+    coturn_allow_loopback: bool | None = None
 
     @classmethod
     def settings_customise_sources(

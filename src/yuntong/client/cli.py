@@ -1,0 +1,159 @@
+"""``yuntong call``: place or answer one call from a terminal and report the media measured.
+
+Exit status: 0 when the call was answered and media flowed both ways, 1 when it was not
+answered or media failed, 2 when signing in failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yuntong.client.api import ApiError
+from yuntong.client.call import CallResult, run_call
+
+console = Console(highlight=False)
+
+
+class MediaChoice(enum.StrEnum):
+    audio = "audio"
+    video = "video"
+
+
+def call_main(
+    username: Annotated[str, typer.Option("--username", "-u", help="Your Yuntong username.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            envvar="YUNTONG_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            help="Your password (or set YUNTONG_PASSWORD).",
+        ),
+    ],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Place a call to this username or user id.")
+    ] = None,
+    answer: Annotated[
+        bool, typer.Option("--answer", help="Wait for an incoming call and answer it.")
+    ] = False,
+    server: Annotated[
+        str, typer.Option("--server", help="Yuntong base URL.")
+    ] = "http://127.0.0.1:8000",
+    media: Annotated[MediaChoice, typer.Option("--media", help="Call type.")] = MediaChoice.audio,
+    duration: Annotated[
+        float, typer.Option("--duration", min=0, help="Hang up this many seconds after answer.")
+    ] = 10.0,
+    device: Annotated[
+        str | None, typer.Option("--device", help="Device id (default: a new random one).")
+    ] = None,
+    relay_only: Annotated[
+        bool,
+        typer.Option("--relay-only", help="Use only TURN relay candidates (tests TURN)."),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=1, help="Seconds to wait for an answer or an incoming call."),
+    ] = 60.0,
+) -> None:
+    """Place a call (--to USER) or answer one (--answer) with synthetic audio/video."""
+    if (to is None) == (not answer):
+        raise typer.BadParameter("give exactly one of --to USER or --answer")
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.2f}s[/dim] {line}")
+
+    try:
+        result = asyncio.run(
+            run_call(
+                server,
+                username,
+                password,
+                to=to,
+                answer=answer,
+                media=media.value,
+                duration=duration,
+                device=device,
+                relay_only=relay_only,
+                wait_s=wait,
+                progress=progress,
+            )
+        )
+    except ApiError as exc:
+        console.print(f"[red]sign-in failed[/red]: {exc.code}: {exc.message}")
+        raise typer.Exit(2) from None
+    except (OSError, httpx.HTTPError) as exc:
+        console.print(f"[red]cannot reach {server}[/red]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(result_table(result))
+    raise typer.Exit(0 if result.media_both_ways else 1)
+
+
+def result_table(result: CallResult) -> Table:
+    table = Table(title=f"Call {result.call_id or '-'}: {result.outcome}", show_header=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("media", result.media),
+        ("answered / media connected", f"{_yes(result.answered)} / {_yes(result.connected)}"),
+        ("billable seconds", _maybe(result.billable_seconds)),
+        ("video frames decoded", str(result.frames_decoded)),
+        ("audio energy received (RMS)", _dbfs(result.audio_rms_dbfs)),
+        ("audio samples received", str(result.audio_samples)),
+        ("packets received / lost", f"{result.packets_received} / {result.packets_lost}"),
+        ("packets sent", str(result.packets_sent)),
+        ("packets the peer acknowledged", _by_kind(result.remote_received)),
+        ("round-trip time", _ms(result.rtt_ms)),
+        ("jitter", _ms(result.jitter_ms)),
+        ("local candidates", ", ".join(result.local_candidate_types) or "-"),
+        ("media both ways", _yes(result.media_both_ways)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _yes(flag: bool) -> str:
+    return "[green]yes[/green]" if flag else "[red]no[/red]"
+
+
+def _maybe(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def _dbfs(value: float) -> str:
+    return "silence" if math.isinf(value) else f"{value:.1f} dBFS"
+
+
+def _by_kind(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+
+
+_app = typer.Typer(add_completion=False)
+_app.command()(call_main)
+
+
+def call_command(args: list[str]) -> int:
+    """Run ``yuntong call`` with these arguments; returns the exit status."""
+    command = typer.main.get_command(_app)
+    try:
+        command.main(args=args, prog_name="yuntong call", standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return 1
+    return 0

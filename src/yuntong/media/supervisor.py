@@ -1,0 +1,318 @@
+"""Child processes that ``yuntong serve`` runs and keeps alive (coturn now, Janus later).
+
+A :class:`SupervisedProcess` restarts its program with exponential back-off when it dies;
+:class:`Children` holds them all, reports their state for readiness and stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Literal
+
+from yuntong.config import Settings
+from yuntong.core.context import Context
+from yuntong.core.logging import get_logger
+
+log = get_logger(__name__)
+
+COTURN_BINARY = "turnserver"
+LOG_ROTATE_BYTES = 10 * 1024 * 1024
+
+State = Literal["starting", "running", "restarting", "stopped"]
+
+
+class SupervisedProcess:
+    """One program kept running: restarted after 1 s, 2 s, 4 s … up to 30 s if it exits.
+
+    The back-off starts again from ``min_backoff_s`` once a run has lasted ``stable_after_s``.
+    Output (stdout and stderr) is appended to ``log_path``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log_path: Path,
+        cwd: Path | None = None,
+        min_backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        stable_after_s: float = 10.0,
+        stop_timeout_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.cwd = cwd
+        self.min_backoff_s = min_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.stable_after_s = stable_after_s
+        self.stop_timeout_s = stop_timeout_s
+        self.state: State = "stopped"
+        self.restarts = 0
+        self.last_exit_code: int | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._spawned = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    async def start(self) -> None:
+        """Spawn the program and return once the first attempt has been made."""
+        if self._task is not None:
+            raise RuntimeError(f"{self.name} is already supervised")
+        self._stopping.clear()
+        self._spawned.clear()
+        self.state = "starting"
+        self._task = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
+        await self._spawned.wait()
+
+    async def wait_running(self, *, new_pid_than: int | None = None) -> int:
+        """Wait until a process is running (optionally another one than ``new_pid_than``).
+
+        Callers bound the wait with ``asyncio.timeout``.
+        """
+        while True:
+            pid = self.pid
+            if self.state == "running" and pid is not None and pid != new_pid_than:
+                return pid
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """SIGTERM the program, SIGKILL it after ``stop_timeout_s``, and stop supervising."""
+        self._stopping.set()
+        await self._terminate()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        self.state = "stopped"
+
+    async def _supervise(self) -> None:
+        backoff = self.min_backoff_s
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            code = await self._run_once()
+            if self._stopping.is_set():
+                break
+            if time.monotonic() - started >= self.stable_after_s:
+                backoff = self.min_backoff_s
+            self.state = "restarting"
+            self.restarts += 1
+            log.warning("child_exited", child=self.name, code=code, restart_in_s=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+            backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _run_once(self) -> int | None:
+        _rotate(self.log_path)
+        try:
+            with self.log_path.open("ab") as out:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *self.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=self.cwd,
+                    start_new_session=True,  # a terminal's Ctrl-C reaches us, not the child
+                )
+        except OSError as exc:
+            log.error("child_spawn_failed", child=self.name, error=str(exc))
+            self._spawned.set()
+            return None
+        self.state = "running"
+        self._spawned.set()
+        log.info("child_started", child=self.name, pid=self._proc.pid)
+        if self._stopping.is_set():  # stop() ran while we were spawning
+            await self._terminate()
+        self.last_exit_code = await self._proc.wait()
+        return self.last_exit_code
+
+    async def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=self.stop_timeout_s)
+        except TimeoutError:
+            log.warning("child_killed", child=self.name, pid=proc.pid)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+ChildStatus = Literal["running", "starting", "restarting", "stopped", "disabled", "unavailable"]
+
+
+class Children:
+    """The supervised children of one node; ``status()`` feeds the readiness check."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, SupervisedProcess] = {}
+        self._inactive: dict[str, ChildStatus] = {}
+
+    def add(self, process: SupervisedProcess) -> None:
+        self.processes[process.name] = process
+
+    def mark(self, name: str, status: Literal["disabled", "unavailable"]) -> None:
+        self._inactive[name] = status
+
+    def status(self) -> dict[str, ChildStatus]:
+        states: dict[str, ChildStatus] = dict(self._inactive)
+        states.update({name: proc.state for name, proc in self.processes.items()})
+        return states
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(proc.stop() for proc in self.processes.values()))
+
+
+async def start_media_children(ctx: Context) -> Children:
+    """Start the media programs this node manages; never fails start-up."""
+    children = Children()
+    ctx.extras["children"] = children
+    settings = ctx.settings
+    if not settings.start_coturn:
+        children.mark("coturn", "disabled")
+        return children
+    binary = shutil.which(COTURN_BINARY)
+    if binary is None:
+        log.error("coturn_unavailable", binary=COTURN_BINARY)
+        children.mark("coturn", "unavailable")
+        return children
+    try:
+        conf = write_coturn_config(settings)
+    except (OSError, ValueError) as exc:  # unwritable var dir, unresolvable host
+        log.error("coturn_unavailable", error=str(exc))
+        children.mark("coturn", "unavailable")
+        return children
+    await _stop_stale(conf.parent / "turnserver.pid", str(conf))
+    coturn = SupervisedProcess(
+        "coturn", [binary, "-c", str(conf)], log_path=conf.parent / "turnserver.log"
+    )
+    children.add(coturn)
+    await coturn.start()
+    return children
+
+
+# --- coturn -------------------------------------------------------------------------------
+
+
+def coturn_listen_ip(settings: Settings) -> str | None:
+    """The IP coturn binds to (``settings.host``); ``None`` means every interface."""
+    host = settings.host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (the operator asked for all interfaces)
+        return None
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return socket.gethostbyname(host)
+
+
+def coturn_allows_loopback(settings: Settings) -> bool:
+    """Relay to 127.x peers (needed for loopback tests) only when coturn itself is loopback-only.
+
+    The ``coturn_allow_loopback`` setting, when not ``None``, overrides this.
+    """
+    explicit = settings.coturn_allow_loopback
+    if explicit is not None:
+        return explicit
+    ip = coturn_listen_ip(settings)
+    return ip is not None and ipaddress.ip_address(ip).is_loopback
+
+
+def coturn_config(settings: Settings, directory: Path) -> str:
+    """The turnserver.conf text: REST-API auth with our secret, no TLS, no CLI, logs to stdout."""
+    lines = [
+        f"listening-port={settings.coturn_port}",
+        f"min-port={settings.coturn_min_port}",
+        f"max-port={settings.coturn_max_port}",
+        "use-auth-secret",
+        f"static-auth-secret={settings.turn_secret.get_secret_value()}",
+        f"realm={settings.turn_realm}",
+        "fingerprint",
+        "no-cli",
+        "no-tls",
+        "no-dtls",
+        "no-rfc5780",
+        "no-software-attribute",
+        "no-multicast-peers",
+        "log-file=stdout",
+        "simple-log",
+        f"pidfile={directory / 'turnserver.pid'}",
+        # coturn opens an SQLite user database even with use-auth-secret; keep it private
+        f"userdb={directory / 'turndb'}",
+    ]
+    ip = coturn_listen_ip(settings)
+    if ip is not None:
+        lines += [f"listening-ip={ip}", f"relay-ip={ip}"]
+    if coturn_allows_loopback(settings):
+        lines.append("allow-loopback-peers")
+    return "\n".join(lines) + "\n"
+
+
+def write_coturn_config(settings: Settings) -> Path:
+    """Write ``<var>/coturn/turnserver.conf`` (mode 0600: it holds the TURN secret)."""
+    directory = settings.var_dir / "coturn"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "turnserver.conf"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(coturn_config(settings, directory))
+    return path
+
+
+async def _stop_stale(pidfile: Path, marker: str) -> None:
+    """End a coturn left running by an earlier node that died without stopping it."""
+    pid = _stale_pid(pidfile, marker)
+    if pid is None:
+        return
+    log.warning("stale_child_stopped", pidfile=str(pidfile), pid=pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _alive(pid):
+            return
+        await asyncio.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _stale_pid(pidfile: Path, marker: str) -> int | None:
+    """The pid in ``pidfile`` if that process is still alive and its command line has ``marker``."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return pid if marker in cmdline else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        pass
+    return True
+
+
+def _rotate(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > LOG_ROTATE_BYTES:
+            path.replace(path.with_suffix(path.suffix + ".1"))
