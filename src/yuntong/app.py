@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         hub = Hub(ctx)
         ctx.extras["hub"] = hub
+        realtime_ws.watch_account_status(ctx)
         closed = await calls_service.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)

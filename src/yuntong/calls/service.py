@@ -291,6 +291,16 @@ async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
         await _send_both(ctx, call, "call.connected", data)
 
 
+async def do_media_failed(ctx: Context, user_id: int, call_id: str) -> None:
+    """A client's ICE connection failed: the call cannot go on."""
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        if call.state == CallState.ANSWERED:
+            await _end(ctx, call, CallOutcome.FAILED, "media_failed", None)
+        elif call.state == CallState.CONNECTED:
+            await _end(ctx, call, CallOutcome.ANSWERED, "media_lost", None)
+
+
 async def do_reject(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:

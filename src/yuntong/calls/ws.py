@@ -40,7 +40,7 @@ class Ice(CallRef):
 
 
 class MediaState(CallRef):
-    state: Literal["connected"]
+    state: Literal["connected", "failed"]
 
 
 class Quality(CallRef):
@@ -85,7 +85,10 @@ async def ice(conn: Connection, msg: Ice) -> None:
 
 
 async def media(conn: Connection, msg: MediaState) -> None:
-    await service.do_media_connected(conn.ctx, conn.user_id, msg.call_id)
+    if msg.state == "connected":
+        await service.do_media_connected(conn.ctx, conn.user_id, msg.call_id)
+    else:
+        await service.do_media_failed(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def quality(conn: Connection, msg: Quality) -> None:

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.contacts import service
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
+from yuntong.realtime import presence
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -26,6 +28,7 @@ class ContactOut(BaseModel):
     notes: str
     favourite: bool
     blocked: bool
+    status: str = Field(description="presence: online, busy, dnd or offline")
 
 
 class ContactIn(BaseModel):
@@ -61,8 +64,13 @@ class BlockedOut(BaseModel):
     display_name: str
 
 
-def _out(view: service.ContactView) -> ContactOut:
-    return ContactOut(**view.__dict__)
+def _out(ctx: Context, view: service.ContactView, visible: set[int]) -> ContactOut:
+    status = presence.status_of(ctx, view.user_id) if view.user_id in visible else "offline"
+    return ContactOut(**view.__dict__, status=status)
+
+
+async def _visible(ctx: Context, owner_id: int) -> set[int]:
+    return set(await service.visible_contact_ids(ctx, owner_id))
 
 
 @router.get("/contacts", response_model=list[ContactOut])
@@ -72,7 +80,9 @@ async def list_contacts(
     q: Annotated[str | None, Query(max_length=100)] = None,
     favourite: bool | None = None,
 ) -> list[ContactOut]:
-    return [_out(v) for v in await service.list_contacts(ctx, user.user_id, q, favourite)]
+    visible = await _visible(ctx, user.user_id)
+    views = await service.list_contacts(ctx, user.user_id, q, favourite)
+    return [_out(ctx, v, visible) for v in views]
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
@@ -80,7 +90,10 @@ async def add_contact(ctx: Ctx, user: User, body: ContactIn) -> ContactOut:
     view = await service.do_add_contact(
         ctx, user.user_id, body.query.strip(), body.name, body.notes, body.favourite
     )
-    return _out(view)
+    out = _out(ctx, view, await _visible(ctx, user.user_id))
+    # the owner's other devices learn the new contact's presence at once
+    await presence.do_send_status(ctx, user.user_id, view.user_id, out.status)
+    return out
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -88,7 +101,7 @@ async def update_contact(ctx: Ctx, user: User, contact_id: int, body: ContactPat
     view = await service.do_update_contact(
         ctx, user.user_id, contact_id, name=body.name, notes=body.notes, favourite=body.favourite
     )
-    return _out(view)
+    return _out(ctx, view, await _visible(ctx, user.user_id))
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
@@ -105,6 +118,7 @@ async def list_blocks(ctx: Ctx, user: User) -> list[BlockedOut]:
 @router.post("/blocks", status_code=201)
 async def block(ctx: Ctx, user: User, body: BlockIn) -> dict[str, int]:
     blocked = await service.do_block(ctx, user.user_id, query=body.query, user_id=body.user_id)
+    await presence.do_send_status(ctx, blocked, user.user_id, "offline")
     return {"user_id": blocked}
 
 
@@ -119,8 +133,6 @@ async def lookup(
     ctx: Ctx, user: User, q: Annotated[str, Query(min_length=1, max_length=254)]
 ) -> dict[str, object]:
     """Find an active user by exact username, phone or e-mail (to add or call them)."""
-    from yuntong.accounts import service as accounts
-
     found = await accounts.lookup_active_user(ctx, q.strip())
     if found is None:
         raise YuntongError("user_not_found")

@@ -60,4 +60,5 @@ def mask(value: str, *, keep_start: int = 6, keep_end: int = 4) -> str:
     """``110105199001011234`` → ``110105********1234``; short values are fully masked."""
     if len(value) <= keep_start + keep_end:
         return "*" * len(value)
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+    tail = value[len(value) - keep_end :]
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + tail

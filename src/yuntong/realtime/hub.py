@@ -143,6 +143,17 @@ class Hub:
             self.ctx.bus.unsubscribe(f"user:{channel.user_id}", self._deliver_local)
             await self._notify(self.on_user_offline, channel.user_id)
 
+    async def disconnect_user(self, user_id: int, code: int) -> None:
+        """Close every socket of a user at once (account terminated): no grace, no resume."""
+        for channel in list(self.devices.get(user_id, {}).values()):
+            if channel.gone_task is not None:
+                channel.gone_task.cancel()
+            ws, channel.ws = channel.ws, None
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await ws.close(code=code)
+            await self.drop(channel)
+
     # -- queries ---------------------------------------------------------------------------
 
     def is_online(self, user_id: int) -> bool:

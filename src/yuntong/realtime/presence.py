@@ -57,6 +57,13 @@ async def do_publish(ctx: Context, user_id: int) -> None:
         await hub.send(watcher, "presence", data)
 
 
+async def do_send_status(ctx: Context, to_user: int, about_user: int, status: str) -> None:
+    """Tell one user (all their devices) the status of another, e.g. a contact just added."""
+    hub = hub_of(ctx)
+    if hub.is_online(to_user):
+        await hub.send(to_user, "presence", {"user_id": about_user, "status": status})
+
+
 async def on_user_online(ctx: Context, user_id: int) -> None:
     if await accounts.get_dnd(ctx, user_id):
         _dnd(ctx).add(user_id)

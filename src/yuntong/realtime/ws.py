@@ -14,8 +14,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
+from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import principal_from_token, token_from_request
-from yuntong.core.context import get_context
+from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import pick_locale
 from yuntong.core.logging import get_logger
@@ -75,6 +76,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     finally:
         WS_SESSIONS.dec()
         hub.detach(channel, websocket)
+
+
+def watch_account_status(ctx: Context) -> None:
+    """Sessions of a terminated account are closed at once (their calls end with them)."""
+
+    async def on_status(message: dict[str, Any]) -> None:
+        if message.get("status") == "terminated":
+            await hub_of(ctx).disconnect_user(int(message["user_id"]), code=4403)
+
+    ctx.bus.subscribe(accounts.STATUS_CHANNEL, on_status)
 
 
 def _same_origin(websocket: WebSocket) -> bool:

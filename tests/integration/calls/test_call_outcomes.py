@@ -306,3 +306,44 @@ async def test_answered_call_whose_media_never_connects_fails(
     finally:
         server.stop()
         await server.aclose()
+
+
+async def test_media_failure_reported_by_a_client_ends_the_call(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await place(alice, bob)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.request("call.media", {"call_id": call_id, "state": "failed"})
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
+        "failed",
+        "media_failed",
+        0,
+    )
+
+
+async def test_terminating_an_account_closes_its_sessions_and_ends_its_call(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await place(alice, bob)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    # through the API, so the running server hears about it
+    operator_name = "opt" + alice.username
+    await server.create_user(operator_name, role="operator_admin")
+    op_token = await server.login(operator_name)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        headers = {"Authorization": f"Bearer {op_token}"}
+        alice_id = alice.hello["user"]["user_id"]
+        for status in ("warned", "limited", "suspended", "terminated"):
+            resp = await http.post(
+                f"/api/v1/admin/users/{alice_id}/status",
+                json={"status": status, "reason": "abuse reports"},
+                headers=headers,
+            )
+            assert resp.status_code == 200, resp.text
+    await asyncio.wait_for(alice.closed.wait(), 5)
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")

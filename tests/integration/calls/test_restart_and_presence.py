@@ -87,3 +87,41 @@ async def test_snapshot_on_connect_lists_contacts_status(
     snap = await alice.expect("presence.snapshot")
     assert snap["contacts"] == [{"user_id": bob.hello["user"]["user_id"], "status": "online"}]
     await alice.close()
+
+
+async def test_adding_an_online_contact_shows_their_presence_at_once(
+    live_server_any: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    async with httpx.AsyncClient(base_url=live_server_any.url) as http:
+        resp = await http.post(
+            "/api/v1/contacts",
+            json={"query": bob.username},
+            headers={"Authorization": f"Bearer {alice.token}"},
+        )
+    assert resp.json()["status"] == "online"
+    bob_id = bob.hello["user"]["user_id"]
+    assert (await alice.expect("presence", user_id=bob_id))["status"] == "online"
+
+
+async def test_blocking_a_watcher_hides_your_presence_from_them(
+    live_server_any: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    await _add_contact(live_server_any, alice, bob.username)
+    bob_id = bob.hello["user"]["user_id"]
+    await alice.expect("presence", user_id=bob_id, status="online")
+    async with httpx.AsyncClient(base_url=live_server_any.url) as http:
+        await http.post(
+            "/api/v1/blocks",
+            json={"query": alice.username},
+            headers={"Authorization": f"Bearer {bob.token}"},
+        )
+        listed = await http.get(
+            "/api/v1/contacts", headers={"Authorization": f"Bearer {alice.token}"}
+        )
+    await alice.expect("presence", user_id=bob_id, status="offline")
+    assert listed.json()[0]["status"] == "offline"
+    await bob.request("presence.set", {"status": "dnd"})
+    await asyncio.sleep(0.3)
+    assert not alice.has("presence", user_id=bob_id)

@@ -53,6 +53,7 @@ def test_mask_keeps_only_the_ends() -> None:
     assert mask("110105194912310021") == "110105********0021"
     assert mask("13800138000", keep_start=3, keep_end=4) == "138****8000"
     assert mask("abc") == "***"
+    assert mask("110105194912310021", keep_end=0) == "110105" + "*" * 12
 
 
 def test_every_error_code_has_both_languages() -> None:

@@ -1,0 +1,287 @@
+"""The ``yuntong`` command: serve, database upgrades, operator accounts, user review, PII keys.
+
+Staff actions taken here (approve, reject, status) are audited under an operator account:
+the one named with ``--as USERNAME``, or else the first active operator admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import click
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from yuntong.accounts import service
+from yuntong.accounts.auth import Principal, principal_for
+from yuntong.accounts.models import AccountStatus, Role
+from yuntong.config import Settings, load_settings, rotate_pii_key
+from yuntong.core.context import Context, build_context
+from yuntong.core.errors import YuntongError
+from yuntong.core.logging import configure_logging
+from yuntong.core.migrate import upgrade
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Yuntong 云通 — real-time communication control plane.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+admin_app = typer.Typer(help="Operator staff accounts.", no_args_is_help=True)
+user_app = typer.Typer(help="Review and enforcement of user accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Keys that encrypt identity data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+errors = Console(stderr=True)
+
+AsOperator = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Operator username the action is recorded under (default: first operator admin).",
+    ),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded and shown to the user.")]
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_json)
+    return settings
+
+
+def _run(settings: Settings, action: Callable[[Context], Awaitable[T]]) -> T:
+    """Run one async action on a fresh Context; a YuntongError becomes a message and exit 1."""
+
+    async def main() -> T:
+        ctx = build_context(settings)
+        try:
+            return await action(ctx)
+        finally:
+            await ctx.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except YuntongError as exc:
+        errors.print(f"[red]{exc.code}[/red]: {exc.message(settings.default_locale)}")
+        for name, code in exc.fields.items():
+            errors.print(f"  {name}: {code}")
+        raise typer.Exit(1) from None
+
+
+async def _operator(ctx: Context, username: str | None) -> Principal:
+    try:
+        user = await service.find_operator(ctx, username)
+    except YuntongError as exc:
+        if username is None and exc.code == "user_not_found":
+            errors.print("No operator admin exists yet: run `yuntong admin create` first.")
+        raise
+    return principal_for(user, session_id="", via="cli")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (YUNTONG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (YUNTONG_PORT).")] = None,
+) -> None:
+    """Migrate the database, create the first operator admin if none exists, and serve."""
+    import uvicorn
+
+    from yuntong.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    upgrade(settings.effective_database_url)
+    created = _run(settings, service.do_bootstrap_operator_admin)
+    url = settings.public_url or f"http://{settings.host}:{settings.port}/"
+    if created:
+        username, password = created
+        console.print(
+            Panel(
+                f"URL:      {url}\nUsername: {username}\nPassword: {password}\n\n"
+                "This password is shown only once. Sign in and change it.",
+                title="First operator admin created",
+            )
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.ws_max_message_bytes * 2,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version."""
+    settings = _settings()
+    upgrade(settings.effective_database_url)
+    console.print("Database is up to date.")
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Option(help="New account's username.")],
+    role: Annotated[
+        str, typer.Option(help="operator_admin or support_agent.")
+    ] = Role.OPERATOR_ADMIN.value,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create an active operator staff account."""
+    if role not in (Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT):
+        errors.print("role must be operator_admin or support_agent")
+        raise typer.Exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    user = _run(settings, lambda ctx: service.do_create_admin(ctx, username, password, role))
+    console.print(f"Created {user.role} [bold]{user.username}[/bold] (id {user.id}).")
+
+
+@user_app.command("list")
+def user_list(
+    status: Annotated[
+        AccountStatus | None, typer.Option(help="Only accounts in this status.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    operator: AsOperator = None,
+) -> None:
+    """List accounts; identity data is masked."""
+
+    async def action(ctx: Context) -> list[tuple[Any, service.IdentityView]]:
+        actor = await _operator(ctx, operator)
+        return await service.list_users_masked(ctx, actor, status=status, limit=limit)
+
+    rows = _run(_settings(), action)
+    table = Table("id", "username", "display name", "role", "status", "org", "name", "phone")
+    for user, identity in rows:
+        table.add_row(
+            str(user.id),
+            user.username,
+            user.display_name,
+            user.role,
+            user.status,
+            str(user.organisation_id or ""),
+            identity.full_name,
+            identity.phone or "",
+        )
+    console.print(table)
+
+
+def _staff_action(
+    operator: str | None, username: str, act: Callable[[Context, Principal, int], Awaitable[Any]]
+) -> Any:
+    async def action(ctx: Context) -> Any:
+        actor = await _operator(ctx, operator)
+        user = await service.find_user_by_username(ctx, username)
+        return await act(ctx, actor, user.id)
+
+    return _run(_settings(), action)
+
+
+@user_app.command("approve")
+def user_approve(username: str, operator: AsOperator = None) -> None:
+    """Approve a pending (or rejected) registration."""
+    user = _staff_action(operator, username, service.do_approve)
+    console.print(f"{user.username}: {user.status}")
+
+
+@user_app.command("reject")
+def user_reject(username: str, reason: ReasonOption, operator: AsOperator = None) -> None:
+    """Reject a pending registration."""
+    user = _staff_action(
+        operator, username, lambda ctx, actor, uid: service.do_reject(ctx, actor, uid, reason)
+    )
+    console.print(f"{user.username}: {user.status} ({reason})")
+
+
+@user_app.command("status")
+def user_status(
+    username: str,
+    status: Annotated[
+        AccountStatus, typer.Argument(help="active, warned, limited, suspended, terminated")
+    ],
+    reason: ReasonOption,
+    operator: AsOperator = None,
+) -> None:
+    """Move an account along the enforcement ladder."""
+    user = _staff_action(
+        operator,
+        username,
+        lambda ctx, actor, uid: service.do_set_status(ctx, actor, uid, status, reason),
+    )
+    console.print(f"{user.username}: {user.status} ({reason})")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only", help="No new key; finish re-encrypting under the active key."
+        ),
+    ] = False,
+) -> None:
+    """Add a new identity-data key, make it active and re-encrypt everything under it."""
+    if not reencrypt_only:
+        kid = rotate_pii_key(_settings().var_dir)
+        settings = _settings()
+        if settings.pii_active_key != kid:
+            errors.print(
+                "The PII keys come from the environment or a config file, not var/secrets.toml: "
+                f"add key {kid} there and make it active, then run with --reencrypt-only."
+            )
+            raise typer.Exit(1)
+    else:
+        settings = _settings()
+
+    async def action(ctx: Context) -> int:
+        total = await service.count_pii_rows(ctx)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"Re-encrypting under {ctx.cipher.active}", total=total)
+            return await service.do_reencrypt_pii(ctx, lambda n: progress.advance(task, n))
+
+    count = _run(settings, action)
+    console.print(f"{count} values re-encrypted under key {settings.pii_active_key}.")
+
+
+@app.command(
+    "call",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def call(ctx: typer.Context) -> None:
+    """Place a call from the terminal (see `yuntong call --help`)."""
+    # the client is optional and heavy (aiortc): import it only when asked for
+    module = importlib.import_module("yuntong.client.cli")
+    command = module.call_command
+    if isinstance(command, click.Command):
+        command.main(args=list(ctx.args), prog_name="yuntong call", standalone_mode=True)
+    else:
+        result = command(list(ctx.args))
+        if isinstance(result, int) and result:
+            raise typer.Exit(result)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,108 @@
+// Call history: filters (dates, direction, contact) kept in the URL, pagination, call back.
+
+import { get } from '../api.js';
+import { markMissedSeen, rt, startCall } from '../app.js';
+import { formatDateTime, formatDuration, t } from '../i18n.js';
+import { $ } from '../ui.js';
+
+const PAGE_SIZE = 20;
+const form = $('#history-filters');
+const rows = $('#history-rows');
+const rowTemplate = $('#history-row');
+const OUTCOME_TAG = { answered: 'tag-ok', rejected: 'tag-warn', busy: 'tag-warn', no_answer: 'tag-danger' };
+
+function filtersFromUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const name of ['since', 'until', 'direction', 'contact']) form[name].value = params.get(name) || '';
+  return Math.max(1, Number(params.get('page')) || 1);
+}
+
+function dayStart(value, plusDays = 0) {
+  if (!value) return undefined;
+  const day = new Date(`${value}T00:00:00`);
+  day.setDate(day.getDate() + plusDays);
+  return day.toISOString();
+}
+
+async function load(page) {
+  const f = Object.fromEntries(new FormData(form));
+  const url = new URLSearchParams({ ...Object.fromEntries(Object.entries(f).filter(([, v]) => v)), page });
+  history.replaceState(null, '', `?${url}`);
+  let result;
+  try {
+    result = await get('/calls', {
+      direction: f.direction,
+      since: dayStart(f.since),
+      until: dayStart(f.until, 1), // the whole of the last day
+      contact: f.contact,
+      page,
+      page_size: PAGE_SIZE,
+    });
+    $('#history-error').hidden = true;
+  } catch (err) {
+    $('#history-error').textContent = err.message;
+    $('#history-error').hidden = false;
+    return;
+  }
+  rows.replaceChildren(...result.items.map(row));
+  $('#history-empty').hidden = result.items.length > 0;
+  const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
+  $('#history-pager').hidden = result.total <= PAGE_SIZE;
+  $('#page-info').textContent = t('ui.common.page_of', { page, pages, total: result.total });
+  $('#page-prev').disabled = page <= 1;
+  $('#page-next').disabled = page >= pages;
+  currentPage = page;
+}
+
+function row(call) {
+  const tr = rowTemplate.content.firstElementChild.cloneNode(true);
+  tr.dataset.callId = call.id;
+  tr.dataset.outcome = call.outcome || '';
+  tr.dataset.durationMs = String(call.duration_ms);
+  tr.dataset.direction = call.missed ? 'missed' : call.direction;
+  tr.classList.toggle('missed', call.missed);
+  const name = call.other.display_name || call.other.username || `#${call.other.user_id}`;
+  tr.querySelector('.c-time').textContent = formatDateTime(call.created_at);
+  tr.querySelector('.peer-name').textContent = name;
+  tr.querySelector('.peer-username').textContent = call.other.username ? `@${call.other.username}` : '';
+  tr.querySelector('.dir-icon').textContent = call.direction === 'outgoing' ? '↗' : '↙';
+  tr.querySelector('.c-type-label').textContent = t(`ui.history.${call.missed ? 'missed' : call.direction}`);
+  tr.querySelector('.c-media').textContent = t(`ui.media.${call.media}`);
+  const tag = tr.querySelector('.c-result .tag');
+  tag.textContent = call.outcome ? t(`ui.outcome.${call.outcome}`) : t('ui.call.state.connected');
+  if (OUTCOME_TAG[call.outcome]) tag.classList.add(OUTCOME_TAG[call.outcome]);
+  tr.querySelector('.c-duration').textContent = call.outcome === 'answered' ? formatDuration(call.duration_ms / 1000) : '—';
+  const mos = call.quality?.mos;
+  tr.querySelector('.c-quality').textContent = mos ? `MOS ${mos.toFixed(1)}` : '—';
+  const back = tr.querySelector('.act-video');
+  if (call.other.username) {
+    back.addEventListener('click', () => startCall(call.other.username, call.media, { ...call.other, display_name: name }));
+  } else {
+    back.hidden = true;
+  }
+  return tr;
+}
+
+async function loadContacts() {
+  const select = form.contact;
+  const chosen = select.value;
+  try {
+    const contacts = await get('/contacts');
+    for (const c of contacts) select.append(new Option(`${c.name} (@${c.username})`, c.user_id));
+    select.value = chosen;
+  } catch {
+    // filtering by contact is optional
+  }
+}
+
+let currentPage = filtersFromUrl();
+form.addEventListener('submit', (event) => { event.preventDefault(); load(1); });
+form.addEventListener('reset', () => setTimeout(() => load(1)));
+$('#page-prev').addEventListener('click', () => load(currentPage - 1));
+$('#page-next').addEventListener('click', () => load(currentPage + 1));
+rt.on('call.ended', () => setTimeout(() => load(currentPage), 300));
+
+await loadContacts();
+filtersFromUrl();
+await load(currentPage);
+markMissedSeen();

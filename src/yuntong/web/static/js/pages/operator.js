@@ -1,0 +1,122 @@
+// Operator console: review pending registrations (approve / reject with a reason) and move
+import '../app.js';
+// users along the enforcement ladder (warned, limited, suspended, terminated, active).
+
+import { get, post } from '../api.js';
+import { formatDateTime, t } from '../i18n.js';
+import { $, toast } from '../ui.js';
+
+const statusFilter = $('#users-status');
+
+function cell(tr, content, className = '') {
+  const td = document.createElement('td');
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content ?? '';
+  tr.append(td);
+  return td;
+}
+
+function button(label, className, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = `btn btn-sm ${className}`;
+  b.textContent = label;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function reasonInput() {
+  const input = document.createElement('input');
+  input.name = 'reason';
+  input.maxLength = 500;
+  input.placeholder = t('ui.field.reason');
+  input.setAttribute('aria-label', t('ui.field.reason'));
+  return input;
+}
+
+async function run(request, done) {
+  try {
+    await request();
+  } catch (err) {
+    toast(err.message, { error: true });
+    return;
+  }
+  toast(done);
+  await Promise.all([loadPending(), loadUsers()]);
+}
+
+function needReason(input) {
+  if (input.value.trim()) return false;
+  input.closest('td').classList.add('invalid');
+  input.focus();
+  toast(t('ui.operator.reason_required'), { error: true });
+  return true;
+}
+
+async function loadPending() {
+  const users = await get('/admin/users', { status: 'pending' });
+  $('#pending-count').textContent = String(users.length);
+  $('#pending-rows').replaceChildren(...users.map((u) => {
+    const tr = document.createElement('tr');
+    tr.dataset.username = u.username;
+    cell(tr, u.username);
+    cell(tr, u.display_name);
+    cell(tr, t(`ui.operator.kind.${u.organisation_id ? 'organisation' : 'individual'}`));
+    cell(tr, formatDateTime(u.created_at));
+    const reason = reasonInput();
+    cell(tr, reason, 'reason-cell');
+    const actions = document.createElement('div');
+    actions.className = 'actions';
+    actions.append(
+      button(t('ui.operator.approve'), 'btn-success act-approve', () => run(
+        () => post(`/admin/users/${u.id}/approve`), t('ui.operator.approved', { name: u.username }),
+      )),
+      button(t('ui.operator.reject'), 'btn-ghost act-reject', () => {
+        if (needReason(reason)) return;
+        run(() => post(`/admin/users/${u.id}/reject`, { reason: reason.value.trim() }),
+          t('ui.operator.rejected', { name: u.username }));
+      }),
+    );
+    cell(tr, actions, 'num');
+    return tr;
+  }));
+  $('#pending-empty').hidden = users.length > 0;
+}
+
+async function loadUsers() {
+  const users = await get('/admin/users', { status: statusFilter.value });
+  const options = $('#status-options');
+  $('#users-rows').replaceChildren(...users.map((u) => {
+    const tr = document.createElement('tr');
+    tr.dataset.username = u.username;
+    cell(tr, u.username);
+    cell(tr, u.display_name);
+    cell(tr, t(`ui.role.${u.role}`));
+    const tag = document.createElement('span');
+    tag.className = `tag ${u.status === 'active' ? 'tag-ok' : 'tag-warn'}`;
+    tag.textContent = t(`ui.status.${u.status}`);
+    tag.title = u.status_reason || '';
+    cell(tr, tag);
+    const reason = reasonInput();
+    cell(tr, reason, 'reason-cell');
+    const select = document.createElement('select');
+    select.name = 'status';
+    select.setAttribute('aria-label', t('ui.field.status'));
+    select.append(options.content.cloneNode(true));
+    select.value = u.status === 'active' ? 'warned' : 'active';
+    const actions = document.createElement('div');
+    actions.className = 'actions';
+    actions.append(select, button(t('ui.operator.change_status'), 'btn-primary act-status', () => {
+      if (needReason(reason)) return;
+      run(() => post(`/admin/users/${u.id}/status`, { status: select.value, reason: reason.value.trim() }),
+        t('ui.operator.status_changed', { name: u.username, status: t(`ui.status.${select.value}`) }));
+    }));
+    cell(tr, actions, 'num');
+    return tr;
+  }));
+  $('#users-empty').hidden = users.length > 0;
+}
+
+statusFilter.addEventListener('change', loadUsers);
+await Promise.all([loadPending(), loadUsers()]);

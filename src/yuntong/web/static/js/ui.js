@@ -1,0 +1,81 @@
+// Small DOM helpers shared by the pages: toasts, form field errors, a confirm dialog.
+
+import { t } from './i18n.js';
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+export function toast(message, { error = false, ms = 3500 } = {}) {
+  const box = $('#toasts');
+  if (!box) return;
+  const el = document.createElement('div');
+  el.className = error ? 'toast toast-error' : 'toast';
+  el.setAttribute('role', error ? 'alert' : 'status');
+  el.textContent = message;
+  box.append(el);
+  setTimeout(() => el.remove(), ms);
+}
+
+export function formValues(form) {
+  const values = {};
+  for (const [name, value] of new FormData(form)) values[name] = typeof value === 'string' ? value.trim() : value;
+  return values;
+}
+
+export function clearErrors(form) {
+  for (const el of $$('[data-error-for]', form)) {
+    el.textContent = '';
+    if (el.classList.contains('form-error')) el.hidden = true;
+  }
+  for (const el of $$('.field.invalid', form)) el.classList.remove('invalid');
+}
+
+/** Show an ApiError on a form: per-field messages under their inputs, the summary on top. */
+export function showErrors(form, error) {
+  clearErrors(form);
+  for (const [name, detail] of Object.entries(error.fields || {})) {
+    const slot = $(`[data-error-for="${CSS.escape(name)}"]`, form);
+    if (!slot) continue;
+    slot.textContent = detail.message || detail.code;
+    slot.closest('.field')?.classList.add('invalid');
+  }
+  $('.field.invalid input, .field.invalid select', form)?.focus();
+  const message = error.status === 0 ? t('ui.common.network_error') : error.message;
+  const general = $('[data-error-for="_form"]', form);
+  if (general) {
+    general.textContent = message;
+    general.hidden = false;
+  } else {
+    toast(message, { error: true });
+  }
+}
+
+/** Ask a yes/no question in the page's <dialog id="confirm-dialog">; resolves true on OK. */
+export function confirmDialog(text) {
+  const dialog = $('#confirm-dialog');
+  $('#confirm-text', dialog).textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+}
+
+export function initials(name) {
+  const trimmed = (name || '?').trim();
+  return [...trimmed][0]?.toUpperCase() || '?';
+}
+
+/** Wire a form's submit to an async handler, disabling its buttons while it runs. */
+export function onSubmit(form, handler) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const buttons = $$('button', form);
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      await handler(event);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+}
