@@ -145,10 +145,11 @@ def _get_call(ctx: Context, call_id: str, user_id: int) -> ActiveCall:
 
 
 async def _resolve_callee(ctx: Context, to: str | int) -> Any:
-    if isinstance(to, int) or (isinstance(to, str) and to.isdigit() and len(to) < 12):
-        user = (await accounts.get_users(ctx, [int(to)])).get(int(to))
+    # a JSON number is a user id; a string is a username, e-mail or phone number
+    if isinstance(to, int):
+        user = (await accounts.get_users(ctx, [to])).get(to)
     else:
-        user = await accounts.lookup_active_user(ctx, str(to))
+        user = await accounts.lookup_active_user(ctx, to)
     if user is None:
         raise YuntongError("user_not_found")
     return user
