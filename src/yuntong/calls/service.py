@@ -303,23 +303,24 @@ async def do_media_failed(ctx: Context, user_id: int, call_id: str) -> None:
 
 
 async def do_reject(ctx: Context, user_id: int, call_id: str) -> None:
-    call = _get_call(ctx, call_id, user_id)
-    async with call.lock:
-        if call.party(user_id) != "callee":
-            raise YuntongError("forbidden")
-        if call.state != CallState.RINGING:
-            raise YuntongError("invalid_transition", state=call.state.value)
-        await _end(ctx, call, CallOutcome.REJECTED, "rejected", user_id)
+    await _end_ringing(ctx, user_id, call_id, "callee", CallOutcome.REJECTED)
 
 
 async def do_cancel(ctx: Context, user_id: int, call_id: str) -> None:
+    await _end_ringing(ctx, user_id, call_id, "caller", CallOutcome.CANCELED)
+
+
+async def _end_ringing(
+    ctx: Context, user_id: int, call_id: str, party: str, outcome: CallOutcome
+) -> None:
+    """The callee declines or the caller gives up: only while the call is still ringing."""
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
-        if call.party(user_id) != "caller":
+        if call.party(user_id) != party:
             raise YuntongError("forbidden")
         if call.state != CallState.RINGING:
             raise YuntongError("invalid_transition", state=call.state.value)
-        await _end(ctx, call, CallOutcome.CANCELED, "canceled", user_id)
+        await _end(ctx, call, outcome, outcome.value, user_id)
 
 
 async def do_hangup(ctx: Context, user_id: int, call_id: str) -> None:

@@ -33,6 +33,7 @@ from aiortc.stats import (
     RTCTransportStats,
 )
 
+from yuntong.client.aio import cancel_all
 from yuntong.client.api import ApiClient
 from yuntong.client.media import MediaStats, PatternVideoTrack, ToneAudioTrack
 from yuntong.client.signaling import CLOSED, Event, Signaling, SignalingError
@@ -314,12 +315,7 @@ class CallClient:
         )
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self._close_media()
 
     # --- signaling events ----------------------------------------------------------------

@@ -7,7 +7,6 @@ blocks along the top edge, so the receiving side can read which frame it decoded
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import math
 import time
@@ -22,6 +21,8 @@ from aiortc.mediastreams import (
     VideoStreamTrack,
 )
 from av import AudioFrame, VideoFrame
+
+from yuntong.client.aio import cancel_all
 
 WIDTH, HEIGHT, FPS = 640, 360, 15
 VIDEO_CLOCK = 90_000
@@ -176,9 +177,4 @@ class MediaStats:
         return 20 * math.log10(self.audio_rms) if self.audio_rms > 0 else -math.inf
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)

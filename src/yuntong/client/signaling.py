@@ -17,6 +17,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from yuntong.client.aio import cancel_all
+
 VERSION = 1
 CLOSED = "connection.closed"  # local pseudo-event once the socket is gone
 
@@ -104,12 +106,7 @@ class Signaling:
         return event
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         if self._ws is not None:
             await self._ws.close()
         self._closed(ConnectionError("closed by the client"))
