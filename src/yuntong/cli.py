@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from yuntong import __version__
 from yuntong.accounts import service
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AccountStatus, Role
@@ -106,9 +107,11 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.effective_database_url)
     created = _run(settings, service.do_bootstrap_operator_admin)
     url = settings.public_url or f"http://{settings.host}:{settings.port}/"
+    console.print(f"Yuntong {__version__} — open [bold]{url}[/bold]  (API docs: {url}docs)")
     if created:
         username, password = created
         console.print(
