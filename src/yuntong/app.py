@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         hub = Hub(ctx)
         ctx.extras["hub"] = hub
         realtime_ws.watch_account_status(ctx)
+        presence.install(ctx)
         closed = await calls_service.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)

@@ -97,10 +97,6 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port (YUNTONG_PORT).")] = None,
 ) -> None:
     """Migrate the database, create the first operator admin if none exists, and serve."""
-    import uvicorn
-
-    from yuntong.app import create_app
-
     overrides: dict[str, Any] = {}
     if host is not None:
         overrides["host"] = host
@@ -121,11 +117,24 @@ def serve(
                 title="First operator admin created",
             )
         )
+    run_server(settings)
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the app with uvicorn (also used by the tests' server processes)."""
+    import uvicorn
+
+    from yuntong.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_level=settings.log_level.lower(),
+        # request lines can carry personal data in query strings (look-ups by phone)
+        access_log=False,
         ws_max_size=settings.ws_max_message_bytes * 2,
+        ws_per_message_deflate=settings.ws_compression,
     )
 
 

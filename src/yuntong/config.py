@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 20.0
     ws_max_message_bytes: int = 64 * 1024
     ws_resume_buffer: int = 200
+    # permessage-deflate costs ~64 KB of zlib state and CPU per socket for little gain on
+    # small signaling messages; off unless asked for
+    ws_compression: bool = False
 
     # TURN / STUN
     stun_urls: list[str] = Field(default_factory=list)

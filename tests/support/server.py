@@ -58,12 +58,9 @@ class ServerProcess:
         self.settings  # noqa: B018  (generates var/secrets.toml before the child reads it)
         upgrade(self.database_url)
         code = (
-            "import uvicorn\n"
-            "from yuntong.app import create_app\n"
+            "from yuntong.cli import run_server\n"
             "from yuntong.config import load_settings\n"
-            "s = load_settings()\n"
-            "uvicorn.run(create_app(s), host='127.0.0.1', port=s.port, log_level='warning',"
-            " ws_max_size=s.ws_max_message_bytes * 2)\n"
+            "run_server(load_settings())\n"
         )
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

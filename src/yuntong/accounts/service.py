@@ -723,23 +723,47 @@ async def get_users(ctx: Context, ids: Iterable[int]) -> dict[int, User]:
 
 async def lookup_active_user(ctx: Context, query: str) -> User | None:
     """A reachable user by exact username, e-mail address or phone number; else None."""
-    text = query.strip()
-    if not text:
-        return None
     async with ctx.db.session() as s:
-        user = await store.get_user_by_username(s, text.lower())
-        if user is None and "@" in text:
-            user = await store.get_user_by_email(s, text.lower())
-        if user is None:
-            try:
-                e164 = normalise_phone(text)
-            except PydanticCustomError:
-                e164 = None
-            if e164 is not None:
-                user = await store.get_user_by_phone_index(s, ctx.cipher.blind_index(e164))
+        user = await _find_user(ctx, s, query)
     if user is None or user.status not in REACHABLE_STATUSES:
         return None
     return user
+
+
+async def _find_user(ctx: Context, s: AsyncSession, query: str) -> User | None:
+    text = query.strip()
+    if not text:
+        return None
+    user = await store.get_user_by_username(s, text.lower())
+    if user is None and "@" in text:
+        user = await store.get_user_by_email(s, text.lower())
+    if user is None:
+        try:
+            e164 = normalise_phone(text)
+        except PydanticCustomError:
+            e164 = None
+        if e164 is not None:
+            user = await store.get_user_by_phone_index(s, ctx.cipher.blind_index(e164))
+    return user
+
+
+async def resolve_call_parties(ctx: Context, caller_id: int, media: str, to: str | int) -> User:
+    """Check the caller may place this call and find the callee, in one transaction.
+
+    ``to`` is a user id (int) or a username, e-mail address or phone number (str). The callee
+    is returned whatever their status; the call engine decides what a status means for it.
+    """
+    async with ctx.db.session() as s:
+        caller = await store.get_user(s, caller_id)
+        if caller is None:
+            raise YuntongError("user_not_found")
+        check_status_allows_calls(caller.status, caller.status_reason, media)
+        callee = (
+            await store.get_user(s, to) if isinstance(to, int) else await _find_user(ctx, s, to)
+        )
+    if callee is None or callee.status in (S.PENDING, S.REJECTED):
+        raise YuntongError("user_not_found")
+    return callee
 
 
 async def list_users(

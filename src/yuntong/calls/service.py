@@ -108,8 +108,6 @@ async def start_engine(ctx: Context) -> None:
     ctx.extras["calls"] = CallEngine()
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
-    hub.on_user_online.append(partial(presence.on_user_online, ctx))
-    hub.on_user_offline.append(partial(presence.on_user_offline, ctx))
 
 
 async def stop_engine(ctx: Context) -> None:
@@ -144,17 +142,6 @@ def _get_call(ctx: Context, call_id: str, user_id: int) -> ActiveCall:
     return call
 
 
-async def _resolve_callee(ctx: Context, to: str | int) -> Any:
-    # a JSON number is a user id; a string is a username, e-mail or phone number
-    if isinstance(to, int):
-        user = (await accounts.get_users(ctx, [to])).get(to)
-    else:
-        user = await accounts.lookup_active_user(ctx, to)
-    if user is None:
-        raise YuntongError("user_not_found")
-    return user
-
-
 # -- transitions ---------------------------------------------------------------------------
 
 
@@ -162,12 +149,11 @@ async def do_invite(
     ctx: Context, caller: Principal, device: str, to: str | int, media: str, sdp: str
 ) -> dict[str, Any]:
     """Place a call; returns ``{call_id}`` and, when it ended at once, its ``ended`` outcome."""
-    await accounts.check_can_place_calls(ctx, caller.user_id, media)
     check_sdp(sdp)
     engine = engine_of(ctx)
     if engine.is_busy(caller.user_id):
         raise YuntongError("already_in_call")
-    callee = await _resolve_callee(ctx, to)
+    callee = await accounts.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
     now = ctx.clock.now()

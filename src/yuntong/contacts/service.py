@@ -12,6 +12,19 @@ from yuntong.contacts.models import Block, Contact
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
+CHANGED_CHANNEL = "contacts.changed"  # bus: {"owner_id", "other_id"} after any change
+
+
+def _block_cache(ctx: Context) -> dict[int, frozenset[int]]:
+    cache: dict[int, frozenset[int]] = ctx.extras.setdefault("blocks", {})
+    return cache
+
+
+async def _changed(ctx: Context, owner_id: int, other_id: int) -> None:
+    """Drop what is cached about the pair and tell the other parts (presence) on the bus."""
+    _block_cache(ctx).pop(owner_id, None)
+    await ctx.bus.publish(CHANGED_CHANNEL, {"owner_id": owner_id, "other_id": other_id})
+
 
 @dataclass(frozen=True)
 class ContactView:
@@ -82,6 +95,7 @@ async def do_add_contact(
             session.add(contact)
     except IntegrityError as exc:  # a concurrent add of the same contact
         raise YuntongError("contact_exists") from exc
+    await _changed(ctx, owner_id, user.id)
     return (await _view(ctx, [contact], owner_id))[0]
 
 
@@ -113,6 +127,7 @@ async def do_delete_contact(ctx: Context, owner_id: int, contact_id: int) -> Non
         if contact is None:
             raise YuntongError("not_found")
         await session.delete(contact)
+    await _changed(ctx, owner_id, contact.contact_user_id)
 
 
 async def do_block(
@@ -132,6 +147,7 @@ async def do_block(
             session.add(
                 Block(owner_id=owner_id, blocked_user_id=user.id, created_at=ctx.clock.now())
             )
+    await _changed(ctx, owner_id, user.id)
     return user.id
 
 
@@ -139,6 +155,7 @@ async def do_unblock(ctx: Context, owner_id: int, user_id: int) -> None:
     async with ctx.db.session() as session:
         if not await store.delete_block(session, owner_id, user_id):
             raise YuntongError("not_found")
+    await _changed(ctx, owner_id, user_id)
 
 
 async def list_blocked(ctx: Context, owner_id: int) -> list[dict[str, object]]:
@@ -153,8 +170,16 @@ async def list_blocked(ctx: Context, owner_id: int) -> list[dict[str, object]]:
 
 
 async def is_blocked(ctx: Context, owner_id: int, other_id: int) -> bool:
-    async with ctx.db.session() as session:
-        return await store.is_blocked(session, owner_id, other_id)
+    """Whether ``owner_id`` blocked ``other_id``; asked on every call, so kept in memory."""
+    cache = _block_cache(ctx)
+    blocked = cache.get(owner_id)
+    if blocked is None:
+        async with ctx.db.session() as session:
+            blocked = frozenset(await store.blocked_ids(session, owner_id))
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[owner_id] = blocked
+    return other_id in blocked
 
 
 async def watcher_ids(ctx: Context, user_id: int) -> list[int]:

@@ -33,10 +33,18 @@ class InProcessBus(Bus):
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        handlers = list(self._handlers.get(channel, ()))
+        handlers = self._handlers.get(channel)
         if not handlers:
             return
-        results = await asyncio.gather(*(h(message) for h in handlers), return_exceptions=True)
+        if len(handlers) == 1:  # the common case: one node's hub for one user
+            try:
+                await handlers[0](message)
+            except Exception:
+                log.exception("bus handler failed")
+            return
+        results = await asyncio.gather(
+            *(h(message) for h in list(handlers)), return_exceptions=True
+        )
         for result in results:
             if isinstance(result, Exception):
                 log.error("bus handler failed", exc_info=result)

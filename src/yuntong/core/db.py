@@ -61,7 +61,9 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+            # no pre-ping: it would cost a round trip on every checkout of the hot path;
+            # connections are recycled instead, and a dead one fails one transaction only
+            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -6,6 +6,7 @@ dnd when the user asked for it, online otherwise.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +24,28 @@ class BusyOracle(Protocol):
 def _dnd(ctx: Context) -> set[int]:
     dnd: set[int] = ctx.extras.setdefault("dnd", set())
     return dnd
+
+
+def _watcher_cache(ctx: Context) -> dict[int, list[int]]:
+    cache: dict[int, list[int]] = ctx.extras.setdefault("watchers", {})
+    return cache
+
+
+async def _watchers(ctx: Context, user_id: int) -> list[int]:
+    """Who may see the user's presence; cached while the user is online (asked on every call)."""
+    cache = _watcher_cache(ctx)
+    watchers = cache.get(user_id)
+    if watchers is None:
+        watchers = await contacts.watcher_ids(ctx, user_id)
+        if hub_of(ctx).is_online(user_id):
+            cache[user_id] = watchers
+    return watchers
+
+
+async def on_contacts_changed(ctx: Context, message: dict[str, Any]) -> None:
+    cache = _watcher_cache(ctx)
+    cache.pop(message["owner_id"], None)
+    cache.pop(message["other_id"], None)
 
 
 def status_of(ctx: Context, user_id: int) -> str:
@@ -49,7 +72,7 @@ async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
 async def do_publish(ctx: Context, user_id: int) -> None:
     """Push the user's current status to the online users who have them as a contact."""
     hub = hub_of(ctx)
-    watchers = [w for w in await contacts.watcher_ids(ctx, user_id) if hub.is_online(w)]
+    watchers = [w for w in await _watchers(ctx, user_id) if hub.is_online(w)]
     if not watchers:
         return
     data = {"user_id": user_id, "status": status_of(ctx, user_id)}
@@ -73,6 +96,15 @@ async def on_user_online(ctx: Context, user_id: int) -> None:
 async def on_user_offline(ctx: Context, user_id: int) -> None:
     _dnd(ctx).discard(user_id)
     await do_publish(ctx, user_id)
+    _watcher_cache(ctx).pop(user_id, None)
+
+
+def install(ctx: Context) -> None:
+    """Follow devices coming and going, and address-book changes (the watcher cache)."""
+    hub = hub_of(ctx)
+    hub.on_user_online.append(partial(on_user_online, ctx))
+    hub.on_user_offline.append(partial(on_user_offline, ctx))
+    ctx.bus.subscribe(contacts.CHANGED_CHANNEL, partial(on_contacts_changed, ctx))
 
 
 class PresenceSet(BaseModel):

@@ -131,7 +131,8 @@ async def _serve(conn: Connection, websocket: WebSocket) -> None:
     silence = settings.heartbeat_interval_s * 2.5
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive(), timeout=silence)
+            async with asyncio.timeout(silence):
+                message = await websocket.receive()
         except TimeoutError:
             await websocket.close(code=4408, reason="heartbeat timeout")
             return
