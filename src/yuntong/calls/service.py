@@ -159,21 +159,20 @@ async def do_invite(
     now = ctx.clock.now()
     call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
     immediate = await _immediate_outcome(ctx, caller.user_id, callee.id, callee.status)
-    record = CallRecord(
-        id=call.id,
-        caller_id=caller.user_id,
-        callee_id=callee.id,
-        media=media,
-        state=CallState.RINGING,
-        caller_device=device,
-        created_at=now,
-    )
+    record: dict[str, Any] = {
+        "id": call.id,
+        "caller_id": caller.user_id,
+        "callee_id": callee.id,
+        "media": media,
+        "state": CallState.RINGING,
+        "caller_device": device,
+        "created_at": now,
+    }
     if immediate is not None:
         outcome, reason = immediate
-        record.state, record.outcome, record.end_reason = CallState.ENDED, outcome, reason
-        record.ended_at = now
-    async with ctx.db.session() as session:
-        session.add(record)
+        record.update(state=CallState.ENDED, outcome=outcome, end_reason=reason, ended_at=now)
+    async with ctx.db.connection() as conn:
+        await store.insert_record(conn, **record)
     if immediate is not None:
         CALLS_TOTAL.labels(immediate[0]).inc()
         ended = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
@@ -243,9 +242,9 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
         _cancel_timer(call)
         call.callee_device = device
         call.answered_at = ctx.clock.now()
-        async with ctx.db.session() as session:
+        async with ctx.db.connection() as conn:
             await store.update_record(
-                session,
+                conn,
                 call.id,
                 state=CallState.ANSWERED,
                 answered_at=call.answered_at,
@@ -272,8 +271,8 @@ async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
         call.move(CallState.CONNECTED)
         _cancel_timer(call)
         now = ctx.clock.now()
-        async with ctx.db.session() as session:
-            await store.update_record(session, call.id, state=CallState.CONNECTED, connected_at=now)
+        async with ctx.db.connection() as conn:
+            await store.update_record(conn, call.id, state=CallState.CONNECTED, connected_at=now)
         data = {"call_id": call.id, "answered_at": _iso(call.answered_at)}
         await _send_both(ctx, call, "call.connected", data)
 
@@ -384,9 +383,9 @@ async def _end(
     if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
         duration_ms = max(0, int((now - call.answered_at).total_seconds() * 1000))
     billable = math.ceil(duration_ms / 1000)
-    async with ctx.db.session() as session:
+    async with ctx.db.connection() as conn:
         await store.update_record(
-            session,
+            conn,
             call.id,
             state=CallState.ENDED,
             outcome=outcome,

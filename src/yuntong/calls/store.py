@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
 
 MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOutcome.UNREACHABLE)
 
 
-async def update_record(session: AsyncSession, call_id: str, **values: Any) -> None:
-    await session.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
+async def insert_record(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(CallRecord).values(**values))
+
+
+async def update_record(conn: AsyncConnection, call_id: str, **values: Any) -> None:
+    await conn.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
 
 
 async def open_records(session: AsyncSession) -> list[CallRecord]:
