@@ -19,6 +19,7 @@ from yuntong.calls import service as calls_service
 from yuntong.calls import ws as calls_ws
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
+from yuntong.contacts import service as contacts_service
 from yuntong.core.clock import Clock
 from yuntong.core.context import Context, build_context
 from yuntong.core.errors import YuntongError
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         hub = Hub(ctx)
         ctx.extras["hub"] = hub
         realtime_ws.watch_account_status(ctx)
+        contacts_service.install(ctx)
         presence.install(ctx)
         closed = await calls_service.do_close_interrupted_calls(ctx)
         if closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -21,9 +22,17 @@ def _block_cache(ctx: Context) -> dict[int, frozenset[int]]:
 
 
 async def _changed(ctx: Context, owner_id: int, other_id: int) -> None:
-    """Drop what is cached about the pair and tell the other parts (presence) on the bus."""
-    _block_cache(ctx).pop(owner_id, None)
+    """Tell every node (its block-list cache, presence) that the pair's relation changed."""
     await ctx.bus.publish(CHANGED_CHANNEL, {"owner_id": owner_id, "other_id": other_id})
+
+
+def install(ctx: Context) -> None:
+    """Keep this node's block-list cache in step with changes made on any node."""
+
+    async def forget(message: dict[str, Any]) -> None:
+        _block_cache(ctx).pop(message["owner_id"], None)
+
+    ctx.bus.subscribe(CHANGED_CHANNEL, forget)
 
 
 @dataclass(frozen=True)
