@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.writer.start()
         hub = Hub(ctx)
         ctx.extras["hub"] = hub
         realtime_ws.watch_account_status(ctx)
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await children.stop()
             await calls_service.stop_engine(ctx)
             await hub.close()
+            await ctx.writer.stop()
             await ctx.db.dispose()
 
     app = FastAPI(

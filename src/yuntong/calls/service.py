@@ -171,8 +171,7 @@ async def do_invite(
     if immediate is not None:
         outcome, reason = immediate
         record.update(state=CallState.ENDED, outcome=outcome, end_reason=reason, ended_at=now)
-    async with ctx.db.connection() as conn:
-        await store.insert_record(conn, **record)
+    await store.insert_record(ctx.writer, **record)
     if immediate is not None:
         CALLS_TOTAL.labels(immediate[0]).inc()
         ended = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
@@ -242,14 +241,13 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
         _cancel_timer(call)
         call.callee_device = device
         call.answered_at = ctx.clock.now()
-        async with ctx.db.connection() as conn:
-            await store.update_record(
-                conn,
-                call.id,
-                state=CallState.ANSWERED,
-                answered_at=call.answered_at,
-                callee_device=device,
-            )
+        await store.update_record(
+            ctx.writer,
+            call.id,
+            state=CallState.ANSWERED,
+            answered_at=call.answered_at,
+            callee_device=device,
+        )
         call.timer = _later(ctx.settings.media_timeout_s, _media_timeout(ctx, call))
         hub = hub_of(ctx)
         await hub.send(
@@ -271,8 +269,7 @@ async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
         call.move(CallState.CONNECTED)
         _cancel_timer(call)
         now = ctx.clock.now()
-        async with ctx.db.connection() as conn:
-            await store.update_record(conn, call.id, state=CallState.CONNECTED, connected_at=now)
+        await store.update_record(ctx.writer, call.id, state=CallState.CONNECTED, connected_at=now)
         data = {"call_id": call.id, "answered_at": _iso(call.answered_at)}
         await _send_both(ctx, call, "call.connected", data)
 
@@ -383,18 +380,17 @@ async def _end(
     if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
         duration_ms = max(0, int((now - call.answered_at).total_seconds() * 1000))
     billable = math.ceil(duration_ms / 1000)
-    async with ctx.db.connection() as conn:
-        await store.update_record(
-            conn,
-            call.id,
-            state=CallState.ENDED,
-            outcome=outcome,
-            end_reason=reason,
-            hung_up_by=hung_up_by,
-            ended_at=now,
-            duration_ms=duration_ms,
-            billable_seconds=billable,
-        )
+    await store.update_record(
+        ctx.writer,
+        call.id,
+        state=CallState.ENDED,
+        outcome=outcome,
+        end_reason=reason,
+        hung_up_by=hung_up_by,
+        ended_at=now,
+        duration_ms=duration_ms,
+        billable_seconds=billable,
+    )
     CALLS_TOTAL.labels(outcome.value).inc()
     hub = hub_of(ctx)
     data = _ended_payload(call.id, outcome, reason, hung_up_by, billable)

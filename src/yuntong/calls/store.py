@@ -6,19 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
+from yuntong.core.groupcommit import GroupCommitter
 
 MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOutcome.UNREACHABLE)
 
 
-async def insert_record(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(CallRecord).values(**values))
+async def insert_record(writer: GroupCommitter, **values: Any) -> None:
+    await writer.execute(insert(CallRecord).values(**values))
 
 
-async def update_record(conn: AsyncConnection, call_id: str, **values: Any) -> None:
-    await conn.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
+async def update_record(writer: GroupCommitter, call_id: str, **values: Any) -> None:
+    await writer.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
 
 
 async def open_records(session: AsyncSession) -> list[CallRecord]:

@@ -13,6 +13,7 @@ from yuntong.core.bus import Bus, InProcessBus
 from yuntong.core.clock import Clock
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.db import Database
+from yuntong.core.groupcommit import GroupCommitter
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Context:
     clock: Clock
     cipher: PiiCipher
     bus: Bus
+    writer: GroupCommitter
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # filled by create_app: realtime hub, call engine, supervised children
     extras: dict[str, Any] = field(default_factory=dict)
@@ -33,9 +35,11 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         settings.pii_active_key,
         settings.secret_key.get_secret_value(),
     )
+    db = Database(settings.effective_database_url)
     return Context(
         settings=settings,
-        db=Database(settings.effective_database_url),
+        db=db,
+        writer=GroupCommitter(db),
         clock=clock or Clock(),
         cipher=cipher,
         bus=InProcessBus(),
