@@ -133,7 +133,7 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.contacts.blocked_title": ("黑名单", "Blocked users"),
     "ui.contacts.blocked_empty": ("黑名单为空", "Nobody is blocked"),
     "ui.dial.title": ("拨号", "Dial"),
-    "ui.dial.to": ("对方用户名", "Username to call"),
+    "ui.dial.to": ("用户名、手机号或邮箱", "Username, phone or e-mail"),
     "ui.dial.audio": ("语音", "Audio"),
     "ui.dial.video": ("视频", "Video"),
     "ui.presence.online": ("在线", "Online"),
