@@ -58,6 +58,7 @@ class ActiveCall:
     state: CallState = CallState.RINGING
     callee_device: str | None = None
     answered_at: datetime | None = None
+    connected_at: datetime | None = None
     ringing_sent: bool = False
     timer: asyncio.Task[None] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -268,8 +269,8 @@ async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
             return  # the other side reported first, or the call is over
         call.move(CallState.CONNECTED)
         _cancel_timer(call)
-        now = ctx.clock.now()
-        await store.update_record(ctx.writer, call.id, state=CallState.CONNECTED, connected_at=now)
+        # kept in memory and written with the end: a crash closes the call from answered_at
+        call.connected_at = ctx.clock.now()
         data = {"call_id": call.id, "answered_at": _iso(call.answered_at)}
         await _send_both(ctx, call, "call.connected", data)
 
@@ -387,6 +388,7 @@ async def _end(
         outcome=outcome,
         end_reason=reason,
         hung_up_by=hung_up_by,
+        connected_at=call.connected_at,
         ended_at=now,
         duration_ms=duration_ms,
         billable_seconds=billable,
