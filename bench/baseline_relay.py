@@ -8,7 +8,8 @@ token *is* the user name. Run by ``bench/signaling.py`` in a child process::
 
     python bench/baseline_relay.py --port 8765
 
-It prints ``ready <port>`` on stdout once listening.
+It prints ``ready <port>`` on stdout once listening. Like Yuntong by default
+(``YUNTONG_WS_COMPRESSION=false``) it refuses permessage-deflate unless ``--compression``.
 """
 
 from __future__ import annotations
@@ -124,9 +125,16 @@ class Relay:
             await self.reply(ws, "ack", msg_id, result)
 
 
-async def main(port: int) -> None:
+async def main(port: int, compression: bool) -> None:
     relay = Relay()
-    async with serve(relay.handler, "127.0.0.1", port, max_size=2**17, backlog=4096):
+    async with serve(
+        relay.handler,
+        "127.0.0.1",
+        port,
+        max_size=2**17,
+        backlog=4096,
+        compression="deflate" if compression else None,
+    ):
         print(f"ready {port}", flush=True)
         await asyncio.Future()
 
@@ -134,12 +142,17 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--compression",
+        action="store_true",
+        help="accept permessage-deflate (off by default, as in Yuntong: YUNTONG_WS_COMPRESSION)",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
         import uvloop  # same event loop as uvicorn[standard] gives Yuntong
     except ImportError:
-        asyncio.run(main(args.port))
+        asyncio.run(main(args.port, args.compression))
     else:
-        uvloop.run(main(args.port))
+        uvloop.run(main(args.port, args.compression))

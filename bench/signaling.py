@@ -194,8 +194,10 @@ class ClientWorker:
     ) -> dict[str, Any]:
         sem = asyncio.Semaphore(concurrency)
         failures: Counter[str] = Counter()
+        compressed = 0
 
         async def one(token: str) -> None:
+            nonlocal compressed
             async with sem:
                 try:
                     ws = await self._connect(url, token, device)
@@ -205,6 +207,8 @@ class ClientWorker:
                 except Exception as exc:
                     failures[type(exc).__name__] += 1
                     return
+            if getattr(getattr(ws, "protocol", None), "extensions", None):
+                compressed += 1
             self.held.append(ws)
             self.held_readers.append(asyncio.create_task(_drain(ws)))
 
@@ -212,6 +216,7 @@ class ClientWorker:
         await asyncio.gather(*(one(t) for t in tokens))
         return {
             "opened": len(tokens) - sum(failures.values()),
+            "compressed": compressed,
             "failures": dict(failures),
             "seconds": time.perf_counter() - started,
         }
@@ -1032,6 +1037,7 @@ async def sessions_phase(
     connect_s = time.perf_counter() - t
     connect = meters.stop()
     opened_rest = sum(r["opened"] for r in res)
+    compressed = sum(r.get("compressed", 0) for r in res)
     for r in res:
         failures.update(r["failures"])
     log(
@@ -1055,6 +1061,7 @@ async def sessions_phase(
     return {
         "requested": total,
         "held": open_now,
+        "deflate_negotiated": compressed,
         "server_gauge": gauge,
         "failures": dict(failures),
         "connect_s": connect_s,
@@ -1280,8 +1287,11 @@ def render(run: dict[str, Any]) -> str:
         f"caller/callee pairs; {a['duration']:.0f} s steps at "
         f"{', '.join(f'{r:g}' for r in a['rates'])} call set-ups/s (open loop); set-up "
         f"time-out {a['timeout']:.0f} s; clients "
-        f"{'offer permessage-deflate (as browsers and the Python client do)' if a['compression'] else 'do not offer permessage-deflate'}; "  # noqa: E501
-        f"call partners {'are' if a['contacts'] else 'are not'} each other's contacts"
+        f"{'offer' if a['compression'] else 'do not offer'} permessage-deflate "
+        f"{'(as browsers and the Python client do; each server decides)' if a['compression'] else ''}; "  # noqa: E501
+        f"call partners {'are' if a['contacts'] else 'are not'} each other's contacts; the "
+        f"idle sessions {'stay open' if a.get('calls_with_sessions') else 'are closed'} "
+        "during the call steps"
         f"{'; benchmark processes at nice ' + str(a['nice']) if a.get('nice') else ''}.",
         "",
         "### Against the targets",
@@ -1314,8 +1324,8 @@ def render(run: dict[str, Any]) -> str:
         if name == "baseline":
             lines += [
                 "bench/baseline_relay.py: one `websockets` server process relaying the same "
-                "envelopes (no authentication, database, validation or presence), same load "
-                "generator.",
+                "envelopes (no authentication, database, validation or presence; no "
+                "permessage-deflate, like Yuntong's default), same load generator.",
                 "",
             ]
         else:
@@ -1347,6 +1357,12 @@ def render(run: dict[str, Any]) -> str:
                 f"{'–' if per is None else f'{per / 1000:.1f} KB'} | {s['idle_cpu']:.1f}% |",
                 "",
             ]
+            if s.get("deflate_negotiated") is not None:
+                lines += [
+                    f"permessage-deflate negotiated on {s['deflate_negotiated']:,} of the "
+                    f"{s['measured_sessions']:,} sessions measured.",
+                    "",
+                ]
             if s["failures"]:
                 lines += [f"Session failures: {s['failures']}", ""]
         steps = (t.get("calls") or {}).get("steps", [])
@@ -1435,7 +1451,7 @@ def render(run: dict[str, Any]) -> str:
         "every process outside the benchmark (“db” counts the PostgreSQL backends present "
         "when the step starts, so connections the pool opens during a step are missed) — "
         "⚠ marks a step disturbed by more than "
-        f"{a.get('quiet_threshold', 25.0):.0f}% of a core (the least disturbed of "
+        f"{a.get('quiet_threshold', 25.0):.0f}% of a core (the least disturbed of up to "
         f"{1 + run.get('retries', 1)} attempts is shown).",
         "",
     ]
@@ -1499,6 +1515,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=5.0, help="set-up time-out, seconds")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
     parser.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
+    parser.add_argument(
+        "--calls-with-sessions",
+        action="store_true",
+        help="keep the idle sessions open during the call steps (default: close them first)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare relay")
     parser.add_argument(
         "--no-contacts", action="store_true", help="call partners are not each other's contacts"
@@ -1571,9 +1592,10 @@ async def run_target(
             out["sessions"] = await sessions_phase(
                 target, pool, seeded.hold_tokens, args.hold, quiet, log
             )
-            await pool.all("close_sessions")
-            waited = await wait_idle(target.pid, 4.0)
-            log(f"  sessions closed; server idle after {waited:.0f} s")
+            if not args.calls_with_sessions:
+                await pool.all("close_sessions")
+                waited = await wait_idle(target.pid, 4.0)
+                log(f"  sessions closed; server idle after {waited:.0f} s")
         plan = StepPlan(
             args.rate_list, args.duration, args.timeout, args.retries, args.py_spy, workdir
         )
@@ -1639,6 +1661,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "client_procs": args.client_procs,
             "compression": not args.no_compression,
             "contacts": not args.no_contacts,
+            "calls_with_sessions": args.calls_with_sessions,
             "quiet_threshold": args.quiet_threshold,
             "nice": args.nice,
         },
