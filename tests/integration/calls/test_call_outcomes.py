@@ -196,7 +196,9 @@ async def test_hangup_before_answer_and_double_hangup_are_refused(
     assert exc.value.code == "call_not_found"
 
 
-async def test_caller_vanishing_before_media_connects_fails_the_call(server: ServerProcess, connect: Connect) -> None:
+async def test_caller_vanishing_before_media_connects_fails_the_call(
+    server: ServerProcess, connect: Connect
+) -> None:
     # the live server uses a 20 s media timeout; a dropped caller ends it sooner (grace 2 s)
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
