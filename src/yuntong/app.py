@@ -21,7 +21,7 @@ from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
 from yuntong.core.clock import Clock
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import MESSAGES, pick_locale
 from yuntong.core.logging import configure_logging, get_logger
@@ -116,8 +116,3 @@ def _field_code(err: Any) -> str:
     ctx = err.get("ctx") or {}
     code = ctx.get("code") if isinstance(ctx, dict) else None
     return str(code) if code else "invalid"
-
-
-def context_of(app: FastAPI) -> Context:
-    ctx: Context = app.state.ctx
-    return ctx

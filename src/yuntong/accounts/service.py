@@ -123,18 +123,6 @@ def check_status_allows_calls(status: str, reason: str | None, media: str) -> No
         raise YuntongError("account_limited", what="video")
 
 
-async def check_can_place_calls(ctx: Context, user_id: int, media: str = "audio") -> None:
-    """Raise unless the user's account may place a call with this media ("audio"/"video").
-
-    Limited accounts may still place audio calls but not video calls.
-    """
-    async with ctx.db.session() as s:
-        user = await store.get_user(s, user_id)
-    if user is None:
-        raise YuntongError("user_not_found")
-    check_status_allows_calls(user.status, user.status_reason, media)
-
-
 def _field_failure(name: str, error: PydanticCustomError) -> YuntongError:
     return YuntongError("validation_failed", fields={name: error.type})
 

@@ -90,10 +90,7 @@ async def add_contact(ctx: Ctx, user: User, body: ContactIn) -> ContactOut:
     view = await service.do_add_contact(
         ctx, user.user_id, body.query.strip(), body.name, body.notes, body.favourite
     )
-    out = _out(ctx, view, await _visible(ctx, user.user_id))
-    # the owner's other devices learn the new contact's presence at once
-    await presence.do_send_status(ctx, user.user_id, view.user_id, out.status)
-    return out
+    return _out(ctx, view, await _visible(ctx, user.user_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -118,7 +115,6 @@ async def list_blocks(ctx: Ctx, user: User) -> list[BlockedOut]:
 @router.post("/blocks", status_code=201)
 async def block(ctx: Ctx, user: User, body: BlockIn) -> dict[str, int]:
     blocked = await service.do_block(ctx, user.user_id, query=body.query, user_id=body.user_id)
-    await presence.do_send_status(ctx, blocked, user.user_id, "offline")
     return {"user_id": blocked}
 
 

@@ -159,15 +159,6 @@ class Hub:
     def is_online(self, user_id: int) -> bool:
         return bool(self.devices.get(user_id))
 
-    def device_ids(self, user_id: int) -> list[str]:
-        return list(self.devices.get(user_id, {}))
-
-    def channel(self, user_id: int, device_id: str) -> DeviceChannel | None:
-        return self.devices.get(user_id, {}).get(device_id)
-
-    def session_count(self) -> int:
-        return sum(len(d) for d in self.devices.values())
-
     # -- delivery --------------------------------------------------------------------------
 
     async def send(

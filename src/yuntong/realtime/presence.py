@@ -43,9 +43,23 @@ async def _watchers(ctx: Context, user_id: int) -> list[int]:
 
 
 async def on_contacts_changed(ctx: Context, message: dict[str, Any]) -> None:
+    """A contact was added or removed, or a block set or lifted: both sides learn at once
+    what they may now see of each other (the blocked one sees "offline")."""
+    owner, other = message["owner_id"], message["other_id"]
     cache = _watcher_cache(ctx)
-    cache.pop(message["owner_id"], None)
-    cache.pop(message["other_id"], None)
+    cache.pop(owner, None)
+    cache.pop(other, None)
+    await _tell(ctx, owner, about=other)
+    await _tell(ctx, other, about=owner)
+
+
+async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
+    hub = hub_of(ctx)
+    if not hub.is_online(to_user):
+        return
+    visible = to_user in await _watchers(ctx, about)
+    status = status_of(ctx, about) if visible else "offline"
+    await hub.send(to_user, "presence", {"user_id": about, "status": status})
 
 
 def status_of(ctx: Context, user_id: int) -> str:
@@ -78,13 +92,6 @@ async def do_publish(ctx: Context, user_id: int) -> None:
     data = {"user_id": user_id, "status": status_of(ctx, user_id)}
     for watcher in watchers:
         await hub.send(watcher, "presence", data)
-
-
-async def do_send_status(ctx: Context, to_user: int, about_user: int, status: str) -> None:
-    """Tell one user (all their devices) the status of another, e.g. a contact just added."""
-    hub = hub_of(ctx)
-    if hub.is_online(to_user):
-        await hub.send(to_user, "presence", {"user_id": about_user, "status": status})
 
 
 async def on_user_online(ctx: Context, user_id: int) -> None:

@@ -169,24 +169,24 @@ async def test_suspended_user_can_log_in_but_cannot_place_calls(
     me = await app_client.get("/api/v1/me", headers=headers)
     assert me.json()["user"]["status"] == "suspended"
     with pytest.raises(YuntongError) as info:
-        await service.check_can_place_calls(ctx, user.id, "audio")
+        await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     assert info.value.code == "account_suspended"
 
 
 async def test_limited_user_may_place_audio_calls_only(ctx: Context, staff: Principal) -> None:
     user = await active_user(ctx, staff)
-    await service.check_can_place_calls(ctx, user.id, "video")
+    await service.resolve_call_parties(ctx, user.id, "video", staff.user_id)
     await service.do_set_status(ctx, staff, user.id, "limited", "bandwidth abuse")
-    await service.check_can_place_calls(ctx, user.id, "audio")
+    await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     with pytest.raises(YuntongError) as info:
-        await service.check_can_place_calls(ctx, user.id, "video")
+        await service.resolve_call_parties(ctx, user.id, "video", staff.user_id)
     assert info.value.code == "account_limited"
 
 
 async def test_pending_user_cannot_place_calls(ctx: Context) -> None:
     user = await register(ctx)
     with pytest.raises(YuntongError) as info:
-        await service.check_can_place_calls(ctx, user.id, "audio")
+        await service.resolve_call_parties(ctx, user.id, "audio", user.username)
     assert info.value.code == "account_pending"
 
 
@@ -201,7 +201,7 @@ async def test_termination_ends_every_session_and_blocks_login(
     assert (await app_client.get("/api/v1/me", headers=headers)).status_code == 401
     assert error_code(await login_error(app_client, user.username)) == "account_terminated"
     with pytest.raises(YuntongError) as info:
-        await service.check_can_place_calls(ctx, user.id, "audio")
+        await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     assert info.value.code == "account_terminated"
 
 
