@@ -536,6 +536,9 @@ class BaselineTarget:
     name = "baseline"
     label = "bare websockets relay"
 
+    def gc_pauses(self) -> dict[str, float] | None:
+        return None
+
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
@@ -777,17 +780,37 @@ class YuntongTarget:
             await conn.close()
         return None if value is None else int(value)
 
-    def session_gauge(self) -> int | None:
+    def _metrics(self) -> str | None:
         import httpx
 
         try:
-            text = httpx.get(f"{self.server.url}/metrics", timeout=10).text
+            return httpx.get(f"{self.server.url}/metrics", timeout=10).text
         except httpx.HTTPError:
             return None
-        for line in text.splitlines():
+
+    def session_gauge(self) -> int | None:
+        for line in (self._metrics() or "").splitlines():
             if line.startswith("yuntong_ws_sessions "):
                 return int(float(line.split()[1]))
         return None
+
+    def gc_pauses(self) -> dict[str, float] | None:
+        """Full (generation 2) collections so far: count, seconds, and how many took ≥ 10 ms."""
+        text = self._metrics()
+        if text is None:
+            return None
+        out = {"count": 0.0, "seconds": 0.0, "le_10ms": 0.0}
+        for line in text.splitlines():
+            if 'generation="2"' not in line:
+                continue
+            name, value = line.rsplit(" ", 1)
+            if name.startswith("yuntong_gc_pause_seconds_count"):
+                out["count"] = float(value)
+            elif name.startswith("yuntong_gc_pause_seconds_sum"):
+                out["seconds"] = float(value)
+            elif 'le="0.01"' in name:
+                out["le_10ms"] = float(value)
+        return out
 
     def log_problems(self) -> list[str]:
         try:
@@ -1142,6 +1165,7 @@ async def calls_phase(
 
     async def step(rate: float, seconds: float, profile: bool = False) -> dict[str, Any]:
         meters = Meters(target, pool)
+        gc0 = target.gc_pauses()
         await meters.start()
         spy, raw = None, plan.workdir / f"profile-{target.name}-{rate:g}.txt"
         if profile and plan.py_spy:
@@ -1166,6 +1190,13 @@ async def calls_phase(
         parts = await pool.run("run_step", per_worker)
         result = merge_step(rate, seconds, parts)
         result.update(meters.stop())
+        gc1 = target.gc_pauses()
+        if gc0 is not None and gc1 is not None:
+            result["gc2"] = {
+                "count": int(gc1["count"] - gc0["count"]),
+                "ms": 1000 * (gc1["seconds"] - gc0["seconds"]),
+                "over_10ms": int((gc1["count"] - gc1["le_10ms"]) - (gc0["count"] - gc0["le_10ms"])),
+            }
         if spy is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(spy.wait(), 30)
@@ -1410,6 +1441,18 @@ def render(run: dict[str, Any]) -> str:
                 lines += [
                     "Server CPU per call (set-up and hang-up): "
                     + ", ".join(f"{c:.1f} ms at {r:g}/s" for r, c in per_call)
+                    + ".",
+                    "",
+                ]
+            gcs = [(st["rate"], st["gc2"]) for st in steps if st.get("gc2") is not None]
+            if gcs:
+                lines += [
+                    "Full garbage collections (generation 2) during each step: "
+                    + ", ".join(
+                        f"{g['count']} taking {g['ms']:.0f} ms in all"
+                        f" ({g['over_10ms']} of them ≥ 10 ms) at {r:g}/s"
+                        for r, g in gcs
+                    )
                     + ".",
                     "",
                 ]

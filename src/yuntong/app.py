@@ -27,6 +27,7 @@ from yuntong.core.i18n import MESSAGES, pick_locale
 from yuntong.core.logging import configure_logging, get_logger
 from yuntong.media.supervisor import start_media_children
 from yuntong.ops import api as ops_api
+from yuntong.ops import gcwatch
 from yuntong.realtime import presence
 from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.hub import Hub
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
         children = await start_media_children(ctx)
+        gcwatch.install()
         try:
             yield
         finally:

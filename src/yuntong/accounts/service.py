@@ -33,6 +33,7 @@ from yuntong.accounts.models import (
     Role,
     User,
 )
+from yuntong.accounts.parties import STATUS_CHANNEL, Party, party_cache
 from yuntong.accounts.validation import (
     IndividualRegistration,
     OrganisationRegistration,
@@ -53,7 +54,6 @@ STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
 REACHABLE_STATUSES = frozenset({S.ACTIVE, S.WARNED, S.LIMITED})
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 SESSION_KINDS = ("web", "api")
-STATUS_CHANNEL = "accounts.status"  # bus channel: {"user_id", "status"} after every change
 
 # Review of a registration by operator staff. A rejected applicant may be approved later
 # (e.g. after sending the missing documents).
@@ -735,20 +735,32 @@ async def _find_user(ctx: Context, s: AsyncSession, query: str) -> User | None:
     return user
 
 
-async def resolve_call_parties(ctx: Context, caller_id: int, media: str, to: str | int) -> User:
-    """Check the caller may place this call and find the callee, in one transaction.
+async def resolve_call_parties(ctx: Context, caller_id: int, media: str, to: str | int) -> Party:
+    """Check the caller may place this call and find the callee.
 
     ``to`` is a user id (int) or a username, e-mail address or phone number (str). The callee
     is returned whatever their status; the call engine decides what a status means for it.
+    Both are answered from this node's :class:`~yuntong.accounts.parties.PartyCache` when it
+    knows them, so a warm call set-up does not touch the database.
     """
-    async with ctx.db.session() as s:
-        caller = await store.get_user(s, caller_id)
-        if caller is None:
-            raise YuntongError("user_not_found")
-        check_status_allows_calls(caller.status, caller.status_reason, media)
-        callee = (
-            await store.get_user(s, to) if isinstance(to, int) else await _find_user(ctx, s, to)
-        )
+    cache = party_cache(ctx)
+    if isinstance(to, str):
+        to = cache.ids_by_username.get(to.strip().lower(), to)
+    caller = cache.by_id.get(caller_id)
+    callee = cache.by_id.get(to) if isinstance(to, int) else None
+    if caller is None or callee is None:
+        async with ctx.db.session() as s:
+            if caller is None:
+                caller = await cache.load(s, caller_id)
+            if isinstance(to, int):
+                callee = callee or await cache.load(s, to)
+            else:
+                generation = cache.generation
+                found = await _find_user(ctx, s, to)
+                callee = None if found is None else cache.remember(found, generation)
+    if caller is None:
+        raise YuntongError("user_not_found")
+    check_status_allows_calls(caller.status, caller.status_reason, media)
     if callee is None or callee.status in (S.PENDING, S.REJECTED):
         raise YuntongError("user_not_found")
     return callee

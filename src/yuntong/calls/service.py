@@ -60,7 +60,7 @@ class ActiveCall:
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     ringing_sent: bool = False
-    timer: asyncio.Task[None] | None = None
+    timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def move(self, to: CallState) -> None:
@@ -179,7 +179,7 @@ async def do_invite(
         await hub_of(ctx).send(caller.user_id, "call.ended", ended, device=device)
         return {"call_id": call.id, "ended": ended}
     engine.add(call)
-    call.timer = _later(ctx.settings.ring_timeout_s, _ring_timeout(ctx, call))
+    call.timer = _later(ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
     await hub_of(ctx).send(
         callee.id,
         "call.incoming",
@@ -249,7 +249,7 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
             answered_at=call.answered_at,
             callee_device=device,
         )
-        call.timer = _later(ctx.settings.media_timeout_s, _media_timeout(ctx, call))
+        call.timer = _later(ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
         hub = hub_of(ctx)
         await hub.send(
             call.caller_id,
@@ -352,13 +352,13 @@ async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
 async def _ring_timeout(ctx: Context, call: ActiveCall) -> None:
     async with call.lock:
         if call.state == CallState.RINGING:
-            await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None, from_timer=True)
+            await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None)
 
 
 async def _media_timeout(ctx: Context, call: ActiveCall) -> None:
     async with call.lock:
         if call.state == CallState.ANSWERED:
-            await _end(ctx, call, CallOutcome.FAILED, "media_timeout", None, from_timer=True)
+            await _end(ctx, call, CallOutcome.FAILED, "media_timeout", None)
 
 
 async def _end(
@@ -367,14 +367,10 @@ async def _end(
     outcome: CallOutcome,
     reason: str,
     hung_up_by: int | None,
-    *,
-    from_timer: bool = False,
 ) -> None:
     """Finish a live call: caller holds ``call.lock``."""
     call.move(CallState.ENDED)
-    if not from_timer:
-        _cancel_timer(call)
-    call.timer = None
+    _cancel_timer(call)
     engine_of(ctx).remove(call)
     now = ctx.clock.now()
     duration_ms = 0
@@ -428,21 +424,27 @@ async def _send_both(ctx: Context, call: ActiveCall, type_: str, data: dict[str,
     await hub.send(call.callee_id, type_, data, device=call.callee_device)
 
 
-def _later(delay: float, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    async def run() -> None:
-        await asyncio.sleep(delay)
-        await coro
+_TIMER_TASKS: set[asyncio.Task[None]] = set()  # fired timers still running (kept referenced)
+
+
+def _later(delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.TimerHandle:
+    """Run ``fire()`` in a task after ``delay`` seconds unless cancelled first.
+
+    A loop timer rather than a sleeping task: nearly every call cancels its timers, and
+    cancelling a timer handle costs far less than creating and cancelling a task."""
 
     async def guarded() -> None:
         try:
-            await run()
-        except asyncio.CancelledError:
-            coro.close()
-            raise
+            await fire()
         except Exception:
             log.exception("call_timer_failed")
 
-    return asyncio.create_task(guarded())
+    def start() -> None:
+        task = asyncio.create_task(guarded())
+        _TIMER_TASKS.add(task)
+        task.add_done_callback(_TIMER_TASKS.discard)
+
+    return asyncio.get_running_loop().call_later(delay, start)
 
 
 def _cancel_timer(call: ActiveCall) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
@@ -14,12 +14,18 @@ from yuntong.core.groupcommit import GroupCommitter
 MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOutcome.UNREACHABLE)
 
 
+# built once: concurrent writes share the compiled statement and one executemany
+_INSERT = insert(CallRecord)
+_UPDATE = update(CallRecord).where(CallRecord.id == bindparam("record_id"))
+
+
 async def insert_record(writer: GroupCommitter, **values: Any) -> None:
-    await writer.execute(insert(CallRecord).values(**values))
+    await writer.execute(_INSERT, values)
 
 
 async def update_record(writer: GroupCommitter, call_id: str, **values: Any) -> None:
-    await writer.execute(update(CallRecord).where(CallRecord.id == call_id).values(**values))
+    """Set ``values`` (column names) on one record."""
+    await writer.execute(_UPDATE, {"record_id": call_id, **values})
 
 
 async def open_records(session: AsyncSession) -> list[CallRecord]:

@@ -2,15 +2,19 @@
 
 Under load the signaling hot path issues hundreds of one-row writes a second (call record
 insert and state updates). Committing each alone costs a transaction apiece; here whatever
-is queued while a transaction runs goes into the next one. A caller's ``execute`` returns only
-after its statement is committed, so nothing is acknowledged before it is durable. If a
-batch fails, its statements are retried one per transaction so only the bad one fails.
+is queued while a transaction runs goes into the next one, and writes of the same statement
+with the same parameter names go to the driver as one ``executemany``. A caller's ``execute``
+returns only after its write is committed, so nothing is acknowledged before it is durable;
+writes within one batch are therefore independent of each other (a dependent write is only
+issued once the one it depends on has returned) and may run in any order. If a batch fails,
+its writes are retried one per transaction so only the bad one fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from sqlalchemy.sql import Executable
 
@@ -19,12 +23,14 @@ from yuntong.core.logging import get_logger
 
 log = get_logger(__name__)
 MAX_BATCH = 500
+Params = dict[str, Any] | None
+Item = tuple[Executable, Params, "asyncio.Future[None]"]
 
 
 class GroupCommitter:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._queue: asyncio.Queue[tuple[Executable, asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.statements = 0
@@ -43,14 +49,16 @@ class GroupCommitter:
             await self._task
         self._task = None
 
-    async def execute(self, statement: Executable) -> None:
-        """Run ``statement`` in the next group transaction; returns once it is committed."""
+    async def execute(self, statement: Executable, params: Params = None) -> None:
+        """Run ``statement`` (with ``params``) in the next group transaction; returns once it
+        is committed. Pass a statement built once (a module constant) with bound parameters so
+        that concurrent writes share its compiled form and one ``executemany``."""
         if self._task is None:  # not started (tools, tests): a transaction of its own
             async with self.db.connection() as conn:
-                await conn.execute(statement)
+                await conn.execute(statement, params)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put((statement, future))
+        self._queue.put_nowait((statement, params, future))
         await future
 
     async def _run(self) -> None:
@@ -62,15 +70,15 @@ class GroupCommitter:
             for _ in batch:
                 self._queue.task_done()
 
-    async def _commit(self, batch: list[tuple[Executable, asyncio.Future[None]]]) -> None:
+    async def _commit(self, batch: list[Item]) -> None:
         try:
             async with self.db.connection() as conn:
-                for statement, _ in batch:
-                    await conn.execute(statement)
+                for statement, rows in _grouped(batch):
+                    await conn.execute(statement, rows)
         except Exception as exc:
             if len(batch) == 1:
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(exc)
+                if not batch[0][2].done():
+                    batch[0][2].set_exception(exc)
                 return
             log.warning("group_commit_retrying_singly", size=len(batch))
             for item in batch:
@@ -78,6 +86,23 @@ class GroupCommitter:
             return
         self.batches += 1
         self.statements += len(batch)
-        for _, future in batch:
+        for _, _, future in batch:
             if not future.done():
                 future.set_result(None)
+
+
+def _grouped(batch: list[Item]) -> list[tuple[Executable, Any]]:
+    """One entry per statement and parameter names: its rows, for one ``executemany``."""
+    groups: dict[tuple[int, tuple[str, ...]], tuple[Executable, list[dict[str, Any]]]] = {}
+    single: list[tuple[Executable, Any]] = []
+    for statement, params, _ in batch:
+        if params is None:
+            single.append((statement, None))
+            continue
+        key = (id(statement), tuple(params))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (statement, [params])
+        else:
+            group[1].append(params)
+    return single + [(stmt, rows[0] if len(rows) == 1 else rows) for stmt, rows in groups.values()]

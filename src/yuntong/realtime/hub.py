@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import WebSocket
 
 from yuntong.core.logging import get_logger
-from yuntong.realtime.protocol import event
+from yuntong.realtime.protocol import encode, event
 
 if TYPE_CHECKING:
     from yuntong.core.context import Context
@@ -48,27 +48,32 @@ class DeviceChannel:
         self.connection_id = secrets.token_hex(8)
         self.resume_token = secrets.token_urlsafe(24)
         self.seq = 0
-        self.buffer: deque[dict[str, Any]] = deque(maxlen=buffer_size)
+        self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self.ws: WebSocket | None = None
         self.gone_task: asyncio.Task[None] | None = None
 
     async def send_event(self, type_: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        msg = event(type_, data, self.seq)
-        self.buffer.append(msg)
-        await self.send_raw(msg)
+        text = encode(event(type_, data, self.seq))
+        # kept as text: serialised once, and (seq, str) pairs are invisible to the garbage
+        # collector, which would otherwise walk every buffered event of every session
+        self.buffer.append((self.seq, text))
+        await self.send_text(text)
 
     async def send_raw(self, msg: dict[str, Any]) -> None:
+        await self.send_text(encode(msg))
+
+    async def send_text(self, text: str) -> None:
         ws = self.ws
         if ws is None:
             return
         try:
-            await ws.send_json(msg)
+            await ws.send_text(text)
         except Exception:  # a dying socket; the reader side notices and detaches
             log.debug("send_failed", user_id=self.user_id)
 
-    def replay_after(self, last_seq: int) -> list[dict[str, Any]]:
-        return [m for m in self.buffer if m["seq"] > last_seq]
+    def replay_after(self, last_seq: int) -> list[str]:
+        return [text for seq, text in self.buffer if seq > last_seq]
 
 
 class Hub:
@@ -89,7 +94,7 @@ class Hub:
         locale: str,
         resume_token: str | None = None,
         last_seq: int = 0,
-    ) -> tuple[DeviceChannel, list[dict[str, Any]] | None]:
+    ) -> tuple[DeviceChannel, list[str] | None]:
         """Attach a socket; returns the channel and the events to replay when it resumed."""
         user_devices = self.devices.setdefault(user_id, {})
         first = not user_devices

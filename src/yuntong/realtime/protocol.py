@@ -41,6 +41,11 @@ def parse_envelope(raw: str | bytes, max_bytes: int) -> Envelope:
         raise YuntongError("malformed_message") from exc
 
 
+def encode(msg: dict[str, Any]) -> str:
+    """The wire form of a server message (compact, UTF-8 text as is)."""
+    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+
+
 def event(type_: str, data: dict[str, Any], seq: int | None = None) -> dict[str, Any]:
     msg: dict[str, Any] = {"v": VERSION, "type": type_, "data": data}
     if seq is not None:

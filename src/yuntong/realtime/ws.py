@@ -14,7 +14,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import parties
 from yuntong.accounts.auth import principal_from_token, token_from_request
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
@@ -85,7 +85,7 @@ def watch_account_status(ctx: Context) -> None:
         if message.get("status") == "terminated":
             await hub_of(ctx).disconnect_user(int(message["user_id"]), code=4403)
 
-    ctx.bus.subscribe(accounts.STATUS_CHANNEL, on_status)
+    ctx.bus.subscribe(parties.STATUS_CHANNEL, on_status)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -98,7 +98,7 @@ def _same_origin(websocket: WebSocket) -> bool:
     return origin in {f"http://{host}", f"https://{host}"} or (bool(public) and origin == public)
 
 
-async def _greet(conn: Connection, replay: list[dict[str, Any]] | None) -> None:
+async def _greet(conn: Connection, replay: list[str] | None) -> None:
     settings = conn.ctx.settings
     await conn.channel.send_raw(
         {
@@ -119,8 +119,8 @@ async def _greet(conn: Connection, replay: list[dict[str, Any]] | None) -> None:
             },
         }
     )
-    for msg in replay or ():
-        await conn.channel.send_raw(msg)
+    for text in replay or ():
+        await conn.channel.send_text(text)
     await conn.channel.send_event(
         "presence.snapshot", {"contacts": await presence.snapshot(conn.ctx, conn.user_id)}
     )

@@ -17,7 +17,7 @@ from tests.integration.accounts.conftest import (
     make_staff,
     register,
 )
-from yuntong.accounts import service
+from yuntong.accounts import parties, service
 from yuntong.accounts.auth import Principal, principal_from_token
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -231,7 +231,7 @@ async def test_every_status_change_is_announced_on_the_bus(ctx: Context, staff: 
     async def listener(message: dict[str, object]) -> None:
         heard.append(message)
 
-    ctx.bus.subscribe(service.STATUS_CHANNEL, listener)
+    ctx.bus.subscribe(parties.STATUS_CHANNEL, listener)
     user = await register(ctx)
     await service.do_approve(ctx, staff, user.id)
     await service.do_set_status(ctx, staff, user.id, "terminated", "fraud")
