@@ -77,6 +77,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "database_url": database_url,
         "start_coturn": False,
         "log_json": True,
+        "gc_freeze_interval_s": 0,  # in-process apps: never freeze the test runner's garbage
         **overrides,
     }
     return Settings(**values).with_generated_secrets()

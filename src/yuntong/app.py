@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ctx.writer.start()
         hub = Hub(ctx)
+        hub.start()
         ctx.extras["hub"] = hub
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
@@ -59,10 +60,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
         children = await start_media_children(ctx)
-        gcwatch.install()
+        gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
         try:
             yield
         finally:
+            await gcwatch.stop(gc_policy)
             await children.stop()
             await calls_service.stop_engine(ctx)
             await hub.close()

@@ -125,12 +125,9 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from yuntong.app import create_app
-    from yuntong.ops import gcwatch
 
-    app = create_app(settings)
-    gcwatch.freeze_startup_objects()
     uvicorn.run(
-        app,
+        create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

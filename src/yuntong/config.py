@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # permessage-deflate costs ~64 KB of zlib state and CPU per socket for little gain on
     # small signaling messages; off unless asked for
     ws_compression: bool = False
+    # garbage collector (yuntong.ops.gcwatch): freeze survivors every interval (0: off) so
+    # that pauses do not grow with the sessions held; sweep frozen garbage cycles hourly
+    gc_freeze_interval_s: float = 10.0
+    gc_sweep_interval_s: float = 3600.0
 
     # TURN / STUN
     stun_urls: list[str] = Field(default_factory=list)

@@ -34,6 +34,7 @@ class DeviceChannel:
         "connection_id",
         "device_id",
         "gone_task",
+        "heard_at",
         "locale",
         "resume_token",
         "seq",
@@ -51,6 +52,7 @@ class DeviceChannel:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self.ws: WebSocket | None = None
         self.gone_task: asyncio.Task[None] | None = None
+        self.heard_at = 0.0  # loop time of the client's last message (or of the attach)
 
     async def send_event(self, type_: str, data: dict[str, Any]) -> None:
         self.seq += 1
@@ -83,6 +85,7 @@ class Hub:
         self.on_device_gone: list[DeviceListener] = []
         self.on_user_online: list[UserListener] = []
         self.on_user_offline: list[UserListener] = []
+        self._watchdog: asyncio.Task[None] | None = None
 
     # -- attach / detach -------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class Hub:
             old = channel.ws
             channel.ws = ws
             channel.locale = locale
+            channel.heard_at = asyncio.get_running_loop().time()
             if old is not None and old is not ws:
                 with contextlib.suppress(Exception):
                     await old.close(code=4409)
@@ -118,6 +122,7 @@ class Hub:
             device_id = f"{device_id}.{n}"
         channel = DeviceChannel(user_id, device_id, locale, self.ctx.settings.ws_resume_buffer)
         channel.ws = ws
+        channel.heard_at = asyncio.get_running_loop().time()
         user_devices[device_id] = channel
         if first:
             self.ctx.bus.subscribe(f"user:{user_id}", self._deliver_local)
@@ -159,6 +164,33 @@ class Hub:
                     await ws.close(code=code)
             await self.drop(channel)
 
+    # -- heartbeats --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start closing sockets whose client went silent (no message for 2.5 heartbeats)."""
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._close_silent_sockets())
+
+    async def _close_silent_sockets(self) -> None:
+        # one sweep over every socket instead of a timer per received message: cheaper, and it
+        # leaves nothing behind per message for the garbage collector to walk
+        interval = self.ctx.settings.heartbeat_interval_s
+        silence = interval * 2.5
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(interval / 2, 5.0))
+            deadline = loop.time() - silence
+            silent = [
+                channel
+                for user_devices in self.devices.values()
+                for channel in user_devices.values()
+                if channel.ws is not None and channel.heard_at < deadline
+            ]
+            for channel in silent:
+                if channel.ws is not None:
+                    with contextlib.suppress(Exception):
+                        await channel.ws.close(code=4408, reason="heartbeat timeout")
+
     # -- queries ---------------------------------------------------------------------------
 
     def is_online(self, user_id: int) -> bool:
@@ -197,6 +229,11 @@ class Hub:
             await _safely(listener(user_id))
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         for user_devices in list(self.devices.values()):
             for channel in list(user_devices.values()):
                 if channel.gone_task is not None:

@@ -127,17 +127,14 @@ async def _greet(conn: Connection, replay: list[str] | None) -> None:
 
 
 async def _serve(conn: Connection, websocket: WebSocket) -> None:
-    settings = conn.ctx.settings
-    silence = settings.heartbeat_interval_s * 2.5
+    """Read until the client leaves; silent clients are closed by the hub's watchdog."""
+    channel = conn.channel
+    loop = asyncio.get_running_loop()
     while True:
-        try:
-            async with asyncio.timeout(silence):
-                message = await websocket.receive()
-        except TimeoutError:
-            await websocket.close(code=4408, reason="heartbeat timeout")
-            return
+        message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        channel.heard_at = loop.time()
         raw = message.get("text")
         if raw is None:
             raw = message.get("bytes") or b""
