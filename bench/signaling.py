@@ -1456,8 +1456,8 @@ def render(run: dict[str, Any]) -> str:
             stalled = [(st["rate"], st["stalls"]) for st in steps if st.get("stalls")]
             if stalled:
                 lines += [
-                    "| offered /s | GC pauses | GC time | GC pauses ≥ 25 ms | objects frozen |"
-                    " group commits | commit time | commits ≥ 25 ms |",
+                    "| offered /s | GC pauses | GC time | GC pauses ≥ 25 ms |"
+                    " frozen at last sweep | group commits | commit time | commits ≥ 25 ms |",
                     "|---:|---:|---:|---:|---:|---:|---:|---:|",
                     *(
                         f"| {r:g} | {g['gc']:,.0f} | {1000 * g['gc_s']:,.0f} ms |"

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     ws_compression: bool = False
     # garbage collector (yuntong.ops.gcwatch): freeze survivors every interval (0: off) so
     # that pauses do not grow with the sessions held; sweep frozen garbage cycles hourly
-    gc_freeze_interval_s: float = 10.0
+    gc_freeze_interval_s: float = 1.0
     gc_sweep_interval_s: float = 3600.0
 
     # TURN / STUN
