@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,18 @@ class ServerProcess:
         if self._ctx is not None:
             await self._ctx.db.dispose()
             self._ctx = None
+
+
+@asynccontextmanager
+async def private_server(folder: Path, **env: str) -> AsyncIterator[ServerProcess]:
+    """A started server on its own SQLite database in ``folder``, stopped afterwards."""
+    server = ServerProcess(folder / "var", f"sqlite+aiosqlite:///{folder / 'yuntong.db'}", **env)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        await server.aclose()
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:

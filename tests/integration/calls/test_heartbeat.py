@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, private_server
 from tests.support.wsclient import WsClient
 
 
@@ -16,15 +15,10 @@ from tests.support.wsclient import WsClient
 async def quick_heartbeat_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ServerProcess]:
-    var: Path = tmp_path_factory.mktemp("heartbeat")
     # silence allowed: 2.5 heartbeats = 1 s
-    server = ServerProcess(
-        var / "var", f"sqlite+aiosqlite:///{var / 'yuntong.db'}", YUNTONG_HEARTBEAT_INTERVAL_S="0.4"
-    )
-    server.start()
-    yield server
-    server.stop()
-    await server.aclose()
+    folder = tmp_path_factory.mktemp("heartbeat")
+    async with private_server(folder, YUNTONG_HEARTBEAT_INTERVAL_S="0.4") as server:
+        yield server
 
 
 async def test_a_silent_client_is_closed_and_a_pinging_one_is_not(

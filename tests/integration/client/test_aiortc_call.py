@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import unique
 from tests.integration.media.coturn import free_udp_tcp_port
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, private_server
 from yuntong.client.call import CallResult, Media, run_call
 
 PASSWORD = "correct horse battery"
@@ -151,18 +151,14 @@ async def turn_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         pytest.skip("coturn not installed")
     var = tmp_path_factory.mktemp("turn-live")
     base = 50000 + free_udp_tcp_port() % 100 * 100
-    server = ServerProcess(
-        var / "var",
-        f"sqlite+aiosqlite:///{var / 'yuntong.db'}",
+    async with private_server(
+        var,
         YUNTONG_START_COTURN="true",
         YUNTONG_COTURN_PORT=str(free_udp_tcp_port()),
         YUNTONG_COTURN_MIN_PORT=str(base),
         YUNTONG_COTURN_MAX_PORT=str(base + 99),
-    )
-    server.start()
-    yield server
-    server.stop()
-    await server.aclose()
+    ) as server:
+        yield server
 
 
 async def test_server_hands_out_turn_credentials_for_its_coturn(
