@@ -120,7 +120,7 @@ def check_status_allows_calls(status: str, reason: str | None, media: str) -> No
     if status == S.TERMINATED:
         raise YuntongError("account_terminated")
     if status == S.LIMITED and media == "video":
-        raise YuntongError("account_limited", what="video")
+        raise YuntongError("account_limited")
 
 
 def _field_failure(name: str, error: PydanticCustomError) -> YuntongError:

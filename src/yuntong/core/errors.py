@@ -29,7 +29,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "account_rejected": (403, "注册未通过审核：{reason}", "Registration was rejected: {reason}"),
     "account_suspended": (403, "账号已暂停服务", "The account is suspended"),
     "account_terminated": (403, "账号已注销", "The account is terminated"),
-    "account_limited": (403, "账号功能受限：{what}", "The account is limited: {what}"),
+    "account_limited": (
+        403,
+        "账号功能受限：不能发起视频通话，可以发起语音通话",
+        "The account is limited: video calls are not allowed, audio calls are",
+    ),
     "username_taken": (409, "用户名已被使用", "That username is taken"),
     "email_taken": (409, "该邮箱已注册", "That e-mail address is already registered"),
     "phone_taken": (409, "该手机号已注册", "That phone number is already registered"),

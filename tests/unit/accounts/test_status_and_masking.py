@@ -102,7 +102,8 @@ def test_limited_accounts_may_place_audio_but_not_video_calls() -> None:
     with pytest.raises(YuntongError) as info:
         check_status_allows_calls(S.LIMITED, None, "video")
     assert info.value.code == "account_limited"
-    assert info.value.params == {"what": "video"}
+    assert "视频" in info.value.message("zh-CN")  # the user is told what is refused, in words
+    assert "video calls" in info.value.message("en")
 
 
 @pytest.mark.parametrize(
