@@ -72,11 +72,19 @@ def freeze(generation: int = 1) -> int:
 
 
 def sweep() -> int:
-    """Unfreeze, collect everything once (one long pause), freeze the survivors."""
+    """Unfreeze, collect everything once (one long pause), freeze the survivors; logged."""
+    started = time.perf_counter()
     gc.unfreeze()
     collected = freeze(2)
-    # counting walks the whole frozen list (~0.1 s per million objects): only here, hourly
-    GC_FROZEN.set(gc.get_freeze_count())
+    # counting walks the whole frozen list (~0.1 s per million objects): once, only here
+    frozen = gc.get_freeze_count()
+    GC_FROZEN.set(frozen)
+    log.info(
+        "gc_sweep",
+        collected=collected,
+        frozen=frozen,
+        pause_ms=round(1000 * (time.perf_counter() - started)),
+    )
     return collected
 
 
@@ -87,14 +95,7 @@ async def run_policy(freeze_interval_s: float, sweep_interval_s: float) -> None:
     while True:
         await asyncio.sleep(freeze_interval_s)
         if sweep_interval_s > 0 and time.monotonic() >= next_sweep:
-            started = time.perf_counter()
-            collected = sweep()
-            log.info(
-                "gc_sweep",
-                collected=collected,
-                frozen=gc.get_freeze_count(),
-                pause_ms=round(1000 * (time.perf_counter() - started)),
-            )
+            sweep()
             next_sweep = time.monotonic() + sweep_interval_s
         else:
             freeze()

@@ -19,8 +19,11 @@ class Node:
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    # no automatic collection may move the test's objects between generations meanwhile
+    gc.disable()
     yield
     gc.unfreeze()  # leave the test runner as it was
+    gc.enable()
 
 
 def cycle() -> weakref.ref[Node]:
