@@ -78,6 +78,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "start_coturn": False,
         "log_json": True,
         "gc_freeze_interval_s": 0,  # in-process apps: never freeze the test runner's garbage
+        "billing_rating_interval_s": 0,  # tests rate explicitly, at the moment they choose
         **overrides,
     }
     return Settings(**values).with_generated_secrets()

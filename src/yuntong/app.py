@@ -14,6 +14,10 @@ from fastapi.staticfiles import StaticFiles
 
 from yuntong import __version__
 from yuntong.accounts import api as accounts_api
+from yuntong.billing import api as billing_api
+from yuntong.billing import api_devices, api_disputes
+from yuntong.billing import catalog as billing_catalog
+from yuntong.billing import worker as billing_worker
 from yuntong.calls import api as calls_api
 from yuntong.calls import service as calls_service
 from yuntong.calls import ws as calls_ws
@@ -23,7 +27,7 @@ from yuntong.contacts import service as contacts_service
 from yuntong.core.clock import Clock
 from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import MESSAGES, pick_locale
+from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
 from yuntong.media.supervisor import start_media_children
 from yuntong.ops import api as ops_api
@@ -35,10 +39,6 @@ from yuntong.web import pages
 
 log = get_logger(__name__)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
-
-
-def request_locale(request: Request) -> str:
-    return pick_locale(request.cookies.get("yt_locale") or request.headers.get("accept-language"))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -60,11 +60,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
         children = await start_media_children(ctx)
+        billing_catalog.install(ctx)
+        billing = billing_worker.start(ctx)
         gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
         try:
             yield
         finally:
             await gcwatch.stop(gc_policy)
+            await billing_worker.stop(billing)
             await children.stop()
             await calls_service.stop_engine(ctx)
             await hub.close()
@@ -86,6 +89,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         accounts_api.router,
         contacts_api.router,
         calls_api.router,
+        billing_api.router,
+        api_devices.router,
+        api_disputes.router,
         realtime_ws.router,
         pages.router,
     ):

@@ -41,7 +41,9 @@ keys_app = typer.Typer(help="Keys that encrypt identity data.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(user_app, name="user")
+billing_app = typer.Typer(help="Billing: rating, cycle close, daily jobs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(billing_app, name="billing")
 
 console = Console()
 errors = Console(stderr=True)
@@ -275,6 +277,64 @@ def keys_rotate(
 
     count = _run(settings, action)
     console.print(f"{count} values re-encrypted under key {settings.pii_active_key}.")
+
+
+@billing_app.command("close")
+def billing_close(
+    cycle: Annotated[str, typer.Option("--cycle", help="The cycle to close, YYYY-MM.")],
+) -> None:
+    """Close a billing cycle: statements for every account (running it again changes nothing)."""
+    from yuntong.billing import statements
+
+    settings = _settings()
+
+    async def action(ctx: Context) -> statements.CloseResult:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"Closing {cycle}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await statements.do_close_cycle(ctx, cycle, advance)
+
+    result = _run(settings, action)
+    console.print(
+        f"{cycle}: {result.issued} statements issued, {result.already} already closed, "
+        f"{result.empty} with nothing to bill, {result.not_due} not due yet."
+    )
+
+
+@billing_app.command("rate")
+def billing_rate() -> None:
+    """Rate every finished call and usage record not rated yet."""
+    from yuntong.billing import worker
+
+    count = _run(_settings(), worker.run_once)
+    console.print(f"{count} usage records rated.")
+
+
+@billing_app.command("daily")
+def billing_daily() -> None:
+    """Run the daily billing jobs now: late fees, reminders, suspensions, pending e-mail."""
+    from yuntong.billing import dunning
+
+    async def action(ctx: Context) -> dunning.DailyResult:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("Reviewing accounts", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await dunning.do_daily_run(ctx, advance)
+
+    result = _run(_settings(), action)
+    console.print(
+        f"{result.day}: {result.reviewed} accounts reviewed, {result.suspended} suspended, "
+        f"{result.terminated} terminated, {result.lifted} restored; "
+        f"late fees {result.late_fees_fen / 100:.2f} yuan; {result.mailed} e-mails sent."
+    )
 
 
 @app.command(

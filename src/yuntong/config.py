@@ -10,6 +10,8 @@ import base64
 import os
 import secrets
 import tomllib
+from datetime import date
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,36 @@ class Settings(BaseSettings):
     # that pauses do not grow with the sessions held; sweep frozen garbage cycles hourly
     gc_freeze_interval_s: float = 1.0
     gc_sweep_interval_s: float = 3600.0
+
+    # billing (amounts in fen; days in the business time zone)
+    billing_close_day: int = Field(25, ge=1, le=28)
+    billing_due_workdays: int = Field(10, ge=1, le=60)
+    billing_first_due_workdays: int = Field(7, ge=1, le=60)
+    billing_default_credit_limit_fen: int = Field(50_000, ge=0)
+    billing_credit_limit_min_fen: int = Field(10_000, ge=0)
+    billing_credit_limit_max_fen: int = Field(10_000_000, ge=0)
+    billing_late_fee_per_day: Decimal = Decimal("0.003")
+    billing_suspend_after_months: int = Field(1, ge=1)
+    billing_terminate_after_months: int = Field(3, ge=1)
+    # "automatic": suspended by the daily run; "confirm": listed for staff to confirm
+    billing_suspension_mode: str = Field("automatic", pattern="^(automatic|confirm)$")
+    billing_reminder_days_before_due: int = Field(3, ge=0)
+    billing_price_notice_days: int = Field(30, ge=0)
+    billing_incident_min_hours: float = Field(2.0, ge=0)
+    billing_rating_interval_s: float = 2.0
+    billing_daily_run_hour: int = Field(1, ge=0, le=23)
+    # HMAC-SHA256 key of the payment provider's webhook; empty: the webhook is off
+    payment_webhook_secret: SecretStr = SecretStr("")
+    # Chinese working days the calendar package does not know yet: {"2027-02-06": true}
+    workday_overrides: dict[date, bool] = Field(default_factory=dict)
+
+    # e-mail (statements, notices); empty host: mail is logged as skipped, never sent
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    mail_from: str = "yuntong@localhost"
 
     # TURN / STUN
     stun_urls: list[str] = Field(default_factory=list)

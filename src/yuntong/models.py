@@ -1,6 +1,24 @@
 """Imports every domain's tables so metadata (Alembic, tests) sees them all."""
 
 from yuntong.accounts.models import AuditEvent, LoginSession, Organisation, User
+from yuntong.billing.models import (
+    BillingAccount,
+    Device,
+    DeviceClaim,
+    Dispute,
+    DisputeEvent,
+    Incident,
+    LedgerEntry,
+    Notice,
+    Order,
+    Payment,
+    Product,
+    ProductPrice,
+    Statement,
+    StatementLine,
+    Subscription,
+    UsageRecord,
+)
 from yuntong.calls.models import CallQualityReport, CallRecord
 from yuntong.contacts.models import Block, Contact
 from yuntong.core.db import Base
@@ -8,11 +26,27 @@ from yuntong.core.db import Base
 __all__ = [
     "AuditEvent",
     "Base",
+    "BillingAccount",
     "Block",
     "CallQualityReport",
     "CallRecord",
     "Contact",
+    "Device",
+    "DeviceClaim",
+    "Dispute",
+    "DisputeEvent",
+    "Incident",
+    "LedgerEntry",
     "LoginSession",
+    "Notice",
+    "Order",
     "Organisation",
+    "Payment",
+    "Product",
+    "ProductPrice",
+    "Statement",
+    "StatementLine",
+    "Subscription",
+    "UsageRecord",
     "User",
 ]

@@ -31,7 +31,7 @@ from yuntong.accounts.validation import (
     Reason,
 )
 from yuntong.core.context import Context, get_context
-from yuntong.core.i18n import pick_locale
+from yuntong.core.i18n import request_locale
 
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[Context, Depends(get_context)]
@@ -226,7 +226,7 @@ class AuditOut(BaseModel):
 
 
 def _locale(request: Request) -> str:
-    return pick_locale(request.cookies.get("yt_locale") or request.headers.get("accept-language"))
+    return request_locale(request)
 
 
 def _registration_out(user: User, organisation: Organisation | None = None) -> RegistrationOut:

@@ -703,6 +703,27 @@ async def get_user(ctx: Context, user_id: int) -> User:
     return user
 
 
+async def get_organisation(ctx: Context, organisation_id: int) -> Organisation:
+    async with ctx.db.session() as s:
+        org = await store.get_organisation(s, organisation_id)
+    if org is None:
+        raise YuntongError("not_found")
+    return org
+
+
+async def list_org_admins(ctx: Context, organisation_id: int) -> list[User]:
+    async with ctx.db.session() as s:
+        return await store.org_members_with_role(s, organisation_id, Role.ORG_ADMIN)
+
+
+async def audit(
+    ctx: Context, actor_id: int | None, action: str, target_user_id: int | None, **detail: Any
+) -> None:
+    """Append an audit event from another domain (ids and amounts only, never identity data)."""
+    async with ctx.db.session() as s:
+        await _audit(s, ctx.clock.now(), actor_id, action, target_user_id, **detail)
+
+
 async def get_users(ctx: Context, ids: Iterable[int]) -> dict[int, User]:
     """The users with these ids (missing ids are simply absent)."""
     async with ctx.db.session() as s:

@@ -98,6 +98,11 @@ async def get_organisation(s: AsyncSession, organisation_id: int) -> Organisatio
     return await s.get(Organisation, organisation_id)
 
 
+async def org_members_with_role(s: AsyncSession, organisation_id: int, role: str) -> list[User]:
+    query = select(User).where(User.organisation_id == organisation_id, User.role == role)
+    return list((await s.execute(query.order_by(User.id))).scalars())
+
+
 def add(s: AsyncSession, row: User | Organisation | LoginSession | AuditEvent) -> None:
     s.add(row)
 

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal
+from yuntong.billing import credit
 from yuntong.calls import store
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
 from yuntong.calls.quality import estimate_mos
@@ -35,6 +36,7 @@ log = get_logger(__name__)
 CALLS_TOTAL = Counter("yuntong_calls_total", "Finished call attempts by outcome", ["outcome"])
 CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
 MAX_SDP_BYTES = 60_000
+CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
 
@@ -61,6 +63,9 @@ class ActiveCall:
     connected_at: datetime | None = None
     ringing_sent: bool = False
     timer: asyncio.TimerHandle | None = None
+    # prepaid: the longest the call may last, and the timers that warn and end it
+    max_seconds: int | None = None
+    credit_timers: tuple[asyncio.TimerHandle, ...] = ()
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def move(self, to: CallState) -> None:
@@ -116,8 +121,9 @@ async def stop_engine(ctx: Context) -> None:
     if engine is None:
         return
     for call in list(engine.calls.values()):
-        if call.timer is not None:
-            call.timer.cancel()
+        _cancel_timer(call)
+        for timer in call.credit_timers:
+            timer.cancel()
     # calls still live at shutdown stay open in the database and are closed as
     # `interrupted` by the next start (do_close_interrupted_calls)
 
@@ -157,8 +163,10 @@ async def do_invite(
     callee = await accounts.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
+    max_seconds = await credit.check_may_start(ctx, caller.user_id, f"call.{media}")
     now = ctx.clock.now()
     call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
+    call.max_seconds = max_seconds
     immediate = await _immediate_outcome(ctx, caller.user_id, callee.id, callee.status)
     record: dict[str, Any] = {
         "id": call.id,
@@ -250,6 +258,7 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
             callee_device=device,
         )
         call.timer = _later(ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
+        _start_credit_timers(ctx, call)
         hub = hub_of(ctx)
         await hub.send(
             call.caller_id,
@@ -371,12 +380,16 @@ async def _end(
     """Finish a live call: caller holds ``call.lock``."""
     call.move(CallState.ENDED)
     _cancel_timer(call)
+    for timer in call.credit_timers:
+        timer.cancel()
     engine_of(ctx).remove(call)
     now = ctx.clock.now()
     duration_ms = 0
     if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
         duration_ms = max(0, int((now - call.answered_at).total_seconds() * 1000))
     billable = math.ceil(duration_ms / 1000)
+    if reason == "credit_exhausted" and call.max_seconds is not None:
+        billable = min(billable, call.max_seconds)  # the cut-off timer may fire a little late
     await store.update_record(
         ctx.writer,
         call.id,
@@ -451,6 +464,31 @@ def _cancel_timer(call: ActiveCall) -> None:
     if call.timer is not None:
         call.timer.cancel()
         call.timer = None
+
+
+def _start_credit_timers(ctx: Context, call: ActiveCall) -> None:
+    """Prepaid calls: warn a minute before the balance runs out, then end the call."""
+    if call.max_seconds is None:
+        return
+    warn_at = max(0, call.max_seconds - CREDIT_WARNING_S)
+    call.credit_timers = (
+        _later(warn_at, partial(_credit_warning, ctx, call)),
+        _later(call.max_seconds, partial(_credit_exhausted, ctx, call)),
+    )
+
+
+async def _credit_warning(ctx: Context, call: ActiveCall) -> None:
+    if call.state in (CallState.ANSWERED, CallState.CONNECTED) and call.answered_at:
+        assert call.max_seconds is not None
+        elapsed = (ctx.clock.now() - call.answered_at).total_seconds()
+        left = max(0, round(call.max_seconds - elapsed))
+        await _send_both(ctx, call, "call.credit_low", {"call_id": call.id, "seconds_left": left})
+
+
+async def _credit_exhausted(ctx: Context, call: ActiveCall) -> None:
+    async with call.lock:
+        if call.state in (CallState.ANSWERED, CallState.CONNECTED):
+            await _end(ctx, call, CallOutcome.ANSWERED, "credit_exhausted", None)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -625,6 +663,12 @@ async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, A
         raise YuntongError("call_not_found")
     users = await accounts.get_users(ctx, [record.caller_id, record.callee_id])
     return history_entry(record, subject, users)
+
+
+async def list_billable_calls(ctx: Context, since: datetime, limit: int) -> list[CallRecord]:
+    """Finished calls with billable seconds that ended at or after ``since``, oldest first."""
+    async with ctx.db.session() as s:
+        return await store.billable_since(s, since, limit)
 
 
 async def missed_count(ctx: Context, user_id: int) -> int:

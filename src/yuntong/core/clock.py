@@ -21,3 +21,8 @@ class FrozenClock(Clock):
 
     def advance(self, **kwargs: float) -> None:
         self._now += timedelta(**kwargs)
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime refused")
+        self._now = moment

@@ -55,6 +55,73 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "malformed_message": (400, "消息格式错误", "Malformed message"),
     "unknown_message_type": (400, "未知的消息类型：{type}", "Unknown message type: {type}"),
     "unsupported_version": (400, "不支持的协议版本", "Unsupported protocol version"),
+    # billing
+    "billing_account_not_found": (404, "找不到该计费账户", "No such billing account"),
+    "product_not_found": (404, "找不到该套餐或业务", "No such package or service"),
+    "product_code_taken": (409, "该编码已被使用", "That product code is taken"),
+    "invalid_rate": (422, "资费无效：{reason}", "Invalid rate: {reason}"),
+    "price_change_too_soon": (
+        422,
+        "价格调整须至少提前 {days} 天公布",
+        "A price change must be announced at least {days} days ahead",
+    ),
+    "credit_limit_out_of_bounds": (
+        422,
+        "信用额度须在 {low} 元至 {high} 元之间",
+        "The credit limit must be between {low} and {high} yuan",
+    ),
+    "credit_exhausted": (
+        402,
+        "已达到信用额度，计费业务已暂停；缴费后即可恢复",
+        "The credit limit is reached, so chargeable services are paused; pay to resume",
+    ),
+    "balance_exhausted": (
+        402,
+        "预付费余额不足，请充值后继续使用计费业务",
+        "The prepaid balance is used up; top up to use chargeable services",
+    ),
+    "billing_suspended": (
+        402,
+        "因欠费已暂停计费业务；缴清欠费 {amount} 元后自动恢复",
+        "Chargeable services are suspended for non-payment; paying {amount} yuan lifts it",
+    ),
+    "billing_held": (
+        403,
+        "依有权机关要求，服务已暂停",
+        "Service is suspended at the request of a competent authority",
+    ),
+    "billing_terminating": (
+        403,
+        "账户正在办理销户，计费业务已停止",
+        "The account is being terminated; chargeable services are stopped",
+    ),
+    "billing_terminated": (403, "账户已销户", "The billing account is terminated"),
+    "invalid_cycle": (422, "账期格式应为 YYYY-MM", "A cycle looks like YYYY-MM"),
+    "cycle_not_ended": (
+        409,
+        "账期 {cycle} 尚未结束，不能出账",
+        "Cycle {cycle} has not ended yet; it cannot be closed",
+    ),
+    "invalid_amount": (422, "金额无效：{reason}", "Invalid amount: {reason}"),
+    "unsupported_currency": (422, "不支持的币种：{currency}", "Unsupported currency: {currency}"),
+    "bad_signature": (401, "签名无效", "Invalid signature"),
+    "webhook_disabled": (503, "支付通知接口未启用", "The payment webhook is not enabled"),
+    "statement_not_found": (404, "找不到该账单", "No such statement"),
+    "idempotency_conflict": (
+        409,
+        "该幂等键已用于另一笔不同的请求",
+        "This idempotency key was already used for a different request",
+    ),
+    "malformed_usage": (422, "用量记录无效：{reason}", "Malformed usage record: {reason}"),
+    "termination_blocked": (
+        409,
+        "尚有未结清费用 {amount} 元，结清后方可完成销户",
+        "{amount} yuan is still owed; termination completes once it is paid",
+    ),
+    "dispute_not_found": (404, "找不到该争议", "No such dispute"),
+    "dispute_exists": (409, "该账单项已有未结争议", "This line already has an open dispute"),
+    "device_not_found": (404, "找不到该终端", "No such device"),
+    "serial_taken": (409, "该序列号已登记", "That serial number is already registered"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from starlette.requests import HTTPConnection
+
 LOCALES: Final = ("zh-CN", "en")
 DEFAULT_LOCALE: Final = "zh-CN"
 
@@ -41,3 +43,10 @@ def translate(key: str, locale: str, **params: object) -> str:
         return text.format(**params)
     except (KeyError, IndexError):
         return text
+
+
+def request_locale(connection: HTTPConnection) -> str:
+    """The ``yt_locale`` cookie when set, else the client's Accept-Language."""
+    return pick_locale(
+        connection.cookies.get("yt_locale") or connection.headers.get("accept-language")
+    )

@@ -1,0 +1,485 @@
+"""REST routes for billing: price list, account and credit limit, orders, statements (JSON,
+PDF, CSV), payments and the provider webhook, notices, and the operator's billing desk."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.auth import Principal, require_user
+from yuntong.billing import (
+    accounts as billing_accounts,
+)
+from yuntong.billing import (
+    catalog,
+    credit,
+    dunning,
+    lifecycle,
+    notices,
+    orders,
+    payments,
+    rating,
+    statements,
+)
+from yuntong.billing.documents import ReceiptView, receipt_pdf, statement_csv, statement_pdf
+from yuntong.billing.models import Statement
+from yuntong.core.context import Context, get_context
+from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import request_locale, translate
+
+router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+AccountQuery = Annotated[int | None, Query(description="staff: the account to act on")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- price list and catalog ---------------------------------------------------------------------
+
+
+@router.get("/price-list", summary="The published price list (no login needed)")
+async def get_price_list(ctx: Ctx) -> list[dict[str, Any]]:
+    return await catalog.price_list(ctx)
+
+
+class ProductIn(Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,39}$")
+    kind: Literal["package", "addon"]
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    description_zh: str = Field(default="", max_length=2000)
+    description_en: str = Field(default="", max_length=2000)
+    is_default: bool = False
+
+
+class PriceIn(Strict):
+    effective_on: date
+    monthly_fee_fen: int = Field(ge=0)
+    allowances: dict[str, int] = Field(default_factory=dict, description="usage type → seconds")
+    rates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='usage type → {"per_minute_fen": "15", "increment": "6/6", '
+        '"connect_fee_fen": 0}',
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class CorrectionIn(Strict):
+    rates: dict[str, dict[str, Any]]
+    allowances: dict[str, int] | None = None
+    note: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/products", status_code=201)
+async def create_product(ctx: Ctx, user: User, body: ProductIn) -> dict[str, Any]:
+    product = await catalog.do_create_product(ctx, user, **body.model_dump())
+    return {"id": product.id, "code": product.code}
+
+
+@router.post("/products/{product_id}/prices", status_code=201)
+async def set_price(ctx: Ctx, user: User, product_id: int, body: PriceIn) -> dict[str, Any]:
+    price = await catalog.do_set_price(ctx, user, product_id, **body.model_dump())
+    return catalog.price_summary(price) or {}
+
+
+@router.post("/prices/{price_id}/corrections", status_code=201)
+async def correct_price(ctx: Ctx, user: User, price_id: int, body: CorrectionIn) -> dict[str, Any]:
+    """Correct a tariff error in a price already in force; its usage is re-rated."""
+    fixed = await catalog.do_correct_price(ctx, user, price_id, **body.model_dump())
+    adjustments = await rating.do_rerate(ctx, user, fixed.id)
+    return {"price": catalog.price_summary(fixed), "adjustments": adjustments}
+
+
+# -- the account ---------------------------------------------------------------------------------
+
+
+async def _account_out(ctx: Context, account_id: int) -> dict[str, Any]:
+    account = await billing_accounts.get_account(ctx, account_id)
+    st = await credit.standing(ctx, account_id)
+    return {
+        **billing_accounts.account_summary(account),
+        "balance_fen": st.balance_fen,
+        "available_fen": st.available_fen,
+        "credit_used_percent": credit.exposure_percent(st),
+        "credit_limit_min_fen": ctx.settings.billing_credit_limit_min_fen,
+        "credit_limit_max_fen": ctx.settings.billing_credit_limit_max_fen,
+    }
+
+
+@router.get("/account", summary="Your billing account: balance, credit limit, state")
+async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> dict[str, Any]:
+    account = await billing_accounts.account_for_actor(ctx, user, account_id)
+    return await _account_out(ctx, account.id)
+
+
+class CreditLimitIn(Strict):
+    credit_limit_fen: int = Field(ge=0)
+
+
+@router.put("/account/credit-limit")
+async def put_credit_limit(
+    ctx: Ctx, user: User, body: CreditLimitIn, account_id: AccountQuery = None
+) -> dict[str, Any]:
+    account = await billing_accounts.do_set_credit_limit(
+        ctx, user, account_id, body.credit_limit_fen
+    )
+    return await _account_out(ctx, account.id)
+
+
+# -- orders and subscriptions -------------------------------------------------------------------
+
+
+class OrderIn(Strict):
+    product_codes: list[str] = Field(min_length=1, max_length=20)
+    idempotency_key: str | None = Field(default=None, max_length=80)
+
+
+class CancelIn(Strict):
+    product_code: str = Field(max_length=40)
+
+
+def _order_out(order: Any) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "kind": order.kind,
+        "placed_at": order.placed_at.isoformat(),
+        "document": order.document,
+    }
+
+
+@router.post("/orders", status_code=201, summary="Order a package and/or value-added services")
+async def place_order(
+    ctx: Ctx, user: User, body: OrderIn, account_id: AccountQuery = None
+) -> dict[str, Any]:
+    order = await orders.do_place_order(
+        ctx, user, account_id, body.product_codes, body.idempotency_key
+    )
+    return _order_out(order)
+
+
+@router.get("/orders")
+async def list_orders(
+    ctx: Ctx, user: User, account_id: AccountQuery = None
+) -> list[dict[str, Any]]:
+    return [_order_out(o) for o in await orders.list_orders(ctx, user, account_id)]
+
+
+@router.post("/subscriptions/cancel", summary="End a subscription at the end of this cycle")
+async def cancel_subscription(
+    ctx: Ctx, user: User, body: CancelIn, account_id: AccountQuery = None
+) -> dict[str, Any]:
+    return _order_out(await orders.do_cancel_product(ctx, user, account_id, body.product_code))
+
+
+@router.get("/subscriptions")
+async def list_subscriptions(
+    ctx: Ctx, user: User, account_id: AccountQuery = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": sub.id,
+            "product_code": product.code,
+            "kind": product.kind,
+            "name_zh": product.name_zh,
+            "name_en": product.name_en,
+            "starts_at": sub.starts_at.isoformat(),
+            "ends_at": sub.ends_at.isoformat() if sub.ends_at else None,
+        }
+        for sub, product in await orders.list_subscriptions(ctx, user, account_id)
+    ]
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+def _statement_out(st: Statement) -> dict[str, Any]:
+    return {
+        "id": st.id,
+        "number": st.number,
+        "kind": st.kind,
+        "cycle": st.cycle,
+        "period_start": st.period_start.isoformat(),
+        "period_end": st.period_end.isoformat(),
+        "issued_at": st.issued_at.isoformat(),
+        "due_on": st.due_on.isoformat(),
+        "previous_balance_fen": st.previous_balance_fen,
+        "payments_fen": st.payments_fen,
+        "charges_fen": st.charges_fen,
+        "total_due_fen": st.total_due_fen,
+    }
+
+
+def _view_out(view: Any) -> dict[str, Any]:
+    return {
+        "number": view.number,
+        "customer_name": view.customer_name,
+        "total_due_fen": view.total_due_fen,
+        "previous_balance_fen": view.previous_balance_fen,
+        "payments_fen": view.payments_fen,
+        "charges_fen": view.charges_fen,
+        "lines": [
+            {
+                "occurred_at": line.occurred_at.isoformat(),
+                "kind": line.kind,
+                "description": line.description,
+                "other_party": line.other_party,
+                "duration_s": line.duration_s,
+                "rate": line.rate,
+                "amount_fen": line.amount_fen,
+            }
+            for line in view.lines
+        ],
+    }
+
+
+@router.get("/statements")
+async def list_statements(
+    ctx: Ctx, user: User, account_id: AccountQuery = None
+) -> list[dict[str, Any]]:
+    return [_statement_out(st) for st in await statements.list_statements(ctx, user, account_id)]
+
+
+async def _view(ctx: Context, user: Principal, statement_id: int, request: Request) -> Any:
+    st = await statements.get_statement(ctx, user, statement_id)
+    account = await billing_accounts.get_account(ctx, st.account_id)
+    return st, await statements.statement_view(ctx, account, st, request_locale(request))
+
+
+@router.get("/statements/{statement_id}", summary="A statement with every line")
+async def get_statement(
+    ctx: Ctx, user: User, statement_id: int, request: Request
+) -> dict[str, Any]:
+    st, view = await _view(ctx, user, statement_id, request)
+    return {**_statement_out(st), **_view_out(view)}
+
+
+@router.get("/statements/{statement_id}/pdf", response_class=Response)
+async def get_statement_pdf(ctx: Ctx, user: User, statement_id: int, request: Request) -> Response:
+    st, view = await _view(ctx, user, statement_id, request)
+    return _download(statement_pdf(view), "application/pdf", f"{st.number}.pdf")
+
+
+@router.get("/statements/{statement_id}/csv", response_class=Response)
+async def get_statement_csv(ctx: Ctx, user: User, statement_id: int, request: Request) -> Response:
+    st, view = await _view(ctx, user, statement_id, request)
+    return _download(statement_csv(view), "text/csv; charset=utf-8", f"{st.number}.csv")
+
+
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/bill-to-date", summary="The itemised bill of the current cycle so far")
+async def bill_to_date(
+    ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
+) -> dict[str, Any]:
+    account = await billing_accounts.account_for_actor(ctx, user, account_id)
+    await rating.do_rate_pending(ctx)
+    view = await statements.statement_view(ctx, account, None, request_locale(request))
+    return _view_out(view)
+
+
+# -- payments -------------------------------------------------------------------------------
+
+
+class PaymentIn(Strict):
+    account_id: int
+    amount: str = Field(description='yuan, e.g. "120.50"', max_length=20)
+    currency: str = Field(default="CNY", max_length=8)
+    method: Literal["bank_transfer", "cash", "card"]
+    statement_id: int | None = None
+    received_at: datetime | None = None
+    idempotency_key: str = Field(min_length=1, max_length=80)
+
+
+def _payment_out(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "receipt_number": p.receipt_number,
+        "account_id": p.account_id,
+        "amount_fen": p.amount_fen,
+        "method": p.method,
+        "statement_id": p.statement_id,
+        "received_at": p.received_at.isoformat(),
+    }
+
+
+@router.post("/payments", status_code=201, summary="Staff: record a payment")
+async def record_payment(ctx: Ctx, user: User, body: PaymentIn) -> dict[str, Any]:
+    from yuntong.core.money import parse_yuan
+
+    try:
+        amount = parse_yuan(body.amount)
+    except ValueError as exc:
+        raise YuntongError("invalid_amount", reason=str(exc)) from exc
+    payment = await payments.do_record_payment(
+        ctx,
+        user,
+        payments.PaymentIn(
+            account_id=body.account_id,
+            amount_fen=amount,
+            method=body.method,
+            key=f"staff:{body.idempotency_key}",
+            currency=body.currency,
+            statement_id=body.statement_id,
+            received_at=body.received_at,
+        ),
+    )
+    return _payment_out(payment)
+
+
+@router.get("/payments")
+async def list_payments(
+    ctx: Ctx, user: User, account_id: AccountQuery = None
+) -> list[dict[str, Any]]:
+    account = await billing_accounts.account_for_actor(ctx, user, account_id)
+    return [_payment_out(p) for p in await payments.list_payments(ctx, account.id)]
+
+
+@router.get("/payments/{payment_id}/receipt", response_class=Response)
+async def get_receipt(ctx: Ctx, user: User, payment_id: int, request: Request) -> Response:
+    payment = await payments.get_payment(ctx, payment_id)
+    account = await billing_accounts.account_for_actor(ctx, user, payment.account_id)
+    locale = request_locale(request)
+    view = ReceiptView(
+        receipt_number=payment.receipt_number,
+        locale=locale,
+        timezone=ctx.settings.business_timezone,
+        operator_name=translate("operator.name", locale),
+        customer_name=await billing_accounts.holder_name(ctx, account),
+        account_id=account.id,
+        received_at=payment.received_at,
+        amount_fen=payment.amount_fen,
+        method=translate(f"payment.method.{payment.method}", locale),
+        reference=payment.provider_ref or "",
+    )
+    return _download(receipt_pdf(view), "application/pdf", f"{payment.receipt_number}.pdf")
+
+
+@router.post(
+    "/webhooks/payments/{provider}",
+    summary="Payment provider webhook (HMAC-SHA256 signed, idempotent)",
+    description='Header `X-Yuntong-Signature: t=<unix>,v1=<hex>`, the HMAC-SHA256 of "<t>." + '
+    'body with the shared secret. Body: {"payment_id", "account_id", "amount": "12.34", '
+    '"currency": "CNY", "statement_id"?, "paid_at"?}.',
+)
+async def payment_webhook(
+    ctx: Ctx,
+    provider: str,
+    request: Request,
+    signature: Annotated[str | None, Header(alias=payments.SIGNATURE_HEADER)] = None,
+) -> dict[str, Any]:
+    if len(provider) > 32 or not provider.isidentifier():
+        raise YuntongError("not_found")
+    raw = await request.body()
+    payment = await payments.do_receive_webhook(ctx, provider, signature, raw)
+    return {"receipt_number": payment.receipt_number, "amount_fen": payment.amount_fen}
+
+
+# -- notices and the account's life -----------------------------------------------------------
+
+
+@router.get("/notices")
+async def list_notices(
+    ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
+) -> list[dict[str, Any]]:
+    account = await billing_accounts.account_for_actor(ctx, user, account_id)
+    locale = request_locale(request)
+    out = []
+    for notice in await notices.list_notices(ctx, account.id):
+        subject, body = notices.notice_text(notice, locale)
+        out.append(
+            {
+                "id": notice.id,
+                "kind": notice.kind,
+                "subject": subject,
+                "body": body,
+                "created_at": notice.created_at.isoformat(),
+                "read": notice.read_at is not None,
+            }
+        )
+    return out
+
+
+@router.post("/notices/read", status_code=204)
+async def read_notices(ctx: Ctx, user: User, account_id: AccountQuery = None) -> Response:
+    account = await billing_accounts.account_for_actor(ctx, user, account_id)
+    await notices.do_mark_read(ctx, account.id)
+    return Response(status_code=204)
+
+
+@router.post("/terminate", summary="Ask to terminate: final statement; completes once paid")
+async def request_termination(
+    ctx: Ctx, user: User, account_id: AccountQuery = None
+) -> dict[str, Any]:
+    account, final = await lifecycle.do_request_termination(ctx, user, account_id)
+    return {
+        "account": await _account_out(ctx, account.id),
+        "final_statement": _statement_out(final),
+    }
+
+
+# -- the operator's billing desk ----------------------------------------------------------------
+
+
+class ReasonIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class KindIn(Strict):
+    kind: Literal["postpaid", "prepaid"]
+
+
+@router.post("/accounts/{account_id}/kind")
+async def set_kind(ctx: Ctx, user: User, account_id: int, body: KindIn) -> dict[str, Any]:
+    await billing_accounts.do_set_kind(ctx, user, account_id, body.kind)
+    return await _account_out(ctx, account_id)
+
+
+@router.post("/accounts/{account_id}/hold", summary="Staff: lawful suspension (rent continues)")
+async def hold(ctx: Ctx, user: User, account_id: int, body: ReasonIn) -> dict[str, Any]:
+    await lifecycle.do_hold(ctx, user, account_id, body.reason)
+    return await _account_out(ctx, account_id)
+
+
+@router.post("/accounts/{account_id}/release")
+async def release(ctx: Ctx, user: User, account_id: int, body: ReasonIn) -> dict[str, Any]:
+    await lifecycle.do_release(ctx, user, account_id, body.reason)
+    return await _account_out(ctx, account_id)
+
+
+@router.post("/accounts/{account_id}/suspend", summary="Staff: confirm a suspension for arrears")
+async def confirm_suspension(ctx: Ctx, user: User, account_id: int) -> dict[str, Any]:
+    await lifecycle.do_confirm_suspension(ctx, user, account_id)
+    return await _account_out(ctx, account_id)
+
+
+@router.post("/cycles/{label}/close", summary="Staff: close a billing cycle (idempotent)")
+async def close_cycle(ctx: Ctx, user: User, label: str) -> dict[str, Any]:
+    accounts.check_staff(user)
+    result = await statements.do_close_cycle(ctx, label)
+    return result.__dict__
+
+
+@router.post("/daily-run", summary="Staff: run late fees, reminders and suspensions now")
+async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
+    accounts.check_staff(user)
+    result = await dunning.do_daily_run(ctx)
+    return {k: str(v) if isinstance(v, date) else v for k, v in result.__dict__.items()}
+
+
+@router.get("/dunning", summary="Staff: accounts with overdue amounts")
+async def dunning_view(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    accounts.check_staff(user)
+    return await dunning.dunning_list(ctx)

@@ -1,0 +1,183 @@
+"""REST routes for billing disputes (VP 6) and service-interruption credits (CP 3.3, VP 13)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from yuntong.accounts.auth import Principal, require_user
+from yuntong.billing import disputes, incidents
+from yuntong.billing.disputes import DisputeView
+from yuntong.billing.models import DisputeState, Incident
+from yuntong.core.context import Context, get_context
+
+router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+
+
+class DisputeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entry_id: int = Field(description="the statement line (ledger entry) disputed")
+    reason: str = Field(min_length=1, max_length=2000)
+    amount_fen: int | None = Field(default=None, description="default: the whole line")
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(default="", max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: Literal["credit", "explanation"]
+    amount_fen: int | None = Field(default=None, description="the credit, for by=credit")
+    note: str = Field(max_length=2000)
+
+    @model_validator(mode="after")
+    def _amount_only_for_credit(self) -> ResolveIn:
+        if (self.by == "credit") != (self.amount_fen is not None):
+            raise ValueError("amount_fen is required for a credit and only for a credit")
+        return self
+
+
+class DisputeEventOut(BaseModel):
+    at: datetime
+    action: str = Field(description="opened, investigating, credited or explained")
+    actor_id: int | None
+    note: str
+
+
+class DisputeOut(BaseModel):
+    id: int
+    account_id: int
+    statement_id: int
+    statement_number: str
+    entry_id: int
+    amount_fen: int
+    reason: str
+    state: str
+    opened_by: int
+    opened_at: datetime
+    resolved_at: datetime | None
+    credit_entry_id: int | None
+    credited_fen: int
+    events: list[DisputeEventOut]
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    product_codes: list[str] = Field(min_length=1, max_length=100)
+
+
+class IncidentOut(BaseModel):
+    id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    product_codes: list[str]
+    created_by: int | None
+    created_at: datetime
+    credited_at: datetime | None
+
+
+def _dispute_out(view: DisputeView) -> DisputeOut:
+    d = view.dispute
+    return DisputeOut(
+        id=d.id,
+        account_id=d.account_id,
+        statement_id=d.statement_id,
+        statement_number=view.statement_number,
+        entry_id=d.entry_id,
+        amount_fen=d.amount_fen,
+        reason=d.reason,
+        state=d.state,
+        opened_by=d.opened_by,
+        opened_at=d.opened_at,
+        resolved_at=d.resolved_at,
+        credit_entry_id=d.credit_entry_id,
+        credited_fen=view.credited_fen,
+        events=[
+            DisputeEventOut(at=e.at, action=e.action, actor_id=e.actor_id, note=e.note)
+            for e in view.events
+        ],
+    )
+
+
+def _incident_out(incident: Incident) -> IncidentOut:
+    return IncidentOut(
+        id=incident.id,
+        title=incident.title,
+        starts_at=incident.starts_at,
+        ends_at=incident.ends_at,
+        product_codes=list(incident.product_codes),
+        created_by=incident.created_by,
+        created_at=incident.created_at,
+        credited_at=incident.credited_at,
+    )
+
+
+@router.get("/disputes", response_model=list[DisputeOut])
+async def list_disputes(
+    ctx: Ctx,
+    user: User,
+    account_id: int | None = None,
+    state: Annotated[DisputeState | None, Query()] = None,
+) -> list[DisputeOut]:
+    """The account's disputes (its own for a customer; every account's for staff without one)."""
+    views = await disputes.list_disputes(ctx, user, account_id, state)
+    return [_dispute_out(v) for v in views]
+
+
+@router.post("/disputes", response_model=DisputeOut, status_code=201)
+async def open_dispute(ctx: Ctx, user: User, body: DisputeIn) -> DisputeOut:
+    view = await disputes.do_open_dispute(ctx, user, body.entry_id, body.reason, body.amount_fen)
+    return _dispute_out(view)
+
+
+@router.get("/disputes/{dispute_id}", response_model=DisputeOut)
+async def get_dispute(ctx: Ctx, user: User, dispute_id: int) -> DisputeOut:
+    return _dispute_out(await disputes.get_dispute(ctx, user, dispute_id))
+
+
+@router.post("/disputes/{dispute_id}/investigate", response_model=DisputeOut)
+async def investigate(ctx: Ctx, user: User, dispute_id: int, body: NoteIn) -> DisputeOut:
+    return _dispute_out(await disputes.do_investigate(ctx, user, dispute_id, body.note))
+
+
+@router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut)
+async def resolve(ctx: Ctx, user: User, dispute_id: int, body: ResolveIn) -> DisputeOut:
+    if body.by == "credit":
+        assert body.amount_fen is not None  # the model requires it for a credit
+        view = await disputes.do_resolve_by_credit(
+            ctx, user, dispute_id, body.amount_fen, body.note
+        )
+    else:
+        view = await disputes.do_resolve_by_explanation(ctx, user, dispute_id, body.note)
+    return _dispute_out(view)
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+async def list_incidents(ctx: Ctx, user: User) -> list[IncidentOut]:
+    return [_incident_out(i) for i in await incidents.list_incidents(ctx, user)]
+
+
+@router.post("/incidents", response_model=IncidentOut, status_code=201)
+async def record_incident(ctx: Ctx, user: User, body: IncidentIn) -> IncidentOut:
+    incident = await incidents.do_record_incident(
+        ctx, user, body.title, body.starts_at, body.ends_at, body.product_codes
+    )
+    return _incident_out(incident)
+
+
+@router.post("/incidents/{incident_id}/credits")
+async def apply_incident_credits(ctx: Ctx, user: User, incident_id: int) -> dict[str, int]:
+    """Credit every affected subscription; running it again appends nothing."""
+    appended = await incidents.do_apply_incident_credits(ctx, user, incident_id)
+    return {"incident_id": incident_id, "credits": appended}

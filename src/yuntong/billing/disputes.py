@@ -1,0 +1,361 @@
+"""Billing disputes (VP 6): a customer disputes a statement line; the operator investigates,
+then explains or corrects it with a credit note. Every step is recorded and shown to the customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.service import Actor
+from yuntong.billing.accounts import account_for_actor, may_manage, publish_changed
+from yuntong.billing.models import (
+    BillingAccount,
+    Dispute,
+    DisputeEvent,
+    DisputeState,
+    EntryKind,
+    LedgerEntry,
+    Statement,
+    StatementLine,
+)
+from yuntong.billing.notices import do_notify
+from yuntong.billing.store import add_entry
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import register, translate
+from yuntong.core.money import check_amount, format_yuan
+
+MAX_TEXT: Final = 2000
+OPEN_STATES: Final = frozenset({DisputeState.OPEN, DisputeState.INVESTIGATING})
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    DisputeState.OPEN: frozenset(
+        {DisputeState.INVESTIGATING, DisputeState.CREDITED, DisputeState.EXPLAINED}
+    ),
+    DisputeState.INVESTIGATING: frozenset({DisputeState.CREDITED, DisputeState.EXPLAINED}),
+    DisputeState.CREDITED: frozenset(),
+    DisputeState.EXPLAINED: frozenset(),
+}
+
+register(
+    {
+        "dispute.state.open": ("已受理", "received"),
+        "dispute.state.investigating": ("调查中", "under investigation"),
+        "dispute.state.credited": ("已更正并退费", "corrected with a credit"),
+        "dispute.state.explained": ("已核实并答复", "explained"),
+        "dispute.credited_note": ("已退还 {amount} 元。{note}", "{amount} yuan credited. {note}"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    """A dispute as its customer sees it: the line's statement, the credit, every step."""
+
+    dispute: Dispute
+    statement_number: str
+    credited_fen: int
+    events: tuple[DisputeEvent, ...]
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+
+def check_text(field: str, text: str, *, required: bool) -> str:
+    text = text.strip()
+    if required and not text:
+        raise YuntongError("validation_failed", fields={field: "required"})
+    if len(text) > MAX_TEXT:
+        raise YuntongError("validation_failed", fields={field: "too_long"})
+    return text
+
+
+def check_dispute_amount(amount_fen: int, most_fen: int) -> int:
+    """A positive whole-fen amount no larger than ``most_fen``."""
+    try:
+        check_amount(amount_fen)
+    except ValueError as exc:
+        raise YuntongError("invalid_amount", reason=str(exc)) from exc
+    if amount_fen > most_fen:
+        raise YuntongError("invalid_amount", reason=f"more than {format_yuan(most_fen)} yuan")
+    return amount_fen
+
+
+def check_dispute_transition(dispute: Dispute, target: str) -> None:
+    accounts.check_transition(TRANSITIONS, dispute.state, target)
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+async def open_disputed_fen(s: AsyncSession, account_id: int) -> dict[int, int]:
+    """Per statement id, the amount under open or investigating disputes (no late fee on it)."""
+    query = (
+        select(Dispute.statement_id, func.sum(Dispute.amount_fen))
+        .where(Dispute.account_id == account_id, Dispute.state.in_(list(OPEN_STATES)))
+        .group_by(Dispute.statement_id)
+    )
+    return {int(st): int(fen) for st, fen in (await s.execute(query)).all()}
+
+
+async def _line_on_statement(
+    s: AsyncSession, entry_id: int
+) -> tuple[LedgerEntry, Statement] | None:
+    query = (
+        select(LedgerEntry, Statement)
+        .join(StatementLine, StatementLine.entry_id == LedgerEntry.id)
+        .join(Statement, Statement.id == StatementLine.statement_id)
+        .where(LedgerEntry.id == entry_id)
+    )
+    row = (await s.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def _credited_on_line(s: AsyncSession, entry_id: int) -> int:
+    """What earlier disputes of this line already gave back (credit notes are negative)."""
+    query = (
+        select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
+        .join(Dispute, Dispute.credit_entry_id == LedgerEntry.id)
+        .where(Dispute.entry_id == entry_id)
+    )
+    return -int((await s.execute(query)).scalar_one())
+
+
+async def _views(s: AsyncSession, disputes: Sequence[Dispute]) -> list[DisputeView]:
+    ids = [d.id for d in disputes]
+    if not ids:
+        return []
+    events: dict[int, list[DisputeEvent]] = {}
+    query = (
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id.in_(ids))
+        .order_by(DisputeEvent.at, DisputeEvent.id)
+    )
+    for event in (await s.execute(query)).scalars():
+        events.setdefault(event.dispute_id, []).append(event)
+    numbers_query = select(Statement.id, Statement.number).where(
+        Statement.id.in_({d.statement_id for d in disputes})
+    )
+    numbers = {sid: str(n) for sid, n in (await s.execute(numbers_query)).all()}
+    credit_ids = [d.credit_entry_id for d in disputes if d.credit_entry_id is not None]
+    credits_query = select(LedgerEntry.id, LedgerEntry.amount_fen).where(
+        LedgerEntry.id.in_(credit_ids)
+    )
+    credits = {eid: -int(fen) for eid, fen in (await s.execute(credits_query)).all()}
+    return [
+        DisputeView(
+            dispute=d,
+            statement_number=numbers[d.statement_id],
+            credited_fen=credits.get(d.credit_entry_id or 0, 0),
+            events=tuple(events.get(d.id, ())),
+        )
+        for d in disputes
+    ]
+
+
+async def get_dispute(ctx: Context, actor: Actor, dispute_id: int) -> DisputeView:
+    """One dispute with all its steps; another customer's dispute is reported as not found."""
+    async with ctx.db.session() as s:
+        dispute = await s.get(Dispute, dispute_id)
+        account = None if dispute is None else await s.get(BillingAccount, dispute.account_id)
+        if dispute is None or account is None or not may_manage(actor, account):
+            raise YuntongError("dispute_not_found")
+        return (await _views(s, [dispute]))[0]
+
+
+async def list_disputes(
+    ctx: Context,
+    actor: Actor,
+    account_id: int | None,
+    state: str | None = None,
+    limit: int = 200,
+) -> list[DisputeView]:
+    """An account's disputes, newest first; staff without an account see every account's."""
+    if state is not None and state not in set(DisputeState):
+        raise YuntongError("validation_failed", fields={"state": "invalid"})
+    query = select(Dispute)
+    if account_id is not None or not accounts.is_staff(actor):
+        account = await account_for_actor(ctx, actor, account_id)
+        query = query.where(Dispute.account_id == account.id)
+    if state is not None:
+        query = query.where(Dispute.state == state)
+    async with ctx.db.session() as s:
+        found = (await s.execute(query.order_by(Dispute.id.desc()).limit(limit))).scalars()
+        return await _views(s, list(found))
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+
+def _event(s: AsyncSession, ctx: Context, actor: Actor, dispute: Dispute, note: str) -> None:
+    """The step just taken: ``opened`` for a new dispute, else the state it moved to."""
+    action = "opened" if dispute.state == DisputeState.OPEN else str(dispute.state)
+    s.add(
+        DisputeEvent(
+            dispute_id=dispute.id,
+            at=ctx.clock.now(),
+            actor_id=actor.user_id,
+            action=action,
+            note=note,
+        )
+    )
+
+
+async def _notify(ctx: Context, view: DisputeView, note: str) -> None:
+    dispute = view.dispute
+    async with ctx.db.session() as s:
+        account = await s.get(BillingAccount, dispute.account_id)
+    assert account is not None
+    await do_notify(
+        ctx,
+        dispute.account_id,
+        "dispute_update",
+        f"{dispute.id}:{view.events[-1].id}",
+        dispute=dispute.id,
+        number=view.statement_number,
+        state=translate(f"dispute.state.{dispute.state}", account.locale),
+        note=note,
+    )
+
+
+async def do_open_dispute(
+    ctx: Context, actor: Actor, entry_id: int, reason: str, amount_fen: int | None = None
+) -> DisputeView:
+    """Dispute a charge on one of the account's statements (all of it unless ``amount_fen``)."""
+    reason = check_text("reason", reason, required=True)
+    async with ctx.db.session() as s:
+        found = await _line_on_statement(s, entry_id)
+        account = None if found is None else await s.get(BillingAccount, found[1].account_id)
+        if found is None or account is None or not may_manage(actor, account):
+            raise YuntongError("statement_not_found")
+        entry, statement = found
+        # the line's row lock serialises two disputes of the same line opened at once
+        await s.execute(
+            select(StatementLine.id).where(StatementLine.entry_id == entry.id).with_for_update()
+        )
+        pending = select(Dispute.id).where(
+            Dispute.entry_id == entry.id, Dispute.state.in_(list(OPEN_STATES))
+        )
+        if (await s.execute(pending)).first() is not None:
+            raise YuntongError("dispute_exists")
+        disputable = entry.amount_fen - await _credited_on_line(s, entry.id)
+        if disputable <= 0:
+            raise YuntongError("invalid_amount", reason="nothing on this line can be disputed")
+        amount = check_dispute_amount(disputable if amount_fen is None else amount_fen, disputable)
+        dispute = Dispute(
+            account_id=account.id,
+            statement_id=statement.id,
+            entry_id=entry.id,
+            amount_fen=amount,
+            reason=reason,
+            state=DisputeState.OPEN,
+            opened_by=actor.user_id,
+            opened_at=ctx.clock.now(),
+        )
+        s.add(dispute)
+        await s.flush()
+        _event(s, ctx, actor, dispute, reason)
+        await s.flush()
+        view = (await _views(s, [dispute]))[0]
+    await _notify(ctx, view, reason)
+    return view
+
+
+async def _advance(
+    ctx: Context, actor: Actor, dispute_id: int, target: DisputeState, note: str
+) -> DisputeView:
+    """Move a dispute to a state that moves no money, with its event and notice."""
+    accounts.check_staff(actor)
+    async with ctx.db.session() as s:
+        dispute = await s.get(Dispute, dispute_id, with_for_update=True)
+        if dispute is None:
+            raise YuntongError("dispute_not_found")
+        check_dispute_transition(dispute, target)
+        dispute.state = target
+        if target not in OPEN_STATES:
+            dispute.resolved_at = ctx.clock.now()
+        _event(s, ctx, actor, dispute, note)
+        await s.flush()
+        view = (await _views(s, [dispute]))[0]
+    await _notify(ctx, view, note)
+    return view
+
+
+async def do_investigate(ctx: Context, actor: Actor, dispute_id: int, note: str) -> DisputeView:
+    """Staff take a dispute up: open → investigating."""
+    note = check_text("note", note, required=False)
+    return await _advance(ctx, actor, dispute_id, DisputeState.INVESTIGATING, note)
+
+
+async def do_resolve_by_explanation(
+    ctx: Context, actor: Actor, dispute_id: int, note: str
+) -> DisputeView:
+    """Staff find the charge correct and say why; no money moves."""
+    note = check_text("note", note, required=True)
+    return await _advance(ctx, actor, dispute_id, DisputeState.EXPLAINED, note)
+
+
+async def do_resolve_by_credit(
+    ctx: Context, actor: Actor, dispute_id: int, amount_fen: int, note: str
+) -> DisputeView:
+    """Staff correct the charge: one credit note of at most the disputed amount, appended in the
+    same transaction as the state change (key ``dispute:<id>``, so it can never be doubled)."""
+    accounts.check_staff(actor)
+    note = check_text("note", note, required=False)
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        dispute = await s.get(Dispute, dispute_id, with_for_update=True)
+        if dispute is None:
+            raise YuntongError("dispute_not_found")
+        check_dispute_transition(dispute, DisputeState.CREDITED)
+        check_dispute_amount(amount_fen, dispute.amount_fen)
+        statement = await s.get(Statement, dispute.statement_id)
+        line = await s.get(LedgerEntry, dispute.entry_id)
+        assert statement is not None and line is not None
+        credit = await add_entry(
+            s,
+            account_id=dispute.account_id,
+            kind=EntryKind.CREDIT.value,
+            amount_fen=-amount_fen,
+            occurred_at=now,
+            posted_at=now,
+            reference=str(dispute.id),
+            detail={
+                "dispute_id": dispute.id,
+                "statement_id": statement.id,
+                "statement_number": statement.number,
+                "entry_id": line.id,
+                "line_kind": line.kind,
+                "line_amount_fen": line.amount_fen,
+            },
+            created_by=actor.user_id,
+            idempotency_key=f"dispute:{dispute.id}",
+        )
+        dispute.state = DisputeState.CREDITED
+        dispute.resolved_at = now
+        dispute.credit_entry_id = credit.id
+        _event(s, ctx, actor, dispute, note)
+        await s.flush()
+        view = (await _views(s, [dispute]))[0]
+        account = await s.get(BillingAccount, dispute.account_id)
+        assert account is not None
+    await accounts.audit(
+        ctx,
+        actor.user_id,
+        "billing.dispute_credit",
+        None,
+        account_id=dispute.account_id,
+        dispute_id=dispute.id,
+        fen=view.credited_fen,
+    )
+    await publish_changed(ctx, dispute.account_id)
+    amount = format_yuan(view.credited_fen)
+    await _notify(
+        ctx, view, translate("dispute.credited_note", account.locale, amount=amount, note=note)
+    )
+    return view

@@ -1,0 +1,100 @@
+"""Account states set by people: lawful suspension, confirmed suspension, termination on request.
+
+A lawful suspension (VP 10) blocks service while monthly rent is still charged. Termination
+asked for by the customer (UA 六.1, VP 11) issues a final statement and completes only once
+everything is paid.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.service import Actor
+from yuntong.billing import store
+from yuntong.billing.accounts import account_for_actor, publish_changed
+from yuntong.billing.models import BillingAccount, BillingState, Statement
+from yuntong.billing.orders import end_subscriptions_now
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.money import format_yuan
+
+S = BillingState
+# state -> states people may move it to (the daily run moves between active/suspended/terminated)
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    S.ACTIVE: frozenset({S.SUSPENDED, S.HELD, S.TERMINATING}),
+    S.SUSPENDED: frozenset({S.ACTIVE, S.HELD, S.TERMINATING, S.TERMINATED}),
+    S.HELD: frozenset({S.ACTIVE}),
+    S.TERMINATING: frozenset({S.TERMINATED, S.ACTIVE}),
+    S.TERMINATED: frozenset(),
+}
+
+
+async def _move(
+    ctx: Context, actor: Actor, account_id: int, target: str, reason: str
+) -> BillingAccount:
+    async with ctx.db.session() as s:
+        account = await s.get(BillingAccount, account_id, with_for_update=True)
+        if account is None:
+            raise YuntongError("billing_account_not_found")
+        accounts.check_transition(TRANSITIONS, account.state, target)
+        account.state = target
+        account.state_reason = reason
+        account.state_changed_at = ctx.clock.now()
+    await accounts.audit(
+        ctx, actor.user_id, f"billing.{target}", None, account_id=account_id, reason=reason
+    )
+    await publish_changed(ctx, account_id)
+    return account
+
+
+async def do_hold(ctx: Context, actor: Actor, account_id: int, reason: str) -> BillingAccount:
+    """Suspend at the request of a competent authority: service blocked, rent still charged."""
+    accounts.check_staff(actor)
+    return await _move(ctx, actor, account_id, S.HELD, reason)
+
+
+async def do_release(ctx: Context, actor: Actor, account_id: int, reason: str) -> BillingAccount:
+    accounts.check_staff(actor)
+    return await _move(ctx, actor, account_id, S.ACTIVE, reason)
+
+
+async def do_confirm_suspension(ctx: Context, actor: Actor, account_id: int) -> BillingAccount:
+    """Where suspension needs an operator's confirmation (setting ``confirm``)."""
+    accounts.check_staff(actor)
+    return await _move(ctx, actor, account_id, S.SUSPENDED, "non_payment")
+
+
+async def do_request_termination(
+    ctx: Context, actor: Actor, account_id: int | None
+) -> tuple[BillingAccount, Statement]:
+    """The customer asks to terminate: final statement now; completes when nothing is owed."""
+    from yuntong.billing.statements import do_issue_final_statement
+
+    account = await account_for_actor(ctx, actor, account_id)
+    if account.state != S.TERMINATING:
+        account = await _move(ctx, actor, account.id, S.TERMINATING, "customer_request")
+        async with ctx.db.session() as s:
+            await end_subscriptions_now(ctx, s, account.id)
+    final = await do_issue_final_statement(ctx, account.id)
+    account = await do_complete_termination_if_paid(ctx, account.id)
+    return account, final
+
+
+async def do_complete_termination_if_paid(ctx: Context, account_id: int) -> BillingAccount:
+    async with ctx.db.session() as s:
+        account = await s.get(BillingAccount, account_id, with_for_update=True)
+        assert account is not None
+        if account.state != S.TERMINATING or await store.balance(s, account_id) > 0:
+            return account
+        account.state = S.TERMINATED
+        account.state_changed_at = ctx.clock.now()
+    await publish_changed(ctx, account_id)
+    return account
+
+
+async def check_may_terminate(ctx: Context, account_id: int) -> None:
+    async with ctx.db.session() as s:
+        owed = await store.balance(s, account_id)
+    if owed > 0:
+        raise YuntongError("termination_blocked", amount=format_yuan(owed))

@@ -1,0 +1,236 @@
+"""Billing notices: written once per event (idempotency key), shown in the app, e-mailed once.
+
+Kinds: statement issued, due soon, overdue, suspension soon, suspended, termination soon,
+terminated, credit 80 % / 100 %, price change, payment received, dispute update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select, update
+
+from yuntong.billing.models import BillingAccount, Notice, Product, ProductPrice, Subscription
+from yuntong.billing.store import insert_ignoring_duplicates
+from yuntong.core.context import Context
+from yuntong.core.i18n import register, translate
+from yuntong.core.logging import get_logger
+from yuntong.core.mail import Mailer, MailError, build_message
+
+log = get_logger(__name__)
+
+# kind -> (subject zh, subject en); bodies are "notice.<kind>.body"
+NOTICE_TEXTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "statement_issued": (
+        ("{cycle} 账单已出：应付 {total} 元", "Your {cycle} statement: {total} yuan due"),
+        (
+            "账单 {number} 已出账，应付 {total} 元，请于 {due_on} 前缴费。明细见附件或网上营业厅。",
+            "Statement {number} is issued: {total} yuan is due by {due_on}. "
+            "The itemised bill is attached and online.",
+        ),
+    ),
+    "due_soon": (
+        ("账单 {number} 将于 {due_on} 到期", "Statement {number} is due on {due_on}"),
+        (
+            "账单 {number} 尚有 {open} 元未付，到期日 {due_on}。逾期每日按 {rate} 收取滞纳金。",
+            "{open} yuan of statement {number} is unpaid and due on {due_on}. "
+            "After that a late fee of {rate} per day applies.",
+        ),
+    ),
+    "overdue": (
+        ("账单 {number} 已逾期", "Statement {number} is overdue"),
+        (
+            "账单 {number} 已于 {due_on} 到期，尚欠 {open} 元，自次日起每日按 {rate} 收取滞纳金。",
+            "Statement {number} was due on {due_on}; {open} yuan is unpaid. "
+            "A late fee of {rate} per day accrues from the next day.",
+        ),
+    ),
+    "suspension_soon": (
+        ("欠费停机提醒", "Service will be suspended for non-payment"),
+        (
+            "您的账户欠费 {open} 元，如 {on} 前仍未缴清，计费业务将暂停。",
+            "{open} yuan is overdue. Unless it is paid before {on}, "
+            "chargeable services will be suspended.",
+        ),
+    ),
+    "suspended": (
+        ("计费业务已暂停", "Chargeable services suspended"),
+        (
+            "因欠费超过一个月，计费业务已暂停。缴清 {open} 元后自动恢复；"
+            "登录、查账、缴费和免费接听不受影响。",
+            "More than one month overdue: chargeable services are suspended. Paying {open} yuan "
+            "lifts it; logging in, statements, payment and receiving calls still work.",
+        ),
+    ),
+    "termination_soon": (
+        ("欠费销户提醒", "The account will be terminated for non-payment"),
+        (
+            "您的账户欠费 {open} 元，如 {on} 前仍未缴清，账户将被注销并依法追缴欠费及滞纳金。",
+            "{open} yuan is overdue. Unless it is paid before {on}, the account will be "
+            "terminated and the arrears and late fees pursued.",
+        ),
+    ),
+    "terminated": (
+        ("账户已注销", "The account is terminated"),
+        (
+            "账户已注销。尚欠 {open} 元，将依法追缴。",
+            "The account is terminated. {open} yuan remains owed and will be pursued.",
+        ),
+    ),
+    "credit_80": (
+        ("已用信用额度 80%", "80% of your credit limit used"),
+        (
+            "当前应付 {owed} 元，已达信用额度 {limit} 元的 80%。",
+            "You owe {owed} yuan, 80% of your {limit} yuan credit limit.",
+        ),
+    ),
+    "credit_100": (
+        ("已达信用额度", "Credit limit reached"),
+        (
+            "当前应付 {owed} 元，已达信用额度 {limit} 元，计费业务暂停，缴费后恢复。",
+            "You owe {owed} yuan, your full {limit} yuan credit limit. Chargeable services are "
+            "paused until you pay.",
+        ),
+    ),
+    "price_change": (
+        ("资费调整通知：{product}", "Price change: {product}"),
+        (
+            "{product} 的资费将于 {effective_on} 起调整：月租 {fee} 元。详见资费公示页面。{note}",
+            "{product} changes price from {effective_on}: monthly fee {fee} yuan. "
+            "See the published price list. {note}",
+        ),
+    ),
+    "payment_received": (
+        ("已收到缴费 {amount} 元", "Payment of {amount} yuan received"),
+        (
+            "已收到缴费 {amount} 元，收据号 {receipt}。",
+            "We received {amount} yuan, receipt {receipt}.",
+        ),
+    ),
+    "dispute_update": (
+        ("账单争议 #{dispute} 有新进展", "Billing dispute #{dispute} was updated"),
+        (
+            "您对账单 {number} 提出的争议状态：{state}。{note}",
+            "Your dispute about statement {number} is now: {state}. {note}",
+        ),
+    ),
+}
+register(
+    {
+        **{f"notice.{k}.subject": pair for k, (pair, _body) in NOTICE_TEXTS.items()},
+        **{f"notice.{k}.body": pair for k, (_subject, pair) in NOTICE_TEXTS.items()},
+    }
+)
+
+# statement id -> (filename, mime type, bytes): attachments for "statement_issued"
+Attachments = Callable[[Context, Notice, str], Awaitable[list[tuple[str, str, bytes]]]]
+ATTACHERS: dict[str, Attachments] = {}
+
+
+def notice_text(notice: Notice, locale: str) -> tuple[str, str]:
+    params = {k: v for k, v in notice.params.items()}
+    return (
+        translate(f"notice.{notice.kind}.subject", locale, **params),
+        translate(f"notice.{notice.kind}.body", locale, **params),
+    )
+
+
+async def do_notify(ctx: Context, account_id: int, kind: str, key: str, **params: Any) -> bool:
+    """Record a notice once (a second call with the same key does nothing); True if new."""
+    if kind not in NOTICE_TEXTS:
+        raise ValueError(f"unknown notice kind {kind}")
+    row = {
+        "account_id": account_id,
+        "kind": kind,
+        "params": params,
+        "created_at": ctx.clock.now(),
+        "idempotency_key": f"{kind}:{key}",
+    }
+    async with ctx.db.session() as s:
+        before = await s.execute(
+            select(Notice.id).where(Notice.idempotency_key == row["idempotency_key"])
+        )
+        if before.first() is not None:
+            return False
+        await s.execute(insert_ignoring_duplicates(s, Notice), [row])
+    return True
+
+
+async def list_notices(ctx: Context, account_id: int, limit: int = 100) -> list[Notice]:
+    query = (
+        select(Notice)
+        .where(Notice.account_id == account_id)
+        .order_by(Notice.id.desc())
+        .limit(limit)
+    )
+    async with ctx.db.session() as s:
+        return list((await s.execute(query)).scalars())
+
+
+async def do_mark_read(ctx: Context, account_id: int) -> None:
+    async with ctx.db.session() as s:
+        await s.execute(
+            update(Notice)
+            .where(Notice.account_id == account_id, Notice.read_at.is_(None))
+            .values(read_at=ctx.clock.now())
+        )
+
+
+async def do_deliver_pending(ctx: Context, limit: int = 200) -> int:
+    """E-mail every notice not e-mailed yet; a failure leaves it for the next run."""
+    from yuntong.billing.accounts import notice_addresses
+
+    mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
+    query = select(Notice).where(Notice.emailed_at.is_(None)).order_by(Notice.id).limit(limit)
+    async with ctx.db.session() as s:
+        pending = list((await s.execute(query)).scalars())
+    sent = 0
+    for notice in pending:
+        async with ctx.db.session() as s:
+            account = await s.get(BillingAccount, notice.account_id)
+        assert account is not None
+        to = await notice_addresses(ctx, account)
+        if to and ctx.settings.smtp_host:
+            subject, body = notice_text(notice, account.locale)
+            attacher = ATTACHERS.get(notice.kind)
+            files = await attacher(ctx, notice, account.locale) if attacher else []
+            try:
+                await mailer.send(
+                    build_message(to=to, subject=subject, text=body, attachments=files)
+                )
+            except MailError as exc:
+                log.warning("notice_mail_failed", notice_id=notice.id, reason=exc.reason)
+                continue
+            sent += 1
+        async with ctx.db.session() as s:
+            await s.execute(
+                update(Notice).where(Notice.id == notice.id).values(emailed_at=ctx.clock.now())
+            )
+    return sent
+
+
+async def do_announce_price(ctx: Context, product: Product, price: ProductPrice) -> int:
+    """Tell every account on ``product`` (all accounts, for the default package) in advance."""
+    from yuntong.core.money import format_yuan
+
+    async with ctx.db.session() as s:
+        if product.is_default:
+            query = select(BillingAccount.id)
+        else:
+            query = select(Subscription.account_id).where(
+                Subscription.product_id == product.id, Subscription.ends_at.is_(None)
+            )
+        account_ids = sorted(set((await s.execute(query)).scalars()))
+    for account_id in account_ids:
+        await do_notify(
+            ctx,
+            account_id,
+            "price_change",
+            f"{price.id}:{account_id}",
+            product=f"{product.name_zh} / {product.name_en}",
+            effective_on=price.effective_on.isoformat(),
+            fee=format_yuan(price.monthly_fee_fen),
+            note=price.note,
+        )
+    return len(account_ids)

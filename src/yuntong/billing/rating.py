@@ -1,0 +1,297 @@
+"""Rating: every usage record becomes exactly one usage entry in the ledger.
+
+The package in force when the usage started decides the rate and allowance; allowances are
+used first, per cycle, in the order the usage is rated. A corrected tariff re-rates what the
+wrong version rated with adjustment entries, never by touching the original entries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prometheus_client import Counter
+from sqlalchemy import select, update
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.service import Actor
+from yuntong.billing import store
+from yuntong.billing.accounts import publish_changed
+from yuntong.billing.catalog import Catalog, business_tz, load_catalog, package_at
+from yuntong.billing.cycles import Cycle, cycle_of
+from yuntong.billing.models import (
+    BillingAccount,
+    EntryKind,
+    LedgerEntry,
+    ProductPrice,
+    Subscription,
+    UsageRecord,
+)
+from yuntong.billing.tariff import Rate, rate_usage
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.logging import get_logger
+
+log = get_logger(__name__)
+RATED_TOTAL = Counter("yuntong_billing_rated_total", "Usage records rated", ["usage_type"])
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Tariff:
+    price: ProductPrice | None
+    rate: Rate | None
+    allowance_s: int
+
+
+def tariff_for(
+    catalog: Catalog,
+    subscriptions: list[Subscription],
+    usage_type: str,
+    moment: datetime,
+    tz: ZoneInfo,
+) -> Tariff:
+    """The price version, rate and cycle allowance that apply to ``usage_type`` at ``moment``."""
+    product = package_at(catalog, subscriptions, moment)
+    if product is None:
+        return Tariff(None, None, 0)
+    price = catalog.price_on(product.id, moment.astimezone(tz).date())
+    if price is None:
+        return Tariff(None, None, 0)
+    spec = price.rates.get(usage_type)
+    rate = Rate.parse(spec) if spec else None
+    return Tariff(price, rate, int(price.allowances.get(usage_type, 0)))
+
+
+class AllowanceLedger:
+    """Allowance seconds used per (account, cycle, usage type), read once per batch."""
+
+    def __init__(self) -> None:
+        self.used: dict[tuple[int, str, str], int] = {}
+
+    async def load(self, s: Any, accounts_by_cycle: dict[Cycle, set[int]]) -> None:
+        for cycle, account_ids in accounts_by_cycle.items():
+            missing = {a for a in account_ids if (a, cycle.label, "") not in self.used}
+            if not missing:
+                continue
+            found = await store.allowance_used(s, missing, cycle.start, cycle.end)
+            for account_id in missing:
+                self.used[(account_id, cycle.label, "")] = 0
+            for (account_id, usage_type), seconds in found.items():
+                self.used[(account_id, cycle.label, usage_type)] = seconds
+
+    def left(self, account_id: int, cycle: Cycle, usage_type: str, allowance_s: int) -> int:
+        return allowance_s - self.used.get((account_id, cycle.label, usage_type), 0)
+
+    def take(self, account_id: int, cycle: Cycle, usage_type: str, seconds: int) -> None:
+        key = (account_id, cycle.label, usage_type)
+        self.used[key] = self.used.get(key, 0) + seconds
+
+
+def rate_record(
+    record: UsageRecord,
+    tariff: Tariff,
+    allowance_left_s: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ledger entry for one usage record (a zero amount when nothing is chargeable)."""
+    rate = tariff.rate
+    entry: dict[str, Any] = {
+        "account_id": record.account_id,
+        "kind": EntryKind.USAGE.value,
+        "occurred_at": record.started_at,
+        "posted_at": now,
+        "usage_id": record.id,
+        "usage_type": record.usage_type,
+        "quantity_s": record.quantity_s,
+        "price_id": tariff.price.id if tariff.price else None,
+        "period_start": None,
+        "period_end": None,
+        "reference": None,
+        "created_by": None,
+        "idempotency_key": f"usage:{record.id}",
+    }
+    if rate is None:
+        entry.update(amount_fen=0, billed_s=record.quantity_s, allowance_s=0, detail={})
+        return entry
+    rated = rate_usage(record.quantity_s, rate, allowance_left_s)
+    entry.update(
+        amount_fen=rated.amount_fen,
+        billed_s=rated.billed_s,
+        allowance_s=rated.allowance_s,
+        detail={"rate": rate.to_spec(), "other_party": record.other_party},
+    )
+    return entry
+
+
+async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
+    from yuntong.billing import credit  # credit control reads tariffs from this module
+
+    await credit.do_credit_alerts(ctx, account_ids)
+
+
+async def do_rate_pending(ctx: Context, batch: int = BATCH) -> int:
+    """Rate every usage record not rated yet; returns how many were rated.
+
+    Each batch is one transaction: the entries and the records' ``rated_at`` commit together,
+    and the entries' unique keys make a concurrent or repeated run add nothing."""
+    total = 0
+    while True:
+        rated, touched = await _rate_batch(ctx, batch)
+        total += rated
+        await publish_changed(ctx, *touched)
+        await do_credit_alerts(ctx, touched)
+        if rated < batch:
+            return total
+
+
+async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
+    catalog = await load_catalog(ctx)
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        query = (
+            select(UsageRecord)
+            .where(UsageRecord.rated_at.is_(None))
+            .order_by(UsageRecord.id)
+            .limit(batch)
+        )
+        if not ctx.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        records = list((await s.execute(query)).scalars())
+        if not records:
+            return 0, set()
+        account_ids = {r.account_id for r in records}
+        rows = await s.execute(
+            select(BillingAccount.id, BillingAccount.close_day).where(
+                BillingAccount.id.in_(account_ids)
+            )
+        )
+        close_day = {a: d for a, d in rows.all()}
+        subscriptions = await store.subscriptions_for(s, account_ids)
+        cycles = {r.id: cycle_of(r.started_at, close_day[r.account_id], tz) for r in records}
+        by_cycle: dict[Cycle, set[int]] = defaultdict(set)
+        for r in records:
+            by_cycle[cycles[r.id]].add(r.account_id)
+        allowances = AllowanceLedger()
+        await allowances.load(s, by_cycle)
+        entries = []
+        for record in records:
+            cycle = cycles[record.id]
+            tariff = tariff_for(
+                catalog,
+                subscriptions.get(record.account_id, []),
+                record.usage_type,
+                record.started_at,
+                tz,
+            )
+            left = allowances.left(record.account_id, cycle, record.usage_type, tariff.allowance_s)
+            entry = rate_record(record, tariff, left, now)
+            allowances.take(record.account_id, cycle, record.usage_type, entry["allowance_s"])
+            entries.append(entry)
+            RATED_TOTAL.labels(record.usage_type).inc()
+        await store.insert_entries(s, entries)
+        await s.execute(
+            update(UsageRecord)
+            .where(UsageRecord.id.in_([r.id for r in records]))
+            .values(rated_at=now)
+        )
+    return len(records), account_ids
+
+
+# -- re-rating -------------------------------------------------------------------------------
+
+
+async def do_rerate(ctx: Context, actor: Actor, correction_id: int) -> int:
+    """Re-rate the usage a corrected price version rated; returns how many adjustments.
+
+    The allowance each record used stays as it was; only the charged part is priced again.
+    The adjustment (new charge − what was charged so far) is dated now, so it appears on the
+    next statement with a reference to the usage it corrects."""
+    accounts.check_staff(actor)
+    catalog = await load_catalog(ctx)
+    correction = catalog.by_id.get(correction_id)
+    if correction is None or correction.corrects_id is None:
+        raise YuntongError("product_not_found")
+    wrong_ids = _versions_corrected_by(catalog, correction)
+    now = ctx.clock.now()
+    adjusted = 0
+    touched: set[int] = set()
+    async with ctx.db.session() as s:
+        query = select(LedgerEntry).where(
+            LedgerEntry.kind == EntryKind.USAGE, LedgerEntry.price_id.in_(wrong_ids)
+        )
+        originals = list((await s.execute(query)).scalars())
+        charged = await _charged_so_far(s, [e.usage_id for e in originals if e.usage_id])
+        rows = []
+        for entry in originals:
+            assert entry.usage_id is not None and entry.usage_type is not None
+            spec = correction.rates.get(entry.usage_type)
+            rate = Rate.parse(spec) if spec else None
+            should = 0
+            if rate is not None:
+                should = rate_usage(entry.quantity_s or 0, rate, entry.allowance_s).amount_fen
+            diff = should - charged.get(entry.usage_id, entry.amount_fen)
+            if diff == 0:
+                continue
+            rows.append(
+                {
+                    "account_id": entry.account_id,
+                    "kind": EntryKind.ADJUSTMENT.value,
+                    "amount_fen": diff,
+                    "occurred_at": now,
+                    "posted_at": now,
+                    "usage_id": entry.usage_id,
+                    "usage_type": entry.usage_type,
+                    "quantity_s": entry.quantity_s,
+                    "billed_s": entry.billed_s,
+                    "allowance_s": 0,
+                    "price_id": correction.id,
+                    "period_start": None,
+                    "period_end": None,
+                    "reference": str(entry.id),
+                    "detail": {
+                        "was_fen": charged.get(entry.usage_id, entry.amount_fen),
+                        "now_fen": should,
+                        "usage_at": entry.occurred_at.isoformat(),
+                        "note": correction.note,
+                    },
+                    "created_by": actor.user_id,
+                    "idempotency_key": f"rerate:{entry.usage_id}:{correction.id}",
+                }
+            )
+            touched.add(entry.account_id)
+        await store.insert_entries(s, rows)
+        adjusted = len(rows)
+    await publish_changed(ctx, *touched)
+    log.info("billing_rerated", correction_id=correction_id, adjustments=adjusted)
+    return adjusted
+
+
+def _versions_corrected_by(catalog: Catalog, correction: ProductPrice) -> list[int]:
+    """The version corrected and every earlier correction of it."""
+    root = correction.corrects_id
+    return [
+        p.id
+        for p in catalog.prices.get(correction.product_id, [])
+        if p.id != correction.id and (p.id == root or p.corrects_id == root)
+    ]
+
+
+async def _charged_so_far(s: Any, usage_ids: Iterable[int | None]) -> dict[int, int]:
+    """Per usage record: its usage entry plus every adjustment of it."""
+    ids = [u for u in usage_ids if u is not None]
+    found: dict[int, int] = {}
+    if not ids:
+        return found
+    query = select(LedgerEntry.usage_id, LedgerEntry.amount_fen).where(
+        LedgerEntry.usage_id.in_(ids),
+        LedgerEntry.kind.in_([EntryKind.USAGE, EntryKind.ADJUSTMENT]),
+    )
+    for usage_id, amount in (await s.execute(query)).all():
+        found[usage_id] = found.get(usage_id, 0) + amount
+    return found

@@ -1,0 +1,471 @@
+"""Statements: closing a cycle, the first statement after an order, the bill to date.
+
+A statement lists every ledger entry not yet billed that happened before the cycle's end,
+plus the next cycle's rent (charged in advance). Its total due is the previous statement's
+total plus the sum of its lines. Closing the same cycle again finds the statement and
+changes nothing (unique account, kind and cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yuntong.accounts.service import Actor
+from yuntong.billing import store
+from yuntong.billing.accounts import account_for_actor, holder_name, publish_changed
+from yuntong.billing.catalog import business_tz, load_catalog, local_day, product_name
+from yuntong.billing.cycles import CYCLE_RE, Cycle, cycle_named, next_cycle
+from yuntong.billing.documents import LineView, StatementView
+from yuntong.billing.models import (
+    BillingAccount,
+    EntryKind,
+    LedgerEntry,
+    Notice,
+    Order,
+    Statement,
+    StatementKind,
+    StatementLine,
+)
+from yuntong.billing.notices import ATTACHERS
+from yuntong.billing.orders import rent_entry
+from yuntong.billing.rating import do_rate_pending
+from yuntong.billing.usage import do_collect_call_usage
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import register, translate
+from yuntong.core.logging import get_logger
+from yuntong.core.money import format_yuan
+from yuntong.core.workdays import WorkCalendar
+
+log = get_logger(__name__)
+CHUNK = 500
+
+register(
+    {
+        "line.previous_balance": ("上期结余", "Previous balance"),
+        "line.rent": (
+            "{product} 月租（{days}/{cycle_days} 天）",
+            "{product} monthly fee ({days}/{cycle_days} days)",
+        ),
+        "line.rent_back": (
+            "{product} 未用天数退还（{days}/{cycle_days} 天）",
+            "{product} unused days returned ({days}/{cycle_days} days)",
+        ),
+        "line.late_fee": (
+            "滞纳金 {day}（{base} 元 × {rate}）",
+            "Late fee {day} ({base} yuan × {rate})",
+        ),
+        "line.payment": ("缴费，收据 {receipt}", "Payment, receipt {receipt}"),
+        "line.credit": ("减免：{why}", "Credit: {why}"),
+        "line.adjustment": (
+            "资费更正：{usage_at} 的通话",
+            "Tariff correction: usage of {usage_at}",
+        ),
+        "line.rate": ("{price} 元/分钟（{increment}）", "{price} yuan/min ({increment})"),
+        "operator.name": ("云通", "Yuntong"),
+    }
+)
+
+
+def calendar(ctx: Context) -> WorkCalendar:
+    return WorkCalendar(ctx.settings.workday_overrides)
+
+
+def due_date(ctx: Context, issued: datetime, workdays: int) -> date:
+    return calendar(ctx).add_workdays(local_day(ctx, issued), workdays)
+
+
+@dataclass
+class CloseResult:
+    cycle: str
+    issued: int = 0
+    already: int = 0
+    empty: int = 0
+    not_due: int = 0
+
+
+def _statement_row(
+    account_id: int,
+    number: str,
+    kind: str,
+    label: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    due_on: date,
+    previous: int,
+    entries: Sequence[LedgerEntry],
+) -> Statement:
+    payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
+    charges = sum(e.amount_fen for e in entries if e.kind != EntryKind.PAYMENT)
+    return Statement(
+        number=number,
+        account_id=account_id,
+        kind=kind,
+        cycle=label,
+        period_start=start,
+        period_end=end,
+        issued_at=now,
+        due_on=due_on,
+        previous_balance_fen=previous,
+        payments_fen=payments,
+        charges_fen=charges,
+        total_due_fen=previous + payments + charges,
+    )
+
+
+async def _previous_totals(s: AsyncSession, account_ids: Sequence[int]) -> dict[int, int]:
+    latest = (
+        select(Statement.account_id, func.max(Statement.id).label("last_id"))
+        .where(Statement.account_id.in_(account_ids))
+        .group_by(Statement.account_id)
+        .subquery()
+    )
+    query = select(Statement.account_id, Statement.total_due_fen).join(
+        latest, Statement.id == latest.c.last_id
+    )
+    return {a: t for a, t in (await s.execute(query)).all()}
+
+
+async def _save(
+    s: AsyncSession, statements: Sequence[tuple[Statement, Sequence[LedgerEntry]]], ctx: Context
+) -> None:
+    s.add_all([st for st, _ in statements])
+    await s.flush()
+    lines = [
+        {"statement_id": st.id, "entry_id": e.id} for st, entries in statements for e in entries
+    ]
+    if lines:
+        await s.execute(insert(StatementLine), lines)
+    notices = [
+        {
+            "account_id": st.account_id,
+            "kind": "statement_issued",
+            "params": {
+                "statement_id": st.id,
+                "number": st.number,
+                "cycle": st.cycle,
+                "total": format_yuan(st.total_due_fen),
+                "due_on": st.due_on.isoformat(),
+            },
+            "created_at": ctx.clock.now(),
+            "idempotency_key": f"statement_issued:{st.id}",
+        }
+        for st, _ in statements
+    ]
+    if notices:
+        await s.execute(store.insert_ignoring_duplicates(s, Notice), notices)
+
+
+# -- cycle close -------------------------------------------------------------------------------
+
+
+def check_cycle_label(label: str) -> None:
+    if not CYCLE_RE.match(label):
+        raise YuntongError("invalid_cycle")
+
+
+async def do_close_cycle(
+    ctx: Context,
+    label: str,
+    on_progress: Callable[[int, int], None] | None = None,
+    chunk: int = CHUNK,
+) -> CloseResult:
+    """Close cycle ``label`` for every account whose cycle of that name has ended."""
+    check_cycle_label(label)
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
+    if cycle_named(label, ctx.settings.billing_close_day, tz).end > now:
+        raise YuntongError("cycle_not_ended", cycle=label)
+    await do_collect_call_usage(ctx)
+    await do_rate_pending(ctx)
+    async with ctx.db.session() as s:
+        rows = (await s.execute(select(BillingAccount.id, BillingAccount.close_day))).all()
+    result = CloseResult(label)
+    by_day: dict[int, list[int]] = {}
+    for account_id, close_day in rows:
+        by_day.setdefault(close_day, []).append(account_id)
+    done = 0
+    for close_day, ids in sorted(by_day.items()):
+        cycle = cycle_named(label, close_day, tz)
+        if cycle.end > now:
+            result.not_due += len(ids)
+            done += len(ids)
+            continue
+        following = next_cycle(cycle, close_day, tz)
+        for start in range(0, len(ids), chunk):
+            part = sorted(ids)[start : start + chunk]
+            await _close_chunk(ctx, part, cycle, following, result)
+            done += len(part)
+            if on_progress:
+                on_progress(done, len(rows))
+    log.info(
+        "billing_cycle_closed",
+        cycle=label,
+        issued=result.issued,
+        already=result.already,
+        empty=result.empty,
+    )
+    return result
+
+
+async def _close_chunk(
+    ctx: Context, account_ids: list[int], cycle: Cycle, following: Cycle, result: CloseResult
+) -> None:
+    catalog = await load_catalog(ctx)
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
+    due_on = due_date(ctx, now, ctx.settings.billing_due_workdays)
+    async with ctx.db.session() as s:
+        closed = set(
+            (
+                await s.execute(
+                    select(Statement.account_id).where(
+                        Statement.account_id.in_(account_ids),
+                        Statement.kind == StatementKind.CYCLE,
+                        Statement.cycle == cycle.label,
+                    )
+                )
+            ).scalars()
+        )
+        result.already += len(closed)
+        todo = [a for a in account_ids if a not in closed]
+        if not todo:
+            return
+        subs = await store.subscriptions_for(s, todo)
+        rents = []
+        for account_subs in subs.values():
+            for sub in account_subs:
+                if sub.starts_at <= cycle.end and (sub.ends_at is None or sub.ends_at > cycle.end):
+                    product = catalog.products[sub.product_id]
+                    row = rent_entry(sub, product, catalog, following, following.start, tz)
+                    if row:
+                        rents.append(row)
+        await store.insert_entries(s, rents)
+        entries = await store.unbilled_for_close(
+            s, todo, cycle.end, [r["idempotency_key"] for r in rents]
+        )
+        previous = await _previous_totals(s, todo)
+        statements = []
+        for account_id in todo:
+            mine = entries.get(account_id, [])
+            prev = previous.get(account_id, 0)
+            if not mine and prev == 0:
+                result.empty += 1
+                continue
+            number = f"ST-{cycle.label}-{account_id:06d}"
+            st = _statement_row(
+                account_id,
+                number,
+                StatementKind.CYCLE,
+                cycle.label,
+                cycle.start,
+                cycle.end,
+                now,
+                due_on,
+                prev,
+                mine,
+            )
+            statements.append((st, mine))
+        await _save(s, statements, ctx)
+        result.issued += len(statements)
+    await publish_changed(ctx, *todo)
+
+
+async def do_issue_first_statement(ctx: Context, account_id: int, order: Order) -> Statement:
+    """The first invoice after an account's first order, due in N working days (VC 4.2.1)."""
+    return await _issue_now(
+        ctx,
+        account_id,
+        StatementKind.FIRST,
+        f"order-{order.id}",
+        f"SF-{order.id:08d}",
+        ctx.settings.billing_first_due_workdays,
+    )
+
+
+async def do_issue_final_statement(ctx: Context, account_id: int) -> Statement:
+    """On termination: everything not billed yet, due in the normal working days."""
+    return await _issue_now(
+        ctx,
+        account_id,
+        StatementKind.FINAL,
+        "final",
+        f"SX-{account_id:08d}",
+        ctx.settings.billing_due_workdays,
+    )
+
+
+async def _issue_now(
+    ctx: Context, account_id: int, kind: str, label: str, number: str, workdays: int
+) -> Statement:
+    """A statement of everything not billed yet, issued now (once per account, kind, label)."""
+    now = ctx.clock.now()
+    due_on = due_date(ctx, now, workdays)
+    async with ctx.db.session() as s:
+        query = select(Statement).where(
+            Statement.account_id == account_id, Statement.kind == kind, Statement.cycle == label
+        )
+        existing = (await s.execute(query)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        entries = await store.unbilled_entries(s, account_id)
+        previous = (await _previous_totals(s, [account_id])).get(account_id, 0)
+        start = min((e.occurred_at for e in entries), default=now)
+        st = _statement_row(
+            account_id, number, kind, label, start, now, now, due_on, previous, entries
+        )
+        await _save(s, [(st, entries)], ctx)
+    await publish_changed(ctx, account_id)
+    return st
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+async def list_statements(ctx: Context, actor: Actor, account_id: int | None) -> list[Statement]:
+    account = await account_for_actor(ctx, actor, account_id)
+    async with ctx.db.session() as s:
+        return list(reversed(await store.statements_of(s, account.id)))
+
+
+async def get_statement(ctx: Context, actor: Actor, statement_id: int) -> Statement:
+    """A statement the actor may see; another customer's is reported as not found."""
+    async with ctx.db.session() as s:
+        st = await s.get(Statement, statement_id)
+    if st is None:
+        raise YuntongError("statement_not_found")
+    try:
+        await account_for_actor(ctx, actor, st.account_id)
+    except YuntongError as exc:
+        raise YuntongError("statement_not_found") from exc
+    return st
+
+
+def _rate_text(detail: dict[str, Any], locale: str) -> str:
+    rate = detail.get("rate")
+    if not rate:
+        return ""
+    per_minute = Decimal(str(rate["per_minute_fen"])) / 100
+    return translate(
+        "line.rate", locale, price=f"{per_minute.normalize():f}", increment=rate["increment"]
+    )
+
+
+def describe(entry: LedgerEntry, locale: str, products: dict[str, str]) -> str:
+    """A line's text in ``locale``: what it is, in the customer's words."""
+    detail = entry.detail or {}
+    if entry.kind == EntryKind.USAGE:
+        return translate(f"usage.{entry.usage_type}", locale)
+    if entry.kind == EntryKind.RENT:
+        key = "line.rent_back" if detail.get("credit") else "line.rent"
+        code = str(detail.get("product_code", ""))
+        return translate(
+            key,
+            locale,
+            product=products.get(code, code),
+            days=detail.get("days", ""),
+            cycle_days=detail.get("cycle_days", ""),
+        )
+    if entry.kind == EntryKind.LATE_FEE:
+        return translate(
+            "line.late_fee",
+            locale,
+            day=detail.get("day", ""),
+            base=format_yuan(int(detail.get("base_fen", 0))),
+            rate=detail.get("rate", ""),
+        )
+    if entry.kind == EntryKind.PAYMENT:
+        return translate("line.payment", locale, receipt=detail.get("receipt", ""))
+    if entry.kind == EntryKind.ADJUSTMENT:
+        return translate("line.adjustment", locale, usage_at=detail.get("usage_at", "")[:16])
+    return translate("line.credit", locale, why=detail.get("why", entry.reference or ""))
+
+
+async def statement_view(
+    ctx: Context, account: BillingAccount, st: Statement | None, locale: str
+) -> StatementView:
+    """The document a customer reads; ``st`` None gives the itemised bill to date."""
+    catalog = await load_catalog(ctx)
+    products = {p.code: product_name(p, locale) for p in catalog.products.values()}
+    async with ctx.db.session() as s:
+        if st is None:
+            entries = await store.unbilled_entries(s, account.id)
+            previous = (await _previous_totals(s, [account.id])).get(account.id, 0)
+        else:
+            entries = await store.statement_entries(s, st.id)
+            previous = st.previous_balance_fen
+    now = ctx.clock.now()
+    tz = business_tz(ctx)
+    lines = [
+        LineView(
+            occurred_at=st.period_start if st else now,
+            kind="previous_balance",
+            description=translate("line.previous_balance", locale),
+            other_party="",
+            duration_s=None,
+            rate="",
+            amount_fen=previous,
+        )
+    ]
+    lines += [
+        LineView(
+            occurred_at=e.occurred_at,
+            kind=e.kind,
+            description=describe(e, locale, products),
+            other_party=str((e.detail or {}).get("other_party", "")),
+            duration_s=e.quantity_s if e.kind == EntryKind.USAGE else None,
+            rate=_rate_text(e.detail or {}, locale),
+            amount_fen=e.amount_fen,
+        )
+        for e in entries
+    ]
+    payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
+    charges = sum(e.amount_fen for e in entries if e.kind != EntryKind.PAYMENT)
+    start = st.period_start if st else min((e.occurred_at for e in entries), default=now)
+    end = st.period_end if st else now
+    return StatementView(
+        number=st.number if st else "—",
+        locale=locale,
+        timezone=ctx.settings.business_timezone,
+        operator_name=translate("operator.name", locale),
+        customer_name=await holder_name(ctx, account),
+        account_id=account.id,
+        cycle=st.cycle if st else "",
+        period_first_day=start.astimezone(tz).date(),
+        period_last_day=end.astimezone(tz).date(),
+        issued_on=(st.issued_at if st else now).astimezone(tz).date(),
+        due_on=st.due_on if st else end.astimezone(tz).date(),
+        previous_balance_fen=previous,
+        payments_fen=payments,
+        charges_fen=charges,
+        total_due_fen=previous + payments + charges,
+        lines=tuple(lines),
+    )
+
+
+async def _statement_attachments(
+    ctx: Context, notice: Notice, locale: str
+) -> list[tuple[str, str, bytes]]:
+    from yuntong.billing.documents import statement_csv, statement_pdf
+
+    async with ctx.db.session() as s:
+        st = await s.get(Statement, int(notice.params["statement_id"]))
+        account = await s.get(BillingAccount, notice.account_id)
+    if st is None or account is None:
+        return []
+    view = await statement_view(ctx, account, st, locale)
+    return [
+        (f"{st.number}.pdf", "application/pdf", statement_pdf(view)),
+        (f"{st.number}.csv", "text/csv", statement_csv(view)),
+    ]
+
+
+ATTACHERS["statement_issued"] = _statement_attachments

@@ -1,0 +1,162 @@
+"""Billing queries (no rules): ledger inserts that skip known keys, balances, unbilled entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yuntong.billing.models import (
+    EntryKind,
+    LedgerEntry,
+    Statement,
+    StatementLine,
+    Subscription,
+)
+
+
+def insert_ignoring_duplicates(s: AsyncSession, model: Any) -> Insert:
+    if s.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()
+
+
+async def insert_entries(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Append ledger entries; an entry whose idempotency key exists is skipped, not doubled."""
+    if rows:
+        await s.execute(insert_ignoring_duplicates(s, LedgerEntry), list(rows))
+
+
+async def entry_by_key(s: AsyncSession, key: str) -> LedgerEntry | None:
+    query = select(LedgerEntry).where(LedgerEntry.idempotency_key == key)
+    found: LedgerEntry | None = (await s.execute(query)).scalar_one_or_none()
+    return found
+
+
+async def add_entry(s: AsyncSession, **fields: Any) -> LedgerEntry:
+    """Append one entry, or return the one already appended under the same key."""
+    await insert_entries(s, [fields])
+    entry = await entry_by_key(s, fields["idempotency_key"])
+    assert entry is not None
+    return entry
+
+
+async def balance(s: AsyncSession, account_id: int, before: datetime | None = None) -> int:
+    """What the account owes (negative: what it has in hand), optionally as of a moment."""
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+        LedgerEntry.account_id == account_id
+    )
+    if before is not None:
+        query = query.where(LedgerEntry.occurred_at < before)
+    return int((await s.execute(query)).scalar_one())
+
+
+async def allowance_used(
+    s: AsyncSession, account_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[tuple[int, str], int]:
+    """Allowance seconds used per (account, usage type) in ``[start, end)``."""
+    query = (
+        select(
+            LedgerEntry.account_id,
+            LedgerEntry.usage_type,
+            func.sum(LedgerEntry.allowance_s),
+        )
+        .where(
+            LedgerEntry.account_id.in_(list(account_ids)),
+            LedgerEntry.kind == EntryKind.USAGE,
+            LedgerEntry.occurred_at >= start,
+            LedgerEntry.occurred_at < end,
+            LedgerEntry.allowance_s > 0,
+        )
+        .group_by(LedgerEntry.account_id, LedgerEntry.usage_type)
+    )
+    return {(a, str(t)): int(n) for a, t, n in (await s.execute(query)).all()}
+
+
+async def subscriptions_for(
+    s: AsyncSession, account_ids: Iterable[int]
+) -> dict[int, list[Subscription]]:
+    query = (
+        select(Subscription)
+        .where(Subscription.account_id.in_(list(account_ids)))
+        .order_by(Subscription.starts_at.desc(), Subscription.id.desc())
+    )
+    found: dict[int, list[Subscription]] = {}
+    for sub in (await s.execute(query)).scalars():
+        found.setdefault(sub.account_id, []).append(sub)
+    return found
+
+
+async def unbilled_entries(
+    s: AsyncSession, account_id: int, before: datetime | None = None
+) -> list[LedgerEntry]:
+    """Entries on no statement yet, oldest first (optionally only those before a moment)."""
+    billed = select(StatementLine.entry_id).where(StatementLine.entry_id == LedgerEntry.id)
+    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id, ~billed.exists())
+    if before is not None:
+        query = query.where(LedgerEntry.occurred_at < before)
+    return list(
+        (await s.execute(query.order_by(LedgerEntry.occurred_at, LedgerEntry.id))).scalars()
+    )
+
+
+async def statements_of(s: AsyncSession, account_id: int) -> list[Statement]:
+    query = select(Statement).where(Statement.account_id == account_id)
+    return list((await s.execute(query.order_by(Statement.issued_at, Statement.id))).scalars())
+
+
+async def statement_entries(s: AsyncSession, statement_id: int) -> list[LedgerEntry]:
+    query = (
+        select(LedgerEntry)
+        .join(StatementLine, StatementLine.entry_id == LedgerEntry.id)
+        .where(StatementLine.statement_id == statement_id)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
+    )
+    return list((await s.execute(query)).scalars())
+
+
+async def credits_until(s: AsyncSession, account_id: int, before: datetime | None) -> int:
+    """Everything in the customer's favour (payments, credit notes), as a positive number."""
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
+        LedgerEntry.account_id == account_id, LedgerEntry.amount_fen < 0
+    )
+    if before is not None:
+        query = query.where(LedgerEntry.occurred_at < before)
+    return -int((await s.execute(query)).scalar_one())
+
+
+async def statement_debits(s: AsyncSession, account_id: int) -> list[tuple[Statement, int]]:
+    """Each statement with the sum of its positive lines (what it newly asked for)."""
+    positive = func.coalesce(func.sum(LedgerEntry.amount_fen).filter(LedgerEntry.amount_fen > 0), 0)
+    query = (
+        select(Statement, positive)
+        .outerjoin(StatementLine, StatementLine.statement_id == Statement.id)
+        .outerjoin(LedgerEntry, LedgerEntry.id == StatementLine.entry_id)
+        .where(Statement.account_id == account_id)
+        .group_by(Statement.id)
+        .order_by(Statement.issued_at, Statement.id)
+    )
+    return [(st, int(total)) for st, total in (await s.execute(query)).all()]
+
+
+async def unbilled_for_close(
+    s: AsyncSession, account_ids: Sequence[int], before: datetime, also_keys: Sequence[str]
+) -> dict[int, list[LedgerEntry]]:
+    """Per account: unbilled entries before ``before``, plus the entries with ``also_keys``."""
+    billed = select(StatementLine.entry_id).where(StatementLine.entry_id == LedgerEntry.id)
+    when = LedgerEntry.occurred_at < before
+    if also_keys:
+        when = or_(when, LedgerEntry.idempotency_key.in_(list(also_keys)))
+    query = (
+        select(LedgerEntry)
+        .where(LedgerEntry.account_id.in_(list(account_ids)), ~billed.exists(), when)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
+    )
+    found: dict[int, list[LedgerEntry]] = {}
+    for entry in (await s.execute(query)).scalars():
+        found.setdefault(entry.account_id, []).append(entry)
+    return found

@@ -1,0 +1,137 @@
+"""Usage records: the chargeable events other domains produce, stored once each for rating."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from yuntong.accounts import service as accounts
+from yuntong.accounts.models import User
+from yuntong.billing.accounts import account_for_user
+from yuntong.billing.models import UsageRecord
+from yuntong.billing.tariff import MAX_QUANTITY_S, check_usage_type
+from yuntong.calls import service as calls
+from yuntong.calls.models import CallRecord
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+
+COLLECT_LOOKBACK = timedelta(days=7)
+# call records are written through the group commit: look a little behind the watermark
+COLLECT_MARGIN = timedelta(seconds=60)
+_WATERMARK = "billing.call_watermark"
+
+
+def call_usage_type(media: str) -> str:
+    return "call.video" if media == "video" else "call.audio"
+
+
+@dataclass(frozen=True)
+class UsageInput:
+    """A chargeable event from another domain; ``(source, source_id, usage_type)`` is unique."""
+
+    source: str
+    source_id: str
+    user_id: int
+    usage_type: str
+    quantity_s: int
+    started_at: datetime
+    other_party: str = ""
+
+
+def check_usage(usage: UsageInput) -> None:
+    check_usage_type(usage.usage_type)
+    if not 0 <= usage.quantity_s <= MAX_QUANTITY_S:
+        raise YuntongError("malformed_usage", reason="quantity out of range")
+    if usage.started_at.tzinfo is None:
+        raise YuntongError("malformed_usage", reason="naive start time")
+    if not usage.source or not usage.source_id:
+        raise YuntongError("malformed_usage", reason="missing source")
+
+
+async def do_record_usage(ctx: Context, usage: UsageInput) -> UsageRecord | None:
+    """Store a usage record once; a second delivery of the same record returns None."""
+    check_usage(usage)
+    account = await account_for_user(ctx, usage.user_id)
+    row = UsageRecord(
+        source=usage.source,
+        source_id=usage.source_id,
+        account_id=account.id,
+        user_id=usage.user_id,
+        usage_type=usage.usage_type,
+        quantity_s=usage.quantity_s,
+        started_at=usage.started_at,
+        other_party=usage.other_party[:64],
+        created_at=ctx.clock.now(),
+    )
+    try:
+        async with ctx.db.session() as s:
+            s.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+async def do_collect_call_usage(ctx: Context) -> int:
+    """Turn every finished, billable call without a usage record into one (the caller pays).
+
+    Reads the call records themselves, from a watermark kept in memory (a week back after a
+    start), so a call whose end was written just before a crash is still billed; the unique
+    key makes a second pass add nothing."""
+    now = ctx.clock.now()
+    since: datetime = ctx.extras.get(_WATERMARK) or now - COLLECT_LOOKBACK
+    added = 0
+    while True:
+        records = await calls.list_billable_calls(ctx, since - COLLECT_MARGIN, limit=2000)
+        fresh = await _without_usage(ctx, [r.id for r in records])
+        callees = await accounts.get_users(ctx, {r.callee_id for r in records if r.id in fresh})
+        for record in records:
+            if record.id in fresh and await do_record_usage(ctx, _call_usage(record, callees)):
+                added += 1
+        if records:
+            assert records[-1].ended_at is not None
+            since = max(since, records[-1].ended_at)
+        if len(records) < 2000 or not fresh:
+            break
+    ctx.extras[_WATERMARK] = since
+    return added
+
+
+async def _without_usage(ctx: Context, call_ids: list[str]) -> set[str]:
+    if not call_ids:
+        return set()
+    query = select(UsageRecord.source_id).where(
+        UsageRecord.source == "call", UsageRecord.source_id.in_(call_ids)
+    )
+    async with ctx.db.session() as s:
+        known = set((await s.execute(query)).scalars())
+    return set(call_ids) - known
+
+
+def _call_usage(record: CallRecord, callees: dict[int, User]) -> UsageInput:
+    callee = callees.get(record.callee_id)
+    return UsageInput(
+        source="call",
+        source_id=record.id,
+        user_id=record.caller_id,
+        usage_type=call_usage_type(record.media),
+        quantity_s=record.billable_seconds,
+        started_at=record.answered_at or record.created_at,
+        other_party=accounts.mask_leading(callee.username, 2) if callee else "",
+    )
+
+
+def usage_summary(row: UsageRecord) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": row.source,
+        "source_id": row.source_id,
+        "usage_type": row.usage_type,
+        "quantity_s": row.quantity_s,
+        "started_at": row.started_at.isoformat(),
+        "other_party": row.other_party,
+        "rated": row.rated_at is not None,
+    }
