@@ -123,9 +123,9 @@ def check_claimable(device: Device, claims: Sequence[DeviceClaim]) -> None:
 
     Whether the warranty covers it is decided afterwards: see :func:`warranty_refusal`."""
     if device.replaced_by_id is not None:  # handed back: it belongs to the operator now
-        raise YuntongError("invalid_transition", state=ClaimOutcome.REPLACED)
+        raise YuntongError("device_returned")
     if any(c.outcome == ClaimOutcome.OPEN for c in claims):
-        raise YuntongError("invalid_transition", state=ClaimOutcome.OPEN)
+        raise YuntongError("claim_already_open")
 
 
 def check_serial(serial: str) -> str:
@@ -317,7 +317,7 @@ async def do_resolve_claim(
         async with ctx.db.session() as s:
             claim = await s.get(DeviceClaim, claim_id)
             if claim is None:
-                raise YuntongError("not_found")
+                raise YuntongError("claim_not_found")
             # the device first, then the claim: the order do_open_claim and do_mark_opened lock in
             device = await s.get(Device, claim.device_id, with_for_update=True)
             assert device is not None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import service as accounts
@@ -234,24 +235,17 @@ async def do_open_dispute(
         if found is None or account is None or not may_manage(actor, account):
             raise YuntongError("statement_not_found")
         entry, statement = found
-        # the line's row lock serialises two disputes of the same line opened at once
+        # Two disputes of one line opened at once must not both pass the checks below: the
+        # line's row lock orders them on PostgreSQL; on SQLite the dispute's insert comes
+        # first, because a transaction's first write takes the database's write lock.
         await s.execute(
             select(StatementLine.id).where(StatementLine.entry_id == entry.id).with_for_update()
         )
-        pending = select(Dispute.id).where(
-            Dispute.entry_id == entry.id, Dispute.state.in_(list(OPEN_STATES))
-        )
-        if (await s.execute(pending)).first() is not None:
-            raise YuntongError("dispute_exists")
-        disputable = entry.amount_fen - await _credited_on_line(s, entry.id)
-        if disputable <= 0:
-            raise YuntongError("invalid_amount", reason="nothing on this line can be disputed")
-        amount = check_dispute_amount(disputable if amount_fen is None else amount_fen, disputable)
         dispute = Dispute(
             account_id=account.id,
             statement_id=statement.id,
             entry_id=entry.id,
-            amount_fen=amount,
+            amount_fen=0,
             reason=reason,
             state=DisputeState.OPEN,
             opened_by=actor.user_id,
@@ -259,11 +253,44 @@ async def do_open_dispute(
         )
         s.add(dispute)
         await s.flush()
+        others = select(Dispute.id).where(
+            Dispute.entry_id == entry.id,
+            Dispute.id != dispute.id,
+            Dispute.state.in_(list(OPEN_STATES)),
+        )
+        if (await s.execute(others)).first() is not None:
+            raise YuntongError("dispute_exists")
+        disputable = entry.amount_fen - await _credited_on_line(s, entry.id)
+        if disputable <= 0:
+            raise YuntongError("invalid_amount", reason="nothing on this line can be disputed")
+        dispute.amount_fen = check_dispute_amount(
+            disputable if amount_fen is None else amount_fen, disputable
+        )
         _event(s, ctx, actor, dispute, reason)
         await s.flush()
         view = (await _views(s, [dispute]))[0]
     await _notify(ctx, view, reason)
     return view
+
+
+async def _claim(s: AsyncSession, dispute_id: int, target: DisputeState, now: datetime) -> Dispute:
+    """Move the dispute to ``target`` if its state allows it, as one conditional UPDATE: of two
+    staff resolving it at once, exactly one succeeds and the other gets invalid_transition."""
+    dispute = await s.get(Dispute, dispute_id)
+    if dispute is None:
+        raise YuntongError("dispute_not_found")
+    check_dispute_transition(dispute, target)
+    resolved_at = None if target in OPEN_STATES else now
+    claimed = await s.execute(
+        update(Dispute)
+        .where(Dispute.id == dispute_id, Dispute.state == dispute.state)
+        .values(state=target, resolved_at=resolved_at)
+        .execution_options(synchronize_session=False)
+    )
+    await s.refresh(dispute)
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise YuntongError("invalid_transition", state=dispute.state)
+    return dispute
 
 
 async def _advance(
@@ -272,13 +299,7 @@ async def _advance(
     """Move a dispute to a state that moves no money, with its event and notice."""
     accounts.check_staff(actor)
     async with ctx.db.session() as s:
-        dispute = await s.get(Dispute, dispute_id, with_for_update=True)
-        if dispute is None:
-            raise YuntongError("dispute_not_found")
-        check_dispute_transition(dispute, target)
-        dispute.state = target
-        if target not in OPEN_STATES:
-            dispute.resolved_at = ctx.clock.now()
+        dispute = await _claim(s, dispute_id, target, ctx.clock.now())
         _event(s, ctx, actor, dispute, note)
         await s.flush()
         view = (await _views(s, [dispute]))[0]
@@ -309,10 +330,7 @@ async def do_resolve_by_credit(
     note = check_text("note", note, required=False)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
-        dispute = await s.get(Dispute, dispute_id, with_for_update=True)
-        if dispute is None:
-            raise YuntongError("dispute_not_found")
-        check_dispute_transition(dispute, DisputeState.CREDITED)
+        dispute = await _claim(s, dispute_id, DisputeState.CREDITED, now)
         check_dispute_amount(amount_fen, dispute.amount_fen)
         statement = await s.get(Statement, dispute.statement_id)
         line = await s.get(LedgerEntry, dispute.entry_id)
@@ -336,8 +354,6 @@ async def do_resolve_by_credit(
             created_by=actor.user_id,
             idempotency_key=f"dispute:{dispute.id}",
         )
-        dispute.state = DisputeState.CREDITED
-        dispute.resolved_at = now
         dispute.credit_entry_id = credit.id
         _event(s, ctx, actor, dispute, note)
         await s.flush()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import service as accounts
@@ -27,6 +27,7 @@ from yuntong.billing.models import (
 )
 from yuntong.billing.store import add_entry, entry_by_key
 from yuntong.core.context import Context
+from yuntong.core.db import UTCDateTime
 from yuntong.core.errors import YuntongError
 from yuntong.core.money import round_fen
 
@@ -220,11 +221,20 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
     appended. Idempotent: one credit per (incident, subscription, cycle), ever."""
     accounts.check_staff(actor)
     catalog = await load_catalog(ctx)
+    now = ctx.clock.now()
     async with ctx.db.session() as s:
-        # the row lock makes two applications of the same incident run one after the other
-        incident = await s.get(Incident, incident_id, with_for_update=True)
-        if incident is None:
-            raise YuntongError("not_found")
+        # Marking it applied is the first write: on SQLite it takes the write lock, so two
+        # applications run one after the other; on PostgreSQL the subscriptions' row locks below
+        # keep two incidents from both spending the same cycle's rent.
+        marked = await s.execute(
+            update(Incident)
+            .where(Incident.id == incident_id)
+            .values(credited_at=func.coalesce(Incident.credited_at, literal(now, UTCDateTime())))
+            .execution_options(synchronize_session=False)
+        )
+        incident = await s.get(Incident, incident_id)
+        if getattr(marked, "rowcount", 0) != 1 or incident is None:
+            raise YuntongError("incident_not_found")
         appended, account_ids = 0, set[int]()
         if not is_excluded(ctx, incident):
             product_ids = [catalog.by_code(code).id for code in incident.product_codes]
@@ -237,14 +247,13 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
                     (Subscription.ends_at.is_(None)) | (Subscription.ends_at > incident.starts_at),
                 )
                 .order_by(Subscription.id)
+                .with_for_update(of=Subscription)
             )
             for sub, close_day in (await s.execute(query)).all():
                 new = await _credit_subscription(s, ctx, catalog, incident, sub, close_day)
                 if new:
                     appended += new
                     account_ids.add(sub.account_id)
-        if incident.credited_at is None:
-            incident.credited_at = ctx.clock.now()
     await publish_changed(ctx, *account_ids)
     await accounts.audit(
         ctx,

@@ -166,12 +166,16 @@ async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
         if not records:
             return 0, set()
         account_ids = {r.account_id for r in records}
-        rows = await s.execute(
-            select(BillingAccount.id, BillingAccount.close_day).where(
-                BillingAccount.id.in_(account_ids)
-            )
+        # the accounts' rows are locked (in id order, so raters never deadlock): another rater
+        # rating the same accounts waits, then sees the allowance this batch used
+        accounts_query = (
+            select(BillingAccount.id, BillingAccount.close_day)
+            .where(BillingAccount.id.in_(account_ids))
+            .order_by(BillingAccount.id)
         )
-        close_day = {a: d for a, d in rows.all()}
+        if not ctx.db.is_sqlite:
+            accounts_query = accounts_query.with_for_update()
+        close_day = {a: d for a, d in (await s.execute(accounts_query)).all()}
         subscriptions = await store.subscriptions_for(s, account_ids)
         cycles = {r.id: cycle_of(r.started_at, close_day[r.account_id], tz) for r in records}
         by_cycle: dict[Cycle, set[int]] = defaultdict(set)

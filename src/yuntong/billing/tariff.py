@@ -133,12 +133,12 @@ def affordable_seconds(available_fen: int, rate: Rate, allowance_left_s: int) ->
     Whole increments only: the call ends before it would cost more than is available."""
     if not rate.chargeable:
         return None
-    free = max(0, allowance_left_s)
+    free = min(max(0, allowance_left_s), MAX_QUANTITY_S)
     money = available_fen - rate.connect_fee_fen
     if money <= 0 or rate.per_minute_fen == 0:
         return free
     paid = int(Decimal(money) * 60 / rate.per_minute_fen)
-    total = free + paid
+    total = min(free + paid, MAX_QUANTITY_S)  # a month on the phone is the longest we rate
     # round down to the increment grid so the last increment is fully paid for
     if total < rate.first_s:
         return free

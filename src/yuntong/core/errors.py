@@ -122,6 +122,18 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "dispute_exists": (409, "该账单项已有未结争议", "This line already has an open dispute"),
     "device_not_found": (404, "找不到该终端", "No such device"),
     "serial_taken": (409, "该序列号已登记", "That serial number is already registered"),
+    "claim_not_found": (404, "找不到该保修申请", "No such warranty claim"),
+    "claim_already_open": (
+        409,
+        "该终端已有处理中的保修申请",
+        "This device already has an open warranty claim",
+    ),
+    "device_returned": (
+        409,
+        "该终端已更换并交回，请对新终端提出申请",
+        "This device was replaced and handed back; make the claim on the new device",
+    ),
+    "incident_not_found": (404, "找不到该故障记录", "No such incident"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
 }
 

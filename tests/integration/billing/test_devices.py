@@ -148,7 +148,7 @@ async def test_the_replaced_device_can_no_longer_be_claimed(
     claim = await devices.do_open_claim(ctx, customer, device.id, "cracked screen")
     await devices.do_resolve_claim(ctx, staff, claim.id, "replaced", [], "", unique("SN"))
     assert await code_of(devices.do_open_claim(ctx, customer, device.id, "x")) == (
-        "invalid_transition"
+        "device_returned"
     )
 
 
@@ -206,7 +206,7 @@ async def test_one_claim_at_a_time_and_a_resolved_claim_is_final(
     device = await delivered_today(ctx, staff, customer)
     claim = await devices.do_open_claim(ctx, customer, device.id, "no picture")
     assert await code_of(devices.do_open_claim(ctx, customer, device.id, "x")) == (
-        "invalid_transition"
+        "claim_already_open"
     )
     await devices.do_resolve_claim(ctx, staff, claim.id, "repaired", [], "")
     code = await code_of(devices.do_resolve_claim(ctx, staff, claim.id, "repaired", [], ""))

@@ -3,6 +3,7 @@ or corrects it with one credit note. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.api_disputes import router
 from yuntong.billing.disputes import (
+    DisputeView,
     do_investigate,
     do_open_dispute,
     do_resolve_by_credit,
@@ -283,6 +285,29 @@ async def test_one_open_dispute_per_line_and_never_more_than_the_line_back(
         await do_open_dispute(ctx, me, line.id, "And again")
     assert code_of(nothing_left) == "invalid_amount"
     assert await balance(ctx, account.id) == 0
+
+
+async def test_the_same_step_taken_twice_at_once_happens_once(ctx: Context) -> None:
+    me, account = await customer(ctx)
+    staff = await person(ctx, "operator_admin")
+    _, [line] = await statement_with(ctx, account, 3000)
+    opened = await asyncio.gather(
+        *(do_open_dispute(ctx, me, line.id, "Wrong") for _ in range(3)), return_exceptions=True
+    )
+    [dispute] = [o for o in opened if isinstance(o, DisputeView)]
+    assert sorted(o.code for o in opened if isinstance(o, YuntongError)) == ["dispute_exists"] * 2
+
+    resolved = await asyncio.gather(
+        *(do_resolve_by_credit(ctx, staff, dispute.dispute.id, 3000, "") for _ in range(3)),
+        return_exceptions=True,
+    )
+    refused = [r.code for r in resolved if isinstance(r, YuntongError)]
+    assert refused == ["invalid_transition"] * 2
+    assert len(await credit_entries(ctx, account.id)) == 1
+    assert [e.action for e in (await get_dispute(ctx, me, dispute.dispute.id)).events] == [
+        "opened",
+        "credited",
+    ]
 
 
 async def test_illegal_transitions_are_refused(ctx: Context) -> None:

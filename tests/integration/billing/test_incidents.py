@@ -4,6 +4,7 @@ than was charged, nothing for short interruptions. Calendar-month cycles; April 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -178,6 +179,19 @@ async def test_overlapping_incidents_together_never_exceed_the_rent(
     assert [c.amount_fen for c in await credits(ctx, account)] == [-6_667, -3_333]
 
 
+async def test_applications_at_once_credit_once_and_within_the_rent(
+    ctx: Context, staff: Principal, video: Product
+) -> None:
+    account, sub = await subscriber(ctx, video, APRIL[0])
+    await charge_rent(ctx, sub, video, APRIL, 10_000)
+    first = await incident(ctx, staff, APRIL[0], 20 * 24, video)
+    second = await incident(ctx, staff, beijing(2026, 4, 11, 0), 20 * 24, video)
+
+    runs = [do_apply_incident_credits(ctx, staff, i) for i in (first, second, first, second)]
+    assert sum(await asyncio.gather(*runs)) == 2
+    assert sorted(c.amount_fen for c in await credits(ctx, account)) == [-6_667, -3_333]
+
+
 async def test_a_changed_package_is_credited_on_its_net_rent(
     ctx: Context, staff: Principal, video: Product
 ) -> None:
@@ -266,4 +280,4 @@ async def test_only_staff_record_and_credit_incidents(
     assert apply.value.code == "forbidden"
     with pytest.raises(YuntongError) as missing:
         await do_apply_incident_credits(ctx, staff, outage + 1000)
-    assert missing.value.code == "not_found"
+    assert missing.value.code == "incident_not_found"
