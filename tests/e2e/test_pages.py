@@ -217,8 +217,16 @@ async def test_contacts_edit_favourite_block_and_delete(
     await expect(page.locator("#contact-list li")).to_have_count(1)
     await page.fill("#contact-search", "nobody-matches-this")
     await expect(page.locator("#contacts-nomatch")).to_be_visible()
-    await page.fill("#contact-search", "")
-    await page.click("#filter-all")
+
+    # each of these reloads the list from the server (the search after a 200 ms pause); wait
+    # for both answers, or a late one re-renders the list and closes the menu opened below
+    def contacts_loaded(response: Any) -> bool:
+        return bool(response.url.split("?")[0].endswith("/api/v1/contacts"))
+
+    async with page.expect_response(contacts_loaded):
+        await page.fill("#contact-search", "")
+    async with page.expect_response(contacts_loaded):
+        await page.click("#filter-all")
 
     await row.locator(".menu summary").click()
     await row.locator(".act-block").click()

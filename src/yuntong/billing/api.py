@@ -27,6 +27,7 @@ from yuntong.billing import (
 )
 from yuntong.billing.documents import ReceiptView, receipt_pdf, statement_csv, statement_pdf
 from yuntong.billing.models import Statement
+from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale, translate
@@ -47,6 +48,19 @@ class Strict(BaseModel):
 @router.get("/price-list", summary="The published price list (no login needed)")
 async def get_price_list(ctx: Ctx) -> list[dict[str, Any]]:
     return await catalog.price_list(ctx)
+
+
+@router.get("/catalog", summary="Staff: every product with its current and next price")
+async def get_catalog(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    accounts.check_staff(user)
+    return await catalog.price_list(ctx, include_inactive=True)
+
+
+@router.get("/usage-types", summary="What can be rated: codes and names (zh-CN, en)")
+async def get_usage_types() -> list[dict[str, str]]:
+    return [
+        {"code": u.code, "name_zh": u.name_zh, "name_en": u.name_en} for u in USAGE_TYPES.values()
+    ]
 
 
 class ProductIn(Strict):
@@ -233,6 +247,7 @@ def _view_out(view: Any) -> dict[str, Any]:
                 "duration_s": line.duration_s,
                 "rate": line.rate,
                 "amount_fen": line.amount_fen,
+                "entry_id": line.entry_id,
             }
             for line in view.lines
         ],

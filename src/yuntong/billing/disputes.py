@@ -219,7 +219,7 @@ async def _notify(ctx: Context, view: DisputeView, note: str) -> None:
         f"{dispute.id}:{view.events[-1].id}",
         dispute=dispute.id,
         number=view.statement_number,
-        state=translate(f"dispute.state.{dispute.state}", account.locale),
+        state=dispute.state,
         note=note,
     )
 

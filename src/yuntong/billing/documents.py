@@ -45,6 +45,7 @@ class LineView:
     duration_s: int | None  # usage only
     rate: str  # already formatted, e.g. "0.15/min (6/6)"; "" when none
     amount_fen: int  # signed; payments and credits are negative
+    entry_id: int | None = None  # the ledger entry (None for the previous balance): disputes
 
 
 @dataclass(frozen=True)

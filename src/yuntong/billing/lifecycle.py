@@ -72,10 +72,13 @@ async def do_request_termination(
     from yuntong.billing.statements import do_issue_final_statement
 
     account = await account_for_actor(ctx, actor, account_id)
-    if account.state != S.TERMINATING:
+    if account.state not in (S.TERMINATING, S.TERMINATED):
         account = await _move(ctx, actor, account.id, S.TERMINATING, "customer_request")
         async with ctx.db.session() as s:
             await end_subscriptions_now(ctx, s, account.id)
+    from yuntong.billing.dunning import do_review_account
+
+    await do_review_account(ctx, account.id)  # late fees to date belong on the final statement
     final = await do_issue_final_statement(ctx, account.id)
     account = await do_complete_termination_if_paid(ctx, account.id)
     return account, final

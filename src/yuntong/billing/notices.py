@@ -23,7 +23,7 @@ log = get_logger(__name__)
 # kind -> (subject zh, subject en); bodies are "notice.<kind>.body"
 NOTICE_TEXTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "statement_issued": (
-        ("{cycle} 账单已出：应付 {total} 元", "Your {cycle} statement: {total} yuan due"),
+        ("账单 {number} 已出：应付 {total} 元", "Statement {number}: {total} yuan due"),
         (
             "账单 {number} 已出账，应付 {total} 元，请于 {due_on} 前缴费。明细见附件或网上营业厅。",
             "Statement {number} is issued: {total} yuan is due by {due_on}. "
@@ -128,8 +128,15 @@ Attachments = Callable[[Context, Notice, str], Awaitable[list[tuple[str, str, by
 ATTACHERS: dict[str, Attachments] = {}
 
 
+# params stored as codes and shown in the reader's language: kind -> {param: i18n key pattern}
+CODED_PARAMS: dict[str, dict[str, str]] = {"dispute_update": {"state": "dispute.state.{}"}}
+
+
 def notice_text(notice: Notice, locale: str) -> tuple[str, str]:
-    params = {k: v for k, v in notice.params.items()}
+    params = dict(notice.params)
+    for name, pattern in CODED_PARAMS.get(notice.kind, {}).items():
+        if name in params:
+            params[name] = translate(pattern.format(params[name]), locale)
     return (
         translate(f"notice.{notice.kind}.subject", locale, **params),
         translate(f"notice.{notice.kind}.body", locale, **params),

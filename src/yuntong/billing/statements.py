@@ -424,6 +424,7 @@ async def statement_view(
             duration_s=e.quantity_s if e.kind == EntryKind.USAGE else None,
             rate=_rate_text(e.detail or {}, locale),
             amount_fen=e.amount_fen,
+            entry_id=e.id,
         )
         for e in entries
     ]

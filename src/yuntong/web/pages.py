@@ -22,6 +22,7 @@ from yuntong.accounts.auth import (
     principal_from_token,
     token_from_request,
 )
+from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
 from yuntong.web.i18n_strings import catalog
@@ -105,6 +106,7 @@ def _render(
         active=active,
         here=_path_and_query(request),
         version=__version__,
+        business_tz=get_context(request).settings.business_timezone,
         **extra,
     )
     return HTMLResponse(body, headers=SECURITY_HEADERS)
@@ -138,7 +140,12 @@ async def _member(request: Request, roles: frozenset[str] | None = None) -> Prin
 
 
 def _member_page(
-    request: Request, principal: Principal, template: str, title_key: str, **extra: Any
+    request: Request,
+    principal: Principal,
+    template: str,
+    title_key: str,
+    active: str | None = None,
+    **extra: Any,
 ) -> HTMLResponse:
     return _render(
         request,
@@ -146,7 +153,7 @@ def _member_page(
         title_key=title_key,
         principal=principal,
         csrf_token=csrf_token_for(get_context(request), principal.session_id),
-        active=template.removesuffix(".html"),
+        active=template.removesuffix(".html") if active is None else active,
         **extra,
     )
 
@@ -182,6 +189,15 @@ async def signup_page(request: Request) -> Response:
 @router.get("/pending")
 async def pending_page(request: Request) -> Response:
     return _render(request, "pending.html", title_key="ui.pending.title")
+
+
+@router.get("/prices")
+async def prices_page(request: Request) -> Response:
+    """The published price list: for everyone, signed in or not."""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _render(request, "prices.html", title_key="ui.prices.title", active="prices")
+    return _member_page(request, principal, "prices.html", "ui.prices.title")
 
 
 @router.get("/lang/{locale}")
@@ -233,3 +249,45 @@ async def operator_page(request: Request) -> Response:
     if isinstance(member, Response):
         return member
     return _member_page(request, member, "operator.html", "ui.operator.title")
+
+
+# -- billing -------------------------------------------------------------------------------
+
+
+@router.get("/billing")
+async def billing_page(request: Request) -> Response:
+    member = await _member(request)
+    if isinstance(member, Response):
+        return member
+    if member.role in STAFF_ROLES:  # staff have no account of their own: the desk is theirs
+        return RedirectResponse("/operator/billing", status_code=303)
+    return _member_page(request, member, "billing.html", "ui.billing.title")
+
+
+@router.get("/billing/statements/{statement_id:int}")
+async def statement_page(request: Request, statement_id: int) -> Response:
+    member = await _member(request)
+    if isinstance(member, Response):
+        return member
+    return _member_page(
+        request,
+        member,
+        "statement.html",
+        "ui.statement.title",
+        active="operator_billing" if member.role in STAFF_ROLES else "billing",
+        statement_id=statement_id,
+    )
+
+
+@router.get("/operator/billing")
+async def operator_billing_page(request: Request) -> Response:
+    member = await _member(request, roles=STAFF_ROLES)
+    if isinstance(member, Response):
+        return member
+    return _member_page(
+        request,
+        member,
+        "operator_billing.html",
+        "ui.opbilling.title",
+        usage_types=list(USAGE_TYPES),
+    )

@@ -36,7 +36,7 @@ from yuntong.billing.models import (
     Statement,
     StatementLine,
 )
-from yuntong.billing.notices import list_notices
+from yuntong.billing.notices import list_notices, notice_text
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -202,7 +202,10 @@ async def test_customer_sees_every_step_in_order(ctx: Context) -> None:
 
     notices = sorted(await list_notices(ctx, account.id), key=lambda n: n.id)
     assert [n.kind for n in notices] == ["dispute_update"] * 3
-    assert [n.params["state"] for n in notices] == ["已受理", "调查中", "已更正并退费"]
+    assert [n.params["state"] for n in notices] == ["open", "investigating", "credited"]
+    # stored as codes, read in the reader's language
+    assert "已更正并退费" in notice_text(notices[-1], "zh-CN")[1]
+    assert "已受理" not in notice_text(notices[0], "en")[1]
     assert notices[-1].params["note"] == "已退还 8.00 元。Duplicate record removed"
     assert {n.params["number"] for n in notices} == {statement.number}
     assert [d.dispute.id for d in await list_disputes(ctx, me, None)] == [opened.dispute.id]

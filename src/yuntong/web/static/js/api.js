@@ -49,4 +49,5 @@ export async function api(method, path, body = undefined, query = undefined) {
 export const get = (path, query) => api('GET', path, undefined, query);
 export const post = (path, body = {}) => api('POST', path, body);
 export const patch = (path, body) => api('PATCH', path, body);
+export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);

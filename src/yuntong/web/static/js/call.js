@@ -180,6 +180,11 @@ export class CallController extends EventTarget {
       case 'call.answered_elsewhere':
         this._finish('answered', 'answered_elsewhere');
         break;
+      case 'call.credit_low':
+        // prepaid: the server ends the call when the balance runs out
+        this.creditSecondsLeft = data.seconds_left;
+        this._changed();
+        break;
       case 'call.ended':
         this._finish(data.outcome, data.reason);
         break;

@@ -91,6 +91,10 @@ export class CallScreen {
     e.qualityLabel.textContent = t(`ui.call.quality.${call.quality}`);
     e.quality.title = e.qualityLabel.textContent;
     if (call.localStream && !this.devicesFilled) this._fillDevices();
+    if (call.creditSecondsLeft !== undefined && !call.creditWarned && call.state !== 'ended') {
+      call.creditWarned = true;
+      toast(t('ui.call.credit_low', { seconds: call.creditSecondsLeft }));
+    }
     this._tick();
     if (call.state === 'ended') this._ended();
   }
@@ -129,6 +133,9 @@ export class CallScreen {
   _outcomeText(call) {
     if (call.mediaError) return t('ui.call.media_error', { error: call.error });
     if (call.outcome === 'failed' && call.error) return t('ui.call.failed', { error: call.error });
+    if (call.outcome === 'answered' && call.endReason === 'credit_exhausted') {
+      return t('ui.call.credit_exhausted');
+    }
     if (call.outcome === 'answered') {
       const seconds = call.answeredAt ? (call.endedAt - call.answeredAt) / 1000 : 0;
       return `${t('ui.call.state.ended')} · ${formatDuration(seconds)}`;
