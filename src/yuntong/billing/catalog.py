@@ -34,6 +34,15 @@ class Catalog:
     products: dict[int, Product] = field(default_factory=dict)
     prices: dict[int, list[ProductPrice]] = field(default_factory=dict)  # by product, in order
     by_id: dict[int, ProductPrice] = field(default_factory=dict)
+    _rates: dict[tuple[int, str], Rate | None] = field(default_factory=dict)
+
+    def rate(self, price: ProductPrice, usage_type: str) -> Rate | None:
+        """``price``'s rate for ``usage_type``, parsed once per snapshot."""
+        key = (price.id, usage_type)
+        if key not in self._rates:
+            spec = price.rates.get(usage_type)
+            self._rates[key] = Rate.parse(spec) if spec else None
+        return self._rates[key]
 
     @property
     def default_package(self) -> Product | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select, update
+
 from yuntong.billing import store
 from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user
 from yuntong.billing.catalog import business_tz, load_catalog
@@ -148,28 +150,46 @@ def exposure_percent(st: Standing) -> int:
     return max(0, st.balance_fen * 100 // st.credit_limit_fen)
 
 
+def alert_level(kind: str, limit_fen: int, owed_fen: int) -> int:
+    """The credit alert an account has earned: 0, 80 or 100 (percent of its limit)."""
+    if kind != AccountKind.POSTPAID or limit_fen <= 0:
+        return 0
+    percent = owed_fen * 100 // limit_fen
+    return 100 if percent >= 100 else 80 if percent >= 80 else 0
+
+
 async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
     """Tell postpaid accounts when they pass 80 % and 100 % of their credit limit (once each,
-    until a payment brings them back under)."""
+    until a payment brings them back under). One query for the whole batch."""
     from yuntong.billing.notices import do_notify
 
-    for account_id in sorted(account_ids):
-        st = await standing(ctx, account_id)
-        percent = exposure_percent(st)
-        level = 100 if percent >= 100 else 80 if percent >= 80 else 0
-        async with ctx.db.session() as s:
-            account = await s.get(BillingAccount, account_id, with_for_update=True)
-            assert account is not None
-            previous = account.alert_level
-            if level == previous:
-                continue
-            account.alert_level = level
-        if level > previous:
-            await do_notify(
-                ctx,
-                account_id,
-                f"credit_{level}",
-                f"{account_id}:{ctx.clock.now().isoformat()}",
-                owed=format_yuan(st.balance_fen),
-                limit=format_yuan(st.credit_limit_fen),
-            )
+    if not account_ids:
+        return
+    raised = []
+    async with ctx.db.session() as s:
+        query = select(
+            BillingAccount.id,
+            BillingAccount.kind,
+            BillingAccount.credit_limit_fen,
+            BillingAccount.alert_level,
+        ).where(BillingAccount.id.in_(sorted(account_ids)))
+        rows = (await s.execute(query)).all()
+        owed = await store.balances(s, account_ids)
+        changed = []
+        for account_id, kind, limit, previous in rows:
+            level = alert_level(kind, limit, owed.get(account_id, 0))
+            if level != previous:
+                changed.append({"id": account_id, "alert_level": level})
+                if level > previous:
+                    raised.append((account_id, level, owed.get(account_id, 0), limit))
+        if changed:
+            await s.execute(update(BillingAccount), changed)  # bulk, by primary key
+    for account_id, level, owed_fen, limit in raised:
+        await do_notify(
+            ctx,
+            account_id,
+            f"credit_{level}",
+            f"{account_id}:{ctx.clock.now().isoformat()}",
+            owed=format_yuan(owed_fen),
+            limit=format_yuan(limit),
+        )

@@ -62,9 +62,7 @@ def tariff_for(
     price = catalog.price_on(product.id, moment.astimezone(tz).date())
     if price is None:
         return Tariff(None, None, 0)
-    spec = price.rates.get(usage_type)
-    rate = Rate.parse(spec) if spec else None
-    return Tariff(price, rate, int(price.allowances.get(usage_type, 0)))
+    return Tariff(price, catalog.rate(price, usage_type), int(price.allowances.get(usage_type, 0)))
 
 
 class AllowanceLedger:

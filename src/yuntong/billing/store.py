@@ -55,6 +55,16 @@ async def balance(s: AsyncSession, account_id: int, before: datetime | None = No
     return int((await s.execute(query)).scalar_one())
 
 
+async def balances(s: AsyncSession, account_ids: Iterable[int]) -> dict[int, int]:
+    """What each account owes (absent: nothing was ever posted)."""
+    query = (
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_fen))
+        .where(LedgerEntry.account_id.in_(list(account_ids)))
+        .group_by(LedgerEntry.account_id)
+    )
+    return {a: int(total) for a, total in (await s.execute(query)).all()}
+
+
 async def allowance_used(
     s: AsyncSession, account_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[tuple[int, str], int]:
