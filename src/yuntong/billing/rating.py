@@ -91,7 +91,7 @@ class AllowanceLedger:
 
 
 def rate_record(
-    record: UsageRecord,
+    record: Any,
     tariff: Tariff,
     allowance_left_s: int,
     now: datetime,
@@ -147,20 +147,42 @@ async def do_rate_pending(ctx: Context, batch: int = BATCH) -> int:
             return total
 
 
+_PENDING = (
+    UsageRecord.id,
+    UsageRecord.account_id,
+    UsageRecord.usage_type,
+    UsageRecord.quantity_s,
+    UsageRecord.started_at,
+    UsageRecord.other_party,
+)
+
+
+def _cycles(records: list[Any], close_day: dict[int, int], tz: ZoneInfo) -> list[Cycle]:
+    """Each record's cycle; an account's records mostly share one, so it is reused."""
+    last: dict[int, Cycle] = {}
+    found = []
+    for r in records:
+        cycle = last.get(r.account_id)
+        if cycle is None or not cycle.start <= r.started_at < cycle.end:
+            cycle = last[r.account_id] = cycle_of(r.started_at, close_day[r.account_id], tz)
+        found.append(cycle)
+    return found
+
+
 async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
     catalog = await load_catalog(ctx)
     tz = business_tz(ctx)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         query = (
-            select(UsageRecord)
+            select(*_PENDING)
             .where(UsageRecord.rated_at.is_(None))
             .order_by(UsageRecord.id)
             .limit(batch)
         )
         if not ctx.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        records = list((await s.execute(query)).scalars())
+        records = list((await s.execute(query)).all())
         if not records:
             return 0, set()
         account_ids = {r.account_id for r in records}
@@ -175,15 +197,14 @@ async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
             accounts_query = accounts_query.with_for_update()
         close_day = {a: d for a, d in (await s.execute(accounts_query)).all()}
         subscriptions = await store.subscriptions_for(s, account_ids)
-        cycles = {r.id: cycle_of(r.started_at, close_day[r.account_id], tz) for r in records}
+        cycles = _cycles(records, close_day, tz)
         by_cycle: dict[Cycle, set[int]] = defaultdict(set)
-        for r in records:
-            by_cycle[cycles[r.id]].add(r.account_id)
+        for record, cycle in zip(records, cycles, strict=True):
+            by_cycle[cycle].add(record.account_id)
         allowances = AllowanceLedger()
         await allowances.load(s, by_cycle)
         entries = []
-        for record in records:
-            cycle = cycles[record.id]
+        for record, cycle in zip(records, cycles, strict=True):
             tariff = tariff_for(
                 catalog,
                 subscriptions.get(record.account_id, []),
@@ -201,6 +222,7 @@ async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
             update(UsageRecord)
             .where(UsageRecord.id.in_([r.id for r in records]))
             .values(rated_at=now)
+            .execution_options(synchronize_session=False)  # no loaded objects to refresh
         )
     return len(records), account_ids
 

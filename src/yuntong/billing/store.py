@@ -20,9 +20,11 @@ from yuntong.billing.models import (
 
 
 def insert_ignoring_duplicates(s: AsyncSession, model: Any) -> Insert:
+    """A Core insert (no ORM bookkeeping) that skips rows whose unique keys exist."""
+    table = model.__table__
     if s.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing()
-    return sqlite.insert(model).on_conflict_do_nothing()
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 async def insert_entries(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
