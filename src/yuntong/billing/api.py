@@ -295,12 +295,15 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
     )
 
 
-@router.get("/bill-to-date", summary="The itemised bill of the current cycle so far")
+@router.get(
+    "/bill-to-date",
+    summary="The itemised bill of the current cycle so far",
+    description="Calls appear once rated, within seconds of their end.",
+)
 async def bill_to_date(
     ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
 ) -> dict[str, Any]:
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
-    await rating.do_rate_pending(ctx)
     view = await statements.statement_view(ctx, account, None, request_locale(request))
     return _view_out(view)
 

@@ -135,7 +135,10 @@ async def check_may_start(ctx: Context, user_id: int, usage_type: str) -> int | 
     async with ctx.db.session() as s:
         used = await store.allowance_used(s, [account_id], cycle.start, cycle.end)
     left = tariff.allowance_s - used.get((account_id, usage_type), 0)
-    return affordable_seconds(st.available_fen, tariff.rate, left)
+    seconds = affordable_seconds(st.available_fen, tariff.rate, left)
+    if seconds == 0:  # not even the first increment is paid for
+        raise YuntongError("balance_exhausted")
+    return seconds
 
 
 async def check_account_usable(ctx: Context, account_id: int) -> None:

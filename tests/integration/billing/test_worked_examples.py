@@ -246,3 +246,24 @@ async def test_prepaid_call_gets_the_duration_its_balance_pays_for(
         ctx, staff, payments.PaymentIn(account.id, 250, "cash", key="top-up")
     )
     assert await credit.check_may_start(ctx, customer.user_id, "call.video") == 240
+
+
+async def test_a_prepaid_balance_below_one_increment_starts_no_call(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    """0.50 in hand, 1.00/min at 60/60: the first increment (1.00) is not paid for."""
+    move_to(ctx, beijing(2026, 11, 1, 9))
+    package = await product(ctx, staff, fee_fen=0, rates={"call.video": rate("100", "60/60")})
+    await orders.do_place_order(ctx, customer, None, [package.code])
+    account = await account_of(ctx, customer)
+    from yuntong.billing.accounts import do_set_kind
+
+    await do_set_kind(ctx, staff, account.id, "prepaid")
+    await payments.do_record_payment(
+        ctx, staff, payments.PaymentIn(account.id, 50, "cash", key="half")
+    )
+    try:
+        await credit.check_may_start(ctx, customer.user_id, "call.video")
+        raise AssertionError("a call was allowed that the balance cannot pay for")
+    except YuntongError as exc:
+        assert exc.code == "balance_exhausted"
