@@ -159,11 +159,11 @@ class UsageRecord(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     other_party: Mapped[str] = mapped_column(String(64), default="")  # already masked
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # rated = its usage entry exists in the ledger (unique key usage:<id>); there is no flag
+    # to update, so rating writes each record's entry and nothing else
 
     __table_args__ = (
         UniqueConstraint("source", "source_id", "usage_type"),
-        Index("ix_usage_records_unrated", "rated_at", "id"),
         Index("ix_usage_records_account", "account_id", "started_at"),
     )
 

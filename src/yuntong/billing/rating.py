@@ -7,6 +7,7 @@ wrong version rated with adjustment entries, never by touching the original entr
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
@@ -39,6 +40,8 @@ from yuntong.core.logging import get_logger
 log = get_logger(__name__)
 RATED_TOTAL = Counter("yuntong_billing_rated_total", "Usage records rated", ["usage_type"])
 BATCH = 2000
+FULL_SWEEP_S = 600.0
+_CURSOR = "billing.rating_cursor"  # (highest usage id rated, monotonic time of the last full pass)
 
 
 @dataclass(frozen=True)
@@ -132,19 +135,28 @@ async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
     await credit.do_credit_alerts(ctx, account_ids)
 
 
-async def do_rate_pending(ctx: Context, batch: int = BATCH) -> int:
+async def do_rate_pending(ctx: Context, batch: int = BATCH, *, full: bool = False) -> int:
     """Rate every usage record not rated yet; returns how many were rated.
 
-    Each batch is one transaction: the entries and the records' ``rated_at`` commit together,
-    and the entries' unique keys make a concurrent or repeated run add nothing."""
+    A record is rated when its usage entry exists (unique key ``usage:<id>``), so a concurrent
+    or repeated run adds nothing and rating writes nothing but the entries. Passes start after
+    the highest id rated before; every ``FULL_SWEEP_S`` (and when ``full``) a pass starts from
+    the first record, for records whose insert committed after higher ids were rated."""
+    cursor, swept = ctx.extras.get(_CURSOR, (0, -FULL_SWEEP_S))
+    moment = time.monotonic()
+    if full or moment - swept >= FULL_SWEEP_S:
+        cursor, swept = 0, moment
     total = 0
     while True:
-        rated, touched = await _rate_batch(ctx, batch)
+        rated, touched, last_id = await _rate_batch(ctx, batch, cursor)
         total += rated
+        cursor = max(cursor, last_id)
         await publish_changed(ctx, *touched)
         await do_credit_alerts(ctx, touched)
         if rated < batch:
-            return total
+            break
+    ctx.extras[_CURSOR] = (cursor, swept)
+    return total
 
 
 _PENDING = (
@@ -169,22 +181,23 @@ def _cycles(records: list[Any], close_day: dict[int, int], tz: ZoneInfo) -> list
     return found
 
 
-async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
+async def _rate_batch(ctx: Context, batch: int, after: int) -> tuple[int, set[int], int]:
     catalog = await load_catalog(ctx)
     tz = business_tz(ctx)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
+        rated = select(LedgerEntry.id).where(LedgerEntry.usage_id == UsageRecord.id)
         query = (
             select(*_PENDING)
-            .where(UsageRecord.rated_at.is_(None))
+            .where(UsageRecord.id > after, ~rated.exists())
             .order_by(UsageRecord.id)
             .limit(batch)
         )
         if not ctx.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(of=UsageRecord, skip_locked=True)
         records = list((await s.execute(query)).all())
         if not records:
-            return 0, set()
+            return 0, set(), after
         account_ids = {r.account_id for r in records}
         # the accounts' rows are locked (in id order, so raters never deadlock): another rater
         # rating the same accounts waits, then sees the allowance this batch used
@@ -204,6 +217,7 @@ async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
         allowances = AllowanceLedger()
         await allowances.load(s, by_cycle)
         entries = []
+        counted: dict[str, int] = defaultdict(int)
         for record, cycle in zip(records, cycles, strict=True):
             tariff = tariff_for(
                 catalog,
@@ -216,15 +230,11 @@ async def _rate_batch(ctx: Context, batch: int) -> tuple[int, set[int]]:
             entry = rate_record(record, tariff, left, now)
             allowances.take(record.account_id, cycle, record.usage_type, entry["allowance_s"])
             entries.append(entry)
-            RATED_TOTAL.labels(record.usage_type).inc()
+            counted[record.usage_type] += 1
         await store.insert_entries(s, entries)
-        await s.execute(
-            update(UsageRecord)
-            .where(UsageRecord.id.in_([r.id for r in records]))
-            .values(rated_at=now)
-            .execution_options(synchronize_session=False)  # no loaded objects to refresh
-        )
-    return len(records), account_ids
+    for usage_type, count in counted.items():
+        RATED_TOTAL.labels(usage_type).inc(count)
+    return len(records), account_ids, records[-1].id
 
 
 # -- re-rating -------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ async def do_close_cycle(
     if cycle_named(label, ctx.settings.billing_close_day, tz).end > now:
         raise YuntongError("cycle_not_ended", cycle=label)
     await do_collect_call_usage(ctx)
-    await do_rate_pending(ctx)
+    await do_rate_pending(ctx, full=True)  # everything, late commits included
     async with ctx.db.session() as s:
         rows = (await s.execute(select(BillingAccount.id, BillingAccount.close_day))).all()
     result = CloseResult(label)

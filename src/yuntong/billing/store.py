@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, func, or_, select
+from sqlalchemy import Insert, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,10 +28,52 @@ def insert_ignoring_duplicates(s: AsyncSession, model: Any) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+# PostgreSQL: big batches go through COPY into a temporary table and one INSERT … SELECT, which
+# costs a fraction of the Python and server time of a multi-row INSERT
+COPY_FROM = 200
+_LEDGER_COLUMNS = tuple(c.name for c in LedgerEntry.__table__.columns if c.name != "id")
+_LEDGER_IN = "ledger_entries_in"
+
+
 async def insert_entries(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Append ledger entries; an entry whose idempotency key exists is skipped, not doubled."""
-    if rows:
-        await s.execute(insert_ignoring_duplicates(s, LedgerEntry), list(rows))
+    if not rows:
+        return
+    if len(rows) >= COPY_FROM and s.get_bind().dialect.name == "postgresql":
+        await _copy_entries(s, rows)
+        return
+    await s.execute(insert_ignoring_duplicates(s, LedgerEntry), list(rows))
+
+
+async def _copy_entries(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    # every name in these statements is one of our own constants, never input
+    columns = ", ".join(_LEDGER_COLUMNS)
+    await s.execute(
+        text(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_LEDGER_IN} ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {columns} FROM ledger_entries WITH NO DATA"
+        )
+    )
+    await s.execute(text(f"TRUNCATE {_LEDGER_IN}"))
+    records = [
+        tuple(
+            json.dumps(row.get("detail") or {})
+            if name == "detail"
+            else row.get(name, 0 if name == "allowance_s" else None)
+            for name in _LEDGER_COLUMNS
+        )
+        for row in rows
+    ]
+    connection = await s.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(_LEDGER_IN, records=records, columns=_LEDGER_COLUMNS)
+    await s.execute(
+        text(
+            f"INSERT INTO ledger_entries ({columns}) SELECT {columns} FROM {_LEDGER_IN} "  # noqa: S608
+            "ON CONFLICT DO NOTHING"
+        )
+    )
 
 
 async def entry_by_key(s: AsyncSession, key: str) -> LedgerEntry | None:

@@ -133,5 +133,4 @@ def usage_summary(row: UsageRecord) -> dict[str, Any]:
         "quantity_s": row.quantity_s,
         "started_at": row.started_at.isoformat(),
         "other_party": row.other_party,
-        "rated": row.rated_at is not None,
     }

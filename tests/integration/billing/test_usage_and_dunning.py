@@ -132,3 +132,69 @@ async def test_a_replayed_payment_webhook_is_applied_once(
         )
         assert count.scalar_one() == len(amounts)
         assert await store.balance(s, account.id) == -sum(amounts)
+
+
+async def test_a_record_committed_after_higher_ids_were_rated_is_rated_by_the_full_pass(
+    ctx: Context, customer: Principal
+) -> None:
+    """Passes start after the highest id rated; a record whose insert committed late (a lower
+    id) is picked up by the periodic full pass, and by every cycle close."""
+    from datetime import timedelta
+
+    account = await account_of(ctx, customer)
+    start = datetime.now(UTC) - timedelta(hours=1)
+
+    async def insert(record_id: int) -> None:
+        async with ctx.db.session() as s:
+            s.add(
+                UsageRecord(
+                    id=record_id,
+                    source="meeting",
+                    source_id=f"late-{record_id}",
+                    account_id=account.id,
+                    user_id=customer.user_id,
+                    usage_type="meeting.video",
+                    quantity_s=60,
+                    started_at=start,
+                    created_at=start,
+                )
+            )
+
+    await insert(1000)
+    assert await rating.do_rate_pending(ctx) == 1
+    await insert(500)  # committed after 1000 was rated
+    assert await rating.do_rate_pending(ctx) == 0
+    assert await rating.do_rate_pending(ctx, full=True) == 1
+    async with ctx.db.session() as s:
+        query = select(func.count()).where(LedgerEntry.account_id == account.id)
+        assert (await s.execute(query)).scalar_one() == 2
+
+
+async def test_a_big_batch_is_rated_exactly_like_a_small_one(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    """300 records (PostgreSQL copies batches this big into the ledger): every record gets
+    its entry, amounts as computed one by one, and a second pass adds nothing."""
+    from tests.integration.billing.conftest import rate, use
+    from yuntong.billing.tariff import Rate, rate_usage
+
+    move_to(ctx, beijing(2026, 11, 1, 9))
+    spec = rate("12.5", "6/6", 2)
+    package = await product(ctx, staff, fee_fen=0, rates={"call.audio": spec})
+    await orders.do_place_order(ctx, customer, None, [package.code])
+    durations = [(n * 37) % 900 + 1 for n in range(300)]
+    for seconds in durations:
+        await use(ctx, customer, "call.audio", seconds)
+    assert await rating.do_rate_pending(ctx) == 300
+    assert await rating.do_rate_pending(ctx, full=True) == 0
+    account = await account_of(ctx, customer)
+    async with ctx.db.session() as s:
+        query = (
+            select(LedgerEntry.amount_fen, LedgerEntry.detail)
+            .where(LedgerEntry.account_id == account.id, LedgerEntry.kind == EntryKind.USAGE)
+            .order_by(LedgerEntry.usage_id)
+        )
+        rows = (await s.execute(query)).all()
+    expected = [rate_usage(d, Rate.parse(spec), 0).amount_fen for d in durations]
+    assert [amount for amount, _detail in rows] == expected
+    assert rows[0][1]["other_party"] == "zh***"

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 21:44:06.863838
+Create Date: 2026-11-21 23:10:25.733026
 """
 
 from collections.abc import Sequence
@@ -223,7 +223,6 @@ def upgrade() -> None:
         sa.Column("started_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("other_party", sa.String(length=64), nullable=False),
         sa.Column("created_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("rated_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["billing_accounts.id"],
@@ -241,7 +240,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_usage_records_account", ["account_id", "started_at"], unique=False
         )
-        batch_op.create_index("ix_usage_records_unrated", ["rated_at", "id"], unique=False)
 
     op.create_table(
         "device_claims",
@@ -500,7 +498,6 @@ def downgrade() -> None:
 
     op.drop_table("device_claims")
     with op.batch_alter_table("usage_records", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_records_unrated")
         batch_op.drop_index("ix_usage_records_account")
 
     op.drop_table("usage_records")
