@@ -161,9 +161,12 @@ def alert_level(kind: str, limit_fen: int, owed_fen: int) -> int:
     return 100 if percent >= 100 else 80 if percent >= 80 else 0
 
 
-async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
+async def do_credit_alerts(
+    ctx: Context, account_ids: set[int], owed: dict[int, int] | None = None
+) -> None:
     """Tell postpaid accounts when they pass 80 % and 100 % of their credit limit (once each,
-    until a payment brings them back under). One query for the whole batch."""
+    until a payment brings them back under). One query for the whole batch; ``owed`` gives
+    the balances when the caller already knows them."""
     from yuntong.billing.notices import do_notify
 
     if not account_ids:
@@ -177,7 +180,8 @@ async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
             BillingAccount.alert_level,
         ).where(BillingAccount.id.in_(sorted(account_ids)))
         rows = (await s.execute(query)).all()
-        owed = await store.balances(s, account_ids)
+        if owed is None:
+            owed = await store.balances(s, account_ids)
         changed = []
         for account_id, kind, limit, previous in rows:
             level = alert_level(kind, limit, owed.get(account_id, 0))

@@ -7,16 +7,18 @@ wrong version rated with adjustment entries, never by touching the original entr
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
@@ -40,6 +42,8 @@ from yuntong.core.logging import get_logger
 log = get_logger(__name__)
 RATED_TOTAL = Counter("yuntong_billing_rated_total", "Usage records rated", ["usage_type"])
 BATCH = 2000
+RATER_LOCK_KEY = 0x59544252  # "YTBR": the PostgreSQL advisory lock of the rater
+_LOCK = "billing.rater_lock"
 FULL_SWEEP_S = 600.0
 _CURSOR = "billing.rating_cursor"  # (highest usage id rated, monotonic time of the last full pass)
 
@@ -129,33 +133,58 @@ def rate_record(
     return entry
 
 
-async def do_credit_alerts(ctx: Context, account_ids: set[int]) -> None:
-    from yuntong.billing import credit  # credit control reads tariffs from this module
+@dataclass
+class RatingRun:
+    """What one rating pass keeps between its batches. Safe because only one rater runs at a
+    time (see :func:`_one_rater`): nothing else uses allowances, and a balance read here only
+    decides credit alerts, never whether a call may start."""
 
-    await credit.do_credit_alerts(ctx, account_ids)
+    allowances: AllowanceLedger = field(default_factory=lambda: AllowanceLedger())
+    owed: dict[int, int] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def _one_rater(ctx: Context) -> AsyncIterator[None]:
+    """One rater at a time: in this process (a lock) and across nodes (a PostgreSQL advisory
+    lock held on a connection of its own for the whole pass)."""
+    lock: asyncio.Lock = ctx.extras.setdefault(_LOCK, asyncio.Lock())
+    async with lock:
+        if ctx.db.is_sqlite:  # one process writes an embedded database
+            yield
+            return
+        async with ctx.db.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": RATER_LOCK_KEY})
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": RATER_LOCK_KEY})
 
 
 async def do_rate_pending(ctx: Context, batch: int = BATCH, *, full: bool = False) -> int:
     """Rate every usage record not rated yet; returns how many were rated.
 
-    A record is rated when its usage entry exists (unique key ``usage:<id>``), so a concurrent
-    or repeated run adds nothing and rating writes nothing but the entries. Passes start after
-    the highest id rated before; every ``FULL_SWEEP_S`` (and when ``full``) a pass starts from
-    the first record, for records whose insert committed after higher ids were rated."""
-    cursor, swept = ctx.extras.get(_CURSOR, (0, -FULL_SWEEP_S))
-    moment = time.monotonic()
-    if full or moment - swept >= FULL_SWEEP_S:
-        cursor, swept = 0, moment
-    total = 0
-    while True:
-        rated, touched, last_id = await _rate_batch(ctx, batch, cursor)
-        total += rated
-        cursor = max(cursor, last_id)
-        await publish_changed(ctx, *touched)
-        await do_credit_alerts(ctx, touched)
-        if rated < batch:
-            break
-    ctx.extras[_CURSOR] = (cursor, swept)
+    A record is rated when its usage entry exists (unique key ``usage:<id>``), so a repeated
+    run adds nothing and rating writes nothing but the entries. Passes start after the highest
+    id rated before; every ``FULL_SWEEP_S`` (and when ``full``) a pass starts from the first
+    record, for records whose insert committed after higher ids were rated."""
+    from yuntong.billing import credit  # credit control reads tariffs from this module
+
+    async with _one_rater(ctx):
+        cursor, swept = ctx.extras.get(_CURSOR, (0, -FULL_SWEEP_S))
+        moment = time.monotonic()
+        if full or moment - swept >= FULL_SWEEP_S:
+            cursor, swept = 0, moment
+        run = RatingRun()
+        total = 0
+        while True:
+            rated, touched, last_id = await _rate_batch(ctx, batch, cursor, run)
+            total += rated
+            cursor = max(cursor, last_id)
+            await publish_changed(ctx, *touched)
+            await credit.do_credit_alerts(ctx, touched, {a: run.owed[a] for a in touched})
+            if rated < batch:
+                break
+        ctx.extras[_CURSOR] = (cursor, swept)
     return total
 
 
@@ -181,7 +210,9 @@ def _cycles(records: list[Any], close_day: dict[int, int], tz: ZoneInfo) -> list
     return found
 
 
-async def _rate_batch(ctx: Context, batch: int, after: int) -> tuple[int, set[int], int]:
+async def _rate_batch(
+    ctx: Context, batch: int, after: int, run: RatingRun
+) -> tuple[int, set[int], int]:
     catalog = await load_catalog(ctx)
     tz = business_tz(ctx)
     now = ctx.clock.now()
@@ -214,8 +245,12 @@ async def _rate_batch(ctx: Context, batch: int, after: int) -> tuple[int, set[in
         by_cycle: dict[Cycle, set[int]] = defaultdict(set)
         for record, cycle in zip(records, cycles, strict=True):
             by_cycle[cycle].add(record.account_id)
-        allowances = AllowanceLedger()
+        allowances = run.allowances
         await allowances.load(s, by_cycle)
+        unknown = account_ids - run.owed.keys()
+        if unknown:
+            found = await store.balances(s, unknown)
+            run.owed.update({a: found.get(a, 0) for a in unknown})
         entries = []
         counted: dict[str, int] = defaultdict(int)
         for record, cycle in zip(records, cycles, strict=True):
@@ -230,6 +265,7 @@ async def _rate_batch(ctx: Context, batch: int, after: int) -> tuple[int, set[in
             entry = rate_record(record, tariff, left, now)
             allowances.take(record.account_id, cycle, record.usage_type, entry["allowance_s"])
             entries.append(entry)
+            run.owed[record.account_id] += entry["amount_fen"]
             counted[record.usage_type] += 1
         await store.insert_entries(s, entries)
     for usage_type, count in counted.items():

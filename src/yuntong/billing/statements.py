@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,7 @@ from yuntong.billing.orders import rent_entry
 from yuntong.billing.rating import do_rate_pending
 from yuntong.billing.usage import do_collect_call_usage
 from yuntong.core.context import Context
+from yuntong.core.db import Base
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
@@ -82,6 +83,17 @@ def due_date(ctx: Context, issued: datetime, workdays: int) -> date:
     return calendar(ctx).add_workdays(local_day(ctx, issued), workdays)
 
 
+class Billed(Protocol):
+    """What a statement needs of an entry: a ledger row or a plain row of these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def amount_fen(self) -> int: ...
+
+
 @dataclass
 class CloseResult:
     cycle: str
@@ -101,7 +113,7 @@ def _statement_row(
     now: datetime,
     due_on: date,
     previous: int,
-    entries: Sequence[LedgerEntry],
+    entries: Sequence[Billed],
 ) -> Statement:
     payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
     charges = sum(e.amount_fen for e in entries if e.kind != EntryKind.PAYMENT)
@@ -135,7 +147,7 @@ async def _previous_totals(s: AsyncSession, account_ids: Sequence[int]) -> dict[
 
 
 async def _save(
-    s: AsyncSession, statements: Sequence[tuple[Statement, Sequence[LedgerEntry]]], ctx: Context
+    s: AsyncSession, statements: Sequence[tuple[Statement, Sequence[Billed]]], ctx: Context
 ) -> None:
     s.add_all([st for st, _ in statements])
     await s.flush()
@@ -143,7 +155,8 @@ async def _save(
         {"statement_id": st.id, "entry_id": e.id} for st, entries in statements for e in entries
     ]
     if lines:
-        await s.execute(insert(StatementLine), lines)
+        table = Base.metadata.tables[StatementLine.__tablename__]
+        await s.execute(insert(table), lines)  # Core: no ORM bookkeeping for millions of lines
     notices = [
         {
             "account_id": st.account_id,

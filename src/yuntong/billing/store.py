@@ -200,18 +200,19 @@ async def statement_debits(s: AsyncSession, account_id: int) -> list[tuple[State
 
 async def unbilled_for_close(
     s: AsyncSession, account_ids: Sequence[int], before: datetime, also_keys: Sequence[str]
-) -> dict[int, list[LedgerEntry]]:
-    """Per account: unbilled entries before ``before``, plus the entries with ``also_keys``."""
+) -> dict[int, list[Any]]:
+    """Per account: unbilled entries before ``before``, plus the entries with ``also_keys``,
+    as plain ``(id, account_id, kind, amount_fen)`` rows (a close reads millions)."""
     billed = select(StatementLine.entry_id).where(StatementLine.entry_id == LedgerEntry.id)
     when = LedgerEntry.occurred_at < before
     if also_keys:
         when = or_(when, LedgerEntry.idempotency_key.in_(list(also_keys)))
     query = (
-        select(LedgerEntry)
+        select(LedgerEntry.id, LedgerEntry.account_id, LedgerEntry.kind, LedgerEntry.amount_fen)
         .where(LedgerEntry.account_id.in_(list(account_ids)), ~billed.exists(), when)
         .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
     )
-    found: dict[int, list[LedgerEntry]] = {}
-    for entry in (await s.execute(query)).scalars():
+    found: dict[int, list[Any]] = {}
+    for entry in (await s.execute(query)).all():
         found.setdefault(entry.account_id, []).append(entry)
     return found
