@@ -217,7 +217,10 @@ async def _rate_batch(
     tz = business_tz(ctx)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
-        rated = select(LedgerEntry.id).where(LedgerEntry.usage_id == UsageRecord.id)
+        # the redundant bound lets the planner skip the entries of everything rated before
+        rated = select(LedgerEntry.id).where(
+            LedgerEntry.usage_id == UsageRecord.id, LedgerEntry.usage_id > after
+        )
         query = (
             select(*_PENDING)
             .where(UsageRecord.id > after, ~rated.exists())
