@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing import disputes, incidents
 from yuntong.billing.disputes import DisputeView
@@ -47,7 +48,8 @@ class ResolveIn(BaseModel):
 class DisputeEventOut(BaseModel):
     at: datetime
     action: str = Field(description="opened, investigating, credited or explained")
-    actor_id: int | None
+    by: str = Field(description="customer or operator")
+    actor_id: int | None = Field(description="who acted: shown to operator staff only")
     note: str
 
 
@@ -87,7 +89,8 @@ class IncidentOut(BaseModel):
     credited_at: datetime | None
 
 
-def _dispute_out(view: DisputeView) -> DisputeOut:
+def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
+    staff = accounts.is_staff(viewer)
     d = view.dispute
     return DisputeOut(
         id=d.id,
@@ -104,7 +107,13 @@ def _dispute_out(view: DisputeView) -> DisputeOut:
         credit_entry_id=d.credit_entry_id,
         credited_fen=view.credited_fen,
         events=[
-            DisputeEventOut(at=e.at, action=e.action, actor_id=e.actor_id, note=e.note)
+            DisputeEventOut(
+                at=e.at,
+                action=e.action,
+                by="customer" if e.action == "opened" else "operator",
+                actor_id=e.actor_id if staff else None,  # staff identities stay in-house
+                note=e.note,
+            )
             for e in view.events
         ],
     )
@@ -132,23 +141,23 @@ async def list_disputes(
 ) -> list[DisputeOut]:
     """The account's disputes (its own for a customer; every account's for staff without one)."""
     views = await disputes.list_disputes(ctx, user, account_id, state)
-    return [_dispute_out(v) for v in views]
+    return [_dispute_out(v, user) for v in views]
 
 
 @router.post("/disputes", response_model=DisputeOut, status_code=201)
 async def open_dispute(ctx: Ctx, user: User, body: DisputeIn) -> DisputeOut:
     view = await disputes.do_open_dispute(ctx, user, body.entry_id, body.reason, body.amount_fen)
-    return _dispute_out(view)
+    return _dispute_out(view, user)
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeOut)
 async def get_dispute(ctx: Ctx, user: User, dispute_id: int) -> DisputeOut:
-    return _dispute_out(await disputes.get_dispute(ctx, user, dispute_id))
+    return _dispute_out(await disputes.get_dispute(ctx, user, dispute_id), user)
 
 
 @router.post("/disputes/{dispute_id}/investigate", response_model=DisputeOut)
 async def investigate(ctx: Ctx, user: User, dispute_id: int, body: NoteIn) -> DisputeOut:
-    return _dispute_out(await disputes.do_investigate(ctx, user, dispute_id, body.note))
+    return _dispute_out(await disputes.do_investigate(ctx, user, dispute_id, body.note), user)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut)
@@ -160,7 +169,7 @@ async def resolve(ctx: Ctx, user: User, dispute_id: int, body: ResolveIn) -> Dis
         )
     else:
         view = await disputes.do_resolve_by_explanation(ctx, user, dispute_id, body.note)
-    return _dispute_out(view)
+    return _dispute_out(view, user)
 
 
 @router.get("/incidents", response_model=list[IncidentOut])

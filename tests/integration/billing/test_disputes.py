@@ -407,6 +407,10 @@ async def test_dispute_over_the_api(ctx: Context, api: httpx.AsyncClient) -> Non
     seen = (await api.get(base, headers=mine)).json()
     assert (seen["state"], seen["credited_fen"]) == ("credited", 3000)
     assert [e["action"] for e in seen["events"]] == ["opened", "credited"]
+    # the customer sees that the operator acted, not which staff member
+    assert [(e["by"], e["actor_id"]) for e in seen["events"]][1] == ("operator", None)
+    staff_view = (await api.get(base, headers=op)).json()
+    assert staff_view["events"][1]["actor_id"] is not None
     listed = await api.get("/api/v1/billing/disputes", params={"state": "credited"}, headers=mine)
     assert [d["id"] for d in listed.json()] == [dispute_id]
     assert await balance(ctx, account.id) == 0
