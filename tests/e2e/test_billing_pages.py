@@ -313,3 +313,9 @@ async def test_the_desk_records_a_payment_and_holds_and_releases_an_account(
     await page.fill("#hold-form [name=reason]", "Court order lifted")
     await page.click("#release-button")
     await expect(summary).to_have_attribute("data-state", "active")
+
+    # staff switch the account to prepaid and back
+    await expect(page.locator("#kind-button")).to_have_text("Make prepaid")
+    await page.click("#kind-button")
+    await expect(summary).to_contain_text("Prepaid")
+    await expect(page.locator("#kind-button")).to_have_text("Make postpaid")

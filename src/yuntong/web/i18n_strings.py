@@ -175,6 +175,14 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.call.failed": ("呼叫失败：{error}", "Call failed: {error}"),
     "ui.call.elsewhere": ("已在其他设备上接听", "Answered on another device"),
     "ui.call.busy_here": ("您正在通话中", "You are already in a call"),
+    "ui.opbilling.make_prepaid": ("改为预付费", "Make prepaid"),
+    "ui.opbilling.make_postpaid": ("改为后付费", "Make postpaid"),
+    "ui.opbilling.kind_changed": ("付费方式已更改", "Payment kind changed"),
+    "ui.opbilling.kind_hint": (
+        "预付费账户按余额使用计费业务，每次通话按余额限定时长；后付费账户按信用额度使用。",
+        "Prepaid accounts spend their balance and each call is limited by it; postpaid "
+        "accounts use their credit limit.",
+    ),
     "ui.call.credit_low": (
         "预付费余额即将用完，通话将在约 {seconds} 秒后结束",
         "Your prepaid balance is running out: the call ends in about {seconds} s",

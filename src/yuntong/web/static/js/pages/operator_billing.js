@@ -296,6 +296,7 @@ function renderLookup(account) {
   $('#lookup-summary').dataset.state = account.state;
   $('#hold-button').disabled = !['active', 'suspended'].includes(account.state);
   $('#release-button').disabled = account.state !== 'held';
+  $('#kind-button').textContent = t(account.kind === 'prepaid' ? 'ui.opbilling.make_postpaid' : 'ui.opbilling.make_prepaid');
   $('#lookup-result').hidden = false;
 }
 
@@ -330,6 +331,15 @@ async function changeHold(action) {
 
 $('#hold-button').addEventListener('click', () => changeHold('hold'));
 $('#release-button').addEventListener('click', () => changeHold('release'));
+$('#kind-button').addEventListener('click', async () => {
+  const kind = lookedUp.kind === 'prepaid' ? 'postpaid' : 'prepaid';
+  try {
+    renderLookup(await post(`/billing/accounts/${lookedUp.id}/kind`, { kind }));
+    toast(t('ui.opbilling.kind_changed'));
+  } catch (err) {
+    fail(err);
+  }
+});
 
 // -- dunning ------------------------------------------------------------------------------------
 
