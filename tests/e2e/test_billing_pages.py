@@ -168,6 +168,9 @@ async def test_a_disputed_line_is_credited_by_the_billing_desk(
     await expect(page.locator(f"#subscription-list li[data-code='{code}']")).to_contain_text(
         "Chat package"
     )
+    order_row = page.locator("#order-rows tr").first
+    await expect(order_row).to_contain_text("Subscribe")
+    await expect(order_row).to_contain_text(code)
     statement_row = page.locator(f"#statement-rows tr[data-statement-id='{first['id']}']")
     await expect(statement_row).to_contain_text(first["number"])
     await expect(page.locator("#notice-list li").first).to_contain_text(first["number"])

@@ -181,6 +181,22 @@ async function loadStatements() {
   }));
 }
 
+const ORDER_KIND = {
+  subscribe: 'ui.order.kind.subscribe',
+  change: 'ui.order.kind.change',
+  cancel: 'ui.order.kind.cancel',
+};
+
+async function loadOrders() {
+  const orders = await get('/billing/orders');
+  showList($('#order-rows'), '#orders-empty', orders.map((o) => row([
+    bizDateTime(o.placed_at),
+    named(ORDER_KIND, o.kind),
+    [...o.document.products.map((p) => p.code), ...o.document.ending.map((c) => `− ${c}`)].join(', '),
+    money(o.document.charges_fen.reduce((sum, fen) => sum + fen, 0)),
+  ], { numeric: [3] })));
+}
+
 async function loadPayments() {
   const payments = await get('/billing/payments');
   showList($('#payment-rows'), '#payments-empty', payments.map((p) => row([
@@ -310,7 +326,7 @@ async function settle(loaders) {
   for (const result of results) if (result.status === 'rejected') fail(result.reason);
 }
 
-const SECTIONS = [loadSubscriptions, loadBillToDate, loadStatements, loadPayments, loadDisputes, loadNotices, loadDevices];
+const SECTIONS = [loadSubscriptions, loadOrders, loadBillToDate, loadStatements, loadPayments, loadDisputes, loadNotices, loadDevices];
 
 async function loadAll() {
   await settle([loadAccount, ...SECTIONS]);
