@@ -28,7 +28,6 @@ const RESULT_LABELS = {
   late_fees_fen: 'ui.opbilling.result.late_fees',
   mailed: 'ui.opbilling.result.mailed',
 };
-const created = new Map(); // products made on this visit, not on the price list until priced
 
 /** Show a client-side check's failure the way the API's own errors are shown. */
 function invalid(form, fields, message = t('ui.signup.fix_fields')) {
@@ -57,7 +56,7 @@ function priceCell(price) {
 }
 
 async function loadCatalog() {
-  const products = await get('/billing/price-list');
+  const products = await get('/billing/catalog'); // every product, priced or not
   $('#catalog-rows').replaceChildren(...products.map((p) => {
     const tr = row([
       String(p.id), p.code, productName(p), named(PRODUCT_KIND, p.kind),
@@ -67,10 +66,9 @@ async function loadCatalog() {
     return tr;
   }));
   $('#catalog-empty').hidden = products.length > 0;
-  for (const p of products) created.delete(p.id);
   const select = $('#price-form [name=product_id]');
   const chosen = select.value;
-  select.replaceChildren(...[...created.values(), ...products].map((p) => new Option(`${p.code} · ${productName(p)}`, p.id)));
+  select.replaceChildren(...products.map((p) => new Option(`${p.code} · ${productName(p)}`, p.id)));
   if (chosen) select.value = chosen;
   $('#incident-products').replaceChildren(
     el('legend', '', t('ui.opbilling.affected_products')),
@@ -145,7 +143,6 @@ onSubmit(productForm, async () => {
     showErrors(productForm, err);
     return;
   }
-  created.set(made.id, { id: made.id, code: made.code, name_zh: values.name_zh, name_en: values.name_en });
   productForm.reset();
   toast(t('ui.opbilling.product_created', { code: made.code }));
   await loadCatalog();
