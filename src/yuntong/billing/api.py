@@ -121,7 +121,9 @@ async def _account_out(ctx: Context, account_id: int) -> dict[str, Any]:
         **billing_accounts.account_summary(account),
         "balance_fen": st.balance_fen,
         "available_fen": st.available_fen,
-        "credit_used_percent": credit.exposure_percent(st),
+        "credit_used_percent": credit.limit_used_percent(
+            st.kind, st.credit_limit_fen, st.balance_fen
+        ),
         "credit_limit_min_fen": ctx.settings.billing_credit_limit_min_fen,
         "credit_limit_max_fen": ctx.settings.billing_credit_limit_max_fen,
     }

@@ -147,17 +147,16 @@ async def check_account_usable(ctx: Context, account_id: int) -> None:
     check_state(st.state, st.balance_fen)
 
 
-def exposure_percent(st: Standing) -> int:
-    if st.kind != AccountKind.POSTPAID or st.credit_limit_fen <= 0:
+def limit_used_percent(kind: str, limit_fen: int, owed_fen: int) -> int:
+    """How much of a postpaid account's credit limit is owed, in percent (0 for prepaid)."""
+    if kind != AccountKind.POSTPAID or limit_fen <= 0:
         return 0
-    return max(0, st.balance_fen * 100 // st.credit_limit_fen)
+    return max(0, owed_fen * 100 // limit_fen)
 
 
 def alert_level(kind: str, limit_fen: int, owed_fen: int) -> int:
     """The credit alert an account has earned: 0, 80 or 100 (percent of its limit)."""
-    if kind != AccountKind.POSTPAID or limit_fen <= 0:
-        return 0
-    percent = owed_fen * 100 // limit_fen
+    percent = limit_used_percent(kind, limit_fen, owed_fen)
     return 100 if percent >= 100 else 80 if percent >= 80 else 0
 
 

@@ -48,7 +48,8 @@ def _end_day(year: int, month: int, close_day: int) -> date:
     return date(year, month, close_day)
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The start of ``day`` in ``tz``, as UTC."""
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
@@ -60,8 +61,8 @@ def cycle_named(label: str, close_day: int, tz: ZoneInfo) -> Cycle:
     start_day = add_months(end_day, -1)
     return Cycle(
         label=label,
-        start=_midnight(start_day, tz),
-        end=_midnight(end_day, tz),
+        start=midnight(start_day, tz),
+        end=midnight(end_day, tz),
         first_day=start_day,
         last_day=end_day - timedelta(days=1),
     )

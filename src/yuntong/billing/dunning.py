@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yuntong.billing import store
 from yuntong.billing.accounts import publish_changed
 from yuntong.billing.catalog import business_tz, local_day
-from yuntong.billing.cycles import add_months, cycle_of
+from yuntong.billing.cycles import add_months, cycle_of, midnight
 from yuntong.billing.disputes import open_disputed_fen
 from yuntong.billing.models import (
     BillingAccount,
@@ -99,10 +99,6 @@ async def position(s: AsyncSession, account_id: int, before: datetime | None = N
     )
 
 
-def _start_of(day: date, ctx: Context) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=business_tz(ctx)).astimezone(UTC)
-
-
 async def _post_late_fees(ctx: Context, s: AsyncSession, account_id: int, today: date) -> int:
     """Late fees for every day up to ``today`` not charged yet; returns fen charged."""
     current = await position(s, account_id)
@@ -124,7 +120,7 @@ async def _post_late_fees(ctx: Context, s: AsyncSession, account_id: int, today:
     charged = 0
     rows = []
     while day <= today:
-        start = _start_of(day, ctx)
+        start = midnight(day, business_tz(ctx))
         base = (await position(s, account_id, start)).overdue_fen(day)
         fee = late_fee(base, rate)
         if fee > 0:

@@ -17,7 +17,6 @@ from yuntong.billing.models import BillingAccount, BillingState, Statement
 from yuntong.billing.orders import end_subscriptions_now
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.money import format_yuan
 
 S = BillingState
 # state -> states people may move it to (the daily run moves between active/suspended/terminated)
@@ -94,10 +93,3 @@ async def do_complete_termination_if_paid(ctx: Context, account_id: int) -> Bill
         account.state_changed_at = ctx.clock.now()
     await publish_changed(ctx, account_id)
     return account
-
-
-async def check_may_terminate(ctx: Context, account_id: int) -> None:
-    async with ctx.db.session() as s:
-        owed = await store.balance(s, account_id)
-    if owed > 0:
-        raise YuntongError("termination_blocked", amount=format_yuan(owed))

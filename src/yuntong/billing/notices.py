@@ -123,7 +123,7 @@ register(
     }
 )
 
-# statement id -> (filename, mime type, bytes): attachments for "statement_issued"
+# notice kind -> what to attach to its e-mail: [(filename, mime type, bytes)]
 Attachments = Callable[[Context, Notice, str], Awaitable[list[tuple[str, str, bytes]]]]
 ATTACHERS: dict[str, Attachments] = {}
 

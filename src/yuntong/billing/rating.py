@@ -227,21 +227,14 @@ async def _rate_batch(
             .order_by(UsageRecord.id)
             .limit(batch)
         )
-        if not ctx.db.is_sqlite:
-            query = query.with_for_update(of=UsageRecord, skip_locked=True)
         records = list((await s.execute(query)).all())
         if not records:
             return 0, set(), after
         account_ids = {r.account_id for r in records}
-        # the accounts' rows are locked (in id order, so raters never deadlock): another rater
-        # rating the same accounts waits, then sees the allowance this batch used
-        accounts_query = (
-            select(BillingAccount.id, BillingAccount.close_day)
-            .where(BillingAccount.id.in_(account_ids))
-            .order_by(BillingAccount.id)
+        # no row locks: _one_rater already keeps every other rater out
+        accounts_query = select(BillingAccount.id, BillingAccount.close_day).where(
+            BillingAccount.id.in_(account_ids)
         )
-        if not ctx.db.is_sqlite:
-            accounts_query = accounts_query.with_for_update()
         close_day = {a: d for a, d in (await s.execute(accounts_query)).all()}
         subscriptions = await store.subscriptions_for(s, account_ids)
         cycles = _cycles(records, close_day, tz)

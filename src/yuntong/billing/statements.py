@@ -103,6 +103,12 @@ class CloseResult:
     not_due: int = 0
 
 
+def split_payments(entries: Sequence[Billed]) -> tuple[int, int]:
+    """(payments, everything else): the two sums a statement shows above its total."""
+    payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
+    return payments, sum(e.amount_fen for e in entries) - payments
+
+
 def _statement_row(
     account_id: int,
     number: str,
@@ -115,8 +121,7 @@ def _statement_row(
     previous: int,
     entries: Sequence[Billed],
 ) -> Statement:
-    payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
-    charges = sum(e.amount_fen for e in entries if e.kind != EntryKind.PAYMENT)
+    payments, charges = split_payments(entries)
     return Statement(
         number=number,
         account_id=account_id,
@@ -441,8 +446,7 @@ async def statement_view(
         )
         for e in entries
     ]
-    payments = sum(e.amount_fen for e in entries if e.kind == EntryKind.PAYMENT)
-    charges = sum(e.amount_fen for e in entries if e.kind != EntryKind.PAYMENT)
+    payments, charges = split_payments(entries)
     start = st.period_start if st else min((e.occurred_at for e in entries), default=now)
     end = st.period_end if st else now
     return StatementView(

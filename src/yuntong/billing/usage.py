@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -122,15 +121,3 @@ def _call_usage(record: CallRecord, callees: dict[int, User]) -> UsageInput:
         started_at=record.answered_at or record.created_at,
         other_party=accounts.mask_leading(callee.username, 2) if callee else "",
     )
-
-
-def usage_summary(row: UsageRecord) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "source": row.source,
-        "source_id": row.source_id,
-        "usage_type": row.usage_type,
-        "quantity_s": row.quantity_s,
-        "started_at": row.started_at.isoformat(),
-        "other_party": row.other_party,
-    }

@@ -113,11 +113,6 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "This idempotency key was already used for a different request",
     ),
     "malformed_usage": (422, "用量记录无效：{reason}", "Malformed usage record: {reason}"),
-    "termination_blocked": (
-        409,
-        "尚有未结清费用 {amount} 元，结清后方可完成销户",
-        "{amount} yuan is still owed; termination completes once it is paid",
-    ),
     "dispute_not_found": (404, "找不到该争议", "No such dispute"),
     "dispute_exists": (409, "该账单项已有未结争议", "This line already has an open dispute"),
     "device_not_found": (404, "找不到该终端", "No such device"),
