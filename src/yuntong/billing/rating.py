@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
-from yuntong.billing import store
+from yuntong.billing import rating_sql, store
 from yuntong.billing.accounts import publish_changed
 from yuntong.billing.catalog import Catalog, business_tz, load_catalog, package_at
 from yuntong.billing.cycles import Cycle, cycle_of
@@ -42,10 +42,12 @@ from yuntong.core.logging import get_logger
 log = get_logger(__name__)
 RATED_TOTAL = Counter("yuntong_billing_rated_total", "Usage records rated", ["usage_type"])
 BATCH = 2000
+SQL_BATCH = 50_000  # PostgreSQL rates set-wise, a statement per batch (see rating_sql)
 RATER_LOCK_KEY = 0x59544252  # "YTBR": the PostgreSQL advisory lock of the rater
 _LOCK = "billing.rater_lock"
 FULL_SWEEP_S = 600.0
-_CURSOR = "billing.rating_cursor"  # (highest usage id rated, monotonic time of the last full pass)
+# (per share of the accounts, the highest usage id read; monotonic time of the last full pass)
+_CURSOR = "billing.rating_cursor"
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,33 @@ def rate_record(
     return entry
 
 
+def rate_records(
+    records: list[Any],
+    cycles: list[Cycle],
+    catalog: Catalog,
+    subscriptions: dict[int, list[Subscription]],
+    allowances: AllowanceLedger,
+    tz: ZoneInfo,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The entries for ``records`` (in the order given, which is the order allowances are
+    used in), one at a time: the rater on SQLite, and the check of :mod:`rating_sql`."""
+    entries = []
+    for record, cycle in zip(records, cycles, strict=True):
+        tariff = tariff_for(
+            catalog,
+            subscriptions.get(record.account_id, []),
+            record.usage_type,
+            record.started_at,
+            tz,
+        )
+        left = allowances.left(record.account_id, cycle, record.usage_type, tariff.allowance_s)
+        entry = rate_record(record, tariff, left, now)
+        allowances.take(record.account_id, cycle, record.usage_type, entry["allowance_s"])
+        entries.append(entry)
+    return entries
+
+
 @dataclass
 class RatingRun:
     """What one rating pass keeps between its batches. Safe because only one rater runs at a
@@ -141,6 +170,7 @@ class RatingRun:
 
     allowances: AllowanceLedger = field(default_factory=lambda: AllowanceLedger())
     owed: dict[int, int] = field(default_factory=dict)
+    arrays: dict[int, rating_sql.TariffArrays] = field(default_factory=dict)  # by catalog
 
 
 @asynccontextmanager
@@ -166,26 +196,87 @@ async def do_rate_pending(ctx: Context, batch: int = BATCH, *, full: bool = Fals
     A record is rated when its usage entry exists (unique key ``usage:<id>``), so a repeated
     run adds nothing and rating writes nothing but the entries. Passes start after the highest
     id rated before; every ``FULL_SWEEP_S`` (and when ``full``) a pass starts from the first
-    record, for records whose insert committed after higher ids were rated."""
+    record, for records whose insert committed after higher ids were rated.
+
+    On PostgreSQL the accounts are split into ``billing_rating_parallel`` shares (by id),
+    rated at once by statements on connections of their own: allowances and balances are per
+    account, so the shares never touch the same rows."""
+    async with _one_rater(ctx):
+        cursors, swept = ctx.extras.get(_CURSOR, ((), -FULL_SWEEP_S))
+        moment = time.monotonic()
+        parts = 1 if ctx.db.is_sqlite else ctx.settings.billing_rating_parallel
+        if full or moment - swept >= FULL_SWEEP_S or len(cursors) != parts:
+            cursors, swept = (0,) * parts, moment
+        run = RatingRun()
+        done = await asyncio.gather(
+            *(_rate_share(ctx, batch, cursors[part], run, part, parts) for part in range(parts))
+        )
+        ctx.extras[_CURSOR] = (tuple(cursor for _, cursor in done), swept)
+    return sum(rated for rated, _ in done)
+
+
+async def _rate_share(
+    ctx: Context, batch: int, cursor: int, run: RatingRun, part: int, parts: int
+) -> tuple[int, int]:
+    """Rate the pending records of the accounts with ``id % parts == part``; returns (rated,
+    highest id read)."""
     from yuntong.billing import credit  # credit control reads tariffs from this module
 
-    async with _one_rater(ctx):
-        cursor, swept = ctx.extras.get(_CURSOR, (0, -FULL_SWEEP_S))
-        moment = time.monotonic()
-        if full or moment - swept >= FULL_SWEEP_S:
-            cursor, swept = 0, moment
-        run = RatingRun()
-        total = 0
-        while True:
-            rated, touched, last_id = await _rate_batch(ctx, batch, cursor, run)
-            total += rated
-            cursor = max(cursor, last_id)
-            await publish_changed(ctx, *touched)
-            await credit.do_credit_alerts(ctx, touched, {a: run.owed[a] for a in touched})
-            if rated < batch:
-                break
-        ctx.extras[_CURSOR] = (cursor, swept)
-    return total
+    set_wise = not ctx.db.is_sqlite
+    size = SQL_BATCH if set_wise and batch == BATCH else batch
+    total = 0
+    while True:
+        if set_wise:
+            seen, rated, touched, alertable, last_id = await _rate_batch_sql(
+                ctx, size, cursor, run, part, parts
+            )
+        else:
+            rated, touched, last_id = await _rate_batch(ctx, size, cursor, run)
+            seen, alertable = rated, touched
+        total += rated
+        cursor = max(cursor, last_id)
+        await publish_changed(ctx, *touched)
+        await credit.do_credit_alerts(ctx, alertable, {a: run.owed[a] for a in alertable})
+        if seen < size:
+            return total, cursor
+
+
+async def _rate_batch_sql(
+    ctx: Context, batch: int, after: int, run: RatingRun, part: int, parts: int
+) -> tuple[int, int, set[int], set[int], int]:
+    """One batch rated by :mod:`rating_sql`; returns (records read, rated, accounts rated,
+    accounts that may cross a credit alert level, last id read). Only postpaid accounts with
+    a limit, not yet at 100 %, that were charged something can; their balances are kept in
+    ``run``."""
+    catalog = await load_catalog(ctx)
+    arrays = run.arrays.get(id(catalog))
+    if arrays is None:
+        arrays = run.arrays[id(catalog)] = rating_sql.tariff_arrays(catalog)
+    async with ctx.db.session() as s:
+        result = await rating_sql.rate_batch(
+            s,
+            arrays,
+            after=after,
+            batch=batch,
+            part=part,
+            parts=parts,
+            tz=ctx.settings.business_timezone,
+            now=ctx.clock.now(),
+        )
+        if result.malformed:
+            raise ValueError("duration out of range")  # the transaction, and the batch, roll back
+        charged = [a for a, fen in result.charged.items() if fen > 0]
+        # balances read after the batch's entries, so they include them
+        balances = await rating_sql.alertable_balances(s, charged, run.owed.keys())
+        for account_id, owed in balances.items():
+            if owed is None:
+                run.owed[account_id] += result.charged[account_id]
+            else:
+                run.owed[account_id] = owed
+        alertable = set(balances)
+    for usage_type, count in result.by_type.items():
+        RATED_TOTAL.labels(usage_type).inc(count)
+    return result.seen, result.rated, set(result.charged), alertable, result.last_id
 
 
 _PENDING = (
@@ -198,7 +289,7 @@ _PENDING = (
 )
 
 
-def _cycles(records: list[Any], close_day: dict[int, int], tz: ZoneInfo) -> list[Cycle]:
+def cycles_of(records: list[Any], close_day: dict[int, int], tz: ZoneInfo) -> list[Cycle]:
     """Each record's cycle; an account's records mostly share one, so it is reused."""
     last: dict[int, Cycle] = {}
     found = []
@@ -237,7 +328,7 @@ async def _rate_batch(
         )
         close_day = {a: d for a, d in (await s.execute(accounts_query)).all()}
         subscriptions = await store.subscriptions_for(s, account_ids)
-        cycles = _cycles(records, close_day, tz)
+        cycles = cycles_of(records, close_day, tz)
         by_cycle: dict[Cycle, set[int]] = defaultdict(set)
         for record, cycle in zip(records, cycles, strict=True):
             by_cycle[cycle].add(record.account_id)
@@ -247,20 +338,9 @@ async def _rate_batch(
         if unknown:
             found = await store.balances(s, unknown)
             run.owed.update({a: found.get(a, 0) for a in unknown})
-        entries = []
+        entries = rate_records(records, cycles, catalog, subscriptions, allowances, tz, now)
         counted: dict[str, int] = defaultdict(int)
-        for record, cycle in zip(records, cycles, strict=True):
-            tariff = tariff_for(
-                catalog,
-                subscriptions.get(record.account_id, []),
-                record.usage_type,
-                record.started_at,
-                tz,
-            )
-            left = allowances.left(record.account_id, cycle, record.usage_type, tariff.allowance_s)
-            entry = rate_record(record, tariff, left, now)
-            allowances.take(record.account_id, cycle, record.usage_type, entry["allowance_s"])
-            entries.append(entry)
+        for record, entry in zip(records, entries, strict=True):
             run.owed[record.account_id] += entry["amount_fen"]
             counted[record.usage_type] += 1
         await store.insert_entries(s, entries)
