@@ -259,6 +259,35 @@ async def test_the_desk_creates_a_product_and_schedules_its_price(
     )
 
 
+async def test_the_desk_corrects_the_price_in_force_from_its_own_figures(
+    new_person: Any, e2e_server: ServerProcess
+) -> None:
+    code = await priced_package(e2e_server)
+    clerk = await new_person()
+    await e2e_server.create_user(clerk.username, clerk.password, role="operator_admin")
+    await log_in(clerk, "/operator/billing")
+    page = clerk.page
+    form = page.locator("#correct-form")
+    await form.locator("[name=product_id]").select_option(label=re.compile(code))
+    await expect(page.locator("#correct-in-force")).to_contain_text("¥30.00")
+    video = form.locator("#correct-rate-rows tr[data-usage-type='call.video']")
+    # the form starts from the version in force: only the wrong figure is retyped
+    await expect(video.locator("[name=rate]")).to_have_value("0.15")
+    await expect(video.locator("[name=allowance]")).to_have_value("100")
+    await expect(video.locator("[name=increment]")).to_have_value("6/6")
+    await video.locator("[name=rate]").fill("0.12")
+    await form.locator("button[type=submit]").click()
+    await expect(form.locator("[data-error-for=note]")).not_to_be_empty()
+    await form.locator("[name=note]").fill("Entered 0.15 instead of 0.12")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".toast").last).to_have_text("Price corrected; 0 adjustments")
+
+    await page.goto("/prices")
+    card = page.locator(f"article[data-code='{code}']")
+    await expect(card).to_contain_text(re.compile(r"then ¥0\.12/min, billed 6/6"))
+    await expect(card).to_contain_text("100 min included")
+
+
 async def test_the_desk_records_a_payment_and_holds_and_releases_an_account(
     new_person: Any, e2e_server: ServerProcess
 ) -> None:

@@ -144,6 +144,20 @@ class Subscription(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AllowanceUse(Base):
+    """Allowance seconds used so far per account, usage type and cycle: a running total the
+    PostgreSQL rater keeps in the statement that writes the usage entries (so it always
+    agrees with their ``allowance_s``), instead of summing the account's entries each batch.
+    A missing row means the total is read from the ledger the first time."""
+
+    __tablename__ = "allowance_use"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), primary_key=True)
+    usage_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cycle_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    used_s: Mapped[int] = mapped_column(BigInteger)
+
+
 class UsageRecord(Base):
     """Something chargeable that happened: a call's billable seconds, a meeting's minutes."""
 

@@ -8,8 +8,9 @@ The rules are those of :mod:`yuntong.billing.tariff` and :func:`yuntong.billing.
   latest correction), come from the catalog snapshot, passed in as arrays;
 - the cycle is found from the account's close day in the business time zone;
 - allowances are used in id order per (account, usage type, cycle), after what the ledger
-  already shows as used; a recursive walk carries the running use, so a package change in
-  the middle of a cycle (a different allowance from one record to the next) is exact;
+  already shows as used: window sums within each run of records under one allowance, and a
+  recursive walk from run to run, so a package change in the middle of a cycle (a different
+  allowance from one record to the next) is exact;
 - billed seconds are rounded up to the increments; the charged part is priced, plus the
   connect fee, and rounded once, half-up (``round`` of a positive numeric), capped like
   :data:`yuntong.core.money.MAX_AMOUNT_FEN`.
@@ -88,16 +89,19 @@ _RATE_BATCH = text(
     """
 WITH RECURSIVE
 batch AS MATERIALIZED (
-    SELECT u.id, u.account_id, u.usage_type, u.quantity_s, u.started_at, u.other_party,
-           a.close_day, (u.started_at AT TIME ZONE :tz)::date AS day
-    FROM usage_records u
+    SELECT u.*, a.close_day, (u.started_at AT TIME ZONE :tz)::date AS day
+    FROM (
+        -- the next pending records, along the primary key (nothing else is read)
+        SELECT u.id, u.account_id, u.usage_type, u.quantity_s, u.started_at, u.other_party
+        FROM usage_records u
+        WHERE u.id > :after AND u.account_id % :parts = :part
+          AND NOT EXISTS (
+              -- the redundant bound lets the planner skip the entries of everything rated
+              SELECT 1 FROM ledger_entries e WHERE e.usage_id = u.id AND e.usage_id > :after)
+        ORDER BY u.id
+        LIMIT :batch
+    ) u
     JOIN billing_accounts a ON a.id = u.account_id
-    WHERE u.id > :after AND u.account_id % :parts = :part
-      AND NOT EXISTS (
-          -- the redundant bound lets the planner skip the entries of everything rated before
-          SELECT 1 FROM ledger_entries e WHERE e.usage_id = u.id AND e.usage_id > :after)
-    ORDER BY u.id
-    LIMIT :batch
 ),
 located AS MATERIALIZED (
     SELECT b.*,
@@ -153,8 +157,9 @@ tariffed AS MATERIALIZED (
     LEFT JOIN rates r ON r.price_id = v.price_id AND r.usage_type = l.usage_type
 ),
 groups AS MATERIALIZED (
-    -- allowance already used in each cycle a record of the batch falls in
-    SELECT g.*, coalesce((
+    -- allowance already used in each cycle a record of the batch falls in: the running total
+    -- (allowance_use), or the first time, the sum of the account's entries in the cycle
+    SELECT g.*, coalesce(au.used_s, (
         SELECT sum(e.allowance_s) FROM ledger_entries e
         WHERE e.account_id = g.account_id AND e.usage_type = g.usage_type
           AND e.allowance_s > 0 AND e.kind = 'usage'
@@ -165,30 +170,70 @@ groups AS MATERIALIZED (
         WHERE has_rate GROUP BY account_id, usage_type, cycle_start, cycle_end
         HAVING max(allowance_s) > 0
     ) g
+    LEFT JOIN allowance_use au
+           ON au.account_id = g.account_id AND au.usage_type = g.usage_type
+          AND au.cycle_start = g.cycle_start
 ),
-allowed AS MATERIALIZED (
+ordered AS (
     SELECT t.id, t.account_id, t.usage_type, t.cycle_start, t.allowance_s, t.billed_s,
-           row_number() OVER (PARTITION BY t.account_id, t.usage_type, t.cycle_start
-                              ORDER BY t.id) AS n
+           CASE WHEN t.allowance_s IS DISTINCT FROM lag(t.allowance_s) OVER w THEN 1 ELSE 0
+           END AS starts_run
     FROM tariffed t
-    JOIN groups g USING (account_id, usage_type, cycle_start)
     WHERE t.has_rate
+    WINDOW w AS (PARTITION BY t.account_id, t.usage_type, t.cycle_start ORDER BY t.id)
+),
+runs_of AS MATERIALIZED (
+    -- a run: consecutive records (in id order) of one group under the same allowance
+    SELECT o.*, sum(o.starts_run) OVER (PARTITION BY o.account_id, o.usage_type, o.cycle_start
+                                        ORDER BY o.id) AS run
+    FROM ordered o
+),
+placed AS MATERIALIZED (
+    SELECT r.*, sum(r.billed_s) OVER (PARTITION BY r.account_id, r.usage_type, r.cycle_start,
+                                                   r.run ORDER BY r.id) AS upto
+    FROM runs_of r
+),
+runs AS MATERIALIZED (
+    SELECT account_id, usage_type, cycle_start, run, min(allowance_s) AS allowance_s,
+           sum(billed_s) AS billed
+    FROM runs_of GROUP BY account_id, usage_type, cycle_start, run
 ),
 walk AS (
-    SELECT account_id, usage_type, cycle_start, 0::bigint AS n, used::bigint AS used,
-           NULL::integer AS id, 0::bigint AS covered
-    FROM groups
+    -- allowance used before each run: within a run of allowance A starting from U, the use
+    -- after a record is max(U, min(U + billed so far in the run, A)), so the walk takes one
+    -- step per run (one, unless the package or its price changed within the cycle)
+    SELECT r.account_id, r.usage_type, r.cycle_start, r.run,
+           coalesce(g.used, 0)::bigint AS before, r.allowance_s, r.billed,
+           g.account_id IS NOT NULL AS tracked
+    FROM runs r LEFT JOIN groups g USING (account_id, usage_type, cycle_start)
+    WHERE r.run = 1
     UNION ALL
-    SELECT w.account_id, w.usage_type, w.cycle_start, a.n,
-           w.used + least(a.billed_s, greatest(0, a.allowance_s - w.used)),
-           a.id, least(a.billed_s, greatest(0, a.allowance_s - w.used))
+    SELECT n.account_id, n.usage_type, n.cycle_start, n.run,
+           greatest(w.before, least(w.before + w.billed, w.allowance_s)), n.allowance_s, n.billed,
+           w.tracked
     FROM walk w
-    JOIN allowed a ON a.account_id = w.account_id AND a.usage_type = w.usage_type
-                  AND a.cycle_start = w.cycle_start AND a.n = w.n + 1
+    JOIN runs n ON n.account_id = w.account_id AND n.usage_type = w.usage_type
+               AND n.cycle_start = w.cycle_start AND n.run = w.run + 1
+),
+covered AS (
+    SELECT p.id,
+           greatest(w.before, least(w.before + p.upto, p.allowance_s))
+           - greatest(w.before, least(w.before + p.upto - p.billed_s, p.allowance_s)) AS covered
+    FROM placed p JOIN walk w USING (account_id, usage_type, cycle_start, run)
+),
+saved AS (
+    -- the running totals after this batch: the use after each group's last run
+    INSERT INTO allowance_use (account_id, usage_type, cycle_start, used_s)
+    SELECT DISTINCT ON (account_id, usage_type, cycle_start) account_id, usage_type,
+           cycle_start, greatest(before, least(before + billed, allowance_s))
+    FROM walk
+    WHERE tracked
+    ORDER BY account_id, usage_type, cycle_start, run DESC
+    ON CONFLICT (account_id, usage_type, cycle_start) DO UPDATE SET used_s = excluded.used_s
 ),
 rated AS (
-    SELECT t.*, coalesce(w.covered, 0) AS covered
-    FROM tariffed t LEFT JOIN walk w ON w.id = t.id
+    SELECT t.*, coalesce(c.covered, 0) AS covered
+    FROM tariffed t LEFT JOIN covered c ON c.id = t.id
 ),
 inserted AS (
     INSERT INTO ledger_entries (account_id, kind, amount_fen, occurred_at, posted_at, usage_id,
@@ -205,15 +250,17 @@ inserted AS (
                 ELSE '{}'::json
            END,
            'usage:' || id
+    -- no ON CONFLICT: the batch holds only records without an entry, read under the rater
+    -- lock, so a duplicate key here is a fault; it fails the batch (and its allowance totals)
+    -- instead of being skipped
     FROM rated
-    ON CONFLICT DO NOTHING
     RETURNING account_id, usage_type, amount_fen
 )
-SELECT NULL::integer AS account_id, NULL AS usage_type, count(*) AS n, max(id) AS amount,
+SELECT NULL::integer AS account_id, NULL AS usage_type, count(*) AS n, max(id)::bigint AS amount,
        count(*) FILTER (WHERE quantity_s NOT BETWEEN 0 AND :max_quantity) AS malformed
 FROM batch
 UNION ALL
-SELECT account_id, usage_type, count(*), sum(amount_fen), 0
+SELECT account_id, usage_type, count(*), sum(amount_fen)::bigint, 0
 FROM inserted GROUP BY account_id, usage_type
 """
 )
@@ -264,7 +311,7 @@ async def rate_batch(
         await s.execute(_RATE_BATCH, params)
     ).all():
         if account_id is None:
-            result.seen, result.last_id, result.malformed = n, amount or after, malformed
+            result.seen, result.last_id, result.malformed = n, int(amount or after), malformed
             continue
         charged[account_id] += int(amount)
         by_type[usage_type] += n

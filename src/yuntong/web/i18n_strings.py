@@ -545,6 +545,21 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     ),
     "ui.opbilling.schedule_price": ("保存资费", "Schedule price"),
     "ui.opbilling.price_scheduled": ("资费已保存", "Price scheduled"),
+    "ui.opbilling.correct_price": ("更正现行资费", "Correct the price in force"),
+    "ui.opbilling.correct_hint": (
+        "资费录入有误时使用：更正版本替代现行版本，已按错误资费计费的用量将重新计费，差额以调整项计入下期账单。",
+        "For a tariff entered wrongly: the correction replaces the version in force, usage "
+        "already rated with it is re-rated, and the difference appears as adjustments on the "
+        "next statement.",
+    ),
+    "ui.opbilling.in_force": ("现行版本", "Version in force"),
+    "ui.opbilling.no_price_in_force": ("该产品暂无现行资费", "This product has no price in force"),
+    "ui.opbilling.correct_reason": ("更正原因", "Reason for the correction"),
+    "ui.opbilling.correct_submit": ("更正并重新计费", "Correct and re-rate"),
+    "ui.opbilling.corrected": (
+        "资费已更正，生成 {count} 条调整",
+        "Price corrected; {count} adjustments",
+    ),
     "ui.opbilling.cycles": ("出账与日常任务", "Cycles and daily jobs"),
     "ui.opbilling.cycle": ("账期（YYYY-MM）", "Cycle (YYYY-MM)"),
     "ui.opbilling.close_cycle": ("出账", "Close cycle"),

@@ -26,7 +26,13 @@ from tests.integration.billing.conftest import (
 from yuntong.accounts.auth import Principal
 from yuntong.billing import catalog, orders, rating, store
 from yuntong.billing.catalog import business_tz, load_catalog
-from yuntong.billing.models import BillingAccount, EntryKind, LedgerEntry, UsageRecord
+from yuntong.billing.models import (
+    AllowanceUse,
+    BillingAccount,
+    EntryKind,
+    LedgerEntry,
+    UsageRecord,
+)
 from yuntong.billing.usage import UsageInput, do_record_usage
 from yuntong.core.context import Context
 
@@ -146,8 +152,11 @@ async def orders_of(ctx: Context, who: Principal) -> str:
     return found.code
 
 
-async def expected_entries(ctx: Context) -> dict[int, dict[str, Any]]:
-    """Every record rated in id order by the Python rater, from empty allowances."""
+async def expected_entries(
+    ctx: Context,
+) -> tuple[dict[int, dict[str, Any]], dict[tuple[int, str, datetime], int]]:
+    """Every record rated in id order by the Python rater, from empty allowances; and the
+    allowance used per (account, usage type, cycle start)."""
     cat = await load_catalog(ctx)
     tz = business_tz(ctx)
     async with ctx.db.session() as s:
@@ -161,7 +170,11 @@ async def expected_entries(ctx: Context) -> dict[int, dict[str, Any]]:
     entries = rating.rate_records(
         records, cycles, cat, subscriptions, rating.AllowanceLedger(), tz, ctx.clock.now()
     )
-    return {e["usage_id"]: e for e in entries}
+    used: dict[tuple[int, str, datetime], int] = {}
+    for entry, cycle in zip(entries, cycles, strict=True):
+        key = (entry["account_id"], entry["usage_type"], cycle.start)
+        used[key] = used.get(key, 0) + entry["allowance_s"]
+    return {e["usage_id"]: e for e in entries}, used
 
 
 def comparable(entry: dict[str, Any]) -> tuple[Any, ...]:
@@ -196,10 +209,11 @@ async def test_set_wise_rating_matches_the_python_rater_entry_by_entry(
     second = await rating.do_rate_pending(ctx, batch=13)
     assert (first, second) == (120, 60)
 
-    expected = await expected_entries(ctx)
+    expected, used = await expected_entries(ctx)
     async with ctx.db.session() as s:
         query = select(LedgerEntry).where(LedgerEntry.kind == EntryKind.USAGE)
         rows = list((await s.execute(query)).scalars())
+        totals = list((await s.execute(select(AllowanceUse))).scalars())
     got = {
         e.usage_id: {c.name: getattr(e, c.name) for c in LedgerEntry.__table__.columns}
         for e in rows
@@ -207,6 +221,11 @@ async def test_set_wise_rating_matches_the_python_rater_entry_by_entry(
     assert got.keys() == expected.keys()
     differing = [u for u in expected if comparable(got[u]) != comparable(expected[u])]
     assert differing == [], [(got[u], expected[u]) for u in differing[:3]]
+    # the running allowance totals agree with the entries (a row for every group that has
+    # an allowance; none missing where any was used)
+    kept = {(t.account_id, t.usage_type, t.cycle_start): t.used_s for t in totals}
+    assert all(used.get(key, 0) == seconds for key, seconds in kept.items())
+    assert {key for key, seconds in used.items() if seconds > 0} <= kept.keys()
     # the generated month exercised what it is meant to
     assert any(e["allowance_s"] > 0 for e in expected.values())
     assert any(0 < e["allowance_s"] < e["billed_s"] for e in expected.values())

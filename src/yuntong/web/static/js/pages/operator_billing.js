@@ -7,7 +7,7 @@ import { get, post } from '../api.js';
 import {
   ACCOUNT_KIND, ACCOUNT_STATE, CLAIM_OUTCOME, PRODUCT_KIND, USAGE, bizDateTime, button, day, disputeStatus,
   disputeSteps, el, fail, formatAllowance, formatRate, link, money, named, newKey, parseYuan, productName, rateFen,
-  row, stateTag, warranty, yuan, zonedInputToIso,
+  rateYuan, row, stateTag, warranty, yuan, zonedInputToIso,
 } from '../billing.js';
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, formValues, onSubmit, showErrors, toast } from '../ui.js';
@@ -55,6 +55,8 @@ function priceCell(price) {
   return el('span', 'small', parts.join(' · '));
 }
 
+let inForce = new Map(); // product id → product with its current price, for corrections
+
 async function loadCatalog() {
   const products = await get('/billing/catalog'); // every product, priced or not
   $('#catalog-rows').replaceChildren(...products.map((p) => {
@@ -70,6 +72,12 @@ async function loadCatalog() {
   const chosen = select.value;
   select.replaceChildren(...products.map((p) => new Option(`${p.code} · ${productName(p)}`, p.id)));
   if (chosen) select.value = chosen;
+  inForce = new Map(products.filter((p) => p.current).map((p) => [String(p.id), p]));
+  const correctable = $('#correct-form [name=product_id]');
+  const picked = correctable.value;
+  correctable.replaceChildren(...[...inForce.values()].map((p) => new Option(`${p.code} · ${productName(p)}`, p.id)));
+  if (picked && inForce.has(picked)) correctable.value = picked;
+  showInForce();
   $('#incident-products').replaceChildren(
     el('legend', '', t('ui.opbilling.affected_products')),
     ...products.map((p) => {
@@ -79,18 +87,25 @@ async function loadCatalog() {
   );
 }
 
-function rateRows() {
-  $('#rate-rows').replaceChildren(...USAGE_TYPES.map((code) => {
+/** One row per usage type in ``body``; filled from ``price`` (a version to correct) if given. */
+function rateRows(body = '#rate-rows', price = null) {
+  $(body).replaceChildren(...USAGE_TYPES.map((code) => {
     const increment = el('select');
     increment.name = 'increment';
     increment.setAttribute('aria-label', t('ui.opbilling.increment'));
     for (const rule of ['60/60', '6/6', '1/1', '30/6', '60/6']) increment.append(new Option(rule, rule));
+    const rate = price?.rates?.[code];
+    const seconds = price?.allowances?.[code];
+    if (rate && ![...increment.options].some((o) => o.value === rate.increment)) {
+      increment.append(new Option(rate.increment, rate.increment));
+    }
+    if (rate) increment.value = rate.increment;
     const tr = row([
       named(USAGE, code),
-      input('allowance', { placeholder: '0', size: 6 }),
-      input('rate', { placeholder: '0.15', size: 6 }),
+      input('allowance', { placeholder: '0', size: 6, value: seconds ? String(seconds / 60) : '' }),
+      input('rate', { placeholder: '0.15', size: 6, value: rate ? rateYuan(rate.per_minute_fen) : '' }),
       increment,
-      input('connect_fee', { placeholder: '0', size: 6 }),
+      input('connect_fee', { placeholder: '0', size: 6, value: rate?.connect_fee_fen ? yuan(rate.connect_fee_fen) : '' }),
     ]);
     tr.dataset.usageType = code;
     return tr;
@@ -98,11 +113,11 @@ function rateRows() {
 }
 
 /** The rate rows as the API takes them: allowances in seconds, rates in fen per minute. */
-function ratesFromRows(form) {
+function ratesFromRows(form, body = '#rate-rows') {
   const allowances = {};
   const rates = {};
   const problems = {};
-  for (const tr of $$('#rate-rows tr')) {
+  for (const tr of $$(`${body} tr`)) {
     const code = tr.dataset.usageType;
     const value = (name) => tr.querySelector(`[name=${name}]`).value.trim();
     if (value('allowance')) {
@@ -175,6 +190,41 @@ onSubmit(priceForm, async () => {
   priceForm.reset();
   rateRows();
   toast(t('ui.opbilling.price_scheduled'));
+  await loadCatalog();
+});
+
+/** The correction form starts from the version in force, so only the wrong figure is retyped. */
+function showInForce() {
+  const product = inForce.get($('#correct-form [name=product_id]').value);
+  $('#correct-in-force').replaceChildren(product ? priceCell(product.current) : t('ui.opbilling.no_price_in_force'));
+  rateRows('#correct-rate-rows', product?.current);
+}
+
+const correctForm = $('#correct-form');
+correctForm.product_id.addEventListener('change', showInForce);
+onSubmit(correctForm, async () => {
+  clearErrors(correctForm);
+  const values = formValues(correctForm);
+  const product = inForce.get(values.product_id);
+  if (!product) {
+    invalid(correctForm, {}, t('ui.opbilling.no_price_in_force'));
+    return;
+  }
+  if (!values.note.trim()) {
+    invalid(correctForm, { note: t('ui.common.required') });
+    return;
+  }
+  const tariff = ratesFromRows(correctForm, '#correct-rate-rows');
+  if (!tariff) return;
+  let done;
+  try {
+    done = await post(`/billing/prices/${product.current.id}/corrections`, { note: values.note, ...tariff });
+  } catch (err) {
+    showErrors(correctForm, err);
+    return;
+  }
+  correctForm.note.value = '';
+  toast(t('ui.opbilling.corrected', { count: done.adjustments }));
   await loadCatalog();
 });
 

@@ -1,4 +1,4 @@
-"""ledger usage references without per-row foreign key checks
+"""set-wise rating: ledger usage references without per-row checks; allowance totals
 
 Rating appends one ledger entry per usage record, a million a month for a large operator. On
 PostgreSQL each foreign key of ``ledger_entries`` is checked by a trigger per inserted row,
@@ -9,6 +9,10 @@ deleted: the rater writes ``usage_id`` from the records it reads in the same sta
 ``price_id`` from the catalog; usage records and price versions are append-only. The index
 on ``usage_id`` stays (rated-or-not and re-rating look entries up by it).
 
+``allowance_use`` keeps the allowance used per account, usage type and cycle, written by the
+rating statement itself: reading it costs one row per group where summing the account's
+ledger entries cost a heap visit per entry (half of a batch's time at a million records).
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22 00:40:00
@@ -16,7 +20,10 @@ Create Date: 2026-11-22 00:40:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
+
+import yuntong.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -33,9 +40,25 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_entries") as batch:
         for name, _target, _column in _DROPPED:
             batch.drop_constraint(name, type_="foreignkey")
+    op.create_table(
+        "allowance_use",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("usage_type", sa.String(length=40), nullable=False),
+        sa.Column("cycle_start", yuntong.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_s", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["billing_accounts.id"],
+            name=op.f("fk_allowance_use_account_id_billing_accounts"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id", "usage_type", "cycle_start", name=op.f("pk_allowance_use")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("allowance_use")
     with op.batch_alter_table("ledger_entries") as batch:
         for name, target, column in _DROPPED:
             batch.create_foreign_key(name, target, [column], ["id"])
