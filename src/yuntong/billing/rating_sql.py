@@ -7,10 +7,10 @@ The rules are those of :mod:`yuntong.billing.tariff` and :func:`yuntong.billing.
   default package), and its price version on the business-zone day (latest effective date,
   latest correction), come from the catalog snapshot, passed in as arrays;
 - the cycle is found from the account's close day in the business time zone;
-- allowances are used in id order per (account, usage type, cycle), after what the ledger
-  already shows as used: window sums within each run of records under one allowance, and a
-  recursive walk from run to run, so a package change in the middle of a cycle (a different
-  allowance from one record to the next) is exact;
+- allowances are used in id order per (account, usage type, cycle), after what was used
+  before (the running total in ``allowance_use``, or the ledger the first time), by a window
+  aggregate (``yuntong_allowance_walk``, migration 0003), so a package change in the middle
+  of a cycle (a different allowance from one record to the next) is exact;
 - billed seconds are rounded up to the increments; the charged part is priced, plus the
   connect fee, and rounded once, half-up (``round`` of a positive numeric), capped like
   :data:`yuntong.core.money.MAX_AMOUNT_FEN`.
@@ -87,7 +87,7 @@ def tariff_arrays(catalog: Catalog) -> TariffArrays:
 
 _RATE_BATCH = text(
     """
-WITH RECURSIVE
+WITH
 batch AS MATERIALIZED (
     SELECT u.*, a.close_day, (u.started_at AT TIME ZONE :tz)::date AS day
     FROM (
@@ -174,61 +174,33 @@ groups AS MATERIALIZED (
            ON au.account_id = g.account_id AND au.usage_type = g.usage_type
           AND au.cycle_start = g.cycle_start
 ),
-ordered AS (
-    SELECT t.id, t.account_id, t.usage_type, t.cycle_start, t.allowance_s, t.billed_s,
-           CASE WHEN t.allowance_s IS DISTINCT FROM lag(t.allowance_s) OVER w THEN 1 ELSE 0
-           END AS starts_run
+walked AS MATERIALIZED (
+    -- allowance used after each record, in id order per group (the aggregate of migration
+    -- 0003 carries the running use: max(used, min(used + billed, allowance in force)), which
+    -- stays exact when the package changes in the middle of a cycle)
+    SELECT t.id, t.account_id, t.usage_type, t.cycle_start,
+           coalesce(g.used, 0)::bigint AS prior,
+           g.account_id IS NOT NULL AS tracked,
+           yuntong_allowance_walk(coalesce(g.used, 0)::bigint, t.billed_s::bigint,
+                                  t.allowance_s::bigint) OVER w AS used_after
     FROM tariffed t
+    LEFT JOIN groups g USING (account_id, usage_type, cycle_start)
     WHERE t.has_rate
     WINDOW w AS (PARTITION BY t.account_id, t.usage_type, t.cycle_start ORDER BY t.id)
 ),
-runs_of AS MATERIALIZED (
-    -- a run: consecutive records (in id order) of one group under the same allowance
-    SELECT o.*, sum(o.starts_run) OVER (PARTITION BY o.account_id, o.usage_type, o.cycle_start
-                                        ORDER BY o.id) AS run
-    FROM ordered o
-),
-placed AS MATERIALIZED (
-    SELECT r.*, sum(r.billed_s) OVER (PARTITION BY r.account_id, r.usage_type, r.cycle_start,
-                                                   r.run ORDER BY r.id) AS upto
-    FROM runs_of r
-),
-runs AS MATERIALIZED (
-    SELECT account_id, usage_type, cycle_start, run, min(allowance_s) AS allowance_s,
-           sum(billed_s) AS billed
-    FROM runs_of GROUP BY account_id, usage_type, cycle_start, run
-),
-walk AS (
-    -- allowance used before each run: within a run of allowance A starting from U, the use
-    -- after a record is max(U, min(U + billed so far in the run, A)), so the walk takes one
-    -- step per run (one, unless the package or its price changed within the cycle)
-    SELECT r.account_id, r.usage_type, r.cycle_start, r.run,
-           coalesce(g.used, 0)::bigint AS before, r.allowance_s, r.billed,
-           g.account_id IS NOT NULL AS tracked
-    FROM runs r LEFT JOIN groups g USING (account_id, usage_type, cycle_start)
-    WHERE r.run = 1
-    UNION ALL
-    SELECT n.account_id, n.usage_type, n.cycle_start, n.run,
-           greatest(w.before, least(w.before + w.billed, w.allowance_s)), n.allowance_s, n.billed,
-           w.tracked
-    FROM walk w
-    JOIN runs n ON n.account_id = w.account_id AND n.usage_type = w.usage_type
-               AND n.cycle_start = w.cycle_start AND n.run = w.run + 1
-),
 covered AS (
-    SELECT p.id,
-           greatest(w.before, least(w.before + p.upto, p.allowance_s))
-           - greatest(w.before, least(w.before + p.upto - p.billed_s, p.allowance_s)) AS covered
-    FROM placed p JOIN walk w USING (account_id, usage_type, cycle_start, run)
+    SELECT id, used_after - coalesce(lag(used_after) OVER (
+               PARTITION BY account_id, usage_type, cycle_start ORDER BY id), prior) AS covered
+    FROM walked
 ),
 saved AS (
-    -- the running totals after this batch: the use after each group's last run
+    -- the running totals after this batch: the use after each group's last record
     INSERT INTO allowance_use (account_id, usage_type, cycle_start, used_s)
     SELECT DISTINCT ON (account_id, usage_type, cycle_start) account_id, usage_type,
-           cycle_start, greatest(before, least(before + billed, allowance_s))
-    FROM walk
+           cycle_start, used_after
+    FROM walked
     WHERE tracked
-    ORDER BY account_id, usage_type, cycle_start, run DESC
+    ORDER BY account_id, usage_type, cycle_start, id DESC
     ON CONFLICT (account_id, usage_type, cycle_start) DO UPDATE SET used_s = excluded.used_s
 ),
 rated AS (
@@ -304,6 +276,9 @@ async def rate_batch(
     # the CTEs' row estimates are guesses (a few rows where there are thousands): with nested
     # loops allowed, one bad guess joins 50,000 × 50,000 rows; hash joins do not care
     await s.execute(text("SET LOCAL enable_nestloop = off"))
+    # and the statistics may be a month old (a ledger planned as empty): a per-group look-up
+    # must use its index, never scan the table
+    await s.execute(text("SET LOCAL enable_seqscan = off"))
     result = BatchResult()
     charged: dict[int, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)

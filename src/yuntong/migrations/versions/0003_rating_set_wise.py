@@ -13,6 +13,12 @@ on ``usage_id`` stays (rated-or-not and re-rating look entries up by it).
 rating statement itself: reading it costs one row per group where summing the account's
 ledger entries cost a heap visit per entry (half of a batch's time at a million records).
 
+PostgreSQL only: the aggregate ``yuntong_allowance_walk(prior, billed, allowance)`` carries
+the allowance used through a cycle's records as a window aggregate. Its step is
+``max(used, min(used + billed, allowance))``, starting from ``prior``: the allowance in force
+for each record may differ (a package changed in the middle of the cycle) and the use never
+goes down.
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22 00:40:00
@@ -35,11 +41,25 @@ _DROPPED = (
     ("fk_ledger_entries_price_id_product_prices", "product_prices", "price_id"),
 )
 
+_STEP = """
+CREATE FUNCTION yuntong_allowance_step(used bigint, prior bigint, billed bigint, allowance bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT greatest(coalesce(used, prior), least(coalesce(used, prior) + billed, allowance)) $$
+"""
+_AGGREGATE = """
+CREATE AGGREGATE yuntong_allowance_walk(bigint, bigint, bigint) (
+    SFUNC = yuntong_allowance_step, STYPE = bigint
+)
+"""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("ledger_entries") as batch:
         for name, _target, _column in _DROPPED:
             batch.drop_constraint(name, type_="foreignkey")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_STEP)
+        op.execute(_AGGREGATE)
     op.create_table(
         "allowance_use",
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -59,6 +79,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("allowance_use")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP AGGREGATE yuntong_allowance_walk(bigint, bigint, bigint)")
+        op.execute("DROP FUNCTION yuntong_allowance_step(bigint, bigint, bigint, bigint)")
     with op.batch_alter_table("ledger_entries") as batch:
         for name, target, column in _DROPPED:
             batch.create_foreign_key(name, target, [column], ["id"])
