@@ -226,6 +226,7 @@ inserted AS (
     -- lock, so a duplicate key here is a fault; it fails the batch (and its allowance totals)
     -- instead of being skipped
     FROM rated
+    ORDER BY id  -- entries in the order of their records
     RETURNING account_id, usage_type, amount_fen
 )
 SELECT NULL::integer AS account_id, NULL AS usage_type, count(*) AS n, max(id)::bigint AS amount,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts.service import Actor
@@ -31,14 +31,12 @@ from yuntong.billing.models import (
     Order,
     Statement,
     StatementKind,
-    StatementLine,
 )
 from yuntong.billing.notices import ATTACHERS
 from yuntong.billing.orders import rent_entry
 from yuntong.billing.rating import do_rate_pending
 from yuntong.billing.usage import do_collect_call_usage
 from yuntong.core.context import Context
-from yuntong.core.db import Base
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
@@ -156,12 +154,7 @@ async def _save(
 ) -> None:
     s.add_all([st for st, _ in statements])
     await s.flush()
-    lines = [
-        {"statement_id": st.id, "entry_id": e.id} for st, entries in statements for e in entries
-    ]
-    if lines:
-        table = Base.metadata.tables[StatementLine.__tablename__]
-        await s.execute(insert(table), lines)  # Core: no ORM bookkeeping for millions of lines
+    await store.insert_lines(s, [(st.id, e.id) for st, entries in statements for e in entries])
     notices = [
         {
             "account_id": st.account_id,

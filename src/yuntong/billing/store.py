@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, func, or_, select, text
+from sqlalchemy import Insert, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,6 +74,22 @@ async def _copy_entries(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None
             "ON CONFLICT DO NOTHING"
         )
     )
+
+
+async def insert_lines(s: AsyncSession, lines: Sequence[tuple[int, int]]) -> None:
+    """Statement lines as (statement id, entry id); COPY on PostgreSQL for a large close."""
+    if not lines:
+        return
+    if len(lines) >= COPY_FROM and s.get_bind().dialect.name == "postgresql":
+        connection = await s.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(
+            StatementLine.__tablename__, records=lines, columns=("statement_id", "entry_id")
+        )
+        return
+    rows = [{"statement_id": st, "entry_id": e} for st, e in lines]
+    await s.execute(insert(StatementLine), rows)  # no ORM bookkeeping for a large close
 
 
 async def entry_by_key(s: AsyncSession, key: str) -> LedgerEntry | None:
