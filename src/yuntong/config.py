@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     billing_price_notice_days: int = Field(30, ge=0)
     billing_incident_min_hours: float = Field(2.0, ge=0)
     billing_rating_interval_s: float = 2.0
-    # PostgreSQL: rating statements run at once, each on its share of the accounts
-    billing_rating_parallel: int = Field(2, ge=1, le=16)
+    # PostgreSQL: rating statements run at once, each on its share of the accounts (one more
+    # than the cores of the benchmark machine: a share's work between statements overlaps)
+    billing_rating_parallel: int = Field(3, ge=1, le=16)
     billing_daily_run_hour: int = Field(1, ge=0, le=23)
     # HMAC-SHA256 key of the payment provider's webhook; empty: the webhook is off
     payment_webhook_secret: SecretStr = SecretStr("")
