@@ -268,7 +268,8 @@ async def test_the_desk_corrects_the_price_in_force_from_its_own_figures(
     await log_in(clerk, "/operator/billing")
     page = clerk.page
     form = page.locator("#correct-form")
-    await form.locator("[name=product_id]").select_option(label=re.compile(code))
+    option = form.locator("[name=product_id] option", has_text=code)
+    await form.locator("[name=product_id]").select_option(await option.get_attribute("value"))
     await expect(page.locator("#correct-in-force")).to_contain_text("¥30.00")
     video = form.locator("#correct-rate-rows tr[data-usage-type='call.video']")
     # the form starts from the version in force: only the wrong figure is retyped

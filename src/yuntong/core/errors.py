@@ -55,6 +55,17 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "malformed_message": (400, "消息格式错误", "Malformed message"),
     "unknown_message_type": (400, "未知的消息类型：{type}", "Unknown message type: {type}"),
     "unsupported_version": (400, "不支持的协议版本", "Unsupported protocol version"),
+    # media
+    "janus_unavailable": (
+        503,
+        "媒体服务器暂时不可用，请稍后再试",
+        "The media server is unavailable; try again later",
+    ),
+    "janus_error": (
+        502,
+        "媒体服务器拒绝了请求（错误 {janus_code}）",
+        "The media server refused the request (error {janus_code})",
+    ),
     # billing
     "billing_account_not_found": (404, "找不到该计费账户", "No such billing account"),
     "product_not_found": (404, "找不到该套餐或业务", "No such package or service"),

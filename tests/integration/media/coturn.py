@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shutil
 import socket
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.net import wait_listening
 from yuntong.config import Settings
 from yuntong.core.context import Context, build_context
 from yuntong.media.supervisor import Children, SupervisedProcess, start_media_children
@@ -72,22 +72,9 @@ async def running_coturn(var_dir: Path, **overrides: Any) -> AsyncIterator[Cotur
     children = await start_media_children(ctx)
     try:
         await children.processes["coturn"].wait_running()
-        await wait_listening(settings.coturn_port)
+        if not await wait_listening(settings.coturn_port):
+            raise TimeoutError(f"coturn did not open port {settings.coturn_port}")
         yield Coturn(settings, ctx, children)
     finally:
         await children.stop()
         await ctx.db.dispose()
-
-
-async def wait_listening(port: int, timeout: float = 10.0) -> None:
-    """coturn opens its TCP listener with the UDP one; poll it until it accepts."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return

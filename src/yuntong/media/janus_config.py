@@ -1,0 +1,184 @@
+"""The configuration directory of a Janus that Yuntong runs itself.
+
+Only what Yuntong uses is loaded (the VideoRoom plugin, the WebSocket transport and, when
+events are wanted, the HTTP event handler); both APIs listen on loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+JANUS_LIB_DIR = Path("/usr/lib/x86_64-linux-gnu/janus")
+VIDEOROOM = "libjanus_videoroom.so"
+WEBSOCKETS = "libjanus_websockets.so"
+SAMPLE_EVH = "libjanus_sampleevh.so"
+# Everything the control plane reads (joins, leaves, media state, quality); "jsep"
+# would post every SDP, "transports" every WebSocket connection.
+DEFAULT_EVENT_TYPES = "sessions,handles,webrtc,media,plugins,core"
+
+Value = str | int | bool
+Section = dict[str, Value]
+
+
+def write_janus_config(
+    directory: Path,
+    *,
+    ws_port: int,
+    admin_port: int,
+    admin_secret: str,
+    videoroom_admin_key: str,
+    rtp_range: tuple[int, int],
+    token_auth_secret: str | None = None,
+    event_url: str | None = None,
+    event_user: str | None = None,
+    event_password: str | None = None,
+    session_timeout_s: int = 60,
+    lib_dir: Path = JANUS_LIB_DIR,
+) -> Path:
+    """Write the ``.jcfg`` files into ``directory`` (mode 0600: they hold secrets).
+
+    With ``token_auth_secret`` every Janus API request needs an HMAC-signed token
+    (:func:`yuntong.media.janus.janus_token`). Returns the path of ``janus.jcfg``; start
+    Janus with ``janus -C <that path> -F <directory>``.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files = {
+        "janus.jcfg": core_config(
+            directory,
+            admin_secret=admin_secret,
+            rtp_range=rtp_range,
+            token_auth_secret=token_auth_secret,
+            events=event_url is not None,
+            session_timeout_s=session_timeout_s,
+            lib_dir=lib_dir,
+        ),
+        "janus.transport.websockets.jcfg": websockets_config(ws_port, admin_port),
+        "janus.plugin.videoroom.jcfg": videoroom_config(videoroom_admin_key),
+        "janus.eventhandler.sampleevh.jcfg": event_handler_config(
+            event_url, event_user, event_password
+        ),
+    }
+    for name, text in files.items():
+        _write_private(directory / name, text)
+    return directory / "janus.jcfg"
+
+
+def core_config(
+    directory: Path,
+    *,
+    admin_secret: str,
+    rtp_range: tuple[int, int],
+    token_auth_secret: str | None,
+    events: bool,
+    session_timeout_s: int,
+    lib_dir: Path,
+) -> str:
+    low, high = rtp_range
+    if not 0 < low < high < 65536:
+        raise ValueError(f"bad RTP port range {low}-{high}")
+    general: Section = {
+        "configs_folder": str(directory),
+        "plugins_folder": str(lib_dir / "plugins"),
+        "transports_folder": str(lib_dir / "transports"),
+        "events_folder": str(lib_dir / "events"),
+        "loggers_folder": str(lib_dir / "loggers"),
+        "debug_level": 4,
+        "debug_timestamps": True,
+        "debug_colors": False,
+        "admin_secret": admin_secret,
+        "session_timeout": session_timeout_s,
+    }
+    if token_auth_secret is not None:
+        general |= {"token_auth": True, "token_auth_secret": token_auth_secret}
+    events_section: Section = {
+        "broadcast": events,
+        "disable": _all_but(lib_dir / "events", SAMPLE_EVH if events else None),
+        # per-second statistics for every handle would flood the backend
+        "stats_period": 5,
+    }
+    return render(
+        {
+            "general": general,
+            "media": {"rtp_port_range": f"{low}-{high}"},
+            "plugins": {"disable": _all_but(lib_dir / "plugins", VIDEOROOM)},
+            "transports": {"disable": _all_but(lib_dir / "transports", WEBSOCKETS)},
+            "loggers": {"disable": _all_but(lib_dir / "loggers", None)},
+            "events": events_section,
+        }
+    )
+
+
+def websockets_config(ws_port: int, admin_port: int) -> str:
+    """Janus API and Admin API as plain WebSockets on 127.0.0.1 (Yuntong is the only client)."""
+    return render(
+        {
+            "general": {
+                "json": "compact",
+                "ws": True,
+                "ws_port": ws_port,
+                "ws_ip": "127.0.0.1",
+                "wss": False,
+            },
+            "admin": {
+                "admin_ws": True,
+                "admin_ws_port": admin_port,
+                "admin_ws_ip": "127.0.0.1",
+                "admin_wss": False,
+            },
+        }
+    )
+
+
+def videoroom_config(admin_key: str) -> str:
+    """No static rooms; ``create`` needs ``admin_key``, so only Yuntong can make rooms."""
+    return render({"general": {"admin_key": admin_key, "lock_rtp_forward": True}})
+
+
+def event_handler_config(url: str | None, user: str | None, password: str | None) -> str:
+    """The sample event handler POSTs grouped JSON events to ``url`` (disabled without one)."""
+    if url is None:
+        return render({"general": {"enabled": False}})
+    general: Section = {
+        "enabled": True,
+        "events": DEFAULT_EVENT_TYPES,
+        "grouping": True,
+        "json": "compact",
+        "backend": url,
+    }
+    if user is not None and password is not None:
+        general |= {"backend_user": user, "backend_pwd": password}
+    return render({"general": general})
+
+
+def render(sections: dict[str, Section]) -> str:
+    """libconfig text, the format of Janus's ``.jcfg`` files."""
+    blocks = []
+    for name, values in sections.items():
+        lines = [f"\t{key} = {_literal(value)}" for key, value in values.items()]
+        blocks.append(f"{name}: {{\n" + "\n".join(lines) + "\n}\n")
+    return "\n".join(blocks)
+
+
+def _literal(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _all_but(folder: Path, keep: str | None) -> str:
+    """Janus loads every module in a folder unless named here, so name all the others."""
+    try:
+        names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".so"))
+    except FileNotFoundError:
+        return ""
+    return ",".join(name for name in names if name != keep)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
