@@ -76,6 +76,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "var_dir": var_dir,
         "database_url": database_url,
         "start_coturn": False,
+        "start_janus": False,
         "log_json": True,
         "gc_freeze_interval_s": 0,  # in-process apps: never freeze the test runner's garbage
         "billing_rating_interval_s": 0,  # tests rate explicitly, at the moment they choose

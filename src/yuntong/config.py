@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     coturn_min_port: int = 49160
     coturn_max_port: int = 49400
     start_coturn: bool = True
+    # a local Janus (VideoRoom SFU) started and supervised by `yuntong serve`; both of its
+    # APIs listen on loopback only, with secrets generated at every start
+    start_janus: bool = True
+    janus_ws_port: int = Field(18188, ge=1, le=65535)  # not 8188: Debian's own janus.service
+    janus_admin_port: int = Field(17188, ge=1, le=65535)
+    janus_rtp_min_port: int = Field(20000, ge=1024, le=65535)
+    janus_rtp_max_port: int = Field(20999, ge=1024, le=65535)
     # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
     coturn_allow_loopback: bool | None = None
 

@@ -43,6 +43,7 @@ class ServerProcess:
             "YUNTONG_DATABASE_URL": database_url,
             "YUNTONG_PORT": str(self.port),
             "YUNTONG_START_COTURN": "false",
+            "YUNTONG_START_JANUS": "false",
             "YUNTONG_LOG_LEVEL": "WARNING",
             **env,
         }

@@ -1,4 +1,4 @@
-"""Child processes that ``yuntong serve`` runs and keeps alive (coturn now, Janus later).
+"""Child processes that ``yuntong serve`` runs and keeps alive: coturn and Janus.
 
 A :class:`SupervisedProcess` restarts its program with exponential back-off when it dies;
 :class:`Children` holds them all, reports their state for readiness and stops them.
@@ -10,20 +10,28 @@ import asyncio
 import contextlib
 import ipaddress
 import os
+import resource
+import secrets
 import shutil
 import signal
 import socket
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from yuntong.config import Settings
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
+from yuntong.media.janus import janus_token
+from yuntong.media.janus_config import write_janus_config
 
 log = get_logger(__name__)
 
 COTURN_BINARY = "turnserver"
+JANUS_BINARY = "janus"
+LOCAL_JANUS = "media.local_janus"  # ctx.extras key of this node's LocalJanus
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 State = Literal["starting", "running", "restarting", "stopped"]
@@ -183,28 +191,104 @@ async def start_media_children(ctx: Context) -> Children:
     """Start the media programs this node manages; never fails start-up."""
     children = Children()
     ctx.extras["children"] = children
-    settings = ctx.settings
+    await _start_coturn(ctx.settings, children)
+    local = await _start_janus(ctx.settings, children)
+    if local is not None:
+        ctx.extras[LOCAL_JANUS] = local
+    return children
+
+
+async def _start_coturn(settings: Settings, children: Children) -> None:
     if not settings.start_coturn:
         children.mark("coturn", "disabled")
-        return children
+        return
     binary = shutil.which(COTURN_BINARY)
     if binary is None:
         log.error("coturn_unavailable", binary=COTURN_BINARY)
         children.mark("coturn", "unavailable")
-        return children
+        return
     try:
         conf = write_coturn_config(settings)
     except (OSError, ValueError) as exc:  # unwritable var dir, unresolvable host
         log.error("coturn_unavailable", error=str(exc))
         children.mark("coturn", "unavailable")
-        return children
+        return
     await _stop_stale(conf.parent / "turnserver.pid", str(conf))
     coturn = SupervisedProcess(
         "coturn", [binary, "-c", str(conf)], log_path=conf.parent / "turnserver.log"
     )
     children.add(coturn)
     await coturn.start()
-    return children
+
+
+# --- Janus --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalJanus:
+    """How this node reaches the Janus it runs (secrets new at every start, never stored)."""
+
+    url: str
+    admin_url: str
+    admin_secret: str
+    token_secret: str
+    videoroom_admin_key: str
+
+    def token(self, now: datetime, ttl_s: int = 24 * 3600) -> str:
+        return janus_token(self.token_secret, now, ttl_s)
+
+
+async def _start_janus(settings: Settings, children: Children) -> LocalJanus | None:
+    if not settings.start_janus:
+        children.mark("janus", "disabled")
+        return None
+    binary = shutil.which(JANUS_BINARY)
+    if binary is None:
+        log.error("janus_unavailable", binary=JANUS_BINARY)
+        children.mark("janus", "unavailable")
+        return None
+    directory = settings.var_dir / "janus"
+    local = LocalJanus(
+        url=f"ws://127.0.0.1:{settings.janus_ws_port}",
+        admin_url=f"ws://127.0.0.1:{settings.janus_admin_port}",
+        admin_secret=secrets.token_urlsafe(24),
+        token_secret=secrets.token_urlsafe(32),
+        videoroom_admin_key=secrets.token_urlsafe(24),
+    )
+    try:
+        conf = write_janus_config(
+            directory,
+            ws_port=settings.janus_ws_port,
+            admin_port=settings.janus_admin_port,
+            admin_secret=local.admin_secret,
+            videoroom_admin_key=local.videoroom_admin_key,
+            rtp_range=(settings.janus_rtp_min_port, settings.janus_rtp_max_port),
+            token_auth_secret=local.token_secret,
+        )
+    except (OSError, ValueError) as exc:  # unwritable var dir, bad port range
+        log.error("janus_unavailable", error=str(exc))
+        children.mark("janus", "unavailable")
+        return None
+    pidfile = directory / "janus.pid"
+    await _stop_stale(pidfile, str(conf))
+    raise_open_file_limit()  # every participant's media needs sockets; Janus inherits it
+    janus = SupervisedProcess(
+        "janus",
+        [binary, "-C", str(conf), "-F", str(directory), "-p", str(pidfile)],
+        log_path=directory / "janus.log",
+        cwd=directory,
+    )
+    children.add(janus)
+    await janus.start()
+    return local
+
+
+def raise_open_file_limit() -> None:
+    """Lift this process's soft limit on open files to the hard limit (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # --- coturn -------------------------------------------------------------------------------

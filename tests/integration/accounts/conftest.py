@@ -147,6 +147,7 @@ async def run_cli(ctx: Context, *args: str, input: str | None = None) -> Result:
         "YUNTONG_VAR_DIR": str(ctx.settings.var_dir),
         "YUNTONG_DATABASE_URL": ctx.settings.database_url,
         "YUNTONG_START_COTURN": "false",
+        "YUNTONG_START_JANUS": "false",
         "COLUMNS": "200",
     }
     runner = CliRunner()

@@ -173,6 +173,7 @@ def serve_env(tmp_path: Path) -> dict[str, str]:
         "YUNTONG_DATABASE_URL": f"sqlite+aiosqlite:///{var / 'yuntong.db'}",
         "YUNTONG_PORT": str(free_port()),
         "YUNTONG_START_COTURN": "false",
+        "YUNTONG_START_JANUS": "false",
         "YUNTONG_LOG_LEVEL": "WARNING",
     }
 

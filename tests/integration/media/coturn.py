@@ -57,6 +57,7 @@ def coturn_settings(var_dir: Path, **overrides: Any) -> Settings:
         "var_dir": var_dir,
         "database_url": f"sqlite+aiosqlite:///{var_dir / 'unused.db'}",
         "start_coturn": True,
+        "start_janus": False,
         "coturn_port": free_udp_tcp_port(),
         "coturn_min_port": base,
         "coturn_max_port": base + 99,

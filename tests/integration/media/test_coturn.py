@@ -63,7 +63,7 @@ async def assert_relays_to_loopback_peer(relay: TurnTransport, client: Collector
 
 
 async def test_managed_coturn_reports_running(coturn: Coturn) -> None:
-    assert coturn.children.status() == {"coturn": "running"}
+    assert coturn.children.status() == {"coturn": "running", "janus": "disabled"}
     assert coturn.ctx.extras["children"] is coturn.children
     conf = (coturn.settings.var_dir / "coturn" / "turnserver.conf").read_text()
     assert f"listening-port={coturn.settings.coturn_port}" in conf
@@ -123,6 +123,6 @@ async def test_stop_terminates_coturn(coturn: Coturn) -> None:
     pid = coturn.process.pid
     assert pid is not None
     await coturn.children.stop()
-    assert coturn.children.status() == {"coturn": "stopped"}
+    assert coturn.children.status() == {"coturn": "stopped", "janus": "disabled"}
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -20,6 +20,7 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
         "var_dir": tmp_path,
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
         "turn_secret": SecretStr("north"),
+        "start_janus": False,
         **overrides,
     }
     return Settings(**values).with_generated_secrets()
@@ -67,7 +68,7 @@ def test_config_file_is_private(tmp_path: Path) -> None:
 async def test_disabled_coturn_is_reported(tmp_path: Path) -> None:
     ctx = build_context(settings(tmp_path, start_coturn=False))
     children = await start_media_children(ctx)
-    assert children.status() == {"coturn": "disabled"}
+    assert children.status() == {"coturn": "disabled", "janus": "disabled"}
     assert ctx.extras["children"] is children
     await children.stop()
 
@@ -78,7 +79,7 @@ async def test_missing_binary_is_reported_not_fatal(
     monkeypatch.setattr(supervisor, "COTURN_BINARY", "no-such-turnserver-binary")
     ctx = build_context(settings(tmp_path))
     children = await start_media_children(ctx)
-    assert children.status() == {"coturn": "unavailable"}
+    assert children.status() == {"coturn": "unavailable", "janus": "disabled"}
     await children.stop()
 
 
@@ -86,4 +87,4 @@ async def test_unwritable_var_dir_is_reported_not_fatal(tmp_path: Path) -> None:
     s = settings(tmp_path)
     (tmp_path / "coturn").write_text("a file where the coturn folder should be")
     children = await start_media_children(build_context(s))
-    assert children.status() == {"coturn": "unavailable"}
+    assert children.status() == {"coturn": "unavailable", "janus": "disabled"}
