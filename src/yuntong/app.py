@@ -29,6 +29,7 @@ from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
+from yuntong.media.pool import POOL, JanusPool, pool_nodes
 from yuntong.media.supervisor import start_media_children
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
         children = await start_media_children(ctx)
+        janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
+        await janus_pool.start()
+        ctx.extras[POOL] = janus_pool
         billing_catalog.install(ctx)
         billing = billing_worker.start(ctx)
         gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
+            await janus_pool.stop()
             await children.stop()
             await calls_service.stop_engine(ctx)
             await hub.close()

@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,16 @@ from pydantic_settings import (
 )
 
 SECRETS_FILE = "secrets.toml"
+
+
+class JanusNode(BaseModel):
+    """A Janus this node may place meetings on: its Janus API URL and the secrets it was
+    started with (token auth, the VideoRoom ``admin_key``)."""
+
+    name: str = Field(min_length=1, max_length=40)
+    url: str = Field(pattern=r"^wss?://")
+    token_secret: SecretStr | None = None
+    videoroom_admin_key: SecretStr
 
 
 class Settings(BaseSettings):
@@ -119,6 +129,10 @@ class Settings(BaseSettings):
     janus_admin_port: int = Field(17188, ge=1, le=65535)
     janus_rtp_min_port: int = Field(20000, ge=1024, le=65535)
     janus_rtp_max_port: int = Field(20999, ge=1024, le=65535)
+    # Janus nodes run by someone else (JSON list); when set, no local Janus is started and new
+    # meetings go to the least-loaded healthy node
+    janus_nodes: list[JanusNode] = Field(default_factory=list)
+    janus_health_interval_s: float = Field(5.0, gt=0)
     # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
     coturn_allow_loopback: bool | None = None
 

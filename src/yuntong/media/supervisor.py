@@ -21,7 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from yuntong.config import Settings
+from pydantic import SecretStr
+
+from yuntong.config import JanusNode, Settings
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.media.janus import janus_token
@@ -237,9 +239,17 @@ class LocalJanus:
     def token(self, now: datetime, ttl_s: int = 24 * 3600) -> str:
         return janus_token(self.token_secret, now, ttl_s)
 
+    def as_node(self) -> JanusNode:
+        return JanusNode(
+            name="local",
+            url=self.url,
+            token_secret=SecretStr(self.token_secret),
+            videoroom_admin_key=SecretStr(self.videoroom_admin_key),
+        )
+
 
 async def _start_janus(settings: Settings, children: Children) -> LocalJanus | None:
-    if not settings.start_janus:
+    if not settings.start_janus or settings.janus_nodes:  # remote nodes: none of our own
         children.mark("janus", "disabled")
         return None
     binary = shutil.which(JANUS_BINARY)

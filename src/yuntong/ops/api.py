@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from yuntong import __version__
 from yuntong.core.context import Context, get_context
+from yuntong.media.pool import POOL
 
 router = APIRouter(tags=["ops"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -36,6 +37,9 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     children = ctx.extras.get("children")
     if children is not None:
         checks["media"] = children.status()
+    pool = ctx.extras.get(POOL)
+    if pool is not None and pool.nodes:
+        checks["janus_nodes"] = pool.status()
     ready = checks["database"] == "ok" and checks["realtime"] == "ok"
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

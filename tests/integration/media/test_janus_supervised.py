@@ -4,6 +4,7 @@ after SIGKILL, and how readiness reports it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tests.integration.media.coturn import coturn_settings
 from tests.support.janus import needs_janus
@@ -25,6 +27,7 @@ from yuntong.config import Settings
 from yuntong.core.context import Context, build_context
 from yuntong.media import supervisor
 from yuntong.media.janus import VIDEOROOM, JanusClient, JanusError
+from yuntong.media.pool import pool_nodes
 from yuntong.media.supervisor import LOCAL_JANUS, Children, LocalJanus, start_media_children
 
 
@@ -132,3 +135,27 @@ async def test_disabled_and_missing_janus_are_reported_not_fatal(
     missing = await start_media_children(ctx)
     assert missing.status() == {"coturn": "disabled", "janus": "unavailable"}
     assert LOCAL_JANUS not in ctx.extras
+
+
+async def test_remote_nodes_from_the_environment_replace_the_local_janus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = [
+        {
+            "name": "sfu-1",
+            "url": "wss://sfu-1.example.cn/janus",
+            "videoroom_admin_key": "s3cr3t-key",
+        }
+    ]
+    monkeypatch.setenv("YUNTONG_JANUS_NODES", json.dumps(remote))
+    ctx = build_context(janus_settings(tmp_path / "var"))
+    children = await start_media_children(ctx)
+    assert children.status()["janus"] == "disabled"  # no Janus of our own
+    (node,) = pool_nodes(ctx)
+    assert (node.name, node.url, node.token_secret) == ("sfu-1", remote[0]["url"], None)
+    assert node.videoroom_admin_key.get_secret_value() == "s3cr3t-key"
+    assert "s3cr3t-key" not in repr(node)  # secrets stay out of logs
+
+    monkeypatch.setenv("YUNTONG_JANUS_NODES", json.dumps([{**remote[0], "url": "http://x"}]))
+    with pytest.raises(ValidationError):
+        janus_settings(tmp_path / "var")
