@@ -52,6 +52,7 @@ for _path in (BENCH, ROOT, ROOT / "src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from results_file import write_section  # noqa: E402  (bench/, beside this script)
 from signaling import machine_info, profile_summary, set_priority, source_state  # noqa: E402
 
 SECTION_START = "<!-- billing:start -->"
@@ -1419,15 +1420,7 @@ def render(run: dict[str, Any]) -> str:
 
 
 def write_results(path: Path, section: str) -> None:
-    """Replace the billing section of ``path`` (appended when missing); keep the rest."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if SECTION_START in old and SECTION_END in old:
-        head, rest = old.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1]
-        new = head + section.rstrip("\n") + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    path.write_text(new)
+    write_section(path, SECTION_START, SECTION_END, section)
 
 
 # =============================================================================================

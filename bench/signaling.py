@@ -45,6 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from results_file import write_section  # bench/, beside this script
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 for _path in (ROOT, ROOT / "src"):
@@ -1531,23 +1533,7 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def write_results(path: Path, section: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    findings_marker = "### Findings"
-    if SECTION_START in old and SECTION_END in old:
-        head, rest = old.split(SECTION_START, 1)
-        previous, tail = rest.split(SECTION_END, 1)
-        # keep hand-written findings of the previous run unless this run brought its own
-        if findings_marker in previous and findings_marker not in section:
-            kept = previous.split(findings_marker, 1)[1].rstrip()
-            section = section.replace(
-                SECTION_END,
-                f"{findings_marker} (written for the run of the previous results; check them)"
-                f"{kept}\n\n{SECTION_END}",
-            )
-        new = head + section.rstrip("\n") + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    path.write_text(new)
+    write_section(path, SECTION_START, SECTION_END, section)
 
 
 # =============================================================================================
