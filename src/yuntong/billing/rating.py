@@ -170,7 +170,8 @@ class RatingRun:
 
     allowances: AllowanceLedger = field(default_factory=lambda: AllowanceLedger())
     owed: dict[int, int] = field(default_factory=dict)
-    arrays: dict[int, rating_sql.TariffArrays] = field(default_factory=dict)  # by catalog
+    # the catalog snapshot and its statement parameters (kept with it, so never a stale pair)
+    tariffs: tuple[Catalog, rating_sql.TariffArrays] | None = None
 
 
 @asynccontextmanager
@@ -249,9 +250,9 @@ async def _rate_batch_sql(
     a limit, not yet at 100 %, that were charged something can; their balances are kept in
     ``run``."""
     catalog = await load_catalog(ctx)
-    arrays = run.arrays.get(id(catalog))
-    if arrays is None:
-        arrays = run.arrays[id(catalog)] = rating_sql.tariff_arrays(catalog)
+    if run.tariffs is None or run.tariffs[0] is not catalog:  # a price changed mid-pass
+        run.tariffs = (catalog, rating_sql.tariff_arrays(catalog))
+    arrays = run.tariffs[1]
     async with ctx.db.session() as s:
         result = await rating_sql.rate_batch(
             s,

@@ -241,7 +241,7 @@ FROM inserted GROUP BY account_id, usage_type
 
 @dataclass
 class BatchResult:
-    seen: int = 0  # pending records read (rated now or by someone else a moment ago)
+    seen: int = 0  # pending records read (malformed ones included)
     last_id: int = 0
     malformed: int = 0
     rated: int = 0
