@@ -31,6 +31,10 @@ from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
 from yuntong.media.pool import POOL, JanusPool, pool_nodes
 from yuntong.media.supervisor import start_media_children
+from yuntong.meetings import api as meetings_api
+from yuntong.meetings import janus_events, recordings
+from yuntong.meetings import room as meetings_room
+from yuntong.meetings import ws as meetings_ws
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
 from yuntong.realtime import presence
@@ -60,6 +64,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
+        reopened = await meetings_room.close_interrupted(ctx)
+        if reopened:
+            log.warning("meetings_interrupted_at_startup", count=reopened)
         children = await start_media_children(ctx)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
@@ -72,6 +79,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
+            await meetings_room.rooms_of(ctx).close_all()
+            await recordings.wait_processing(ctx)
             await janus_pool.stop()
             await children.stop()
             await calls_service.stop_engine(ctx)
@@ -94,6 +103,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         accounts_api.router,
         contacts_api.router,
         calls_api.router,
+        meetings_api.router,
+        meetings_ws.router,
+        janus_events.router,
         billing_api.router,
         api_devices.router,
         api_disputes.router,

@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     # meetings go to the least-loaded healthy node
     janus_nodes: list[JanusNode] = Field(default_factory=list)
     janus_health_interval_s: float = Field(5.0, gt=0)
+    # the password remote Janus nodes' HTTP event handlers post with (user "janus") to
+    # /internal/janus/events; the local Janus gets a new one at every start
+    janus_events_password: SecretStr | None = None
+    # meetings: a participant whose socket drops keeps its place this long; a join ticket lasts
+    # this long; chat messages per participant per second (sustained) and in a burst
+    meeting_reconnect_grace_s: float = Field(30.0, gt=0)
+    meeting_ticket_ttl_s: int = Field(600, ge=10)
+    meeting_chat_per_s: float = Field(2.0, gt=0)
+    meeting_chat_burst: int = Field(10, ge=1)
     # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
     coturn_allow_loopback: bool | None = None
 

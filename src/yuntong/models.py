@@ -22,6 +22,13 @@ from yuntong.billing.models import (
 from yuntong.calls.models import CallQualityReport, CallRecord
 from yuntong.contacts.models import Block, Contact
 from yuntong.core.db import Base
+from yuntong.meetings.models import (
+    Meeting,
+    MeetingAttendance,
+    MeetingChatMessage,
+    MeetingInvitation,
+    MeetingRecording,
+)
 
 __all__ = [
     "AuditEvent",
@@ -38,6 +45,11 @@ __all__ = [
     "Incident",
     "LedgerEntry",
     "LoginSession",
+    "Meeting",
+    "MeetingAttendance",
+    "MeetingChatMessage",
+    "MeetingInvitation",
+    "MeetingRecording",
     "Notice",
     "Order",
     "Organisation",

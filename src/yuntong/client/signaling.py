@@ -51,8 +51,8 @@ def ws_url(server: str, device: str, **params: str) -> str:
 class Signaling:
     """One authenticated WebSocket session for one device."""
 
-    def __init__(self, server: str, token: str, device: str) -> None:
-        self.url = ws_url(server, device)
+    def __init__(self, server: str, token: str, device: str, *, url: str | None = None) -> None:
+        self.url = url or ws_url(server, device)
         self.token = token
         self.device = device
         self.hello: dict[str, Any] = {}
@@ -69,7 +69,7 @@ class Signaling:
         """Open the socket and return the server's ``hello`` data."""
         if self._ws is not None:
             raise RuntimeError("already connected")
-        headers = {"Authorization": f"Bearer {self.token}"}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             self._ws = await connect(self.url, additional_headers=headers, open_timeout=timeout)
         except InvalidHandshake as exc:  # e.g. HTTP 403 instead of the upgrade

@@ -108,6 +108,7 @@ class JanusClient:
         self._pending: dict[str, _Pending] = {}
         self._sessions: dict[int, JanusSession] = {}
         self._closed: str | None = None
+        self.closed_event = asyncio.Event()  # set once the connection is gone, for any reason
         self._reader = asyncio.create_task(self._read(), name="janus-reader")
 
     @classmethod
@@ -195,6 +196,7 @@ class JanusClient:
 
     def _shut(self, reason: str) -> None:
         self._closed = reason
+        self.closed_event.set()
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.set_exception(JanusUnavailable(reason))

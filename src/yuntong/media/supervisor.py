@@ -235,6 +235,7 @@ class LocalJanus:
     admin_secret: str
     token_secret: str
     videoroom_admin_key: str
+    events_password: str = ""  # Janus's event handler posts with it (user "janus")
 
     def token(self, now: datetime, ttl_s: int = 24 * 3600) -> str:
         return janus_token(self.token_secret, now, ttl_s)
@@ -264,6 +265,7 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
         admin_secret=secrets.token_urlsafe(24),
         token_secret=secrets.token_urlsafe(32),
         videoroom_admin_key=secrets.token_urlsafe(24),
+        events_password=secrets.token_urlsafe(24),
     )
     try:
         conf = write_janus_config(
@@ -274,6 +276,9 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
             videoroom_admin_key=local.videoroom_admin_key,
             rtp_range=(settings.janus_rtp_min_port, settings.janus_rtp_max_port),
             token_auth_secret=local.token_secret,
+            event_url=events_url(settings),
+            event_user=EVENTS_USER,
+            event_password=local.events_password,
         )
     except (OSError, ValueError) as exc:  # unwritable var dir, bad port range
         log.error("janus_unavailable", error=str(exc))
@@ -291,6 +296,17 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
     children.add(janus)
     await janus.start()
     return local
+
+
+EVENTS_USER = "janus"
+EVENTS_PATH = "/internal/janus/events"
+
+
+def events_url(settings: Settings) -> str:
+    """Where Janus's event handler posts: this service, over loopback when it listens there."""
+    ip = coturn_listen_ip(settings) or "127.0.0.1"
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{settings.port}{EVENTS_PATH}"
 
 
 def raise_open_file_limit() -> None:

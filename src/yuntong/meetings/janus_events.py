@@ -1,0 +1,100 @@
+"""Janus's HTTP event handler posts here: media statistics and slow links become each
+participant's network-quality level (shown to everyone) and the loss and jitter kept on
+the attendance record. Basic auth, user ``janus``: the password of the local Janus (new at
+every start) or ``YUNTONG_JANUS_EVENTS_PASSWORD`` for remote nodes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import Counter
+
+from yuntong.core.context import Context, get_context
+from yuntong.core.logging import get_logger
+from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER, LOCAL_JANUS, LocalJanus
+from yuntong.meetings.room import rooms_of
+
+log = get_logger(__name__)
+router = APIRouter(include_in_schema=False)
+JANUS_EVENTS = Counter("yuntong_janus_events_total", "Janus handler events by type", ["type"])
+MEDIA_EVENT = 32
+MAX_BODY = 1_000_000
+GOOD, FAIR = 85, 50  # Janus link quality (0–100) at or above which the link is good / fair
+
+
+def _passwords(ctx: Context) -> list[str]:
+    found = []
+    local: LocalJanus | None = ctx.extras.get(LOCAL_JANUS)
+    if local is not None and local.events_password:
+        found.append(local.events_password)
+    if ctx.settings.janus_events_password is not None:
+        found.append(ctx.settings.janus_events_password.get_secret_value())
+    return found
+
+
+def _authorised(ctx: Context, header: str | None) -> bool:
+    if not header or not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    ok = False
+    for expected in _passwords(ctx):  # compare with all: no timing hint of which matched
+        ok |= hmac.compare_digest(password.encode(), expected.encode())
+    return ok and user == EVENTS_USER
+
+
+@router.post(EVENTS_PATH)
+async def janus_events(request: Request) -> Response:
+    ctx = get_context(request)
+    if not _authorised(ctx, request.headers.get("authorization")):
+        return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="janus"'})
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return Response(status_code=413)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return Response(status_code=400)
+    events = payload if isinstance(payload, list) else [payload]
+    for item in events:
+        if isinstance(item, dict):
+            await consume(ctx, item)
+    return Response(status_code=200)
+
+
+async def consume(ctx: Context, item: dict[str, Any]) -> None:
+    """One Janus event: media statistics of a publisher's handle set its quality level."""
+    kind = item.get("type")
+    JANUS_EVENTS.labels(str(kind)).inc()
+    if kind != MEDIA_EVENT:
+        return
+    found = rooms_of(ctx).by_handle.get(int(item.get("handle_id") or 0))
+    event = item.get("event")
+    if found is None or not isinstance(event, dict):
+        return
+    room, participant = found
+    if not any(f.handle.id == item.get("handle_id") for f in participant.feeds.values()):
+        return  # a subscriber's handle: its downlink is not the participant's uplink
+    if "slow_link" in event:
+        await room.set_quality(participant, "poor")
+        return
+    quality = event.get("in-link-quality")
+    if not isinstance(quality, int | float):
+        return
+    level = "good" if quality >= GOOD else "fair" if quality >= FAIR else "poor"
+    await room.set_quality(participant, level)
+    lost, received = event.get("lost"), event.get("packets-received")
+    jitter = event.get("jitter-local")
+    if isinstance(lost, int) and isinstance(received, int) and lost + received > 0:
+        room.add_quality_sample(
+            participant,
+            100.0 * lost / (lost + received),
+            float(jitter) if isinstance(jitter, int | float) else 0.0,
+        )

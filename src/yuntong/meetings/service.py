@@ -1,0 +1,413 @@
+"""Meetings outside the room: create, schedule, update, join tickets, history.
+
+What happens while people are in a meeting (Janus, media, host controls) is in
+:mod:`yuntong.meetings.room`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuntong.accounts.auth import Principal
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.ids import new_id
+from yuntong.meetings import store
+from yuntong.meetings.models import Meeting, MeetingStatus, Role
+
+EARLY_JOIN = timedelta(minutes=30)
+NUMBER_DIGITS = 9
+Recurrence = Literal["daily", "weekly", "weekdays"]
+
+
+class MeetingSettings(BaseModel):
+    """What the host decides per meeting (docs/meetings.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    waiting_room: bool = False
+    mute_on_entry: bool = False
+    allow_guests: bool = True
+    max_participants: int = Field(50, ge=2, le=100)
+    allow_screen_share: bool = True
+    allow_chat: bool = True
+    allow_recording: bool = True
+    ask_to_unmute: bool = False
+    auto_end_after_empty_s: int = Field(300, ge=10, le=24 * 3600)
+
+
+class MeetingInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    kind: Literal["instant", "scheduled"] = "instant"
+    start_at: datetime | None = None
+    duration_min: int = Field(60, ge=5, le=24 * 60)
+    time_zone: str = Field("Asia/Shanghai", max_length=64)
+    recurrence: Recurrence | None = None
+    recurrence_count: int | None = Field(None, ge=2, le=365)
+    passcode: str | None = Field(None, pattern=r"^[0-9]{4,10}$")
+    no_passcode: bool = False
+    settings: MeetingSettings = Field(default_factory=MeetingSettings)
+
+
+class MeetingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    start_at: datetime | None = None
+    duration_min: int | None = Field(None, ge=5, le=24 * 60)
+    time_zone: str | None = Field(None, max_length=64)
+    settings: MeetingSettings | None = None
+
+
+def settings_of(meeting: Meeting) -> MeetingSettings:
+    return MeetingSettings.model_validate(meeting.settings)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise YuntongError("validation_failed", fields={"time_zone": "invalid"}) from exc
+
+
+async def _new_number(ctx: Context) -> str:
+    async with ctx.db.session() as s:
+        for _ in range(20):
+            number = str(
+                secrets.randbelow(9 * 10 ** (NUMBER_DIGITS - 1)) + 10 ** (NUMBER_DIGITS - 1)
+            )
+            if not await store.number_in_use(s, number):
+                return number
+    raise YuntongError("internal_error")  # pragma: no cover (9⁹ numbers)
+
+
+async def do_create(ctx: Context, host: Principal, data: MeetingInput) -> Meeting:
+    now = ctx.clock.now()
+    _zone(data.time_zone)
+    if data.kind == "scheduled":
+        if data.start_at is None or data.start_at.tzinfo is None:
+            raise YuntongError("validation_failed", fields={"start_at": "required"})
+        if data.start_at < now - timedelta(minutes=5):
+            raise YuntongError("validation_failed", fields={"start_at": "in_the_past"})
+    if data.recurrence is not None and data.kind != "scheduled":
+        raise YuntongError("validation_failed", fields={"recurrence": "invalid"})
+    passcode = None if data.no_passcode else data.passcode or f"{secrets.randbelow(10**6):06d}"
+    meeting = Meeting(
+        id=new_id(),
+        number=await _new_number(ctx),
+        passcode=passcode,
+        title=data.title.strip(),
+        host_id=host.user_id,
+        organisation_id=host.organisation_id,
+        kind=data.kind,
+        status=MeetingStatus.SCHEDULED,
+        start_at=data.start_at if data.kind == "scheduled" and data.start_at else now,
+        duration_min=data.duration_min,
+        time_zone=data.time_zone,
+        recurrence=data.recurrence,
+        recurrence_count=data.recurrence_count if data.recurrence else None,
+        settings=data.settings.model_dump(),
+        sequence=0,
+        created_at=now,
+    )
+    async with ctx.db.session() as s:
+        s.add(meeting)
+    return meeting
+
+
+async def get_meeting(ctx: Context, meeting_id: str) -> Meeting:
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id)
+    if meeting is None:
+        raise YuntongError("meeting_not_found")
+    return meeting
+
+
+async def visible_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
+    """The meeting if ``user`` hosts it or is invited; others get ``meeting_not_found``."""
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id)
+        if meeting is None:
+            raise YuntongError("meeting_not_found")
+        if meeting.host_id != user.user_id and not await store.is_invited(
+            s, meeting_id, user.user_id
+        ):
+            raise YuntongError("meeting_not_found")
+    return meeting
+
+
+async def hosted_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
+    meeting = await visible_meeting(ctx, user, meeting_id)
+    if meeting.host_id != user.user_id:
+        raise YuntongError("meeting_forbidden")
+    return meeting
+
+
+async def do_update(ctx: Context, user: Principal, meeting_id: str, data: MeetingUpdate) -> Meeting:
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id, with_for_update=True)
+        if meeting is None or meeting.host_id != user.user_id:
+            raise YuntongError("meeting_not_found")
+        if meeting.status == MeetingStatus.ENDED:
+            raise YuntongError("meeting_ended")
+        if data.title is not None:
+            meeting.title = data.title.strip()
+        if data.start_at is not None:
+            if data.start_at.tzinfo is None:
+                raise YuntongError("validation_failed", fields={"start_at": "invalid"})
+            meeting.start_at = data.start_at
+        if data.duration_min is not None:
+            meeting.duration_min = data.duration_min
+        if data.time_zone is not None:
+            _zone(data.time_zone)
+            meeting.time_zone = data.time_zone
+        if data.settings is not None:
+            meeting.settings = data.settings.model_dump()
+        meeting.sequence += 1
+    return meeting
+
+
+async def list_meetings(ctx: Context, user: Principal, past: bool) -> list[Meeting]:
+    async with ctx.db.session() as s:
+        return list(await store.meetings_of(s, user.user_id, past=past, now=ctx.clock.now()))
+
+
+def next_start(meeting: Meeting, after: datetime) -> datetime | None:
+    """The next occurrence of a recurring meeting starting after ``after`` (None: no more)."""
+    if meeting.recurrence is None:
+        return None
+    zone = _zone(meeting.time_zone)
+    local = meeting.start_at.astimezone(zone)
+    step = timedelta(days=1 if meeting.recurrence != "weekly" else 7)
+    count = meeting.recurrence_count or 0
+    occurrence, n = local, 1
+    while True:
+        occurrence = (occurrence.replace(tzinfo=None) + step).replace(tzinfo=zone)
+        if meeting.recurrence == "weekdays" and occurrence.weekday() >= 5:
+            continue
+        n += 1
+        if count and n > count:
+            return None
+        if occurrence > after:
+            return occurrence
+
+
+def join_url(ctx: Context, meeting: Meeting, with_passcode: bool = True) -> str:
+    base = ctx.settings.public_url.rstrip("/")
+    url = f"{base}/m/{meeting.number}"
+    if with_passcode and meeting.passcode:
+        url += f"?pwd={meeting.passcode}"
+    return url
+
+
+# --- join tickets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Who may open the meeting socket, as whom; signed with the service's secret key."""
+
+    meeting_id: str
+    participant_id: str
+    user_id: int | None
+    role: Role
+    name: str
+    guest_key: str | None
+    expires: int
+
+
+def _sign(ctx: Context, payload: bytes) -> str:
+    key = ctx.settings.secret_key.get_secret_value().encode()
+    digest = hmac.new(key, b"meeting-ticket:" + payload, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def encode_ticket(ctx: Context, ticket: Ticket) -> str:
+    body = {
+        "m": ticket.meeting_id,
+        "p": ticket.participant_id,
+        "u": ticket.user_id,
+        "r": ticket.role.value,
+        "n": ticket.name,
+        "g": ticket.guest_key,
+        "e": ticket.expires,
+    }
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    encoded = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{encoded}.{_sign(ctx, payload)}"
+
+
+def decode_ticket(ctx: Context, text: str) -> Ticket:
+    """The ticket if its signature holds and it has not expired, else ``meeting_ticket_invalid``."""
+    try:
+        encoded, signature = text.split(".", 1)
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        if not hmac.compare_digest(signature, _sign(ctx, payload)):
+            raise ValueError("signature")
+        body: dict[str, Any] = json.loads(payload)
+        ticket = Ticket(
+            meeting_id=str(body["m"]),
+            participant_id=str(body["p"]),
+            user_id=None if body["u"] is None else int(body["u"]),
+            role=Role(body["r"]),
+            name=str(body["n"]),
+            guest_key=None if body["g"] is None else str(body["g"]),
+            expires=int(body["e"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise YuntongError("meeting_ticket_invalid") from exc
+    if ticket.expires < ctx.clock.now().timestamp():
+        raise YuntongError("meeting_ticket_invalid")
+    return ticket
+
+
+def check_joinable(meeting: Meeting, now: datetime) -> None:
+    if meeting.status == MeetingStatus.ENDED:
+        raise YuntongError("meeting_ended")
+    if meeting.kind == "scheduled" and now < meeting.start_at - EARLY_JOIN:
+        raise YuntongError("meeting_not_started")
+
+
+async def do_issue_ticket(
+    ctx: Context,
+    user: Principal | None,
+    number: str,
+    passcode: str | None,
+    display_name: str | None,
+    guest_key: str | None,
+) -> tuple[str, Meeting, Ticket]:
+    """A ticket to the meeting with ``number``: as the signed-in user, or as a guest."""
+    from yuntong.meetings.room import live_room  # the room module imports this one
+
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        meeting = await store.open_meeting_by_number(s, number)
+        if meeting is None:
+            raise YuntongError("meeting_not_found")
+        is_host = user is not None and user.user_id == meeting.host_id
+        invited = user is not None and await store.is_invited(s, meeting.id, user.user_id)
+        removed = await store.was_removed(
+            s, meeting.id, user.user_id if user else None, None if user else guest_key
+        )
+    check_joinable(meeting, now)
+    settings = settings_of(meeting)
+    if user is None and not settings.allow_guests:
+        raise YuntongError("meeting_guests_not_allowed")
+    if (
+        meeting.passcode
+        and not (is_host or invited)
+        and not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode())
+    ):
+        raise YuntongError("meeting_passcode_wrong")
+    if removed:
+        raise YuntongError("meeting_removed")
+    room = live_room(ctx, meeting.id)
+    if room is not None and room.locked and not is_host:
+        raise YuntongError("meeting_locked")
+    if user is None:
+        name = (display_name or "").strip()
+        if not name:
+            raise YuntongError("validation_failed", fields={"display_name": "required"})
+        role = Role.GUEST
+    else:
+        name = (display_name or "").strip() or user.display_name or user.username
+        role = Role.HOST if is_host else Role.PARTICIPANT
+    ticket = Ticket(
+        meeting_id=meeting.id,
+        participant_id=new_id(),
+        user_id=user.user_id if user else None,
+        role=role,
+        name=name[:64],
+        guest_key=None if user else (guest_key or None),
+        expires=int(now.timestamp()) + ctx.settings.meeting_ticket_ttl_s,
+    )
+    return encode_ticket(ctx, ticket), meeting, ticket
+
+
+async def do_end_unstarted(ctx: Context, meeting_id: str) -> None:
+    """The host cancels a meeting nobody has joined (a recurring one: all of it)."""
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id, with_for_update=True)
+        if meeting is None or meeting.status == MeetingStatus.ENDED:
+            return
+        meeting.status = MeetingStatus.ENDED
+        meeting.ended_at = ctx.clock.now()
+        meeting.end_reason = "cancelled"
+        meeting.sequence += 1
+
+
+# --- invitations ----------------------------------------------------------------------------
+
+
+async def do_invite(
+    ctx: Context, host: Principal, meeting: Meeting, user_ids: list[int], emails: list[str]
+) -> dict[str, int]:
+    """Invite contacts (they see it at once and in their list) and e-mail addresses (.ics)."""
+    from yuntong.contacts.service import visible_contact_ids
+    from yuntong.core.mail import Mailer, MailError
+    from yuntong.meetings.invitations import InviteInfo, invitation_message
+    from yuntong.meetings.models import MeetingInvitation
+    from yuntong.realtime.connection import hub_of
+
+    if meeting.status == MeetingStatus.ENDED:
+        raise YuntongError("meeting_ended")
+    contacts = set(await visible_contact_ids(ctx, host.user_id))
+    strangers = [uid for uid in user_ids if uid not in contacts]
+    if strangers:
+        raise YuntongError("validation_failed", fields={"user_ids": "not_a_contact"})
+    addresses = sorted({e.strip().lower() for e in emails if e.strip()})
+    for address in addresses:
+        local, _, domain = address.partition("@")
+        if not local or "." not in domain or len(address) > 254 or " " in address:
+            raise YuntongError("validation_failed", fields={"emails": "invalid"})
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        known = {(i.user_id, i.email) for i in await store.invitations(s, meeting.id)}
+        new_users = [u for u in dict.fromkeys(user_ids) if (u, None) not in known]
+        for uid in new_users:
+            s.add(MeetingInvitation(meeting_id=meeting.id, user_id=uid, created_at=now))
+        for address in addresses:
+            if (None, address) not in known:
+                s.add(MeetingInvitation(meeting_id=meeting.id, email=address, created_at=now))
+    summary = {"id": meeting.id, "number": meeting.number, "title": meeting.title}
+    for uid in new_users:
+        data = {"meeting": summary, "from": host.display_name or host.username}
+        await hub_of(ctx).send(uid, "meeting.invitation", data)
+    mailed = 0
+    if addresses and ctx.settings.smtp_host:
+        info = InviteInfo(
+            meeting_id=meeting.id,
+            number=meeting.number,
+            passcode=meeting.passcode,
+            title=meeting.title,
+            start_at=meeting.start_at,
+            duration_min=meeting.duration_min,
+            time_zone=meeting.time_zone,
+            recurrence=meeting.recurrence,
+            recurrence_count=meeting.recurrence_count,
+            join_url=join_url(ctx, meeting),
+            host_name=host.display_name or host.username,
+            sequence=meeting.sequence,
+        )
+        mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
+        message = invitation_message(
+            info, to=addresses, locale=host.locale, organizer_email=ctx.settings.mail_from, now=now
+        )
+        try:
+            await mailer.send(message)
+            mailed = len(addresses)
+        except MailError as exc:
+            raise YuntongError("mail_failed", reason=exc.reason) from exc
+    return {"users": len(new_users), "emails": mailed}

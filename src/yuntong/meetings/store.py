@@ -1,0 +1,115 @@
+"""Queries of the meetings tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yuntong.meetings.models import (
+    Meeting,
+    MeetingAttendance,
+    MeetingChatMessage,
+    MeetingInvitation,
+    MeetingRecording,
+    MeetingStatus,
+)
+
+
+async def open_meeting_by_number(s: AsyncSession, number: str) -> Meeting | None:
+    """The meeting with this number that has not ended (numbers are unique among those)."""
+    found = await s.scalars(
+        select(Meeting)
+        .where(Meeting.number == number, Meeting.status != MeetingStatus.ENDED)
+        .order_by(Meeting.created_at.desc())
+        .limit(1)
+    )
+    return found.first()
+
+
+async def number_in_use(s: AsyncSession, number: str) -> bool:
+    return await open_meeting_by_number(s, number) is not None
+
+
+async def meetings_of(
+    s: AsyncSession, user_id: int, *, past: bool, now: datetime, limit: int = 200
+) -> Sequence[Meeting]:
+    """Meetings the user hosts or is invited to; past = ended, else not ended."""
+    invited = select(MeetingInvitation.meeting_id).where(MeetingInvitation.user_id == user_id)
+    query = select(Meeting).where(or_(Meeting.host_id == user_id, Meeting.id.in_(invited)))
+    if past:
+        query = query.where(Meeting.status == MeetingStatus.ENDED).order_by(Meeting.start_at.desc())
+    else:
+        query = query.where(Meeting.status != MeetingStatus.ENDED).order_by(Meeting.start_at)
+    return (await s.scalars(query.limit(limit))).all()
+
+
+async def is_invited(s: AsyncSession, meeting_id: str, user_id: int) -> bool:
+    found = await s.scalar(
+        select(MeetingInvitation.id).where(
+            MeetingInvitation.meeting_id == meeting_id, MeetingInvitation.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def was_removed(
+    s: AsyncSession, meeting_id: str, user_id: int | None, guest_key: str | None
+) -> bool:
+    keys = []
+    if user_id is not None:
+        keys.append(MeetingAttendance.user_id == user_id)
+    if guest_key:
+        keys.append(MeetingAttendance.guest_key == guest_key)
+    if not keys:
+        return False
+    found = await s.scalar(
+        select(MeetingAttendance.id).where(
+            MeetingAttendance.meeting_id == meeting_id,
+            MeetingAttendance.removed.is_(True),
+            or_(*keys),
+        )
+    )
+    return found is not None
+
+
+async def attendance(s: AsyncSession, meeting_id: str) -> Sequence[MeetingAttendance]:
+    return (
+        await s.scalars(
+            select(MeetingAttendance)
+            .where(MeetingAttendance.meeting_id == meeting_id)
+            .order_by(MeetingAttendance.joined_at, MeetingAttendance.id)
+        )
+    ).all()
+
+
+async def chat(s: AsyncSession, meeting_id: str) -> Sequence[MeetingChatMessage]:
+    return (
+        await s.scalars(
+            select(MeetingChatMessage)
+            .where(MeetingChatMessage.meeting_id == meeting_id)
+            .order_by(MeetingChatMessage.at, MeetingChatMessage.id)
+        )
+    ).all()
+
+
+async def recordings(s: AsyncSession, meeting_id: str) -> Sequence[MeetingRecording]:
+    return (
+        await s.scalars(
+            select(MeetingRecording)
+            .where(MeetingRecording.meeting_id == meeting_id)
+            .order_by(MeetingRecording.started_at)
+        )
+    ).all()
+
+
+async def invitations(s: AsyncSession, meeting_id: str) -> Sequence[MeetingInvitation]:
+    return (
+        await s.scalars(
+            select(MeetingInvitation)
+            .where(MeetingInvitation.meeting_id == meeting_id)
+            .order_by(MeetingInvitation.id)
+        )
+    ).all()
