@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
 from yuntong.client.aio import cancel_all
@@ -239,8 +240,8 @@ class MeetingClient:
             return
         try:
             await self.subscribe(feed_id, str(feed["participant_id"]), str(feed["kind"]))
-        except MeetingError:
-            self.feeds.pop(feed_id, None)  # gone before we got there
+        except (MeetingError, InvalidStateError):  # gone (or dropped) before we got there
+            await self._drop_feed(feed_id)
 
     async def _drop_feed(self, feed_id: int) -> None:
         feed = self.feeds.pop(feed_id, None)
