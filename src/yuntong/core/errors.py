@@ -246,5 +246,7 @@ register(
             "Date of birth does not match the ID number",
         ),
         "field.taken": ("已被使用", "Already in use"),
+        "field.in_the_past": ("时间已过", "That time has passed"),
+        "field.not_a_contact": ("只能邀请您的联系人", "You can only invite your contacts"),
     }
 )

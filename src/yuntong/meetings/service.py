@@ -371,7 +371,7 @@ async def do_invite(
     for address in addresses:
         local, _, domain = address.partition("@")
         if not local or "." not in domain or len(address) > 254 or " " in address:
-            raise YuntongError("validation_failed", fields={"emails": "invalid"})
+            raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         known = {(i.user_id, i.email) for i in await store.invitations(s, meeting.id)}
