@@ -355,5 +355,18 @@ def call(ctx: typer.Context) -> None:
             raise typer.Exit(result)
 
 
+@app.command(
+    "meeting",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def meeting(ctx: typer.Context) -> None:
+    """Create or join a video meeting from the terminal (see `yuntong meeting --help`)."""
+    module = importlib.import_module("yuntong.client.meeting_cli")
+    result = module.meeting_command(list(ctx.args))
+    if isinstance(result, int) and result:
+        raise typer.Exit(result)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

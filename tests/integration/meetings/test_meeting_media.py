@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
@@ -113,3 +114,40 @@ async def test_screen_share_reaches_the_others_as_a_second_video_stream(
         )
         await bob.wait_until(lambda: screen.stats.video_frames >= FRAMES, 10)
         assert camera.stats.video_frames >= FRAMES and screen.feed_id != camera.feed_id
+
+
+async def test_cli_guest_joins_and_reports_the_hosts_video(
+    meeting_server: ServerProcess, host: str
+) -> None:
+    meeting = await create_meeting(meeting_server, host)
+    async with participant(meeting_server, meeting, token=host) as alice:
+        args = [
+            "join",
+            meeting["number"],
+            "--passcode",
+            meeting["passcode"],
+            "--name",
+            "终端访客",
+            "--server",
+            meeting_server.url,
+            "--duration",
+            "4",
+        ]
+        code = (
+            "from yuntong.client.meeting_cli import meeting_command; "
+            f"raise SystemExit(meeting_command({args!r}))"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            env={"COLUMNS": "140", "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        text = out.decode()
+        assert proc.returncode == 0, text
+        assert "joined" in text and alice.room["me"]["name"] in text
+        joined = [e for e in alice.events if e.type == "meeting.participant"]
+        assert any(e.data["participant"]["name"] == "终端访客" for e in joined)

@@ -1,0 +1,173 @@
+"""``yuntong meeting``: create a meeting, or join one with synthetic media and report what arrived.
+
+Exit status of ``join``: 0 when video arrived from every other participant who published,
+1 when not (or the meeting refused us), 2 when signing in or reaching the server failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yuntong.client.api import ApiClient, ApiError
+from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
+
+console = Console(highlight=False)
+_app = typer.Typer(add_completion=False, help="Video meetings from the terminal.")
+Server = Annotated[str, typer.Option("--server", help="Yuntong base URL.")]
+Username = Annotated[str | None, typer.Option("--username", "-u", help="Sign in as this user.")]
+Password = Annotated[
+    str | None,
+    typer.Option("--password", envvar="YUNTONG_PASSWORD", help="Password (or YUNTONG_PASSWORD)."),
+]
+
+
+async def _token(server: str, username: str | None, password: str | None) -> str | None:
+    if username is None:
+        return None
+    if password is None:
+        password = typer.prompt("Password", hide_input=True)
+    async with ApiClient(server) as api:
+        return (await api.login(username, password)).token
+
+
+@_app.command("create")
+def create(
+    title: Annotated[str, typer.Argument(help="The meeting's title.")],
+    username: Username = None,
+    password: Password = None,
+    server: Server = "http://127.0.0.1:8000",
+    waiting_room: Annotated[bool, typer.Option(help="Hold people in a lobby.")] = False,
+) -> None:
+    """Create an instant meeting and print its number, passcode and link."""
+    if username is None:
+        raise typer.BadParameter("--username is required to create a meeting")
+
+    async def run() -> dict[str, Any]:
+        token = await _token(server, username, password)
+        async with ApiClient(server) as api:
+            api.token = token
+            body = {"title": title, "settings": {"waiting_room": waiting_room}}
+            created: dict[str, Any] = await api._json("POST", "/api/v1/meetings", json=body)
+            return created
+
+    try:
+        meeting = asyncio.run(run())
+    except ApiError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+    console.print(f"number   {meeting['number']}")
+    console.print(f"passcode {meeting['passcode'] or '-'}")
+    console.print(f"link     {meeting['join_url']}")
+
+
+@_app.command("join")
+def join(
+    number: Annotated[str, typer.Argument(help="The meeting number.")],
+    passcode: Annotated[str | None, typer.Option("--passcode", help="Meeting passcode.")] = None,
+    username: Username = None,
+    password: Password = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name (guests).")] = None,
+    server: Server = "http://127.0.0.1:8000",
+    duration: Annotated[float, typer.Option("--duration", min=1, help="Stay this long.")] = 10.0,
+    screen: Annotated[
+        bool, typer.Option("--screen", help="Also share a (synthetic) screen.")
+    ] = False,
+    wait: Annotated[float, typer.Option("--wait", min=1, help="Lobby wait limit (s).")] = 120.0,
+) -> None:
+    """Join with a synthetic camera and microphone; print what arrived from each participant."""
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.2f}s[/dim] {line}")
+
+    try:
+        report = asyncio.run(
+            run_meeting(
+                server, number, passcode, username, password, name, duration, screen, wait, progress
+            )
+        )
+    except ApiError as exc:
+        console.print(f"[red]sign-in failed[/red]: {exc.code}: {exc.message}")
+        raise typer.Exit(2) from None
+    except (OSError, httpx.HTTPError) as exc:
+        console.print(f"[red]cannot reach {server}[/red]: {exc}")
+        raise typer.Exit(2) from None
+    except MeetingError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(1) from None
+    table = Table(title=f"Meeting {number}")
+    for column in ("participant", "stream", "video frames", "audio frames", "audio RMS"):
+        table.add_column(column, justify="left" if column in ("participant", "stream") else "right")
+    for row in report:
+        table.add_row(*row)
+    console.print(table)
+    complete = bool(report) and all(int(row[2]) > 0 for row in report)
+    raise typer.Exit(0 if complete else 1)
+
+
+async def run_meeting(
+    server: str,
+    number: str,
+    passcode: str | None,
+    username: str | None,
+    password: str | None,
+    name: str | None,
+    duration: float,
+    screen: bool,
+    wait: float,
+    progress: Callable[[str], None],
+) -> list[tuple[str, str, str, str, str]]:
+    token = await _token(server, username, password)
+    ticket = await get_ticket(server, number, token=token, passcode=passcode, display_name=name)
+    client = MeetingClient(server, ticket["ticket"])
+    await client.connect()
+    names: dict[str, str] = {}
+    try:
+        progress(f"connected as {ticket['role']} to {ticket['meeting']['title']}")
+        joined = await client.join()
+        if joined["state"] == "waiting":
+            progress("in the waiting room: the host has to admit you")
+            await client.join_when_admitted(wait)
+        progress("joined; publishing camera and microphone")
+        if screen:
+            await client.share_screen()
+        await asyncio.sleep(duration)
+        for event in client.events:
+            if event.type == "meeting.participant":
+                person = event.data["participant"]
+                names[str(person["id"])] = str(person["name"])
+        for person in client.room.get("participants", []):
+            names[str(person["id"])] = str(person["name"])
+        return [
+            (
+                names.get(feed.participant_id, feed.participant_id),
+                feed.kind,
+                str(feed.stats.video_frames),
+                str(feed.stats.audio_frames),
+                f"{feed.stats.audio_rms:.3f}",
+            )
+            for feed in client.feeds.values()
+        ]
+    finally:
+        await client.leave()
+        progress("left the meeting")
+
+
+def meeting_command(args: list[str]) -> int:
+    """Run ``yuntong meeting …`` with these arguments; returns the exit status."""
+    command = typer.main.get_command(_app)
+    try:
+        command.main(args=args, prog_name="yuntong meeting", standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return 1
+    return 0
