@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from yuntong.core.i18n import MESSAGES, register
+from yuntong.web.i18n_meetings import MEETING_STRINGS
 
 PREFIX = "ui."
 
@@ -665,7 +666,7 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.role.operator_admin": ("运营管理员", "Operator admin"),
 }
 
-register(UI_STRINGS)
+register(UI_STRINGS | MEETING_STRINGS)
 
 
 def catalog(locale: str) -> dict[str, str]:
