@@ -40,7 +40,7 @@ from yuntong.ops import gcwatch
 from yuntong.realtime import presence
 from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.hub import Hub
-from yuntong.web import pages
+from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         api_disputes.router,
         realtime_ws.router,
         pages.router,
+        pages_meetings.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,93 @@
+"""The meeting pages: the list, the schedule form, a meeting's details and the join link.
+
+Only ``/m/<number>`` (the join link) is open to visitors without an account; everything a
+page does goes through the meetings REST API and the meeting WebSocket.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from yuntong.web.i18n_meetings import RECURRENCES, SETTING_CHOICES
+from yuntong.web.pages import _member, _member_page, _render, _signed_in
+
+router = APIRouter(include_in_schema=False)
+
+MEETING_ID: Final = re.compile(r"[0-9a-f]{32}")
+MEETING_NUMBER: Final = re.compile(r"\d{9}")
+PASSCODE: Final = re.compile(r"\d{4,10}")
+FORM: Final[dict[str, Any]] = {"recurrences": RECURRENCES, "setting_choices": SETTING_CHOICES}
+
+
+@router.get("/meetings")
+async def meetings_page(request: Request) -> Response:
+    return await _meeting_page(request, "meetings.html", "ui.meetings.title")
+
+
+@router.get("/meetings/new")
+async def meeting_new_page(request: Request) -> Response:
+    return await _meeting_page(request, "meeting_new.html", "ui.meetings.schedule_title", **FORM)
+
+
+@router.get("/meetings/{meeting_id}/edit")
+async def meeting_edit_page(request: Request, meeting_id: str) -> Response:
+    return await _meeting_page(
+        request, "meeting_new.html", "ui.meetings.edit_title", meeting_id, **FORM
+    )
+
+
+@router.get("/meetings/{meeting_id}")
+async def meeting_detail_page(request: Request, meeting_id: str) -> Response:
+    return await _meeting_page(
+        request, "meeting_detail.html", "ui.meetings.detail_title", meeting_id
+    )
+
+
+async def _meeting_page(
+    request: Request,
+    template: str,
+    title_key: str,
+    meeting_id: str | None = None,
+    **extra: Any,
+) -> Response:
+    """A members' page of the meetings section; the script loads the meeting, if any."""
+    member = await _member(request)
+    if isinstance(member, Response):
+        return member
+    if meeting_id is not None and MEETING_ID.fullmatch(meeting_id) is None:
+        return RedirectResponse("/meetings", status_code=303)
+    return _member_page(
+        request, member, template, title_key, active="meetings", meeting_id=meeting_id, **extra
+    )
+
+
+@router.get("/m/{number}")
+async def meeting_join_page(request: Request, number: str) -> Response:
+    """Pre-join, lobby and room: members join as themselves, visitors as guests."""
+    if MEETING_NUMBER.fullmatch(number) is None:
+        number = ""  # the page says there is no such meeting
+    passcode = request.query_params.get("pwd", "")
+    if PASSCODE.fullmatch(passcode) is None:
+        passcode = ""
+    principal = await _signed_in(request)
+    if principal is None:
+        return _render(
+            request,
+            "meeting_join.html",
+            title_key="ui.meeting.title",
+            number=number,
+            passcode=passcode,
+        )
+    return _member_page(
+        request,
+        principal,
+        "meeting_join.html",
+        "ui.meeting.title",
+        active="meetings",
+        number=number,
+        passcode=passcode,
+    )

@@ -1,0 +1,187 @@
+"""Meetings in real Chromium: a host starts an instant meeting, a member and a guest join by link.
+
+Media assertions are measurements read from each page's subscriber RTCPeerConnections through
+``window.ytMeeting.stats()``: for both other participants' camera feeds, frames decoded grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import unique
+from tests.e2e.conftest import PASSWORD, Person, log_in, screenshot
+from tests.support.meetings import janus_env, janus_ready
+from tests.support.server import ServerProcess, private_server
+
+pytestmark = pytest.mark.e2e
+GUEST_NAME = "访客 Guest"
+
+
+@pytest.fixture(scope="module")
+async def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
+    """Instead of conftest.py's: a server with a supervised Janus of its own (and no coturn)."""
+    if not shutil.which("janus"):
+        pytest.skip("Janus is not installed")
+    async with private_server(tmp_path_factory.mktemp("e2e-meetings"), **janus_env()) as server:
+        await janus_ready(server)
+        yield server
+
+
+async def join(page: Page, shot: str | None = None) -> None:
+    """Press Join on the pre-join screen once the camera preview runs; wait to be in the room."""
+    await page.wait_for_function("() => window.ytMeeting && window.ytMeeting.media.hasVideo")
+    if shot:
+        await screenshot(page, shot)
+    await page.click("#prejoin-join")
+    await page.wait_for_function("() => window.ytMeeting.state === 'joined'", timeout=20_000)
+    await expect(page.locator("#room")).to_be_visible()
+
+
+async def my_id(page: Page) -> str:
+    participant_id: str = await page.evaluate("window.ytMeeting.me.id")
+    return participant_id
+
+
+async def camera_frames(page: Page) -> dict[str, int]:
+    """participant id → frames decoded of their camera feed, as this page receives it."""
+    stats: dict[str, Any] = await page.evaluate("window.ytMeeting.stats()")
+    return {
+        feed["participant_id"]: feed.get("framesDecoded") or 0
+        for feed in stats["feeds"]
+        if feed["kind"] == "camera"
+    }
+
+
+async def assert_decoding(page: Page, label: str, others: set[str]) -> None:
+    """Frames decoded grow, over a second, for the camera feed of each of ``others``."""
+    deadline = asyncio.get_running_loop().time() + 25
+    first = await camera_frames(page)
+    while set(first) != others or not all(first.values()):
+        assert asyncio.get_running_loop().time() < deadline, (label, first, others)
+        await asyncio.sleep(0.5)
+        first = await camera_frames(page)
+    await asyncio.sleep(1.0)
+    second = await camera_frames(page)
+    print(f"{label}: framesDecoded {first} -> {second}")
+    for participant_id in others:
+        assert second[participant_id] > first[participant_id] > 0, (label, first, second)
+
+
+async def test_instant_meeting_with_a_member_and_a_guest(
+    new_person: Any, e2e_server: ServerProcess
+) -> None:
+    host: Person = await new_person(unique("host"))
+    member: Person = await new_person(unique("member"))
+    guest: Person = await new_person(unique("guest"))  # never signs in
+    for person in (host, member):
+        await e2e_server.create_user(person.username, person.password)
+
+    await log_in(host, "/meetings")
+    await host.page.click("#new-instant")
+    await host.page.wait_for_url(re.compile(r"/m/\d{9}\?pwd=\d+$"))
+    link = host.page.url.removeprefix(e2e_server.url)
+    number = link.split("/m/")[1].split("?")[0]
+    await join(host.page, shot="meeting-prejoin")
+
+    await log_in(member)
+    await member.page.goto(link)
+    await expect(member.page.locator("#prejoin-as")).to_contain_text(member.username)
+    await join(member.page)
+
+    await guest.page.goto(link)
+    await guest.page.fill("#prejoin-form [name=display_name]", GUEST_NAME)
+    await join(guest.page)
+
+    people = {host.username: host.page, member.username: member.page, "guest": guest.page}
+    ids = {name: await my_id(page) for name, page in people.items()}
+    for page in people.values():
+        await page.wait_for_function("() => window.ytMeeting.participants().length === 3")
+    assert await guest.page.evaluate("window.ytMeeting.me.role") == "guest"
+    assert await host.page.evaluate("window.ytMeeting.me.role") == "host"
+
+    await asyncio.gather(
+        *(
+            assert_decoding(page, name, {ids[other] for other in people if other != name})
+            for name, page in people.items()
+        )
+    )
+    await expect(host.page.locator("#tiles .tile")).to_have_count(3)
+    await screenshot(host.page, "meeting-room")
+
+    # the host mutes everyone: every list shows it, the others' microphones are off
+    await host.page.click("#btn-people")
+    await expect(host.page.locator("#host-tools")).to_be_visible()
+    await expect(member.page.locator("#btn-mute-all")).to_be_hidden()
+    await host.page.click("#btn-mute-all")
+    for name in (member.username, "guest"):
+        row = host.page.locator(f"#people-list li[data-participant-id='{ids[name]}']")
+        await expect(row).to_have_attribute("data-audio-muted", "true")
+        await expect(people[name].locator("#btn-mic")).to_have_attribute("aria-pressed", "true")
+        muted = "window.ytMeeting.media.stream.getAudioTracks()[0].enabled"
+        assert await people[name].evaluate(muted) is False
+    host_row = host.page.locator(f"#people-list li[data-participant-id='{ids[host.username]}']")
+    await expect(host_row).to_have_attribute("data-audio-muted", "false")
+    await member.page.click("#btn-people")
+    guest_row = member.page.locator(f"#people-list li[data-participant-id='{ids['guest']}']")
+    await expect(guest_row).to_have_attribute("data-audio-muted", "true")
+    await screenshot(host.page, "meeting-muted-all")
+
+    # the host ends the meeting for all: everyone sees the end screen
+    await host.page.click("#btn-end-all")
+    await host.page.click("#confirm-ok")
+    for page in (member.page, guest.page, host.page):
+        end = page.locator("#meeting-end")
+        await expect(end).to_be_visible()
+        await expect(end).to_have_attribute("data-reason", "host")
+    await expect(guest.page.locator("#end-title")).to_have_text("The meeting has ended")
+    await screenshot(guest.page, "meeting-ended")
+
+    # the host finds it among past meetings, with who attended
+    await host.page.goto("/meetings?scope=past")
+    row = host.page.locator(f"#meetings-rows tr[data-number='{number}']")
+    await expect(row).to_have_attribute("data-status", "ended")
+    await row.locator(".act-details").click()
+    await expect(host.page.locator("#attendance-rows tr")).to_have_count(3)
+    await expect(host.page.locator("#attendance-rows")).to_contain_text(GUEST_NAME)
+
+
+async def test_only_the_join_link_is_open_to_visitors(e2e_server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=e2e_server.url) as client:
+        for path in ("/meetings", "/meetings/new", f"/meetings/{'a' * 32}"):
+            response = await client.get(path)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/login?next=/meetings")
+        page = await client.get("/m/123456789?pwd=123456", headers={"Accept-Language": "en"})
+        assert page.status_code == 200
+        assert 'id="prejoin-form"' in page.text
+        assert 'name="display_name"' in page.text  # a visitor joins as a guest, with a name
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        unknown = await client.get("/m/12345", headers={"Accept-Language": "en"})
+        assert 'id="meeting-unknown"' in unknown.text
+
+
+async def test_meeting_list_in_chinese(browser: Browser, e2e_server: ServerProcess) -> None:
+    username = unique("zh")
+    await e2e_server.create_user(username, PASSWORD)
+    context = await browser.new_context(base_url=e2e_server.url, locale="zh-CN")
+    try:
+        person = Person(username, context, await context.new_page())
+        await log_in(person, "/meetings")
+        page = person.page
+        await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        await expect(page.locator("h1")).to_have_text("会议")
+        await expect(page.locator("#new-instant")).to_have_text("新会议")
+        await expect(page.locator("#schedule-link")).to_have_text("预约会议")
+        await expect(page.locator("#scope-upcoming")).to_have_text("即将开始")
+        await expect(page.locator("#meetings-empty")).to_have_text("没有会议")
+        await screenshot(page, "meetings-zh")
+    finally:
+        await context.close()
