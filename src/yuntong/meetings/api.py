@@ -97,7 +97,7 @@ async def patch(
     meeting = await service.do_update(ctx, user, meeting_id, data)
     room = live_room(ctx, meeting_id)
     if room is not None and data.settings is not None:
-        room.settings = data.settings
+        await room.apply_settings(data.settings)
     return meeting_out(ctx, meeting, user)
 
 

@@ -127,7 +127,7 @@ class Participant:
     sent_video: bool = False
     grace: asyncio.TimerHandle | None = None
     chat: TokenBucket | None = None
-    loss_sum: float = 0.0
+    loss_pct: float = 0.0
     jitter_sum: float = 0.0
     quality_samples: int = 0
 
@@ -713,9 +713,15 @@ class Room:
             await self._broadcast("meeting.quality", {"participant_id": p.id, "level": level})
 
     def add_quality_sample(self, p: Participant, loss_pct: float, jitter_ms: float) -> None:
-        p.loss_sum += loss_pct
+        """``loss_pct`` is over the whole stay so far (Janus counts from the start): keep the
+        latest; jitter is averaged over the samples."""
+        p.loss_pct = loss_pct
         p.jitter_sum += jitter_ms
         p.quality_samples += 1
+
+    async def apply_settings(self, settings: service.MeetingSettings) -> None:
+        self.settings = settings
+        await self._broadcast("meeting.settings", {"settings": settings.model_dump()})
 
     # --- self state, chat ---------------------------------------------------------------
 
@@ -1068,7 +1074,7 @@ class Room:
             row.role = p.role.value
             row.removed = reason == "removed"
             if p.quality_samples:
-                row.loss_pct = p.loss_sum / p.quality_samples
+                row.loss_pct = p.loss_pct
                 row.jitter_ms = p.jitter_sum / p.quality_samples
                 row.quality_samples = p.quality_samples
         if p.joined_at is not None and seconds > 0:
