@@ -36,7 +36,7 @@ async def test_events_need_the_password_and_survive_junk(app_client: httpx.Async
     assert (await app_client.post(path, content=b"{not json", headers=good)).status_code == 400
     unknown = [{"type": 32, "handle_id": 42, "event": {"media": "video", "in-link-quality": 10}}]
     assert (
-        await app_client.post(path, json=unknown + ["junk", 3], headers=good)
+        await app_client.post(path, json=[*unknown, "junk", 3], headers=good)
     ).status_code == 200
 
 
