@@ -163,9 +163,16 @@ class MeetingClient:
         await self.close()
 
     async def close(self) -> None:
-        await cancel_all(self._tasks)
-        await self._close_media()
+        """Socket first: the event task then finishes what it is doing (cancelling it while it
+        closes a subscription would leak that PeerConnection and its decoder threads)."""
+        self.auto_subscribe = False
         await self.signaling.close()
+        reader, others = self._tasks[:1], self._tasks[1:]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*reader, return_exceptions=True), 5)
+        await cancel_all([*reader, *others])
+        self._tasks = []
+        await self._close_media()
 
     async def _close_media(self) -> None:
         pcs = [f.pc for f in self.feeds.values() if f.pc] + [self.publisher, self.screen]
