@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -1126,5 +1126,3 @@ async def close_interrupted(ctx: Context) -> int:
         )
     return int(getattr(open_rows, "rowcount", 0) or 0) + int(getattr(live, "rowcount", 0) or 0)
 
-
-HostAction = Callable[[Room, Participant | None], Awaitable[Any]]
