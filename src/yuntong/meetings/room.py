@@ -1125,4 +1125,3 @@ async def close_interrupted(ctx: Context) -> int:
             .values(status=MeetingStatus.SCHEDULED, janus_room=None)
         )
     return int(getattr(open_rows, "rowcount", 0) or 0) + int(getattr(live, "rowcount", 0) or 0)
-
