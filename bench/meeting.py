@@ -45,7 +45,6 @@ import json
 import logging
 import multiprocessing
 import os
-import random
 import secrets
 import shlex
 import shutil
@@ -66,7 +65,9 @@ for _path in (BENCH, ROOT, ROOT / "src"):
         sys.path.insert(0, str(_path))
 
 from results_file import write_section  # noqa: E402  (bench/, beside this script)
-from signaling import machine_info, raise_nofile, source_state  # noqa: E402
+from signaling import machine_info, raise_nofile, serve_commands, source_state  # noqa: E402
+
+from tests.support.janus import Janus, start_janus  # noqa: E402
 
 SECTION_START = "<!-- meetings:start -->"
 SECTION_END = "<!-- meetings:end -->"
@@ -226,29 +227,6 @@ def pct(values: list[float], q: float) -> float | None:
 # =============================================================================================
 
 
-@dataclass
-class BenchJanus:
-    directory: Path
-    process: Any  # yuntong.media.supervisor.SupervisedProcess
-    ws_port: int
-    admin_key: str
-    token_secret: str
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
-
-    @property
-    def pid(self) -> int | None:
-        pid: int | None = self.process.pid
-        return pid
-
-    def token(self, ttl_s: int = 3600) -> str:
-        from yuntong.media.janus import janus_token
-
-        return janus_token(self.token_secret, datetime.now(UTC), ttl_s)
-
-
 def janus_version() -> str:
     binary = shutil.which("janus")
     if binary is None:
@@ -263,50 +241,9 @@ def janus_version() -> str:
     return "?"
 
 
-async def start_janus(directory: Path, events_url: str, events_password: str) -> BenchJanus:
-    """Janus as ``yuntong serve`` starts it (same generated config, token auth, the event
-    handler posting to Yuntong), but with secrets this process knows and 2,000 RTP ports."""
-    from tests.support.net import wait_listening
-    from tests.support.server import free_port
-    from yuntong.media.janus_config import write_janus_config
-    from yuntong.media.supervisor import EVENTS_USER, SupervisedProcess
-
-    binary = shutil.which("janus")
-    if binary is None:
-        raise RuntimeError("janus is not installed (Debian package `janus`)")
-    rtp_low = random.randrange(40000, 58000, 1000)
-    ws_port = free_port()
-    admin_key, token_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
-    conf = write_janus_config(
-        directory,
-        ws_port=ws_port,
-        admin_port=free_port(),
-        admin_secret=secrets.token_urlsafe(16),
-        videoroom_admin_key=admin_key,
-        rtp_range=(rtp_low, rtp_low + 1999),
-        token_auth_secret=token_secret,
-        event_url=events_url,
-        event_user=EVENTS_USER,
-        event_password=events_password,
-    )
-    process = SupervisedProcess(
-        "janus",
-        [binary, "-C", str(conf), "-F", str(directory)],
-        log_path=directory / "janus.log",
-        cwd=directory,
-        min_backoff_s=3600,  # a crash should show, not be hidden by a restart
-    )
-    janus = BenchJanus(directory, process, ws_port, admin_key, token_secret)
-    await process.start()
-    if not await wait_listening(ws_port, alive=lambda: process.state == "running"):
-        await process.stop()
-        raise RuntimeError(f"Janus did not open port {ws_port}")
-    return janus
-
-
 @dataclass
 class Setup:
-    janus: BenchJanus
+    janus: Janus
     server: Any  # tests.support.server.ServerProcess
     host_token: str
     tokens: list[str]  # one signed-in user per participant of the join test (host first)
@@ -320,12 +257,16 @@ class Setup:
 async def start_setup(workdir: Path, users: int) -> Setup:
     from tests.support.meetings import janus_ready
     from tests.support.server import ServerProcess
-    from yuntong.media.supervisor import EVENTS_PATH
+    from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER
 
     events_password = secrets.token_urlsafe(16)
     server = ServerProcess(workdir / "var", f"sqlite+aiosqlite:///{workdir / 'yuntong.db'}")
-    janus = await start_janus(
-        workdir / "janus", f"http://127.0.0.1:{server.port}{EVENTS_PATH}", events_password
+    janus = await start_janus(  # its secrets known here, 2,000 RTP ports
+        workdir / "janus",
+        event_url=f"http://127.0.0.1:{server.port}{EVENTS_PATH}",
+        event_user=EVENTS_USER,
+        event_password=events_password,
+        rtp_ports=2000,
     )
     node = {
         "name": "bench",
@@ -462,25 +403,9 @@ class YuntongParticipant:
 
 
 async def leave_cleanly(client: Any) -> None:
-    """``meeting.leave``, then close without cancelling the client's event task midway.
-
-    ``MeetingClient.close`` cancels its event task, which may be closing a subscription's
-    PeerConnection on ``meeting.feed_gone`` (others leave at the same moment): that
-    PeerConnection is then never closed and its decoder threads run for ever. Here the socket
-    is closed first, the event task finishes what it is doing and ends on its own, and only
-    then is the rest of the media closed.
-    """
+    """``meeting.leave`` and close, never raising (a benchmark participant may be half gone)."""
     with contextlib.suppress(Exception):
-        await client.request("meeting.leave")
-    client.auto_subscribe = False
-    with contextlib.suppress(Exception):
-        await client.signaling.close()
-    tasks = list(client._tasks)
-    client._tasks.clear()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
-    with contextlib.suppress(Exception):
-        await client.close()
+        await client.leave()
 
 
 def decoder_threads() -> int:
@@ -708,20 +633,8 @@ class Worker:
         self.receivers: dict[str, Any] = {}
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        loop.set_exception_handler(quiet_close_errors)
-        while True:
-            cmd, kwargs = await loop.run_in_executor(None, self.conn.recv)
-            if cmd == "quit":
-                with contextlib.suppress(Exception):
-                    await self.cmd_close_all()
-                self.conn.send({})
-                return
-            try:
-                result = await getattr(self, f"cmd_{cmd}")(**kwargs)
-            except Exception as exc:
-                result = {"exception": f"{type(exc).__name__}: {exc}"}
-            self.conn.send(result)
+        asyncio.get_running_loop().set_exception_handler(quiet_close_errors)
+        await serve_commands(self, self.conn)
 
     async def cmd_pid(self) -> dict[str, Any]:
         return {"pid": os.getpid()}
@@ -849,7 +762,7 @@ class WorkerHandle:
 class DirectHost:
     """Creates and destroys the direct path's rooms with the VideoRoom admin key."""
 
-    def __init__(self, janus: BenchJanus) -> None:
+    def __init__(self, janus: Janus) -> None:
         self.janus = janus
         self.client: Any = None
         self.handle: Any = None

@@ -134,6 +134,24 @@ class StepStats:
         }
 
 
+async def serve_commands(worker: Any, conn: Any) -> None:
+    """A worker process's loop: ``(cmd, kwargs)`` from the pipe runs ``worker.cmd_<cmd>``,
+    whose result (or the exception's text) goes back; ``quit`` closes everything and ends."""
+    loop = asyncio.get_running_loop()
+    while True:
+        cmd, kwargs = await loop.run_in_executor(None, conn.recv)
+        if cmd == "quit":
+            with contextlib.suppress(Exception):
+                await worker.cmd_close_all()
+            conn.send({})
+            return
+        try:
+            result = await getattr(worker, f"cmd_{cmd}")(**kwargs)
+        except Exception as exc:
+            result = {"exception": f"{type(exc).__name__}: {exc}"}
+        conn.send(result)
+
+
 class ClientWorker:
     """Holds idle sessions and drives call set-ups, on orders from the orchestrator's pipe."""
 
@@ -151,19 +169,7 @@ class ClientWorker:
         self.stats = StepStats()
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            cmd, kwargs = await loop.run_in_executor(None, self.conn.recv)
-            if cmd == "quit":
-                with contextlib.suppress(Exception):
-                    await self.cmd_close_all()
-                self.conn.send({})
-                return
-            try:
-                result = await getattr(self, f"cmd_{cmd}")(**kwargs)
-            except Exception as exc:
-                result = {"exception": f"{type(exc).__name__}: {exc}"}
-            self.conn.send(result)
+        await serve_commands(self, self.conn)
 
     async def _connect(self, url: str, token: str, device: str) -> Any:
         from websockets.asyncio.client import connect

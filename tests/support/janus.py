@@ -113,6 +113,10 @@ class Janus:
         return f"ws://127.0.0.1:{self.ws_port}"
 
     @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
     def log(self) -> str:
         return (self.directory / "janus.log").read_text(errors="replace")
 
@@ -120,18 +124,24 @@ class Janus:
         return janus_token(self.token_secret, datetime.now(UTC), ttl_s, plugins)
 
 
-@asynccontextmanager
-async def running_janus(
-    directory: Path, *, session_timeout_s: int = 60, events: EventSink | None = None
-) -> AsyncIterator[Janus]:
-    """Janus with token auth, started as ``yuntong serve`` will (a SupervisedProcess).
+async def start_janus(
+    directory: Path,
+    *,
+    session_timeout_s: int = 60,
+    event_url: str | None = None,
+    event_user: str | None = None,
+    event_password: str | None = None,
+    rtp_ports: int = 100,
+) -> Janus:
+    """Janus with token auth, started as ``yuntong serve`` does (a SupervisedProcess) and
+    listening; the caller stops ``janus.process``.
 
-    It is not restarted if it dies: a test should see that, not a fresh Janus.
+    It is not restarted if it dies: a test (or a benchmark) should see that, not a fresh Janus.
     """
     binary = shutil.which(JANUS_BINARY)
     if binary is None:
         raise RuntimeError(f"{JANUS_BINARY} is not installed")
-    rtp_low = random.randrange(40000, 50000, 100)
+    rtp_low = random.randrange(40000, 58000, 100)
     ws_port = free_port()
     admin_key, token_secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     conf = write_janus_config(
@@ -140,11 +150,11 @@ async def running_janus(
         admin_port=free_port(),
         admin_secret=secrets.token_urlsafe(16),
         videoroom_admin_key=admin_key,
-        rtp_range=(rtp_low, rtp_low + 99),
+        rtp_range=(rtp_low, rtp_low + rtp_ports - 1),
         token_auth_secret=token_secret,
-        event_url=events.url if events else None,
-        event_user=events.user if events else None,
-        event_password=events.password if events else None,
+        event_url=event_url,
+        event_user=event_user,
+        event_password=event_password,
         session_timeout_s=session_timeout_s,
     )
     process = SupervisedProcess(
@@ -156,11 +166,27 @@ async def running_janus(
     )
     janus = Janus(directory, process, ws_port, admin_key, token_secret)
     await process.start()
+    if not await wait_listening(janus.ws_port, alive=lambda: process.state == "running"):
+        await janus.process.stop()
+        raise RuntimeError(
+            f"Janus did not open port {janus.ws_port}; its log:\n{janus.log[-3000:]}"
+        )
+    return janus
+
+
+@asynccontextmanager
+async def running_janus(
+    directory: Path, *, session_timeout_s: int = 60, events: EventSink | None = None
+) -> AsyncIterator[Janus]:
+    """:func:`start_janus`, stopped afterwards."""
+    janus = await start_janus(
+        directory,
+        session_timeout_s=session_timeout_s,
+        event_url=events.url if events else None,
+        event_user=events.user if events else None,
+        event_password=events.password if events else None,
+    )
     try:
-        if not await wait_listening(janus.ws_port, alive=lambda: process.state == "running"):
-            raise RuntimeError(
-                f"Janus did not open port {janus.ws_port}; its log:\n{janus.log[-3000:]}"
-            )
         yield janus
     finally:
-        await process.stop()
+        await janus.process.stop()
