@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -55,14 +56,19 @@ async def get_ticket(
     passcode: str | None = None,
     display_name: str | None = None,
     guest_key: str | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> dict[str, Any]:
-    """``POST /api/v1/meetings/by-number/{number}/tickets``; raises :class:`MeetingError`."""
+    """``POST /api/v1/meetings/by-number/{number}/tickets``; raises :class:`MeetingError`.
+
+    Pass ``http`` (a client kept open) to reuse its connection, as a browser does.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = {"passcode": passcode, "display_name": display_name, "guest_key": guest_key}
-    async with httpx.AsyncClient(base_url=server, timeout=10) as client:
-        resp = await client.post(
-            f"/api/v1/meetings/by-number/{number}/tickets", json=body, headers=headers
-        )
+    url = f"{server.rstrip('/')}/api/v1/meetings/by-number/{number}/tickets"
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        resp = await http.post(url, json=body, headers=headers)
     if resp.status_code != 200:
         error = resp.json().get("error", {})
         raise MeetingError(str(error.get("code")), str(error.get("message")))
@@ -149,13 +155,19 @@ class MeetingClient:
         await self.join()
 
     async def _entered(self, room: dict[str, Any]) -> None:
+        """Publish and subscribe to the feeds already up, all side by side (the server sets
+        subscriptions up in parallel too)."""
         self.room = room
+        work: list[Coroutine[Any, Any, Any]] = []
         if self.publish_audio or self.publish_video:
-            await self.publish()
+            work.append(self.publish())
         if self.auto_subscribe:
             early, self._early_feeds = self._early_feeds, []
-            for feed in [*room.get("feeds", []), *early]:
-                await self._subscribe_quietly(feed)
+            work += [self._subscribe_quietly(feed) for feed in [*room.get("feeds", []), *early]]
+        results = await asyncio.gather(*work, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def leave(self) -> None:
         with contextlib.suppress(MeetingError, ConnectionError, TimeoutError):

@@ -114,6 +114,7 @@ class Participant:
     state: Literal["waiting", "admitted", "joined", "left"] = "waiting"
     socket: Socket | None = None
     session: JanusSession | None = None
+    session_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     feeds: dict[str, Feed] = field(default_factory=dict)  # kind → feed
     subs: dict[str, Subscription] = field(default_factory=dict)
     audio_muted: bool = False
@@ -342,13 +343,14 @@ class Room:
         return await self._control.request(body)
 
     async def _session_for(self, p: Participant) -> JanusSession:
-        if p.session is not None and not p.session.ended.is_set():
+        async with p.session_lock:  # subscriptions are set up side by side: one session
+            if p.session is not None and not p.session.ended.is_set():
+                return p.session
+            await asyncio.wait_for(self.media_ready.wait(), MEDIA_WAIT_S)
+            if self._client is None:
+                raise YuntongError("janus_unavailable")
+            p.session = await self._client.create_session(keepalive_s=KEEPALIVE_S)
             return p.session
-        await asyncio.wait_for(self.media_ready.wait(), MEDIA_WAIT_S)
-        if self._client is None:
-            raise YuntongError("janus_unavailable")
-        p.session = await self._client.create_session(keepalive_s=KEEPALIVE_S)
-        return p.session
 
     async def _attach(self, p: Participant) -> JanusHandle:
         session = await self._session_for(p)
@@ -432,13 +434,14 @@ class Room:
                 if self.locked and p.role != Role.HOST:
                     raise YuntongError("meeting_locked")
                 self.participants[p.id] = p
-                await self._write_attendance(p)
             if p.state == "waiting" and self.settings.waiting_room and not p.is_host:
                 if not known:
                     await self._write_attendance(p, waited=True)
                     await self._tell_hosts_lobby()
                 return {"state": "waiting"}
             if len(self.joined()) >= self.settings.max_participants:
+                if not known:
+                    await self._write_attendance(p)  # who tried, with no time joined
                 raise YuntongError("meeting_full")
             await self._session_for(p)
             if self.settings.mute_on_entry and not p.is_host and p.joined_at is None:

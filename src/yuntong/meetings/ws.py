@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -21,7 +22,14 @@ from yuntong.core.logging import get_logger
 from yuntong.meetings import service
 from yuntong.meetings.models import Role
 from yuntong.meetings.room import Participant, Room, open_room
-from yuntong.realtime.protocol import encode, event, invalid_data, parse_envelope, reply
+from yuntong.realtime.protocol import (
+    Envelope,
+    encode,
+    event,
+    invalid_data,
+    parse_envelope,
+    reply,
+)
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -266,6 +274,7 @@ async def meeting_socket(websocket: WebSocket) -> None:
         }
     )
     limit = 2.5 * ctx.settings.heartbeat_interval_s
+    lanes = Lanes()
     try:
         while not socket.closed:
             try:
@@ -277,21 +286,87 @@ async def meeting_socket(websocket: WebSocket) -> None:
             raw = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
-            await _dispatch(ctx.settings.ws_max_message_bytes, room, participant, socket, raw)
+            try:
+                envelope = parse_envelope(raw, ctx.settings.ws_max_message_bytes)
+            except YuntongError as exc:
+                await socket.send_raw(reply("error", None, exc.to_dict(socket.locale)))
+                continue
+            await lanes.run(_lane(envelope), _dispatch(room, participant, socket, envelope))
     except WebSocketDisconnect:
         pass
     finally:
         socket.closed = True
+        await lanes.drain(DRAIN_S)
         room.socket_lost(participant, socket)
 
 
-async def _dispatch(
-    max_bytes: int, room: Room, p: Participant, socket: MeetingSocket, raw: str | bytes
-) -> None:
-    msg_id: str | None = None
+MAIN_LANE = "main"
+SUB_ID = re.compile(r"s[0-9]{1,20}")  # Room.subscribe: "s" + the Janus handle id
+MAX_IN_FLIGHT = 16
+DRAIN_S = 10.0
+
+
+def _lane(envelope: Envelope) -> str | None:
+    """Which messages must keep their order. A subscription's messages (``answer``, ``ice``,
+    ``restart``, ``layer``, ``unsubscribe`` for a sub id) stay in order among themselves, each
+    ``meeting.subscribe`` runs on its own (``None``), and everything else (join, publish, the
+    publisher's ICE, host controls) is one lane in arrival order, as before. So a joining
+    client's subscriptions proceed side by side instead of one Janus round trip after another.
+    """
+    if envelope.type == "meeting.subscribe":
+        return None
+    ref = envelope.data.get("sub_id") or envelope.data.get("target")
+    if envelope.type in SUBSCRIPTION_MESSAGES and isinstance(ref, str) and SUB_ID.fullmatch(ref):
+        return f"sub:{ref}"
+    return MAIN_LANE
+
+
+SUBSCRIPTION_MESSAGES = frozenset(
+    {"meeting.answer", "meeting.ice", "meeting.restart", "meeting.layer", "meeting.unsubscribe"}
+)
+
+
+class Lanes:
+    """Runs one socket's messages: in arrival order within a lane, lanes side by side, at most
+    ``limit`` at once (the reader waits beyond that, so a client cannot pile up work)."""
+
+    def __init__(self, limit: int = MAX_IN_FLIGHT) -> None:
+        self._room = asyncio.Semaphore(limit)
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, lane: str | None, work: Coroutine[Any, Any, None]) -> None:
+        """Start ``work`` after the lane's earlier messages (``None``: a lane of its own)."""
+        await self._room.acquire()
+        before = self._tails.get(lane) if lane is not None else None
+        task = asyncio.create_task(self._after(before, work))
+        if lane is not None:
+            self._tails[lane] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(lane, t))
+
+    async def _after(
+        self, before: asyncio.Task[None] | None, work: Coroutine[Any, Any, None]
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        await work
+
+    def _done(self, lane: str | None, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.release()
+        if lane is not None and self._tails.get(lane) is task:
+            del self._tails[lane]
+
+    async def drain(self, timeout: float) -> None:
+        """Let what was received finish (a leave, an answer) before the socket is let go."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+
+
+async def _dispatch(room: Room, p: Participant, socket: MeetingSocket, envelope: Envelope) -> None:
+    msg_id = envelope.id
     try:
-        envelope = parse_envelope(raw, max_bytes)
-        msg_id = envelope.id
         if envelope.type == "ping":
             await socket.send_raw(reply("pong", msg_id, {}))
             return

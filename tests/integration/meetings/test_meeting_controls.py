@@ -128,6 +128,29 @@ async def test_locked_meeting_refuses_new_joins(
         assert too_late.value.code == "meeting_locked"
 
 
+async def test_full_meeting_refuses_a_join_until_someone_leaves(
+    meeting_server: ServerProcess, host: str
+) -> None:
+    meeting = await create_meeting(meeting_server, host, max_participants=2)
+    async with (
+        participant(meeting_server, meeting, token=host) as alice,
+        participant(meeting_server, meeting, name="Third", join=False) as third,
+    ):
+        async with participant(meeting_server, meeting, name="Second"):
+            with pytest.raises(MeetingError) as full:
+                await third.join()
+            assert full.value.code == "meeting_full"
+            assert third.state == "new"
+        await alice.wait_event("meeting.left")
+        assert (await third.join())["state"] == "joined"
+        await third.wait_until(lambda: third.frames_from(alice.participant_id) >= 5, 20)
+    rows = (
+        await api(meeting_server, host, "GET", f"/api/v1/meetings/{meeting['id']}/attendance")
+    ).json()
+    joined = {r["name"]: r["joined_at"] is not None for r in rows}
+    assert joined == {alice.room["me"]["name"]: True, "Second": True, "Third": True}
+
+
 async def test_end_for_all_disconnects_everyone_and_keeps_the_attendance(
     meeting_server: ServerProcess, host: str, member: str
 ) -> None:
