@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     meeting_ticket_ttl_s: int = Field(600, ge=10)
     meeting_chat_per_s: float = Field(2.0, gt=0)
     meeting_chat_burst: int = Field(10, ge=1)
+    # each participant's minutes so far are written this often: after a crash they are billed
+    # up to the last write
+    meeting_checkpoint_s: float = Field(60.0, gt=0)
     # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
     coturn_allow_loopback: bool | None = None
 

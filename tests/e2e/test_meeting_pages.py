@@ -19,7 +19,8 @@ from playwright.async_api import Browser, Page, expect
 from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, Person, log_in, screenshot
 from tests.support.meetings import janus_env, janus_ready
-from tests.support.server import ServerProcess, private_server
+from tests.support.server import ServerProcess, private_server, wait_for
+from yuntong.client.meeting import MeetingClient, get_ticket
 
 pytestmark = pytest.mark.e2e
 GUEST_NAME = "访客 Guest"
@@ -185,3 +186,68 @@ async def test_meeting_list_in_chinese(browser: Browser, e2e_server: ServerProce
         await screenshot(page, "meetings-zh")
     finally:
         await context.close()
+
+
+OUTBOUND_LAYERS = """async () => {
+  const pc = window.ytMeeting.room.publishers.camera.pc;
+  const layers = {};
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid) {
+      layers[r.rid] = { width: r.frameWidth || 0, frames: r.framesEncoded || 0 };
+    }
+  });
+  return layers;
+}"""
+
+
+async def test_simulcast_subscriber_gets_the_layer_it_asks_for(
+    new_person: Any, e2e_server: ServerProcess
+) -> None:
+    """Chromium publishes its camera in three layers (rid h, m, l); an aiortc subscriber asks
+    for substream 0, 1, 2 in turn and decodes frames of that layer's size each time."""
+    host: Person = await new_person(unique("host"))
+    await e2e_server.create_user(host.username, host.password)
+    await log_in(host, "/meetings")
+    await host.page.click("#new-instant")
+    await host.page.wait_for_url(re.compile(r"/m/\d{9}\?pwd=\d+$"))
+    number, passcode = re.findall(r"/m/(\d{9})\?pwd=(\d+)$", host.page.url)[0]
+    await join(host.page)
+
+    # all three layers are being encoded (Chromium turns the upper ones on as its bandwidth
+    # estimate grows), each at its own size
+    async def three_layers() -> dict[str, dict[str, int]] | None:
+        layers: dict[str, dict[str, int]] = await host.page.evaluate(OUTBOUND_LAYERS)
+        sending = {rid: v for rid, v in layers.items() if v["frames"] > 0 and v["width"]}
+        return sending if len(sending) == 3 else None
+
+    layers = await wait_for(three_layers, timeout=30, interval=0.5)
+    widths = {rid: v["width"] for rid, v in layers.items()}
+    assert widths["l"] < widths["m"] < widths["h"], widths
+
+    ticket = await get_ticket(e2e_server.url, number, passcode=passcode, display_name="Viewer")
+    viewer = MeetingClient(
+        e2e_server.url, ticket["ticket"], publish_audio=False, publish_video=False
+    )
+    await viewer.connect()
+    try:
+        await viewer.join()
+        host_id = await my_id(host.page)
+        await viewer.wait_until(lambda: viewer.frames_from(host_id) >= 5, 20)
+        feed = next(f for f in viewer.feeds.values() if f.participant_id == host_id)
+        seen: dict[int, tuple[int, int]] = {}
+        for substream, rid in ((0, "l"), (2, "h"), (1, "m")):
+            await viewer.request("meeting.layer", {"sub_id": feed.sub_id, "substream": substream})
+
+            def arrived(rid: str = rid) -> bool:
+                size = feed.stats.video_size
+                return size is not None and size[0] == widths[rid]
+
+            await viewer.wait_until(arrived, 15)
+            frames = feed.stats.video_frames
+            await viewer.wait_until(lambda f=frames: feed.stats.video_frames >= f + 10, 10)
+            assert feed.stats.video_size is not None
+            seen[substream] = feed.stats.video_size
+        print(f"simulcast: publisher widths {widths}, received {seen}")
+        assert seen[0][0] < seen[1][0] < seen[2][0]
+    finally:
+        await viewer.leave()

@@ -123,6 +123,15 @@ class Janus:
     def token(self, ttl_s: int = 600, plugins: Iterable[str] = (VIDEOROOM,)) -> str:
         return janus_token(self.token_secret, datetime.now(UTC), ttl_s, plugins)
 
+    def node(self, name: str) -> dict[str, str]:
+        """This Janus as one item of ``YUNTONG_JANUS_NODES`` (a node Yuntong does not run)."""
+        return {
+            "name": name,
+            "url": self.url,
+            "token_secret": self.token_secret,
+            "videoroom_admin_key": self.admin_key,
+        }
+
 
 async def start_janus(
     directory: Path,

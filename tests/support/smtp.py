@@ -17,16 +17,17 @@ from tests.support.server import free_port
 
 
 class SmtpSink:
-    """Accepts every message on 127.0.0.1:<free port>; ``messages`` holds them parsed.
+    """Accepts messages on 127.0.0.1:<free port>; ``messages`` holds them parsed.
 
     ``envelope_recipients[i]`` are the RCPT TO addresses of ``messages[i]`` (Bcc shows
-    only there).
+    only there). Addresses put in ``refused`` are refused at RCPT TO with a 550.
     """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.envelope_recipients: list[list[str]] = []
+        self.refused: set[str] = set()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
@@ -34,6 +35,14 @@ class SmtpSink:
 
     def stop(self) -> None:
         self._controller.stop()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         message = email.message_from_bytes(

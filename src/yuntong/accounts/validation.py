@@ -23,8 +23,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 USERNAME_RE = re.compile(r"^[a-z0-9._-]{3,32}$")
+# local part: no control characters and none of RFC 5322's specials (which would need quoting)
 EMAIL_RE = re.compile(
-    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    r"^[^@\s\x00-\x1f\x7f\"(),:;<>\[\\\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 OTHER_ID_RE = re.compile(r"^[A-Z0-9-]{4,32}$")
 PASSWORD_MIN_LENGTH = 10

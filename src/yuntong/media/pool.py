@@ -55,10 +55,16 @@ class NodeState:
         return janus_token(secret.get_secret_value(), datetime.now(UTC), TOKEN_TTL_S)
 
     async def probe(self) -> None:
-        """Count this node's participants; any failure marks it unhealthy."""
+        """Count this node's participants; any failure marks it unhealthy.
+
+        The rooms meetings create are private: Janus lists them only to a request that
+        carries the VideoRoom ``admin_key`` (and refuses a wrong one, which marks the node
+        unhealthy: no meeting could be created there either).
+        """
+        admin_key = self.config.videoroom_admin_key.get_secret_value()
         try:
             handle = await self._probe_handle()
-            listed = await handle.request({"request": "list"})
+            listed = await handle.request({"request": "list", "admin_key": admin_key})
         except YuntongError as exc:
             self.healthy, self.last_error = False, str(exc)
             await self.disconnect()

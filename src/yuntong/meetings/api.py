@@ -233,6 +233,7 @@ class AttendanceOut(BaseModel):
     guest: bool
     joined_at: datetime | None
     left_at: datetime | None
+    seconds: int  # billed as a usage record of this participant_id
     minutes: float
     media: str
     leave_reason: str | None
@@ -254,6 +255,7 @@ async def attendance(ctx: Ctx, user: User, meeting_id: str) -> list[dict[str, An
             "guest": r.user_id is None,
             "joined_at": r.joined_at,
             "left_at": r.left_at,
+            "seconds": r.seconds,
             "minutes": round(r.seconds / 60, 2),
             "media": r.media,
             "leave_reason": r.leave_reason,

@@ -1,4 +1,4 @@
-"""Meeting invitations: the e-mail (zh-CN or en) and its ``.ics`` calendar file (RFC 5545).
+"""Meeting invitations: the e-mail (zh-CN or en) and its calendar (RFC 5545, sent as iMIP).
 
 The calendar text is written by hand: one VEVENT, a VTIMEZONE derived from zoneinfo,
 text escaping and 75-octet line folding.
@@ -15,10 +15,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from yuntong.core.i18n import DEFAULT_LOCALE, register, translate
-from yuntong.core.mail import build_message
+from yuntong.core.mail import Alternative, build_message
 
 PRODID: Final = "-//Yuntong//Meetings//EN"
-ICS_FILENAME: Final = "meeting.ics"
+ICS_FILENAME: Final = "invite.ics"
 RECURRENCE_RULES: Final = {
     "daily": "FREQ=DAILY",
     "weekly": "FREQ=WEEKLY",
@@ -53,8 +53,8 @@ register(
         "meeting.invite.number": ("会议号：{value}", "Meeting number: {value}"),
         "meeting.invite.passcode": ("密码：{value}", "Passcode: {value}"),
         "meeting.invite.calendar": (
-            "附件 meeting.ics 可添加到日历。",
-            "Add the attached meeting.ics to your calendar.",
+            "附件 {filename} 可添加到日历。",
+            "Add the attached {filename} to your calendar.",
         ),
     }
 )
@@ -88,23 +88,28 @@ class InviteInfo:
 
 
 def invitation_message(
-    info: InviteInfo, *, to: list[str], locale: str, organizer_email: str, now: datetime
+    info: InviteInfo, *, to: str, locale: str, organizer_email: str, now: datetime
 ) -> EmailMessage:
-    """The invitation (or cancellation) e-mail to ``to``, with ``meeting.ics`` attached."""
+    """The invitation (or cancellation) e-mail to the one address ``to`` (iMIP, RFC 6047).
+
+    The calendar, with ``to`` as its only ATTENDEE, goes twice: inline as ``text/calendar``
+    with the iTIP method next to the text, which is what mail clients offer accept and
+    decline for; and attached as ``invite.ics`` for clients that only import files.
+    ``organizer_email`` is the bare address the message is sent from.
+    """
     key = "subject_cancelled" if info.cancelled else "subject"
     subject = translate(f"meeting.invite.{key}", locale, title=_one_line(info.title))
-    ics = build_ics(info, organizer_email=organizer_email, attendees=to, now=now, locale=locale)
-    message = build_message(
-        to=to,
+    ics = build_ics(info, organizer_email=organizer_email, attendees=[to], now=now, locale=locale)
+    # the method in the MIME type must be the calendar's METHOD (RFC 6047)
+    inline = Alternative("text/calendar", ics, {"method": _method(info), "charset": "UTF-8"})
+    return build_message(
+        to=[to],
         subject=subject,
         text=invitation_text(info, locale),
-        attachments=[(ICS_FILENAME, "text/calendar", ics)],
+        alternatives=[inline],
+        # not text/calendar: a second iTIP part could be acted on twice (Google sends it so too)
+        attachments=[(ICS_FILENAME, "application/ics", ics)],
     )
-    for part in message.iter_attachments():
-        # calendar clients act on the iTIP method named in the MIME type (RFC 6047)
-        part.set_param("method", _method(info), requote=False)
-        part.set_param("charset", "utf-8", requote=False)
-    return message
 
 
 def invitation_text(info: InviteInfo, locale: str) -> str:
@@ -121,7 +126,7 @@ def invitation_text(info: InviteInfo, locale: str) -> str:
         lines.append(translate("meeting.invite.repeat", locale, value=_repeat_text(info, locale)))
     lines += _access_lines(info, locale)
     if not info.cancelled:
-        lines += ["", translate("meeting.invite.calendar", locale)]
+        lines += ["", translate("meeting.invite.calendar", locale, filename=ICS_FILENAME)]
     return "\n".join(lines) + "\n"
 
 

@@ -17,12 +17,13 @@ import secrets
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.billing.usage import UsageInput, do_record_usage
 from yuntong.calls import service as calls
@@ -242,6 +243,7 @@ class Room:
                 )
             )
         self._watch = asyncio.create_task(self._watch_janus(), name=f"room-{self.number}")
+        self.spawn(self._checkpoint_loop())
         self._arm_empty_timer()
         log.info("meeting_room_opened", meeting=self.meeting_id, node=node.name)
 
@@ -300,6 +302,7 @@ class Room:
         self._forget_handles()
         for p in self.participants.values():
             p.session, p.feeds, p.subs = None, {}, {}
+        lost = self.node
         while True:
             node = self._recovery_node()
             try:
@@ -321,6 +324,17 @@ class Room:
                 await self._session_for(p)
             await self._send(p, "meeting.media_reset", {})
         log.info("meeting_media_recovered", meeting=self.meeting_id, node=node.name)
+        if node is not lost:
+            log.warning("meeting_moved", meeting=self.meeting_id, node=node.name)
+            try:  # the row says where the meeting lives; media is back either way
+                async with self.ctx.db.session() as s:
+                    await s.execute(
+                        update(Meeting)
+                        .where(Meeting.id == self.meeting_id)
+                        .values(janus_node=node.name)
+                    )
+            except Exception:
+                log.exception("meeting_node_not_recorded", meeting=self.meeting_id)
 
     def _recovery_node(self) -> NodeState:
         """The same node while it may come back, else any healthy one."""
@@ -1061,18 +1075,23 @@ class Room:
                 row.joined_at = p.joined_at or now
 
     async def _close_attendance(self, p: Participant, reason: str) -> None:
+        """The stay ends: billed first (once, whatever happens next), then written."""
         now = self.ctx.clock.now()
-        seconds = int((now - p.joined_at).total_seconds()) if p.joined_at else 0
-        media = "video" if p.sent_video else "audio"
+        seconds = max(0, int((now - p.joined_at).total_seconds())) if p.joined_at else 0
+        media = _media_of(p)
         async with self.ctx.db.session() as s:
             row = await s.get(MeetingAttendance, p.id)
-            if row is None:
+            if row is None or row.left_at is not None:
                 return
-            if row.left_at is not None:
+        if p.joined_at is not None:
+            await _bill_stay(self.ctx, self.host_user_id, row, seconds, media)
+        async with self.ctx.db.session() as s:
+            row = await s.get(MeetingAttendance, p.id)
+            if row is None or row.left_at is not None:
                 return
             row.left_at = now
             row.leave_reason = reason
-            row.seconds = max(0, seconds)
+            row.seconds = seconds
             row.media = media
             row.role = p.role.value
             row.removed = reason == "removed"
@@ -1080,20 +1099,59 @@ class Room:
                 row.loss_pct = p.loss_pct
                 row.jitter_ms = p.jitter_sum / p.quality_samples
                 row.quality_samples = p.quality_samples
-        if p.joined_at is not None and seconds > 0:
-            usage = UsageInput(
-                source="meeting",
-                source_id=p.id,
-                user_id=self.host_user_id,
-                usage_type=f"meeting.{media}",
-                quantity_s=seconds,
-                started_at=p.joined_at,
-                other_party=p.name,
-            )
+
+    async def _checkpoint_loop(self) -> None:
+        """Every ``meeting_checkpoint_s``, write each stay's seconds so far: if this process
+        dies, the next start bills the stays up to the last checkpoint
+        (:func:`close_interrupted`)."""
+        while not self.closed:
+            await asyncio.sleep(self.ctx.settings.meeting_checkpoint_s)
             try:
-                await do_record_usage(self.ctx, usage)
-            except YuntongError as exc:  # e.g. a host without a billing account
-                log.warning("meeting_usage_not_recorded", participant=p.id, error=exc.code)
+                await self.checkpoint()
+            except SQLAlchemyError:
+                log.exception("meeting_checkpoint_failed", meeting=self.meeting_id)
+
+    async def checkpoint(self) -> None:
+        now = self.ctx.clock.now()
+        stays = [p for p in self.joined() if p.joined_at is not None]
+        if not stays:
+            return
+        async with self.ctx.db.session() as s:
+            for p in stays:
+                assert p.joined_at is not None
+                await s.execute(
+                    update(MeetingAttendance)
+                    .where(MeetingAttendance.id == p.id, MeetingAttendance.left_at.is_(None))
+                    .values(
+                        seconds=max(0, int((now - p.joined_at).total_seconds())),
+                        media=_media_of(p),
+                    )
+                )
+
+
+def _media_of(p: Participant) -> str:
+    return "video" if p.sent_video else "audio"
+
+
+async def _bill_stay(
+    ctx: Context, host_user_id: int, row: MeetingAttendance, seconds: int, media: str
+) -> None:
+    """One usage record per stay, on the host's account (a second delivery adds nothing)."""
+    if row.joined_at is None or seconds <= 0:
+        return
+    usage = UsageInput(
+        source="meeting",
+        source_id=row.id,
+        user_id=host_user_id,
+        usage_type=f"meeting.{media}",
+        quantity_s=seconds,
+        started_at=row.joined_at,
+        other_party=row.name,
+    )
+    try:
+        await do_record_usage(ctx, usage)
+    except YuntongError as exc:  # e.g. a host without a billing account
+        log.warning("meeting_usage_not_recorded", participant=row.id, error=exc.code)
 
 
 async def _mark_ended(ctx: Context, meeting_id: str, reason: str) -> None:
@@ -1114,17 +1172,31 @@ async def _mark_ended(ctx: Context, meeting_id: str, reason: str) -> None:
 
 
 async def close_interrupted(ctx: Context) -> int:
-    """Meetings left live by a previous process: their attendance is closed, they wait again."""
-    now = ctx.clock.now()
+    """Meetings left live by a previous process: every open stay is billed up to its last
+    checkpoint and closed there, and the meetings wait for their participants again."""
     async with ctx.db.session() as s:
-        open_rows = await s.execute(
-            update(MeetingAttendance)
+        found = await s.execute(
+            select(MeetingAttendance, Meeting.host_id)
+            .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
             .where(MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None))
-            .values(left_at=now, leave_reason="server_stopped")
         )
+        stays = [(row, host_id) for row, host_id in found.all()]
+    for row, host_id in stays:  # billed first: a crash in between bills nothing twice
+        await _bill_stay(ctx, host_id, row, row.seconds, row.media)
+    async with ctx.db.session() as s:
+        for row, _ in stays:
+            assert row.joined_at is not None
+            await s.execute(
+                update(MeetingAttendance)
+                .where(MeetingAttendance.id == row.id, MeetingAttendance.left_at.is_(None))
+                .values(
+                    left_at=row.joined_at + timedelta(seconds=row.seconds),
+                    leave_reason="server_stopped",
+                )
+            )
         live = await s.execute(
             update(Meeting)
             .where(Meeting.status == MeetingStatus.LIVE)
             .values(status=MeetingStatus.SCHEDULED, janus_room=None)
         )
-    return int(getattr(open_rows, "rowcount", 0) or 0) + int(getattr(live, "rowcount", 0) or 0)
+    return len(stays) + int(getattr(live, "rowcount", 0) or 0)

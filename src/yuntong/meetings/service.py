@@ -13,12 +13,14 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal
+from yuntong.accounts.validation import EMAIL_RE
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
@@ -356,8 +358,6 @@ async def do_invite(
 ) -> dict[str, int]:
     """Invite contacts (they see it at once and in their list) and e-mail addresses (.ics)."""
     from yuntong.contacts.service import visible_contact_ids
-    from yuntong.core.mail import Mailer, MailError
-    from yuntong.meetings.invitations import InviteInfo, invitation_message
     from yuntong.meetings.models import MeetingInvitation
     from yuntong.realtime.connection import hub_of
 
@@ -368,10 +368,8 @@ async def do_invite(
     if strangers:
         raise YuntongError("validation_failed", fields={"user_ids": "not_a_contact"})
     addresses = sorted({e.strip().lower() for e in emails if e.strip()})
-    for address in addresses:
-        local, _, domain = address.partition("@")
-        if not local or "." not in domain or len(address) > 254 or " " in address:
-            raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
+    if any(len(a) > 254 or not EMAIL_RE.fullmatch(a) for a in addresses):
+        raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         known = {(i.user_id, i.email) for i in await store.invitations(s, meeting.id)}
@@ -387,27 +385,49 @@ async def do_invite(
         await hub_of(ctx).send(uid, "meeting.invitation", data)
     mailed = 0
     if addresses and ctx.settings.smtp_host:
-        info = InviteInfo(
-            meeting_id=meeting.id,
-            number=meeting.number,
-            passcode=meeting.passcode,
-            title=meeting.title,
-            start_at=meeting.start_at,
-            duration_min=meeting.duration_min,
-            time_zone=meeting.time_zone,
-            recurrence=meeting.recurrence,
-            recurrence_count=meeting.recurrence_count,
-            join_url=join_url(ctx, meeting),
-            host_name=host.display_name or host.username,
-            sequence=meeting.sequence,
-        )
-        mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
-        message = invitation_message(
-            info, to=addresses, locale=host.locale, organizer_email=ctx.settings.mail_from, now=now
-        )
-        try:
-            await mailer.send(message)
-            mailed = len(addresses)
-        except MailError as exc:
-            raise YuntongError("mail_failed", reason=exc.reason) from exc
+        mailed = await _mail_invitations(ctx, host, meeting, addresses, now)
     return {"users": len(new_users), "emails": mailed}
+
+
+async def _mail_invitations(
+    ctx: Context, host: Principal, meeting: Meeting, addresses: list[str], now: datetime
+) -> int:
+    """E-mail the invitation to each address in a message of its own; how many were sent.
+
+    All messages are built before the first is sent. The first failure stops the rest and
+    raises ``mail_failed``; sending again is safe, as the calendar entry's UID and SEQUENCE
+    are the same, so calendars update the entry they already have.
+    """
+    from yuntong.core.mail import Mailer, MailError
+    from yuntong.meetings.invitations import InviteInfo, invitation_message
+
+    info = InviteInfo(
+        meeting_id=meeting.id,
+        number=meeting.number,
+        passcode=meeting.passcode,
+        title=meeting.title,
+        start_at=meeting.start_at,
+        duration_min=meeting.duration_min,
+        time_zone=meeting.time_zone,
+        recurrence=meeting.recurrence,
+        recurrence_count=meeting.recurrence_count,
+        join_url=join_url(ctx, meeting),
+        host_name=host.display_name or host.username,
+        sequence=meeting.sequence,
+    )
+    mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
+    # the ORGANIZER is the From address: clients may distrust a request its organizer did not send
+    organizer = parseaddr(mailer.sender)[1]
+    messages = [
+        invitation_message(info, to=a, locale=host.locale, organizer_email=organizer, now=now)
+        for a in addresses
+    ]
+    mailed = 0
+    for message in messages:
+        try:
+            if await mailer.send(message):
+                mailed += 1
+        except MailError as exc:
+            reason = f"{exc.reason} ({mailed} of {len(messages)} sent)"
+            raise YuntongError("mail_failed", reason=reason) from exc
+    return mailed

@@ -68,7 +68,7 @@ def safe_next(value: str | None, default: str = "/contacts") -> str:
     return value
 
 
-def _render(
+def render_page(
     request: Request,
     template: str,
     *,
@@ -112,7 +112,7 @@ def _render(
     return HTMLResponse(body, headers=SECURITY_HEADERS)
 
 
-async def _signed_in(request: Request) -> Principal | None:
+async def signed_in(request: Request) -> Principal | None:
     found = token_from_request(request)
     if found is None:
         return None
@@ -129,9 +129,11 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={target}", status_code=303)
 
 
-async def _member(request: Request, roles: frozenset[str] | None = None) -> Principal | Response:
+async def require_member(
+    request: Request, roles: frozenset[str] | None = None
+) -> Principal | Response:
     """The signed-in principal, or the redirect for a visitor who may not see the page."""
-    principal = await _signed_in(request)
+    principal = await signed_in(request)
     if principal is None:
         return _to_login(request)
     if roles is not None and principal.role not in roles:
@@ -139,7 +141,7 @@ async def _member(request: Request, roles: frozenset[str] | None = None) -> Prin
     return principal
 
 
-def _member_page(
+def member_page(
     request: Request,
     principal: Principal,
     template: str,
@@ -147,7 +149,7 @@ def _member_page(
     active: str | None = None,
     **extra: Any,
 ) -> HTMLResponse:
-    return _render(
+    return render_page(
         request,
         template,
         title_key=title_key,
@@ -163,41 +165,43 @@ def _member_page(
 
 @router.get("/")
 async def home(request: Request) -> Response:
-    target = "/contacts" if await _signed_in(request) else "/login"
+    target = "/contacts" if await signed_in(request) else "/login"
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     after = safe_next(request.query_params.get("next"))
-    if await _signed_in(request):
+    if await signed_in(request):
         return RedirectResponse(after, status_code=303)
     notice = {"registered": "ui.login.registered", "logged_out": "ui.login.logged_out"}.get(
         request.query_params.get("notice", "")
     )
-    return _render(request, "login.html", title_key="ui.login.title", after=after, notice=notice)
+    return render_page(
+        request, "login.html", title_key="ui.login.title", after=after, notice=notice
+    )
 
 
 @router.get("/signup")
 async def signup_page(request: Request) -> Response:
-    if await _signed_in(request):
+    if await signed_in(request):
         return RedirectResponse("/contacts", status_code=303)
     kind = "organisation" if request.query_params.get("kind") == "organisation" else "individual"
-    return _render(request, "signup.html", title_key="ui.signup.title", kind=kind)
+    return render_page(request, "signup.html", title_key="ui.signup.title", kind=kind)
 
 
 @router.get("/pending")
 async def pending_page(request: Request) -> Response:
-    return _render(request, "pending.html", title_key="ui.pending.title")
+    return render_page(request, "pending.html", title_key="ui.pending.title")
 
 
 @router.get("/prices")
 async def prices_page(request: Request) -> Response:
     """The published price list: for everyone, signed in or not."""
-    principal = await _signed_in(request)
+    principal = await signed_in(request)
     if principal is None:
-        return _render(request, "prices.html", title_key="ui.prices.title", active="prices")
-    return _member_page(request, principal, "prices.html", "ui.prices.title")
+        return render_page(request, "prices.html", title_key="ui.prices.title", active="prices")
+    return member_page(request, principal, "prices.html", "ui.prices.title")
 
 
 @router.get("/lang/{locale}")
@@ -220,35 +224,35 @@ async def switch_language(request: Request, locale: str) -> Response:
 
 @router.get("/contacts")
 async def contacts_page(request: Request) -> Response:
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
     dnd = await accounts.get_dnd(get_context(request), member.user_id)
-    return _member_page(request, member, "contacts.html", "ui.contacts.title", dnd=dnd)
+    return member_page(request, member, "contacts.html", "ui.contacts.title", dnd=dnd)
 
 
 @router.get("/history")
 async def history_page(request: Request) -> Response:
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
-    return _member_page(request, member, "history.html", "ui.history.title")
+    return member_page(request, member, "history.html", "ui.history.title")
 
 
 @router.get("/account")
 async def account_page(request: Request) -> Response:
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
-    return _member_page(request, member, "account.html", "ui.account.title")
+    return member_page(request, member, "account.html", "ui.account.title")
 
 
 @router.get("/operator")
 async def operator_page(request: Request) -> Response:
-    member = await _member(request, roles=STAFF_ROLES)
+    member = await require_member(request, roles=STAFF_ROLES)
     if isinstance(member, Response):
         return member
-    return _member_page(request, member, "operator.html", "ui.operator.title")
+    return member_page(request, member, "operator.html", "ui.operator.title")
 
 
 # -- billing -------------------------------------------------------------------------------
@@ -256,20 +260,20 @@ async def operator_page(request: Request) -> Response:
 
 @router.get("/billing")
 async def billing_page(request: Request) -> Response:
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
     if member.role in STAFF_ROLES:  # staff have no account of their own: the desk is theirs
         return RedirectResponse("/operator/billing", status_code=303)
-    return _member_page(request, member, "billing.html", "ui.billing.title")
+    return member_page(request, member, "billing.html", "ui.billing.title")
 
 
 @router.get("/billing/statements/{statement_id:int}")
 async def statement_page(request: Request, statement_id: int) -> Response:
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
-    return _member_page(
+    return member_page(
         request,
         member,
         "statement.html",
@@ -281,10 +285,10 @@ async def statement_page(request: Request, statement_id: int) -> Response:
 
 @router.get("/operator/billing")
 async def operator_billing_page(request: Request) -> Response:
-    member = await _member(request, roles=STAFF_ROLES)
+    member = await require_member(request, roles=STAFF_ROLES)
     if isinstance(member, Response):
         return member
-    return _member_page(
+    return member_page(
         request,
         member,
         "operator_billing.html",

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yuntong.web.i18n_meetings import RECURRENCES, SETTING_CHOICES
-from yuntong.web.pages import _member, _member_page, _render, _signed_in
+from yuntong.web.pages import member_page, render_page, require_member, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,12 +55,12 @@ async def _meeting_page(
     **extra: Any,
 ) -> Response:
     """A members' page of the meetings section; the script loads the meeting, if any."""
-    member = await _member(request)
+    member = await require_member(request)
     if isinstance(member, Response):
         return member
     if meeting_id is not None and MEETING_ID.fullmatch(meeting_id) is None:
         return RedirectResponse("/meetings", status_code=303)
-    return _member_page(
+    return member_page(
         request, member, template, title_key, active="meetings", meeting_id=meeting_id, **extra
     )
 
@@ -73,16 +73,16 @@ async def meeting_join_page(request: Request, number: str) -> Response:
     passcode = request.query_params.get("pwd", "")
     if PASSCODE.fullmatch(passcode) is None:
         passcode = ""
-    principal = await _signed_in(request)
+    principal = await signed_in(request)
     if principal is None:
-        return _render(
+        return render_page(
             request,
             "meeting_join.html",
             title_key="ui.meeting.title",
             number=number,
             passcode=passcode,
         )
-    return _member_page(
+    return member_page(
         request,
         principal,
         "meeting_join.html",

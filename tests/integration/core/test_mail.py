@@ -14,7 +14,7 @@ from tests.conftest import make_settings
 from tests.support import smtp
 from tests.support.server import free_port
 from tests.support.smtp import SmtpSink
-from yuntong.core.mail import Mailer, MailError, build_message
+from yuntong.core.mail import Alternative, Mailer, MailError, build_message
 
 smtp_sink = smtp.smtp_sink  # the fixture, under its own name (an import would trip F811)
 
@@ -83,6 +83,32 @@ async def test_pdf_and_csv_attachments_arrive_byte_identical(
         "calls-2025-06.csv": ("text/csv", csv),
     }
     assert body_text(received) == "附件为本月账单。\n"
+
+
+async def test_an_alternative_follows_the_text_with_its_parameters_and_exact_bytes(
+    tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    calendar = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nSUMMARY:周会\r\nEND:VCALENDAR\r\n".encode()
+    message = build_message(
+        to=["customer@example.com"],
+        subject="会议",
+        text="正文",
+        alternatives=[Alternative("text/calendar", calendar, {"method": "REQUEST"})],
+        attachments=[("invite.ics", "application/ics", calendar)],
+    )
+
+    await sink_mailer(tmp_path, smtp_sink).send(message)
+
+    [received] = await smtp_sink.wait_for(1)
+    alternative, attachment = received.iter_parts()
+    assert isinstance(alternative, EmailMessage) and isinstance(attachment, EmailMessage)
+    text, inline = alternative.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [text.get_content_type(), inline.get_content_type()] == ["text/plain", "text/calendar"]
+    assert inline.get_param("method") == "REQUEST"
+    assert inline.get_payload(decode=True) == calendar  # CRLF kept
+    assert attachment.get_param("name") == attachment.get_filename() == "invite.ics"
+    assert body_text(received) == "正文\n"
 
 
 async def test_from_date_and_message_id_are_filled_in(tmp_path: Path, smtp_sink: SmtpSink) -> None:

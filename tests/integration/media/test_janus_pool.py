@@ -37,12 +37,14 @@ async def two(tmp_path: Path) -> AsyncIterator[tuple[Janus, Janus]]:
 
 
 async def occupy(janus: Janus, people: int) -> JanusClient:
-    """A room on ``janus`` with ``people`` publishers joined (no media); close to leave."""
+    """A private room (as a meeting's is) on ``janus`` with ``people`` publishers joined (no
+    media); close to leave."""
     client = await JanusClient.connect(janus.url, janus.token())
     session = await client.create_session()
     first = await session.attach(VIDEOROOM)
     room = secrets.randbelow(2**31) + 1
-    await first.request({"request": "create", "room": room, "admin_key": janus.admin_key})
+    body = {"request": "create", "room": room, "admin_key": janus.admin_key, "is_private": True}
+    await first.request(body)
     for i in range(people):
         handle = first if i == 0 else await session.attach(VIDEOROOM)
         body = {"request": "join", "ptype": "publisher", "room": room, "display": f"p{i}"}

@@ -1,16 +1,16 @@
-"""A meeting invitation goes through a real SMTP server with its .ics intact."""
+"""A meeting invitation goes through a real SMTP server with its calendar intact."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from pydantic import SecretStr
 
 from tests.support import smtp
+from tests.support.ical import invitation_parts, parse, payload
 from tests.support.smtp import SmtpSink
 from yuntong.core.mail import Mailer
-from yuntong.meetings.invitations import InviteInfo, invitation_message
+from yuntong.meetings.invitations import InviteInfo, build_ics, invitation_message
 
 smtp_sink = smtp.smtp_sink  # the fixture, under its own name
 
@@ -40,37 +40,38 @@ def sink_mailer(sink: SmtpSink) -> Mailer:
     )
 
 
-def unfolded(ics: bytes) -> list[str]:
-    return ics.decode("utf-8").replace("\r\n ", "").split("\r\n")
-
-
-async def test_zh_cn_invitation_arrives_with_its_calendar_file(smtp_sink: SmtpSink) -> None:
+async def test_zh_cn_invitation_arrives_with_its_calendar_inline_and_attached_intact(
+    smtp_sink: SmtpSink,
+) -> None:
+    now = datetime(2025, 6, 1, tzinfo=UTC)
     message = invitation_message(
-        INVITE,
-        to=["li@example.com", "wang@example.com"],
-        locale="zh-CN",
-        organizer_email="zhang@example.com",
-        now=datetime(2025, 6, 1, tzinfo=UTC),
+        INVITE, to="li@example.com", locale="zh-CN", organizer_email="zhang@example.com", now=now
     )
 
     assert await sink_mailer(smtp_sink).send(message) is True
 
     [received] = await smtp_sink.wait_for(1)
     assert received["Subject"] == "会议邀请：周会; 季度, 计划 第二行"
-    assert smtp_sink.envelope_recipients == [["li@example.com", "wang@example.com"]]
-    [part] = list(received.iter_attachments())
-    assert isinstance(part, EmailMessage)
-    assert part.get_filename() == "meeting.ics"
-    assert part.get_content_type() == "text/calendar"
-    assert part.get_param("method") == "REQUEST"
-    ics = part.get_payload(decode=True)
-    assert isinstance(ics, bytes)
-    lines = unfolded(ics)
-    assert "UID:mtg9c21@yuntong" in lines
-    assert "METHOD:REQUEST" in lines
-    assert "DTSTART;TZID=Asia/Shanghai:20250610T100000" in lines
-    assert "SUMMARY:周会\\; 季度\\, 计划\\n第二行" in lines
-    assert "RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10" in lines
-    body = received.get_body(preferencelist=("plain",))
-    assert isinstance(body, EmailMessage)
-    assert "会议号：987654321" in body.get_content()
+    assert received["To"] == "li@example.com"
+    assert smtp_sink.envelope_recipients == [["li@example.com"]]
+    parts = invitation_parts(received)
+    assert parts.inline_calendar.get_param("method") == "REQUEST"
+    assert parts.attachment.get_filename() == "invite.ics"
+    # byte for byte, CRLF line ends and folding included, in both places
+    expected = build_ics(
+        INVITE,
+        organizer_email="zhang@example.com",
+        attendees=["li@example.com"],
+        now=now,
+        locale="zh-CN",
+    )
+    assert payload(parts.inline_calendar) == expected
+    assert payload(parts.attachment) == expected
+    vcalendar = parse(expected)
+    assert vcalendar.one("METHOD").value == "REQUEST"
+    event = vcalendar.child("VEVENT")
+    assert event.one("UID").value == "mtg9c21@yuntong"
+    assert event.one("DTSTART").value == "20250610T100000"
+    assert event.one("RRULE").value == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;COUNT=10"
+    assert [a.value for a in event.all("ATTENDEE")] == ["mailto:li@example.com"]
+    assert "会议号：987654321" in parts.text.get_content()

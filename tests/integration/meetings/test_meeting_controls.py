@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.janus import needs_janus
 from tests.support.meetings import api, create_meeting, participant
 from tests.support.server import ServerProcess
+from yuntong.billing.models import UsageRecord
 from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 
 pytestmark = needs_janus
@@ -160,7 +162,7 @@ async def test_end_for_all_disconnects_everyone_and_keeps_the_attendance(
         participant(meeting_server, meeting, token=member) as bob,
         participant(meeting_server, meeting, name="Carol") as carol,
     ):
-        await carol.wait_until(lambda: carol.frames_from(bob.participant_id) >= 10, 20)
+        await carol.wait_until(lambda: carol.frames_from(bob.participant_id) >= 20, 20)
         with pytest.raises(MeetingError) as not_host:
             await bob.request("meeting.end")
         assert not_host.value.code == "meeting_forbidden"
@@ -185,6 +187,22 @@ async def test_end_for_all_disconnects_everyone_and_keeps_the_attendance(
     )
     got = (await api(meeting_server, host, "GET", f"/api/v1/meetings/{meeting['id']}")).json()
     assert got["status"] == "ended" and got["end_reason"] == "host"
+    # each stay is one usage record on the host's account, for the seconds it lasted
+    ctx = await meeting_server.context()
+    async with ctx.db.session() as s:
+        usage = (
+            await s.scalars(
+                select(UsageRecord).where(
+                    UsageRecord.source_id.in_([r["participant_id"] for r in rows])
+                )
+            )
+        ).all()
+    # (a stay shorter than a second is not billed)
+    assert sorted((u.source_id, u.quantity_s, u.usage_type) for u in usage) == sorted(
+        (r["participant_id"], r["seconds"], "meeting.video") for r in rows if r["seconds"]
+    )
+    host_row = next(r for r in rows if r["role"] == "host")
+    assert host_row["seconds"] >= 1 and {u.user_id for u in usage} == {got["host_id"]}
 
 
 async def test_participants_cannot_use_host_controls(

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.support.janus import needs_janus
-from tests.support.meetings import create_meeting, participant, sees
+from tests.support.meetings import create_meeting, participant, three_people
 from tests.support.server import ServerProcess
 from yuntong.client.meeting import MeetingError
 
@@ -19,16 +19,9 @@ FRAMES = 10  # decoded frames from a participant that count as "seeing" them
 async def test_three_participants_each_decode_video_from_every_other(
     meeting_server: ServerProcess, host: str, member: str
 ) -> None:
-    meeting = await create_meeting(meeting_server, host)
-    async with (
-        participant(meeting_server, meeting, token=host) as alice,
-        participant(meeting_server, meeting, token=member) as bob,
-        participant(meeting_server, meeting, name="访客 Carol") as carol,
-    ):
-        everyone = [alice, bob, carol]
-        for client in everyone:
-            others = [o for o in everyone if o is not client]
-            await client.wait_until(lambda c=client, o=others: sees(c, o, FRAMES), timeout=20)
+    guest = "访客 Carol"
+    async with three_people(meeting_server, host, member, guest, FRAMES) as (_, everyone):
+        carol = everyone[2]
         assert carol.room["me"]["role"] == "guest"
         assert {p["name"] for p in carol.room["participants"]} >= {"访客 Carol"}
         for client in everyone:

@@ -147,6 +147,8 @@ def test_email_is_lower_cased_and_checked() -> None:
     assert check_email("Zhang.San@Example.COM") == "zhang.san@example.com"
     assert code_of(check_email, "zhang.san@") == "invalid_email"
     assert code_of(check_email, "no spaces@example.com") == "invalid_email"
+    assert code_of(check_email, "ctl\x07@example.com") == "invalid_email"
+    assert code_of(check_email, "a<b>@example.com") == "invalid_email"
 
 
 def test_every_validation_code_has_a_message_in_both_languages() -> None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.support.ical import (
+    Component,
+    invitation_parts,
+    parse,
+    payload,
+    physical_lines,
+    unescape,
+)
 from yuntong.meetings.invitations import InviteInfo, build_ics, invitation_message
 
 NOW = datetime(2025, 6, 1, 8, 30, 15, tzinfo=UTC)
@@ -38,102 +46,7 @@ def ics_for(info: InviteInfo, attendees: tuple[str, ...] = ("li@example.com",)) 
     return build_ics(info, organizer_email="zhang@example.com", attendees=attendees, now=NOW)
 
 
-# --- a small RFC 5545 reader, written apart from the code under test ------------------------
-
-
-@dataclass
-class Prop:
-    name: str
-    params: dict[str, str]
-    value: str
-
-
-@dataclass
-class Component:
-    name: str
-    props: list[Prop] = field(default_factory=list)
-    children: list[Component] = field(default_factory=list)
-
-    def all(self, name: str) -> list[Prop]:
-        return [p for p in self.props if p.name == name]
-
-    def one(self, name: str) -> Prop:
-        [prop] = self.all(name)
-        return prop
-
-    def child(self, name: str) -> Component:
-        [found] = [c for c in self.children if c.name == name]
-        return found
-
-
-def physical_lines(ics: bytes) -> list[bytes]:
-    """The lines as sent: CRLF-terminated, at most 75 octets, each valid UTF-8 on its own."""
-    assert ics.endswith(b"\r\n")
-    lines = ics[:-2].split(b"\r\n")
-    for line in lines:
-        assert b"\r" not in line and b"\n" not in line, line
-        assert len(line) <= 75, line
-        line.decode("utf-8")  # a multi-byte character split by folding would not decode
-    return lines
-
-
-def unfold(lines: list[bytes]) -> list[str]:
-    logical: list[bytes] = []
-    for line in lines:
-        if line[:1] in (b" ", b"\t"):
-            logical[-1] += line[1:]
-        else:
-            logical.append(line)
-    return [line.decode("utf-8") for line in logical]
-
-
-def split_outside_quotes(text: str, separator: str, once: bool = False) -> list[str]:
-    parts: list[str] = []
-    current, quoted = "", False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == separator and not quoted and not (once and parts):
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*parts, current]
-
-
-def parse_line(line: str) -> Prop:
-    head, value = split_outside_quotes(line, ":", once=True)
-    name, *params = split_outside_quotes(head, ";")
-    return Prop(name, dict(p.split("=", 1) for p in params), value)
-
-
-def parse(ics: bytes) -> Component:
-    stack = [Component("ROOT")]
-    for line in unfold(physical_lines(ics)):
-        prop = parse_line(line)
-        if prop.name == "BEGIN":
-            stack.append(Component(prop.value))
-        elif prop.name == "END":
-            done = stack.pop()
-            assert done.name == prop.value
-            stack[-1].children.append(done)
-        else:
-            stack[-1].props.append(prop)
-    [root] = stack
-    return root.child("VCALENDAR")
-
-
-def unescape(value: str) -> str:
-    """A TEXT value; a bare ',' or ';' would make it a list, so it fails here."""
-    out, chars = [], iter(value)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars)
-            out.append({"n": "\n", "N": "\n", "\\": "\\", ";": ";", ",": ","}[nxt])
-        else:
-            assert ch not in ",;", value
-            out.append(ch)
-    return "".join(out)
+# --- resolving local times with the file's own VTIMEZONE ------------------------------------
 
 
 def offset(value: str) -> timedelta:
@@ -356,9 +269,9 @@ def test_what_cannot_be_a_well_defined_event_is_refused(
 # --- the e-mail -----------------------------------------------------------------------------
 
 
-def mail(info: InviteInfo, locale: str) -> EmailMessage:
+def mail(info: InviteInfo, locale: str, to: str = "li@example.com") -> EmailMessage:
     return invitation_message(
-        info, to=["li@example.com"], locale=locale, organizer_email="zhang@example.com", now=NOW
+        info, to=to, locale=locale, organizer_email="zhang@example.com", now=NOW
     )
 
 
@@ -370,16 +283,8 @@ def body(message: EmailMessage) -> str:
     return text
 
 
-def calendar_part(message: EmailMessage) -> EmailMessage:
-    [part] = list(message.iter_attachments())
-    assert isinstance(part, EmailMessage)
-    return part
-
-
-def attached_ics(message: EmailMessage) -> bytes:
-    payload = calendar_part(message).get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload
+def inline_ics(message: EmailMessage) -> bytes:
+    return payload(invitation_parts(message).inline_calendar)
 
 
 def test_zh_cn_invitation_lists_the_meeting_in_its_own_time_zone() -> None:
@@ -395,6 +300,7 @@ def test_zh_cn_invitation_lists_the_meeting_in_its_own_time_zone() -> None:
     assert "入会链接：https://yuntong.example/m/123456789?pwd=654321" in text
     assert "会议号：123456789" in text
     assert "密码：654321" in text
+    assert "附件 invite.ics 可添加到日历。" in text
 
 
 def test_en_invitation_for_a_berlin_meeting_without_passcode() -> None:
@@ -410,18 +316,48 @@ def test_en_invitation_for_a_berlin_meeting_without_passcode() -> None:
     assert "Duration: 60 min" in text
     assert "Meeting number: 123456789" in text
     assert "Passcode" not in text
-    description = parse(attached_ics(message)).child("VEVENT").one("DESCRIPTION")
+    assert "Add the attached invite.ics to your calendar." in text
+    description = parse(inline_ics(message)).child("VEVENT").one("DESCRIPTION")
     assert "Passcode" not in unescape(description.value)
 
 
 @pytest.mark.parametrize(("cancelled", "method"), [(False, "REQUEST"), (True, "CANCEL")])
-def test_the_ics_is_attached_as_text_calendar_with_its_method(cancelled: bool, method: str) -> None:
-    message = mail(invite(cancelled=cancelled), "zh-CN")
+def test_the_calendar_is_inline_with_its_method_next_to_the_text(
+    cancelled: bool, method: str
+) -> None:
+    message = mail(invite(cancelled=cancelled, sequence=2), "zh-CN")
 
-    part = calendar_part(message)
-    assert part.get_filename() == "meeting.ics"
-    assert part.get_content_type() == "text/calendar"
-    assert part.get_param("method") == method
-    assert parse(attached_ics(message)).one("METHOD").value == method
+    inline = invitation_parts(message).inline_calendar
+    assert inline.get_content_type() == "text/calendar"
+    assert inline.get_param("method") == method
+    assert str(inline.get_param("charset")).lower() == "utf-8"
+    event = parse(inline_ics(message))
+    assert event.one("METHOD").value == method
+    assert event.child("VEVENT").one("UID").value == "mtg7f3a@yuntong"
+    assert event.child("VEVENT").one("SEQUENCE").value == "2"
     if cancelled:
         assert message["Subject"] == "会议已取消：周会"
+        assert "invite.ics" not in body(message)
+
+
+def test_the_same_calendar_is_attached_as_invite_ics() -> None:
+    message = mail(invite(), "zh-CN")
+
+    attachment = invitation_parts(message).attachment
+    assert attachment.get_filename() == "invite.ics"
+    assert attachment.get_content_type() == "application/ics"
+    assert attachment.get_param("name") == "invite.ics"
+    assert payload(attachment) == inline_ics(message)
+
+
+def test_an_invitation_is_addressed_to_its_one_recipient_as_the_only_attendee() -> None:
+    message = mail(invite(), "zh-CN", to="wang@example.com")
+
+    assert message.get_all("To") == ["wang@example.com"]
+    assert "Cc" not in message and "Bcc" not in message
+    event = parse(inline_ics(message)).child("VEVENT")
+    [attendee] = event.all("ATTENDEE")
+    assert attendee.value == "mailto:wang@example.com"
+    assert attendee.params["RSVP"] == "TRUE"
+    assert attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+    assert event.one("ORGANIZER").value == "mailto:zhang@example.com"
