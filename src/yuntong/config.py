@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     # each participant's minutes so far are written this often: after a crash they are billed
     # up to the last write
     meeting_checkpoint_s: float = Field(60.0, gt=0)
+    # a subscriber's simulcast layer lowered for its slow link is raised one step after this
+    # long without another
+    meeting_layer_recover_s: float = Field(15.0, gt=0)
     # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
     coturn_allow_loopback: bool | None = None
 

@@ -7,9 +7,12 @@ Media assertions are measurements read from each page's subscriber RTCPeerConnec
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,7 +23,7 @@ from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, Person, log_in, screenshot
 from tests.support.meetings import janus_env, janus_ready
 from tests.support.server import ServerProcess, private_server, wait_for
-from yuntong.client.meeting import MeetingClient, get_ticket
+from yuntong.client.meeting import MeetingClient, MeetingFeed, get_ticket
 
 pytestmark = pytest.mark.e2e
 GUEST_NAME = "访客 Guest"
@@ -31,7 +34,9 @@ async def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     """Instead of conftest.py's: a server with a supervised Janus of its own (and no coturn)."""
     if not shutil.which("janus"):
         pytest.skip("Janus is not installed")
-    async with private_server(tmp_path_factory.mktemp("e2e-meetings"), **janus_env()) as server:
+    async with private_server(
+        tmp_path_factory.mktemp("e2e-meetings"), **janus_env(YUNTONG_MEETING_LAYER_RECOVER_S="5")
+    ) as server:
         await janus_ready(server)
         yield server
 
@@ -200,21 +205,31 @@ OUTBOUND_LAYERS = """async () => {
 }"""
 
 
-async def test_simulcast_subscriber_gets_the_layer_it_asks_for(
-    new_person: Any, e2e_server: ServerProcess
-) -> None:
-    """Chromium publishes its camera in three layers (rid h, m, l); an aiortc subscriber asks
-    for substream 0, 1, 2 in turn and decodes frames of that layer's size each time."""
+@dataclass
+class Simulcast:
+    widths: dict[str, int]  # rid → the width Chromium encodes it at
+    viewer: MeetingClient
+    feed: MeetingFeed  # the viewer's subscription to the host's camera
+    page: Page  # the host's
+
+    async def publisher_layers(self) -> dict[str, dict[str, int]]:
+        layers: dict[str, dict[str, int]] = await self.page.evaluate(OUTBOUND_LAYERS)
+        return layers
+
+
+@asynccontextmanager
+async def simulcast_viewer(new_person: Any, server: ServerProcess) -> AsyncIterator[Simulcast]:
+    """A Chromium host publishing its camera in three layers (rid h, m, l), all being encoded,
+    and an aiortc viewer decoding it."""
     host: Person = await new_person(unique("host"))
-    await e2e_server.create_user(host.username, host.password)
+    await server.create_user(host.username, host.password)
     await log_in(host, "/meetings")
     await host.page.click("#new-instant")
     await host.page.wait_for_url(re.compile(r"/m/\d{9}\?pwd=\d+$"))
     number, passcode = re.findall(r"/m/(\d{9})\?pwd=(\d+)$", host.page.url)[0]
     await join(host.page)
 
-    # all three layers are being encoded (Chromium turns the upper ones on as its bandwidth
-    # estimate grows), each at its own size
+    # Chromium turns the upper layers on as its bandwidth estimate grows
     async def three_layers() -> dict[str, dict[str, int]] | None:
         layers: dict[str, dict[str, int]] = await host.page.evaluate(OUTBOUND_LAYERS)
         sending = {rid: v for rid, v in layers.items() if v["frames"] > 0 and v["width"]}
@@ -224,30 +239,104 @@ async def test_simulcast_subscriber_gets_the_layer_it_asks_for(
     widths = {rid: v["width"] for rid, v in layers.items()}
     assert widths["l"] < widths["m"] < widths["h"], widths
 
-    ticket = await get_ticket(e2e_server.url, number, passcode=passcode, display_name="Viewer")
-    viewer = MeetingClient(
-        e2e_server.url, ticket["ticket"], publish_audio=False, publish_video=False
-    )
+    ticket = await get_ticket(server.url, number, passcode=passcode, display_name="Viewer")
+    viewer = MeetingClient(server.url, ticket["ticket"], publish_audio=False, publish_video=False)
     await viewer.connect()
     try:
         await viewer.join()
         host_id = await my_id(host.page)
         await viewer.wait_until(lambda: viewer.frames_from(host_id) >= 5, 20)
         feed = next(f for f in viewer.feeds.values() if f.participant_id == host_id)
-        seen: dict[int, tuple[int, int]] = {}
-        for substream, rid in ((0, "l"), (2, "h"), (1, "m")):
-            await viewer.request("meeting.layer", {"sub_id": feed.sub_id, "substream": substream})
-
-            def arrived(rid: str = rid) -> bool:
-                size = feed.stats.video_size
-                return size is not None and size[0] == widths[rid]
-
-            await viewer.wait_until(arrived, 15)
-            frames = feed.stats.video_frames
-            await viewer.wait_until(lambda f=frames: feed.stats.video_frames >= f + 10, 10)
-            assert feed.stats.video_size is not None
-            seen[substream] = feed.stats.video_size
-        print(f"simulcast: publisher widths {widths}, received {seen}")
-        assert seen[0][0] < seen[1][0] < seen[2][0]
+        yield Simulcast(widths, viewer, feed, host.page)
     finally:
         await viewer.leave()
+
+
+async def decodes_width(
+    viewer: MeetingClient, feed: MeetingFeed, width: int, timeout: float
+) -> None:
+    """Frames of ``width`` arrive: the size changes to it, and 10 more frames come."""
+    try:
+        await viewer.wait_until(
+            lambda: feed.stats.video_size is not None and feed.stats.video_size[0] == width,
+            timeout,
+        )
+    except TimeoutError:
+        layers = [e.data for e in viewer.events if e.type == "meeting.layer"]
+        state = f"{feed.stats.video_size}, {feed.stats.video_frames} frames, layers {layers}"
+        raise AssertionError(f"no frames {width} wide in {timeout} s: {state}") from None
+    frames = feed.stats.video_frames
+    await viewer.wait_until(lambda: feed.stats.video_frames >= frames + 10, 10)
+    assert feed.stats.video_size is not None and feed.stats.video_size[0] == width
+
+
+async def test_simulcast_subscriber_gets_the_layer_it_asks_for(
+    new_person: Any, e2e_server: ServerProcess
+) -> None:
+    """An aiortc subscriber asks for substream 0, 2, 1 in turn and decodes frames of that
+    layer's size each time."""
+    async with simulcast_viewer(new_person, e2e_server) as sim:
+        for substream, rid in ((0, "l"), (2, "h"), (1, "m")):
+            await sim.viewer.request(
+                "meeting.layer", {"sub_id": sim.feed.sub_id, "substream": substream}
+            )
+            try:
+                await decodes_width(sim.viewer, sim.feed, sim.widths[rid], 15)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; publisher {await sim.publisher_layers()}") from None
+        print(f"simulcast: publisher widths {sim.widths}")
+
+
+async def test_simulcast_layer_steps_down_on_a_lossy_link_and_back_up(
+    new_person: Any, e2e_server: ServerProcess
+) -> None:
+    """The viewer's link loses 10 % of the video packets: Janus reports a slow link and the
+    server lowers the viewer's layer; once the loss stops, the layer comes back after
+    ``meeting_layer_recover_s`` (5 s here) to the full size.
+
+    aiortc's receiver holds every frame for about 7 s after such losses (measured: no frame
+    decoded, then the held ones at once), so the smaller frames show up late; the waits allow
+    for it."""
+    async with simulcast_viewer(new_person, e2e_server) as sim:
+        viewer, feed = sim.viewer, sim.feed
+        await decodes_width(viewer, feed, sim.widths["h"], 15)  # the top layer by default
+        assert feed.pc is not None
+        receiver = next(r for r in feed.pc.getReceivers() if r.track.kind == "video")
+
+        def steps() -> list[dict[str, Any]]:
+            return [e.data for e in viewer.events if e.type == "meeting.layer"]
+
+        before = len(steps())
+        lossy = LossyLink(receiver, 0.1)
+        await viewer.wait_until(lambda: len(steps()) > before, 20)
+        lowered = steps()[before]
+        assert lowered["sub_id"] == feed.sub_id and lowered["substream"] < 2, lowered
+        lossy.rate = 0.0
+        print(f"lossy link: {len(lossy.dropped)} packets dropped, then {lowered}")
+        # no more slow links: frames of a lower layer, then of the top one again
+        lower = {sim.widths["m"], sim.widths["l"]}
+        await viewer.wait_until(
+            lambda: feed.stats.video_size is not None and feed.stats.video_size[0] in lower, 25
+        )
+        await decodes_width(viewer, feed, sim.widths["h"], 30)
+        assert [s["substream"] for s in steps()[before:]][-1] == 2, steps()
+
+
+class LossyLink:
+    """Drops a share of the RTP packets an aiortc receiver gets, before its jitter buffer: it
+    asks Janus to resend them (NACK), as a receiver behind a lossy link does. A resent packet
+    gets through (aiortc's jitter buffer would otherwise hold every later frame for seconds)."""
+
+    def __init__(self, receiver: Any, rate: float) -> None:
+        self.rate = rate
+        self.dropped: set[tuple[int, int]] = set()
+        original = receiver._handle_rtp_packet
+
+        async def handle(packet: Any, arrival_time_ms: int) -> None:
+            key = (packet.ssrc, packet.sequence_number)
+            if key not in self.dropped and random.random() < self.rate:
+                self.dropped.add(key)
+                return
+            await original(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = handle

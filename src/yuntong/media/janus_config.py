@@ -15,6 +15,7 @@ WEBSOCKETS = "libjanus_websockets.so"
 SAMPLE_EVH = "libjanus_sampleevh.so"
 # Everything the control plane reads (joins, leaves, media state, quality); "jsep"
 # would post every SDP, "transports" every WebSocket connection.
+SLOWLINK_LOST_PER_S = 4
 DEFAULT_EVENT_TYPES = "sessions,handles,webrtc,media,plugins,core"
 
 Value = str | int | bool
@@ -100,7 +101,9 @@ def core_config(
     return render(
         {
             "general": general,
-            "media": {"rtp_port_range": f"{low}-{high}"},
+            # a handle losing this many packets a second gets a "slowlink" event: meetings
+            # then send that subscriber a lower simulcast layer
+            "media": {"rtp_port_range": f"{low}-{high}", "slowlink_threshold": SLOWLINK_LOST_PER_S},
             "plugins": {"disable": _all_but(lib_dir / "plugins", VIDEOROOM)},
             "transports": {"disable": _all_but(lib_dir / "transports", WEBSOCKETS)},
             "loggers": {"disable": _all_but(lib_dir / "loggers", None)},

@@ -59,6 +59,9 @@ RECOVERY_LIMIT_S = 60.0
 MEDIA_WAIT_S = 15.0
 MAX_CHAT_CHARS = 2000
 HOSTS = frozenset({Role.HOST, Role.COHOST})
+TOP_LAYER = 2  # simulcast substreams 0 (smallest) … 2
+LAYER_HOLD_S = 3.0  # after lowering a subscriber's layer, slow links this soon do not count
+LAYER_CONFIRM_S = 2.0  # a layer switch Janus has not confirmed by then is asked again
 Kind = Literal["camera", "screen"]
 
 
@@ -87,6 +90,14 @@ class Subscription:
     feed_id: int
     handle: JanusHandle
     video_mid: str | None = None
+    sending: int | None = None  # the simulcast layer Janus says it sends
+    wanted: int = TOP_LAYER  # the simulcast layer the client asked for (its tile's size)
+    cap: int = TOP_LAYER  # lowered on the subscriber's slow links, raised again when quiet
+    capped_at: float = 0.0
+
+    @property
+    def layer(self) -> int:
+        return min(self.wanted, self.cap)
 
 
 @dataclass
@@ -680,12 +691,66 @@ class Room:
         await self._detach(sub.handle)
 
     async def layer(self, p: Participant, sub_id: str, substream: int) -> None:
+        """The layer the client wants (by its tile's size); bandwidth may hold it lower."""
         self._check_joined(p)
         sub = self._sub(p, sub_id)
+        before, sub.wanted = sub.layer, substream
+        if sub.layer != before:
+            await self._send_layer(p, sub)
+
+    async def _send_layer(self, p: Participant, sub: Subscription, tries: int = 3) -> None:
+        """Ask Janus for ``sub.layer``. Janus switches on the layer's next keyframe, which it
+        requests from the publisher; when that request is lost (or throttled), the switch never
+        comes, so it is asked again after ``LAYER_CONFIRM_S`` without Janus's confirmation."""
         if sub.video_mid is None:
             return
-        body = {"request": "configure", "streams": [{"mid": sub.video_mid, "substream": substream}]}
-        await sub.handle.message(body)
+        stream = {"mid": sub.video_mid, "substream": sub.layer}
+        await sub.handle.message({"request": "configure", "streams": [stream]})
+        target = sub.layer
+
+        def check() -> None:
+            if (
+                tries > 1
+                and sub.sending != target == sub.layer
+                and p.subs.get(sub.sub_id) is sub
+                and not self.closed
+            ):
+                self.spawn(self._resend_layer(p, sub, tries - 1))
+
+        asyncio.get_running_loop().call_later(LAYER_CONFIRM_S, check)
+
+    async def _resend_layer(self, p: Participant, sub: Subscription, tries: int) -> None:
+        with contextlib.suppress(YuntongError, JanusError):  # the subscription went away
+            await self._send_layer(p, sub, tries)
+
+    async def _slow_subscription(self, p: Participant, sub: Subscription) -> None:
+        """Janus loses packets on the way to this subscriber: one layer down (at most one
+        step per ``LAYER_HOLD_S``), and back up one step after a quiet
+        ``meeting_layer_recover_s``."""
+        now = time.monotonic()
+        if sub.video_mid is None or sub.layer == 0 or now - sub.capped_at < LAYER_HOLD_S:
+            return
+        sub.cap, sub.capped_at = sub.layer - 1, now
+        log.info("meeting_layer_lowered", participant=p.id, sub=sub.sub_id, layer=sub.layer)
+        await self._send_layer(p, sub)
+        self._schedule_raise(p, sub)
+
+    def _schedule_raise(self, p: Participant, sub: Subscription) -> None:
+        stamp = sub.capped_at
+
+        def due() -> None:
+            if sub.capped_at == stamp and p.subs.get(sub.sub_id) is sub and not self.closed:
+                self.spawn(self._raise_cap(p, sub))
+
+        asyncio.get_running_loop().call_later(self.ctx.settings.meeting_layer_recover_s, due)
+
+    async def _raise_cap(self, p: Participant, sub: Subscription) -> None:
+        before = sub.layer
+        sub.cap, sub.capped_at = min(TOP_LAYER, sub.cap + 1), time.monotonic()
+        if sub.layer != before:
+            await self._resend_layer(p, sub, 3)
+        if sub.cap < TOP_LAYER:
+            self._schedule_raise(p, sub)
 
     async def trickle(self, p: Participant, target: str, candidate: dict[str, Any] | None) -> None:
         self._check_joined(p)
@@ -706,8 +771,16 @@ class Room:
             await self._on_publisher_event(p, feed, event)
             return
         sub = next((s for s in p.subs.values() if s.handle is handle), None)
-        if sub is not None and event.kind == "hangup":
+        if sub is None:
+            return
+        if event.kind == "hangup":
             p.subs.pop(sub.sub_id, None)
+        elif event.kind == "slowlink" and event.message.get("media") == "video":
+            await self._slow_subscription(p, sub)
+        elif event.kind == "event" and isinstance(event.data.get("substream"), int):
+            sub.sending = event.data["substream"]  # Janus switched: tell the client
+            message = {"sub_id": sub.sub_id, "substream": sub.sending, "target": sub.layer}
+            await self._send(p, "meeting.layer", {**message, "cap": sub.cap})
 
     async def _on_publisher_event(self, p: Participant, feed: Feed, event: JanusEvent) -> None:
         if event.kind == "webrtcup" and not feed.up and p.feeds.get(feed.kind) is feed:

@@ -167,6 +167,8 @@ export class MeetingRoom extends EventTarget {
       kind: sub.feed.kind,
       sub_id: sub.subId,
       substream: sub.substream,
+      sent_substream: sub.sentLayer ?? null,
+      layer_cap: sub.layerCap ?? null,
     })));
     const camera = (await this.publishers.camera?.stats().catch(() => null)) || null;
     return { feeds, camera };
@@ -503,6 +505,13 @@ const EVENTS = {
   'meeting.speaking': MeetingRoom.prototype._speaking,
   'meeting.quality': function quality({ participant_id: id, level }) { this.quality.set(id, level); this._changed(); },
   'meeting.state': MeetingRoom.prototype._state,
+  // the layer Janus now sends us on a subscription (lower than asked while our link is slow)
+  'meeting.layer': function layer({ sub_id: subId, substream, cap }) {
+    for (const sub of this.subscribers.values()) {
+      if (sub.subId === subId) Object.assign(sub, { sentLayer: substream, layerCap: cap });
+    }
+    this._changed();
+  },
   'meeting.media_reset': MeetingRoom.prototype._mediaReset,
   'meeting.removed': function removed() { this._end('removed'); },
   'meeting.ended': function ended({ reason }) { this._end(reason === 'empty' ? 'empty' : 'host'); },
