@@ -147,13 +147,18 @@ _app = typer.Typer(add_completion=False)
 _app.command()(call_main)
 
 
-def call_command(args: list[str]) -> int:
-    """Run ``yuntong call`` with these arguments; returns the exit status."""
-    command = typer.main.get_command(_app)
+def run_typer(app: typer.Typer, args: list[str], prog_name: str) -> int:
+    """Run a Typer app with these arguments; returns the exit status."""
+    command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="yuntong call", standalone_mode=True)
+        command.main(args=args, prog_name=prog_name, standalone_mode=True)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
         return 1
     return 0
+
+
+def call_command(args: list[str]) -> int:
+    """Run ``yuntong call`` with these arguments; returns the exit status."""
+    return run_typer(_app, args, "yuntong call")

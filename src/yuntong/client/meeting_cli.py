@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from yuntong.client.api import ApiClient, ApiError
+from yuntong.client.cli import run_typer
 from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 
 console = Console(highlight=False)
@@ -163,11 +164,4 @@ async def run_meeting(
 
 def meeting_command(args: list[str]) -> int:
     """Run ``yuntong meeting …`` with these arguments; returns the exit status."""
-    command = typer.main.get_command(_app)
-    try:
-        command.main(args=args, prog_name="yuntong meeting", standalone_mode=True)
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        return 1
-    return 0
+    return run_typer(_app, args, "yuntong meeting")
