@@ -124,9 +124,13 @@ def check_password(password: str, username: str | None) -> str:
     return password
 
 
+def is_email(email: str) -> bool:
+    return len(email) <= 254 and EMAIL_RE.fullmatch(email) is not None
+
+
 def check_email(value: str) -> str:
     email = value.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+    if not is_email(email):
         raise field_error("invalid_email", "not an e-mail address")
     return email
 

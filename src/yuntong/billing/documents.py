@@ -34,6 +34,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped]
 
 from yuntong.core.i18n import DEFAULT_LOCALE
 from yuntong.core.money import format_yuan
+from yuntong.core.spreadsheet import safe_cell
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,6 @@ _COLUMNS: Final = (
     "col.rate",
     "col.amount",
 )
-# a spreadsheet evaluates a cell that starts like a formula, so such text gets a leading apostrophe
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
 # a CID font is built into every PDF reader: Chinese renders without embedding a font file
 _FONT: Final = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
@@ -198,10 +196,6 @@ def _plain_yuan(fen: int) -> str:
     return format_yuan(fen).replace(",", "")
 
 
-def _csv_text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def statement_csv(view: StatementView) -> bytes:
     """One row per line and a total row, UTF-8 with a BOM so that Excel detects the encoding."""
     labels = _labels(view.locale)
@@ -214,10 +208,10 @@ def statement_csv(view: StatementView) -> bytes:
             [
                 _local_time(line.occurred_at, zone),
                 _kind(labels, line.kind),
-                _csv_text(line.description),
-                _csv_text(line.other_party),
+                safe_cell(line.description),
+                safe_cell(line.other_party),
                 "" if line.duration_s is None else str(line.duration_s),
-                _csv_text(line.rate),
+                safe_cell(line.rate),
                 _plain_yuan(line.amount_fen),
             ]
         )

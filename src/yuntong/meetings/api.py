@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.accounts.auth import Principal, check_csrf, optional_user, require_user
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
+from yuntong.core.spreadsheet import safe_cell
 from yuntong.meetings import recordings, service, store
 from yuntong.meetings.models import Meeting, MeetingRecording, Role
 from yuntong.meetings.room import Room, live_room
@@ -289,9 +290,8 @@ async def chat_export(
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["at", "from", "from_id", "to", "text"])
     writer.writeheader()
-    for item in items:  # a leading =,+,-,@ would be a formula in a spreadsheet
-        text = str(item["text"])
-        writer.writerow({**item, "text": "'" + text if text[:1] in "=+-@" else text})
+    for item in items:  # names and texts are typed by participants
+        writer.writerow({k: safe_cell(v) if isinstance(v, str) else v for k, v in item.items()})
     return Response(
         "\ufeff" + out.getvalue(),
         media_type="text/csv; charset=utf-8",

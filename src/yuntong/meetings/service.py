@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal
-from yuntong.accounts.validation import EMAIL_RE
+from yuntong.accounts.validation import is_email
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
@@ -368,7 +368,7 @@ async def do_invite(
     if strangers:
         raise YuntongError("validation_failed", fields={"user_ids": "not_a_contact"})
     addresses = sorted({e.strip().lower() for e in emails if e.strip()})
-    if any(len(a) > 254 or not EMAIL_RE.fullmatch(a) for a in addresses):
+    if not all(is_email(a) for a in addresses):
         raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
     now = ctx.clock.now()
     async with ctx.db.session() as s:

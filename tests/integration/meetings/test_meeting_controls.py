@@ -259,7 +259,7 @@ async def test_chat_everyone_private_flood_and_export(
     meeting = await create_meeting(meeting_server, host)
     async with (
         participant(meeting_server, meeting, token=host, publish_video=False) as alice,
-        participant(meeting_server, meeting, name="Bob", publish_video=False) as bob,
+        participant(meeting_server, meeting, name="+Bob", publish_video=False) as bob,
         participant(meeting_server, meeting, name="Carol", publish_video=False) as carol,
     ):
         await bob.request("meeting.chat", {"text": "大家好"})
@@ -287,4 +287,5 @@ async def test_chat_everyone_private_flood_and_export(
         lines = resp.text.lstrip("\ufeff").splitlines()
         assert lines[0] == "at,from,from_id,to,text"
         assert lines[1].endswith(",大家好") and lines[2].endswith(",'=just for carol")
+        assert ",'+Bob," in lines[1]  # a name typed by a guest is no formula either
         assert len(lines) == 1 + 2 + (30 - limited) + 1
