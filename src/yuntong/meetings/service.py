@@ -368,6 +368,8 @@ async def do_invite(
     if strangers:
         raise YuntongError("validation_failed", fields={"user_ids": "not_a_contact"})
     addresses = sorted({e.strip().lower() for e in emails if e.strip()})
+    if not user_ids and not addresses:  # an invitation to nobody
+        raise YuntongError("validation_failed", fields={"emails": "required"})
     if not all(is_email(a) for a in addresses):
         raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
     now = ctx.clock.now()

@@ -108,6 +108,9 @@ async def test_strangers_and_malformed_addresses_are_refused(
     with pytest.raises(YuntongError) as strangers:
         await service.do_invite(ctx, host, meeting, [stranger.user_id], [])
     assert strangers.value.fields == {"user_ids": "not_a_contact"}
+    with pytest.raises(YuntongError) as nobody:
+        await service.do_invite(ctx, host, meeting, [], ["  "])
+    assert nobody.value.fields == {"emails": "required"}
     for address in ("not an address", "a\x01b@example.com", '"x"@example.com', "a@b"):
         with pytest.raises(YuntongError) as bad:  # refused before anything is written or sent
             await service.do_invite(ctx, host, meeting, [], ["c@example.com", address])

@@ -100,7 +100,6 @@ export class Publisher extends MediaLink {
     super(socket, rtcConfig);
     this.kind = kind;
     this.stream = stream;
-    this.feedId = null;
     this.senders = {}; // audio | video -> RTCRtpSender
   }
 
@@ -119,7 +118,6 @@ export class Publisher extends MediaLink {
     });
     if (this.closed) return;
     this.target = this.kind;
-    this.feedId = ack.feed_id;
     await pc.setRemoteDescription({ type: 'answer', sdp: ack.sdp });
     this._startTrickle();
   }

@@ -213,8 +213,7 @@ export class RoomView {
     chatBadge.textContent = String(this.unread);
     chatBadge.hidden = !this.unread;
     this.el.hostTools.hidden = !room.isHost;
-    const lock = press('#btn-lock', room.locked, room.locked ? 'ui.meeting.unlock' : 'ui.meeting.lock');
-    lock.title = lock.querySelector('.btn-label').textContent;
+    press('#btn-lock', room.locked, room.locked ? 'ui.meeting.unlock' : 'ui.meeting.lock');
   }
 
   // -- tiles --------------------------------------------------------------------------------
@@ -337,8 +336,7 @@ export class RoomView {
         const width = tile.clientWidth;
         layer = LAYER_WIDTHS.find(([min]) => width >= min)[1];
       }
-      const sub = [...this.room.subscribers.values()].find((s) => String(s.feed.feed_id) === feedId);
-      if (sub) this.room.setLayer(sub.feed.feed_id, layer);
+      this.room.setLayer(Number(feedId), layer);
     }
   }
 
