@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -19,6 +20,20 @@ import httpx
 from yuntong.config import Settings
 from yuntong.core.context import Context, build_context
 from yuntong.core.migrate import upgrade
+
+# A loaded 2-core machine (a suite with Janus, coturn and Chromium running) can take tens of
+# seconds to import and migrate; a deadline that is too short turns load into failures.
+START_DEADLINE_S = float(os.environ.get("YUNTONG_TEST_START_S", "90"))
+
+
+def child_pid(pidfile: Path) -> int | None:
+    """The pid in ``pidfile`` if that process is alive and was started from the same folder."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return pid if str(pidfile.parent) in cmdline else None
 
 
 def free_port() -> int:
@@ -56,7 +71,13 @@ class ServerProcess:
         overrides: dict[str, Any] = {"var_dir": self.var_dir, "database_url": self.database_url}
         return Settings(**overrides).with_generated_secrets()
 
-    def start(self) -> None:
+    def start(self, deadline_s: float | None = None) -> None:
+        """Start the child and wait until ``/healthz`` answers.
+
+        On any failure (exit, no health in time, an interrupt) the child and the servers it
+        supervises are killed before the error is raised, so one slow start cannot leave a
+        Yuntong, a Janus and a coturn behind to load the machine for every later test.
+        """
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.settings  # noqa: B018  (generates var/secrets.toml before the child reads it)
         upgrade(self.database_url)
@@ -65,31 +86,65 @@ class ServerProcess:
             "from yuntong.config import load_settings\n"
             "run_server(load_settings())\n"
         )
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_healthy(START_DEADLINE_S if deadline_s is None else deadline_s)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            self.kill_children()
+            raise
+
+    def _wait_healthy(self, deadline_s: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + deadline_s
+        while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server did not become healthy in {deadline_s:.0f} s: {self.log_tail()}"
+                )
             time.sleep(0.1)
-        raise RuntimeError("server did not become healthy")
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return "(no log)"
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the child with ``sig`` (SIGKILL simulates a crash and leaves its children
+        running, as a real crash would; the next start or :meth:`kill_children` ends them)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if sig != signal.SIGKILL:
+            self.kill_children()
+
+    def children(self) -> list[int]:
+        """Live servers (Janus, coturn) started by this server, found by their pid files."""
+        return [pid for pid in map(child_pid, self.var_dir.rglob("*.pid")) if pid is not None]
+
+    def kill_children(self) -> None:
+        for pid in self.children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while self.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def restart(self, sig: int = signal.SIGTERM) -> None:
         self.stop(sig)
@@ -125,6 +180,8 @@ class ServerProcess:
             return token
 
     async def aclose(self) -> None:
+        """Stop everything this object started: the child, its children, the test's Context."""
+        self.stop()
         if self._ctx is not None:
             await self._ctx.db.dispose()
             self._ctx = None
@@ -138,7 +195,6 @@ async def private_server(folder: Path, **env: str) -> AsyncIterator[ServerProces
     try:
         yield server
     finally:
-        server.stop()
         await server.aclose()
 
 
