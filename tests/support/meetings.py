@@ -54,7 +54,7 @@ async def janus_nodes(server: ServerProcess) -> dict[str, dict[str, Any]]:
     return nodes
 
 
-async def janus_ready(server: ServerProcess, timeout: float = 20) -> None:
+async def janus_ready(server: ServerProcess, timeout: float = 60) -> None:
     async def healthy() -> bool:
         nodes = await janus_nodes(server)
         return bool(nodes) and all(n["healthy"] for n in nodes.values())

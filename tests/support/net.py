@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 
 async def wait_listening(
-    port: int, timeout: float = 10.0, alive: Callable[[], bool] = lambda: True
+    port: int, timeout: float = 30.0, alive: Callable[[], bool] = lambda: True
 ) -> bool:
     """Poll 127.0.0.1:``port`` until it accepts; False when ``timeout`` passes or the server
     is no longer ``alive`` first."""
