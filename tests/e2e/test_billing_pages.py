@@ -207,9 +207,24 @@ async def test_a_disputed_line_is_credited_by_the_billing_desk(
     desk = clerk.page
     queued = desk.locator(f"#queue-rows tr[data-dispute-id='{dispute_id}']")
     await expect(queued).to_contain_text(first["number"])
-    await queued.locator("[name=note]").fill("Prorated fee applies from today; credited.")
     await queued.locator("[name=credit]").fill("0.50")
     await queued.locator(".act-credit").click()
+    # the credit waits for a confirmation that carries the explanation (VP 6)
+    confirm = desk.locator("#resolve-dialog")
+    await expect(confirm).to_be_visible()
+    await expect(confirm.locator("#resolve-title")).to_have_text(
+        f"Credit ¥0.50 on dispute #{dispute_id}?"
+    )
+    await confirm.locator("[name=note]").fill("   ")
+    await confirm.locator("#resolve-confirm").click()
+    await expect(confirm.locator("[data-error-for=note]")).to_have_text(
+        "Please write the explanation"
+    )
+    await expect(queued).to_have_attribute("data-state", "open")  # nothing happened yet
+    why = "Prorated fee applies from today; credited."
+    await confirm.locator("[name=note]").fill(why)
+    await confirm.locator("#resolve-confirm").click()
+    await expect(confirm).to_be_hidden()
     await expect(desk.locator(".toast").last).to_have_text("Credited ¥0.50")
     await expect(queued).to_have_count(0)  # the queue shows disputes still to handle
     await screenshot(desk, "operator-billing")
@@ -223,6 +238,10 @@ async def test_a_disputed_line_is_credited_by_the_billing_desk(
     await expect(settled).to_contain_text("Credited")
     await expect(settled).to_contain_text("¥0.50 credited")
     await expect(settled.locator(".steps li")).to_have_count(2)
+    await expect(settled.locator(".explanation")).to_have_text(f"Our explanation: {why}")
+    await page.goto(f"/billing/statements/{first['id']}")
+    shown = page.locator(f"#dispute-list li[data-dispute-id='{dispute_id}'] .explanation")
+    await expect(shown).to_have_text(f"Our explanation: {why}")
 
 
 async def test_the_desk_creates_a_product_and_schedules_its_price(

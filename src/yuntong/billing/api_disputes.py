@@ -36,7 +36,11 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: Literal["credit", "explanation"]
     amount_fen: int | None = Field(default=None, description="the credit, for by=credit")
-    note: str = Field(max_length=2000)
+    note: str = Field(
+        max_length=2000,
+        description="the explanation shown to the customer (VP 6): required and not blank, "
+        "else 422 explanation_required",
+    )
 
     @model_validator(mode="after")
     def _amount_only_for_credit(self) -> ResolveIn:
@@ -67,6 +71,9 @@ class DisputeOut(BaseModel):
     resolved_at: datetime | None
     credit_entry_id: int | None
     credited_fen: int
+    explanation: str | None = Field(
+        description="the operator's explanation of the resolution; null while still open"
+    )
     events: list[DisputeEventOut]
 
 
@@ -106,6 +113,7 @@ def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
         resolved_at=d.resolved_at,
         credit_entry_id=d.credit_entry_id,
         credited_fen=view.credited_fen,
+        explanation=view.explanation,
         events=[
             DisputeEventOut(
                 at=e.at,

@@ -1,5 +1,7 @@
 """Billing disputes (VP 6): a customer disputes a statement line; the operator investigates,
-then explains or corrects it with a credit note. Every step is recorded and shown to the customer.
+then explains or corrects it with a credit note. Either way the operator must explain what was
+found (``explanation_required`` otherwise): the explanation is the note of the resolving step,
+stored with it and shown to the customer. Every step is recorded and shown to the customer.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from yuntong.core.money import check_amount, format_yuan
 
 MAX_TEXT: Final = 2000
 OPEN_STATES: Final = frozenset({DisputeState.OPEN, DisputeState.INVESTIGATING})
+RESOLVED_ACTIONS: Final = frozenset({DisputeState.CREDITED.value, DisputeState.EXPLAINED.value})
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     DisputeState.OPEN: frozenset(
         {DisputeState.INVESTIGATING, DisputeState.CREDITED, DisputeState.EXPLAINED}
@@ -63,6 +66,12 @@ class DisputeView:
     credited_fen: int
     events: tuple[DisputeEvent, ...]
 
+    @property
+    def explanation(self) -> str | None:
+        """What the operator told the customer when resolving it (None while it is open)."""
+        resolving = [e for e in self.events if e.action in RESOLVED_ACTIONS]
+        return resolving[-1].note if resolving else None
+
 
 # -- checks ------------------------------------------------------------------------------------
 
@@ -74,6 +83,14 @@ def check_text(field: str, text: str, *, required: bool) -> str:
     if len(text) > MAX_TEXT:
         raise YuntongError("validation_failed", fields={field: "too_long"})
     return text
+
+
+def check_explanation(note: str) -> str:
+    """The operator's explanation of a resolution: required, not blank (VP 6)."""
+    note = check_text("note", note, required=False)
+    if not note:
+        raise YuntongError("explanation_required", fields={"note": "required"})
+    return note
 
 
 def check_dispute_amount(amount_fen: int, most_fen: int) -> int:
@@ -317,7 +334,7 @@ async def do_resolve_by_explanation(
     ctx: Context, actor: Actor, dispute_id: int, note: str
 ) -> DisputeView:
     """Staff find the charge correct and say why; no money moves."""
-    note = check_text("note", note, required=True)
+    note = check_explanation(note)
     return await _advance(ctx, actor, dispute_id, DisputeState.EXPLAINED, note)
 
 
@@ -325,9 +342,10 @@ async def do_resolve_by_credit(
     ctx: Context, actor: Actor, dispute_id: int, amount_fen: int, note: str
 ) -> DisputeView:
     """Staff correct the charge: one credit note of at most the disputed amount, appended in the
-    same transaction as the state change (key ``dispute:<id>``, so it can never be doubled)."""
+    same transaction as the state change (key ``dispute:<id>``, so it can never be doubled).
+    ``note`` is the explanation the customer reads: required."""
     accounts.check_staff(actor)
-    note = check_text("note", note, required=False)
+    note = check_explanation(note)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         dispute = await _claim(s, dispute_id, DisputeState.CREDITED, now)

@@ -165,6 +165,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "malformed_usage": (422, "用量记录无效：{reason}", "Malformed usage record: {reason}"),
     "dispute_not_found": (404, "找不到该争议", "No such dispute"),
     "dispute_exists": (409, "该账单项已有未结争议", "This line already has an open dispute"),
+    "explanation_required": (
+        422,
+        "请填写处理说明：向客户说明核查结果和处理依据",
+        "An explanation is required: tell the customer what was found and why",
+    ),
     "device_not_found": (404, "找不到该终端", "No such device"),
     "serial_taken": (409, "该序列号已登记", "That serial number is already registered"),
     "claim_not_found": (404, "找不到该保修申请", "No such warranty claim"),

@@ -463,6 +463,7 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.dispute.opened_toast": ("争议 #{id} 已受理", "Dispute #{id} received"),
     "ui.dispute.steps": ("处理进度", "Steps"),
     "ui.dispute.credited": ("已退还 {amount}", "{amount} credited"),
+    "ui.dispute.explanation": ("处理说明：", "Our explanation:"),
     "ui.dispute.state.open": ("已受理", "Received"),
     "ui.dispute.state.investigating": ("调查中", "Under investigation"),
     "ui.dispute.state.credited": ("已退费", "Credited"),
@@ -624,6 +625,20 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.opbilling.resolve_credit": ("退费解决", "Resolve by credit"),
     "ui.opbilling.resolve_explain": ("答复解决", "Resolve by explanation"),
     "ui.opbilling.note_required": ("请填写答复内容", "Please write the explanation"),
+    "ui.opbilling.explanation": ("给客户的处理说明", "Explanation for the customer"),
+    "ui.opbilling.explanation_hint": (
+        "必填。客户会在争议页面看到：说明核查了什么、结论和依据。",
+        "Required. The customer reads it on their dispute: what was checked, what was found, why.",
+    ),
+    "ui.opbilling.resolve_credit_title": (
+        "确认对争议 #{id} 退费 {amount}？",
+        "Credit {amount} on dispute #{id}?",
+    ),
+    "ui.opbilling.resolve_explain_title": (
+        "确认以答复方式办结争议 #{id}？",
+        "Close dispute #{id} with an explanation?",
+    ),
+    "ui.opbilling.resolve_confirm": ("确认办结", "Confirm"),
     "ui.opbilling.dispute_updated": ("争议已更新", "Dispute updated"),
     "ui.opbilling.dispute_credited": ("已退费 {amount}", "Credited {amount}"),
     "ui.opbilling.disputes_empty": ("没有争议", "No disputes"),

@@ -166,7 +166,7 @@ async def test_explanation_moves_no_money(ctx: Context) -> None:
 
     with pytest.raises(YuntongError) as silent:
         await do_resolve_by_explanation(ctx, staff, opened.dispute.id, "   ")
-    assert code_of(silent) == "validation_failed"  # an explanation must explain something
+    assert code_of(silent) == "explanation_required"  # an explanation must explain something
 
     resolved = await do_resolve_by_explanation(
         ctx, staff, opened.dispute.id, "Roaming call to +86 10 on 26 Nov, 4 minutes at 3.00/min"
@@ -301,7 +301,7 @@ async def test_the_same_step_taken_twice_at_once_happens_once(ctx: Context) -> N
     assert sorted(o.code for o in opened if isinstance(o, YuntongError)) == ["dispute_exists"] * 2
 
     resolved = await asyncio.gather(
-        *(do_resolve_by_credit(ctx, staff, dispute.dispute.id, 3000, "") for _ in range(3)),
+        *(do_resolve_by_credit(ctx, staff, dispute.dispute.id, 3000, "Agreed") for _ in range(3)),
         return_exceptions=True,
     )
     refused = [r.code for r in resolved if isinstance(r, YuntongError)]
@@ -325,7 +325,7 @@ async def test_illegal_transitions_are_refused(ctx: Context) -> None:
     await do_resolve_by_explanation(ctx, staff, opened.dispute.id, "The charge is right")
     for step in (
         do_investigate(ctx, staff, opened.dispute.id, ""),
-        do_resolve_by_credit(ctx, staff, opened.dispute.id, 100, ""),
+        do_resolve_by_credit(ctx, staff, opened.dispute.id, 100, "Agreed"),
         do_resolve_by_explanation(ctx, staff, opened.dispute.id, "again"),
     ):
         with pytest.raises(YuntongError) as late:
@@ -414,3 +414,81 @@ async def test_dispute_over_the_api(ctx: Context, api: httpx.AsyncClient) -> Non
     listed = await api.get("/api/v1/billing/disputes", params={"state": "credited"}, headers=mine)
     assert [d["id"] for d in listed.json()] == [dispute_id]
     assert await balance(ctx, account.id) == 0
+
+
+# -- the operator's explanation (VP 6: investigate, explain, correct) --------------------------
+
+
+async def test_a_credit_needs_an_explanation_and_nothing_moves_without_one(ctx: Context) -> None:
+    me, account = await customer(ctx)
+    staff = await person(ctx, "operator_admin")
+    _, [line] = await statement_with(ctx, account, 3000)
+    opened = await do_open_dispute(ctx, me, line.id, "Never called")
+    for blank in ("", "   \n\t"):
+        with pytest.raises(YuntongError) as silent:
+            await do_resolve_by_credit(ctx, staff, opened.dispute.id, 3000, blank)
+        assert (code_of(silent), silent.value.fields) == (
+            "explanation_required",
+            {"note": "required"},
+        )
+        with pytest.raises(YuntongError) as mute:
+            await do_resolve_by_explanation(ctx, staff, opened.dispute.id, blank)
+        assert code_of(mute) == "explanation_required"
+    assert await credit_entries(ctx, account.id) == []
+    assert (await get_dispute(ctx, me, opened.dispute.id)).dispute.state == "open"
+
+    resolved = await do_resolve_by_credit(
+        ctx, staff, opened.dispute.id, 3000, "  The call was a test call of our switch.  "
+    )
+    assert resolved.explanation == "The call was a test call of our switch."
+    seen = await get_dispute(ctx, me, opened.dispute.id)
+    assert seen.explanation == "The call was a test call of our switch."
+
+
+async def test_the_customer_reads_the_explanation_over_the_api(
+    ctx: Context, api: httpx.AsyncClient
+) -> None:
+    me, account = await customer(ctx)
+    staff = await person(ctx, "operator_admin")
+    _, [line, other] = await statement_with(ctx, account, 3000, 500)
+    mine, op = [await login(api, who) for who in (me, staff)]
+    opened = await api.post(
+        "/api/v1/billing/disputes", json={"entry_id": line.id, "reason": "?"}, headers=mine
+    )
+    base = f"/api/v1/billing/disputes/{opened.json()['id']}"
+    assert opened.json()["explanation"] is None  # nothing explained yet
+
+    blank = {"by": "credit", "amount_fen": 3000, "note": "  "}
+    for language, message in (("en", "explanation"), ("zh-CN", "说明")):
+        refused = await api.post(
+            f"{base}/resolve", json=blank, headers={**op, "Accept-Language": language}
+        )
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert error["code"] == "explanation_required"
+        assert message in error["message"]
+        assert error["fields"]["note"]["code"] == "required"
+    missing = await api.post(
+        f"{base}/resolve", json={"by": "credit", "amount_fen": 3000}, headers=op
+    )
+    assert missing.status_code == 422  # the field itself is required
+    assert await credit_entries(ctx, account.id) == []
+
+    why = "Prorated rent applies from the order day; the whole line is credited."
+    done = await api.post(f"{base}/resolve", json={**blank, "note": why}, headers=op)
+    assert done.status_code == 200, done.text
+    seen = (await api.get(base, headers=mine)).json()
+    assert (seen["state"], seen["credited_fen"], seen["explanation"]) == ("credited", 3000, why)
+    listed = (await api.get("/api/v1/billing/disputes", headers=mine)).json()
+    assert [d["explanation"] for d in listed] == [why]
+
+    second = await api.post(
+        "/api/v1/billing/disputes", json={"entry_id": other.id, "reason": "?"}, headers=mine
+    )
+    answer = "This is the connect fee of your call of 26 Nov."
+    explained = await api.post(
+        f"/api/v1/billing/disputes/{second.json()['id']}/resolve",
+        json={"by": "explanation", "note": answer},
+        headers=op,
+    )
+    assert explained.json()["explanation"] == answer

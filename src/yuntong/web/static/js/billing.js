@@ -221,10 +221,17 @@ export function renderLines(tbody, lines, extra = null) {
   }));
 }
 
-/** A dispute's state, with the amount credited once there is one. */
+/** The operator's explanation of a resolved dispute (VP 6), or null while it is open. */
+export function disputeExplanation(dispute) {
+  if (!dispute.explanation) return null;
+  return el('div', 'small explanation', el('strong', '', t('ui.dispute.explanation')), ' ', dispute.explanation);
+}
+
+/** A dispute's state, with the amount credited once there is one and the operator's explanation. */
 export function disputeStatus(dispute) {
   return el('span', '', stateTag(DISPUTE_STATE, dispute.state),
-    dispute.credited_fen ? el('div', 'small', t('ui.dispute.credited', { amount: money(dispute.credited_fen) })) : null);
+    dispute.credited_fen ? el('div', 'small', t('ui.dispute.credited', { amount: money(dispute.credited_fen) })) : null,
+    disputeExplanation(dispute));
 }
 
 /** A terminal's last day of warranty, marked when the warranty is void. */

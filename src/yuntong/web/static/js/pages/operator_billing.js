@@ -435,6 +435,50 @@ async function settleDispute(request, done) {
   await Promise.all([loadDisputes(), loadDunning()]).catch(fail);
 }
 
+// Resolving a dispute moves money or closes it for good, and VP 6 has the operator explain
+// either way: both go through a confirmation step whose explanation is required and is what
+// the customer reads.
+const resolveDialog = $('#resolve-dialog');
+const resolveForm = $('#resolve-form');
+let resolving = null; // { url, body, done } of the resolution awaiting confirmation
+
+$('#resolve-cancel').addEventListener('click', () => resolveDialog.close());
+
+function confirmResolution(d, { by, fen, note }) {
+  resolving = {
+    url: `/billing/disputes/${d.id}/resolve`,
+    body: by === 'credit' ? { by, amount_fen: fen } : { by },
+    done: by === 'credit' ? t('ui.opbilling.dispute_credited', { amount: money(fen) }) : t('ui.opbilling.dispute_updated'),
+  };
+  clearErrors(resolveForm);
+  $('#resolve-title').textContent = by === 'credit'
+    ? t('ui.opbilling.resolve_credit_title', { id: d.id, amount: money(fen) })
+    : t('ui.opbilling.resolve_explain_title', { id: d.id });
+  $('#resolve-summary').textContent = `#${d.account_id} · ${d.statement_number} · ${money(d.amount_fen)} · ${d.reason}`;
+  resolveForm.note.value = note;
+  resolveDialog.dataset.disputeId = String(d.id);
+  resolveDialog.dataset.by = by;
+  resolveDialog.showModal();
+  resolveForm.note.focus();
+}
+
+onSubmit(resolveForm, async () => {
+  const note = resolveForm.note.value.trim();
+  if (!note) {
+    invalid(resolveForm, { note: t('ui.opbilling.note_required') });
+    return;
+  }
+  try {
+    await post(resolving.url, { ...resolving.body, note });
+  } catch (err) {
+    showErrors(resolveForm, err);
+    return;
+  }
+  resolveDialog.close();
+  toast(resolving.done);
+  await Promise.all([loadDisputes(), loadDunning()]).catch(fail);
+});
+
 function disputeActions(d) {
   if (!['open', 'investigating'].includes(d.state)) return disputeSteps(d);
   const note = input('note', { placeholder: t('ui.opbilling.note') });
@@ -454,21 +498,10 @@ function disputeActions(d) {
         toast(t('ui.billing.amount_invalid'), { error: true });
         return;
       }
-      settleDispute(
-        () => post(`/billing/disputes/${d.id}/resolve`, { by: 'credit', amount_fen: fen, note: note.value.trim() }),
-        t('ui.opbilling.dispute_credited', { amount: money(fen) }),
-      );
+      confirmResolution(d, { by: 'credit', fen, note: note.value.trim() });
     }),
     button(t('ui.opbilling.resolve_explain'), 'btn-primary act-explain', () => {
-      if (!note.value.trim()) {
-        note.focus();
-        toast(t('ui.opbilling.note_required'), { error: true });
-        return;
-      }
-      settleDispute(
-        () => post(`/billing/disputes/${d.id}/resolve`, { by: 'explanation', note: note.value.trim() }),
-        t('ui.opbilling.dispute_updated'),
-      );
+      confirmResolution(d, { by: 'explanation', note: note.value.trim() });
     }),
   );
   box.append(disputeSteps(d));

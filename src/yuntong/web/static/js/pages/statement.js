@@ -4,7 +4,7 @@
 import '../app.js';
 import { get, post } from '../api.js';
 import {
-  DISPUTE_STATE, STATEMENT_KIND, bizDateTime, button, day, disputeSteps, el, money, named, parseYuan, renderLines,
+  DISPUTE_STATE, STATEMENT_KIND, bizDateTime, button, day, disputeExplanation, disputeSteps, el, money, named, parseYuan, renderLines,
   stateTag,
 } from '../billing.js';
 import { t } from '../i18n.js';
@@ -83,6 +83,7 @@ function renderDisputes() {
         el('span', 'muted small', money(d.amount_fen))),
       el('p', 'small', d.reason),
       d.credited_fen ? el('p', 'small', t('ui.dispute.credited', { amount: money(d.credited_fen) })) : null,
+      disputeExplanation(d),
       disputeSteps(d),
     );
     li.dataset.disputeId = String(d.id);
