@@ -24,12 +24,16 @@ class Envelope(BaseModel):
 
 
 def parse_envelope(raw: str | bytes, max_bytes: int) -> Envelope:
-    """Parse and check one client message; raises YuntongError with a stable code."""
+    """Parse and check one client message; raises YuntongError with a stable code.
+
+    The one parser of both sockets (``/ws`` and ``/ws/meeting``): whatever cannot be parsed,
+    including JSON nested too deeply for the parser (RecursionError), is ``malformed_message``.
+    """
     if len(raw) > max_bytes:
         raise YuntongError("message_too_large")
     try:
         obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise YuntongError("malformed_message") from exc
     if not isinstance(obj, dict):
         raise YuntongError("malformed_message")
