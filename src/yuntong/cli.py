@@ -28,6 +28,7 @@ from yuntong.core.context import Context, build_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.migrate import upgrade
+from yuntong.core.workdays_cli import holidays_app
 
 T = TypeVar("T")
 
@@ -44,6 +45,7 @@ app.add_typer(user_app, name="user")
 billing_app = typer.Typer(help="Billing: rating, cycle close, daily jobs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(billing_app, name="billing")
+app.add_typer(holidays_app, name="holidays")
 
 console = Console()
 errors = Console(stderr=True)

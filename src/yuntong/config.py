@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     payment_webhook_secret: SecretStr = SecretStr("")
     # Chinese working days the calendar package does not know yet: {"2027-02-06": true}
     workday_overrides: dict[date, bool] = Field(default_factory=dict)
+    # where `yuntong holidays import` keeps the State Council's schedules (<year>.json);
+    # empty: var/holidays
+    holidays_dir: Path | None = None
 
     # e-mail (statements, notices); empty host: mail is logged as skipped, never sent
     smtp_host: str = ""
@@ -170,6 +173,10 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.resolve()
+
+    @property
+    def holidays_path(self) -> Path:
+        return (self.holidays_dir or self.var_dir / "holidays").resolve()
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -74,7 +74,7 @@ register(
 
 
 def calendar(ctx: Context) -> WorkCalendar:
-    return WorkCalendar(ctx.settings.workday_overrides)
+    return WorkCalendar.from_settings(ctx.settings)
 
 
 def due_date(ctx: Context, issued: datetime, workdays: int) -> date:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from yuntong import __version__
 from yuntong.core.context import Context, get_context
+from yuntong.core.workdays import WorkCalendar
 from yuntong.media.pool import POOL
 
 router = APIRouter(tags=["ops"])
@@ -41,8 +43,13 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     if pool is not None and pool.nodes:
         checks["janus_nodes"] = pool.status()
     ready = checks["database"] == "ok" and checks["realtime"] == "ok"
+    # warnings never make the node unready: a holiday schedule missing or provisional for this
+    # year, or for next year from 60 days before it (due dates would count weekends only)
+    today = ctx.clock.now().astimezone(ZoneInfo(ctx.settings.business_timezone)).date()
+    warnings = WorkCalendar.from_settings(ctx.settings).warnings(today)
+    checks["holidays"] = "warning" if warnings else "ok"
     return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {"status": "ready" if ready else "not_ready", "checks": checks, "warnings": warnings},
         status_code=200 if ready else 503,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,6 +26,7 @@ from yuntong.accounts.auth import (
 from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
+from yuntong.core.workdays import WorkCalendar
 from yuntong.web.i18n_strings import catalog
 
 router = APIRouter(include_in_schema=False)
@@ -288,10 +290,16 @@ async def operator_billing_page(request: Request) -> Response:
     member = await require_member(request, roles=STAFF_ROLES)
     if isinstance(member, Response):
         return member
+    ctx = get_context(request)
+    today = ctx.clock.now().astimezone(ZoneInfo(ctx.settings.business_timezone)).date()
     return member_page(
         request,
         member,
         "operator_billing.html",
         "ui.opbilling.title",
         usage_types=list(USAGE_TYPES),
+        # a holiday schedule missing or provisional (due dates are counted in working days)
+        holiday_warnings=WorkCalendar.from_settings(ctx.settings).warnings(
+            today, page_locale(request)
+        ),
     )
