@@ -7,6 +7,7 @@ Secrets are never defaulted: on first start they are generated into ``var/secret
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -151,8 +152,12 @@ class Settings(BaseSettings):
     # a subscriber's simulcast layer lowered for its slow link is raised one step after this
     # long without another
     meeting_layer_recover_s: float = Field(15.0, gt=0)
-    # relay to loopback peers: None = only when coturn itself listens on loopback (one machine)
-    coturn_allow_loopback: bool | None = None
+    # peers the managed coturn may relay to besides the public Internet: IPs, networks
+    # ("10.8.0.0/16") or ranges ("10.8.0.1-10.8.0.9"); private, CGNAT, link-local, loopback
+    # and the server's own addresses are refused otherwise (an allowed entry wins)
+    turn_allowed_peer_ips: list[str] = Field(default_factory=list)
+    # RFC 6062 TCP relays (TCP connections opened from the server to a peer); off unless set
+    turn_tcp_relay: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -173,6 +178,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.resolve()
+
+    @field_validator("turn_allowed_peer_ips")
+    @classmethod
+    def _peer_ranges(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ip_range(item)
+        return value
 
     @property
     def holidays_path(self) -> Path:
@@ -199,6 +211,21 @@ class Settings(BaseSettings):
         elif not self.pii_active_key:
             update["pii_active_key"] = sorted(self.pii_keys)[-1]
         return self.model_copy(update=update)
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def ip_range(text: str) -> tuple[IPAddress, IPAddress]:
+    """``"10.0.0.1"``, ``"10.0.0.0/8"`` or ``"10.0.0.1-10.0.0.9"`` as (first, last) addresses."""
+    first, dash, last = text.strip().partition("-")
+    if dash:
+        low, high = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
+        if low.version != high.version or low > high:  # type: ignore[operator]
+            raise ValueError(f"not an address range: {text!r}")
+        return low, high
+    network = ipaddress.ip_network(first, strict=False)
+    return network.network_address, network.broadcast_address
 
 
 def _new_aes_key() -> str:

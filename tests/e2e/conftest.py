@@ -48,6 +48,8 @@ async def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         YUNTONG_COTURN_PORT=str(free_port()),
         YUNTONG_COTURN_MIN_PORT=str(relay_base),
         YUNTONG_COTURN_MAX_PORT=str(relay_base + 199),
+        # the browsers' relays are on 127.0.0.1, which coturn refuses unless allowed
+        YUNTONG_TURN_ALLOWED_PEER_IPS='["127.0.0.1"]',
         YUNTONG_RING_TIMEOUT_S="30",
     )
     server.start()

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+import ifaddr
 from pydantic import SecretStr
 
-from yuntong.config import JanusNode, Settings
+from yuntong.config import IPAddress, JanusNode, Settings, ip_range
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.media.janus import janus_token
@@ -333,20 +335,134 @@ def coturn_listen_ip(settings: Settings) -> str | None:
         return socket.gethostbyname(host)
 
 
-def coturn_allows_loopback(settings: Settings) -> bool:
-    """Relay to 127.x peers (needed for loopback tests) only when coturn itself is loopback-only.
+# Peers coturn never relays to unless the operator allows them (``turn_allowed_peer_ips``):
+# every special-purpose network of the IANA registries, so that a user's TURN credentials open
+# no path into the operator's networks (private, carrier-grade NAT, link-local with the cloud
+# metadata service, loopback) nor to addresses that embed one (IPv4-mapped, NAT64, 6to4).
+DENIED_PEER_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8",  # "this network"
+        "10.0.0.0/8",
+        "100.64.0.0/10",  # carrier-grade NAT
+        "127.0.0.0/8",
+        "169.254.0.0/16",  # link-local, cloud metadata
+        "172.16.0.0/12",
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # documentation
+        "192.88.99.0/24",  # 6to4 relay anycast
+        "192.168.0.0/16",
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, broadcast
+        "::/96",  # unspecified, loopback, IPv4-compatible
+        "::ffff:0:0/96",  # IPv4-mapped
+        "64:ff9b::/96",  # NAT64
+        "64:ff9b:1::/48",  # local NAT64
+        "100::/64",  # discard
+        "2001::/32",  # Teredo
+        "2001:db8::/32",  # documentation
+        "2002::/16",  # 6to4
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local
+        "ff00::/8",  # multicast
+    )
+)
 
-    The ``coturn_allow_loopback`` setting, when not ``None``, overrides this.
+
+def server_addresses(settings: Settings) -> set[IPAddress]:
+    """This machine's own addresses: its interfaces', coturn's and the public URL's host's.
+
+    A relay to one of them reaches the services of this machine (Yuntong, Janus, databases).
     """
-    explicit = settings.coturn_allow_loopback
-    if explicit is not None:
-        return explicit
-    ip = coturn_listen_ip(settings)
-    return ip is not None and ipaddress.ip_address(ip).is_loopback
+    found: set[IPAddress] = set()
+    with contextlib.suppress(OSError):
+        for adapter in ifaddr.get_adapters():
+            for ip in adapter.ips:
+                address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+                with contextlib.suppress(ValueError):
+                    found.add(ipaddress.ip_address(address.split("%")[0]))
+    listen = coturn_listen_ip(settings)
+    if listen is not None:
+        found.add(ipaddress.ip_address(listen))
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    if host:
+        with contextlib.suppress(OSError, UnicodeError):
+            for *_, sockaddr in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP):
+                with contextlib.suppress(ValueError):
+                    found.add(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]))
+    return found
+
+
+LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def _covers_loopback(first: IPAddress, last: IPAddress) -> bool:
+    """Whether the range ``first``–``last`` holds a loopback address."""
+    return any(
+        net.version == first.version
+        and first <= net.broadcast_address  # type: ignore[operator]
+        and last >= net.network_address  # type: ignore[operator]
+        for net in LOOPBACK_NETWORKS
+    )
+
+
+def _range_lines(option: str, first: IPAddress, last: IPAddress) -> list[str]:
+    """``option=first-last`` lines that coturn (4.6) reads as exactly that range.
+
+    coturn compares IPv6 addresses byte by byte (a range is a box, not an interval) and takes
+    a range starting at ``::`` as unbounded below, which then also matches every IPv4 peer; so
+    ranges are written as CIDR networks (for which box and interval agree), and ``::`` itself,
+    which coturn refuses anyway, is left out.
+    """
+    if first.version == 6 and int(first) == 0:
+        if int(last) == 0:
+            return []
+        first = ipaddress.IPv6Address(1)
+    nets = ipaddress.summarize_address_range(first, last)
+    return [
+        f"{option}={net.network_address}"
+        if net.num_addresses == 1
+        else f"{option}={net.network_address}-{net.broadcast_address}"
+        for net in nets
+    ]
+
+
+def coturn_peer_policy(settings: Settings) -> list[str]:
+    """The turnserver.conf lines that decide which peers a relay may reach.
+
+    Denied: :data:`DENIED_PEER_NETWORKS`, this machine's other addresses, multicast, TCP
+    relays (unless ``turn_tcp_relay``). Allowed (coturn lets an allowed address win over a
+    denied one): ``turn_allowed_peer_ips``; loopback peers only when one of those covers them.
+    """
+    lines = ["no-multicast-peers"]
+    if not settings.turn_tcp_relay:
+        lines.append("no-tcp-relay")
+    allowed = [ip_range(item) for item in settings.turn_allowed_peer_ips]
+    if any(_covers_loopback(first, last) for first, last in allowed):
+        lines.append("allow-loopback-peers")
+    for first, last in allowed:
+        lines += _range_lines("allowed-peer-ip", first, last)
+    for net in DENIED_PEER_NETWORKS:
+        lines += _range_lines("denied-peer-ip", net.network_address, net.broadcast_address)
+    own = sorted(
+        (
+            ip
+            for ip in server_addresses(settings)
+            if not any(ip in net for net in DENIED_PEER_NETWORKS)
+        ),
+        key=lambda ip: (ip.version, int(ip)),
+    )
+    lines += [f"denied-peer-ip={ip}" for ip in own]
+    return lines
 
 
 def coturn_config(settings: Settings, directory: Path) -> str:
-    """The turnserver.conf text: REST-API auth with our secret, no TLS, no CLI, logs to stdout."""
+    """The turnserver.conf text: REST-API auth with our secret, no TLS, no CLI, logs to stdout,
+    relays to public peers only (:func:`coturn_peer_policy`)."""
     lines = [
         f"listening-port={settings.coturn_port}",
         f"min-port={settings.coturn_min_port}",
@@ -360,7 +476,6 @@ def coturn_config(settings: Settings, directory: Path) -> str:
         "no-dtls",
         "no-rfc5780",
         "no-software-attribute",
-        "no-multicast-peers",
         "log-file=stdout",
         "simple-log",
         f"pidfile={directory / 'turnserver.pid'}",
@@ -370,8 +485,7 @@ def coturn_config(settings: Settings, directory: Path) -> str:
     ip = coturn_listen_ip(settings)
     if ip is not None:
         lines += [f"listening-ip={ip}", f"relay-ip={ip}"]
-    if coturn_allows_loopback(settings):
-        lines.append("allow-loopback-peers")
+    lines += coturn_peer_policy(settings)
     return "\n".join(lines) + "\n"
 
 

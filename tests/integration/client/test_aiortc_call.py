@@ -157,6 +157,8 @@ async def turn_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
         YUNTONG_COTURN_PORT=str(free_udp_tcp_port()),
         YUNTONG_COTURN_MIN_PORT=str(base),
         YUNTONG_COTURN_MAX_PORT=str(base + 99),
+        # both clients' relays are on 127.0.0.1, which coturn refuses unless allowed
+        YUNTONG_TURN_ALLOWED_PEER_IPS='["127.0.0.1"]',
     ) as server:
         yield server
 

@@ -61,6 +61,9 @@ def coturn_settings(var_dir: Path, **overrides: Any) -> Settings:
         "coturn_port": free_udp_tcp_port(),
         "coturn_min_port": base,
         "coturn_max_port": base + 99,
+        # everything here runs on 127.0.0.1: tests relay to loopback peers, which the default
+        # refuses (test_turn_peer_policy.py); a test may override this
+        "turn_allowed_peer_ips": ["127.0.0.1"],
         **overrides,
     }
     return Settings(**values).with_generated_secrets()
