@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from yuntong.core.files import private_dir, private_file
+
 SECRETS_FILE = "secrets.toml"
 
 
@@ -197,7 +199,12 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.var_dir / 'yuntong.db'}"
 
     def with_generated_secrets(self) -> Settings:
-        """Return settings whose missing secrets are filled from (or generated into) var/."""
+        """Return settings whose missing secrets are filled from (or generated into) var/.
+
+        var/ is made owner-only (0700) first: it holds the keys, the SQLite database and
+        recordings (docs/operations.md).
+        """
+        private_dir(self.var_dir)
         stored = _load_or_create_secrets(self.var_dir)
         update: dict[str, Any] = {}
         if not self.secret_key.get_secret_value():
@@ -235,9 +242,10 @@ def _new_aes_key() -> str:
 def _load_or_create_secrets(var_dir: Path) -> dict[str, Any]:
     path = var_dir / SECRETS_FILE
     if path.exists():
+        private_file(path)
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    var_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
     data = {
         "secret_key": secrets.token_urlsafe(48),
         "turn_secret": secrets.token_urlsafe(32),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from yuntong.core.files import create_private_file, private_file
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -65,6 +68,7 @@ class Database:
             # no pre-ping: it would cost a round trip on every checkout of the hot path;
             # connections are recycled instead, and a dead one fails one transaction only
             kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
+        private_sqlite_files(url)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -88,6 +92,26 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def private_sqlite_files(url: str) -> None:
+    """Make the SQLite database of ``url`` owner-only (0600) before anything opens it.
+
+    The file is created empty (a valid empty database) with mode 0600 unless it exists, and an
+    existing one, with its ``-wal``, ``-shm`` and ``-journal`` files, loses group and other
+    access. SQLite creates those side files with the database file's own mode, so they stay
+    private from then on. Other databases, and SQLite in memory, are left alone.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return  # a URI filename (memory, shared cache): not a plain file path
+    path = Path(database)
+    create_private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        private_file(path.with_name(path.name + suffix))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

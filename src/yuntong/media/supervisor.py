@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from yuntong.config import IPAddress, JanusNode, Settings, ip_range
 from yuntong.core.context import Context
+from yuntong.core.files import private_dir
 from yuntong.core.logging import get_logger
 from yuntong.media.janus import janus_token
 from yuntong.media.janus_config import write_janus_config
@@ -130,7 +131,9 @@ class SupervisedProcess:
     async def _run_once(self) -> int | None:
         _rotate(self.log_path)
         try:
-            with self.log_path.open("ab") as out:
+            # owner-only: children log peers' addresses and TURN user names
+            out = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
                 self._proc = await asyncio.create_subprocess_exec(
                     *self.argv,
                     stdin=asyncio.subprocess.DEVNULL,
@@ -139,6 +142,8 @@ class SupervisedProcess:
                     cwd=self.cwd,
                     start_new_session=True,  # a terminal's Ctrl-C reaches us, not the child
                 )
+            finally:
+                os.close(out)
         except OSError as exc:
             log.error("child_spawn_failed", child=self.name, error=str(exc))
             self._spawned.set()
@@ -491,8 +496,7 @@ def coturn_config(settings: Settings, directory: Path) -> str:
 
 def write_coturn_config(settings: Settings) -> Path:
     """Write ``<var>/coturn/turnserver.conf`` (mode 0600: it holds the TURN secret)."""
-    directory = settings.var_dir / "coturn"
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(settings.var_dir / "coturn")  # its user database, its log
     path = directory / "turnserver.conf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from yuntong.core.db import private_sqlite_files
 from yuntong.models import Base
 
 config = context.config
@@ -26,7 +27,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    url = config.get_main_option("sqlalchemy.url") or ""
+    private_sqlite_files(url)  # a first `yuntong db upgrade` creates the database file
+    engine = create_async_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,6 +69,10 @@ async def test_managed_coturn_reports_running(coturn: Coturn) -> None:
     conf = (coturn.settings.var_dir / "coturn" / "turnserver.conf").read_text()
     assert f"listening-port={coturn.settings.coturn_port}" in conf
     assert "allow-loopback-peers" in conf
+    # its folder and log are the server user's only (the log names peers and TURN users)
+    folder = coturn.settings.var_dir / "coturn"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "turnserver.log").stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])

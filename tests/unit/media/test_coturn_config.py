@@ -131,6 +131,7 @@ def test_config_file_is_private(tmp_path: Path) -> None:
     path = write_coturn_config(settings(tmp_path))
     assert path == tmp_path / "coturn" / "turnserver.conf"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
 async def test_disabled_coturn_is_reported(tmp_path: Path) -> None:
