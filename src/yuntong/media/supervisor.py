@@ -222,6 +222,12 @@ async def _start_coturn(settings: Settings, children: Children) -> None:
         log.error("coturn_unavailable", error=str(exc))
         children.mark("coturn", "unavailable")
         return
+    # relays reach public peers only, besides these (not this machine: see docs/operations.md)
+    log.info(
+        "coturn_peer_policy",
+        allowed_peer_ips=settings.turn_allowed_peer_ips,
+        tcp_relay=settings.turn_tcp_relay,
+    )
     await _stop_stale(conf.parent / "turnserver.pid", str(conf))
     coturn = SupervisedProcess(
         "coturn", [binary, "-c", str(conf)], log_path=conf.parent / "turnserver.log"
