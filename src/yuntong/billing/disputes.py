@@ -121,6 +121,41 @@ async def open_disputed_fen(s: AsyncSession, account_id: int) -> dict[int, int]:
     return {int(st): int(fen) for st, fen in (await s.execute(query)).all()}
 
 
+@dataclass(frozen=True)
+class DisputedAmount:
+    """One dispute's amount and the time it was open, ``[opened_at, resolved_at)``: a late fee
+    for a past day must see the disputes open on that day, not today's."""
+
+    statement_id: int
+    entry_id: int
+    amount_fen: int
+    opened_at: datetime
+    resolved_at: datetime | None
+    still_open: bool
+
+    def open_at(self, moment: datetime | None) -> bool:
+        """Open at ``moment`` (None: now, whatever the clocks say)."""
+        if moment is None:
+            return self.still_open
+        return self.opened_at < moment and (self.resolved_at is None or self.resolved_at >= moment)
+
+
+async def disputed_amounts(s: AsyncSession, account_id: int) -> list[DisputedAmount]:
+    """Every dispute of the account with its amount and when it was open."""
+    query = select(
+        Dispute.statement_id,
+        Dispute.entry_id,
+        Dispute.amount_fen,
+        Dispute.opened_at,
+        Dispute.resolved_at,
+        Dispute.state,
+    ).where(Dispute.account_id == account_id)
+    return [
+        DisputedAmount(int(st), int(entry), int(fen), opened, resolved, state in OPEN_STATES)
+        for st, entry, fen, opened, resolved, state in (await s.execute(query)).all()
+    ]
+
+
 async def _line_on_statement(
     s: AsyncSession, entry_id: int
 ) -> tuple[LedgerEntry, Statement] | None:

@@ -190,19 +190,11 @@ async def statement_entries(s: AsyncSession, statement_id: int) -> list[LedgerEn
     return list((await s.execute(query)).scalars())
 
 
-async def credits_until(s: AsyncSession, account_id: int, before: datetime | None) -> int:
-    """Everything in the customer's favour (payments, credit notes), as a positive number."""
-    query = select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0)).where(
-        LedgerEntry.account_id == account_id, LedgerEntry.amount_fen < 0
-    )
-    if before is not None:
-        query = query.where(LedgerEntry.occurred_at < before)
-    return -int((await s.execute(query)).scalar_one())
-
-
-async def statement_debits(s: AsyncSession, account_id: int) -> list[tuple[Statement, int]]:
-    """Each statement with the sum of its positive lines (what it newly asked for)."""
-    positive = func.coalesce(func.sum(LedgerEntry.amount_fen).filter(LedgerEntry.amount_fen > 0), 0)
+async def statement_charges(s: AsyncSession, account_id: int) -> list[tuple[Statement, int]]:
+    """Each statement with the sum of its positive lines other than late fees: the fees it
+    newly asked for, on which late fees accrue (VP 5: never on late fees themselves)."""
+    charge = (LedgerEntry.amount_fen > 0) & (LedgerEntry.kind != EntryKind.LATE_FEE)
+    positive = func.coalesce(func.sum(LedgerEntry.amount_fen).filter(charge), 0)
     query = (
         select(Statement, positive)
         .outerjoin(StatementLine, StatementLine.statement_id == Statement.id)
@@ -212,6 +204,27 @@ async def statement_debits(s: AsyncSession, account_id: int) -> list[tuple[State
         .order_by(Statement.issued_at, Statement.id)
     )
     return [(st, int(total)) for st, total in (await s.execute(query)).all()]
+
+
+async def fees_and_credits(s: AsyncSession, account_id: int) -> list[Any]:
+    """The account's late fees (and their corrections) and everything in its favour, oldest
+    first, as ``(id, kind, amount_fen, occurred_at, detail, statement_id)`` rows; the
+    statement is the one the entry is billed on (None while unbilled)."""
+    wanted = (LedgerEntry.kind == EntryKind.LATE_FEE) | (LedgerEntry.amount_fen < 0)
+    query = (
+        select(
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.amount_fen,
+            LedgerEntry.occurred_at,
+            LedgerEntry.detail,
+            StatementLine.statement_id,
+        )
+        .outerjoin(StatementLine, StatementLine.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.account_id == account_id, wanted)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
+    )
+    return list((await s.execute(query)).all())
 
 
 async def unbilled_for_close(
