@@ -25,6 +25,7 @@ from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AccountStatus, Role
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context, build_context
+from yuntong.core.crypto import PiiCipher
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.migrate import upgrade
@@ -108,7 +109,7 @@ def serve(
         overrides["port"] = port
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_json)
-    upgrade(settings.effective_database_url)
+    upgrade(settings.effective_database_url, cipher=PiiCipher.from_settings(settings))
     created = _run(settings, service.do_bootstrap_operator_admin)
     url = settings.public_url or f"http://{settings.host}:{settings.port}/"
     console.print(f"Yuntong {__version__} — open [bold]{url}[/bold]  (API docs: {url}docs)")
@@ -146,7 +147,8 @@ def run_server(settings: Settings) -> None:
 def db_upgrade() -> None:
     """Bring the database schema to the newest version."""
     settings = _settings()
-    upgrade(settings.effective_database_url)
+    # the key ring: some migrations move personal data into ciphertext (0005: e-mail addresses)
+    upgrade(settings.effective_database_url, cipher=PiiCipher.from_settings(settings))
     console.print("Database is up to date.")
 
 
@@ -271,11 +273,17 @@ def keys_rotate(
         settings = _settings()
 
     async def action(ctx: Context) -> int:
-        total = await service.count_pii_rows(ctx)
+        from yuntong.meetings import service as meetings
+
+        total = await service.count_pii_rows(ctx) + await meetings.count_invitation_addresses(ctx)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"Re-encrypting under {ctx.cipher.active}", total=total)
-            return await service.do_reencrypt_pii(ctx, lambda n: progress.advance(task, n))
+            count = await service.do_reencrypt_pii(ctx, lambda n: progress.advance(task, n))
+            # invitees' e-mail addresses
+            return count + await meetings.do_reencrypt_invitations(
+                ctx, lambda n: progress.advance(task, n)
+            )
 
     count = _run(settings, action)
     console.print(f"{count} values re-encrypted under key {settings.pii_active_key}.")

@@ -49,7 +49,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # the e-mail address, normalised (core.crypto.normalise_email), encrypted; found and kept
+    # unique through its blind index
+    email_enc: Mapped[str | None] = mapped_column(Text)
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default=Role.SUBSCRIBER)

@@ -164,7 +164,7 @@ def _seal(
 
 _UNIQUE_CODES = (
     ("username", "username_taken", "username"),
-    ("email", "email_taken", "email"),
+    ("email_index", "email_taken", "email"),
     ("phone_index", "phone_taken", "phone"),
     ("uscc_index", "uscc_taken", "uscc"),
 )
@@ -188,13 +188,13 @@ async def _check_free(
     s: AsyncSession,
     *,
     username: str,
-    email: str | None,
+    email_index: str | None,
     phone_index: str | None,
     uscc_index: str | None = None,
 ) -> None:
     if await store.get_user_by_username(s, username):
         raise YuntongError("username_taken", fields={"username": "taken"})
-    if email and await store.get_user_by_email(s, email):
+    if email_index and await store.get_user_by_email_index(s, email_index):
         raise YuntongError("email_taken", fields={"email": "taken"})
     if phone_index and await store.get_user_by_phone_index(s, phone_index):
         raise YuntongError("phone_taken", fields={"phone": "taken"})
@@ -210,6 +210,10 @@ def uscc_index(ctx: Context, uscc: str) -> str:
     return ctx.cipher.blind_index(f"uscc:{uscc}")
 
 
+def _email_index(ctx: Context, email: str | None) -> str | None:
+    return None if email is None else ctx.cipher.email_index(email)
+
+
 def _locale(locale: str | None) -> str:
     return locale if locale in LOCALES else "zh-CN"
 
@@ -222,13 +226,16 @@ async def do_register_individual(
     password_hash = await _hash_password(ctx, form.password)
     now = ctx.clock.now()
     phone_index = ctx.cipher.blind_index(form.phone)
+    email_index = _email_index(ctx, form.email)
     status = _initial_status(ctx)
     async with _registration(ctx) as s:
-        await _check_free(s, username=form.username, email=form.email, phone_index=phone_index)
+        await _check_free(
+            s, username=form.username, email_index=email_index, phone_index=phone_index
+        )
         user = User(
             username=form.username,
             display_name=form.display_name,
-            email=form.email,
+            email_index=email_index,
             phone_index=phone_index,
             password_hash=password_hash,
             role=Role.SUBSCRIBER,
@@ -249,6 +256,7 @@ async def do_register_individual(
                     "id_number": form.id_number,
                     "employer": form.employer,
                     "phone": form.phone,
+                    "email": form.email,
                 },
             ),
         )
@@ -267,12 +275,13 @@ async def do_register_organisation(
     now = ctx.clock.now()
     phone_index = ctx.cipher.blind_index(form.contact_phone)
     org_index = uscc_index(ctx, form.uscc)
+    email_index = _email_index(ctx, form.email)
     status = _initial_status(ctx)
     async with _registration(ctx) as s:
         await _check_free(
             s,
             username=form.username,
-            email=form.email,
+            email_index=email_index,
             phone_index=phone_index,
             uscc_index=org_index,
         )
@@ -297,7 +306,7 @@ async def do_register_organisation(
         user = User(
             username=form.username,
             display_name=form.display_name,
-            email=form.email,
+            email_index=email_index,
             phone_index=phone_index,
             password_hash=password_hash,
             role=Role.ORG_ADMIN,
@@ -311,7 +320,11 @@ async def do_register_organisation(
             **_seal(
                 ctx,
                 store.USER_PII_COLUMNS,
-                {"full_name": form.contact_name, "phone": form.contact_phone},
+                {
+                    "full_name": form.contact_name,
+                    "phone": form.contact_phone,
+                    "email": form.email,
+                },
             ),
         )
         store.add(s, user)
@@ -341,7 +354,7 @@ async def do_create_admin(ctx: Context, username: str, password: str, role: str)
     password_hash = await _hash_password(ctx, password)
     now = ctx.clock.now()
     async with _registration(ctx) as s:
-        await _check_free(s, username=username, email=None, phone_index=None)
+        await _check_free(s, username=username, email_index=None, phone_index=None)
         user = User(
             username=username,
             display_name=username,
@@ -583,9 +596,10 @@ async def do_login(
         throttle.check(ip, now)
     name = username.strip().lower()
     async with ctx.db.session() as s:
-        user = await (store.get_user_by_email if "@" in name else store.get_user_by_username)(
-            s, name
-        )
+        if "@" in name:
+            user = await store.get_user_by_email_index(s, ctx.cipher.email_index(name))
+        else:
+            user = await store.get_user_by_username(s, name)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             raise YuntongError("account_locked", minutes=_minutes_left(user.locked_until, now))
     if user is None:
@@ -724,6 +738,11 @@ async def audit(
         await _audit(s, ctx.clock.now(), actor_id, action, target_user_id, **detail)
 
 
+def user_email(ctx: Context, user: User) -> str | None:
+    """The user's e-mail address (decrypted), for other domains that write to them."""
+    return _open(ctx, store.USER_PII_COLUMNS, user, "email_enc")
+
+
 async def get_users(ctx: Context, ids: Iterable[int]) -> dict[int, User]:
     """The users with these ids (missing ids are simply absent)."""
     async with ctx.db.session() as s:
@@ -745,7 +764,7 @@ async def _find_user(ctx: Context, s: AsyncSession, query: str) -> User | None:
         return None
     user = await store.get_user_by_username(s, text.lower())
     if user is None and "@" in text:
-        user = await store.get_user_by_email(s, text.lower())
+        user = await store.get_user_by_email_index(s, ctx.cipher.email_index(text))
     if user is None:
         try:
             e164 = normalise_phone(text)
@@ -978,7 +997,7 @@ def decrypt_identity(ctx: Context, user: User, organisation: Organisation | None
         user_id=user.id,
         masked=False,
         full_name=u("full_name_enc") or "",
-        email=user.email,
+        email=u("email_enc"),
         birth_date=u("birth_date_enc"),
         address=u("address_enc"),
         id_type=user.id_type,
@@ -1042,17 +1061,6 @@ async def count_pii_rows(ctx: Context) -> int:
         return await store.count_rows(s, User) + await store.count_rows(s, Organisation)
 
 
-def _reseal(ctx: Context, row: Any, columns: Mapping[str, str]) -> int:
-    changed = 0
-    for column, context in columns.items():
-        token = getattr(row, column)
-        if token is not None and ctx.cipher.needs_rotation(token):
-            plain = ctx.cipher.decrypt(token, context=context)
-            setattr(row, column, ctx.cipher.encrypt(plain, context=context))
-            changed += 1
-    return changed
-
-
 async def do_reencrypt_pii(ctx: Context, on_progress: Callable[[int], None] | None = None) -> int:
     """Re-encrypt every identity ciphertext not under the active key; returns how many.
 
@@ -1072,7 +1080,7 @@ async def do_reencrypt_pii(ctx: Context, on_progress: Callable[[int], None] | No
                 else:
                     rows = await store.organisations_after(s, after, _BATCH)
                 for row in rows:
-                    total += _reseal(ctx, row, columns)
+                    total += ctx.cipher.reseal(row, columns)
             if not rows:
                 break
             after = rows[-1].id

@@ -24,6 +24,7 @@ USER_PII_COLUMNS: dict[str, str] = {
     "id_number_enc": "user:id_number",
     "employer_enc": "user:employer",
     "phone_enc": "user:phone",
+    "email_enc": "user:email",
 }
 ORGANISATION_PII_COLUMNS: dict[str, str] = {
     "uscc_enc": "organisation:uscc",
@@ -45,8 +46,9 @@ async def get_user_by_username(s: AsyncSession, username: str) -> User | None:
     return (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
 
 
-async def get_user_by_email(s: AsyncSession, email: str) -> User | None:
-    return (await s.execute(select(User).where(User.email == email))).scalar_one_or_none()
+async def get_user_by_email_index(s: AsyncSession, email_index: str) -> User | None:
+    stmt = select(User).where(User.email_index == email_index)
+    return (await s.execute(stmt)).scalar_one_or_none()
 
 
 async def get_user_by_phone_index(s: AsyncSession, phone_index: str) -> User | None:

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from yuntong.core.crypto import normalise_email
+
 USERNAME_RE = re.compile(r"^[a-z0-9._-]{3,32}$")
 # local part: no control characters and none of RFC 5322's specials (which would need quoting)
 EMAIL_RE = re.compile(
@@ -129,7 +131,8 @@ def is_email(email: str) -> bool:
 
 
 def check_email(value: str) -> str:
-    email = value.strip().lower()
+    """The address in its one stored form (stripped, lower-cased), or ``invalid_email``."""
+    email = normalise_email(value)
     if not is_email(email):
         raise field_error("invalid_email", "not an e-mail address")
     return email

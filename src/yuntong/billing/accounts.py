@@ -112,11 +112,11 @@ async def holder_name(ctx: Context, account: BillingAccount) -> str:
 async def notice_addresses(ctx: Context, account: BillingAccount) -> list[str]:
     """Where e-mail notices go: the holder, or the organisation's administrators."""
     if account.user_id is not None:
-        user = await accounts.get_user(ctx, account.user_id)
-        return [user.email] if user.email else []
+        address = accounts.user_email(ctx, await accounts.get_user(ctx, account.user_id))
+        return [address] if address else []
     assert account.organisation_id is not None
     admins = await accounts.list_org_admins(ctx, account.organisation_id)
-    return [u.email for u in admins if u.email]
+    return [a for a in (accounts.user_email(ctx, u) for u in admins) if a]
 
 
 def check_credit_limit(ctx: Context, limit_fen: int) -> None:

@@ -10,10 +10,20 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+if TYPE_CHECKING:
+    from yuntong.config import Settings
+
 PREFIX = "v1"
+
+
+def normalise_email(address: str) -> str:
+    """The one form of an e-mail address that is stored and indexed: stripped, lower-cased."""
+    return address.strip().lower()
 
 
 class PiiCipher:
@@ -32,6 +42,15 @@ class PiiCipher:
         raw = {kid: base64.urlsafe_b64decode(k) for kid, k in keys.items()}
         index_key = hashlib.sha256(b"yuntong-blind-index:" + secret.encode()).digest()
         return cls(raw, active, index_key)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PiiCipher:
+        """The key ring of these settings (``pii_keys``, ``pii_active_key``, ``secret_key``)."""
+        return cls.from_b64(
+            {kid: key.get_secret_value() for kid, key in settings.pii_keys.items()},
+            settings.pii_active_key,
+            settings.secret_key.get_secret_value(),
+        )
 
     def encrypt(self, plaintext: str, *, context: str = "") -> str:
         nonce = os.urandom(12)
@@ -54,6 +73,24 @@ class PiiCipher:
     def blind_index(self, value: str) -> str:
         """Deterministic keyed hash so encrypted values (phone numbers) can be looked up."""
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
+    def email_index(self, address: str) -> str:
+        """Blind index of an e-mail address, normalised first: ``A@B.cn `` finds ``a@b.cn``."""
+        return self.blind_index(f"email:{normalise_email(address)}")
+
+    def reseal(self, row: Any, columns: Mapping[str, str]) -> int:
+        """Re-encrypt under the active key each of ``row``'s ``{column: context}`` that is not.
+
+        Returns how many values were re-encrypted (None values and current ones are left).
+        """
+        changed = 0
+        for column, context in columns.items():
+            token = getattr(row, column)
+            if token is not None and self.needs_rotation(token):
+                plain = self.decrypt(token, context=context)
+                setattr(row, column, self.encrypt(plain, context=context))
+                changed += 1
+        return changed
 
 
 def mask(value: str, *, keep_start: int = 6, keep_end: int = 4) -> str:

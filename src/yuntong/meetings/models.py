@@ -61,7 +61,10 @@ class MeetingInvitation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[str] = mapped_column(ForeignKey("meetings.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    email: Mapped[str | None] = mapped_column(String(254))
+    # an invitee's e-mail address is personal data: encrypted (store.INVITATION_PII_COLUMNS),
+    # with a blind index (PiiCipher.email_index) to tell who is invited already
+    email_enc: Mapped[str | None] = mapped_column(Text)
+    email_index: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

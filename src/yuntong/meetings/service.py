@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.validation import is_email
 from yuntong.core.context import Context
+from yuntong.core.crypto import normalise_email
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.meetings import store
@@ -367,20 +369,26 @@ async def do_invite(
     strangers = [uid for uid in user_ids if uid not in contacts]
     if strangers:
         raise YuntongError("validation_failed", fields={"user_ids": "not_a_contact"})
-    addresses = sorted({e.strip().lower() for e in emails if e.strip()})
+    addresses = sorted({normalise_email(e) for e in emails if e.strip()})
     if not user_ids and not addresses:  # an invitation to nobody
         raise YuntongError("validation_failed", fields={"emails": "required"})
     if not all(is_email(a) for a in addresses):
         raise YuntongError("validation_failed", fields={"emails": "invalid_email"})
     now = ctx.clock.now()
     async with ctx.db.session() as s:
-        known = {(i.user_id, i.email) for i in await store.invitations(s, meeting.id)}
+        known = {(i.user_id, i.email_index) for i in await store.invitations(s, meeting.id)}
         new_users = [u for u in dict.fromkeys(user_ids) if (u, None) not in known]
         for uid in new_users:
             s.add(MeetingInvitation(meeting_id=meeting.id, user_id=uid, created_at=now))
         for address in addresses:
-            if (None, address) not in known:
-                s.add(MeetingInvitation(meeting_id=meeting.id, email=address, created_at=now))
+            index = ctx.cipher.email_index(address)
+            if (None, index) not in known:
+                sealed = ctx.cipher.encrypt(address, context=_INVITEE_EMAIL)
+                s.add(
+                    MeetingInvitation(
+                        meeting_id=meeting.id, email_enc=sealed, email_index=index, created_at=now
+                    )
+                )
     summary = {"id": meeting.id, "number": meeting.number, "title": meeting.title}
     for uid in new_users:
         data = {"meeting": summary, "from": host.display_name or host.username}
@@ -389,6 +397,50 @@ async def do_invite(
     if addresses and ctx.settings.smtp_host:
         mailed = await _mail_invitations(ctx, host, meeting, addresses, now)
     return {"users": len(new_users), "emails": mailed}
+
+
+_INVITEE_EMAIL = store.INVITATION_PII_COLUMNS["email_enc"]
+_REENCRYPT_BATCH = 200
+
+
+async def count_invitation_addresses(ctx: Context) -> int:
+    """Invitations holding an encrypted e-mail address: key rotation's progress total."""
+    async with ctx.db.session() as s:
+        return await store.count_invitations_with_email(s)
+
+
+async def do_reencrypt_invitations(
+    ctx: Context, on_progress: Callable[[int], None] | None = None
+) -> int:
+    """Re-encrypt invitees' addresses not under the active key; returns how many.
+
+    In batches of committed transactions, so it can be interrupted and run again;
+    ``on_progress(n)`` is told after each batch how many rows were looked at.
+    """
+    total, after = 0, 0
+    while True:
+        async with ctx.db.session() as s:
+            rows = await store.invitations_with_email_after(s, after, _REENCRYPT_BATCH)
+            for row in rows:
+                total += ctx.cipher.reseal(row, store.INVITATION_PII_COLUMNS)
+        if not rows:
+            break
+        after = rows[-1].id
+        if on_progress is not None:
+            on_progress(len(rows))
+    if total:
+        from yuntong.accounts import service as accounts
+
+        await accounts.audit(
+            ctx,
+            None,
+            "keys.reencrypted",
+            None,
+            count=total,
+            key=ctx.cipher.active,
+            table="meeting_invitations",
+        )
+    return total
 
 
 async def _mail_invitations(

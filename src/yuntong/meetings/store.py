@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.meetings.models import (
@@ -16,6 +16,9 @@ from yuntong.meetings.models import (
     MeetingRecording,
     MeetingStatus,
 )
+
+# Encrypted columns of invitations and the AES-GCM associated data each is bound to.
+INVITATION_PII_COLUMNS: dict[str, str] = {"email_enc": "meeting_invitation:email"}
 
 
 async def open_meeting_by_number(s: AsyncSession, number: str) -> Meeting | None:
@@ -113,3 +116,18 @@ async def invitations(s: AsyncSession, meeting_id: str) -> Sequence[MeetingInvit
             .order_by(MeetingInvitation.id)
         )
     ).all()
+
+
+async def invitations_with_email_after(
+    s: AsyncSession, after_id: int, limit: int
+) -> Sequence[MeetingInvitation]:
+    """Invitations by e-mail address in id order, for key rotation."""
+    query = select(MeetingInvitation).where(
+        MeetingInvitation.id > after_id, MeetingInvitation.email_enc.is_not(None)
+    )
+    return (await s.scalars(query.order_by(MeetingInvitation.id).limit(limit))).all()
+
+
+async def count_invitations_with_email(s: AsyncSession) -> int:
+    query = select(func.count()).where(MeetingInvitation.email_enc.is_not(None))
+    return int((await s.execute(query)).scalar_one())

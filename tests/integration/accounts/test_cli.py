@@ -144,8 +144,8 @@ async def test_keys_rotate_re_encrypts_everything_under_a_new_key(
 
 
 async def test_reencryption_counts_each_value_once(ctx: Context, staff: Principal) -> None:
-    await register(ctx, 1)  # 6 identity values
-    await register_org(ctx, 1)  # 5 organisation values + 2 of its admin user
+    await register(ctx, 1)  # 7 identity values (with the e-mail address)
+    await register_org(ctx, 1)  # 5 organisation values + 3 of its admin user
     kid = ctx.cipher.active
     assert await service.do_reencrypt_pii(ctx) == 0
     from yuntong.config import rotate_pii_key
@@ -158,7 +158,7 @@ async def test_reencryption_counts_each_value_once(ctx: Context, staff: Principa
         assert rotated.cipher.active != kid
         seen: list[int] = []
         # staff user's (empty) full name counts too
-        assert await service.do_reencrypt_pii(rotated, seen.append) == 6 + 5 + 2 + 1
+        assert await service.do_reencrypt_pii(rotated, seen.append) == 7 + 5 + 3 + 1
         assert sum(seen) == await service.count_pii_rows(rotated)
     finally:
         await rotated.db.dispose()
