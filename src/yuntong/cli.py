@@ -326,7 +326,8 @@ def billing_rate() -> None:
 
 @billing_app.command("daily")
 def billing_daily() -> None:
-    """Run the daily billing jobs now: late fees, reminders, suspensions, pending e-mail."""
+    """Run the daily billing jobs now: close every ended cycle not closed yet, late fees,
+    reminders, suspensions, pending e-mail (failed e-mails are retried and counted)."""
     from yuntong.billing import dunning
 
     async def action(ctx: Context) -> dunning.DailyResult:
@@ -341,10 +342,16 @@ def billing_daily() -> None:
 
     result = _run(_settings(), action)
     console.print(
-        f"{result.day}: {result.reviewed} accounts reviewed, {result.suspended} suspended, "
+        f"{result.day}: {result.closed} statements issued by closing ended cycles; "
+        f"{result.reviewed} accounts reviewed, {result.suspended} suspended, "
         f"{result.terminated} terminated, {result.lifted} restored; "
         f"late fees {result.late_fees_fen / 100:.2f} yuan; {result.mailed} e-mails sent."
     )
+    if result.mail_failed:
+        errors.print(
+            f"{result.mail_failed} notice e-mails failed and are retried on the next runs "
+            "(log event notice_mail_failed gives each one's error)."
+        )
 
 
 @app.command(

@@ -236,6 +236,9 @@ def _view_out(view: Any) -> dict[str, Any]:
     return {
         "number": view.number,
         "customer_name": view.customer_name,
+        # the days covered, both included (a cycle's period_end is the next one's first moment)
+        "period_first_day": view.period_first_day.isoformat(),
+        "period_last_day": view.period_last_day.isoformat(),
         "total_due_fen": view.total_due_fen,
         "previous_balance_fen": view.previous_balance_fen,
         "payments_fen": view.payments_fen,

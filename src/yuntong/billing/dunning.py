@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yuntong.billing import store
 from yuntong.billing.accounts import publish_changed
 from yuntong.billing.catalog import business_tz, local_day
-from yuntong.billing.cycles import add_months, cycle_of, midnight
+from yuntong.billing.cycles import add_months, midnight
 from yuntong.billing.disputes import DisputedAmount, disputed_amounts
 from yuntong.billing.models import (
     BillingAccount,
@@ -39,7 +39,7 @@ from yuntong.billing.models import (
     LedgerEntry,
     Statement,
 )
-from yuntong.billing.notices import do_deliver_pending, do_notify
+from yuntong.billing.notices import deliver_pending, do_notify
 from yuntong.billing.orders import end_subscriptions_now
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
@@ -502,6 +502,7 @@ class DailyResult:
     lifted: int = 0
     late_fees_fen: int = 0
     mailed: int = 0
+    mail_failed: int = 0  # notices whose e-mail failed and waits for a retry
 
 
 async def accounts_owing(ctx: Context) -> list[int]:
@@ -521,15 +522,13 @@ async def accounts_owing(ctx: Context) -> list[int]:
 async def do_daily_run(
     ctx: Context, on_progress: Callable[[int, int], None] | None = None
 ) -> DailyResult:
-    """Close a cycle that just ended, review every owing account, send pending notices."""
-    from yuntong.billing.statements import do_close_cycle
+    """Close every cycle that has ended and is not closed (however late the run), review every
+    owing account, send pending notices (each on its own; failures are retried and counted)."""
+    from yuntong.billing.statements import do_close_ended_cycles
 
     now = ctx.clock.now()
     result = DailyResult(local_day(ctx, now))
-    tz = business_tz(ctx)
-    ended = cycle_of(now - timedelta(days=1), ctx.settings.billing_close_day, tz)
-    if ended.end <= now < ended.end + timedelta(days=3):
-        result.closed = (await do_close_cycle(ctx, ended.label)).issued
+    result.closed = sum(r.issued for r in await do_close_ended_cycles(ctx))
     owing = await accounts_owing(ctx)
     suspended = await _suspended_ids(ctx)
     for index, account_id in enumerate(sorted(set(owing) | suspended), 1):
@@ -544,7 +543,8 @@ async def do_daily_run(
             result.lifted += 1
         if on_progress:
             on_progress(index, len(owing))
-    result.mailed = await do_deliver_pending(ctx)
+    delivery = await deliver_pending(ctx)
+    result.mailed, result.mail_failed = delivery.sent, delivery.failing
     log.info("billing_daily_run", **{k: str(v) for k, v in result.__dict__.items()})
     return result
 

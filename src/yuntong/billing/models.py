@@ -367,3 +367,19 @@ class Notice(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # failed e-mail attempts (migration 0006): retried until sent, and reported meanwhile
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_error: Mapped[str | None] = mapped_column(String(64))  # a code, never an address
+
+
+class CycleClose(Base):
+    """A cycle closed for the accounts of one close day (migration 0006): the daily run closes
+    every ended cycle not recorded here, however late it runs."""
+
+    __tablename__ = "billing_cycle_closes"
+
+    close_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle: Mapped[str] = mapped_column(String(16), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,17 +1,31 @@
 """Billing notices: written once per event (idempotency key), shown in the app, e-mailed once.
 
+Each notice's e-mail is attempted on its own: one that fails (an SMTP refusal, a document that
+cannot be made) is recorded on the notice, retried with a growing delay (5 min doubling, at
+most 6 h) and counted in every delivery pass until sent; the others go out regardless.
+
 Kinds: statement issued, due soon, overdue, suspension soon, suspended, termination soon,
 terminated, credit 80 % / 100 %, price change, payment received, dispute update.
 """
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from yuntong.billing.models import BillingAccount, Notice, Product, ProductPrice, Subscription
+from yuntong.billing.models import (
+    BillingAccount,
+    Notice,
+    Product,
+    ProductPrice,
+    Statement,
+    Subscription,
+)
 from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.core.context import Context
 from yuntong.core.i18n import register, translate
@@ -184,37 +198,143 @@ async def do_mark_read(ctx: Context, account_id: int) -> None:
         )
 
 
+RETRY_FIRST = timedelta(minutes=5)  # after a failed e-mail; doubles with each attempt
+RETRY_MOST = timedelta(hours=6)
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long after its last failed attempt a notice's e-mail is tried again."""
+    if attempts <= 0:
+        return timedelta(0)
+    delay: timedelta = RETRY_FIRST * (2 ** min(attempts - 1, 16))
+    return min(delay, RETRY_MOST)
+
+
+def failure_code(exc: BaseException) -> str:
+    """A short code for a failed e-mail, kept on the notice: the SMTP reply code (never the
+    reply text, which may echo the address), the kind of network error, or render_failed."""
+    if not isinstance(exc, MailError):
+        return "render_failed"
+    cause = exc.__cause__
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _text in cause.recipients.values()})
+        return "smtp_" + "_".join(str(c) for c in codes)
+    if isinstance(cause, smtplib.SMTPResponseException):
+        return f"smtp_{cause.smtp_code}"
+    return (type(cause).__name__ if cause is not None else "mail_failed")[:64]
+
+
+@dataclass
+class Delivery:
+    """One delivery pass: e-mails sent, notices whose e-mail failed in this pass, and every
+    notice still waiting for a retry after a failure (this pass's included)."""
+
+    sent: int = 0
+    failed: int = 0
+    failing: int = 0
+
+
 async def do_deliver_pending(ctx: Context, limit: int = 200) -> int:
-    """E-mail every notice not e-mailed yet; a failure leaves it for the next run."""
+    """E-mail every notice not e-mailed yet; returns how many were sent (see deliver_pending)."""
+    return (await deliver_pending(ctx, limit)).sent
+
+
+async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
+    """E-mail every notice not e-mailed yet, each on its own: a notice that cannot be rendered
+    or sent is recorded (attempts, time, code), logged, retried after ``retry_after`` and
+    never stops the others. Notices never tried go first."""
     from yuntong.billing.accounts import notice_addresses
 
     mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
-    query = select(Notice).where(Notice.emailed_at.is_(None)).order_by(Notice.id).limit(limit)
+    now = ctx.clock.now()
+    query = (
+        select(Notice)
+        .where(Notice.emailed_at.is_(None))
+        .order_by(Notice.email_attempts, Notice.id)
+        .limit(limit)
+    )
     async with ctx.db.session() as s:
-        pending = list((await s.execute(query)).scalars())
-    sent = 0
+        pending = [
+            n
+            for n in (await s.execute(query)).scalars()
+            if n.email_failed_at is None or now >= n.email_failed_at + retry_after(n.email_attempts)
+        ]
+    result = Delivery()
     for notice in pending:
-        async with ctx.db.session() as s:
-            account = await s.get(BillingAccount, notice.account_id)
-        assert account is not None
-        to = await notice_addresses(ctx, account)
-        if to and ctx.settings.smtp_host:
-            subject, body = notice_text(notice, account.locale)
-            attacher = ATTACHERS.get(notice.kind)
-            files = await attacher(ctx, notice, account.locale) if attacher else []
-            try:
-                await mailer.send(
-                    build_message(to=to, subject=subject, text=body, attachments=files)
-                )
-            except MailError as exc:
-                log.warning("notice_mail_failed", notice_id=notice.id, reason=exc.reason)
-                continue
-            sent += 1
+        try:
+            sent = await _deliver_one(ctx, mailer, notice, notice_addresses)
+        except Exception as exc:  # one notice never stops the others
+            await _record_failure(ctx, notice, exc)
+            result.failed += 1
+            continue
+        result.sent += sent
         async with ctx.db.session() as s:
             await s.execute(
-                update(Notice).where(Notice.id == notice.id).values(emailed_at=ctx.clock.now())
+                update(Notice)
+                .where(Notice.id == notice.id)
+                .values(emailed_at=ctx.clock.now(), email_error=None)
             )
-    return sent
+            if sent and notice.kind == "statement_issued":
+                await s.execute(
+                    update(Statement)
+                    .where(Statement.id == int(notice.params["statement_id"]))
+                    .values(delivered_at=ctx.clock.now())
+                )
+    result.failing = await count_failing(ctx)
+    if result.failed or result.failing:
+        log.warning("notice_mail_backlog", failed=result.failed, failing=result.failing)
+    return result
+
+
+async def _deliver_one(
+    ctx: Context,
+    mailer: Mailer,
+    notice: Notice,
+    addresses: Callable[[Context, BillingAccount], Awaitable[list[str]]],
+) -> int:
+    """E-mail one notice; 1 when sent, 0 when it has nowhere to go (no address, mail off)."""
+    async with ctx.db.session() as s:
+        account = await s.get(BillingAccount, notice.account_id)
+    assert account is not None
+    to = await addresses(ctx, account)
+    if not to or not ctx.settings.smtp_host:
+        return 0
+    subject, body = notice_text(notice, account.locale)
+    attacher = ATTACHERS.get(notice.kind)
+    files = await attacher(ctx, notice, account.locale) if attacher else []
+    message = build_message(to=to, subject=subject, text=body, attachments=files)
+    return 1 if await mailer.send(message) else 0
+
+
+async def _record_failure(ctx: Context, notice: Notice, exc: Exception) -> None:
+    code = failure_code(exc)
+    attempts = notice.email_attempts + 1
+    fields = {"notice_id": notice.id, "kind": notice.kind, "attempts": attempts, "error": code}
+    if isinstance(exc, MailError):
+        log.warning("notice_mail_failed", **fields)
+    else:  # a fault of ours (the document could not be made): with the traceback
+        log.exception("notice_mail_failed", **fields)
+    async with ctx.db.session() as s:
+        await s.execute(
+            update(Notice)
+            .where(Notice.id == notice.id)
+            .values(
+                email_attempts=Notice.email_attempts + 1,
+                email_failed_at=ctx.clock.now(),
+                email_error=code,
+            )
+        )
+
+
+async def count_failing(ctx: Context) -> int:
+    """Notices whose e-mail failed and is not sent yet (staff see this after each run)."""
+    query = (
+        select(func.count())
+        .select_from(Notice)
+        .where(Notice.emailed_at.is_(None), Notice.email_attempts > 0)
+    )
+    async with ctx.db.session() as s:
+        return int((await s.execute(query)).scalar_one())
 
 
 async def do_announce_price(ctx: Context, product: Product, price: ProductPrice) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +22,13 @@ from yuntong.accounts.service import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, holder_name, publish_changed
 from yuntong.billing.catalog import business_tz, load_catalog, local_day, product_name
-from yuntong.billing.cycles import CYCLE_RE, Cycle, cycle_named, next_cycle
+from yuntong.billing.cycles import CYCLE_RE, Cycle, cycle_named, cycle_of, next_cycle
 from yuntong.billing.documents import LineView, StatementView
 from yuntong.billing.models import (
     BillingAccount,
+    CycleClose,
     EntryKind,
+    Incident,
     LedgerEntry,
     Notice,
     Order,
@@ -45,24 +48,43 @@ from yuntong.core.workdays import WorkCalendar
 
 log = get_logger(__name__)
 CHUNK = 500
+MAX_CATCH_UP_CYCLES = 24  # a daily run closes at most this many ended cycles back
+
+
+def previous_cycle(cycle: Cycle, close_day: int, tz: ZoneInfo) -> Cycle:
+    return cycle_of(cycle.start - timedelta(microseconds=1), close_day, tz)
+
 
 register(
     {
         "line.previous_balance": ("上期结余", "Previous balance"),
         "line.rent": (
-            "{product} 月租（{days}/{cycle_days} 天）",
-            "{product} monthly fee ({days}/{cycle_days} days)",
+            "{product} 月租 {first} 至 {last}（{days}/{cycle_days} 天）",
+            "{product} monthly fee {first} – {last} ({days}/{cycle_days} days)",
         ),
         "line.rent_back": (
-            "{product} 未用天数退还（{days}/{cycle_days} 天）",
-            "{product} unused days returned ({days}/{cycle_days} days)",
+            "{product} 未用天数退还 {first} 至 {last}（{days}/{cycle_days} 天）",
+            "{product} unused days returned {first} – {last} ({days}/{cycle_days} days)",
         ),
         "line.late_fee": (
             "滞纳金 {day}（{base} 元 × {rate}）",
             "Late fee {day} ({base} yuan × {rate})",
         ),
+        "line.late_fee_correction": (
+            "滞纳金更正 {day}（已收 {was} 元，应为 {base} 元 × {rate} = {now} 元）",
+            "Late fee correction {day} ({was} yuan charged; {base} yuan × {rate} = {now} yuan)",
+        ),
         "line.payment": ("缴费，收据 {receipt}", "Payment, receipt {receipt}"),
         "line.credit": ("减免：{why}", "Credit: {why}"),
+        "line.credit_incident": (
+            "服务中断减免：{title}（{start} 至 {end}，{hours} 小时，{product}）",
+            "Service interruption credit: {title} ({start} – {end}, {hours} h, {product})",
+        ),
+        "line.credit_dispute": (
+            "账单争议 #{dispute} 减免（账单 {number}）",
+            "Credit for billing dispute #{dispute} (statement {number})",
+        ),
+        "line.rate_per_day": ("{rate}/日", "{rate}/day"),
         "line.adjustment": (
             "资费更正：{usage_at} 的通话",
             "Tariff correction: usage of {usage_at}",
@@ -195,6 +217,49 @@ async def do_close_cycle(
     now = ctx.clock.now()
     if cycle_named(label, ctx.settings.billing_close_day, tz).end > now:
         raise YuntongError("cycle_not_ended", cycle=label)
+    return await _close(ctx, label, None, on_progress, chunk)
+
+
+async def do_close_ended_cycles(
+    ctx: Context, max_cycles: int = MAX_CATCH_UP_CYCLES
+) -> list[CloseResult]:
+    """Close every cycle that has ended and is not closed yet, oldest first, for the accounts
+    of each close day: a daily run that missed the close day, or several, catches up. Cycles
+    before the last one closed, or that ended before the first account of that close day was
+    opened, are not looked at; at most ``max_cycles`` back from now."""
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        groups = (
+            await s.execute(
+                select(BillingAccount.close_day, func.min(BillingAccount.created_at)).group_by(
+                    BillingAccount.close_day
+                )
+            )
+        ).all()
+        closed = set((await s.execute(select(CycleClose.close_day, CycleClose.cycle))).all())
+    todo: dict[str, set[int]] = {}
+    for close_day, first_opened in groups:
+        cycle = previous_cycle(cycle_of(now, close_day, tz), close_day, tz)
+        for _ in range(max_cycles):
+            if cycle.end <= first_opened or (close_day, cycle.label) in closed:
+                break
+            todo.setdefault(cycle.label, set()).add(close_day)
+            cycle = previous_cycle(cycle, close_day, tz)
+    return [await _close(ctx, label, todo[label], None, CHUNK) for label in sorted(todo)]
+
+
+async def _close(
+    ctx: Context,
+    label: str,
+    close_days: set[int] | None,
+    on_progress: Callable[[int, int], None] | None,
+    chunk: int,
+) -> CloseResult:
+    """Close ``label`` for the accounts of ``close_days`` (None: every close day) whose cycle
+    of that name has ended, and record each close day's cycle as closed."""
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
     await do_collect_call_usage(ctx)
     await do_rate_pending(ctx, full=True)  # everything, late commits included
     async with ctx.db.session() as s:
@@ -202,7 +267,8 @@ async def do_close_cycle(
     result = CloseResult(label)
     by_day: dict[int, list[int]] = {}
     for account_id, close_day in rows:
-        by_day.setdefault(close_day, []).append(account_id)
+        if close_days is None or close_day in close_days:
+            by_day.setdefault(close_day, []).append(account_id)
     done = 0
     for close_day, ids in sorted(by_day.items()):
         cycle = cycle_named(label, close_day, tz)
@@ -211,12 +277,14 @@ async def do_close_cycle(
             done += len(ids)
             continue
         following = next_cycle(cycle, close_day, tz)
+        issued_before = result.issued
         for start in range(0, len(ids), chunk):
             part = sorted(ids)[start : start + chunk]
             await _close_chunk(ctx, part, cycle, following, result)
             done += len(part)
             if on_progress:
                 on_progress(done, len(rows))
+        await _record_closed(ctx, close_day, label, result.issued - issued_before)
     log.info(
         "billing_cycle_closed",
         cycle=label,
@@ -225,6 +293,13 @@ async def do_close_cycle(
         empty=result.empty,
     )
     return result
+
+
+async def _record_closed(ctx: Context, close_day: int, label: str, issued: int) -> None:
+    """The first close of a cycle is recorded; closing it again keeps that record."""
+    row = {"close_day": close_day, "cycle": label, "closed_at": ctx.clock.now(), "issued": issued}
+    async with ctx.db.session() as s:
+        await s.execute(store.insert_ignoring_duplicates(s, CycleClose), [row])
 
 
 async def _close_chunk(
@@ -290,8 +365,11 @@ async def _close_chunk(
     await publish_changed(ctx, *todo)
 
 
-async def do_issue_first_statement(ctx: Context, account_id: int, order: Order) -> Statement:
-    """The first invoice after an account's first order, due in N working days (VC 4.2.1)."""
+async def do_issue_first_statement(ctx: Context, account_id: int, order: Order) -> Statement | None:
+    """The first invoice after an account's first order, due in N working days (VC 4.2.1).
+
+    None when there is nothing to bill (a package without a monthly fee, nothing owed before):
+    no 0.00 statement is issued, and whatever is charged later is on the cycle's statement."""
     return await _issue_now(
         ctx,
         account_id,
@@ -299,12 +377,14 @@ async def do_issue_first_statement(ctx: Context, account_id: int, order: Order) 
         f"order-{order.id}",
         f"SF-{order.id:08d}",
         ctx.settings.billing_first_due_workdays,
+        skip_if_nothing=True,
     )
 
 
 async def do_issue_final_statement(ctx: Context, account_id: int) -> Statement:
-    """On termination: everything not billed yet, due in the normal working days."""
-    return await _issue_now(
+    """On termination: everything not billed yet, due in the normal working days (issued even
+    at 0.00: it tells the customer that nothing more is owed)."""
+    st = await _issue_now(
         ctx,
         account_id,
         StatementKind.FINAL,
@@ -312,12 +392,22 @@ async def do_issue_final_statement(ctx: Context, account_id: int) -> Statement:
         f"SX-{account_id:08d}",
         ctx.settings.billing_due_workdays,
     )
+    assert st is not None
+    return st
 
 
 async def _issue_now(
-    ctx: Context, account_id: int, kind: str, label: str, number: str, workdays: int
-) -> Statement:
-    """A statement of everything not billed yet, issued now (once per account, kind, label)."""
+    ctx: Context,
+    account_id: int,
+    kind: str,
+    label: str,
+    number: str,
+    workdays: int,
+    *,
+    skip_if_nothing: bool = False,
+) -> Statement | None:
+    """A statement of everything not billed yet, issued now (once per account, kind, label);
+    with ``skip_if_nothing``, none when every line and the previous balance are zero."""
     now = ctx.clock.now()
     due_on = due_date(ctx, now, workdays)
     async with ctx.db.session() as s:
@@ -329,6 +419,8 @@ async def _issue_now(
             return existing
         entries = await store.unbilled_entries(s, account_id)
         previous = (await _previous_totals(s, [account_id])).get(account_id, 0)
+        if skip_if_nothing and previous == 0 and not any(e.amount_fen for e in entries):
+            return None
         start = min((e.occurred_at for e in entries), default=now)
         st = _statement_row(
             account_id, number, kind, label, start, now, now, due_on, previous, entries
@@ -360,18 +452,50 @@ async def get_statement(ctx: Context, actor: Actor, statement_id: int) -> Statem
     return st
 
 
-def _rate_text(detail: dict[str, Any], locale: str) -> str:
+def last_day(end: datetime, tz: ZoneInfo) -> date:
+    """The last day a period ending (exclusively) at ``end`` covers, in ``tz``: a cycle ending
+    on 25 Nov 00:00 covers up to 24 Nov."""
+    return (end - timedelta(microseconds=1)).astimezone(tz).date()
+
+
+def _minute(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def rate_text(entry: Billed, detail: dict[str, Any], locale: str) -> str:
+    """The rate column of a line: per minute for usage, per day for a late fee, else empty.
+
+    ``detail["rate"]`` means something different for each kind of entry (a tariff for usage,
+    "0.3%" for a late fee), so the kind decides how it is read."""
     rate = detail.get("rate")
     if not rate:
         return ""
-    per_minute = Decimal(str(rate["per_minute_fen"])) / 100
-    return translate(
-        "line.rate", locale, price=f"{per_minute.normalize():f}", increment=rate["increment"]
-    )
+    if entry.kind == EntryKind.USAGE and isinstance(rate, dict) and "per_minute_fen" in rate:
+        per_minute = Decimal(str(rate["per_minute_fen"])) / 100
+        return translate(
+            "line.rate",
+            locale,
+            price=f"{per_minute.normalize():f}",
+            increment=rate.get("increment", ""),
+        )
+    if entry.kind == EntryKind.LATE_FEE and isinstance(rate, str):
+        return translate("line.rate_per_day", locale, rate=rate)
+    return ""
 
 
-def describe(entry: LedgerEntry, locale: str, products: dict[str, str]) -> str:
-    """A line's text in ``locale``: what it is, in the customer's words."""
+@dataclass(frozen=True)
+class Wording:
+    """What describing lines needs besides the entry: reader's language, zone and names."""
+
+    locale: str
+    tz: ZoneInfo
+    products: dict[str, str]  # code -> name in the locale
+    incidents: dict[int, str]  # id -> title
+
+
+def describe(entry: LedgerEntry, words: Wording) -> str:
+    """A line's text in the reader's language: what it is, in the customer's words."""
+    locale, tz = words.locale, words.tz
     detail = entry.detail or {}
     if entry.kind == EntryKind.USAGE:
         return translate(f"usage.{entry.usage_type}", locale)
@@ -381,9 +505,22 @@ def describe(entry: LedgerEntry, locale: str, products: dict[str, str]) -> str:
         return translate(
             key,
             locale,
-            product=products.get(code, code),
+            product=words.products.get(code, code),
+            first=entry.period_start.astimezone(tz).date() if entry.period_start else "",
+            last=last_day(entry.period_end, tz) if entry.period_end else "",
             days=detail.get("days", ""),
             cycle_days=detail.get("cycle_days", ""),
+        )
+    if entry.kind == EntryKind.LATE_FEE and "corrects_fen" in detail:
+        was = int(detail["corrects_fen"])
+        return translate(
+            "line.late_fee_correction",
+            locale,
+            day=detail.get("day", ""),
+            was=format_yuan(was),
+            base=format_yuan(int(detail.get("base_fen", 0))),
+            rate=detail.get("rate", ""),
+            now=format_yuan(was + entry.amount_fen),
         )
     if entry.kind == EntryKind.LATE_FEE:
         return translate(
@@ -396,8 +533,44 @@ def describe(entry: LedgerEntry, locale: str, products: dict[str, str]) -> str:
     if entry.kind == EntryKind.PAYMENT:
         return translate("line.payment", locale, receipt=detail.get("receipt", ""))
     if entry.kind == EntryKind.ADJUSTMENT:
-        return translate("line.adjustment", locale, usage_at=detail.get("usage_at", "")[:16])
+        usage_at = str(detail.get("usage_at", ""))
+        try:
+            when = _minute(datetime.fromisoformat(usage_at), tz)
+        except ValueError:
+            when = usage_at[:16]
+        return translate("line.adjustment", locale, usage_at=when)
+    if "incident_id" in detail and entry.period_start and entry.period_end:
+        code = str(detail.get("product_code", ""))
+        incident_id = int(detail["incident_id"])
+        return translate(
+            "line.credit_incident",
+            locale,
+            title=words.incidents.get(incident_id, f"#{incident_id}"),
+            start=_minute(entry.period_start, tz),
+            end=_minute(entry.period_end, tz),
+            hours=detail.get("hours", ""),
+            product=words.products.get(code, code),
+        )
+    if "dispute_id" in detail:
+        return translate(
+            "line.credit_dispute",
+            locale,
+            dispute=detail["dispute_id"],
+            number=detail.get("statement_number", ""),
+        )
     return translate("line.credit", locale, why=detail.get("why", entry.reference or ""))
+
+
+async def _incident_titles(s: AsyncSession, entries: Sequence[LedgerEntry]) -> dict[int, str]:
+    ids = {
+        int(e.detail["incident_id"])
+        for e in entries
+        if e.kind == EntryKind.CREDIT and e.detail and "incident_id" in e.detail
+    }
+    if not ids:
+        return {}
+    query = select(Incident.id, Incident.title).where(Incident.id.in_(ids))
+    return {i: t for i, t in (await s.execute(query)).all()}
 
 
 async def statement_view(
@@ -413,8 +586,10 @@ async def statement_view(
         else:
             entries = await store.statement_entries(s, st.id)
             previous = st.previous_balance_fen
+        incidents = await _incident_titles(s, entries)
     now = ctx.clock.now()
     tz = business_tz(ctx)
+    words = Wording(locale, tz, products, incidents)
     lines = [
         LineView(
             occurred_at=st.period_start if st else now,
@@ -430,10 +605,10 @@ async def statement_view(
         LineView(
             occurred_at=e.occurred_at,
             kind=e.kind,
-            description=describe(e, locale, products),
+            description=describe(e, words),
             other_party=str((e.detail or {}).get("other_party", "")),
             duration_s=e.quantity_s if e.kind == EntryKind.USAGE else None,
-            rate=_rate_text(e.detail or {}, locale),
+            rate=rate_text(e, e.detail or {}, locale),
             amount_fen=e.amount_fen,
             entry_id=e.id,
         )
@@ -441,6 +616,9 @@ async def statement_view(
     ]
     payments, charges = split_payments(entries)
     start = st.period_start if st else min((e.occurred_at for e in entries), default=now)
+    # a cycle ends at the next one's first moment: its last day is the day before; a statement
+    # issued now (first, final) and the bill to date cover up to today
+    last = last_day(st.period_end, tz) if st and st.kind == StatementKind.CYCLE else None
     end = st.period_end if st else now
     return StatementView(
         number=st.number if st else "—",
@@ -451,7 +629,7 @@ async def statement_view(
         account_id=account.id,
         cycle=st.cycle if st else "",
         period_first_day=start.astimezone(tz).date(),
-        period_last_day=end.astimezone(tz).date(),
+        period_last_day=last or end.astimezone(tz).date(),
         issued_on=(st.issued_at if st else now).astimezone(tz).date(),
         due_on=st.due_on if st else end.astimezone(tz).date(),
         previous_balance_fen=previous,

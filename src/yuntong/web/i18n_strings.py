@@ -581,6 +581,10 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.opbilling.result.lifted": ("恢复", "Lifted"),
     "ui.opbilling.result.late_fees": ("滞纳金", "Late fees"),
     "ui.opbilling.result.mailed": ("发送邮件", "E-mails sent"),
+    "ui.opbilling.result.mail_failed": (
+        "邮件发送失败（将自动重试）",
+        "E-mails failed (retried automatically)",
+    ),
     "ui.opbilling.payment": ("登记缴费", "Record a payment"),
     "ui.opbilling.account_id": ("计费账户号", "Account number"),
     "ui.opbilling.amount_yuan": ("金额（元）", "Amount (yuan)"),

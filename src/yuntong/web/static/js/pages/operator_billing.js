@@ -27,6 +27,7 @@ const RESULT_LABELS = {
   lifted: 'ui.opbilling.result.lifted',
   late_fees_fen: 'ui.opbilling.result.late_fees',
   mailed: 'ui.opbilling.result.mailed',
+  mail_failed: 'ui.opbilling.result.mail_failed',
 };
 
 /** Show a client-side check's failure the way the API's own errors are shown. */

@@ -110,7 +110,8 @@ async function load() {
   kv($('#statement-meta'), [
     [t('ui.statement.kind'), named(STATEMENT_KIND, st.kind)],
     [t('ui.statement.cycle'), st.kind === 'cycle' ? st.cycle : '—'],
-    [t('ui.statement.period'), `${bizDateTime(st.period_start)} – ${bizDateTime(st.period_end)}`],
+    // the days covered, both included: a cycle ending on 1 Dec 00:00 covers up to 30 Nov
+    [t('ui.statement.period'), `${day(st.period_first_day)} – ${day(st.period_last_day)}`],
     [t('ui.statement.issued'), bizDateTime(st.issued_at)],
     [t('ui.statement.due'), day(st.due_on)],
     [t('ui.statement.customer'), st.customer_name],
