@@ -439,11 +439,11 @@ async function settleDispute(request, done) {
 // Resolving a dispute moves money or closes it for good, and VP 6 has the operator explain
 // either way: both go through a confirmation step whose explanation is required and is what
 // the customer reads.
-const resolveDialog = $('#resolve-dialog');
-const resolveForm = $('#resolve-form');
+const resolutionDialog = $('#resolve-dialog');
+const resolutionForm = $('#resolve-form');
 let resolving = null; // { url, body, done } of the resolution awaiting confirmation
 
-$('#resolve-cancel').addEventListener('click', () => resolveDialog.close());
+$('#resolve-cancel').addEventListener('click', () => resolutionDialog.close());
 
 function confirmResolution(d, { by, fen, note }) {
   resolving = {
@@ -451,31 +451,31 @@ function confirmResolution(d, { by, fen, note }) {
     body: by === 'credit' ? { by, amount_fen: fen } : { by },
     done: by === 'credit' ? t('ui.opbilling.dispute_credited', { amount: money(fen) }) : t('ui.opbilling.dispute_updated'),
   };
-  clearErrors(resolveForm);
+  clearErrors(resolutionForm);
   $('#resolve-title').textContent = by === 'credit'
     ? t('ui.opbilling.resolve_credit_title', { id: d.id, amount: money(fen) })
     : t('ui.opbilling.resolve_explain_title', { id: d.id });
   $('#resolve-summary').textContent = `#${d.account_id} · ${d.statement_number} · ${money(d.amount_fen)} · ${d.reason}`;
-  resolveForm.note.value = note;
-  resolveDialog.dataset.disputeId = String(d.id);
-  resolveDialog.dataset.by = by;
-  resolveDialog.showModal();
-  resolveForm.note.focus();
+  resolutionForm.note.value = note;
+  resolutionDialog.dataset.disputeId = String(d.id);
+  resolutionDialog.dataset.by = by;
+  resolutionDialog.showModal();
+  resolutionForm.note.focus();
 }
 
-onSubmit(resolveForm, async () => {
-  const note = resolveForm.note.value.trim();
+onSubmit(resolutionForm, async () => {
+  const note = resolutionForm.note.value.trim();
   if (!note) {
-    invalid(resolveForm, { note: t('ui.opbilling.note_required') });
+    invalid(resolutionForm, { note: t('ui.opbilling.note_required') });
     return;
   }
   try {
     await post(resolving.url, { ...resolving.body, note });
   } catch (err) {
-    showErrors(resolveForm, err);
+    showErrors(resolutionForm, err);
     return;
   }
-  resolveDialog.close();
+  resolutionDialog.close();
   toast(resolving.done);
   await Promise.all([loadDisputes(), loadDunning()]).catch(fail);
 });
