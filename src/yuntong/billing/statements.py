@@ -66,6 +66,15 @@ register(
             "{product} 未用天数退还 {first} 至 {last}（{days}/{cycle_days} 天）",
             "{product} unused days returned {first} – {last} ({days}/{cycle_days} days)",
         ),
+        "line.rent_suspended": (
+            "{product} 欠费停机期间月租退还 {first} 至 {last}（{days}/{cycle_days} 天）",
+            "{product} monthly fee returned while suspended {first} – {last} "
+            "({days}/{cycle_days} days)",
+        ),
+        "line.rent_resumed": (
+            "{product} 恢复服务后月租 {first} 至 {last}（{days}/{cycle_days} 天）",
+            "{product} monthly fee from resumption {first} – {last} ({days}/{cycle_days} days)",
+        ),
         "line.late_fee": (
             "滞纳金 {day}（{base} 元 × {rate}）",
             "Late fee {day} ({base} yuan × {rate})",
@@ -501,6 +510,8 @@ def describe(entry: LedgerEntry, words: Wording) -> str:
         return translate(f"usage.{entry.usage_type}", locale)
     if entry.kind == EntryKind.RENT:
         key = "line.rent_back" if detail.get("credit") else "line.rent"
+        if detail.get("reason") in ("suspended", "resumed"):  # rent paused for arrears
+            key = f"line.rent_{detail['reason']}"
         code = str(detail.get("product_code", ""))
         return translate(
             key,

@@ -54,6 +54,32 @@ ENTRIES = {
         period_start=datetime(2026, 11, 10, 1, tzinfo=UTC),
         period_end=DEC_1,
     ),
+    "rent_suspended": entry(
+        "rent",
+        -2000,
+        {
+            "product_code": "basic",
+            "days": 20,
+            "cycle_days": 30,
+            "credit": True,
+            "reason": "suspended",
+        },
+        period_start=datetime(2026, 11, 11, 1, tzinfo=UTC),
+        period_end=DEC_1,
+    ),
+    "rent_resumed": entry(
+        "rent",
+        1000,
+        {
+            "product_code": "basic",
+            "days": 10,
+            "cycle_days": 30,
+            "credit": False,
+            "reason": "resumed",
+        },
+        period_start=datetime(2026, 11, 21, 1, tzinfo=UTC),
+        period_end=DEC_1,
+    ),
     "late_fee": entry("late_fee", 300, {"day": "2026-11-11", "base_fen": 100_000, "rate": "0.3%"}),
     "late_fee_correction": entry(
         "late_fee",
@@ -89,6 +115,14 @@ EXPECTED = {
         "usage_in_allowance": ("Audio call", ""),
         "rent": ("Basic monthly fee 2026-12-01 – 2026-12-31 (31/31 days)", ""),
         "rent_back": ("Basic unused days returned 2026-11-10 – 2026-11-30 (21/30 days)", ""),
+        "rent_suspended": (
+            "Basic monthly fee returned while suspended 2026-11-11 – 2026-11-30 (20/30 days)",
+            "",
+        ),
+        "rent_resumed": (
+            "Basic monthly fee from resumption 2026-11-21 – 2026-11-30 (10/30 days)",
+            "",
+        ),
         "late_fee": ("Late fee 2026-11-11 (1,000.00 yuan × 0.3%)", "0.3%/day"),
         "late_fee_correction": (
             "Late fee correction 2026-11-12 (3.00 yuan charged; 600.00 yuan × 0.3% = 1.80 yuan)",
@@ -105,6 +139,10 @@ EXPECTED = {
     },
     "zh-CN": {
         "rent": ("基础套餐 月租 2026-12-01 至 2026-12-31（31/31 天）", ""),
+        "rent_suspended": (
+            "基础套餐 欠费停机期间月租退还 2026-11-11 至 2026-11-30（20/30 天）",
+            "",
+        ),
         "late_fee": ("滞纳金 2026-11-11（1,000.00 元 × 0.3%）", "0.3%/日"),
         "late_fee_correction": (
             "滞纳金更正 2026-11-12（已收 3.00 元，应为 600.00 元 × 0.3% = 1.80 元）",
