@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     # than the cores of the benchmark machine: a share's work between statements overlaps)
     billing_rating_parallel: int = Field(3, ge=1, le=16)
     billing_daily_run_hour: int = Field(1, ge=0, le=23)
+    # rent while suspended for arrears: the contract charges rent during a suspension only at
+    # a competent authority's request (VP 10, a lawful hold), so by default none is charged
+    billing_rent_during_arrears_suspension: bool = False
+    # a postpaid order whose monthly rent exceeds the account's credit limit: "raise" the limit
+    # by the rent (the usage room the customer had stays), "refuse" it (the customer raises the
+    # limit first), or "allow" it as it is (the limit is exhausted by the rent alone)
+    billing_rent_over_credit_limit: str = Field("raise", pattern="^(raise|refuse|allow)$")
     # HMAC-SHA256 key of the payment provider's webhook; empty: the webhook is off
     payment_webhook_secret: SecretStr = SecretStr("")
     # Chinese working days the calendar package does not know yet: {"2027-02-06": true}

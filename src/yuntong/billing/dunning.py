@@ -40,7 +40,7 @@ from yuntong.billing.models import (
     Statement,
 )
 from yuntong.billing.notices import deliver_pending, do_notify
-from yuntong.billing.orders import end_subscriptions_now
+from yuntong.billing.orders import end_subscriptions_now, settle_suspension_rent
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan, round_fen
@@ -427,6 +427,7 @@ async def do_review_account(ctx: Context, account_id: int, *, daily: bool = Fals
             account.state = target
             account.state_changed_at = ctx.clock.now()
             account.state_reason = "non_payment" if target != BillingState.ACTIVE else None
+            await settle_suspension_rent(ctx, s, account)  # no rent while suspended (setting)
             if target == BillingState.TERMINATED:
                 account.in_collections = True
                 await end_subscriptions_now(ctx, s, account_id)

@@ -1,6 +1,8 @@
 """Account states set by people: lawful suspension, confirmed suspension, termination on request.
 
-A lawful suspension (VP 10) blocks service while monthly rent is still charged. Termination
+A lawful suspension (VP 10) blocks service while monthly rent is still charged; a suspension
+for arrears charges none unless ``YUNTONG_BILLING_RENT_DURING_ARREARS_SUSPENSION`` (each move
+pauses or resumes the rent, :func:`yuntong.billing.orders.settle_suspension_rent`). Termination
 asked for by the customer (UA 六.1, VP 11) issues a final statement and completes only once
 everything is paid.
 """
@@ -14,7 +16,7 @@ from yuntong.accounts.service import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, publish_changed
 from yuntong.billing.models import BillingAccount, BillingState, Statement
-from yuntong.billing.orders import end_subscriptions_now
+from yuntong.billing.orders import end_subscriptions_now, settle_suspension_rent
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -40,6 +42,7 @@ async def _move(
         account.state = target
         account.state_reason = reason
         account.state_changed_at = ctx.clock.now()
+        await settle_suspension_rent(ctx, s, account)
     await accounts.audit(
         ctx, actor.user_id, f"billing.{target}", None, account_id=account_id, reason=reason
     )

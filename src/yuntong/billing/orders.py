@@ -4,16 +4,27 @@ Rent is charged in advance: an order charges the rest of the current cycle, and 
 close charges the next cycle. Changing package mid-cycle credits the old package and charges
 the new one for the days left; a cancellation takes effect at the end of the cycle. The order
 document (products, prices, terms) is kept as part of the customer's agreement (VP 2).
+
+Rent during a suspension for arrears (``YUNTONG_BILLING_RENT_DURING_ARREARS_SUSPENSION``,
+default off): the contract charges rent during a suspension only when a competent authority
+asks for it (VP 10, a lawful hold), so by default an account suspended for non-payment pays no
+rent for the days it is suspended. Its rent is *paused* when it is suspended (the rest of the
+cycle is returned, key ``rent-pause:<sub>:<cycle>:<n>``), *resumed* when the suspension ends
+(the rest of the cycle is charged, ``rent-resume:…``), and a close does not charge the next
+cycle in advance while it lasts. Whether a subscription's rent runs in a cycle is read from
+its rent entries of that cycle: the last charge or return decides.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, publish_changed
@@ -27,15 +38,23 @@ from yuntong.billing.catalog import (
 from yuntong.billing.credit import check_account_usable
 from yuntong.billing.cycles import Cycle, cycle_of, prorate
 from yuntong.billing.models import (
+    AccountKind,
     BillingAccount,
+    BillingState,
     EntryKind,
+    LedgerEntry,
     Order,
     Product,
     ProductKind,
+    Statement,
+    StatementKind,
     Subscription,
 )
+from yuntong.config import Settings
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.core.i18n import register, translate
+from yuntong.core.money import format_yuan
 
 
 def rent_entry(
@@ -47,8 +66,12 @@ def rent_entry(
     tz: Any,
     *,
     credit: bool = False,
+    key: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any] | None:
-    """Rent for ``sub`` from ``moment``'s day to the end of ``cycle`` (a credit when ending)."""
+    """Rent for ``sub`` from ``moment``'s day to the end of ``cycle`` (a credit when ending).
+    ``key`` replaces the idempotency key (pauses and resumptions); ``reason`` is kept in the
+    entry's detail (``suspended``, ``resumed``)."""
     day = max(moment.astimezone(tz).date(), cycle.first_day)
     price = catalog.price_on(product.id, day)
     if price is None or price.monthly_fee_fen == 0:
@@ -79,10 +102,140 @@ def rent_entry(
             "cycle_days": cycle.days,
             "monthly_fee_fen": price.monthly_fee_fen,
             "credit": credit,
+            **({"reason": reason} if reason else {}),
         },
         "created_by": None,
-        "idempotency_key": f"rent{'-back' if credit else ''}:{sub.id}:{cycle.label}",
+        "idempotency_key": key or f"rent{'-back' if credit else ''}:{sub.id}:{cycle.label}",
     }
+
+
+# -- rent during a suspension for arrears ------------------------------------------------------
+
+RENT_CHARGES = ("rent", "rent-resume")  # key prefixes: the rent of the rest of the cycle runs
+RENT_RETURNS = ("rent-back", "rent-pause")  # it does not
+
+
+def rent_paused(settings: Settings, state: str) -> bool:
+    """Whether an account in ``state`` pays no rent: suspended for arrears, unless the operator
+    charges rent then (a lawful hold always pays rent, VP 10)."""
+    return state == BillingState.SUSPENDED and not settings.billing_rent_during_arrears_suspension
+
+
+def _key_parts(key: str | None) -> tuple[str, int, str] | None:
+    """(prefix, subscription id, cycle) of a rent entry's key."""
+    parts = (key or "").split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1]), parts[2]
+
+
+async def _rent_keys(
+    s: AsyncSession, account_ids: Sequence[int], cycle: Cycle
+) -> dict[int, list[str]]:
+    """Per subscription, the prefixes of its rent entries for ``cycle``, oldest first."""
+    query = (
+        select(LedgerEntry.idempotency_key)
+        .where(
+            LedgerEntry.account_id.in_(list(account_ids)),
+            LedgerEntry.kind == EntryKind.RENT,
+            LedgerEntry.occurred_at >= cycle.start,
+            LedgerEntry.occurred_at < cycle.end,
+        )
+        .order_by(LedgerEntry.id)
+    )
+    found: dict[int, list[str]] = {}
+    for key in (await s.execute(query)).scalars():
+        parts = _key_parts(key)
+        if parts is not None and parts[2] == cycle.label:
+            found.setdefault(parts[1], []).append(parts[0])
+    return found
+
+
+async def _closed_into(s: AsyncSession, account_id: int, cycle: Cycle) -> bool:
+    """Whether the close that charges ``cycle``'s rent in advance ran for the account."""
+    query = select(Statement.id).where(
+        Statement.account_id == account_id,
+        Statement.kind == StatementKind.CYCLE,
+        Statement.period_end >= cycle.start,
+    )
+    return (await s.execute(query.limit(1))).first() is not None
+
+
+def _runs(prefixes: Sequence[str]) -> bool:
+    last = [p for p in prefixes if p in RENT_CHARGES or p in RENT_RETURNS]
+    return bool(last) and last[-1] in RENT_CHARGES
+
+
+async def settle_suspension_rent(ctx: Context, s: AsyncSession, account: BillingAccount) -> None:
+    """Pause or resume the rent of ``account``'s live subscriptions for the rest of the current
+    cycle, as its state now requires. Called in the transaction that changed the state."""
+    if account.state not in (BillingState.ACTIVE, BillingState.SUSPENDED, BillingState.HELD):
+        return  # termination ends the subscriptions and returns the unused rent itself
+    now = ctx.clock.now()
+    tz = business_tz(ctx)
+    cycle = cycle_of(now, account.close_day, tz)
+    live = await _live_subscriptions(s, account.id, now)
+    if not live:
+        return
+    catalog = await load_catalog(ctx)
+    history = await _rent_keys(s, [account.id], cycle)
+    wanted = not rent_paused(ctx.settings, account.state)
+    rows = []
+    closed: bool | None = None
+    for sub in live:
+        prefixes = history.get(sub.id, [])
+        if _runs(prefixes) == wanted:
+            continue
+        if not prefixes:
+            # nothing charged this cycle: if its close has not run yet, the close charges the
+            # cycle in advance as the state then requires; if it has, the rent was paused
+            closed = await _closed_into(s, account.id, cycle) if closed is None else closed
+            if not closed:
+                continue
+        turn = sum(p in ("rent-pause", "rent-resume") for p in prefixes)
+        prefix = "rent-resume" if wanted else "rent-pause"
+        row = rent_entry(
+            sub,
+            catalog.products[sub.product_id],
+            catalog,
+            cycle,
+            now,
+            tz,
+            credit=not wanted,
+            key=f"{prefix}:{sub.id}:{cycle.label}:{turn}",
+            reason="resumed" if wanted else "suspended",
+        )
+        if row:
+            rows.append(row)
+    await store.insert_entries(s, rows)
+
+
+async def advance_rents(
+    ctx: Context,
+    s: AsyncSession,
+    subs: Mapping[int, Sequence[Subscription]],
+    cycle: Cycle,
+    following: Cycle,
+    catalog: Catalog,
+) -> list[dict[str, Any]]:
+    """At the close of ``cycle``: the rent of ``following``, charged in advance, for every
+    subscription live at the end of ``cycle``; none for an account whose rent is paused. (A
+    state change before the close charges nothing for ``following``, see
+    :func:`settle_suspension_rent`: the state at the close decides.)"""
+    tz = business_tz(ctx)
+    query = select(BillingAccount.id, BillingAccount.state).where(BillingAccount.id.in_(list(subs)))
+    paused = {a for a, state in (await s.execute(query)).all() if rent_paused(ctx.settings, state)}
+    rents = []
+    for account_id, account_subs in subs.items():
+        if account_id in paused:
+            continue
+        for sub in account_subs:
+            if sub.starts_at <= cycle.end and (sub.ends_at is None or sub.ends_at > cycle.end):
+                product = catalog.products[sub.product_id]
+                row = rent_entry(sub, product, catalog, following, following.start, tz)
+                if row:
+                    rents.append(row)
+    return rents
 
 
 def _document(
@@ -115,15 +268,145 @@ def _document(
             "account_kind": account.kind,
             "credit_limit_fen": account.credit_limit_fen,
             "close_day": account.close_day,
-            "due_workdays": ctx.settings.billing_due_workdays,
-            "first_due_workdays": ctx.settings.billing_first_due_workdays,
-            "late_fee_per_day": str(ctx.settings.billing_late_fee_per_day),
-            "suspend_after_months": ctx.settings.billing_suspend_after_months,
-            "terminate_after_months": ctx.settings.billing_terminate_after_months,
-            "incident_min_hours": ctx.settings.billing_incident_min_hours,
-            "timezone": ctx.settings.business_timezone,
+            **service_terms(ctx.settings),
         },
     }
+
+
+def service_terms(settings: Settings) -> dict[str, Any]:
+    """The operator's billing terms every customer agrees to: stored in each order document
+    (VP 2) and printed on the published price list."""
+    return {
+        "due_workdays": settings.billing_due_workdays,
+        "first_due_workdays": settings.billing_first_due_workdays,
+        "late_fee_per_day": str(settings.billing_late_fee_per_day),
+        "suspend_after_months": settings.billing_suspend_after_months,
+        "terminate_after_months": settings.billing_terminate_after_months,
+        "incident_min_hours": settings.billing_incident_min_hours,
+        # VP 10: rent is charged during a lawful hold; during a suspension for arrears only if
+        "rent_during_arrears_suspension": settings.billing_rent_during_arrears_suspension,
+        # a postpaid order whose monthly rent exceeds the credit limit: refuse, raise or allow
+        "rent_over_credit_limit": settings.billing_rent_over_credit_limit,
+        "timezone": settings.business_timezone,
+    }
+
+
+register(
+    {
+        "terms.due": (
+            "账单出具后 {days} 个工作日内缴清；首张账单 {first} 个工作日内缴清。",
+            "Each statement is due within {days} working days of issue, the first one within "
+            "{first}.",
+        ),
+        "terms.late_fee": (
+            "逾期未缴的费用每日按 {rate} 收取滞纳金；逾期超过 {suspend} 个月暂停计费业务，"
+            "超过 {terminate} 个月终止服务。",
+            "Overdue fees cost {rate} of the amount a day; more than {suspend} month(s) overdue "
+            "suspends chargeable services, more than {terminate} month(s) terminates the service.",
+        ),
+        "terms.rent_hold": (
+            "应有权机关要求暂停服务期间，月租照常收取。",
+            "While service is suspended at a competent authority's request, the monthly fee is "
+            "still charged.",
+        ),
+        "terms.rent_arrears.charged": (
+            "因欠费暂停服务期间，月租照常收取。",
+            "While service is suspended for non-payment, the monthly fee is still charged.",
+        ),
+        "terms.rent_arrears.paused": (
+            "因欠费暂停服务期间不收取月租，按暂停天数折算。",
+            "No monthly fee is charged for the days service is suspended for non-payment.",
+        ),
+        "terms.credit.raise": (
+            "后付费账户所订业务的月租超过信用额度时，信用额度相应提高所订月租的金额"
+            "（最高 {max} 元）。",
+            "When the monthly fees a postpaid account orders exceed its credit limit, the limit "
+            "is raised by those fees (to at most {max} yuan).",
+        ),
+        "terms.credit.refuse": (
+            "后付费账户所订业务的月租超过信用额度时不予受理，请先调高信用额度。",
+            "An order whose monthly fees exceed a postpaid account's credit limit is refused: "
+            "raise the credit limit first.",
+        ),
+        "terms.credit.allow": (
+            "后付费账户所订业务的月租超过信用额度时照常受理；月租计入信用额度，"
+            "计费业务可能因此暂停。",
+            "An order whose monthly fees exceed a postpaid account's credit limit is accepted; "
+            "the fees count against the limit, which may pause chargeable services.",
+        ),
+        "terms.incident": (
+            "因运营方原因连续中断服务 {hours} 小时及以上的，按中断时长减免相应月租。",
+            "Interruptions caused by the operator lasting {hours} hours or more are credited "
+            "in proportion to the monthly fee.",
+        ),
+    }
+)
+
+
+def terms_text(settings: Settings, locale: str) -> list[str]:
+    """The billing terms as sentences for the customer (the published price list)."""
+    rate = f"{(settings.billing_late_fee_per_day * 100).normalize():f}%"
+    arrears = "charged" if settings.billing_rent_during_arrears_suspension else "paused"
+    hours = f"{settings.billing_incident_min_hours:g}"
+    return [
+        translate(
+            "terms.due",
+            locale,
+            days=settings.billing_due_workdays,
+            first=settings.billing_first_due_workdays,
+        ),
+        translate(
+            "terms.late_fee",
+            locale,
+            rate=rate,
+            suspend=settings.billing_suspend_after_months,
+            terminate=settings.billing_terminate_after_months,
+        ),
+        translate("terms.rent_hold", locale),
+        translate(f"terms.rent_arrears.{arrears}", locale),
+        translate(
+            f"terms.credit.{settings.billing_rent_over_credit_limit}",
+            locale,
+            max=format_yuan(settings.billing_credit_limit_max_fen),
+        ),
+        translate("terms.incident", locale, hours=hours),
+    ]
+
+
+def monthly_rent_fen(catalog: Catalog, products: Iterable[Product], day: date) -> int:
+    """The full monthly fee of these products in force on ``day``."""
+    prices = (catalog.price_on(p.id, day) for p in products)
+    return sum(price.monthly_fee_fen for price in prices if price is not None)
+
+
+async def _rent_within_credit_limit(
+    ctx: Context, s: AsyncSession, account_id: int, rent_fen: int
+) -> tuple[BillingAccount, dict[str, Any] | None]:
+    """A postpaid account's monthly rent above its credit limit would exhaust the limit at the
+    first charge of every cycle. ``YUNTONG_BILLING_RENT_OVER_CREDIT_LIMIT``: ``raise`` the
+    limit by the rent, so that the room for usage the customer had stays (at most the maximum;
+    refused if that is not above the rent), ``refuse`` the order (the customer chooses a higher
+    limit first, VP 9), or ``allow`` it as it is. Returns the locked account and what the order
+    document records."""
+    row = await s.get(BillingAccount, account_id, with_for_update=True)
+    assert row is not None
+    if row.kind != AccountKind.POSTPAID or rent_fen <= row.credit_limit_fen:
+        return row, None
+    settings = ctx.settings
+    mode = settings.billing_rent_over_credit_limit
+    rule: dict[str, Any] = {"mode": mode, "rent_fen": rent_fen, "limit_fen": row.credit_limit_fen}
+    if mode == "allow":
+        return row, rule
+    raised = min(settings.billing_credit_limit_max_fen, rent_fen + row.credit_limit_fen)
+    if mode == "refuse" or raised <= rent_fen:
+        raise YuntongError(
+            "rent_over_credit_limit",
+            rent=format_yuan(rent_fen),
+            limit=format_yuan(row.credit_limit_fen),
+        )
+    row.credit_limit_fen = raised
+    row.alert_level = 0
+    return row, {**rule, "raised_to_fen": raised}
 
 
 async def _live_subscriptions(
@@ -187,6 +470,11 @@ async def do_place_order(
                 back = rent_entry(old, old_product, catalog, cycle, now, tz, credit=True)
                 if back:
                     entries.append(back)
+        kept = [
+            catalog.products[x.product_id] for x in live if x.ends_at is None or x.ends_at > now
+        ]
+        rent_fen = monthly_rent_fen(catalog, [*kept, *products], today)
+        locked, limit_rule = await _rent_within_credit_limit(ctx, s, account.id, rent_fen)
         kind = "change" if ending else "subscribe"
         order = Order(
             account_id=account.id,
@@ -208,7 +496,19 @@ async def do_place_order(
             if charge:
                 entries.append(charge)
         await store.insert_entries(s, entries)
-        order.document = _document(kind, account, products, catalog, ctx, entries, ending)
+        order.document = _document(kind, locked, products, catalog, ctx, entries, ending)
+        if limit_rule is not None:
+            order.document["credit_limit_rule"] = limit_rule
+    if limit_rule is not None and "raised_to_fen" in limit_rule:
+        await accounts.audit(
+            ctx,
+            actor.user_id,
+            "billing.credit_limit",
+            None,
+            account_id=account.id,
+            fen=limit_rule["raised_to_fen"],
+            reason="rent_over_credit_limit",
+        )
     await publish_changed(ctx, account.id)
     if first:
         await do_issue_first_statement(ctx, account.id, order)
@@ -269,9 +569,16 @@ async def end_subscriptions_now(ctx: Context, s: AsyncSession, account_id: int) 
         account = await read.get(BillingAccount, account_id)
     assert account is not None
     cycle = cycle_of(now, account.close_day, tz)
+    history = await _rent_keys(s, [account_id], cycle)
     entries = []
     for sub in await _live_subscriptions(s, account_id, now):
         sub.ends_at = now
+        prefixes = history.get(sub.id, [])
+        if prefixes and not _runs(prefixes):
+            continue  # paused by a suspension (or returned already): nothing to return
+        if not prefixes and await _closed_into(s, account_id, cycle):
+            continue  # the close did not charge this cycle (rent paused): nothing to return
+        # (no entry and no close yet: the close will charge it in advance; this returns it)
         back = rent_entry(
             sub, catalog.products[sub.product_id], catalog, cycle, now, tz, credit=True
         )

@@ -36,7 +36,7 @@ from yuntong.billing.models import (
     StatementKind,
 )
 from yuntong.billing.notices import ATTACHERS
-from yuntong.billing.orders import rent_entry
+from yuntong.billing.orders import advance_rents
 from yuntong.billing.rating import do_rate_pending
 from yuntong.billing.usage import do_collect_call_usage
 from yuntong.core.context import Context
@@ -315,7 +315,6 @@ async def _close_chunk(
     ctx: Context, account_ids: list[int], cycle: Cycle, following: Cycle, result: CloseResult
 ) -> None:
     catalog = await load_catalog(ctx)
-    tz = business_tz(ctx)
     now = ctx.clock.now()
     due_on = due_date(ctx, now, ctx.settings.billing_due_workdays)
     async with ctx.db.session() as s:
@@ -335,14 +334,7 @@ async def _close_chunk(
         if not todo:
             return
         subs = await store.subscriptions_for(s, todo)
-        rents = []
-        for account_subs in subs.values():
-            for sub in account_subs:
-                if sub.starts_at <= cycle.end and (sub.ends_at is None or sub.ends_at > cycle.end):
-                    product = catalog.products[sub.product_id]
-                    row = rent_entry(sub, product, catalog, following, following.start, tz)
-                    if row:
-                        rents.append(row)
+        rents = await advance_rents(ctx, s, subs, cycle, following, catalog)
         await store.insert_entries(s, rents)
         entries = await store.unbilled_for_close(
             s, todo, cycle.end, [r["idempotency_key"] for r in rents]

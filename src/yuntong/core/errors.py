@@ -165,6 +165,12 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "malformed_usage": (422, "用量记录无效：{reason}", "Malformed usage record: {reason}"),
     "dispute_not_found": (404, "找不到该争议", "No such dispute"),
     "dispute_exists": (409, "该账单项已有未结争议", "This line already has an open dispute"),
+    "rent_over_credit_limit": (
+        422,
+        "所订业务的月租 {rent} 元超过信用额度 {limit} 元：请先将信用额度调整到不低于 {rent} 元",
+        "The monthly fee of this order ({rent} yuan) exceeds your credit limit ({limit} yuan): "
+        "raise your credit limit to at least {rent} yuan first",
+    ),
     "explanation_required": (
         422,
         "请填写处理说明：向客户说明核查结果和处理依据",

@@ -292,6 +292,7 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
     "ui.prices.none": ("暂无", "None at present"),
     "ui.prices.default": ("默认套餐", "Default package"),
     "ui.prices.monthly_fee": ("月租", "Monthly fee"),
+    "ui.prices.terms": ("计费规则", "Billing terms"),
     "ui.prices.since": ("{day} 起执行", "In force since {day}"),
     "ui.prices.next": ("{day} 起调整为：", "From {day}:"),
     "ui.prices.included": ("含 {minutes}", "{minutes} included"),

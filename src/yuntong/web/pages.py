@@ -23,6 +23,7 @@ from yuntong.accounts.auth import (
     principal_from_token,
     token_from_request,
 )
+from yuntong.billing.orders import terms_text
 from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
@@ -201,9 +202,13 @@ async def pending_page(request: Request) -> Response:
 async def prices_page(request: Request) -> Response:
     """The published price list: for everyone, signed in or not."""
     principal = await signed_in(request)
+    # the billing terms in force (settings), part of what the customer agrees to
+    terms = terms_text(get_context(request).settings, page_locale(request))
     if principal is None:
-        return render_page(request, "prices.html", title_key="ui.prices.title", active="prices")
-    return member_page(request, principal, "prices.html", "ui.prices.title")
+        return render_page(
+            request, "prices.html", title_key="ui.prices.title", active="prices", terms=terms
+        )
+    return member_page(request, principal, "prices.html", "ui.prices.title", terms=terms)
 
 
 @router.get("/lang/{locale}")
