@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(YuntongError)
     async def _yuntong_error(request: Request, exc: YuntongError) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict(request_locale(request))}, status_code=exc.status)
+        body = {"error": exc.to_dict(request_locale(request))}
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -64,8 +64,17 @@ class Settings(BaseSettings):
     # accounts
     auto_approve: bool = False
     session_ttl_hours: int = 24 * 14
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # throttles (docs/operations.md, "Throttles"); counted per process for now. Wrong passwords
+    # for one account from one client (IPv6: its /64), then that client waits; for one account
+    # from all clients, then the account is locked; from one client for all accounts
+    login_max_failures: int = Field(5, ge=1)
+    login_account_max_failures: int = Field(20, ge=1)
+    login_client_max_failures: int = Field(100, ge=1)
+    login_lockout_minutes: int = Field(15, ge=1)
+    # registrations from one client refused as username/e-mail/phone/credit code taken, per hour
+    registration_max_taken: int = Field(10, ge=1)
+    # look-ups of users by username, phone or e-mail (and calls to a phone or e-mail) per user
+    lookup_per_minute: int = Field(30, ge=1)
     cookie_secure: bool = False
 
     # calls
@@ -153,6 +162,13 @@ class Settings(BaseSettings):
     # this long; chat messages per participant per second (sustained) and in a burst
     meeting_reconnect_grace_s: float = Field(30.0, gt=0)
     meeting_ticket_ttl_s: int = Field(600, ge=10)
+    # wrong passcodes for one meeting from one client, then that client waits; for one meeting
+    # from all clients, then passcode entry is paused for everyone (the host and signed-in
+    # invitees need none); from one client for all meetings, unknown numbers included
+    meeting_passcode_max_failures: int = Field(5, ge=1)
+    meeting_passcode_meeting_max_failures: int = Field(20, ge=1)
+    meeting_passcode_client_max_failures: int = Field(30, ge=1)
+    meeting_passcode_lockout_minutes: int = Field(15, ge=1)
     meeting_chat_per_s: float = Field(2.0, gt=0)
     meeting_chat_burst: int = Field(10, ge=1)
     # each participant's minutes so far are written this often: after a crash they are billed

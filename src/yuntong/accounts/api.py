@@ -32,6 +32,7 @@ from yuntong.accounts.validation import (
 )
 from yuntong.core.context import Context, get_context
 from yuntong.core.i18n import request_locale
+from yuntong.core.throttle import client_of
 
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[Context, Depends(get_context)]
@@ -250,7 +251,8 @@ def _registration_out(user: User, organisation: Organisation | None = None) -> R
 async def register_individual(
     form: IndividualRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
-    user = await service.do_register_individual(ctx, form, locale=_locale(request))
+    async with service.registration_guard(ctx, client_of(request)):
+        user = await service.do_register_individual(ctx, form, locale=_locale(request))
     return _registration_out(user)
 
 
@@ -263,7 +265,10 @@ async def register_individual(
 async def register_organisation(
     form: OrganisationRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
-    user, organisation = await service.do_register_organisation(ctx, form, locale=_locale(request))
+    async with service.registration_guard(ctx, client_of(request)):
+        user, organisation = await service.do_register_organisation(
+            ctx, form, locale=_locale(request)
+        )
     return _registration_out(user, organisation)
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn, Protocol
 from zoneinfo import ZoneInfo
@@ -47,6 +46,7 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import LOCALES
 from yuntong.core.ids import new_id, new_token, token_hash
 from yuntong.core.logging import get_logger
+from yuntong.core.throttle import Limit, Throttle, client_key, throttle
 
 S = AccountStatus
 STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
@@ -514,40 +514,51 @@ class LoginResult:
     user: User
 
 
-@dataclass
-class LoginThrottle:
-    """Failed logins per client address in a sliding window (one node, in memory)."""
+@dataclass(frozen=True)
+class LoginThrottles:
+    """Wrong passwords counted per (account, client) and per client (docs/operations.md).
 
-    limit: int
-    window: timedelta
-    failures: dict[str, deque[datetime]] = field(default_factory=dict)
+    Per account (from every client) they are counted in the database (``failed_logins``,
+    ``locked_until``), so that the account's lock holds on every node and is audited.
+    """
 
-    def _recent(self, ip: str, now: datetime) -> deque[datetime]:
-        seen = self.failures.setdefault(ip, deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        return seen
-
-    def check(self, ip: str, now: datetime) -> None:
-        if len(self._recent(ip, now)) >= self.limit:
-            raise YuntongError("rate_limited")
-
-    def record_failure(self, ip: str, now: datetime) -> None:
-        self._recent(ip, now).append(now)
-        if len(self.failures) > 10_000:  # bound memory under a spray of addresses
-            for key in [k for k, v in self.failures.items() if not v][:5_000]:
-                del self.failures[key]
+    pair: Throttle  # one account from one client: that client waits (429)
+    client: Throttle  # one client, any accounts (a spray): that client waits (429)
 
 
-def login_throttle(ctx: Context) -> LoginThrottle:
-    throttle = ctx.extras.get("accounts.login_throttle")
-    if not isinstance(throttle, LoginThrottle):
-        throttle = LoginThrottle(
-            limit=max(20, 4 * ctx.settings.login_max_failures),
-            window=timedelta(minutes=ctx.settings.login_lockout_minutes),
-        )
-        ctx.extras["accounts.login_throttle"] = throttle
-    return throttle
+def login_throttles(ctx: Context) -> LoginThrottles:
+    settings = ctx.settings
+    lockout = settings.login_lockout_minutes * 60
+
+    def limit(count: int) -> Limit:
+        return Limit(count, window_s=lockout, lockout_s=lockout)
+
+    return LoginThrottles(
+        pair=throttle(ctx, "login.account_client", limit(settings.login_max_failures)),
+        client=throttle(ctx, "login.client", limit(settings.login_client_max_failures)),
+    )
+
+
+_TAKEN_CODES = frozenset({"username_taken", "email_taken", "phone_taken", "uscc_taken"})
+
+
+@asynccontextmanager
+async def registration_guard(ctx: Context, client: str) -> AsyncIterator[None]:
+    """Hold off a client that keeps hearing ``*_taken``: each says who has an account.
+
+    ``registration_max_taken`` such answers per client per hour; then 429 with Retry-After.
+    """
+    hour = 3600
+    guard = throttle(
+        ctx, "registration.taken", Limit(ctx.settings.registration_max_taken, hour, hour)
+    )
+    guard.check(client)
+    try:
+        yield
+    except YuntongError as exc:
+        if exc.code in _TAKEN_CODES:
+            guard.hit(client)
+        raise
 
 
 def _dummy_hash(ctx: Context) -> str:
@@ -569,6 +580,10 @@ def _minutes_left(until: datetime, now: datetime) -> int:
     return max(1, math.ceil((until - now).total_seconds() / 60))
 
 
+def _seconds_left(until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((until - now).total_seconds()))
+
+
 def check_status_allows_login(user: User) -> None:
     if user.status == S.PENDING:
         raise YuntongError("account_pending")
@@ -587,13 +602,18 @@ async def do_login(
     user_agent: str = "",
     ip: str | None = None,
 ) -> LoginResult:
-    """Check the password and open a session. Suspended accounts may log in (read-only use)."""
+    """Check the password and open a session. Suspended accounts may log in (read-only use).
+
+    Wrong passwords are throttled per (account, client ``ip``), per client and per account
+    (:class:`LoginThrottles`); a client held off waits even with the right password.
+    """
     if kind not in SESSION_KINDS:
         raise YuntongError("validation_failed", fields={"kind": "invalid"})
     now = ctx.clock.now()
-    throttle = login_throttle(ctx)
-    if ip:
-        throttle.check(ip, now)
+    limits = login_throttles(ctx)
+    client = client_key(ip) if ip else None
+    if client:
+        limits.client.check(client)
     name = username.strip().lower()
     async with ctx.db.session() as s:
         if "@" in name:
@@ -601,17 +621,31 @@ async def do_login(
         else:
             user = await store.get_user_by_username(s, name)
         if user is not None and user.locked_until is not None and user.locked_until > now:
-            raise YuntongError("account_locked", minutes=_minutes_left(user.locked_until, now))
+            raise YuntongError(
+                "account_locked",
+                minutes=_minutes_left(user.locked_until, now),
+                retry_after=_seconds_left(user.locked_until, now),
+            )
+    # the same key for a username and the account's e-mail; unknown names are counted alike
+    pair = f"{f'u{user.id}' if user else f'n:{name[:254]}'}|{client}" if client else None
+    if pair:
+        limits.pair.check(pair)
+
+    def failed() -> None:
+        if client and pair:
+            limits.client.hit(client)
+            limits.pair.hit(pair)
+
     if user is None:
         await _verify_password(ctx, _dummy_hash(ctx), password)  # same cost as a real check
-        if ip:
-            throttle.record_failure(ip, now)
+        failed()
         _log().info("login_failed", reason="unknown_user")
         raise YuntongError("invalid_credentials")
     if not await _verify_password(ctx, user.password_hash, password):
-        if ip:
-            throttle.record_failure(ip, now)
+        failed()
         await _record_failed_login(ctx, user.id, now)
+    if pair:
+        limits.pair.clear(pair)
     check_status_allows_login(user)
     new_hash = None
     if ctx.hasher.check_needs_rehash(user.password_hash):
@@ -642,8 +676,11 @@ async def do_login(
 
 
 async def _record_failed_login(ctx: Context, user_id: int, now: datetime) -> NoReturn:
-    """Count a wrong password; at the limit lock the account. Always raises."""
-    limit = ctx.settings.login_max_failures
+    """Count a wrong password for the account (from any client); at the limit lock it.
+
+    Always raises.
+    """
+    limit = ctx.settings.login_account_max_failures
     minutes = ctx.settings.login_lockout_minutes
     async with ctx.db.session() as s:
         user = await store.get_user(s, user_id, for_update=True)
@@ -657,7 +694,7 @@ async def _record_failed_login(ctx: Context, user_id: int, now: datetime) -> NoR
             await _audit(s, now, None, "auth.locked", user.id, minutes=minutes)
     if locked:
         _log().warning("account_locked", user_id=user_id, minutes=minutes)
-        raise YuntongError("account_locked", minutes=minutes)
+        raise YuntongError("account_locked", minutes=minutes, retry_after=minutes * 60)
     _log().info("login_failed", reason="wrong_password", user_id=user_id)
     raise YuntongError("invalid_credentials")
 
@@ -687,8 +724,16 @@ async def do_change_password(
         user = await store.get_user(s, user_id)
     if user is None:
         raise YuntongError("user_not_found")
+    # a stolen session must not turn into a password oracle
+    lockout = ctx.settings.login_lockout_minutes * 60
+    guard = throttle(
+        ctx, "password.current", Limit(ctx.settings.login_max_failures, lockout, lockout)
+    )
+    guard.check(f"u{user_id}")
     if not await _verify_password(ctx, user.password_hash, current):
+        guard.hit(f"u{user_id}")
         raise YuntongError("wrong_password", fields={"current_password": "invalid"})
+    guard.clear(f"u{user_id}")
     _validated("new_password", lambda: check_password(new, user.username))
     new_hash = await _hash_password(ctx, new)
     now = ctx.clock.now()
@@ -749,8 +794,18 @@ async def get_users(ctx: Context, ids: Iterable[int]) -> dict[int, User]:
         return {u.id: u for u in await store.get_users_by_ids(s, ids)}
 
 
-async def lookup_active_user(ctx: Context, query: str) -> User | None:
-    """A reachable user by exact username, e-mail address or phone number; else None."""
+def _lookup_throttle(ctx: Context) -> Throttle:
+    return throttle(ctx, "users.lookup", Limit(ctx.settings.lookup_per_minute, window_s=60))
+
+
+async def lookup_active_user(ctx: Context, query: str, *, by: int | None = None) -> User | None:
+    """A reachable user by exact username, e-mail address or phone number; else None.
+
+    ``by``: the user asking, held to ``lookup_per_minute`` look-ups (else ``rate_limited``),
+    so that phone numbers and addresses cannot be mapped to usernames in bulk.
+    """
+    if by is not None:
+        _lookup_throttle(ctx).take(f"u{by}")
     async with ctx.db.session() as s:
         user = await _find_user(ctx, s, query)
     if user is None or user.status not in REACHABLE_STATUSES:
@@ -786,6 +841,8 @@ async def resolve_call_parties(ctx: Context, caller_id: int, media: str, to: str
     cache = party_cache(ctx)
     if isinstance(to, str):
         to = cache.ids_by_username.get(to.strip().lower(), to)
+        if isinstance(to, str):  # not a username this node knows: a look-up, throttled
+            _lookup_throttle(ctx).take(f"u{caller_id}")
     caller = cache.by_id.get(caller_id)
     callee = cache.by_id.get(to) if isinstance(to, int) else None
     if caller is None or callee is None:

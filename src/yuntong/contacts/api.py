@@ -129,7 +129,7 @@ async def lookup(
     ctx: Ctx, user: User, q: Annotated[str, Query(min_length=1, max_length=254)]
 ) -> dict[str, object]:
     """Find an active user by exact username, phone or e-mail (to add or call them)."""
-    found = await accounts.lookup_active_user(ctx, q.strip())
+    found = await accounts.lookup_active_user(ctx, q.strip(), by=user.user_id)
     if found is None:
         raise YuntongError("user_not_found")
     return {"user_id": found.id, "username": found.username, "display_name": found.display_name}

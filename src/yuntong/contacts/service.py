@@ -84,7 +84,7 @@ async def do_add_contact(
     notes: str = "",
     favourite: bool = False,
 ) -> ContactView:
-    user = await accounts.lookup_active_user(ctx, query)
+    user = await accounts.lookup_active_user(ctx, query, by=owner_id)
     if user is None:
         raise YuntongError("user_not_found")
     if user.id == owner_id:
@@ -146,7 +146,7 @@ async def do_block(
     if user_id is not None:
         user = (await accounts.get_users(ctx, [user_id])).get(user_id)
     else:
-        user = await accounts.lookup_active_user(ctx, query or "")
+        user = await accounts.lookup_active_user(ctx, query or "", by=owner_id)
     if user is None:
         raise YuntongError("user_not_found")
     if user.id == owner_id:

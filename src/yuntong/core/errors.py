@@ -80,6 +80,12 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "The meeting has not started; you can join 30 minutes before its start",
     ),
     "meeting_passcode_wrong": (403, "会议密码错误", "Wrong meeting passcode"),
+    "meeting_passcode_locked": (
+        429,
+        "密码错误次数过多，该会议已暂停凭密码入会 {minutes} 分钟",
+        "Too many wrong passcodes: joining this meeting with a passcode is paused for "
+        "{minutes} minutes",
+    ),
     "meeting_locked": (423, "会议已锁定，不能再加入", "The meeting is locked"),
     "meeting_full": (409, "会议人数已满", "The meeting is full"),
     "meeting_guests_not_allowed": (
@@ -205,6 +211,7 @@ class YuntongError(Exception):
         *,
         fields: dict[str, str] | None = None,
         status: int | None = None,
+        retry_after: int | None = None,
         **params: Any,
     ) -> None:
         if code not in ERRORS:
@@ -214,12 +221,20 @@ class YuntongError(Exception):
         self.params = params
         self.fields = fields or {}
         self.status = status or ERRORS[code][0]
+        # seconds before trying again is worth it: a ``Retry-After`` header and body field
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return None if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     def message(self, locale: str) -> str:
         return translate(f"error.{self.code}", locale, **self.params)
 
     def to_dict(self, locale: str) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message(locale)}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
         if self.fields:
             body["fields"] = {
                 name: {"code": fcode, "message": translate(f"field.{fcode}", locale)}

@@ -369,7 +369,13 @@ async def ticket(
     if not number.isdigit() or len(number) > 12:
         raise YuntongError("meeting_not_found")
     text, meeting, issued = await service.do_issue_ticket(
-        ctx, user, number, data.passcode, data.display_name, data.guest_key
+        ctx,
+        user,
+        number,
+        data.passcode,
+        data.display_name,
+        data.guest_key,
+        client=request.client.host if request.client else None,
     )
     return {
         "ticket": text,

@@ -26,6 +26,7 @@ from yuntong.core.context import Context
 from yuntong.core.crypto import normalise_email
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
+from yuntong.core.throttle import Limit, Throttle, client_key, throttle
 from yuntong.meetings import store
 from yuntong.meetings.models import Meeting, MeetingStatus, Role
 
@@ -277,6 +278,33 @@ def decode_ticket(ctx: Context, text: str) -> Ticket:
     return ticket
 
 
+@dataclass(frozen=True)
+class PasscodeThrottles:
+    """Wrong passcodes (and, per client, unknown meeting numbers); docs/operations.md."""
+
+    pair: Throttle  # one meeting from one client: that client waits (rate_limited)
+    meeting: Throttle  # one meeting from all clients: its passcode entry pauses for everyone
+    client: Throttle  # one client, all meetings: that client waits (rate_limited)
+
+
+def passcode_throttles(ctx: Context) -> PasscodeThrottles:
+    settings = ctx.settings
+    lockout = settings.meeting_passcode_lockout_minutes * 60
+
+    def limit(count: int) -> Limit:
+        return Limit(count, window_s=lockout, lockout_s=lockout)
+
+    return PasscodeThrottles(
+        pair=throttle(ctx, "meetings.passcode", limit(settings.meeting_passcode_max_failures)),
+        meeting=throttle(
+            ctx, "meetings.passcode_meeting", limit(settings.meeting_passcode_meeting_max_failures)
+        ),
+        client=throttle(
+            ctx, "meetings.passcode_client", limit(settings.meeting_passcode_client_max_failures)
+        ),
+    )
+
+
 def check_joinable(meeting: Meeting, now: datetime) -> None:
     if meeting.status == MeetingStatus.ENDED:
         raise YuntongError("meeting_ended")
@@ -291,14 +319,25 @@ async def do_issue_ticket(
     passcode: str | None,
     display_name: str | None,
     guest_key: str | None,
+    client: str | None = None,
 ) -> tuple[str, Meeting, Ticket]:
-    """A ticket to the meeting with ``number``: as the signed-in user, or as a guest."""
+    """A ticket to the meeting with ``number``: as the signed-in user, or as a guest.
+
+    Guessing is throttled (:class:`PasscodeThrottles`) for whoever is neither the host nor
+    invited: per meeting and ``client`` address, per client over all meetings (unknown
+    numbers too), and per meeting, which then takes no passcode from anyone for a while.
+    """
     from yuntong.meetings.room import live_room  # the room module imports this one
 
     now = ctx.clock.now()
+    limits = passcode_throttles(ctx)
+    client = client_key(client) if client else None
     async with ctx.db.session() as s:
         meeting = await store.open_meeting_by_number(s, number)
         if meeting is None:
+            if client:
+                limits.client.check(client)
+                limits.client.hit(client)
             raise YuntongError("meeting_not_found")
         is_host = user is not None and user.user_id == meeting.host_id
         invited = user is not None and await store.is_invited(s, meeting.id, user.user_id)
@@ -309,12 +348,22 @@ async def do_issue_ticket(
     settings = settings_of(meeting)
     if user is None and not settings.allow_guests:
         raise YuntongError("meeting_guests_not_allowed")
-    if (
-        meeting.passcode
-        and not (is_host or invited)
-        and not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode())
-    ):
-        raise YuntongError("meeting_passcode_wrong")
+    if meeting.passcode and not (is_host or invited):
+        # while locked even the right passcode is refused: it would tell guessers they won
+        limits.meeting.check(meeting.id, "meeting_passcode_locked")
+        pair = f"{meeting.id}|{client}"
+        if client:
+            limits.client.check(client)
+            limits.pair.check(pair)
+        if not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode()):
+            limits.meeting.hit(meeting.id)
+            if client:
+                limits.client.hit(client)
+                limits.pair.hit(pair)
+            raise YuntongError("meeting_passcode_wrong")
+        limits.pair.clear(pair)
+    elif client and not (is_host or invited):
+        limits.client.check(client)  # a held client must not find open meetings either
     if removed:
         raise YuntongError("meeting_removed")
     room = live_room(ctx, meeting.id)
