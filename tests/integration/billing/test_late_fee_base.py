@@ -16,6 +16,7 @@ cause, and those late fees before the charges of a later statement.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,13 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import disputes, dunning, orders, payments, statements, store
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
 from yuntong.core.context import Context
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Rent runs on while an account is suspended for arrears, so that the worked figures are
+    about late fees alone (the default pauses it: test_suspension_rent)."""
+    return {"billing_close_day": 1, "billing_rent_during_arrears_suspension": True}
 
 
 async def fees_by_day(ctx: Context, account_id: int) -> dict[date, int]:
