@@ -30,6 +30,7 @@ from yuntong.accounts.validation import (
     OrganisationRegistration,
     Reason,
 )
+from yuntong.core.api_types import INT32_MAX, DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.i18n import request_locale
 from yuntong.core.throttle import client_of
@@ -365,36 +366,36 @@ async def admin_list_users(
     ctx: Ctx,
     status_: Annotated[AccountStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[UserOut]:
     users = await service.list_users(ctx, principal, status=status_, limit=limit, offset=offset)
     return [UserOut.of(u) for u in users]
 
 
 @router.get("/admin/users/{user_id}", response_model=AdminUserOut, tags=["admin"])
-async def admin_get_user(user_id: int, principal: Staff, ctx: Ctx) -> AdminUserOut:
+async def admin_get_user(user_id: DbId, principal: Staff, ctx: Ctx) -> AdminUserOut:
     identity = await service.get_identity(ctx, principal, user_id)
     user = await service.get_user(ctx, user_id)
     return AdminUserOut(user=UserOut.of(user), identity=IdentityOut.of(identity))
 
 
 @router.get("/admin/users/{user_id}/audit", response_model=list[AuditOut], tags=["admin"])
-async def admin_user_audit(user_id: int, principal: Staff, ctx: Ctx) -> list[AuditOut]:
+async def admin_user_audit(user_id: DbId, principal: Staff, ctx: Ctx) -> list[AuditOut]:
     return [AuditOut.of(e) for e in await service.list_audit(ctx, principal, user_id)]
 
 
 @router.post("/admin/users/{user_id}/approve", response_model=UserOut, tags=["admin"])
-async def admin_approve(user_id: int, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_approve(user_id: DbId, principal: Staff, ctx: Ctx) -> UserOut:
     return UserOut.of(await service.do_approve(ctx, principal, user_id))
 
 
 @router.post("/admin/users/{user_id}/reject", response_model=UserOut, tags=["admin"])
-async def admin_reject(user_id: int, body: RejectIn, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_reject(user_id: DbId, body: RejectIn, principal: Staff, ctx: Ctx) -> UserOut:
     return UserOut.of(await service.do_reject(ctx, principal, user_id, body.reason))
 
 
 @router.post("/admin/users/{user_id}/status", response_model=UserOut, tags=["admin"])
-async def admin_set_status(user_id: int, body: StatusIn, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_set_status(user_id: DbId, body: StatusIn, principal: Staff, ctx: Ctx) -> UserOut:
     user = await service.do_set_status(ctx, principal, user_id, body.status, body.reason)
     return UserOut.of(user)
 

@@ -28,6 +28,7 @@ from yuntong.billing import (
 from yuntong.billing.documents import ReceiptView, receipt_pdf, statement_csv, statement_pdf
 from yuntong.billing.models import Statement
 from yuntong.billing.tariff import USAGE_TYPES
+from yuntong.core.api_types import DbId, NonNegativeFen, Seconds
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale, translate
@@ -35,7 +36,7 @@ from yuntong.core.i18n import request_locale, translate
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]
 User = Annotated[Principal, Depends(require_user)]
-AccountQuery = Annotated[int | None, Query(description="staff: the account to act on")]
+AccountQuery = Annotated[DbId | None, Query(description="staff: the account to act on")]
 
 
 class Strict(BaseModel):
@@ -75,8 +76,8 @@ class ProductIn(Strict):
 
 class PriceIn(Strict):
     effective_on: date
-    monthly_fee_fen: int = Field(ge=0)
-    allowances: dict[str, int] = Field(default_factory=dict, description="usage type → seconds")
+    monthly_fee_fen: NonNegativeFen
+    allowances: dict[str, Seconds] = Field(default_factory=dict, description="usage type → seconds")
     rates: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='usage type → {"per_minute_fen": "15", "increment": "6/6", '
@@ -87,7 +88,7 @@ class PriceIn(Strict):
 
 class CorrectionIn(Strict):
     rates: dict[str, dict[str, Any]]
-    allowances: dict[str, int] | None = None
+    allowances: dict[str, Seconds] | None = None
     note: str = Field(min_length=1, max_length=500)
 
 
@@ -98,13 +99,13 @@ async def create_product(ctx: Ctx, user: User, body: ProductIn) -> dict[str, Any
 
 
 @router.post("/products/{product_id}/prices", status_code=201)
-async def set_price(ctx: Ctx, user: User, product_id: int, body: PriceIn) -> dict[str, Any]:
+async def set_price(ctx: Ctx, user: User, product_id: DbId, body: PriceIn) -> dict[str, Any]:
     price = await catalog.do_set_price(ctx, user, product_id, **body.model_dump())
     return catalog.price_summary(price) or {}
 
 
 @router.post("/prices/{price_id}/corrections", status_code=201)
-async def correct_price(ctx: Ctx, user: User, price_id: int, body: CorrectionIn) -> dict[str, Any]:
+async def correct_price(ctx: Ctx, user: User, price_id: DbId, body: CorrectionIn) -> dict[str, Any]:
     """Correct a tariff error in a price already in force; its usage is re-rated."""
     fixed = await catalog.do_correct_price(ctx, user, price_id, **body.model_dump())
     adjustments = await rating.do_rerate(ctx, user, fixed.id)
@@ -136,7 +137,7 @@ async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> 
 
 
 class CreditLimitIn(Strict):
-    credit_limit_fen: int = Field(ge=0)
+    credit_limit_fen: NonNegativeFen
 
 
 @router.put("/account/credit-limit")
@@ -274,20 +275,20 @@ async def _view(ctx: Context, user: Principal, statement_id: int, request: Reque
 
 @router.get("/statements/{statement_id}", summary="A statement with every line")
 async def get_statement(
-    ctx: Ctx, user: User, statement_id: int, request: Request
+    ctx: Ctx, user: User, statement_id: DbId, request: Request
 ) -> dict[str, Any]:
     st, view = await _view(ctx, user, statement_id, request)
     return {**_statement_out(st), **_view_out(view)}
 
 
 @router.get("/statements/{statement_id}/pdf", response_class=Response)
-async def get_statement_pdf(ctx: Ctx, user: User, statement_id: int, request: Request) -> Response:
+async def get_statement_pdf(ctx: Ctx, user: User, statement_id: DbId, request: Request) -> Response:
     st, view = await _view(ctx, user, statement_id, request)
     return _download(statement_pdf(view), "application/pdf", f"{st.number}.pdf")
 
 
 @router.get("/statements/{statement_id}/csv", response_class=Response)
-async def get_statement_csv(ctx: Ctx, user: User, statement_id: int, request: Request) -> Response:
+async def get_statement_csv(ctx: Ctx, user: User, statement_id: DbId, request: Request) -> Response:
     st, view = await _view(ctx, user, statement_id, request)
     return _download(statement_csv(view), "text/csv; charset=utf-8", f"{st.number}.csv")
 
@@ -317,11 +318,11 @@ async def bill_to_date(
 
 
 class PaymentIn(Strict):
-    account_id: int
+    account_id: DbId
     amount: str = Field(description='yuan, e.g. "120.50"', max_length=20)
     currency: str = Field(default="CNY", max_length=8)
     method: Literal["bank_transfer", "cash", "card"]
-    statement_id: int | None = None
+    statement_id: DbId | None = None
     received_at: datetime | None = None
     idempotency_key: str = Field(min_length=1, max_length=80)
 
@@ -371,7 +372,7 @@ async def list_payments(
 
 
 @router.get("/payments/{payment_id}/receipt", response_class=Response)
-async def get_receipt(ctx: Ctx, user: User, payment_id: int, request: Request) -> Response:
+async def get_receipt(ctx: Ctx, user: User, payment_id: DbId, request: Request) -> Response:
     payment = await payments.get_payment(ctx, payment_id)
     account = await billing_accounts.account_for_actor(ctx, user, payment.account_id)
     locale = request_locale(request)
@@ -465,25 +466,25 @@ class KindIn(Strict):
 
 
 @router.post("/accounts/{account_id}/kind")
-async def set_kind(ctx: Ctx, user: User, account_id: int, body: KindIn) -> dict[str, Any]:
+async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> dict[str, Any]:
     await billing_accounts.do_set_kind(ctx, user, account_id, body.kind)
     return await _account_out(ctx, account_id)
 
 
 @router.post("/accounts/{account_id}/hold", summary="Staff: lawful suspension (rent continues)")
-async def hold(ctx: Ctx, user: User, account_id: int, body: ReasonIn) -> dict[str, Any]:
+async def hold(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
     await lifecycle.do_hold(ctx, user, account_id, body.reason)
     return await _account_out(ctx, account_id)
 
 
 @router.post("/accounts/{account_id}/release")
-async def release(ctx: Ctx, user: User, account_id: int, body: ReasonIn) -> dict[str, Any]:
+async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
     await lifecycle.do_release(ctx, user, account_id, body.reason)
     return await _account_out(ctx, account_id)
 
 
 @router.post("/accounts/{account_id}/suspend", summary="Staff: confirm a suspension for arrears")
-async def confirm_suspension(ctx: Ctx, user: User, account_id: int) -> dict[str, Any]:
+async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> dict[str, Any]:
     await lifecycle.do_confirm_suspension(ctx, user, account_id)
     return await _account_out(ctx, account_id)
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing import devices
 from yuntong.billing.models import DeviceClaim
+from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -48,7 +49,7 @@ class DeviceDetailOut(DeviceOut):
 
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    account_id: int
+    account_id: DbId
     model: str = Field(min_length=1, max_length=64)
     serial: str = Field(min_length=1, max_length=64)
     delivered_on: date
@@ -112,7 +113,7 @@ async def _claim_response(ctx: Context, user: Principal, claim: DeviceClaim) -> 
 
 
 @router.get("/devices", response_model=list[DeviceOut])
-async def list_devices(ctx: Ctx, user: User, account_id: int | None = None) -> list[DeviceOut]:
+async def list_devices(ctx: Ctx, user: User, account_id: DbId | None = None) -> list[DeviceOut]:
     """The caller's own terminals; staff name the account."""
     return [_device_out(v) for v in await devices.list_devices(ctx, user, account_id)]
 
@@ -126,26 +127,26 @@ async def register_device(ctx: Ctx, user: User, body: DeviceIn) -> DeviceDetailO
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetailOut)
-async def get_device(ctx: Ctx, user: User, device_id: int) -> DeviceDetailOut:
+async def get_device(ctx: Ctx, user: User, device_id: DbId) -> DeviceDetailOut:
     return _detail_out(await devices.get_device(ctx, user, device_id), user.locale)
 
 
 @router.post("/devices/{device_id}/opened", response_model=DeviceDetailOut)
-async def mark_opened(ctx: Ctx, user: User, device_id: int, body: OpenedIn) -> DeviceDetailOut:
+async def mark_opened(ctx: Ctx, user: User, device_id: DbId, body: OpenedIn) -> DeviceDetailOut:
     """Staff record that someone else opened the device: the warranty is void."""
     await devices.do_mark_opened(ctx, user, device_id, body.note)
     return _detail_out(await devices.get_device(ctx, user, device_id), user.locale)
 
 
 @router.post("/devices/{device_id}/claims", response_model=ClaimOut, status_code=201)
-async def open_claim(ctx: Ctx, user: User, device_id: int, body: ClaimIn) -> ClaimOut:
+async def open_claim(ctx: Ctx, user: User, device_id: DbId, body: ClaimIn) -> ClaimOut:
     """Always 201: a claim the warranty does not cover is recorded as refused, with the reason."""
     claim = await devices.do_open_claim(ctx, user, device_id, body.fault)
     return await _claim_response(ctx, user, claim)
 
 
 @router.post("/claims/{claim_id}/resolve", response_model=ClaimOut)
-async def resolve_claim(ctx: Ctx, user: User, claim_id: int, body: ResolveIn) -> ClaimOut:
+async def resolve_claim(ctx: Ctx, user: User, claim_id: DbId, body: ResolveIn) -> ClaimOut:
     claim = await devices.do_resolve_claim(
         ctx,
         user,

@@ -13,6 +13,7 @@ from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing import disputes, incidents
 from yuntong.billing.disputes import DisputeView
 from yuntong.billing.models import DisputeState, Incident
+from yuntong.core.api_types import BigDbId, DbId, Fen
 from yuntong.core.context import Context, get_context
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -22,9 +23,9 @@ User = Annotated[Principal, Depends(require_user)]
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    entry_id: int = Field(description="the statement line (ledger entry) disputed")
+    entry_id: BigDbId = Field(description="the statement line (ledger entry) disputed")
     reason: str = Field(min_length=1, max_length=2000)
-    amount_fen: int | None = Field(default=None, description="default: the whole line")
+    amount_fen: Fen | None = Field(default=None, description="default: the whole line")
 
 
 class NoteIn(BaseModel):
@@ -35,7 +36,7 @@ class NoteIn(BaseModel):
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: Literal["credit", "explanation"]
-    amount_fen: int | None = Field(default=None, description="the credit, for by=credit")
+    amount_fen: Fen | None = Field(default=None, description="the credit, for by=credit")
     note: str = Field(
         max_length=2000,
         description="the explanation shown to the customer (VP 6): required and not blank, "
@@ -144,7 +145,7 @@ def _incident_out(incident: Incident) -> IncidentOut:
 async def list_disputes(
     ctx: Ctx,
     user: User,
-    account_id: int | None = None,
+    account_id: DbId | None = None,
     state: Annotated[DisputeState | None, Query()] = None,
 ) -> list[DisputeOut]:
     """The account's disputes (its own for a customer; every account's for staff without one)."""
@@ -159,17 +160,17 @@ async def open_dispute(ctx: Ctx, user: User, body: DisputeIn) -> DisputeOut:
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeOut)
-async def get_dispute(ctx: Ctx, user: User, dispute_id: int) -> DisputeOut:
+async def get_dispute(ctx: Ctx, user: User, dispute_id: DbId) -> DisputeOut:
     return _dispute_out(await disputes.get_dispute(ctx, user, dispute_id), user)
 
 
 @router.post("/disputes/{dispute_id}/investigate", response_model=DisputeOut)
-async def investigate(ctx: Ctx, user: User, dispute_id: int, body: NoteIn) -> DisputeOut:
+async def investigate(ctx: Ctx, user: User, dispute_id: DbId, body: NoteIn) -> DisputeOut:
     return _dispute_out(await disputes.do_investigate(ctx, user, dispute_id, body.note), user)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut)
-async def resolve(ctx: Ctx, user: User, dispute_id: int, body: ResolveIn) -> DisputeOut:
+async def resolve(ctx: Ctx, user: User, dispute_id: DbId, body: ResolveIn) -> DisputeOut:
     if body.by == "credit":
         assert body.amount_fen is not None  # the model requires it for a credit
         view = await disputes.do_resolve_by_credit(
@@ -194,7 +195,7 @@ async def record_incident(ctx: Ctx, user: User, body: IncidentIn) -> IncidentOut
 
 
 @router.post("/incidents/{incident_id}/credits")
-async def apply_incident_credits(ctx: Ctx, user: User, incident_id: int) -> dict[str, int]:
+async def apply_incident_credits(ctx: Ctx, user: User, incident_id: DbId) -> dict[str, int]:
     """Credit every affected subscription; running it again appends nothing."""
     appended = await incidents.do_apply_incident_credits(ctx, user, incident_id)
     return {"incident_id": incident_id, "credits": appended}

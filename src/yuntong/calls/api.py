@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.calls import service
+from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -73,8 +74,10 @@ async def history(
     direction: Literal["incoming", "outgoing", "missed"] | None = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    contact: int | None = None,
-    user_id: Annotated[int | None, Query(description="another user's history (org admins)")] = None,
+    contact: DbId | None = None,
+    user_id: Annotated[
+        DbId | None, Query(description="another user's history (org admins)")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.contacts import service
+from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.realtime import presence
@@ -48,7 +49,7 @@ class ContactPatch(BaseModel):
 
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int | None = None
+    user_id: DbId | None = None
     query: str | None = Field(default=None, max_length=254)
 
     @model_validator(mode="after")
@@ -94,7 +95,7 @@ async def add_contact(ctx: Ctx, user: User, body: ContactIn) -> ContactOut:
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
-async def update_contact(ctx: Ctx, user: User, contact_id: int, body: ContactPatch) -> ContactOut:
+async def update_contact(ctx: Ctx, user: User, contact_id: DbId, body: ContactPatch) -> ContactOut:
     view = await service.do_update_contact(
         ctx, user.user_id, contact_id, name=body.name, notes=body.notes, favourite=body.favourite
     )
@@ -102,7 +103,7 @@ async def update_contact(ctx: Ctx, user: User, contact_id: int, body: ContactPat
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-async def delete_contact(ctx: Ctx, user: User, contact_id: int) -> Response:
+async def delete_contact(ctx: Ctx, user: User, contact_id: DbId) -> Response:
     await service.do_delete_contact(ctx, user.user_id, contact_id)
     return Response(status_code=204)
 
@@ -119,7 +120,7 @@ async def block(ctx: Ctx, user: User, body: BlockIn) -> dict[str, int]:
 
 
 @router.delete("/blocks/{user_id}", status_code=204)
-async def unblock(ctx: Ctx, user: User, user_id: int) -> Response:
+async def unblock(ctx: Ctx, user: User, user_id: DbId) -> Response:
     await service.do_unblock(ctx, user.user_id, user_id)
     return Response(status_code=204)
 

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal, check_csrf, optional_user, require_user
+from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.spreadsheet import safe_cell
@@ -129,7 +130,7 @@ async def end(ctx: Ctx, user: User, meeting_id: str) -> None:
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_ids: list[int] = Field(default_factory=list, max_length=200)
+    user_ids: list[DbId] = Field(default_factory=list, max_length=200)
     emails: list[str] = Field(default_factory=list, max_length=200)
 
 
