@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # calls
     ring_timeout_s: float = 45.0
     media_timeout_s: float = 30.0
+    # every live answered call's last-alive moment is written this often (one statement per
+    # node): a call cut by a crash is billed up to its last checkpoint, never for the outage
+    call_checkpoint_s: float = Field(30.0, gt=0)
     reconnect_grace_s: float = 20.0
     heartbeat_interval_s: float = 20.0
     ws_max_message_bytes: int = 64 * 1024
@@ -119,6 +122,11 @@ class Settings(BaseSettings):
     # by the rent (the usage room the customer had stays), "refuse" it (the customer raises the
     # limit first), or "allow" it as it is (the limit is exhausted by the rent alone)
     billing_rent_over_credit_limit: str = Field("raise", pattern="^(raise|refuse|allow)$")
+    # how often each server looks for standings changed by another process (the CLI, another
+    # node) and drops its cached copies; 0: never (one process does everything)
+    billing_change_poll_s: float = Field(1.0, ge=0)
+    # a terminated account places no call at all, not even one its tariff does not charge for
+    billing_terminated_free_calls: bool = False
     # HMAC-SHA256 key of the payment provider's webhook; empty: the webhook is off
     payment_webhook_secret: SecretStr = SecretStr("")
     # Chinese working days the calendar package does not know yet: {"2027-02-06": true}

@@ -1,29 +1,63 @@
 """Credit control in real time: may this user's account start a chargeable service now?
 
-A postpaid account may owe up to its credit limit (billed and not yet billed); a prepaid
-account spends its balance, and each prepaid call is given the longest duration the balance
-pays for. Standings are kept in memory and dropped when the account's ledger changes.
+A postpaid account may owe up to its credit limit (billed and not yet billed; VP 9 suspends
+once the charges *exceed* the limit, so owing exactly the limit still allows a call); a
+prepaid account spends its balance, and each prepaid call is given the longest duration the
+balance pays for.
+
+Standings are kept in memory, so that a warm call set-up reads no database. They are dropped
+when the account's standing changes: by this process's bus at once, and by
+:func:`do_poll_changes` (the billing worker, every ``billing_change_poll_s``) when another
+process changed it (``yuntong billing close``/``daily``, another server).
+
+A finished call is not in the ledger until the worker has collected and rated it (a few
+seconds). Its expected cost is counted meanwhile: the server that owned the call notes it
+when the call ends (:func:`note_call_ended`), the check prices it with the tariff and the
+allowance left, and the note is forgotten once the call's ledger entry exists — checked when
+the account's standing is read again after rating, and every few seconds for every note.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
-from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user
-from yuntong.billing.catalog import business_tz, load_catalog
-from yuntong.billing.cycles import cycle_of
-from yuntong.billing.models import AccountKind, BillingAccount, BillingState, Subscription
+from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user, origin_of
+from yuntong.billing.catalog import Catalog, business_tz, load_catalog
+from yuntong.billing.cycles import Cycle, cycle_of
+from yuntong.billing.models import (
+    AccountKind,
+    BillingAccount,
+    BillingState,
+    EntryKind,
+    LedgerEntry,
+    StandingChange,
+    Subscription,
+    UsageRecord,
+)
 from yuntong.billing.rating import tariff_for
-from yuntong.billing.tariff import affordable_seconds
+from yuntong.billing.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 
+log = get_logger(__name__)
 _CACHE = "billing.standings"
+# standing changes re-read below the highest seen, for rows whose insert committed late
+POLL_OVERLAP = 64
+RECONCILE_EVERY_S = 10.0  # forget the notes of calls rated since
+PRUNE_EVERY_S = 600.0
+PRUNE_AFTER = timedelta(hours=1)  # standing changes older than this are deleted
+UNRATED_KEPT_S = 24 * 3600.0  # a note never matched by a rating is dropped after a day
+_CHUNK = 500
 
 
 @dataclass
@@ -35,6 +69,9 @@ class Standing:
     close_day: int
     balance_fen: int
     subscriptions: list[Subscription]
+    # allowance seconds used per cycle label and usage type, read when first needed
+    allowance_used: dict[str, dict[str, int]] = field(default_factory=dict)
+    opening: bool = False  # no account yet: the one that will be opened
 
     @property
     def available_fen(self) -> int:
@@ -43,12 +80,43 @@ class Standing:
         return limit - self.balance_fen
 
 
+@dataclass(frozen=True)
+class Unrated:
+    """A call that ended on this server and is not in the ledger yet."""
+
+    usage_type: str
+    seconds: int
+    started_at: datetime
+    noted: float = field(default_factory=time.monotonic)
+
+
 class Standings:
-    """Per account: standing; per user: the paying account's id (or None: no account yet)."""
+    """Per account: standing; per user: the paying account's id (or None: no account yet);
+    the calls ended here and not rated yet, per account (per user while it has none)."""
 
     def __init__(self) -> None:
         self.by_account: dict[int, Standing] = {}
         self.account_of: dict[int, int | None] = {}
+        self.unrated: dict[int, dict[str, Unrated]] = {}
+        self.unrated_of_user: dict[int, dict[str, Unrated]] = {}
+        # bumped by every drop: a standing read while one was dropped is used once, not kept
+        self.generation = 0
+        self.cursor: int | None = None  # highest standing change read (None: not polled yet)
+        self.seen: set[int] = set()  # changes read at or below the cursor, within the overlap
+        self.reconciled_at = time.monotonic()
+        self.pruned_at = 0.0
+
+    def drop(self, account_ids: Iterable[int], opened: bool = False) -> None:
+        self.generation += 1
+        for account_id in account_ids:
+            self.by_account.pop(account_id, None)
+        if opened:  # a user without an account may have one now
+            self.account_of = {u: a for u, a in self.account_of.items() if a is not None}
+
+    def drop_all(self) -> None:
+        self.generation += 1
+        self.by_account.clear()
+        self.account_of.clear()
 
 
 def _standings(ctx: Context) -> Standings:
@@ -57,9 +125,7 @@ def _standings(ctx: Context) -> Standings:
         cache = ctx.extras[_CACHE] = Standings()
 
         async def _changed(message: dict[str, Any]) -> None:
-            cache.by_account.pop(int(message["account_id"]), None)
-            if message.get("opened"):  # a user without an account may have one now
-                cache.account_of = {u: a for u, a in cache.account_of.items() if a is not None}
+            cache.drop([int(message["account_id"])], bool(message.get("opened")))
 
         ctx.bus.subscribe(ACCOUNT_CHANNEL, _changed)
     return cache
@@ -70,12 +136,18 @@ async def standing(ctx: Context, account_id: int) -> Standing:
     found = cache.by_account.get(account_id)
     if found is not None:
         return found
+    generation = cache.generation
+    notes = cache.unrated.get(account_id)
     async with ctx.db.session() as s:
+        # the notes first: a call rated between the two reads is counted twice for a moment
+        # (the rating drops this standing again), never left out
+        rated = await _rated_calls(s, list(notes)) if notes else set()
         account = await s.get(BillingAccount, account_id)
         if account is None:
             raise YuntongError("billing_account_not_found")
         balance = await store.balance(s, account_id)
         subs = (await store.subscriptions_for(s, [account_id])).get(account_id, [])
+    _forget(cache.unrated, account_id, rated)
     found = Standing(
         account_id=account.id,
         kind=account.kind,
@@ -85,8 +157,24 @@ async def standing(ctx: Context, account_id: int) -> Standing:
         balance_fen=balance,
         subscriptions=subs,
     )
-    cache.by_account[account_id] = found
+    if cache.generation == generation:
+        cache.by_account[account_id] = found
     return found
+
+
+def _opening_standing(ctx: Context) -> Standing:
+    """A user without an account yet: the account opened for it will be postpaid, with the
+    default limit, and rated on the default package."""
+    return Standing(
+        account_id=0,
+        kind=AccountKind.POSTPAID,
+        state=BillingState.ACTIVE,
+        credit_limit_fen=ctx.settings.billing_default_credit_limit_fen,
+        close_day=ctx.settings.billing_close_day,
+        balance_fen=0,
+        subscriptions=[],
+        opening=True,
+    )
 
 
 async def paying_account_id(ctx: Context, user_id: int) -> int | None:
@@ -114,28 +202,36 @@ async def check_may_start(ctx: Context, user_id: int, usage_type: str) -> int | 
     """Raise a clear error when ``user_id``'s account may not start ``usage_type`` now.
 
     Returns the longest it may last in seconds (prepaid), or None when unlimited. Anything
-    the tariff does not charge for (and anything received) is always allowed."""
+    the tariff does not charge for (and anything received) is allowed, except to a
+    terminated account (``billing_terminated_free_calls``). Reads the database only when
+    this account's standing is not in memory."""
     catalog = await load_catalog(ctx)
     account_id = await paying_account_id(ctx, user_id)
     now = ctx.clock.now()
     tz = business_tz(ctx)
-    if account_id is None:
-        return None  # a new account starts in good standing with the default limit
-    st = await standing(ctx, account_id)
+    st = _opening_standing(ctx) if account_id is None else await standing(ctx, account_id)
+    if st.state == BillingState.TERMINATED and not ctx.settings.billing_terminated_free_calls:
+        raise YuntongError("billing_terminated")
     tariff = tariff_for(catalog, st.subscriptions, usage_type, now, tz)
     if tariff.rate is None or not tariff.rate.chargeable:
         return None
     check_state(st.state, st.balance_fen)
-    if st.available_fen <= 0:
-        kind = "credit_exhausted" if st.kind == AccountKind.POSTPAID else "balance_exhausted"
-        raise YuntongError(kind)
+    unrated = _unrated_of(_standings(ctx), account_id, user_id)
+    spent, taken = await _unrated_cost(ctx, catalog, st, unrated) if unrated else (0, {})
+    owed = st.balance_fen + spent
     if st.kind != AccountKind.PREPAID:
+        if owed > st.credit_limit_fen:  # VP 9: exceeding the limit suspends, reaching it not
+            raise YuntongError("credit_exhausted")
         return None
+    available = -owed
+    if available <= 0:
+        raise YuntongError("balance_exhausted")
     cycle = cycle_of(now, st.close_day, tz)
-    async with ctx.db.session() as s:
-        used = await store.allowance_used(s, [account_id], cycle.start, cycle.end)
-    left = tariff.allowance_s - used.get((account_id, usage_type), 0)
-    seconds = affordable_seconds(st.available_fen, tariff.rate, left)
+    left = tariff.allowance_s
+    if left > 0:
+        used = await _allowance_used(ctx, st, cycle)
+        left -= used.get(usage_type, 0) + taken.get((cycle.label, usage_type), 0)
+    seconds = affordable_seconds(available, tariff.rate, left)
     if seconds == 0:  # not even the first increment is paid for
         raise YuntongError("balance_exhausted")
     return seconds
@@ -145,6 +241,180 @@ async def check_account_usable(ctx: Context, account_id: int) -> None:
     """For services that are chargeable whatever the tariff (orders, add-ons)."""
     st = await standing(ctx, account_id)
     check_state(st.state, st.balance_fen)
+
+
+# -- calls ended here and not rated yet ----------------------------------------------------
+
+
+def note_call_ended(
+    ctx: Context, user_id: int, call_id: str, usage_type: str, seconds: int, started_at: datetime
+) -> None:
+    """A call ``user_id`` pays for ended with ``seconds`` billable: count its cost until the
+    worker has rated it. Memory only (the hot path): no database read."""
+    if seconds <= 0:
+        return
+    cache = _standings(ctx)
+    note = Unrated(usage_type, seconds, started_at)
+    account_id = cache.account_of.get(user_id)
+    if account_id is None:
+        cache.unrated_of_user.setdefault(user_id, {})[call_id] = note
+    else:
+        cache.unrated.setdefault(account_id, {})[call_id] = note
+
+
+def forget_call(ctx: Context, user_id: int, call_id: str) -> None:
+    """The end of a noted call could not be written: it will not be billed as noted."""
+    cache = _standings(ctx)
+    for group in (cache.unrated, cache.unrated_of_user):
+        for calls in group.values():
+            calls.pop(call_id, None)
+
+
+def _unrated_of(cache: Standings, account_id: int | None, user_id: int) -> list[Unrated]:
+    mine = cache.unrated_of_user.get(user_id)
+    if account_id is None:
+        return list(mine.values()) if mine else []
+    if mine:  # noted before the account was known: it pays for them
+        cache.unrated.setdefault(account_id, {}).update(cache.unrated_of_user.pop(user_id))
+    calls = cache.unrated.get(account_id)
+    return list(calls.values()) if calls else []
+
+
+async def _unrated_cost(
+    ctx: Context, catalog: Catalog, st: Standing, calls: list[Unrated]
+) -> tuple[int, dict[tuple[str, str], int]]:
+    """What ``calls`` will cost when rated, as rating will price them (the tariff in force
+    when each started, the allowance left in its cycle, in the order they ended); returns the
+    amount and the allowance seconds they use per (cycle, usage type)."""
+    tz = business_tz(ctx)
+    owed = 0
+    taken: dict[tuple[str, str], int] = {}
+    for call in calls:
+        tariff = tariff_for(catalog, st.subscriptions, call.usage_type, call.started_at, tz)
+        if tariff.rate is None:
+            continue
+        cycle = cycle_of(call.started_at, st.close_day, tz)
+        key = (cycle.label, call.usage_type)
+        left = 0
+        if tariff.allowance_s > 0:
+            used = await _allowance_used(ctx, st, cycle)
+            left = tariff.allowance_s - used.get(call.usage_type, 0) - taken.get(key, 0)
+        rated = rate_usage(min(call.seconds, MAX_QUANTITY_S), tariff.rate, left)
+        owed += rated.amount_fen
+        taken[key] = taken.get(key, 0) + rated.allowance_s
+    return owed, taken
+
+
+async def _allowance_used(ctx: Context, st: Standing, cycle: Cycle) -> dict[str, int]:
+    """Allowance seconds rated in ``cycle`` per usage type, read once per standing."""
+    used = st.allowance_used.get(cycle.label)
+    if used is None:
+        used = {}
+        if not st.opening:
+            async with ctx.db.session() as s:
+                found = await store.allowance_used(s, [st.account_id], cycle.start, cycle.end)
+            used = {usage_type: n for (_, usage_type), n in found.items()}
+        st.allowance_used[cycle.label] = used
+    return used
+
+
+async def _rated_calls(s: AsyncSession, call_ids: list[str]) -> set[str]:
+    """Of ``call_ids``, those whose usage has a ledger entry."""
+    rated: set[str] = set()
+    for start in range(0, len(call_ids), _CHUNK):
+        query = (
+            select(UsageRecord.source_id)
+            .join(LedgerEntry, LedgerEntry.usage_id == UsageRecord.id)
+            .where(
+                UsageRecord.source == "call",
+                UsageRecord.source_id.in_(call_ids[start : start + _CHUNK]),
+                LedgerEntry.kind == EntryKind.USAGE,
+            )
+        )
+        rated.update((await s.execute(query)).scalars())
+    return rated
+
+
+def _forget(group: dict[int, dict[str, Unrated]], key: int, call_ids: set[str]) -> bool:
+    """Drop the notes of ``call_ids`` (and any older than a day); True when one was dropped."""
+    calls = group.get(key)
+    if not calls:
+        return False
+    oldest = time.monotonic() - UNRATED_KEPT_S
+    gone = [c for c, note in calls.items() if c in call_ids or note.noted < oldest]
+    for call_id in gone:
+        del calls[call_id]
+    if not calls:
+        del group[key]
+    return bool(gone)
+
+
+async def _reconcile(ctx: Context, cache: Standings) -> None:
+    """Forget the notes of every call rated since it ended. The account's standing is dropped
+    with them: it is read again, with the rated amount in its balance."""
+    call_ids = [
+        c
+        for group in (cache.unrated, cache.unrated_of_user)
+        for calls in group.values()
+        for c in calls
+    ]
+    if not call_ids:
+        return
+    async with ctx.db.session() as s:
+        rated = await _rated_calls(s, call_ids)
+    for account_id in list(cache.unrated):
+        if _forget(cache.unrated, account_id, rated):
+            cache.drop([account_id])
+    for user_id in list(cache.unrated_of_user):
+        _forget(cache.unrated_of_user, user_id, rated)
+
+
+# -- standings changed by other processes --------------------------------------------------
+
+
+async def do_poll_changes(ctx: Context) -> int:
+    """Drop the standings another process changed since the last poll; every few seconds,
+    forget the notes of rated calls, and every few minutes delete old change rows. Off the
+    call path: the billing worker runs it every ``billing_change_poll_s``. Returns the
+    changes read."""
+    cache = _standings(ctx)
+    me = origin_of(ctx)
+    async with ctx.db.session() as s:
+        if cache.cursor is None:  # the first poll: whatever was read before may be stale
+            cache.cursor = int(await s.scalar(select(func.max(StandingChange.id))) or 0)
+            cache.drop_all()
+            return 0
+        floor = cache.cursor - POLL_OVERLAP
+        ids = (
+            await s.execute(select(StandingChange.id).where(StandingChange.id > floor))
+        ).scalars()
+        fresh = sorted(i for i in ids if i not in cache.seen)
+        rows: Sequence[Row[list[int], bool, str]] = ()
+        if fresh:
+            query = select(
+                StandingChange.account_ids, StandingChange.opened, StandingChange.origin
+            ).where(StandingChange.id.in_(fresh))
+            rows = (await s.execute(query)).all()
+    for account_ids, opened, origin in rows:
+        if origin != me:  # this process's own changes went through its bus
+            cache.drop((int(a) for a in account_ids), bool(opened))
+    if fresh:
+        cache.cursor = max(cache.cursor, fresh[-1])
+        cache.seen.update(fresh)
+    cache.seen = {i for i in cache.seen if i > cache.cursor - POLL_OVERLAP}
+    moment = time.monotonic()
+    if moment - cache.reconciled_at >= RECONCILE_EVERY_S:
+        cache.reconciled_at = moment
+        await _reconcile(ctx, cache)
+    if moment - cache.pruned_at >= PRUNE_EVERY_S:
+        cache.pruned_at = moment
+        async with ctx.db.session() as s:
+            await s.execute(
+                delete(StandingChange).where(
+                    StandingChange.created_at < datetime.now(UTC) - PRUNE_AFTER
+                )
+            )
+    return len(rows)
 
 
 def limit_used_percent(kind: str, limit_fen: int, owed_fen: int) -> int:

@@ -102,9 +102,9 @@ NOTICE_TEXTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "credit_100": (
         ("已达信用额度", "Credit limit reached"),
         (
-            "当前应付 {owed} 元，已达信用额度 {limit} 元，计费业务暂停，缴费后恢复。",
-            "You owe {owed} yuan, your full {limit} yuan credit limit. Chargeable services are "
-            "paused until you pay.",
+            "当前应付 {owed} 元，已达信用额度 {limit} 元；超过额度后计费业务暂停，缴费后恢复。",
+            "You owe {owed} yuan, your full {limit} yuan credit limit. Chargeable services "
+            "pause once you owe more, until you pay.",
         ),
     ),
     "price_change": (

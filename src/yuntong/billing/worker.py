@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from datetime import date
+from typing import Any
 
+from yuntong.billing import credit
 from yuntong.billing.catalog import business_tz
 from yuntong.billing.dunning import do_daily_run
 from yuntong.billing.notices import do_deliver_pending
@@ -44,10 +47,30 @@ async def _loop(ctx: Context) -> None:
             log.exception("billing_worker_failed")
 
 
+async def _poll_loop(ctx: Context) -> None:
+    """Standings changed by another process (the CLI, another server): dropped from memory
+    within ``billing_change_poll_s``. Runs even where rating is off."""
+    while True:
+        await asyncio.sleep(ctx.settings.billing_change_poll_s)
+        try:
+            await credit.do_poll_changes(ctx)
+        except Exception:
+            log.exception("billing_change_poll_failed")
+
+
 def start(ctx: Context) -> asyncio.Task[None] | None:
-    if ctx.settings.billing_rating_interval_s <= 0:
+    loops = []
+    if ctx.settings.billing_rating_interval_s > 0:
+        loops.append(_loop(ctx))
+    if ctx.settings.billing_change_poll_s > 0:
+        loops.append(_poll_loop(ctx))
+    if not loops:
         return None
-    return asyncio.create_task(_loop(ctx), name="billing-worker")
+    return asyncio.create_task(_run_all(loops), name="billing-worker")
+
+
+async def _run_all(loops: list[Coroutine[Any, Any, None]]) -> None:
+    await asyncio.gather(*loops)
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:

@@ -46,6 +46,9 @@ class CallRecord(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the last checkpoint of a live answered call (migration 0008): a call cut by a crash is
+    # billed up to here, never for the time the server was down
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)

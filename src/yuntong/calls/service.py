@@ -8,6 +8,7 @@ crash are closed as ``interrupted`` at the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal
@@ -87,6 +89,7 @@ class CallEngine:
     def __init__(self) -> None:
         self.calls: dict[str, ActiveCall] = {}
         self.by_user: dict[int, str] = {}
+        self.checkpointer: asyncio.Task[None] | None = None
 
     def is_busy(self, user_id: int) -> bool:
         return user_id in self.by_user
@@ -111,21 +114,30 @@ def engine_of(ctx: Context) -> CallEngine:
 
 
 async def start_engine(ctx: Context) -> None:
-    ctx.extras["calls"] = CallEngine()
+    engine = ctx.extras["calls"] = CallEngine()
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
+    engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
 
 
 async def stop_engine(ctx: Context) -> None:
     engine: CallEngine | None = ctx.extras.get("calls")
     if engine is None:
         return
+    if engine.checkpointer is not None:
+        engine.checkpointer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine.checkpointer
     for call in list(engine.calls.values()):
         _cancel_timer(call)
         for timer in call.credit_timers:
             timer.cancel()
     # calls still live at shutdown stay open in the database and are closed as
-    # `interrupted` by the next start (do_close_interrupted_calls)
+    # `interrupted` by the next start (do_close_interrupted_calls), billed up to now
+    try:
+        await do_checkpoint_calls(ctx)
+    except SQLAlchemyError:
+        log.exception("call_checkpoint_failed")
 
 
 # -- checks --------------------------------------------------------------------------------
@@ -390,18 +402,28 @@ async def _end(
     billable = math.ceil(duration_ms / 1000)
     if reason == "credit_exhausted" and call.max_seconds is not None:
         billable = min(billable, call.max_seconds)  # the cut-off timer may fire a little late
-    await store.update_record(
-        ctx.writer,
-        call.id,
-        state=CallState.ENDED,
-        outcome=outcome,
-        end_reason=reason,
-        hung_up_by=hung_up_by,
-        connected_at=call.connected_at,
-        ended_at=now,
-        duration_ms=duration_ms,
-        billable_seconds=billable,
-    )
+    if billable and call.answered_at is not None:
+        # counted by credit control from now until rating has it in the ledger, so that the
+        # caller's next call is checked against it (the caller is free to call again now)
+        credit.note_call_ended(
+            ctx, call.caller_id, call.id, f"call.{call.media}", billable, call.answered_at
+        )
+    try:
+        await store.update_record(
+            ctx.writer,
+            call.id,
+            state=CallState.ENDED,
+            outcome=outcome,
+            end_reason=reason,
+            hung_up_by=hung_up_by,
+            connected_at=call.connected_at,
+            ended_at=now,
+            duration_ms=duration_ms,
+            billable_seconds=billable,
+        )
+    except BaseException:
+        credit.forget_call(ctx, call.caller_id, call.id)
+        raise
     CALLS_TOTAL.labels(outcome.value).inc()
     hub = hub_of(ctx)
     data = _ended_payload(call.id, outcome, reason, hung_up_by, billable)
@@ -498,20 +520,52 @@ def _iso(value: datetime | None) -> str | None:
 # -- start-up ------------------------------------------------------------------------------
 
 
+async def _checkpoint_loop(ctx: Context) -> None:
+    while True:
+        await asyncio.sleep(ctx.settings.call_checkpoint_s)
+        try:
+            await do_checkpoint_calls(ctx)
+        except SQLAlchemyError:
+            log.exception("call_checkpoint_failed")
+
+
+async def do_checkpoint_calls(ctx: Context) -> int:
+    """Write that this node's answered calls are alive now: one statement for all of them
+    (off the signaling path), every ``call_checkpoint_s``. Returns how many."""
+    engine: CallEngine | None = ctx.extras.get("calls")
+    if engine is None:
+        return 0
+    live = [
+        c.id for c in engine.calls.values() if c.state in (CallState.ANSWERED, CallState.CONNECTED)
+    ]
+    if live:
+        async with ctx.db.session() as session:
+            await store.checkpoint(session, live, ctx.clock.now())
+    return len(live)
+
+
 async def do_close_interrupted_calls(ctx: Context) -> int:
-    """Close every call left open by a stopped server as ``interrupted``; returns how many."""
+    """Close every call left open by a stopped server as ``interrupted``; returns how many.
+
+    An answered call is billed up to the last moment its server knew it was alive (its last
+    checkpoint, or its answer when there was none), never for the time the server was down;
+    it is recorded as having ended then."""
     now = ctx.clock.now()
     async with ctx.db.session() as session:
         records = await store.open_records(session)
         for record in records:
             answered = record.answered_at
-            duration_ms = int((now - answered).total_seconds() * 1000) if answered else 0
+            duration_ms = 0
+            ended = now
+            if answered is not None:
+                ended = max(answered, record.alive_at or answered)
+                duration_ms = int((ended - answered).total_seconds() * 1000)
             record.state = CallState.ENDED
             record.outcome = CallOutcome.INTERRUPTED
             record.end_reason = "server_restart"
-            record.ended_at = now
-            record.duration_ms = max(0, duration_ms)
-            record.billable_seconds = math.ceil(max(0, duration_ms) / 1000)
+            record.ended_at = ended
+            record.duration_ms = duration_ms
+            record.billable_seconds = math.ceil(duration_ms / 1000)
     return len(records)
 
 

@@ -28,6 +28,22 @@ async def update_record(writer: GroupCommitter, call_id: str, **values: Any) -> 
     await writer.execute(_UPDATE, {"record_id": call_id, **values})
 
 
+CHECKPOINT_CHUNK = 5000  # ids per statement (SQLite's bound-parameter limit is 32,766)
+
+
+async def checkpoint(session: AsyncSession, call_ids: list[str], at: datetime) -> None:
+    """Mark live calls as alive at ``at`` (one statement per 5,000 calls)."""
+    for start in range(0, len(call_ids), CHECKPOINT_CHUNK):
+        await session.execute(
+            update(CallRecord)
+            .where(
+                CallRecord.id.in_(call_ids[start : start + CHECKPOINT_CHUNK]),
+                CallRecord.ended_at.is_(None),
+            )
+            .values(alive_at=at)
+        )
+
+
 async def open_records(session: AsyncSession) -> list[CallRecord]:
     result = await session.execute(select(CallRecord).where(CallRecord.ended_at.is_(None)))
     return list(result.scalars())

@@ -128,8 +128,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "credit_exhausted": (
         402,
-        "已达到信用额度，计费业务已暂停；缴费后即可恢复",
-        "The credit limit is reached, so chargeable services are paused; pay to resume",
+        "已超过信用额度，计费业务已暂停；缴费后即可恢复",
+        "The credit limit is exceeded, so chargeable services are paused; pay to resume",
     ),
     "balance_exhausted": (
         402,

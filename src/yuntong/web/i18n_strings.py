@@ -339,8 +339,8 @@ UI_STRINGS: dict[str, tuple[str, str]] = {
         "The account is terminated; past statements remain available.",
     ),
     "ui.billing.state_help.credit_exhausted": (
-        "已达到信用额度，计费业务暂停。缴费或提高信用额度后即可恢复。",
-        "The credit limit is reached, so chargeable services are paused. Pay or raise the "
+        "已超过信用额度，计费业务暂停。缴费或提高信用额度后即可恢复。",
+        "The credit limit is exceeded, so chargeable services are paused. Pay or raise the "
         "credit limit to resume.",
     ),
     "ui.billing.account_number": ("计费账户", "Billing account"),

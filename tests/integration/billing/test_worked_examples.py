@@ -200,8 +200,10 @@ async def test_credit_limit_reached_stops_the_next_chargeable_call(
     ctx: Context, staff: Principal, customer: Principal
 ) -> None:
     """Limit 100.00, video 1.00/min at 60/60: a 100-minute call (started while under the
-    limit, so it ran to its end) brings what is owed to 100.00; the next call is refused;
-    a call the tariff does not charge for is still allowed."""
+    limit, so it ran to its end) brings what is owed to 100.00 — the limit, not more (VP 9
+    suspends when the charges exceed it): the next call is allowed. A 1-minute call more
+    owes 101.00 > 100.00: the next call is refused; a call the tariff does not charge for
+    is still allowed."""
     move_to(ctx, beijing(2026, 11, 1, 9))
     package = await product(ctx, staff, fee_fen=0, rates={"call.video": rate("100", "60/60")})
     await orders.do_place_order(ctx, customer, None, [package.code])
@@ -210,6 +212,9 @@ async def test_credit_limit_reached_stops_the_next_chargeable_call(
     await do_set_credit_limit(ctx, customer, None, 10_000)
     assert await credit.check_may_start(ctx, customer.user_id, "call.video") is None
     await use(ctx, customer, "call.video", 100 * 60)
+    await rating.do_rate_pending(ctx)
+    assert await credit.check_may_start(ctx, customer.user_id, "call.video") is None
+    await use(ctx, customer, "call.video", 60)
     await rating.do_rate_pending(ctx)
     try:
         await credit.check_may_start(ctx, customer.user_id, "call.video")
