@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from yuntong.core.files import private_dir, private_file
+from yuntong.files import private_dir, private_file
 
 SECRETS_FILE = "secrets.toml"
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from yuntong.core.files import create_private_file, private_file
+from yuntong.files import create_private_file, private_file
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

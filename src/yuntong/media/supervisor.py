@@ -27,8 +27,8 @@ from pydantic import SecretStr
 
 from yuntong.config import IPAddress, JanusNode, Settings, ip_range
 from yuntong.core.context import Context
-from yuntong.core.files import private_dir
 from yuntong.core.logging import get_logger
+from yuntong.files import private_dir
 from yuntong.media.janus import janus_token
 from yuntong.media.janus_config import write_janus_config
 
