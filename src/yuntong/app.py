@@ -27,6 +27,7 @@ from yuntong.contacts import service as contacts_service
 from yuntong.core.clock import Clock
 from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
+from yuntong.core.http_errors import ErrorResponses
 from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
 from yuntong.media.pool import POOL, JanusPool, pool_nodes
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.ctx = ctx
     realtime_ws.install(calls_ws.HANDLERS, presence.HANDLERS)
     _install_error_handlers(app)
+    app.add_middleware(ErrorResponses)
     for router in (
         ops_api.router,
         accounts_api.router,

@@ -197,6 +197,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "incident_not_found": (404, "找不到该故障记录", "No such incident"),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
+    "database_unavailable": (
+        503,
+        "数据库暂时不可用，请稍后再试",
+        "The database is unavailable; try again shortly",
+    ),
 }
 
 register({f"error.{code}": (zh, en) for code, (_status, zh, en) in ERRORS.items()})

@@ -16,6 +16,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from yuntong.core.context import get_context
+from yuntong.core.dbhealth import unavailable_error
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import pick_locale
 from yuntong.core.logging import get_logger
@@ -254,10 +255,14 @@ async def meeting_socket(websocket: WebSocket) -> None:
         ticket = service.decode_ticket(ctx, websocket.query_params.get("ticket", ""))
         room = await open_room(ctx, ticket.meeting_id)
         participant = await room.attach_socket(ticket, socket)
-    except YuntongError as exc:
-        await socket.send_raw(reply("error", None, exc.to_dict(locale)))
+    except Exception as exc:
+        # refused, or the database is down (try again later); anything else is a bug
+        err = exc if isinstance(exc, YuntongError) else unavailable_error(exc)
+        if err is None:
+            raise
+        await socket.send_raw(reply("error", None, err.to_dict(locale)))
         await socket.close(
-            4400 + min(exc.status - 400, 99) if exc.status >= 400 else 4400, exc.code
+            4400 + min(err.status - 400, 99) if err.status >= 400 else 4400, err.code
         )
         return
     await socket.send_raw(
@@ -383,7 +388,9 @@ async def _dispatch(room: Room, p: Participant, socket: MeetingSocket, envelope:
             await socket.send_raw(reply("ack", msg_id, result or {}))
     except YuntongError as exc:
         await socket.send_raw(reply("error", msg_id, exc.to_dict(socket.locale)))
-    except Exception:
-        log.exception("meeting_handler_failed")
-        err = YuntongError("internal_error")
+    except Exception as exc:
+        err = unavailable_error(exc)  # a database outage is said so, and the socket stays
+        if err is None:
+            log.exception("meeting_handler_failed")
+            err = YuntongError("internal_error")
         await socket.send_raw(reply("error", msg_id, err.to_dict(socket.locale)))

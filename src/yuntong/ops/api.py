@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from yuntong import __version__
+from yuntong.core import dbhealth
 from yuntong.core.context import Context, get_context
 from yuntong.core.workdays import WorkCalendar
 from yuntong.media.pool import POOL
@@ -28,13 +28,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(ctx: Ctx) -> JSONResponse:
     """Readiness: the database answers and the realtime hub runs; media children reported."""
-    checks: dict[str, Any] = {}
-    try:
-        async with ctx.db.session() as session:
-            await session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
+    checks: dict[str, Any] = {"database": await dbhealth.check(ctx.db)}  # or "unavailable: why"
     checks["realtime"] = "ok" if "hub" in ctx.extras else "starting"
     children = ctx.extras.get("children")
     if children is not None:

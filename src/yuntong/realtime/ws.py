@@ -7,22 +7,25 @@ handler answers with an error and never ends the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
+from starlette.websockets import WebSocketState
 
 from yuntong.accounts import parties
 from yuntong.accounts.auth import principal_from_token, token_from_request
 from yuntong.core.context import Context, get_context
+from yuntong.core.dbhealth import unavailable_error, unavailable_reason
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import pick_locale
+from yuntong.core.i18n import pick_locale, request_locale
 from yuntong.core.logging import get_logger
 from yuntong.realtime import presence
 from yuntong.realtime.connection import Connection, HandlerTable, hub_of
-from yuntong.realtime.protocol import invalid_data, parse_envelope, reply
+from yuntong.realtime.protocol import encode, invalid_data, parse_envelope, reply
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -41,6 +44,25 @@ def install(*tables: HandlerTable) -> None:
 
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    try:
+        await _session(websocket)
+    except Exception as exc:
+        error = unavailable_error(exc)
+        if error is None:
+            raise
+        # the database is down (signing in, greeting): say so and "try again later" (the
+        # client reconnects and resumes), not a crash
+        log.warning("ws_database_unavailable", reason=unavailable_reason(exc))
+        with contextlib.suppress(Exception):
+            if websocket.client_state == WebSocketState.CONNECTING:
+                await websocket.accept()
+            await websocket.send_text(
+                encode(reply("error", None, error.to_dict(request_locale(websocket))))
+            )
+            await websocket.close(code=1013, reason="database_unavailable")
+
+
+async def _session(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     found = token_from_request(websocket)
     principal = await principal_from_token(ctx, found[0], via=found[1]) if found else None
@@ -164,8 +186,10 @@ async def _dispatch(conn: Connection, raw: str | bytes) -> None:
     except YuntongError as exc:
         WS_MESSAGES.labels(exc.code).inc()
         await conn.channel.send_raw(reply("error", msg_id, exc.to_dict(conn.channel.locale)))
-    except Exception:
-        log.exception("ws_handler_failed")
-        WS_MESSAGES.labels("internal_error").inc()
-        err = YuntongError("internal_error")
+    except Exception as exc:
+        err = unavailable_error(exc)  # a database outage is said so, and the socket stays
+        if err is None:
+            log.exception("ws_handler_failed")
+            err = YuntongError("internal_error")
+        WS_MESSAGES.labels(err.code).inc()
         await conn.channel.send_raw(reply("error", msg_id, err.to_dict(conn.channel.locale)))
