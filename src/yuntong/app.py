@@ -24,6 +24,7 @@ from yuntong.calls import ws as calls_ws
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
+from yuntong.core import changes
 from yuntong.core.clock import Clock
 from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ctx.writer.start()
+        # before anything is cached: changes made by other processes are read from here on
+        change_feed = await changes.start(ctx)
         hub = Hub(ctx)
         hub.start()
         ctx.extras["hub"] = hub
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await children.stop()
             await calls_service.stop_engine(ctx)
             await hub.close()
+            await changes.stop(change_feed)
             await ctx.writer.stop()
             await ctx.db.dispose()
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     call_checkpoint_s: float = Field(30.0, gt=0)
     reconnect_grace_s: float = 20.0
     heartbeat_interval_s: float = 20.0
+    # how often each server reads the change feed (core/changes.py) and drops what it keeps in
+    # memory that another process (the CLI, another node) changed; 0: never (one process)
+    change_poll_s: float = Field(1.0, ge=0)
     ws_max_message_bytes: int = 64 * 1024
     ws_resume_buffer: int = 200
     # permessage-deflate costs ~64 KB of zlib state and CPU per socket for little gain on
@@ -122,9 +125,6 @@ class Settings(BaseSettings):
     # by the rent (the usage room the customer had stays), "refuse" it (the customer raises the
     # limit first), or "allow" it as it is (the limit is exhausted by the rent alone)
     billing_rent_over_credit_limit: str = Field("raise", pattern="^(raise|refuse|allow)$")
-    # how often each server looks for standings changed by another process (the CLI, another
-    # node) and drops its cached copies; 0: never (one process does everything)
-    billing_change_poll_s: float = Field(1.0, ge=0)
     # a terminated account places no call at all, not even one its tariff does not charge for
     billing_terminated_free_calls: bool = False
     # HMAC-SHA256 key of the payment provider's webhook; empty: the webhook is off

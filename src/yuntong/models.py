@@ -14,7 +14,6 @@ from yuntong.billing.models import (
     Payment,
     Product,
     ProductPrice,
-    StandingChange,
     Statement,
     StatementLine,
     Subscription,
@@ -22,6 +21,7 @@ from yuntong.billing.models import (
 )
 from yuntong.calls.models import CallQualityReport, CallRecord
 from yuntong.contacts.models import Block, Contact
+from yuntong.core.changes import CacheChange
 from yuntong.core.db import Base
 from yuntong.meetings.models import (
     Meeting,
@@ -36,6 +36,7 @@ __all__ = [
     "Base",
     "BillingAccount",
     "Block",
+    "CacheChange",
     "CallQualityReport",
     "CallRecord",
     "Contact",
@@ -57,7 +58,6 @@ __all__ = [
     "Payment",
     "Product",
     "ProductPrice",
-    "StandingChange",
     "Statement",
     "StatementLine",
     "Subscription",

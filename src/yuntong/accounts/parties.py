@@ -3,8 +3,10 @@
 Every call invite asks for the caller's and the callee's account status; reading two user rows
 per invite was the largest cost of call set-up. Statuses change only through the enforcement
 ladder and registration review, which publish on the ``accounts.status`` bus channel after
-committing; every node drops its copy when that message arrives, so a suspension takes effect
-on the next invite. Usernames never change, so the username → id map needs no invalidation.
+committing; this process drops its copy when that message arrives, so a suspension takes effect
+on the next invite. The topic is durable (``core/changes.py``): a status changed by another
+process (``yuntong user status``, another node) arrives on this bus within ``change_poll_s``.
+Usernames never change, so the username → id map needs no invalidation.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from yuntong.accounts import store
 from yuntong.accounts.models import User
 from yuntong.core.context import Context
 
-STATUS_CHANNEL = "accounts.status"  # bus channel: {"user_id", "status"} after every change
+STATUS_CHANNEL = "accounts.status"  # durable bus topic: {"user_id", "status"} after every change
 MAX_ENTRIES = 200_000  # ~100 bytes each; cleared wholesale when full
 
 

@@ -6,59 +6,33 @@ has an account of its own. Accounts are opened on first need (an order, a charge
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.models import Role
 from yuntong.accounts.service import Actor
-from yuntong.billing.models import AccountKind, BillingAccount, StandingChange
+from yuntong.billing.models import AccountKind, BillingAccount
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 
-log = get_logger(__name__)
-ACCOUNT_CHANNEL = "billing.account"  # {"account_id": n}: its standing changed
-_ORIGIN = "billing.origin"
-
-
-def origin_of(ctx: Context) -> str:
-    """This process's name on the standing changes it writes (it skips its own when polling)."""
-    origin: str | None = ctx.extras.get(_ORIGIN)
-    if origin is None:
-        origin = ctx.extras[_ORIGIN] = uuid.uuid4().hex
-    return origin
+# {"account_ids": [n, …], "opened": bool}: their standing changed ("opened": an account was
+# opened, so a user without one may have one now); a durable topic (core/changes.py)
+ACCOUNT_CHANNEL = "billing.account"
 
 
 async def publish_changed(ctx: Context, *account_ids: int, opened: bool = False) -> None:
     """After a commit that changed these accounts' standing: this process's subscribers are
-    told on the bus, and every other process (another server; the CLI changed it) by a row in
-    ``billing_standing_changes`` that each server polls (``credit.do_poll_changes``)."""
+    told on the bus, and every other process (another server; the CLI changed it) through the
+    change feed the bus writes the message to (one row for all of them)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
-    for account_id in ids:
-        message: dict[str, Any] = {"account_id": account_id}
-        if opened:
-            message["opened"] = True
-        await ctx.bus.publish(ACCOUNT_CHANNEL, message)
-    change = StandingChange(
-        account_ids=ids,
-        opened=opened,
-        origin=origin_of(ctx),
-        created_at=datetime.now(UTC),  # the wall clock: rows are pruned by age, not billed
-    )
-    try:
-        async with ctx.db.session() as s:
-            s.add(change)
-    except SQLAlchemyError:  # committed all the same: other servers miss it until the next
-        log.exception("billing_standing_change_not_written", accounts=len(ids))
+    await ctx.bus.publish(ACCOUNT_CHANNEL, {"account_ids": ids, "opened": opened})
 
 
 async def find_account_for_user(

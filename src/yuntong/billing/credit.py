@@ -6,9 +6,10 @@ prepaid account spends its balance, and each prepaid call is given the longest d
 balance pays for.
 
 Standings are kept in memory, so that a warm call set-up reads no database. They are dropped
-when the account's standing changes: by this process's bus at once, and by
-:func:`do_poll_changes` (the billing worker, every ``billing_change_poll_s``) when another
-process changed it (``yuntong billing close``/``daily``, another server).
+when the account's standing changes (``billing.account`` on the bus): at once for a change made
+in this process, and within ``change_poll_s`` for one made by another process (``yuntong
+billing close``/``daily``, another server), which the change feed (``core/changes.py``)
+delivers to this process's bus.
 
 A finished call is not in the ledger until the worker has collected and rated it (a few
 seconds). Its expected cost is counted meanwhile: the server that owned the call notes it
@@ -20,16 +21,16 @@ the account's standing is read again after rating, and every few seconds for eve
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
-from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user, origin_of
+from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user
 from yuntong.billing.catalog import Catalog, business_tz, load_catalog
 from yuntong.billing.cycles import Cycle, cycle_of
 from yuntong.billing.models import (
@@ -38,7 +39,6 @@ from yuntong.billing.models import (
     BillingState,
     EntryKind,
     LedgerEntry,
-    StandingChange,
     Subscription,
     UsageRecord,
 )
@@ -51,11 +51,7 @@ from yuntong.core.money import format_yuan
 
 log = get_logger(__name__)
 _CACHE = "billing.standings"
-# standing changes re-read below the highest seen, for rows whose insert committed late
-POLL_OVERLAP = 64
 RECONCILE_EVERY_S = 10.0  # forget the notes of calls rated since
-PRUNE_EVERY_S = 600.0
-PRUNE_AFTER = timedelta(hours=1)  # standing changes older than this are deleted
 UNRATED_KEPT_S = 24 * 3600.0  # a note never matched by a rating is dropped after a day
 _CHUNK = 500
 
@@ -101,10 +97,6 @@ class Standings:
         self.unrated_of_user: dict[int, dict[str, Unrated]] = {}
         # bumped by every drop: a standing read while one was dropped is used once, not kept
         self.generation = 0
-        self.cursor: int | None = None  # highest standing change read (None: not polled yet)
-        self.seen: set[int] = set()  # changes read at or below the cursor, within the overlap
-        self.reconciled_at = time.monotonic()
-        self.pruned_at = 0.0
 
     def drop(self, account_ids: Iterable[int], opened: bool = False) -> None:
         self.generation += 1
@@ -113,11 +105,6 @@ class Standings:
         if opened:  # a user without an account may have one now
             self.account_of = {u: a for u, a in self.account_of.items() if a is not None}
 
-    def drop_all(self) -> None:
-        self.generation += 1
-        self.by_account.clear()
-        self.account_of.clear()
-
 
 def _standings(ctx: Context) -> Standings:
     cache: Standings | None = ctx.extras.get(_CACHE)
@@ -125,7 +112,7 @@ def _standings(ctx: Context) -> Standings:
         cache = ctx.extras[_CACHE] = Standings()
 
         async def _changed(message: dict[str, Any]) -> None:
-            cache.drop([int(message["account_id"])], bool(message.get("opened")))
+            cache.drop((int(a) for a in message["account_ids"]), bool(message.get("opened")))
 
         ctx.bus.subscribe(ACCOUNT_CHANNEL, _changed)
     return cache
@@ -369,52 +356,11 @@ async def _reconcile(ctx: Context, cache: Standings) -> None:
         _forget(cache.unrated_of_user, user_id, rated)
 
 
-# -- standings changed by other processes --------------------------------------------------
-
-
-async def do_poll_changes(ctx: Context) -> int:
-    """Drop the standings another process changed since the last poll; every few seconds,
-    forget the notes of rated calls, and every few minutes delete old change rows. Off the
-    call path: the billing worker runs it every ``billing_change_poll_s``. Returns the
-    changes read."""
-    cache = _standings(ctx)
-    me = origin_of(ctx)
-    async with ctx.db.session() as s:
-        if cache.cursor is None:  # the first poll: whatever was read before may be stale
-            cache.cursor = int(await s.scalar(select(func.max(StandingChange.id))) or 0)
-            cache.drop_all()
-            return 0
-        floor = cache.cursor - POLL_OVERLAP
-        ids = (
-            await s.execute(select(StandingChange.id).where(StandingChange.id > floor))
-        ).scalars()
-        fresh = sorted(i for i in ids if i not in cache.seen)
-        rows: Sequence[Row[list[int], bool, str]] = ()
-        if fresh:
-            query = select(
-                StandingChange.account_ids, StandingChange.opened, StandingChange.origin
-            ).where(StandingChange.id.in_(fresh))
-            rows = (await s.execute(query)).all()
-    for account_ids, opened, origin in rows:
-        if origin != me:  # this process's own changes went through its bus
-            cache.drop((int(a) for a in account_ids), bool(opened))
-    if fresh:
-        cache.cursor = max(cache.cursor, fresh[-1])
-        cache.seen.update(fresh)
-    cache.seen = {i for i in cache.seen if i > cache.cursor - POLL_OVERLAP}
-    moment = time.monotonic()
-    if moment - cache.reconciled_at >= RECONCILE_EVERY_S:
-        cache.reconciled_at = moment
-        await _reconcile(ctx, cache)
-    if moment - cache.pruned_at >= PRUNE_EVERY_S:
-        cache.pruned_at = moment
-        async with ctx.db.session() as s:
-            await s.execute(
-                delete(StandingChange).where(
-                    StandingChange.created_at < datetime.now(UTC) - PRUNE_AFTER
-                )
-            )
-    return len(rows)
+async def do_reconcile_unrated(ctx: Context) -> None:
+    """Forget the notes of calls rated since they ended (and drop those accounts' standings).
+    Off the call path: the billing worker runs it every ``RECONCILE_EVERY_S``; it reads the
+    database only while this server has notes."""
+    await _reconcile(ctx, _standings(ctx))
 
 
 def limit_used_percent(kind: str, limit_fen: int, owed_fen: int) -> int:

@@ -117,20 +117,6 @@ class BillingAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class StandingChange(Base):
-    """A change of some accounts' standing (state, limit, kind, ledger, subscriptions), written
-    by whichever process made it (a server, the CLI) so that every server drops what it keeps
-    in memory for those accounts (``billing/credit.py`` polls this table; migration 0008)."""
-
-    __tablename__ = "billing_standing_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_ids: Mapped[list[int]] = mapped_column(JSON)
-    opened: Mapped[bool] = mapped_column(Boolean, default=False)  # a new account: who pays?
-    origin: Mapped[str] = mapped_column(String(32))  # the writing process (skips its own)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-
-
 class Order(Base):
     """An order document, kept as part of the customer's agreement (VP 2)."""
 

@@ -47,25 +47,22 @@ async def _loop(ctx: Context) -> None:
             log.exception("billing_worker_failed")
 
 
-async def _poll_loop(ctx: Context) -> None:
-    """Standings changed by another process (the CLI, another server): dropped from memory
-    within ``billing_change_poll_s``. Runs even where rating is off."""
+async def _reconcile_loop(ctx: Context) -> None:
+    """The notes of calls ended here are forgotten once rated (``credit``). Runs even where
+    rating is off (another node rates). Standings changed by another process reach this
+    process's bus through the change feed (``core/changes.py``), not here."""
     while True:
-        await asyncio.sleep(ctx.settings.billing_change_poll_s)
+        await asyncio.sleep(credit.RECONCILE_EVERY_S)
         try:
-            await credit.do_poll_changes(ctx)
+            await credit.do_reconcile_unrated(ctx)
         except Exception:
-            log.exception("billing_change_poll_failed")
+            log.exception("billing_reconcile_failed")
 
 
-def start(ctx: Context) -> asyncio.Task[None] | None:
-    loops = []
+def start(ctx: Context) -> asyncio.Task[None]:
+    loops = [_reconcile_loop(ctx)]
     if ctx.settings.billing_rating_interval_s > 0:
         loops.append(_loop(ctx))
-    if ctx.settings.billing_change_poll_s > 0:
-        loops.append(_poll_loop(ctx))
-    if not loops:
-        return None
     return asyncio.create_task(_run_all(loops), name="billing-worker")
 
 

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
+from yuntong.core import changes
 from yuntong.core.bus import Bus, InProcessBus
 from yuntong.core.clock import Clock
 from yuntong.core.crypto import PiiCipher
@@ -36,7 +37,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         settings.secret_key.get_secret_value(),
     )
     db = Database(settings.effective_database_url)
-    return Context(
+    ctx = Context(
         settings=settings,
         db=db,
         writer=GroupCommitter(db),
@@ -44,6 +45,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         cipher=cipher,
         bus=InProcessBus(),
     )
+    changes.attach(ctx)  # cache invalidations reach the other processes (the CLI's too)
+    return ctx
 
 
 def get_context(connection: HTTPConnection) -> Context:
