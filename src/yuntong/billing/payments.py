@@ -190,7 +190,7 @@ async def do_receive_webhook(
     check_signature(secret, signature, raw, ctx.clock.now())
     try:
         body = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise YuntongError("malformed_message") from exc
     if not isinstance(body, dict):
         raise YuntongError("malformed_message")

@@ -60,7 +60,7 @@ async def janus_events(request: Request) -> Response:
         return Response(status_code=413)
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return Response(status_code=400)
     events = payload if isinstance(payload, list) else [payload]
     for item in events:
