@@ -42,13 +42,29 @@ _OUTAGE = (
 )
 
 
+_BAD_VALUE = (
+    OverflowError,  # sqlite3: an integer beyond 64 bits
+    asyncpg.exceptions._base.DataError,  # asyncpg: a value the column type cannot take
+    asyncpg.exceptions.DataError,  # PostgreSQL: class 22, data exception
+)
+
+
 def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the driver error SQLAlchemy wraps in it, and their causes."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        orig = current.orig if isinstance(current, sa_exc.StatementError) else None
+        todo.extend(
+            e
+            for e in (orig, current.__cause__, current.__context__)
+            if isinstance(e, BaseException)
+        )
 
 
 def _raised_by_driver(exc: BaseException) -> bool:
@@ -65,19 +81,19 @@ def _describe(exc: BaseException) -> str:
 
 
 def unavailable_reason(exc: BaseException) -> str | None:
-    """Why the database is unreachable, if ``exc`` says it is; None for any other error."""
+    """Why the database is unreachable, if ``exc`` says it is; None for any other error.
+
+    Walks the chain of causes: SQLAlchemy's error wraps the driver's (a lost connection,
+    a refused one). Not an outage: a value the driver refuses (asyncpg's client-side
+    ``DataError`` for an integer out of range is an ``InterfaceError`` too), any SQL error.
+    """
     for e in _chain(exc):
         if isinstance(e, sa_exc.DBAPIError):
-            orig = e.orig
-            if isinstance(orig, sqlite3.OperationalError | sqlite3.DatabaseError):
-                message = str(orig).lower()
-                if any(m in message for m in _SQLITE_OUTAGE):
-                    return _describe(orig)
-                continue
-            if e.connection_invalidated or isinstance(
-                e, sa_exc.OperationalError | sa_exc.InterfaceError
-            ):
-                return _describe(orig if orig is not None else e)
+            if isinstance(e.orig, sqlite3.Error):
+                message = str(e.orig).lower()
+                return _describe(e.orig) if any(m in message for m in _SQLITE_OUTAGE) else None
+            if e.connection_invalidated:  # the pool found the connection dead
+                return _describe(e.orig if e.orig is not None else e)
         elif _outage_outside_sqlalchemy(e):
             return _describe(e)
     return None
@@ -87,6 +103,15 @@ def _outage_outside_sqlalchemy(e: BaseException) -> bool:
     if isinstance(e, _OUTAGE):
         return True
     return isinstance(e, OSError) and _raised_by_driver(e)  # refused, reset, timed out
+
+
+def refused_value(exc: BaseException) -> str | None:
+    """What the database refused, if ``exc`` is a value it cannot store (an integer beyond its
+    column, a malformed date or text): bad input that validation should have stopped."""
+    for e in _chain(exc):
+        if isinstance(e, _BAD_VALUE):
+            return _describe(e)
+    return None
 
 
 def unavailable_error(exc: BaseException) -> YuntongError | None:

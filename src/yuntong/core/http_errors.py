@@ -5,8 +5,9 @@ Starlette answers an exception that no handler took with ``Internal Server Error
 text and then re-raises it, and uvicorn closes the kept-alive connection, so the client's
 next request on it fails too. This middleware sits inside Starlette's and answers instead,
 in JSON like every other error: a database outage is 503 ``database_unavailable`` with
-``Retry-After`` (:mod:`yuntong.core.dbhealth`), anything else a logged 500
-``internal_error``. The connection stays usable.
+``Retry-After`` (:mod:`yuntong.core.dbhealth`), a value the database cannot store (an input
+no model bounded) a 422 ``validation_failed``, anything else a logged 500 ``internal_error``.
+The connection stays usable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from yuntong.core.dbhealth import unavailable_error, unavailable_reason
+from yuntong.core.dbhealth import refused_value, unavailable_error, unavailable_reason
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale
 from yuntong.core.logging import get_logger
@@ -57,14 +58,15 @@ class ErrorResponses:
             await response(scope, receive, send)
 
     def _error_for(self, exc: Exception, scope: Scope) -> YuntongError:
+        where = {"method": scope.get("method"), "path": scope.get("path")}
         error = unavailable_error(exc)
         if error is None:
-            log.error(
-                "http_unhandled_error",
-                method=scope.get("method"),
-                path=scope.get("path"),
-                exc_info=exc,
-            )
+            refused = refused_value(exc)
+            if refused is not None:
+                # an input the API models should have bounded: the client's mistake, our gap
+                log.warning("database_refused_value", reason=refused, **where)
+                return YuntongError("validation_failed")
+            log.error("http_unhandled_error", exc_info=exc, **where)
             return YuntongError("internal_error")
         # an outage fails every request: log it once in a while, not once per request
         now = time.monotonic()
