@@ -25,6 +25,7 @@ from yuntong.core.errors import YuntongError
 
 CATALOG_CHANNEL = "billing.catalog"
 _CACHE = "billing.catalog"
+_GENERATION = "billing.catalog.generation"  # bumped by every drop
 
 
 @dataclass
@@ -79,7 +80,7 @@ def local_day(ctx: Context, moment: datetime) -> date:
 
 def install(ctx: Context) -> None:
     async def _dropped(_message: dict[str, Any]) -> None:
-        ctx.extras.pop(_CACHE, None)
+        _drop(ctx)
 
     ctx.bus.subscribe(CATALOG_CHANNEL, _dropped)
 
@@ -88,6 +89,7 @@ async def load_catalog(ctx: Context) -> Catalog:
     cached: Catalog | None = ctx.extras.get(_CACHE)
     if cached is not None:
         return cached
+    generation = ctx.extras.get(_GENERATION, 0)
     catalog = Catalog()
     async with ctx.db.session() as s:
         for product in (await s.execute(select(Product))).scalars():
@@ -96,12 +98,18 @@ async def load_catalog(ctx: Context) -> Catalog:
         for price in (await s.execute(query)).scalars():
             catalog.prices.setdefault(price.product_id, []).append(price)
             catalog.by_id[price.id] = price
-    ctx.extras[_CACHE] = catalog
+    if ctx.extras.get(_GENERATION, 0) == generation:  # not dropped while it was read
+        ctx.extras[_CACHE] = catalog
     return catalog
 
 
-async def _changed(ctx: Context) -> None:
+def _drop(ctx: Context) -> None:
+    ctx.extras[_GENERATION] = ctx.extras.get(_GENERATION, 0) + 1
     ctx.extras.pop(_CACHE, None)
+
+
+async def _changed(ctx: Context) -> None:
+    _drop(ctx)
     await ctx.bus.publish(CATALOG_CHANNEL, {})
 
 

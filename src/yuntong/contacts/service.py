@@ -16,8 +16,22 @@ from yuntong.core.errors import YuntongError
 CHANGED_CHANNEL = "contacts.changed"  # bus: {"owner_id", "other_id"} after any change
 
 
-def _block_cache(ctx: Context) -> dict[int, frozenset[int]]:
-    cache: dict[int, frozenset[int]] = ctx.extras.setdefault("blocks", {})
+class BlockCache:
+    """Per owner, the ids they blocked. ``generation`` goes up with every drop, so that a list
+    read while a change was arriving (from this node or the change feed) is used once but never
+    kept in place of the newer one."""
+
+    def __init__(self) -> None:
+        self.by_owner: dict[int, frozenset[int]] = {}
+        self.generation = 0
+
+    def drop(self, owner_id: int) -> None:
+        self.generation += 1
+        self.by_owner.pop(owner_id, None)
+
+
+def _block_cache(ctx: Context) -> BlockCache:
+    cache: BlockCache = ctx.extras.setdefault("blocks", BlockCache())
     return cache
 
 
@@ -30,7 +44,7 @@ def install(ctx: Context) -> None:
     """Keep this node's block-list cache in step with changes made on any node."""
 
     async def forget(message: dict[str, Any]) -> None:
-        _block_cache(ctx).pop(message["owner_id"], None)
+        _block_cache(ctx).drop(message["owner_id"])
 
     ctx.bus.subscribe(CHANGED_CHANNEL, forget)
 
@@ -181,13 +195,15 @@ async def list_blocked(ctx: Context, owner_id: int) -> list[dict[str, object]]:
 async def is_blocked(ctx: Context, owner_id: int, other_id: int) -> bool:
     """Whether ``owner_id`` blocked ``other_id``; asked on every call, so kept in memory."""
     cache = _block_cache(ctx)
-    blocked = cache.get(owner_id)
+    blocked = cache.by_owner.get(owner_id)
     if blocked is None:
+        generation = cache.generation
         async with ctx.db.session() as session:
             blocked = frozenset(await store.blocked_ids(session, owner_id))
-        if len(cache) > 50_000:
-            cache.clear()
-        cache[owner_id] = blocked
+        if len(cache.by_owner) > 50_000:
+            cache.by_owner.clear()
+        if cache.generation == generation:
+            cache.by_owner[owner_id] = blocked
     return other_id in blocked
 
 
