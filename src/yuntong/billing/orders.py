@@ -287,6 +287,10 @@ def service_terms(settings: Settings) -> dict[str, Any]:
         "rent_during_arrears_suspension": settings.billing_rent_during_arrears_suspension,
         # a postpaid order whose monthly rent exceeds the credit limit: refuse, raise or allow
         "rent_over_credit_limit": settings.billing_rent_over_credit_limit,
+        # a terminated account places no call, free ones included, unless allowed here
+        "terminated_free_calls": settings.billing_terminated_free_calls,
+        # payments settle the debt due first; a statement's charges before its late fees
+        "payment_order": "due_first_charges_before_late_fees",
         "timezone": settings.business_timezone,
     }
 
@@ -334,6 +338,20 @@ register(
             "An order whose monthly fees exceed a postpaid account's credit limit is accepted; "
             "the fees count against the limit, which may pause chargeable services.",
         ),
+        "terms.payment_order": (
+            "缴费先抵扣最早到期的欠费；同一日到期的，先抵扣费用，后抵扣滞纳金，"
+            "因此缴清费用后不再产生滞纳金。",
+            "A payment settles the debts that fell due first; of those due on the same day, "
+            "charges before late fees, so no late fee accrues on charges you have paid.",
+        ),
+        "terms.terminated.refused": (
+            "服务终止后不能再发起任何通话（包括免费通话）。",
+            "Once the service is terminated, no call can be placed, free calls included.",
+        ),
+        "terms.terminated.allowed": (
+            "服务终止后仅可发起免费通话。",
+            "Once the service is terminated, only free calls can be placed.",
+        ),
         "terms.incident": (
             "因运营方原因连续中断服务 {hours} 小时及以上的，按中断时长减免相应月租。",
             "Interruptions caused by the operator lasting {hours} hours or more are credited "
@@ -368,6 +386,11 @@ def terms_text(settings: Settings, locale: str) -> list[str]:
             f"terms.credit.{settings.billing_rent_over_credit_limit}",
             locale,
             max=format_yuan(settings.billing_credit_limit_max_fen),
+        ),
+        translate("terms.payment_order", locale),
+        translate(
+            f"terms.terminated.{'allowed' if settings.billing_terminated_free_calls else 'refused'}",
+            locale,
         ),
         translate("terms.incident", locale, hours=hours),
     ]

@@ -54,6 +54,8 @@ async def test_by_default_the_limit_is_raised_by_the_rent(ctx: Context) -> None:
     assert account.credit_limit_fen == 150_000  # 1,000.00 rent + the 500.00 it had
     assert order.document["terms"]["credit_limit_fen"] == 150_000
     assert order.document["terms"]["rent_over_credit_limit"] == "raise"
+    assert order.document["terms"]["terminated_free_calls"] is False
+    assert order.document["terms"]["payment_order"] == "due_first_charges_before_late_fees"
     assert order.document["credit_limit_rule"] == {
         "mode": "raise",
         "rent_fen": 100_000,
@@ -129,6 +131,10 @@ async def test_the_price_list_prints_the_terms_in_force(
     assert 'id="billing-terms"' in english
     assert "Overdue fees cost 0.3% of the amount a day" in english
     assert "at a competent authority&#39;s request, the monthly fee is still charged" in english
+    assert "charges before late fees, so no late fee accrues on charges you have paid" in english
+    assert "先抵扣费用，后抵扣滞纳金" in chinese
+    assert "no call can be placed, free calls included" in english
+    assert "服务终止后不能再发起任何通话" in chinese
     if settings_overrides.get(MODE) == "refuse":
         assert "While service is suspended for non-payment, the monthly fee is still" in english
         assert "is refused: raise the credit limit first" in english
