@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import structlog
 from sqlalchemy import text
 
 from tests.support.server import ServerProcess
@@ -23,6 +24,15 @@ from yuntong.models import Base
 
 PG_DSN = os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that runs a CLI command in this process configures logging (WARNING): put it
+    back afterwards, so a later test's log capture is not filtered by it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def unique(prefix: str = "u") -> str:

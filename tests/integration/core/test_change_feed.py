@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
 
+from tests.conftest import _create_pg_database, _drop_pg_database, make_settings
 from yuntong.accounts import parties
 from yuntong.billing import accounts as billing_accounts
 from yuntong.billing import catalog
@@ -17,6 +19,25 @@ from yuntong.contacts import service as contacts
 from yuntong.core import changes
 from yuntong.core.changes import CacheChange
 from yuntong.core.context import Context, build_context
+from yuntong.core.migrate import upgrade
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Context]:
+    """A Context on a database of its own: the session's shared one also has live servers on
+    it, whose changes would be in the feed too."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}"
+    else:
+        url = await _create_pg_database()
+    try:
+        upgrade(url)
+        context = build_context(make_settings(tmp_path / "var", url))
+        yield context
+        await context.db.dispose()
+    finally:
+        if request.param == "postgres":
+            await _drop_pg_database(url)
 
 
 @pytest.fixture
