@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     media_timeout_s: float = 30.0
     # every live answered call's last-alive moment is written this often (one statement per
     # node): a call cut by a crash is billed up to its last checkpoint, never for the outage
-    call_checkpoint_s: float = Field(30.0, gt=0)
+    call_checkpoint_s: float = Field(10.0, gt=0)
     reconnect_grace_s: float = 20.0
     heartbeat_interval_s: float = 20.0
     # how often each server reads the change feed (core/changes.py) and drops what it keeps in
