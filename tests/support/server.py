@@ -180,8 +180,7 @@ class ServerProcess:
             return token
 
     async def aclose(self) -> None:
-        """Stop everything this object started: the child, its children, the test's Context."""
-        self.stop()
+        """Close the test's Context (its database connections); the server keeps running."""
         if self._ctx is not None:
             await self._ctx.db.dispose()
             self._ctx = None
@@ -195,6 +194,7 @@ async def private_server(folder: Path, **env: str) -> AsyncIterator[ServerProces
     try:
         yield server
     finally:
+        server.stop()
         await server.aclose()
 
 

