@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,33 @@ async def find_account_for_user(
     else:
         query = select(BillingAccount).where(BillingAccount.user_id == user_id)
     found: BillingAccount | None = (await s.execute(query)).scalar_one_or_none()
+    return found
+
+
+async def account_ids_for_users(ctx: Context, user_ids: set[int]) -> dict[int, int]:
+    """The paying account's id of each of ``user_ids``, opened when missing: one read for all
+    (the billing worker turns every finished call of a pass into usage at once)."""
+    users = await accounts.get_users(ctx, user_ids)
+    org_of = {u: users[u].organisation_id for u in user_ids if u in users}
+    orgs = {o for o in org_of.values() if o is not None}
+    query = select(BillingAccount.id, BillingAccount.user_id, BillingAccount.organisation_id)
+    query = query.where(
+        or_(
+            BillingAccount.user_id.in_([u for u, o in org_of.items() if o is None]),
+            BillingAccount.organisation_id.in_(orgs),
+        )
+    )
+    async with ctx.db.session() as s:
+        rows = (await s.execute(query)).all()
+    of_user = {user: account for account, user, _ in rows if user is not None}
+    of_org = {org: account for account, _, org in rows if org is not None}
+    found: dict[int, int] = {}
+    for user_id in user_ids:
+        org = org_of.get(user_id)
+        account_id = of_org.get(org) if org is not None else of_user.get(user_id)
+        if account_id is None:  # rare: the first charge of a user whose account was never opened
+            account_id = (await account_for_user(ctx, user_id)).id
+        found[user_id] = account_id
     return found
 
 

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.models import User
-from yuntong.billing.accounts import account_for_user
+from yuntong.billing.accounts import account_for_user, account_ids_for_users
 from yuntong.billing.models import UsageRecord
+from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.billing.tariff import MAX_QUANTITY_S, check_usage_type
 from yuntong.calls import service as calls
 from yuntong.calls.models import CallRecord
@@ -86,10 +87,10 @@ async def do_collect_call_usage(ctx: Context) -> int:
     while True:
         records = await calls.list_billable_calls(ctx, since - COLLECT_MARGIN, limit=2000)
         fresh = await _without_usage(ctx, [r.id for r in records])
-        callees = await accounts.get_users(ctx, {r.callee_id for r in records if r.id in fresh})
-        for record in records:
-            if record.id in fresh and await do_record_usage(ctx, _call_usage(record, callees)):
-                added += 1
+        ended = [r for r in records if r.id in fresh]
+        if ended:
+            callees = await accounts.get_users(ctx, {r.callee_id for r in ended})
+            added += await _record_usages(ctx, [_call_usage(r, callees) for r in ended])
         if records:
             assert records[-1].ended_at is not None
             since = max(since, records[-1].ended_at)
@@ -97,6 +98,32 @@ async def do_collect_call_usage(ctx: Context) -> int:
             break
     ctx.extras[_WATERMARK] = since
     return added
+
+
+async def _record_usages(ctx: Context, usages: list[UsageInput]) -> int:
+    """Store many usage records in one statement; those already stored are skipped (the
+    unique key), so a second pass adds nothing. Returns how many were given."""
+    for usage in usages:
+        check_usage(usage)
+    account_of = await account_ids_for_users(ctx, {u.user_id for u in usages})
+    now = ctx.clock.now()
+    rows = [
+        {
+            "source": u.source,
+            "source_id": u.source_id,
+            "account_id": account_of[u.user_id],
+            "user_id": u.user_id,
+            "usage_type": u.usage_type,
+            "quantity_s": u.quantity_s,
+            "started_at": u.started_at,
+            "other_party": u.other_party[:64],
+            "created_at": now,
+        }
+        for u in usages
+    ]
+    async with ctx.db.session() as s:
+        await s.execute(insert_ignoring_duplicates(s, UsageRecord), rows)
+    return len(rows)
 
 
 async def _without_usage(ctx: Context, call_ids: list[str]) -> set[str]:
