@@ -365,6 +365,7 @@ def terms_text(settings: Settings, locale: str) -> list[str]:
     """The billing terms as sentences for the customer (the published price list)."""
     rate = f"{(settings.billing_late_fee_per_day * 100).normalize():f}%"
     arrears = "charged" if settings.billing_rent_during_arrears_suspension else "paused"
+    terminated = "allowed" if settings.billing_terminated_free_calls else "refused"
     hours = f"{settings.billing_incident_min_hours:g}"
     return [
         translate(
@@ -388,10 +389,7 @@ def terms_text(settings: Settings, locale: str) -> list[str]:
             max=format_yuan(settings.billing_credit_limit_max_fen),
         ),
         translate("terms.payment_order", locale),
-        translate(
-            f"terms.terminated.{'allowed' if settings.billing_terminated_free_calls else 'refused'}",
-            locale,
-        ),
+        translate(f"terms.terminated.{terminated}", locale),
         translate("terms.incident", locale, hours=hours),
     ]
 

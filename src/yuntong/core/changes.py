@@ -35,7 +35,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import JSON, String, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,7 +45,20 @@ from yuntong.core.db import Base, UTCDateTime
 from yuntong.core.logging import get_logger
 
 if TYPE_CHECKING:
-    from yuntong.core.context import Context
+    from yuntong.config import Settings
+    from yuntong.core.bus import Bus
+    from yuntong.core.db import Database
+
+
+class Context(Protocol):
+    """What the feed needs of a node's context (``core.context.Context`` is one; typed by
+    shape so that the context, which attaches the feed, is not imported back)."""
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    extras: dict[str, Any]
+
 
 log = get_logger(__name__)
 
