@@ -6,6 +6,7 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,15 +61,13 @@ async def _drop_pg_database(url: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-async def db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A freshly migrated database of each backend, shared by the session."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        upgrade(url)
-        yield url
+@asynccontextmanager
+async def own_database(backend: str, folder: Path) -> AsyncIterator[str]:
+    """The URL of an empty database of its own (not migrated): a SQLite file in ``folder``,
+    or a new PostgreSQL database dropped afterwards (skipped when PostgreSQL is not reachable,
+    except in CI)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'own.db'}"
         return
     try:
         url = await _create_pg_database()
@@ -76,9 +75,20 @@ async def db_url(
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({exc}); CI requires it")
-    upgrade(url)
-    yield url
-    await _drop_pg_database(url)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A freshly migrated database of each backend, shared by the session."""
+    async with own_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        upgrade(url)
+        yield url
 
 
 def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Settings:

@@ -5,7 +5,6 @@ a blind index, on SQLite and PostgreSQL, with the key ring the ``yuntong`` comma
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
-from tests.conftest import PG_DSN, _create_pg_database, _drop_pg_database, make_settings
+from tests.conftest import make_settings, own_database
 from yuntong.accounts import service
 from yuntong.cli import app as cli_app
 from yuntong.core.context import build_context
@@ -69,17 +68,8 @@ invitations = sa.table(
 @pytest.fixture(params=["sqlite", "postgres"])
 async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A database of its own, not migrated at all."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
-        return
-    try:
-        url = await _create_pg_database()
-    except OSError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({exc}); CI requires it")
-    yield url
-    await _drop_pg_database(url)
+    async with own_database(request.param, tmp_path) as url:
+        yield url
 
 
 def user_row(n: int, email: str | None) -> dict[str, Any]:

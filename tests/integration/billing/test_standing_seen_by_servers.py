@@ -8,7 +8,6 @@ an account the CLI just suspended or pushed over its limit cannot place its next
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import PG_DSN, _create_pg_database, _drop_pg_database
+from tests.conftest import own_database
 from tests.integration.calls.test_credit_limit_back_to_back import Rest, make_package, person
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
@@ -36,24 +35,14 @@ SEEN_WITHIN_S = 3.0  # the server polls every second
 @pytest.fixture(params=["sqlite", "postgres"])
 async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServerProcess]:
     """A server on a database of its own: closing a cycle touches every account in it."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'yuntong.db'}"
-    else:
+    async with own_database(request.param, tmp_path) as url:
+        started = ServerProcess(tmp_path / "var", url, YUNTONG_BILLING_RATING_INTERVAL_S="3600")
         try:
-            url = await _create_pg_database()
-        except OSError as exc:
-            if os.environ.get("CI"):
-                raise
-            pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({exc})")
-    started = ServerProcess(tmp_path / "var", url, YUNTONG_BILLING_RATING_INTERVAL_S="3600")
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
-        await started.aclose()
-        if request.param == "postgres":
-            await _drop_pg_database(url)
+            started.start()
+            yield started
+        finally:
+            started.stop()
+            await started.aclose()
 
 
 async def customer(server: ServerProcess, fee_fen: int) -> tuple[Rest, WsClient, str, int]:

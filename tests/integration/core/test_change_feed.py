@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from tests.conftest import _create_pg_database, _drop_pg_database, make_settings
+from tests.conftest import make_settings, own_database
 from yuntong.accounts import parties
 from yuntong.billing import accounts as billing_accounts
 from yuntong.billing import catalog
@@ -26,18 +26,11 @@ from yuntong.core.migrate import upgrade
 async def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Context]:
     """A Context on a database of its own: the session's shared one also has live servers on
     it, whose changes would be in the feed too."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}"
-    else:
-        url = await _create_pg_database()
-    try:
+    async with own_database(request.param, tmp_path) as url:
         upgrade(url)
         context = build_context(make_settings(tmp_path / "var", url))
         yield context
         await context.db.dispose()
-    finally:
-        if request.param == "postgres":
-            await _drop_pg_database(url)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import PG_DSN, _create_pg_database, _drop_pg_database
+from tests.conftest import own_database
 from tests.support.server import ServerProcess, wait_for
 from tests.support.tcpproxy import TcpProxy, tcp_proxy
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
@@ -35,14 +34,8 @@ class Outage:
 
 @pytest.fixture
 async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
-    try:
-        direct = await _create_pg_database()
-    except OSError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({exc}); CI requires it")
-    pg = urlsplit(direct)
-    try:
+    async with own_database("postgres", tmp_path) as direct:
+        pg = urlsplit(direct)
         with tcp_proxy(pg.hostname or "127.0.0.1", pg.port or 5432) as proxy:
             via_proxy = direct.replace(pg.netloc, f"{pg.username}@127.0.0.1:{proxy.port}")
             server = ServerProcess(tmp_path / "var", via_proxy)
@@ -54,8 +47,6 @@ async def outage(tmp_path: Path) -> AsyncIterator[Outage]:
             finally:
                 server.stop()
                 await server.aclose()
-    finally:
-        await _drop_pg_database(direct)
 
 
 def _keep_alive_client(server: ServerProcess) -> http.client.HTTPConnection:

@@ -22,7 +22,7 @@ import requests
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
 
-from tests.conftest import PG_DSN, _create_pg_database, _drop_pg_database
+from tests.conftest import own_database
 from tests.support.server import ServerProcess
 
 EXAMPLES = int(os.environ.get("YUNTONG_FUZZ_EXAMPLES", "8"))
@@ -49,29 +49,19 @@ async def fuzz_target(
 ) -> AsyncIterator[Target]:
     """A started server on a database of its own, with a subscriber and a staff member."""
     folder = tmp_path_factory.mktemp("fuzz")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{folder / 'yuntong.db'}"
-    else:
+    async with own_database(request.param, folder) as url:
+        server = ServerProcess(folder / "var", url)
         try:
-            url = await _create_pg_database()
-        except OSError as exc:
-            if os.environ.get("CI"):
-                raise
-            pytest.skip(f"PostgreSQL not reachable at {PG_DSN} ({exc}); CI requires it")
-    server = ServerProcess(folder / "var", url)
-    try:
-        server.start()
-        target = Target(server)
-        for who, role in (("subscriber", "subscriber"), ("staff", "operator_admin")):
-            target.own_ids.add(await server.create_user(f"fuzz_{who}", role=role))
-            target.tokens[who] = await server.login(f"fuzz_{who}")
-        target.bystander_id = await server.create_user("fuzz_bystander")
-        yield target
-    finally:
-        server.stop()
-        await server.aclose()
-        if request.param == "postgres":
-            await _drop_pg_database(url)
+            server.start()
+            target = Target(server)
+            for who, role in (("subscriber", "subscriber"), ("staff", "operator_admin")):
+                target.own_ids.add(await server.create_user(f"fuzz_{who}", role=role))
+                target.tokens[who] = await server.login(f"fuzz_{who}")
+            target.bystander_id = await server.create_user("fuzz_bystander")
+            yield target
+        finally:
+            server.stop()
+            await server.aclose()
 
 
 def _run(target: Target, who: str | None) -> list[str]:
