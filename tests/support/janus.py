@@ -199,3 +199,11 @@ async def running_janus(
         yield janus
     finally:
         await janus.process.stop()
+
+
+def frozen(pid: int) -> bool:
+    """Every thread of ``pid`` is stopped (after SIGSTOP): kill() returns before a busy
+    process's threads are, and a thread still running may answer one more request."""
+    tasks = Path(f"/proc/{pid}/task")
+    states = [(t / "stat").read_text().rsplit(") ", 1)[1][:1] for t in tasks.iterdir()]
+    return all(state in "Tt" for state in states)

@@ -14,7 +14,8 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
-from tests.support.janus import EventSink, Janus, needs_janus
+from tests.support.janus import EventSink, Janus, frozen, needs_janus
+from tests.support.server import wait_for
 from yuntong.media.janus import (
     VIDEOROOM,
     JanusClient,
@@ -184,6 +185,7 @@ async def test_a_frozen_janus_times_out_and_a_dead_one_fails_pending_requests(
     assert pid is not None
 
     os.kill(pid, signal.SIGSTOP)
+    await wait_for(lambda: frozen(pid), timeout=5)
     with pytest.raises(JanusUnavailable, match="no answer to attach within"):
         await session.send({"janus": "attach", "plugin": VIDEOROOM}, timeout_s=0.3)
     pending = asyncio.create_task(session.attach(VIDEOROOM))

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.support.janus import Janus, needs_janus, running_janus
+from tests.support.janus import Janus, frozen, needs_janus, running_janus
+from tests.support.server import wait_for
 from yuntong.config import JanusNode
 from yuntong.core.errors import YuntongError
 from yuntong.media.janus import VIDEOROOM, JanusClient
@@ -84,6 +85,7 @@ async def test_a_frozen_node_is_skipped_until_it_answers_and_a_dead_one_for_good
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
         try:
+            await wait_for(lambda: frozen(pid), timeout=5)
             await pool.refresh()
             assert pool.nodes["a"].healthy is False and pool.nodes["a"].last_error
             assert pool.pick().name == "b"
