@@ -529,13 +529,13 @@ class LoginThrottles:
 def login_throttles(ctx: Context) -> LoginThrottles:
     settings = ctx.settings
     lockout = settings.login_lockout_minutes * 60
-
-    def limit(count: int) -> Limit:
-        return Limit(count, window_s=lockout, lockout_s=lockout)
-
     return LoginThrottles(
-        pair=throttle(ctx, "login.account_client", limit(settings.login_max_failures)),
-        client=throttle(ctx, "login.client", limit(settings.login_client_max_failures)),
+        pair=throttle(
+            ctx, "login.account_client", Limit.locking(settings.login_max_failures, lockout)
+        ),
+        client=throttle(
+            ctx, "login.client", Limit.locking(settings.login_client_max_failures, lockout)
+        ),
     )
 
 
@@ -548,9 +548,8 @@ async def registration_guard(ctx: Context, client: str) -> AsyncIterator[None]:
 
     ``registration_max_taken`` such answers per client per hour; then 429 with Retry-After.
     """
-    hour = 3600
     guard = throttle(
-        ctx, "registration.taken", Limit(ctx.settings.registration_max_taken, hour, hour)
+        ctx, "registration.taken", Limit.locking(ctx.settings.registration_max_taken, 3600)
     )
     guard.check(client)
     try:
@@ -727,7 +726,7 @@ async def do_change_password(
     # a stolen session must not turn into a password oracle
     lockout = ctx.settings.login_lockout_minutes * 60
     guard = throttle(
-        ctx, "password.current", Limit(ctx.settings.login_max_failures, lockout, lockout)
+        ctx, "password.current", Limit.locking(ctx.settings.login_max_failures, lockout)
     )
     guard.check(f"u{user_id}")
     if not await _verify_password(ctx, user.password_hash, current):

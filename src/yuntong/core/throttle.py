@@ -42,6 +42,11 @@ class Limit:
     window_s: float
     lockout_s: float | None = None
 
+    @classmethod
+    def locking(cls, count: int, seconds: float) -> Limit:
+        """``count`` failures in ``seconds``, then held off ``seconds`` (the guessing limits)."""
+        return cls(count, window_s=seconds, lockout_s=seconds)
+
 
 class Throttle:
     """Events per key in a sliding window, with lock-out (one process; see the module doc)."""

@@ -289,10 +289,9 @@ class PasscodeThrottles:
 
 def passcode_throttles(ctx: Context) -> PasscodeThrottles:
     settings = ctx.settings
-    lockout = settings.meeting_passcode_lockout_minutes * 60
 
     def limit(count: int) -> Limit:
-        return Limit(count, window_s=lockout, lockout_s=lockout)
+        return Limit.locking(count, settings.meeting_passcode_lockout_minutes * 60)
 
     return PasscodeThrottles(
         pair=throttle(ctx, "meetings.passcode", limit(settings.meeting_passcode_max_failures)),
