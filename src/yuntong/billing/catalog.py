@@ -288,6 +288,30 @@ def package_at(
     return catalog.default_package
 
 
+@dataclass(frozen=True)
+class Tariff:
+    price: ProductPrice | None
+    rate: Rate | None
+    allowance_s: int
+
+
+def tariff_for(
+    catalog: Catalog,
+    subscriptions: list[Subscription],
+    usage_type: str,
+    moment: datetime,
+    tz: ZoneInfo,
+) -> Tariff:
+    """The price version, rate and cycle allowance that apply to ``usage_type`` at ``moment``."""
+    product = package_at(catalog, subscriptions, moment)
+    if product is None:
+        return Tariff(None, None, 0)
+    price = catalog.price_on(product.id, moment.astimezone(tz).date())
+    if price is None:
+        return Tariff(None, None, 0)
+    return Tariff(price, catalog.rate(price, usage_type), int(price.allowances.get(usage_type, 0)))
+
+
 def product_name(product: Product, locale: str) -> str:
     return product.name_zh if locale == "zh-CN" else product.name_en
 

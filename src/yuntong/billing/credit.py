@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
 from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user
-from yuntong.billing.catalog import Catalog, business_tz, load_catalog
+from yuntong.billing.catalog import Catalog, business_tz, load_catalog, tariff_for
 from yuntong.billing.cycles import Cycle, cycle_of
 from yuntong.billing.models import (
     AccountKind,
@@ -42,7 +42,6 @@ from yuntong.billing.models import (
     Subscription,
     UsageRecord,
 )
-from yuntong.billing.rating import tariff_for
 from yuntong.billing.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError

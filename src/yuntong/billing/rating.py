@@ -22,9 +22,9 @@ from sqlalchemy import select, text
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
-from yuntong.billing import rating_sql, store
+from yuntong.billing import credit, rating_sql, store
 from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import Catalog, business_tz, load_catalog, package_at
+from yuntong.billing.catalog import Catalog, Tariff, business_tz, load_catalog, tariff_for
 from yuntong.billing.cycles import Cycle, cycle_of
 from yuntong.billing.models import (
     BillingAccount,
@@ -48,30 +48,6 @@ _LOCK = "billing.rater_lock"
 FULL_SWEEP_S = 600.0
 # (per share of the accounts, the highest usage id read; monotonic time of the last full pass)
 _CURSOR = "billing.rating_cursor"
-
-
-@dataclass(frozen=True)
-class Tariff:
-    price: ProductPrice | None
-    rate: Rate | None
-    allowance_s: int
-
-
-def tariff_for(
-    catalog: Catalog,
-    subscriptions: list[Subscription],
-    usage_type: str,
-    moment: datetime,
-    tz: ZoneInfo,
-) -> Tariff:
-    """The price version, rate and cycle allowance that apply to ``usage_type`` at ``moment``."""
-    product = package_at(catalog, subscriptions, moment)
-    if product is None:
-        return Tariff(None, None, 0)
-    price = catalog.price_on(product.id, moment.astimezone(tz).date())
-    if price is None:
-        return Tariff(None, None, 0)
-    return Tariff(price, catalog.rate(price, usage_type), int(price.allowances.get(usage_type, 0)))
 
 
 class AllowanceLedger:
@@ -221,8 +197,6 @@ async def _rate_share(
 ) -> tuple[int, int]:
     """Rate the pending records of the accounts with ``id % parts == part``; returns (rated,
     highest id read)."""
-    from yuntong.billing import credit  # credit control reads tariffs from this module
-
     set_wise = not ctx.db.is_sqlite
     size = SQL_BATCH if set_wise and batch == BATCH else batch
     total = 0
