@@ -615,6 +615,7 @@ class YuntongTarget:
         self.pg_db: str | None = None
         self.db_info: dict[str, str] = {}
         self.nice = 0
+        self.billing = True
 
     @property
     def ws_url(self) -> str:
@@ -744,12 +745,42 @@ class YuntongTarget:
                     await s.execute(insert(Contact), rows)
         notes["seed_s"] = time.perf_counter() - t
         notes["users"] = len(all_names) + 1
+        if self.billing:
+            notes["billing"] = await seed_billing(ctx, [ids[c] for c in callers])
         await server.aclose()  # the bench holds no database connection while measuring
         return Seeded(
             [tokens[n] for n in names],
             [(tokens[a], tokens[b], b) for a, b in zip(callers, callees, strict=True)],
             notes,
         )
+
+    async def billing_summary(self) -> dict[str, Any]:
+        """What the rater made of the calls: usage entries, how many were charged, the total."""
+        from sqlalchemy import func, select
+
+        from yuntong.billing.models import EntryKind, LedgerEntry, UsageRecord
+
+        ctx = await self.server.context()
+        try:
+            async with ctx.db.session() as s:
+                usage = int(await s.scalar(select(func.count(UsageRecord.id))) or 0)
+                entries = (
+                    await s.execute(
+                        select(
+                            func.count(LedgerEntry.id),
+                            func.count(LedgerEntry.id).filter(LedgerEntry.amount_fen > 0),
+                            func.coalesce(func.sum(LedgerEntry.amount_fen), 0),
+                        ).where(LedgerEntry.kind == EntryKind.USAGE)
+                    )
+                ).one()
+        finally:
+            await self.server.aclose()
+        return {
+            "usage_records": usage,
+            "rated": int(entries[0]),
+            "charged": int(entries[1]),
+            "charged_fen": int(entries[2]),
+        }
 
     async def db_pids(self) -> list[int]:
         """This database's PostgreSQL backends and the shared WAL/checkpoint processes."""
@@ -844,6 +875,68 @@ class YuntongTarget:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
             finally:
                 await conn.close()
+
+
+BILLING_RATE = {"per_minute_fen": "10", "increment": "60/60", "connect_fee_fen": 0}
+BILLING_ALLOWANCE_S = 600
+
+
+async def seed_billing(ctx: Any, caller_ids: list[int]) -> dict[str, Any]:
+    """Billing as in production: a default package, set up by staff through the catalog
+    service, on which audio calls are chargeable (0.10 a minute, per started minute, after 10
+    free minutes a month), and a billing account for every caller (opened as the worker opens
+    them), so every invite is checked by credit control and every call is rated."""
+    from yuntong.accounts.auth import principal_for
+    from yuntong.accounts.models import Role
+    from yuntong.accounts.service import do_create_admin
+    from yuntong.billing import catalog
+    from yuntong.billing.accounts import account_ids_for_users
+    from yuntong.billing.catalog import business_tz
+
+    staff = await do_create_admin(ctx, "benchstaff", "bench-staff-Passw0rd!", Role.OPERATOR_ADMIN)
+    actor = principal_for(staff, "bench", "bench")
+    product = await catalog.do_create_product(
+        ctx,
+        actor,
+        code="bench-calls",
+        kind="package",
+        name_zh="通话套餐",
+        name_en="Calls package",
+        is_default=True,
+    )
+    await catalog.do_set_price(
+        ctx,
+        actor,
+        product.id,
+        effective_on=ctx.clock.now().astimezone(business_tz(ctx)).date(),
+        monthly_fee_fen=0,
+        allowances={"call.audio": BILLING_ALLOWANCE_S},
+        rates={"call.audio": BILLING_RATE},
+        note="bench",
+    )
+    opened = await account_ids_for_users(ctx, set(caller_ids))
+    return {"accounts": len(opened), "package": product.code}
+
+
+def billing_line(seeded: dict[str, Any] | None, summary: dict[str, Any] | None) -> str:
+    if not seeded:
+        return (
+            "Billing: no package (`--no-billing`): calls are not chargeable; credit control "
+            "and rating still run."
+        )
+    line = (
+        f"Billing active: default package `{seeded['package']}` with audio calls at 0.10 a "
+        f"minute per started minute after {BILLING_ALLOWANCE_S // 60} free minutes a month, "
+        f"{seeded['accounts']:,} caller accounts; every invite is checked by credit control and "
+        "the rater runs every 2 s in the server."
+    )
+    if summary:
+        line += (
+            f" After the steps: {summary['usage_records']:,} calls collected, "
+            f"{summary['rated']:,} rated, {summary['charged']:,} of them charged, "
+            f"{summary['charged_fen'] / 100:,.2f} yuan in all."
+        )
+    return line
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -1390,6 +1483,7 @@ def render(run: dict[str, Any]) -> str:
                 f"{notes.get('users', 0) * notes.get('login_s', 0) / 60:.0f} min).",
                 "",
             ]
+            lines += [billing_line(notes.get("billing"), t.get("billing")), ""]
         s = t.get("sessions")
         if s:
             per = s["bytes_per_session"]
@@ -1569,6 +1663,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare relay")
     parser.add_argument(
+        "--no-billing",
+        action="store_true",
+        help="no package: calls are not chargeable (credit control and rating still run)",
+    )
+    parser.add_argument(
         "--no-contacts", action="store_true", help="call partners are not each other's contacts"
     )
     parser.add_argument(
@@ -1647,6 +1746,9 @@ async def run_target(
             args.rate_list, args.duration, args.timeout, args.retries, args.py_spy, workdir
         )
         out["calls"] = await calls_phase(target, pool, seeded.pairs, plan, quiet, log)
+        if isinstance(target, YuntongTarget) and target.billing:
+            await asyncio.sleep(5)  # one more rating pass (every 2 s) for the last step
+            out["billing"] = await target.billing_summary()
     finally:
         with contextlib.suppress(Exception):
             await pool.all("close_all")
@@ -1681,6 +1783,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         targets.append(BaselineTarget())
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     targets += [YuntongTarget(b, args.pg_dsn, workdir) for b in backends]
+    for target in targets:
+        if isinstance(target, YuntongTarget):
+            target.billing = not args.no_billing
     results: dict[str, Any] = {}
     try:
         for target in targets:
@@ -1709,6 +1814,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "compression": not args.no_compression,
             "contacts": not args.no_contacts,
             "calls_with_sessions": args.calls_with_sessions,
+            "billing": not args.no_billing,
             "quiet_threshold": args.quiet_threshold,
             "nice": args.nice,
         },

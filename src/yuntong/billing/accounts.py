@@ -25,14 +25,20 @@ from yuntong.core.money import format_yuan
 ACCOUNT_CHANNEL = "billing.account"
 
 
-async def publish_changed(ctx: Context, *account_ids: int, opened: bool = False) -> None:
+async def publish_changed(
+    ctx: Context, *account_ids: int, opened: bool = False, rated: bool = False
+) -> None:
     """After a commit that changed these accounts' standing: this process's subscribers are
     told on the bus, and every other process (another server; the CLI changed it) through the
-    change feed the bus writes the message to (one row for all of them)."""
+    change feed the bus writes the message to (one row for all of them). ``rated``: only
+    usage was rated (credit control renews those standings instead of dropping them)."""
     ids = sorted(set(account_ids))
     if not ids:
         return
-    await ctx.bus.publish(ACCOUNT_CHANNEL, {"account_ids": ids, "opened": opened})
+    message: dict[str, Any] = {"account_ids": ids, "opened": opened}
+    if rated:
+        message["rated"] = True
+    await ctx.bus.publish(ACCOUNT_CHANNEL, message)
 
 
 async def find_account_for_user(

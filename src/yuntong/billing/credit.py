@@ -5,11 +5,17 @@ once the charges *exceed* the limit, so owing exactly the limit still allows a c
 prepaid account spends its balance, and each prepaid call is given the longest duration the
 balance pays for.
 
-Standings are kept in memory, so that a warm call set-up reads no database. They are dropped
-when the account's standing changes (``billing.account`` on the bus): at once for a change made
-in this process, and within ``change_poll_s`` for one made by another process (``yuntong
-billing close``/``daily``, another server), which the change feed (``core/changes.py``)
-delivers to this process's bus.
+Standings are kept in memory, so that a warm call set-up reads no database. When an account's
+standing changes (``billing.account`` on the bus: at once for a change made in this process,
+within ``change_poll_s`` for one made by another process — ``yuntong billing close``/``daily``,
+another server — which the change feed, ``core/changes.py``, delivers to this process's bus):
+
+- a change of state, limit, package or payment *drops* the standing: the next check reads it;
+- a rating pass (``rated`` in the message) *renews* it in place: the handler re-reads every
+  rated account this process holds, set-wise, in the rater's task (or the feed's), so the
+  call path does not pay for rating. Until the renewal lands the old standing stays in use
+  with the notes of the calls rated since (below), so nothing rated here is left out; a
+  renewal that fails drops the standings instead.
 
 A finished call is not in the ledger until the worker has collected and rated it (a few
 seconds). Its expected cost is counted meanwhile: the server that owned the call notes it
@@ -67,6 +73,8 @@ class Standing:
     # allowance seconds used per cycle label and usage type, read when first needed
     allowance_used: dict[str, dict[str, int]] = field(default_factory=dict)
     opening: bool = False  # no account yet: the one that will be opened
+    # the noted calls (below) already in balance_fen when it was read: forgotten when kept
+    rated_calls: set[str] = field(default_factory=set)
 
     @property
     def available_fen(self) -> int:
@@ -96,6 +104,9 @@ class Standings:
         self.unrated_of_user: dict[int, dict[str, Unrated]] = {}
         # bumped by every drop: a standing read while one was dropped is used once, not kept
         self.generation = 0
+        # per account, bumped by every rating of it: a standing read while it was rated is
+        # used once, not kept (the renewal that follows the rating keeps the newer one)
+        self.ratings: dict[int, int] = {}
 
     def drop(self, account_ids: Iterable[int], opened: bool = False) -> None:
         self.generation += 1
@@ -104,6 +115,30 @@ class Standings:
         if opened:  # a user without an account may have one now
             self.account_of = {u: a for u, a in self.account_of.items() if a is not None}
 
+    def rated(self, account_ids: Iterable[int]) -> dict[int, Standing]:
+        """Note that ``account_ids`` were rated; returns the standings held for them, which
+        :func:`_renew` replaces unless something replaces or drops them first."""
+        held = {}
+        for account_id in account_ids:
+            self.ratings[account_id] = self.ratings.get(account_id, 0) + 1
+            found = self.by_account.get(account_id)
+            if found is not None:
+                held[account_id] = found
+        return held
+
+    def keep(self, st: Standing, generation: int, rating: int, old: Standing | None) -> bool:
+        """Keep ``st``, read when the drop counter was ``generation``, the account's rating
+        counter ``rating`` and its standing ``old``, unless something changed since."""
+        account_id = st.account_id
+        if (
+            self.generation != generation
+            or self.ratings.get(account_id, 0) != rating
+            or self.by_account.get(account_id) is not old
+        ):
+            return False
+        self.by_account[account_id] = st
+        return True
+
 
 def _standings(ctx: Context) -> Standings:
     cache: Standings | None = ctx.extras.get(_CACHE)
@@ -111,7 +146,11 @@ def _standings(ctx: Context) -> Standings:
         cache = ctx.extras[_CACHE] = Standings()
 
         async def _changed(message: dict[str, Any]) -> None:
-            cache.drop((int(a) for a in message["account_ids"]), bool(message.get("opened")))
+            account_ids = [int(a) for a in message["account_ids"]]
+            if message.get("rated"):
+                await _renew(ctx, cache, account_ids)
+            else:
+                cache.drop(account_ids, bool(message.get("opened")))
 
         ctx.bus.subscribe(ACCOUNT_CHANNEL, _changed)
     return cache
@@ -122,30 +161,93 @@ async def standing(ctx: Context, account_id: int) -> Standing:
     found = cache.by_account.get(account_id)
     if found is not None:
         return found
-    generation = cache.generation
-    notes = cache.unrated.get(account_id)
+    generation, rating = cache.generation, cache.ratings.get(account_id, 0)
+    found = (await _read_standings(ctx, cache, [account_id])).get(account_id)
+    if found is None:
+        raise YuntongError("billing_account_not_found")
+    if cache.keep(found, generation, rating, None):
+        _forget(cache.unrated, account_id, found.rated_calls)
+    return found
+
+
+async def _read_standings(
+    ctx: Context, cache: Standings, account_ids: list[int], ahead: bool = False
+) -> dict[int, Standing]:
+    """The standings of ``account_ids`` as the database has them now, in four statements (and,
+    ``ahead``, one per cycle for the allowances used this cycle, which a check with calls not
+    yet rated needs); each with the noted calls its balance includes, which the caller
+    forgets when it keeps the standing."""
+    notes = [c for a in account_ids for c in cache.unrated.get(a, ())]
+    found: dict[int, Standing] = {}
     async with ctx.db.session() as s:
         # the notes first: a call rated between the two reads is counted twice for a moment
-        # (the rating drops this standing again), never left out
-        rated = await _rated_calls(s, list(notes)) if notes else set()
-        account = await s.get(BillingAccount, account_id)
-        if account is None:
-            raise YuntongError("billing_account_not_found")
-        balance = await store.balance(s, account_id)
-        subs = (await store.subscriptions_for(s, [account_id])).get(account_id, [])
-    _forget(cache.unrated, account_id, rated)
-    found = Standing(
-        account_id=account.id,
-        kind=account.kind,
-        state=account.state,
-        credit_limit_fen=account.credit_limit_fen,
-        close_day=account.close_day,
-        balance_fen=balance,
-        subscriptions=subs,
-    )
-    if cache.generation == generation:
-        cache.by_account[account_id] = found
+        # (the rating renews this standing again), never left out
+        rated = await _rated_calls(s, notes) if notes else set()
+        for start in range(0, len(account_ids), _CHUNK):
+            chunk = account_ids[start : start + _CHUNK]
+            accounts = (
+                await s.execute(select(BillingAccount).where(BillingAccount.id.in_(chunk)))
+            ).scalars()
+            balances = await store.balances(s, chunk)
+            subs = await store.subscriptions_for(s, chunk)
+            for account in accounts:
+                found[account.id] = Standing(
+                    account_id=account.id,
+                    kind=account.kind,
+                    state=account.state,
+                    credit_limit_fen=account.credit_limit_fen,
+                    close_day=account.close_day,
+                    balance_fen=balances.get(account.id, 0),
+                    subscriptions=subs.get(account.id, []),
+                )
+        if ahead:
+            await _read_allowances_used(ctx, s, found)
+    for account_id, st in found.items():
+        st.rated_calls = {c for c in cache.unrated.get(account_id, ()) if c in rated}
     return found
+
+
+async def _read_allowances_used(ctx: Context, s: AsyncSession, found: dict[int, Standing]) -> None:
+    """Read ahead the allowance used in the current cycle, so the next check does not."""
+    tz = business_tz(ctx)
+    now = ctx.clock.now()
+    by_cycle: dict[Cycle, list[Standing]] = {}
+    for st in found.values():
+        by_cycle.setdefault(cycle_of(now, st.close_day, tz), []).append(st)
+    for cycle, standings in by_cycle.items():
+        used = await store.allowance_used(
+            s, [st.account_id for st in standings], cycle.start, cycle.end
+        )
+        for st in standings:
+            st.allowance_used[cycle.label] = {}
+        for (account_id, usage_type), seconds in used.items():
+            found[account_id].allowance_used[cycle.label][usage_type] = seconds
+
+
+async def _renew(ctx: Context, cache: Standings, account_ids: list[int]) -> None:
+    """``account_ids`` were rated: re-read the standings this process holds for them, all at
+    once. When that fails they are dropped, so that the next check reads its own; never
+    raises (it runs in the bus handler of the rater or of the change feed's poller)."""
+    held = cache.rated(account_ids)
+    if not held:
+        return
+    generation = cache.generation
+    ratings = {a: cache.ratings[a] for a in held}
+    try:
+        found = await _read_standings(ctx, cache, sorted(held), ahead=True)
+    except Exception:
+        cache.drop(held)
+        log.exception("billing_standings_not_renewed", accounts=len(held))
+        return
+    except BaseException:  # cancelled
+        cache.drop(held)
+        raise
+    for account_id, old in held.items():
+        st = found.get(account_id)
+        if st is None:
+            cache.drop([account_id])
+        elif cache.keep(st, generation, ratings[account_id], old):
+            _forget(cache.unrated, account_id, st.rated_calls)
 
 
 def _opening_standing(ctx: Context) -> Standing:
@@ -336,8 +438,8 @@ def _forget(group: dict[int, dict[str, Unrated]], key: int, call_ids: set[str]) 
 
 
 async def _reconcile(ctx: Context, cache: Standings) -> None:
-    """Forget the notes of every call rated since it ended. The account's standing is dropped
-    with them: it is read again, with the rated amount in its balance."""
+    """Forget the notes of every call rated since it ended. The account's standing is renewed
+    with them (read again, with the rated amount in its balance)."""
     call_ids = [
         c
         for group in (cache.unrated, cache.unrated_of_user)
@@ -348,15 +450,19 @@ async def _reconcile(ctx: Context, cache: Standings) -> None:
         return
     async with ctx.db.session() as s:
         rated = await _rated_calls(s, call_ids)
-    for account_id in list(cache.unrated):
-        if _forget(cache.unrated, account_id, rated):
-            cache.drop([account_id])
+    renew = []
+    for account_id, calls in list(cache.unrated.items()):
+        if account_id in cache.by_account and not rated.isdisjoint(calls):
+            renew.append(account_id)  # the renewal forgets them with its read
+        else:
+            _forget(cache.unrated, account_id, rated)
+    await _renew(ctx, cache, renew)
     for user_id in list(cache.unrated_of_user):
         _forget(cache.unrated_of_user, user_id, rated)
 
 
 async def do_reconcile_unrated(ctx: Context) -> None:
-    """Forget the notes of calls rated since they ended (and drop those accounts' standings).
+    """Forget the notes of calls rated since they ended (and renew those accounts' standings).
     Off the call path: the billing worker runs it every ``RECONCILE_EVERY_S``; it reads the
     database only while this server has notes."""
     await _reconcile(ctx, _standings(ctx))

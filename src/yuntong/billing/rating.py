@@ -210,7 +210,7 @@ async def _rate_share(
             seen, alertable = rated, touched
         total += rated
         cursor = max(cursor, last_id)
-        await publish_changed(ctx, *touched)
+        await publish_changed(ctx, *touched, rated=True)
         await credit.do_credit_alerts(ctx, alertable, {a: run.owed[a] for a in alertable})
         if seen < size:
             return total, cursor
@@ -388,7 +388,7 @@ async def do_rerate(ctx: Context, actor: Actor, correction_id: int) -> int:
             touched.add(entry.account_id)
         await store.insert_entries(s, rows)
         adjusted = len(rows)
-    await publish_changed(ctx, *touched)
+    await publish_changed(ctx, *touched, rated=True)
     log.info("billing_rerated", correction_id=correction_id, adjustments=adjusted)
     return adjusted
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import service as accounts
@@ -14,7 +14,6 @@ from yuntong.billing.accounts import account_for_user, account_ids_for_users
 from yuntong.billing.models import UsageRecord
 from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.billing.tariff import MAX_QUANTITY_S, check_usage_type
-from yuntong.calls import service as calls
 from yuntong.calls.models import CallRecord
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -22,6 +21,7 @@ from yuntong.core.errors import YuntongError
 COLLECT_LOOKBACK = timedelta(days=7)
 # call records are written through the group commit: look a little behind the watermark
 COLLECT_MARGIN = timedelta(seconds=60)
+COLLECT_PAGE = 2000
 _WATERMARK = "billing.call_watermark"
 
 
@@ -79,25 +79,44 @@ async def do_collect_call_usage(ctx: Context) -> int:
     """Turn every finished, billable call without a usage record into one (the caller pays).
 
     Reads the call records themselves, from a watermark kept in memory (a week back after a
-    start), so a call whose end was written just before a crash is still billed; the unique
-    key makes a second pass add nothing."""
+    start) less ``COLLECT_MARGIN`` for ends committed late, so a call whose end was written
+    just before a crash is still billed; only calls without a usage record are read, page by
+    page, and the unique key makes a second pass add nothing."""
     now = ctx.clock.now()
     since: datetime = ctx.extras.get(_WATERMARK) or now - COLLECT_LOOKBACK
+    start, after = since - COLLECT_MARGIN, None
     added = 0
     while True:
-        records = await calls.list_billable_calls(ctx, since - COLLECT_MARGIN, limit=2000)
-        fresh = await _without_usage(ctx, [r.id for r in records])
-        ended = [r for r in records if r.id in fresh]
-        if ended:
-            callees = await accounts.get_users(ctx, {r.callee_id for r in ended})
-            added += await _record_usages(ctx, [_call_usage(r, callees) for r in ended])
+        records = await _unbilled_calls(ctx, start, after, COLLECT_PAGE)
         if records:
-            assert records[-1].ended_at is not None
-            since = max(since, records[-1].ended_at)
-        if len(records) < 2000 or not fresh:
+            callees = await accounts.get_users(ctx, {r.callee_id for r in records})
+            added += await _record_usages(ctx, [_call_usage(r, callees) for r in records])
+            last = records[-1]
+            assert last.ended_at is not None
+            after = (last.ended_at, last.id)
+            since = max(since, last.ended_at)
+        if len(records) < COLLECT_PAGE:
             break
     ctx.extras[_WATERMARK] = since
     return added
+
+
+async def _unbilled_calls(
+    ctx: Context, since: datetime, after: tuple[datetime, str] | None, limit: int
+) -> list[CallRecord]:
+    """Finished calls with billable seconds, ended at or after ``since`` (and after ``after``
+    in (end, id) order) that have no usage record yet, in that order."""
+    billed = select(UsageRecord.id).where(
+        UsageRecord.source == "call", UsageRecord.source_id == CallRecord.id
+    )
+    query = select(CallRecord).where(
+        CallRecord.ended_at >= since, CallRecord.billable_seconds > 0, ~billed.exists()
+    )
+    if after is not None:
+        query = query.where(tuple_(CallRecord.ended_at, CallRecord.id) > after)
+    query = query.order_by(CallRecord.ended_at, CallRecord.id).limit(limit)
+    async with ctx.db.session() as s:
+        return list((await s.execute(query)).scalars())
 
 
 async def _record_usages(ctx: Context, usages: list[UsageInput]) -> int:
@@ -124,17 +143,6 @@ async def _record_usages(ctx: Context, usages: list[UsageInput]) -> int:
     async with ctx.db.session() as s:
         await s.execute(insert_ignoring_duplicates(s, UsageRecord), rows)
     return len(rows)
-
-
-async def _without_usage(ctx: Context, call_ids: list[str]) -> set[str]:
-    if not call_ids:
-        return set()
-    query = select(UsageRecord.source_id).where(
-        UsageRecord.source == "call", UsageRecord.source_id.in_(call_ids)
-    )
-    async with ctx.db.session() as s:
-        known = set((await s.execute(query)).scalars())
-    return set(call_ids) - known
 
 
 def _call_usage(record: CallRecord, callees: dict[int, User]) -> UsageInput:

@@ -719,12 +719,6 @@ async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, A
     return history_entry(record, subject, users)
 
 
-async def list_billable_calls(ctx: Context, since: datetime, limit: int) -> list[CallRecord]:
-    """Finished calls with billable seconds that ended at or after ``since``, oldest first."""
-    async with ctx.db.session() as s:
-        return await store.billable_since(s, since, limit)
-
-
 async def missed_count(ctx: Context, user_id: int) -> int:
     async with ctx.db.session() as session:
         return await store.unseen_missed_count(session, user_id)

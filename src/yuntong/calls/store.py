@@ -125,13 +125,3 @@ async def latest_reports(session: AsyncSession, call_id: str) -> list[CallQualit
     for report in result.scalars():
         latest[report.user_id] = report
     return list(latest.values())
-
-
-async def billable_since(s: AsyncSession, since: datetime, limit: int) -> list[CallRecord]:
-    query = (
-        select(CallRecord)
-        .where(CallRecord.ended_at >= since, CallRecord.billable_seconds > 0)
-        .order_by(CallRecord.ended_at, CallRecord.id)
-        .limit(limit)
-    )
-    return list((await s.execute(query)).scalars())
