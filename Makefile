@@ -7,13 +7,14 @@ RUN_PACKAGES := janus janus-tools coturn
 TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: help run test check bench uv env system-run system-test format clean
+.PHONY: help run test check bench bench-quick uv env system-run system-test format clean
 
 help:
 	@echo "make run    - set up and start Yuntong (prints the URL and a first admin login)"
 	@echo "make test   - install what the tests need and run the whole suite"
 	@echo "make check  - ruff format --check, ruff check, mypy --strict src"
 	@echo "make bench  - run the benchmarks (results in bench/RESULTS.md)"
+	@echo "make bench-quick - the one-minute call set-up check before landing (exit 1: regression)"
 
 # uv: use the one on PATH, else install it into .tools/ with the system Python
 uv:
@@ -61,6 +62,9 @@ format: env
 
 bench: env
 	$(UV) run --frozen python bench/signaling.py
+
+bench-quick: env
+	$(UV) run --frozen python bench/signaling.py --quick
 
 clean:
 	rm -rf .tools .venv .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ What it measures, for SQLite and PostgreSQL (see bench/README.md for the method)
 Run from the repository root::
 
     uv run python bench/signaling.py                  # full run, both backends (~10 min)
-    uv run python bench/signaling.py --quick          # smoke run (~2 min)
+    uv run python bench/signaling.py --quick          # the check before landing (~1 min)
     uv run python bench/signaling.py --backend sqlite --sessions 2000 --rates 100,200
 
 Results are written to bench/RESULTS.md (the section between the ``signaling`` markers is
@@ -1655,7 +1655,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hold", type=float, default=10.0, help="seconds to hold the sessions")
     parser.add_argument("--timeout", type=float, default=5.0, help="set-up time-out, seconds")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
-    parser.add_argument("--quick", action="store_true", help="small numbers for a smoke run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the check before landing (~1 min): relay and Yuntong (SQLite, billing on) at 300/s "
+        "for 10 s; last line: the ratio to the relay; exit 1 on a regression",
+    )
     parser.add_argument(
         "--calls-with-sessions",
         action="store_true",
@@ -1699,7 +1704,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--py-spy", default=None, help="path to py-spy: profile the server during each step"
     )
-    parser.add_argument("--out", default=str(BENCH / "RESULTS.md"), help="results file")
+    parser.add_argument(
+        "--out", default=None, help="results file (default bench/RESULTS.md; --quick: none)"
+    )
     parser.add_argument("--json", default=None, help="also dump raw results as JSON here")
     parser.add_argument(
         "--from-json", default=None, help="do not measure: render a --json dump into --out"
@@ -1709,11 +1716,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.sessions = min(args.sessions, 500)
-        args.rates = "20,50"
-        args.duration = min(args.duration, 3.0)
-        args.pairs = min(args.pairs, 50)
-        args.hold = min(args.hold, 2.0)
+        args.backend = "sqlite" if args.backend == "both" else args.backend
+        args.sessions = 0
+        args.rates = f"{QUICK_RATE:g}"
+        args.duration = 10.0
+        args.no_baseline = False
+        args.quiet_wait = min(args.quiet_wait, 30.0)
+    if args.out is None and not args.quick:
+        args.out = str(BENCH / "RESULTS.md")
     args.rate_list = [float(r) for r in args.rates.split(",") if r.strip()]
     return args
 
@@ -1835,9 +1845,53 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(run, indent=1, default=str))
     section = render(run)
-    write_results(Path(args.out), section)
-    print(section)
-    print(f"results written to {args.out}")
+    if args.out:
+        write_results(Path(args.out), section)
+        print(section)
+        print(f"results written to {args.out}")
+    if args.quick:
+        line, ok = quick_verdict(run)
+        print(line)
+        if not ok:
+            sys.exit(1)
+
+
+QUICK_RATE = 300.0
+QUICK_P99_MS = 25.0  # the documented target at 300 set-ups/s (docs/architecture.md)
+# p99 as a multiple of the relay's in the same run: about 7x at commit 3875081; aa3905f, which
+# dropped every rated standing, measured 25x at p99 19 ms (under the target, so the target
+# alone would not have caught it)
+QUICK_P99_RATIO = 15.0
+
+
+def quick_verdict(run: dict[str, Any]) -> tuple[str, bool]:
+    """One line: Yuntong's set-up latency at the quick rate, as a ratio to the bare relay
+    measured in the same run, and whether it holds the target (sustained, p99 ≤ 25 ms)."""
+    targets = run["targets"]
+    relay = targets["baseline"]["calls"]["steps"][0]
+    name = next(n for n in targets if n != "baseline")
+    step = targets[name]["calls"]["steps"][0]
+    ratio_p50 = step["p50"] / relay["p50"] if relay["p50"] else float("nan")
+    ratio_p99 = step["p99"] / relay["p99"] if relay["p99"] else float("nan")
+    ok = (
+        bool(step["sustained"])
+        and step["p99"] is not None
+        and step["p99"] <= QUICK_P99_MS
+        and ratio_p99 <= QUICK_P99_RATIO
+    )
+    return (
+        f"quick {name} at {step['rate']:g}/s: p50 {_ms(step['p50'])} ms, p99 "
+        f"{_ms(step['p99'])} ms, server CPU {step['server_cpu']:.0f}%; relay p50 "
+        f"{_ms(relay['p50'])} ms, p99 {_ms(relay['p99'])} ms; ratio to relay p50 "
+        f"{ratio_p50:.1f}x, p99 {ratio_p99:.1f}x — "
+        + (
+            "OK"
+            if ok
+            else f"REGRESSION (wanted: sustained, p99 <= {QUICK_P99_MS:g} ms and <= "
+            f"{QUICK_P99_RATIO:g}x the relay's)"
+        ),
+        ok,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -53,6 +54,7 @@ def midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+@lru_cache(maxsize=1024)  # a pure function of its arguments; credit control asks per invite
 def cycle_named(label: str, close_day: int, tz: ZoneInfo) -> Cycle:
     match = CYCLE_RE.match(label)
     if match is None:
