@@ -160,6 +160,7 @@ class ClientWorker:
         self.index = index
         self.sdp = fake_sdp()
         self.compression: str | None = "deflate"
+        self.talk_s = 0.0
         self.held: list[Any] = []
         self.held_readers: list[asyncio.Task[None]] = []
         self.pinger: asyncio.Task[None] | None = None
@@ -191,8 +192,9 @@ class ClientWorker:
 
     # -- idle sessions ---------------------------------------------------------------------
 
-    async def cmd_configure(self, compression: str | None) -> dict[str, Any]:
+    async def cmd_configure(self, compression: str | None, talk_s: float = 0.0) -> dict[str, Any]:
         self.compression = compression
+        self.talk_s = talk_s
         if self.pinger is None:
             self.pinger = asyncio.create_task(self._ping(20.0))
         return {"pid": os.getpid()}
@@ -363,6 +365,8 @@ class ClientWorker:
         stats.ok += 1
         stats.latencies.append((t1 - t0) * 1000)
         stats.last_answer = max(stats.last_answer, sent_wall + (t1 - t0))
+        if self.talk_s:  # the call lasts a moment, so that it is billable (≥ 1 ms answered)
+            await asyncio.sleep(self.talk_s)
         # hang up, and only reuse the pair once the server has acknowledged it
         hang_id = f"h{next(self.ids)}"
         hang_fut: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -561,6 +565,9 @@ class BaselineTarget:
         assert self.proc is not None
         return self.proc.pid
 
+    def worker_pids(self) -> list[int]:
+        return []
+
     def start(self) -> None:
         from tests.support.server import free_port
 
@@ -754,6 +761,10 @@ class YuntongTarget:
             notes,
         )
 
+    def worker_pids(self) -> list[int]:
+        """The server's billing worker process (and any other child with a pid file)."""
+        return list(self.server.children())
+
     async def billing_summary(self) -> dict[str, Any]:
         """What the rater made of the calls: usage entries, how many were charged, the total."""
         from sqlalchemy import func, select
@@ -878,7 +889,7 @@ class YuntongTarget:
 
 
 BILLING_RATE = {"per_minute_fen": "10", "increment": "60/60", "connect_fee_fen": 0}
-BILLING_ALLOWANCE_S = 600
+BILLING_ALLOWANCE_S = 120
 
 
 async def seed_billing(ctx: Any, caller_ids: list[int]) -> dict[str, Any]:
@@ -928,7 +939,7 @@ def billing_line(seeded: dict[str, Any] | None, summary: dict[str, Any] | None) 
         f"Billing active: default package `{seeded['package']}` with audio calls at 0.10 a "
         f"minute per started minute after {BILLING_ALLOWANCE_S // 60} free minutes a month, "
         f"{seeded['accounts']:,} caller accounts; every invite is checked by credit control and "
-        "the rater runs every 2 s in the server."
+        "the rater runs every 2 s in the server's billing worker process."
     )
     if summary:
         line += (
@@ -1024,6 +1035,7 @@ class Meters:
         db_pids = await self.target.db_pids()
         self.meters = {
             "server_cpu": CpuMeter([self.target.pid]),
+            "worker_cpu": CpuMeter(self.target.worker_pids()),
             "client_cpu": CpuMeter(self.pool.pids),
             "db_cpu": CpuMeter(db_pids),
             "system_cpu": SystemMeter(),
@@ -1033,7 +1045,7 @@ class Meters:
 
     def stop(self) -> dict[str, float]:
         out = {name: meter.stop() for name, meter in self.meters.items()}
-        ours = out["server_cpu"] + out["client_cpu"] + out["db_cpu"]
+        ours = out["server_cpu"] + out["worker_cpu"] + out["client_cpu"] + out["db_cpu"]
         out["other_cpu"] = max(0.0, out["system_cpu"] - ours)
         return out
 
@@ -1335,7 +1347,8 @@ async def calls_phase(
             f"  {rate:>5.0f}/s offered → {r['achieved']:6.1f}/s achieved, "
             f"p50 {_ms(r['p50'])} p99 {_ms(r['p99'])} ms, errors {r['n_errors']}, "
             f"timeouts {r['timeouts']}, skipped {r['skipped']}, CPU server "
-            f"{r['server_cpu']:.0f}% db {r['db_cpu']:.0f}% clients {r['client_cpu']:.0f}% "
+            f"{r['server_cpu']:.0f}% worker {r['worker_cpu']:.0f}% db {r['db_cpu']:.0f}% "
+            f"clients {r['client_cpu']:.0f}% "
             f"other {r['other_cpu']:.0f}%"
         )
         if r["timeouts"] or r["achieved"] < 0.8 * rate:
@@ -1432,7 +1445,8 @@ def render(run: dict[str, Any]) -> str:
         f"{'(as browsers and the Python client do; each server decides)' if a['compression'] else ''}; "  # noqa: E501
         f"call partners {'are' if a['contacts'] else 'are not'} each other's contacts; the "
         f"idle sessions {'stay open' if a.get('calls_with_sessions') else 'are closed'} "
-        "during the call steps"
+        "during the call steps; a caller hangs up "
+        f"{a.get('talk_ms', 0):g} ms after the answer"
         f"{'; benchmark processes at nice ' + str(a['nice']) if a.get('nice') else ''}.",
         "",
         "### Against the targets",
@@ -1519,8 +1533,8 @@ def render(run: dict[str, Any]) -> str:
             if with_ratio:
                 header += " p50 ÷ relay | p99 ÷ relay |"
                 rule += "---:|---:|"
-            header += " CPU server | CPU db | CPU clients | CPU other | sustained |"
-            rule += "---:|---:|---:|---:|:-:|"
+            header += " CPU server | CPU worker | CPU db | CPU clients | CPU other | sustained |"
+            rule += "---:|---:|---:|---:|---:|:-:|"
             lines += [header, rule]
             for st in steps:
                 row = (
@@ -1534,7 +1548,8 @@ def render(run: dict[str, Any]) -> str:
                     row += f" {_ratio(st['p99'], b and b['p99'])} |"
                 noisy = st["other_cpu"] >= a.get("quiet_threshold", 25.0)
                 row += (
-                    f" {st['server_cpu']:.0f}% | {st['db_cpu']:.0f}% | {st['client_cpu']:.0f}% |"
+                    f" {st['server_cpu']:.0f}% | {st.get('worker_cpu', 0):.0f}% |"
+                    f" {st['db_cpu']:.0f}% | {st['client_cpu']:.0f}% |"
                     f" {st['other_cpu']:.0f}%{' ⚠' if noisy else ''} |"
                     f" {'yes' if st['sustained'] else 'no'} |"
                 )
@@ -1668,6 +1683,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare relay")
     parser.add_argument(
+        "--talk-ms",
+        type=float,
+        default=20.0,
+        help="how long a caller stays in an answered call before hanging up (a call answered "
+        "for under 1 ms is not billable)",
+    )
+    parser.add_argument(
         "--no-billing",
         action="store_true",
         help="no package: calls are not chargeable (credit control and rating still run)",
@@ -1785,7 +1807,11 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     source = source_state()
     workdir = Path(tempfile.mkdtemp(prefix="yuntong-bench-"))
     pool = Pool(args.client_procs)
-    await pool.all("configure", compression=None if args.no_compression else "deflate")
+    await pool.all(
+        "configure",
+        compression=None if args.no_compression else "deflate",
+        talk_s=args.talk_ms / 1000,
+    )
     set_priority([os.getpid(), *pool.pids], args.nice)
     quiet = Quiet(args.quiet_threshold, args.quiet_wait, log)
     targets: list[Any] = []
@@ -1825,6 +1851,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "contacts": not args.no_contacts,
             "calls_with_sessions": args.calls_with_sessions,
             "billing": not args.no_billing,
+            "talk_ms": args.talk_ms,
             "quiet_threshold": args.quiet_threshold,
             "nice": args.nice,
         },

@@ -77,12 +77,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ctx.extras[POOL] = janus_pool
         billing_catalog.install(ctx)
         billing = billing_worker.start(ctx)
+        billing_process = await billing_worker.start_process(settings)
+        if billing_process is not None:
+            ctx.extras["billing_worker"] = billing_process
         gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
         try:
             yield
         finally:
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
+            if billing_process is not None:
+                await billing_process.stop()
             await meetings_room.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
             await janus_pool.stop()

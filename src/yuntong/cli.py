@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import click
@@ -322,6 +324,32 @@ def billing_rate() -> None:
 
     count = _run(_settings(), worker.run_once)
     console.print(f"{count} usage records rated.")
+
+
+@billing_app.command("worker")
+def billing_worker(
+    pid_file: Annotated[
+        Path | None, typer.Option("--pid-file", help="Write this process's id here.")
+    ] = None,
+    parent: Annotated[
+        int | None, typer.Option(help="End when the process with this id (the server) ends.")
+    ] = None,
+) -> None:
+    """Run the billing worker until stopped: rate new usage every
+    YUNTONG_BILLING_RATING_INTERVAL_S, the daily jobs, pending e-mail. `yuntong serve` starts
+    one itself (YUNTONG_BILLING_WORKER_PROCESS); run it by hand only where no server does."""
+    from yuntong.billing import worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    worker.die_with_parent(parent)
+    if pid_file is not None:
+        pid_file.write_text(f"{os.getpid()}\n")
+    try:
+        _run(settings, worker.run_process)
+    finally:
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
 
 
 @billing_app.command("daily")

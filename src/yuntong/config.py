@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     billing_price_notice_days: int = Field(30, ge=0)
     billing_incident_min_hours: float = Field(2.0, ge=0)
     billing_rating_interval_s: float = 2.0
+    # rating, the daily jobs and pending e-mail run in a child process of the server (`yuntong
+    # billing worker`, supervised), never in the event loop that carries signaling; false: in
+    # the server's own loop (issue 20)
+    billing_worker_process: bool = True
     # PostgreSQL: rating statements run at once, each on its share of the accounts (one more
     # than the cores of the benchmark machine: a share's work between statements overlaps)
     billing_rating_parallel: int = Field(3, ge=1, le=16)

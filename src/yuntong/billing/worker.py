@@ -1,12 +1,28 @@
-"""The billing background loop: rate new usage every few seconds, run the daily jobs once a day
-(after ``billing_daily_run_hour`` in the business time zone) and e-mail pending notices."""
+"""The billing background work: rate new usage every few seconds, run the daily jobs once a
+day (after ``billing_daily_run_hour`` in the business time zone) and e-mail pending notices.
+
+Where it runs (issue 20): by default in a process of its own, ``yuntong billing worker``, which
+the server starts and supervises like its media children (restarted when it exits, stopped
+with the server, and ended by the kernel if the server dies: ``PR_SET_PDEATHSIG``). Rating
+hundreds of calls a second in the server's own event loop held back the signaling that loop
+carries; in its own process it runs on the other core. What it changes reaches the server
+through the change feed (``core/changes.py``: prices, and standings, which the server renews)
+within ``change_poll_s``. With ``billing_worker_process`` false it runs in the server's loop,
+as one process doing everything. The server keeps only the reconciliation of the notes of
+calls that ended on it (``credit``), which needs its memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import Coroutine
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from yuntong.billing import credit
@@ -15,11 +31,17 @@ from yuntong.billing.dunning import do_daily_run
 from yuntong.billing.notices import do_deliver_pending
 from yuntong.billing.rating import do_rate_pending
 from yuntong.billing.usage import do_collect_call_usage
+from yuntong.config import Settings
+from yuntong.core import changes
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
+from yuntong.files import private_dir
+from yuntong.media.supervisor import SupervisedProcess, stop_stale
 
 log = get_logger(__name__)
 MAIL_EVERY = 30  # rating passes between two notice deliveries
+PROCESS_NAME = "billing-worker"
+_PR_SET_PDEATHSIG = 1
 
 
 async def run_once(ctx: Context) -> int:
@@ -59,9 +81,15 @@ async def _reconcile_loop(ctx: Context) -> None:
             log.exception("billing_reconcile_failed")
 
 
+def runs_here(settings: Settings) -> bool:
+    """Whether the server's own loop rates (else its worker process does, or nobody)."""
+    return settings.billing_rating_interval_s > 0 and not settings.billing_worker_process
+
+
 def start(ctx: Context) -> asyncio.Task[None]:
+    """The server's background billing tasks (the worker itself only when it runs here)."""
     loops = [_reconcile_loop(ctx)]
-    if ctx.settings.billing_rating_interval_s > 0:
+    if runs_here(ctx.settings):
         loops.append(_loop(ctx))
     return asyncio.create_task(_run_all(loops), name="billing-worker")
 
@@ -76,3 +104,52 @@ async def stop(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+# -- the worker process --------------------------------------------------------------------
+
+
+def pid_file(settings: Settings) -> Path:
+    return private_dir(settings.var_dir / "billing") / "worker.pid"
+
+
+async def start_process(settings: Settings) -> SupervisedProcess | None:
+    """Start and supervise ``yuntong billing worker`` for this server (None: it rates in its
+    own loop, or rating is off). A worker left by a server that died is ended first."""
+    if settings.billing_rating_interval_s <= 0 or not settings.billing_worker_process:
+        return None
+    path = pid_file(settings)
+    await stop_stale(path, str(path))
+    argv = [sys.executable, "-m", "yuntong", "billing", "worker"]
+    argv += ["--pid-file", str(path), "--parent", str(os.getpid())]
+    process = SupervisedProcess(
+        PROCESS_NAME, argv, log_path=private_dir(settings.var_dir / "logs") / "billing-worker.log"
+    )
+    await process.start()
+    return process
+
+
+def die_with_parent(parent: int | None) -> None:
+    """Have the kernel end this process when the server that started it dies (Linux)."""
+    if parent is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request was made
+        raise SystemExit(0)
+
+
+async def run_process(ctx: Context) -> None:
+    """The worker process's main: the loop, and the change feed (so that a price changed on a
+    server is rated with here), until SIGTERM."""
+    feed = await changes.start(ctx)
+    task = asyncio.create_task(_loop(ctx), name="billing-worker")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    log.info("billing_worker_started", pid=os.getpid())
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await changes.stop(feed)

@@ -228,7 +228,7 @@ async def _start_coturn(settings: Settings, children: Children) -> None:
         allowed_peer_ips=settings.turn_allowed_peer_ips,
         tcp_relay=settings.turn_tcp_relay,
     )
-    await _stop_stale(conf.parent / "turnserver.pid", str(conf))
+    await stop_stale(conf.parent / "turnserver.pid", str(conf))
     coturn = SupervisedProcess(
         "coturn", [binary, "-c", str(conf)], log_path=conf.parent / "turnserver.log"
     )
@@ -298,7 +298,7 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
         children.mark("janus", "unavailable")
         return None
     pidfile = directory / "janus.pid"
-    await _stop_stale(pidfile, str(conf))
+    await stop_stale(pidfile, str(conf))
     raise_open_file_limit()  # every participant's media needs sockets; Janus inherits it
     janus = SupervisedProcess(
         "janus",
@@ -510,8 +510,10 @@ def write_coturn_config(settings: Settings) -> Path:
     return path
 
 
-async def _stop_stale(pidfile: Path, marker: str) -> None:
-    """End a coturn left running by an earlier node that died without stopping it."""
+async def stop_stale(pidfile: Path, marker: str) -> None:
+    """End a child (coturn, Janus, the billing worker) left running by an earlier node that
+    died without stopping it: the process named in ``pidfile`` whose command line has
+    ``marker``."""
     pid = _stale_pid(pidfile, marker)
     if pid is None:
         return

@@ -33,6 +33,9 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     children = ctx.extras.get("children")
     if children is not None:
         checks["media"] = children.status()
+    billing_worker = ctx.extras.get("billing_worker")
+    if billing_worker is not None:  # reported, never what makes the node unready
+        checks["billing_worker"] = billing_worker.state
     pool = ctx.extras.get(POOL)
     if pool is not None and pool.nodes:
         checks["janus_nodes"] = pool.status()
