@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from yuntong.billing import credit
+from yuntong.billing import catalog, credit
 from yuntong.billing.catalog import business_tz
 from yuntong.billing.dunning import do_daily_run
 from yuntong.billing.notices import do_deliver_pending
@@ -142,6 +142,7 @@ def die_with_parent(parent: int | None) -> None:
 async def run_process(ctx: Context) -> None:
     """The worker process's main: the loop, and the change feed (so that a price changed on a
     server is rated with here), until SIGTERM."""
+    catalog.install(ctx)  # a price changed on a server drops this process's catalogue too
     feed = await changes.start(ctx)
     task = asyncio.create_task(_loop(ctx), name="billing-worker")
     loop = asyncio.get_running_loop()
