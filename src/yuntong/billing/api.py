@@ -107,8 +107,7 @@ async def set_price(ctx: Ctx, user: User, product_id: DbId, body: PriceIn) -> di
 @router.post("/prices/{price_id}/corrections", status_code=201)
 async def correct_price(ctx: Ctx, user: User, price_id: DbId, body: CorrectionIn) -> dict[str, Any]:
     """Correct a tariff error in a price already in force; its usage is re-rated."""
-    fixed = await catalog.do_correct_price(ctx, user, price_id, **body.model_dump())
-    adjustments = await rating.do_rerate(ctx, user, fixed.id)
+    fixed, adjustments = await rating.do_correct_price(ctx, user, price_id, **body.model_dump())
     return {"price": catalog.price_summary(fixed), "adjustments": adjustments}
 
 

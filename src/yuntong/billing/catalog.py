@@ -240,22 +240,23 @@ async def do_set_price(
     return price
 
 
-async def do_correct_price(
+def check_correction(
     ctx: Context,
     actor: Actor,
+    catalog: Catalog,
     price_id: int,
     *,
     rates: Mapping[str, Any],
     allowances: Mapping[str, Any] | None = None,
     note: str,
 ) -> ProductPrice:
-    """Correct a version already in force (a tariff error); usage it rated is re-rated."""
+    """The corrected version of a version already in force (a tariff error), not saved yet:
+    ``rating.do_correct_price`` saves it and re-rates what the wrong one rated, together."""
     accounts.check_staff(actor)
-    catalog = await load_catalog(ctx)
     wrong = catalog.by_id.get(price_id)
     if wrong is None:
         raise YuntongError("product_not_found")
-    corrected = ProductPrice(
+    return ProductPrice(
         product_id=wrong.product_id,
         effective_on=wrong.effective_on,
         monthly_fee_fen=wrong.monthly_fee_fen,
@@ -266,10 +267,11 @@ async def do_correct_price(
         created_by=actor.user_id,
         created_at=ctx.clock.now(),
     )
-    async with ctx.db.session() as s:
-        s.add(corrected)
+
+
+async def publish_changed(ctx: Context) -> None:
+    """After a commit that changed the catalogue outside this module (a correction)."""
     await _changed(ctx)
-    return corrected
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +24,15 @@ from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
 from yuntong.billing import credit, rating_sql, store
 from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import Catalog, Tariff, business_tz, load_catalog, tariff_for
+from yuntong.billing.catalog import (
+    Catalog,
+    Tariff,
+    business_tz,
+    check_correction,
+    load_catalog,
+    tariff_for,
+)
+from yuntong.billing.catalog import publish_changed as publish_catalog_changed
 from yuntong.billing.cycles import Cycle, cycle_of
 from yuntong.billing.models import (
     BillingAccount,
@@ -327,70 +335,102 @@ async def _rate_batch(
 # -- re-rating -------------------------------------------------------------------------------
 
 
-async def do_rerate(ctx: Context, actor: Actor, correction_id: int) -> int:
-    """Re-rate the usage a corrected price version rated; returns how many adjustments.
+async def do_correct_price(
+    ctx: Context,
+    actor: Actor,
+    price_id: int,
+    *,
+    rates: Mapping[str, Any],
+    allowances: Mapping[str, Any] | None = None,
+    note: str,
+) -> tuple[ProductPrice, int]:
+    """Correct a price version already in force (a tariff error) and re-rate the usage the
+    wrong version rated, in one transaction: a crash cannot leave a correction that was never
+    re-rated. Returns the corrected version and how many adjustments were made."""
+    catalog = await load_catalog(ctx)
+    corrected = check_correction(
+        ctx, actor, catalog, price_id, rates=rates, allowances=allowances, note=note
+    )
+    async with ctx.db.session() as s:
+        s.add(corrected)
+        await s.flush()  # its id, for the adjustments
+        touched, adjusted = await _rerate(s, catalog, corrected, actor, corrected.created_at)
+    await publish_catalog_changed(ctx)
+    await publish_changed(ctx, *touched, rated=True)
+    log.info("billing_rerated", correction_id=corrected.id, adjustments=adjusted)
+    return corrected, adjusted
 
-    The allowance each record used stays as it was; only the charged part is priced again.
-    The adjustment (new charge − what was charged so far) is dated now, so it appears on the
-    next statement with a reference to the usage it corrects."""
+
+async def do_rerate(ctx: Context, actor: Actor, correction_id: int) -> int:
+    """Re-rate again the usage a corrected price version rated; returns how many adjustments
+    (none when nothing changed since: each adjustment is keyed by usage and correction)."""
     accounts.check_staff(actor)
     catalog = await load_catalog(ctx)
     correction = catalog.by_id.get(correction_id)
     if correction is None or correction.corrects_id is None:
         raise YuntongError("product_not_found")
-    wrong_ids = _versions_corrected_by(catalog, correction)
-    now = ctx.clock.now()
-    adjusted = 0
-    touched: set[int] = set()
     async with ctx.db.session() as s:
-        query = select(LedgerEntry).where(
-            LedgerEntry.kind == EntryKind.USAGE, LedgerEntry.price_id.in_(wrong_ids)
-        )
-        originals = list((await s.execute(query)).scalars())
-        charged = await _charged_so_far(s, [e.usage_id for e in originals if e.usage_id])
-        rows = []
-        for entry in originals:
-            assert entry.usage_id is not None and entry.usage_type is not None
-            spec = correction.rates.get(entry.usage_type)
-            rate = Rate.parse(spec) if spec else None
-            should = 0
-            if rate is not None:
-                should = rate_usage(entry.quantity_s or 0, rate, entry.allowance_s).amount_fen
-            diff = should - charged.get(entry.usage_id, entry.amount_fen)
-            if diff == 0:
-                continue
-            rows.append(
-                {
-                    "account_id": entry.account_id,
-                    "kind": EntryKind.ADJUSTMENT.value,
-                    "amount_fen": diff,
-                    "occurred_at": now,
-                    "posted_at": now,
-                    "usage_id": entry.usage_id,
-                    "usage_type": entry.usage_type,
-                    "quantity_s": entry.quantity_s,
-                    "billed_s": entry.billed_s,
-                    "allowance_s": 0,
-                    "price_id": correction.id,
-                    "period_start": None,
-                    "period_end": None,
-                    "reference": str(entry.id),
-                    "detail": {
-                        "was_fen": charged.get(entry.usage_id, entry.amount_fen),
-                        "now_fen": should,
-                        "usage_at": entry.occurred_at.isoformat(),
-                        "note": correction.note,
-                    },
-                    "created_by": actor.user_id,
-                    "idempotency_key": f"rerate:{entry.usage_id}:{correction.id}",
-                }
-            )
-            touched.add(entry.account_id)
-        await store.insert_entries(s, rows)
-        adjusted = len(rows)
+        touched, adjusted = await _rerate(s, catalog, correction, actor, ctx.clock.now())
     await publish_changed(ctx, *touched, rated=True)
     log.info("billing_rerated", correction_id=correction_id, adjustments=adjusted)
     return adjusted
+
+
+async def _rerate(
+    s: Any, catalog: Catalog, correction: ProductPrice, actor: Actor, now: datetime
+) -> tuple[set[int], int]:
+    """Adjust the usage the versions ``correction`` corrects rated, in ``s``.
+
+    The allowance each record used stays as it was; only the charged part is priced again.
+    The adjustment (new charge − what was charged so far) is dated now, so it appears on the
+    next statement with a reference to the usage it corrects."""
+    wrong_ids = _versions_corrected_by(catalog, correction)
+    touched: set[int] = set()
+    query = select(LedgerEntry).where(
+        LedgerEntry.kind == EntryKind.USAGE, LedgerEntry.price_id.in_(wrong_ids)
+    )
+    originals = list((await s.execute(query)).scalars())
+    charged = await _charged_so_far(s, [e.usage_id for e in originals if e.usage_id])
+    rows = []
+    for entry in originals:
+        assert entry.usage_id is not None and entry.usage_type is not None
+        spec = correction.rates.get(entry.usage_type)
+        rate = Rate.parse(spec) if spec else None
+        should = 0
+        if rate is not None:
+            should = rate_usage(entry.quantity_s or 0, rate, entry.allowance_s).amount_fen
+        diff = should - charged.get(entry.usage_id, entry.amount_fen)
+        if diff == 0:
+            continue
+        rows.append(
+            {
+                "account_id": entry.account_id,
+                "kind": EntryKind.ADJUSTMENT.value,
+                "amount_fen": diff,
+                "occurred_at": now,
+                "posted_at": now,
+                "usage_id": entry.usage_id,
+                "usage_type": entry.usage_type,
+                "quantity_s": entry.quantity_s,
+                "billed_s": entry.billed_s,
+                "allowance_s": 0,
+                "price_id": correction.id,
+                "period_start": None,
+                "period_end": None,
+                "reference": str(entry.id),
+                "detail": {
+                    "was_fen": charged.get(entry.usage_id, entry.amount_fen),
+                    "now_fen": should,
+                    "usage_at": entry.occurred_at.isoformat(),
+                    "note": correction.note,
+                },
+                "created_by": actor.user_id,
+                "idempotency_key": f"rerate:{entry.usage_id}:{correction.id}",
+            }
+        )
+        touched.add(entry.account_id)
+    await store.insert_entries(s, rows)
+    return touched, len(rows)
 
 
 def _versions_corrected_by(catalog: Catalog, correction: ProductPrice) -> list[int]:

@@ -32,7 +32,7 @@ from yuntong.billing import (
     statements,
 )
 from yuntong.billing.accounts import account_for_actor, do_set_credit_limit
-from yuntong.billing.models import EntryKind, LedgerEntry
+from yuntong.billing.models import EntryKind, LedgerEntry, ProductPrice
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -101,11 +101,11 @@ async def test_a_tariff_correction_re_rates_with_adjustments_once(
     await rating.do_rate_pending(ctx)
     wrong = (await catalog.load_catalog(ctx)).price_on(package.id, date(2026, 11, 1))
     assert wrong is not None
-    fixed = await catalog.do_correct_price(
+    fixed, adjusted = await rating.do_correct_price(
         ctx, staff, wrong.id, rates={"call.video": rate("15", "60/60")}, note="录入错误"
     )
-    assert await rating.do_rerate(ctx, staff, fixed.id) == 1
-    assert await rating.do_rerate(ctx, staff, fixed.id) == 0
+    assert adjusted == 1  # corrected and re-rated in one transaction
+    assert await rating.do_rerate(ctx, staff, fixed.id) == 0  # again: nothing more
     account = await account_of(ctx, customer)
     assert [e.amount_fen for e in await entries(ctx, account.id, EntryKind.USAGE)] == [300]
     adjustments = await entries(ctx, account.id, EntryKind.ADJUSTMENT)
@@ -114,6 +114,42 @@ async def test_a_tariff_correction_re_rates_with_adjustments_once(
     await use(ctx, customer, "call.video", 60)
     await rating.do_rate_pending(ctx)
     assert [e.amount_fen for e in await entries(ctx, account.id, EntryKind.USAGE)] == [300, 15]
+
+
+async def test_a_correction_whose_re_rating_fails_is_not_saved_either(
+    ctx: Context, staff: Principal, customer: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: the correction and its re-rating were two transactions, so a crash between
+    them left a corrected price whose past usage was never re-rated. Now they are one: when
+    writing the adjustments fails, the correction is not there either, and the staff member
+    simply corrects again (-270, as above)."""
+    move_to(ctx, beijing(2026, 11, 1, 9))
+    package = await product(ctx, staff, fee_fen=0, rates={"call.video": rate("150", "60/60")})
+    await orders.do_place_order(ctx, customer, None, [package.code])
+    await use(ctx, customer, "call.video", 120)
+    await rating.do_rate_pending(ctx)
+    wrong = (await catalog.load_catalog(ctx)).price_on(package.id, date(2026, 11, 1))
+    assert wrong is not None
+
+    async def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("the server died while writing the adjustments")
+
+    monkeypatch.setattr(rating.store, "insert_entries", crash)
+    with pytest.raises(OSError):
+        await rating.do_correct_price(
+            ctx, staff, wrong.id, rates={"call.video": rate("15", "60/60")}, note="录入错误"
+        )
+    monkeypatch.undo()
+    async with ctx.db.session() as s:
+        saved = await s.execute(select(ProductPrice).where(ProductPrice.corrects_id == wrong.id))
+        assert list(saved.scalars()) == []
+
+    _, adjusted = await rating.do_correct_price(
+        ctx, staff, wrong.id, rates={"call.video": rate("15", "60/60")}, note="录入错误"
+    )
+    assert adjusted == 1
+    account = await account_of(ctx, customer)
+    assert [a.amount_fen for a in await entries(ctx, account.id, EntryKind.ADJUSTMENT)] == [-270]
 
 
 async def test_a_cancelled_package_is_not_charged_for_the_next_cycle(

@@ -79,7 +79,7 @@ async def make_catalog(ctx: Context, staff: Principal) -> list[str]:
     )
     wrong = (await load_catalog(ctx)).price_on(plus.id, date(2026, 10, 20))
     assert wrong is not None
-    await catalog.do_correct_price(
+    await rating.do_correct_price(
         ctx,
         staff,
         wrong.id,
