@@ -304,6 +304,15 @@ def passcode_throttles(ctx: Context) -> PasscodeThrottles:
     )
 
 
+async def link_has_ended(ctx: Context, number: str) -> bool:
+    """Whether the join link ``/m/<number>`` leads only to an ended meeting (a number is
+    reused by a new meeting once its meeting has ended: then the link leads to the new one)."""
+    async with ctx.db.session() as s:
+        if await store.open_meeting_by_number(s, number) is not None:
+            return False
+        return await store.ended_meeting_by_number(s, number) is not None
+
+
 def check_joinable(meeting: Meeting, now: datetime) -> None:
     if meeting.status == MeetingStatus.ENDED:
         raise YuntongError("meeting_ended")
@@ -334,10 +343,11 @@ async def do_issue_ticket(
     async with ctx.db.session() as s:
         meeting = await store.open_meeting_by_number(s, number)
         if meeting is None:
-            if client:
+            if client:  # an ended meeting's number counts as a miss, as an unknown one does
                 limits.client.check(client)
                 limits.client.hit(client)
-            raise YuntongError("meeting_not_found")
+            ended = await store.ended_meeting_by_number(s, number)
+            raise YuntongError("meeting_ended" if ended else "meeting_not_found")
         is_host = user is not None and user.user_id == meeting.host_id
         invited = user is not None and await store.is_invited(s, meeting.id, user.user_id)
         removed = await store.was_removed(

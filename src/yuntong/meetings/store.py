@@ -32,6 +32,17 @@ async def open_meeting_by_number(s: AsyncSession, number: str) -> Meeting | None
     return found.first()
 
 
+async def ended_meeting_by_number(s: AsyncSession, number: str) -> Meeting | None:
+    """The latest ended meeting that had this number (its link now says it has ended)."""
+    found = await s.scalars(
+        select(Meeting)
+        .where(Meeting.number == number, Meeting.status == MeetingStatus.ENDED)
+        .order_by(Meeting.created_at.desc())
+        .limit(1)
+    )
+    return found.first()
+
+
 async def number_in_use(s: AsyncSession, number: str) -> bool:
     return await open_meeting_by_number(s, number) is not None
 

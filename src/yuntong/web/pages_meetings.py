@@ -12,6 +12,8 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from yuntong.core.context import get_context
+from yuntong.meetings.service import link_has_ended
 from yuntong.web.i18n_meetings import RECURRENCES, SETTING_CHOICES
 from yuntong.web.pages import member_page, render_page, require_member, signed_in
 
@@ -73,6 +75,7 @@ async def meeting_join_page(request: Request, number: str) -> Response:
     passcode = request.query_params.get("pwd", "")
     if PASSCODE.fullmatch(passcode) is None:
         passcode = ""
+    ended = bool(number) and await link_has_ended(get_context(request), number)
     principal = await signed_in(request)
     if principal is None:
         return render_page(
@@ -81,6 +84,7 @@ async def meeting_join_page(request: Request, number: str) -> Response:
             title_key="ui.meeting.title",
             number=number,
             passcode=passcode,
+            ended=ended,
         )
     return member_page(
         request,
@@ -90,4 +94,5 @@ async def meeting_join_page(request: Request, number: str) -> Response:
         active="meetings",
         number=number,
         passcode=passcode,
+        ended=ended,
     )
