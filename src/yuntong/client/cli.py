@@ -19,8 +19,27 @@ from rich.table import Table
 
 from yuntong.client.api import ApiError
 from yuntong.client.call import CallResult, run_call
+from yuntong.config import Settings
 
 console = Console(highlight=False)
+
+
+SERVER_HELP = (
+    "Yuntong base URL (default: YUNTONG_PUBLIC_URL if set, else http://YUNTONG_HOST:YUNTONG_PORT)."
+)
+
+
+def default_server(settings: Settings | None = None) -> str:
+    """The server's URL as its settings give it (environment and ``YUNTONG_CONFIG``):
+    ``public_url`` if set, else ``http://host:port`` (a wildcard host: loopback)."""
+    settings = settings or Settings()
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    wildcard = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 (we connect)
+    host = wildcard.get(settings.host, settings.host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 class MediaChoice(enum.StrEnum):
@@ -46,9 +65,7 @@ def call_main(
     answer: Annotated[
         bool, typer.Option("--answer", help="Wait for an incoming call and answer it.")
     ] = False,
-    server: Annotated[
-        str, typer.Option("--server", help="Yuntong base URL.")
-    ] = "http://127.0.0.1:8000",
+    server: Annotated[str | None, typer.Option("--server", help=SERVER_HELP)] = None,
     media: Annotated[MediaChoice, typer.Option("--media", help="Call type.")] = MediaChoice.audio,
     duration: Annotated[
         float, typer.Option("--duration", min=0, help="Hang up this many seconds after answer.")
@@ -68,6 +85,7 @@ def call_main(
     """Place a call (--to USER) or answer one (--answer) with synthetic audio/video."""
     if (to is None) == (not answer):
         raise typer.BadParameter("give exactly one of --to USER or --answer")
+    server = server or default_server()
     started = time.monotonic()
 
     def progress(line: str) -> None:

@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from yuntong.client.api import ApiClient, ApiError
-from yuntong.client.cli import run_typer
+from yuntong.client.cli import SERVER_HELP, default_server, run_typer
 from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 
 console = Console(highlight=False)
 _app = typer.Typer(add_completion=False, help="Video meetings from the terminal.")
-Server = Annotated[str, typer.Option("--server", help="Yuntong base URL.")]
+Server = Annotated[str | None, typer.Option("--server", help=SERVER_HELP)]
 Username = Annotated[str | None, typer.Option("--username", "-u", help="Sign in as this user.")]
 Password = Annotated[
     str | None,
@@ -44,16 +44,17 @@ def create(
     title: Annotated[str, typer.Argument(help="The meeting's title.")],
     username: Username = None,
     password: Password = None,
-    server: Server = "http://127.0.0.1:8000",
+    server: Server = None,
     waiting_room: Annotated[bool, typer.Option(help="Hold people in a lobby.")] = False,
 ) -> None:
     """Create an instant meeting and print its number, passcode and link."""
     if username is None:
         raise typer.BadParameter("--username is required to create a meeting")
+    base = server or default_server()
 
     async def run() -> dict[str, Any]:
-        token = await _token(server, username, password)
-        async with ApiClient(server) as api:
+        token = await _token(base, username, password)
+        async with ApiClient(base) as api:
             api.token = token
             body = {"title": title, "settings": {"waiting_room": waiting_room}}
             created: dict[str, Any] = await api._json("POST", "/api/v1/meetings", json=body)
@@ -63,6 +64,9 @@ def create(
         meeting = asyncio.run(run())
     except ApiError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(2) from None
+    except (OSError, httpx.HTTPError) as exc:
+        console.print(f"[red]cannot reach {base}[/red]: {exc}")
         raise typer.Exit(2) from None
     console.print(f"number   {meeting['number']}")
     console.print(f"passcode {meeting['passcode'] or '-'}")
@@ -76,7 +80,7 @@ def join(
     username: Username = None,
     password: Password = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name (guests).")] = None,
-    server: Server = "http://127.0.0.1:8000",
+    server: Server = None,
     duration: Annotated[float, typer.Option("--duration", min=1, help="Stay this long.")] = 10.0,
     screen: Annotated[
         bool, typer.Option("--screen", help="Also share a (synthetic) screen.")
@@ -84,6 +88,7 @@ def join(
     wait: Annotated[float, typer.Option("--wait", min=1, help="Lobby wait limit (s).")] = 120.0,
 ) -> None:
     """Join with a synthetic camera and microphone; print what arrived from each participant."""
+    server = server or default_server()
     started = time.monotonic()
 
     def progress(line: str) -> None:
