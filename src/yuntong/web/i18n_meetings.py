@@ -159,6 +159,12 @@ MEETING_STRINGS: dict[str, tuple[str, str]] = {
     "ui.meeting.end_for_all": ("结束会议", "End for all"),
     "ui.meeting.confirm_end": ("为所有人结束会议？", "End the meeting for everyone?"),
     "ui.meeting.enable_audio": ("点击开启声音", "Click to turn on sound"),
+    "ui.meeting.publish_failed": (
+        "其他人看不到也听不到你：摄像头和麦克风未能接入会议。",
+        "Others cannot see or hear you: your camera and microphone could not be sent to "
+        "the meeting.",
+    ),
+    "ui.meeting.publish_retry": ("重试", "Try again"),
     "ui.meeting.close": ("关闭", "Close"),
     "ui.meeting.more": ("更多", "More"),
     "ui.meeting.mic_on": ("麦克风已开", "Microphone on"),

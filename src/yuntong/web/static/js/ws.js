@@ -100,8 +100,10 @@ export class RealtimeClient {
       this._saveResume();
     }
     if (msg.type === 'hello') {
-      this._hello(msg.data);
-    } else if ((msg.type === 'ack' || msg.type === 'error') && msg.re) {
+      this._hello(msg.data); // emits 'hello' itself, after the outbox: not again below
+      return;
+    }
+    if ((msg.type === 'ack' || msg.type === 'error') && msg.re) {
       const entry = this.pending.get(msg.re);
       if (entry) {
         this.pending.delete(msg.re);

@@ -26,7 +26,8 @@ export function worseQuality(a, b) {
 export class MeetingRoom extends EventTarget {
   /**
    * @param ticket       from POST /meetings/by-number/{number}/tickets
-   * @param media        the LocalMedia opened before joining
+   * @param media        the LocalMedia, opened before joining or still opening (Join may be
+   *                     pressed first: the camera is published when the devices open)
    * @param renewTicket  async () => a fresh ticket, when the server no longer takes this one
    */
   constructor({ ticket, media, renewTicket = null }) {
@@ -58,6 +59,8 @@ export class MeetingRoom extends EventTarget {
     this.connected = false;
     this.lastError = null; // the server's last word before it closed the socket
     this.qualityTimer = null;
+    this.publishError = null; // why our camera and microphone are not in the room (shown until retried)
+    media.addEventListener('change', () => this._devicesChanged());
   }
 
   start() {
@@ -139,6 +142,11 @@ export class MeetingRoom extends EventTarget {
       new Promise((resolve) => { setTimeout(resolve, LEAVE_TIMEOUT_MS); }),
     ]);
     this._end('left');
+  }
+
+  /** Publish our camera and microphone again after it failed (the person pressed Try again). */
+  retryPublish() {
+    return this._publish('camera', this.media.stream);
   }
 
   setLayer(feedId, substream) {
@@ -284,6 +292,10 @@ export class MeetingRoom extends EventTarget {
   // -- media --------------------------------------------------------------------------------
 
   async _publish(kind, stream) {
+    if (this.publishers[kind]) return; // already on its way (the devices opened meanwhile)
+    if (kind === 'camera') this.publishError = null;
+    // no tracks yet: the devices are still opening (Join pressed first); _devicesChanged
+    // publishes them when they open
     if (this.state !== 'joined' || !stream.getTracks().length) return;
     const pub = new Publisher(this.socket, this.rtcConfig, kind, stream);
     this.publishers[kind] = pub;
@@ -294,10 +306,21 @@ export class MeetingRoom extends EventTarget {
       if (pub.closed) return; // dropped on purpose meanwhile (media reset, leaving)
       if (this.publishers[kind] === pub) this.publishers[kind] = null;
       pub.stop();
-      if (kind === 'screen') this.stopScreen();
-      this._notice({ message: err.message, error: true });
+      if (kind === 'screen') {
+        this.stopScreen();
+        this._notice({ message: err.message, error: true });
+      } else {
+        console.warn('could not publish the camera', err);
+        this.publishError = err; // the room shows it, with Try again
+      }
     }
     this._changed();
+  }
+
+  /** The camera or microphone opened or changed: publish them if we are in but not sending. */
+  _devicesChanged() {
+    if (this.state !== 'joined' || this.publishers.camera || this.publishError) return;
+    if (this.media.stream.getTracks().length) this._publish('camera', this.media.stream);
   }
 
   async _subscribe(feed, attempt = 0) {

@@ -62,6 +62,8 @@ export class RoomView {
       chatForm: $('#chat-form'),
       chatTo: $('#chat-to'),
       audioBlocked: $('#audio-blocked'),
+      publishFailed: $('#publish-failed'),
+      publishFailedDetail: $('#publish-failed-detail'),
     };
     this._wire();
     room.addEventListener('change', () => this.render());
@@ -111,6 +113,7 @@ export class RoomView {
     });
     click('#btn-record', () => room.record(!room.recording));
     click('#btn-leave', () => room.leave());
+    click('#btn-retry-publish', () => room.retryPublish());
     click('#btn-end-all', async () => {
       if (await confirmDialog(t('ui.meeting.confirm_end'))) room.endForAll();
     });
@@ -178,6 +181,9 @@ export class RoomView {
     el.recording.hidden = !room.recording;
     el.locked.hidden = !room.locked;
     el.offline.hidden = room.connected;
+    // our camera and microphone could not be published: others neither see nor hear us
+    el.publishFailed.hidden = !room.publishError;
+    el.publishFailedDetail.textContent = room.publishError?.message || '';
     const level = room.myQuality;
     el.quality.dataset.level = level;
     el.qualityLabel.textContent = t(QUALITY_KEYS[level] || QUALITY_KEYS.unknown);

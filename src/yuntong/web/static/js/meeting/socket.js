@@ -15,7 +15,9 @@ export class MeetingSocket extends RealtimeClient {
   connect() {
     this.closed = false;
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/meeting?ticket=${encodeURIComponent(this.ticket)}`);
+    // the server's errors in the page's language (a guest has no account language to go by)
+    const params = new URLSearchParams({ ticket: this.ticket, locale: document.documentElement.lang || '' });
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/meeting?${params}`);
     this.ws = ws;
     ws.onmessage = (event) => this._receive(event.data);
     ws.onclose = (event) => this._closed(ws, event);
