@@ -46,6 +46,7 @@ class MeetingFeed:
     stats: MediaStats = field(default_factory=MediaStats)
     subscribed_at: float = 0.0
     first_frame_at: float | None = None
+    gone_at: float | None = None  # time.monotonic() when it ended (feed gone, media reset)
 
 
 async def get_ticket(
@@ -105,6 +106,8 @@ class MeetingClient:
         self.state = "new"
         self.room: dict[str, Any] = {}
         self.feeds: dict[int, MeetingFeed] = {}
+        self.gone_feeds: list[MeetingFeed] = []  # subscribed once, ended since: what arrived
+        self.left: dict[str, tuple[float, str]] = {}  # participant → (monotonic time, reason)
         self.events: list[Event] = []
         self.publisher: RTCPeerConnection | None = None
         self.screen: RTCPeerConnection | None = None
@@ -190,6 +193,7 @@ class MeetingClient:
         pcs = [f.pc for f in self.feeds.values() if f.pc] + [self.publisher, self.screen]
         for feed in self.feeds.values():
             await feed.stats.stop()
+            self._keep_gone(feed)
         self.feeds.clear()
         self.publisher = self.screen = None
         for track in self.tracks:
@@ -260,15 +264,23 @@ class MeetingClient:
         try:
             await self.subscribe(feed_id, str(feed["participant_id"]), str(feed["kind"]))
         except (MeetingError, InvalidStateError):  # gone (or dropped) before we got there
-            await self._drop_feed(feed_id)
+            await self._drop_feed(feed_id, keep=False)
 
-    async def _drop_feed(self, feed_id: int) -> None:
+    async def _drop_feed(self, feed_id: int, keep: bool = True) -> None:
         feed = self.feeds.pop(feed_id, None)
         if feed is None:
             return
         await feed.stats.stop()
+        if keep:
+            self._keep_gone(feed)
         if feed.pc is not None:
             await feed.pc.close()
+
+    def _keep_gone(self, feed: MeetingFeed) -> None:
+        """Keep what arrived on a feed that was subscribed (one that never was: nothing)."""
+        if feed.pc is not None:
+            feed.gone_at = time.monotonic()
+            self.gone_feeds.append(feed)
 
     async def _media_reset(self) -> None:
         """Janus restarted: everything is new, publish and subscribe again."""
@@ -302,6 +314,12 @@ class MeetingClient:
                 self._early_feeds.append(event.data)
         elif event.type == "meeting.feed_gone":
             await self._drop_feed(int(event.data["feed_id"]))
+        elif event.type == "meeting.left":
+            reason = str(event.data.get("reason") or "left")
+            self.left[str(event.data["participant_id"])] = (time.monotonic(), reason)
+        elif event.type == "meeting.participant":
+            person = event.data.get("participant") or {}
+            self.left.pop(str(person.get("id")), None)  # back (or still) in
         elif event.type == "meeting.media_reset":
             await self._media_reset()
         elif event.type in ("meeting.ended", "meeting.removed", "meeting.denied"):

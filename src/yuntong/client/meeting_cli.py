@@ -1,14 +1,19 @@
 """``yuntong meeting``: create a meeting, or join one with synthetic media and report what arrived.
 
-Exit status of ``join``: 0 when video arrived from every other participant who published,
-1 when not (or the meeting refused us), 2 when signing in or reaching the server failed.
+``join`` reports every other participant it saw — those who left before it did too, with when
+they left — and what arrived on each of their streams. Exit status of ``join``: 0 when media
+(video or audio) arrived on every stream it subscribed to, 1 when a stream delivered nothing,
+nobody published anything, or the meeting refused us, 2 when signing in or reaching the server
+failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
@@ -18,7 +23,7 @@ from rich.table import Table
 
 from yuntong.client.api import ApiClient, ApiError
 from yuntong.client.cli import SERVER_HELP, default_server, run_typer
-from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
+from yuntong.client.meeting import MeetingClient, MeetingError, MeetingFeed, get_ticket
 
 console = Console(highlight=False)
 _app = typer.Typer(add_completion=False, help="Video meetings from the terminal.")
@@ -109,14 +114,89 @@ def join(
     except MeetingError as exc:
         console.print(f"[red]{exc.code}[/red]: {exc.message}")
         raise typer.Exit(1) from None
+    console.print(report_table(number, report, started))
+    raise typer.Exit(0 if media_received(report) else 1)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One stream of one participant seen in the meeting (stream None: published nothing)."""
+
+    participant_id: str
+    name: str
+    stream: str | None
+    video_frames: int = 0
+    audio_frames: int = 0
+    audio_rms: float = 0.0
+    left_at: float | None = None  # time.monotonic() when they left; None: still there
+    left_reason: str | None = None
+
+
+def media_received(report: list[ReportRow]) -> bool:
+    """Media (video or audio) arrived on every stream, and there was at least one."""
+    streams = [row for row in report if row.stream is not None]
+    return bool(streams) and all(row.video_frames + row.audio_frames > 0 for row in streams)
+
+
+def report_table(number: str, report: list[ReportRow], started: float) -> Table:
     table = Table(title=f"Meeting {number}")
-    for column in ("participant", "stream", "video frames", "audio frames", "audio RMS"):
+    columns = ("participant", "stream", "video frames", "audio frames", "audio RMS", "left")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("participant", "stream") else "right")
     for row in report:
-        table.add_row(*row)
-    console.print(table)
-    complete = bool(report) and all(int(row[2]) > 0 for row in report)
-    raise typer.Exit(0 if complete else 1)
+        left = "-" if row.left_at is None else f"{row.left_at - started:.2f}s ({row.left_reason})"
+        if row.stream is None:
+            table.add_row(row.name, "-", "-", "-", "-", left)
+            continue
+        table.add_row(
+            row.name,
+            row.stream,
+            str(row.video_frames),
+            str(row.audio_frames),
+            f"{row.audio_rms:.3f}",
+            left,
+        )
+    return table
+
+
+def _report(client: MeetingClient) -> list[ReportRow]:
+    """Everyone seen but us, in the order first seen; a stream's feeds (a new one after each
+    media reset) summed."""
+    names: dict[str, str] = {}
+    for person in client.room.get("participants", []):
+        names[str(person["id"])] = str(person["name"])
+    for event in client.events:
+        if event.type == "meeting.participant":
+            person = event.data["participant"]
+            names[str(person["id"])] = str(person["name"])
+    streams: dict[tuple[str, str], list[MeetingFeed]] = {}
+    for feed in [*client.gone_feeds, *client.feeds.values()]:
+        names.setdefault(feed.participant_id, feed.participant_id)
+        streams.setdefault((feed.participant_id, feed.kind), []).append(feed)
+    names.pop(client.participant_id, None)
+    rows: list[ReportRow] = []
+    for pid, name in names.items():
+        left_at, reason = client.left.get(pid, (None, None))
+        kinds = [kind for (owner, kind) in streams if owner == pid]
+        if not kinds:
+            rows.append(ReportRow(pid, name, None, left_at=left_at, left_reason=reason))
+        for kind in kinds:
+            stats = [feed.stats for feed in streams[pid, kind]]
+            samples = sum(s.audio_samples for s in stats)
+            energy = sum(s.audio_rms**2 * s.audio_samples for s in stats)
+            rows.append(
+                ReportRow(
+                    pid,
+                    name,
+                    kind,
+                    video_frames=sum(s.video_frames for s in stats),
+                    audio_frames=sum(s.audio_frames for s in stats),
+                    audio_rms=math.sqrt(energy / samples) if samples else 0.0,
+                    left_at=left_at,
+                    left_reason=reason,
+                )
+            )
+    return rows
 
 
 async def run_meeting(
@@ -130,12 +210,11 @@ async def run_meeting(
     screen: bool,
     wait: float,
     progress: Callable[[str], None],
-) -> list[tuple[str, str, str, str, str]]:
+) -> list[ReportRow]:
     token = await _token(server, username, password)
     ticket = await get_ticket(server, number, token=token, passcode=passcode, display_name=name)
     client = MeetingClient(server, ticket["ticket"])
     await client.connect()
-    names: dict[str, str] = {}
     try:
         progress(f"connected as {ticket['role']} to {ticket['meeting']['title']}")
         joined = await client.join()
@@ -146,22 +225,7 @@ async def run_meeting(
         if screen:
             await client.share_screen()
         await asyncio.sleep(duration)
-        for event in client.events:
-            if event.type == "meeting.participant":
-                person = event.data["participant"]
-                names[str(person["id"])] = str(person["name"])
-        for person in client.room.get("participants", []):
-            names[str(person["id"])] = str(person["name"])
-        return [
-            (
-                names.get(feed.participant_id, feed.participant_id),
-                feed.kind,
-                str(feed.stats.video_frames),
-                str(feed.stats.audio_frames),
-                f"{feed.stats.audio_rms:.3f}",
-            )
-            for feed in client.feeds.values()
-        ]
+        return _report(client)
     finally:
         await client.leave()
         progress("left the meeting")
