@@ -304,12 +304,22 @@ def passcode_throttles(ctx: Context) -> PasscodeThrottles:
     )
 
 
-async def link_has_ended(ctx: Context, number: str) -> bool:
+async def link_has_ended(ctx: Context, number: str, client: str | None) -> bool:
     """Whether the join link ``/m/<number>`` leads only to an ended meeting (a number is
-    reused by a new meeting once its meeting has ended: then the link leads to the new one)."""
+    reused by a new meeting once its meeting has ended: then the link leads to the new one).
+
+    What a number held is guessable, so the page's question is throttled like a ticket
+    request: a number without an open meeting counts as a miss for ``client``, and a client
+    past its limit is told nothing (it sees the join form, whose request says it must wait)."""
+    limits = passcode_throttles(ctx)
+    key = client_key(client) if client else None
+    if key is not None and limits.client.wait(key):
+        return False
     async with ctx.db.session() as s:
         if await store.open_meeting_by_number(s, number) is not None:
             return False
+        if key is not None:
+            limits.client.hit(key)
         return await store.ended_meeting_by_number(s, number) is not None
 
 

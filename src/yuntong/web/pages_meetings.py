@@ -75,7 +75,8 @@ async def meeting_join_page(request: Request, number: str) -> Response:
     passcode = request.query_params.get("pwd", "")
     if PASSCODE.fullmatch(passcode) is None:
         passcode = ""
-    ended = bool(number) and await link_has_ended(get_context(request), number)
+    client = request.client.host if request.client else None
+    ended = bool(number) and await link_has_ended(get_context(request), number, client)
     principal = await signed_in(request)
     if principal is None:
         return render_page(

@@ -71,3 +71,22 @@ async def test_a_number_never_used_is_still_not_found_and_a_reused_one_leads_to_
     assert answer.json()["meeting"]["id"] == new.id
     page = await app_client.get(f"/m/{old.number}", headers={"Accept-Language": "en"})
     assert 'id="prejoin-form"' in page.text and 'id="meeting-ended"' not in page.text
+
+
+async def test_the_link_page_tells_a_guesser_nothing_once_past_the_guess_limit(
+    ctx: Context, app_client: httpx.AsyncClient
+) -> None:
+    """Whether a number held a meeting is guessable, so the page's 'has ended' counts as a
+    ticket request does: each number without an open meeting is a miss for the client, and
+    past the limit (30) an ended meeting's page shows the plain join form (its request will
+    say the client must wait) instead of telling which numbers were meetings."""
+    meeting = await service.do_create(ctx, await host(ctx), MeetingInput(title="周会"))
+    await service.do_end_unstarted(ctx, meeting.id)
+    first = await app_client.get(f"/m/{meeting.number}", headers={"Accept-Language": "en"})
+    assert 'id="meeting-ended"' in first.text
+    for n in range(ctx.settings.meeting_passcode_client_max_failures):
+        await app_client.get(f"/m/{200000000 + n}", headers={"Accept-Language": "en"})
+    later = await app_client.get(f"/m/{meeting.number}", headers={"Accept-Language": "en"})
+    assert 'id="meeting-ended"' not in later.text
+    refused = await ticket(app_client, meeting.number, "en")
+    assert refused.json()["error"]["code"] == "rate_limited"
