@@ -51,11 +51,16 @@ class JanusError(YuntongError):
 
 
 class JanusUnavailable(YuntongError):
-    """Janus cannot be reached, the connection was lost, or it did not answer in time."""
+    """Janus cannot be reached, the connection was lost, or it did not answer in time.
 
-    def __init__(self, detail: str) -> None:
+    ``refused``: the node's host refused or reset the connection (nothing listens there, the
+    process died), as opposed to a slow or unanswered one.
+    """
+
+    def __init__(self, detail: str, *, refused: bool = False) -> None:
         super().__init__("janus_unavailable")
         self.detail = detail
+        self.refused = refused
 
     def __str__(self) -> str:
         return f"Janus unavailable: {self.detail}"
@@ -119,7 +124,12 @@ class JanusClient:
         try:
             ws = await connect(url, subprotocols=[SUBPROTOCOL], open_timeout=timeout_s)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            raise JanusUnavailable(f"cannot connect to {url}: {exc}") from exc
+            # refused, or reset during the handshake (websockets wraps that one)
+            refused = any(
+                isinstance(e, ConnectionRefusedError | ConnectionResetError)
+                for e in (exc, exc.__cause__)
+            )
+            raise JanusUnavailable(f"cannot connect to {url}: {exc}", refused=refused) from exc
         return cls(ws, token=token, timeout_s=timeout_s)
 
     async def close(self) -> None:

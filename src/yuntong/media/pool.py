@@ -3,13 +3,18 @@
 A meeting lives on one node; a new one goes to the least-loaded healthy node (load: the
 participants in its VideoRoom rooms). Each node is probed every
 ``janus_health_interval_s`` over a Janus session of its own: a node that does not answer is
-unhealthy until it answers again.
+unhealthy until it answers again. A node is also found out without waiting for that interval:
+when the probe's own connection to it is lost it is probed at once, and a connection it
+refuses (nothing listens: the process died) marks it unhealthy at once. An unhealthy node is
+probed every :data:`RETRY_S`, so a Janus that restarts is back in the pool soon after it
+listens again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,12 +27,16 @@ from yuntong.media.janus import (
     JanusClient,
     JanusHandle,
     JanusSession,
+    JanusUnavailable,
     janus_token,
 )
 
 log = get_logger(__name__)
 POOL = "media.janus_pool"  # ctx.extras key
 TOKEN_TTL_S = 24 * 3600
+RETRY_S = 0.5  # an unhealthy node is probed this often (at most every health interval)
+MIN_GAP_S = 0.1  # between two probes of one node, whatever wakes it
+PLACE_WAIT_S = 5.0  # a new meeting waits this long for a healthy node (a Janus starting)
 
 
 @dataclass
@@ -43,6 +52,7 @@ class NodeState:
     _client: JanusClient | None = field(default=None, repr=False)
     _session: JanusSession | None = field(default=None, repr=False)
     _handle: JanusHandle | None = field(default=None, repr=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
     def name(self) -> str:
@@ -66,13 +76,38 @@ class NodeState:
             handle = await self._probe_handle()
             listed = await handle.request({"request": "list", "admin_key": admin_key})
         except YuntongError as exc:
-            self.healthy, self.last_error = False, str(exc)
+            self.mark_down(str(exc))
             await self.disconnect()
             return
         rooms = listed.get("list", [])
         self.healthy, self.last_error = True, ""
         self.rooms = len(rooms)
         self.load = sum(int(room.get("num_participants", 0)) for room in rooms)
+
+    def mark_down(self, reason: str) -> None:
+        """Unhealthy until a probe finds the node answering; its counts are no longer known."""
+        self.healthy, self.last_error = False, reason
+        self.load = self.rooms = 0
+
+    def wake(self) -> None:
+        """Probe this node now rather than at the end of its interval."""
+        self._wake.set()
+
+    async def nap(self, delay_s: float) -> None:
+        """Wait until the next probe: ``delay_s``, or less when woken or when the probe's own
+        connection to the node is lost (the node died or restarted)."""
+        await asyncio.sleep(MIN_GAP_S)
+        waits = [asyncio.ensure_future(self._wake.wait())]
+        if self._client is not None:
+            waits.append(asyncio.ensure_future(self._client.closed_event.wait()))
+        try:
+            await asyncio.wait(
+                waits, timeout=max(delay_s - MIN_GAP_S, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for wait in waits:
+                wait.cancel()
+        self._wake.clear()
 
     async def _probe_handle(self) -> JanusHandle:
         if (
@@ -97,7 +132,7 @@ class NodeState:
 
 
 class JanusPool:
-    """The nodes, probed in the background; :meth:`pick` chooses where a meeting goes."""
+    """The nodes, each probed in the background; :meth:`pick` chooses where a meeting goes."""
 
     def __init__(self, nodes: list[JanusNode], interval_s: float) -> None:
         if len({n.name for n in nodes}) != len(nodes):
@@ -105,10 +140,12 @@ class JanusPool:
         timeout_s = min(3.0, interval_s)
         self.nodes = {n.name: NodeState(n, timeout_s) for n in nodes}
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changed = asyncio.Event()  # set (and replaced) whenever a node's health may change
 
     async def refresh(self) -> None:
         await asyncio.gather(*(node.probe() for node in self.nodes.values()))
+        self._notify()
 
     def pick(self) -> NodeState:
         """The healthy node with the fewest participants (then the fewest rooms, then name)."""
@@ -117,30 +154,93 @@ class JanusPool:
             raise YuntongError("janus_unavailable")
         return min(healthy, key=lambda n: (n.load, n.rooms, n.name))
 
+    async def connect(self, node: NodeState, *, timeout_s: float) -> JanusClient:
+        """A connection to ``node``; one it refuses marks it unhealthy at once."""
+        try:
+            return await JanusClient.connect(node.config.url, node.token(), timeout_s=timeout_s)
+        except JanusUnavailable as exc:
+            if exc.refused:
+                if node.healthy:
+                    log.warning("janus_node_refused", node=node.name)
+                node.mark_down(str(exc))
+                node.wake()  # the probe confirms it, and finds it again once it is back
+                self._notify()
+            raise
+
+    async def place(
+        self,
+        connect: Callable[[NodeState], Awaitable[None]],
+        wait_s: float = PLACE_WAIT_S,
+    ) -> NodeState:
+        """Pick a node and ``connect`` to it. While no node is healthy (a Janus starting or
+        restarting), or the one picked refuses the connection, wait up to ``wait_s`` for a
+        healthy one instead of failing at once; with no node at all, fail at once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        for node in self.nodes.values():
+            if not node.healthy:
+                node.wake()
+        while True:
+            changed = self._changed
+            try:
+                node = self.pick()
+            except YuntongError:
+                if not self.nodes or loop.time() >= deadline:
+                    raise
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(deadline):
+                        await changed.wait()
+                continue
+            try:
+                await connect(node)
+            except JanusUnavailable as exc:
+                if not exc.refused or loop.time() >= deadline:
+                    raise
+                continue  # ``connect`` marked it unhealthy: another node, or wait
+            return node
+
     def status(self) -> dict[str, dict[str, object]]:
+        """Each node's health and, while it is healthy, its counts at the last probe."""
         return {
-            n.name: {"healthy": n.healthy, "participants": n.load, "rooms": n.rooms}
+            n.name: (
+                {"healthy": True, "participants": n.load, "rooms": n.rooms}
+                if n.healthy
+                else {"healthy": False}
+            )
             for n in self.nodes.values()
         }
 
     async def start(self) -> None:
         await self.refresh()
-        self._task = asyncio.create_task(self._run(), name="janus-pool")
+        self._tasks = [
+            asyncio.create_task(self._watch(node), name=f"janus-pool-{node.name}")
+            for node in self.nodes.values()
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         await asyncio.gather(*(node.disconnect() for node in self.nodes.values()))
 
-    async def _run(self) -> None:
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _watch(self, node: NodeState) -> None:
         while True:
-            await asyncio.sleep(self.interval_s)
+            await node.nap(self.interval_s if node.healthy else min(self.interval_s, RETRY_S))
+            was_healthy = node.healthy
             try:
-                await self.refresh()
+                await node.probe()
             except Exception:  # a probe must never end the loop
-                log.exception("janus_pool_refresh_failed")
+                log.exception("janus_pool_probe_failed", node=node.name)
+            if node.healthy and not was_healthy:
+                log.info("janus_node_healthy", node=node.name)
+            elif was_healthy and not node.healthy:
+                log.warning("janus_node_unhealthy", node=node.name, error=node.last_error)
+            self._notify()
 
 
 def pool_nodes(ctx: Context) -> list[JanusNode]:
@@ -153,3 +253,21 @@ def pool_nodes(ctx: Context) -> list[JanusNode]:
     if local is None:
         return []
     return [local.as_node()]
+
+
+def media_check(ctx: Context) -> str:
+    """What meetings need of this node's media for it to be ready.
+
+    ``ok``: the Janus this node runs answers the pool's probe. ``unhealthy``: it runs one, and
+    it is starting, restarting or not answering: not ready (a meeting could not start here).
+    ``not_required``: it runs none (``YUNTONG_START_JANUS=false``, Janus not installed, or
+    remote nodes in ``YUNTONG_JANUS_NODES``): calls and chat need no Janus, so media never
+    holds such a node back; remote nodes are listed in ``janus_nodes``.
+    """
+    from yuntong.media.supervisor import LOCAL_JANUS, LOCAL_NODE
+
+    if ctx.extras.get(LOCAL_JANUS) is None or ctx.settings.janus_nodes:
+        return "not_required"
+    pool: JanusPool | None = ctx.extras.get(POOL)
+    local = pool.nodes.get(LOCAL_NODE) if pool is not None else None
+    return "ok" if local is not None and local.healthy else "unhealthy"

@@ -37,6 +37,7 @@ log = get_logger(__name__)
 COTURN_BINARY = "turnserver"
 JANUS_BINARY = "janus"
 LOCAL_JANUS = "media.local_janus"  # ctx.extras key of this node's LocalJanus
+LOCAL_NODE = "local"  # the local Janus's name among the pool's nodes
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 State = Literal["starting", "running", "restarting", "stopped"]
@@ -255,7 +256,7 @@ class LocalJanus:
 
     def as_node(self) -> JanusNode:
         return JanusNode(
-            name="local",
+            name=LOCAL_NODE,
             url=self.url,
             token_secret=SecretStr(self.token_secret),
             videoroom_admin_key=SecretStr(self.videoroom_admin_key),

@@ -239,8 +239,7 @@ class Room:
         return pool
 
     async def open(self) -> None:
-        node = self._pool().pick()
-        await self._connect(node)
+        node = await self._pool().place(self._connect)  # waits briefly for a Janus starting
         now = self.ctx.clock.now()
         async with self.ctx.db.session() as s:
             await s.execute(
@@ -260,7 +259,7 @@ class Room:
 
     async def _connect(self, node: NodeState) -> None:
         """Connect to ``node`` and create the VideoRoom there."""
-        client = await JanusClient.connect(node.config.url, node.token(), timeout_s=5.0)
+        client = await self._pool().connect(node, timeout_s=5.0)  # refused: node marked down
         try:
             session = await client.create_session(keepalive_s=KEEPALIVE_S)
             control = await session.attach(VIDEOROOM)

@@ -13,7 +13,7 @@ from yuntong import __version__
 from yuntong.core import dbhealth
 from yuntong.core.context import Context, get_context
 from yuntong.core.workdays import WorkCalendar
-from yuntong.media.pool import POOL
+from yuntong.media.pool import POOL, media_check
 
 router = APIRouter(tags=["ops"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -27,19 +27,23 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(ctx: Ctx) -> JSONResponse:
-    """Readiness: the database answers and the realtime hub runs; media children reported."""
+    """Readiness: the database answers, the realtime hub runs and, when this node runs its own
+    Janus, that Janus answers; media children, the billing worker and Janus nodes reported."""
     checks: dict[str, Any] = {"database": await dbhealth.check(ctx.db)}  # or "unavailable: why"
     checks["realtime"] = "ok" if "hub" in ctx.extras else "starting"
     children = ctx.extras.get("children")
     if children is not None:
         checks["media"] = children.status()
+    checks["janus"] = media_check(ctx)  # "ok", "unhealthy" or "not_required" (runs none)
     billing_worker = ctx.extras.get("billing_worker")
     if billing_worker is not None:  # reported, never what makes the node unready
         checks["billing_worker"] = billing_worker.state
     pool = ctx.extras.get(POOL)
     if pool is not None and pool.nodes:
         checks["janus_nodes"] = pool.status()
-    ready = checks["database"] == "ok" and checks["realtime"] == "ok"
+    ready = (
+        checks["database"] == "ok" and checks["realtime"] == "ok" and checks["janus"] != "unhealthy"
+    )
     # warnings never make the node unready: a holiday schedule missing or provisional for this
     # year, or for next year from 60 days before it (due dates would count weekends only)
     today = ctx.clock.now().astimezone(ZoneInfo(ctx.settings.business_timezone)).date()
