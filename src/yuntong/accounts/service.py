@@ -54,6 +54,7 @@ STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
 REACHABLE_STATUSES = frozenset({S.ACTIVE, S.WARNED, S.LIMITED})
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 SESSION_KINDS = ("web", "api")
+LOGOUT_CHANNEL = "accounts.logout"  # bus topic: {"user_id", "session_id"} after a logout
 
 # Review of a registration by operator staff. A rejected applicant may be approved later
 # (e.g. after sending the missing documents).
@@ -699,8 +700,10 @@ async def _record_failed_login(ctx: Context, user_id: int, now: datetime) -> NoR
 
 
 async def do_logout(ctx: Context, user_id: int, session_id: str) -> None:
+    """End the session; its open sockets are closed and their devices gone at once."""
     async with ctx.db.session() as s:
         await store.revoke_sessions(s, user_id, ctx.clock.now(), only=session_id)
+    await ctx.bus.publish(LOGOUT_CHANNEL, {"user_id": user_id, "session_id": session_id})
 
 
 async def list_sessions(ctx: Context, user_id: int) -> list[LoginSession]:

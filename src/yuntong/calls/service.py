@@ -236,8 +236,10 @@ async def _immediate_outcome(
 
 
 def public_reason(reason: str) -> str:
-    """What the caller is told: a block is never revealed, only "unavailable"."""
-    return "unavailable" if reason == "blocked" else reason
+    """What the caller is told: a block is never revealed. The caller hears exactly what an
+    offline callee gives (``unreachable`` / ``offline``, at once), as presence shows the blocking
+    user offline to them too; the record keeps ``blocked``."""
+    return "offline" if reason == "blocked" else reason
 
 
 async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
@@ -351,7 +353,8 @@ async def do_relay_ice(
 
 
 async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
-    """A device did not come back within the grace period: end the calls it carried."""
+    """A device is gone (closed by its client, logged out, or not back within the grace
+    period): end the call it carried, and a call ringing for a callee with no device left."""
     engine = engine_of(ctx)
     call_id = engine.by_user.get(user_id)
     call = engine.calls.get(call_id) if call_id else None
@@ -364,6 +367,9 @@ async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
         is_callee = user_id == call.callee_id and device == call.callee_device
         if call.state == CallState.RINGING and is_caller:
             await _end(ctx, call, CallOutcome.CANCELED, "connection_lost", None)
+        elif call.state == CallState.RINGING and user_id == call.callee_id:
+            if not hub_of(ctx).is_online(user_id):  # nothing left to ring: as if offline
+                await _end(ctx, call, CallOutcome.UNREACHABLE, "offline", None)
         elif call.state == CallState.ANSWERED and (is_caller or is_callee):
             await _end(ctx, call, CallOutcome.FAILED, "connection_lost", None)
         elif call.state == CallState.CONNECTED and (is_caller or is_callee):

@@ -25,6 +25,7 @@ from yuntong.meetings.models import Role
 from yuntong.meetings.room import Participant, Room, open_room
 from yuntong.realtime.protocol import (
     Envelope,
+    EnvelopeError,
     encode,
     event,
     invalid_data,
@@ -293,8 +294,8 @@ async def meeting_socket(websocket: WebSocket) -> None:
                 raw = message.get("bytes") or b""
             try:
                 envelope = parse_envelope(raw, ctx.settings.ws_max_message_bytes)
-            except YuntongError as exc:
-                await socket.send_raw(reply("error", None, exc.to_dict(socket.locale)))
+            except EnvelopeError as exc:
+                await socket.send_raw(reply("error", exc.re, exc.to_dict(socket.locale)))
                 continue
             await lanes.run(_lane(envelope), _dispatch(room, participant, socket, envelope))
     except WebSocketDisconnect:

@@ -2,7 +2,8 @@
 
 Each device has a :class:`DeviceChannel` that outlives a dropped socket for the reconnect grace
 period, keeps a numbered buffer of recent events for resume, and is removed (with listeners told)
-when the grace period passes. Delivery goes through the bus channel ``user:<id>`` so that a
+when the grace period passes, or at once when the client closed the socket itself or its
+session logged out. Delivery goes through the bus channel ``user:<id>`` so that a
 Redis bus can carry it between nodes.
 """
 
@@ -38,13 +39,17 @@ class DeviceChannel:
         "locale",
         "resume_token",
         "seq",
+        "session_id",
         "user_id",
         "ws",
     )
 
-    def __init__(self, user_id: int, device_id: str, locale: str, buffer_size: int) -> None:
+    def __init__(
+        self, user_id: int, device_id: str, locale: str, buffer_size: int, session_id: str = ""
+    ) -> None:
         self.user_id = user_id
         self.device_id = device_id
+        self.session_id = session_id  # the login session whose socket holds the device
         self.locale = locale
         self.connection_id = secrets.token_hex(8)
         self.resume_token = secrets.token_urlsafe(24)
@@ -86,6 +91,7 @@ class Hub:
         self.on_user_online: list[UserListener] = []
         self.on_user_offline: list[UserListener] = []
         self._watchdog: asyncio.Task[None] | None = None
+        self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
 
     # -- attach / detach -------------------------------------------------------------------
 
@@ -97,6 +103,7 @@ class Hub:
         locale: str,
         resume_token: str | None = None,
         last_seq: int = 0,
+        session_id: str = "",
     ) -> tuple[DeviceChannel, list[str] | None]:
         """Attach a socket; returns the channel and the events to replay when it resumed."""
         user_devices = self.devices.setdefault(user_id, {})
@@ -109,6 +116,7 @@ class Hub:
             old = channel.ws
             channel.ws = ws
             channel.locale = locale
+            channel.session_id = session_id
             channel.heard_at = asyncio.get_running_loop().time()
             if old is not None and old is not ws:
                 with contextlib.suppress(Exception):
@@ -120,7 +128,9 @@ class Hub:
             while f"{device_id}.{n}" in user_devices:
                 n += 1
             device_id = f"{device_id}.{n}"
-        channel = DeviceChannel(user_id, device_id, locale, self.ctx.settings.ws_resume_buffer)
+        channel = DeviceChannel(
+            user_id, device_id, locale, self.ctx.settings.ws_resume_buffer, session_id
+        )
         channel.ws = ws
         channel.heard_at = asyncio.get_running_loop().time()
         user_devices[device_id] = channel
@@ -129,15 +139,19 @@ class Hub:
             await self._notify(self.on_user_online, user_id)
         return channel, None
 
-    def detach(self, channel: DeviceChannel, ws: WebSocket) -> None:
-        """The socket closed: keep the channel for the grace period, then drop it."""
+    def detach(self, channel: DeviceChannel, ws: WebSocket, *, goodbye: bool = False) -> None:
+        """The socket closed: keep the channel for the grace period, then drop it.
+
+        ``goodbye``: the client closed the socket itself (the app was closed): nothing will
+        resume, so the device is dropped at once. The grace period is for sockets that drop."""
         if channel.ws is not ws:
             return
         channel.ws = None
-        channel.gone_task = asyncio.create_task(self._expire(channel))
+        grace = 0.0 if goodbye and not self.closing else self.ctx.settings.reconnect_grace_s
+        channel.gone_task = asyncio.create_task(self._expire(channel, grace))
 
-    async def _expire(self, channel: DeviceChannel) -> None:
-        await asyncio.sleep(self.ctx.settings.reconnect_grace_s)
+    async def _expire(self, channel: DeviceChannel, grace: float) -> None:
+        await asyncio.sleep(grace)
         await self.drop(channel)
 
     async def drop(self, channel: DeviceChannel) -> None:
@@ -153,9 +167,14 @@ class Hub:
             self.ctx.bus.unsubscribe(f"user:{channel.user_id}", self._deliver_local)
             await self._notify(self.on_user_offline, channel.user_id)
 
-    async def disconnect_user(self, user_id: int, code: int) -> None:
-        """Close every socket of a user at once (account terminated): no grace, no resume."""
+    async def disconnect_user(
+        self, user_id: int, code: int, *, session_id: str | None = None
+    ) -> None:
+        """Close every socket of a user (account terminated), or those of one login session
+        (logged out), and drop their devices at once: no grace, no resume."""
         for channel in list(self.devices.get(user_id, {}).values()):
+            if session_id is not None and channel.session_id != session_id:
+                continue
             if channel.gone_task is not None:
                 channel.gone_task.cancel()
             ws, channel.ws = channel.ws, None
@@ -229,6 +248,7 @@ class Hub:
             await _safely(listener(user_id))
 
     async def close(self) -> None:
+        self.closing = True
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from yuntong.core.errors import YuntongError
 
 VERSION = 1
+ID_MAX_LENGTH = 64
 
 
 class Envelope(BaseModel):
@@ -19,30 +20,57 @@ class Envelope(BaseModel):
 
     v: int
     type: str = Field(min_length=1, max_length=64)
-    id: str | None = Field(default=None, max_length=64)
+    id: str | None = Field(default=None, max_length=ID_MAX_LENGTH)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class EnvelopeError(YuntongError):
+    """A client message refused before it reached a handler; ``re`` is the id it carried, when
+    that could be read, so that the error reply names the message it answers."""
+
+    def __init__(self, code: str, re: str | None = None) -> None:
+        super().__init__(code)
+        self.re = re
+
+
 def parse_envelope(raw: str | bytes, max_bytes: int) -> Envelope:
-    """Parse and check one client message; raises YuntongError with a stable code.
+    """Parse and check one client message; raises :class:`EnvelopeError` with a stable code.
 
     The one parser of both sockets (``/ws`` and ``/ws/meeting``): whatever cannot be parsed,
     including JSON nested too deeply for the parser (RecursionError), is ``malformed_message``.
+    A message over ``max_bytes`` (UTF-8 bytes) is ``message_too_large``; it is still parsed for
+    its id, which costs little as the transport refuses anything over twice the limit.
     """
-    if len(raw) > max_bytes:
-        raise YuntongError("message_too_large")
+    too_large = _size(raw) > max_bytes
     try:
         obj = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise YuntongError("malformed_message") from exc
+        raise EnvelopeError("message_too_large" if too_large else "malformed_message") from exc
+    re = _readable_id(obj)
+    if too_large:
+        raise EnvelopeError("message_too_large", re)
     if not isinstance(obj, dict):
-        raise YuntongError("malformed_message")
+        raise EnvelopeError("malformed_message")
     if obj.get("v") != VERSION:
-        raise YuntongError("unsupported_version")
+        raise EnvelopeError("unsupported_version", re)
     try:
         return Envelope.model_validate(obj)
     except ValidationError as exc:
-        raise YuntongError("malformed_message") from exc
+        raise EnvelopeError("malformed_message", re) from exc
+
+
+def _size(raw: str | bytes) -> int:
+    if isinstance(raw, bytes) or raw.isascii():
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
+def _readable_id(obj: Any) -> str | None:
+    """The message's ``id`` if it is one a reply may carry (a string of at most 64)."""
+    if not isinstance(obj, dict):
+        return None
+    id_ = obj.get("id")
+    return id_ if isinstance(id_, str) and len(id_) <= ID_MAX_LENGTH else None
 
 
 def encode(msg: dict[str, Any]) -> str:

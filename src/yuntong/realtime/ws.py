@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from yuntong.accounts import parties
+from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import principal_from_token, token_from_request
 from yuntong.core.context import Context, get_context
 from yuntong.core.dbhealth import unavailable_error, unavailable_reason
@@ -25,13 +26,17 @@ from yuntong.core.i18n import pick_locale, request_locale
 from yuntong.core.logging import get_logger
 from yuntong.realtime import presence
 from yuntong.realtime.connection import Connection, HandlerTable, hub_of
-from yuntong.realtime.protocol import encode, invalid_data, parse_envelope, reply
+from yuntong.realtime.protocol import EnvelopeError, encode, invalid_data, parse_envelope, reply
 
 log = get_logger(__name__)
 router = APIRouter()
 DEVICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 WS_SESSIONS = Gauge("yuntong_ws_sessions", "Attached WebSocket sessions")
 WS_MESSAGES = Counter("yuntong_ws_messages_total", "Client messages by type and result", ["result"])
+# close codes of a client that closed its socket itself (normal closure, going away: the app or
+# the tab was closed, the user signed out): its device is gone at once, without a grace period
+GOODBYE_CODES = frozenset({1000, 1001})
+LOGGED_OUT_CODE = 4401
 
 
 HANDLERS: HandlerTable = {}
@@ -87,27 +92,36 @@ async def _session(websocket: WebSocket) -> None:
         locale,
         resume_token=websocket.query_params.get("resume"),
         last_seq=last_seq,
+        session_id=principal.session_id,
     )
     conn = Connection(ctx, principal, channel)
     WS_SESSIONS.inc()
+    goodbye = False
     try:
         await _greet(conn, replay)
-        await _serve(conn, websocket)
+        goodbye = await _serve(conn, websocket) in GOODBYE_CODES
     except WebSocketDisconnect:
         pass
     finally:
         WS_SESSIONS.dec()
-        hub.detach(channel, websocket)
+        hub.detach(channel, websocket, goodbye=goodbye)
 
 
 def watch_account_status(ctx: Context) -> None:
-    """Sessions of a terminated account are closed at once (their calls end with them)."""
+    """Sessions of a terminated account, and the sockets of a session that logged out, are
+    closed at once (their calls end with them)."""
 
     async def on_status(message: dict[str, Any]) -> None:
         if message.get("status") == "terminated":
             await hub_of(ctx).disconnect_user(int(message["user_id"]), code=4403)
 
+    async def on_logout(message: dict[str, Any]) -> None:
+        await hub_of(ctx).disconnect_user(
+            int(message["user_id"]), code=LOGGED_OUT_CODE, session_id=str(message["session_id"])
+        )
+
     ctx.bus.subscribe(parties.STATUS_CHANNEL, on_status)
+    ctx.bus.subscribe(accounts.LOGOUT_CHANNEL, on_logout)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -148,14 +162,15 @@ async def _greet(conn: Connection, replay: list[str] | None) -> None:
     )
 
 
-async def _serve(conn: Connection, websocket: WebSocket) -> None:
-    """Read until the client leaves; silent clients are closed by the hub's watchdog."""
+async def _serve(conn: Connection, websocket: WebSocket) -> int:
+    """Read until the client leaves; returns the close code (the server's own when it closed
+    the socket). Silent clients are closed by the hub's watchdog."""
     channel = conn.channel
     loop = asyncio.get_running_loop()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
-            return
+            return int(message.get("code") or 1005)
         channel.heard_at = loop.time()
         raw = message.get("text")
         if raw is None:
@@ -185,7 +200,8 @@ async def _dispatch(conn: Connection, raw: str | bytes) -> None:
             await conn.channel.send_raw(reply("ack", msg_id, result or {}))
     except YuntongError as exc:
         WS_MESSAGES.labels(exc.code).inc()
-        await conn.channel.send_raw(reply("error", msg_id, exc.to_dict(conn.channel.locale)))
+        re = exc.re if isinstance(exc, EnvelopeError) else msg_id
+        await conn.channel.send_raw(reply("error", re, exc.to_dict(conn.channel.locale)))
     except Exception as exc:
         err = unavailable_error(exc)  # a database outage is said so, and the socket stays
         if err is None:

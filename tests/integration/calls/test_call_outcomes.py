@@ -123,9 +123,10 @@ async def test_offline_callee_is_unreachable(server: ServerProcess, connect: Con
     assert (await history(server, alice))[0]["outcome"] == "unreachable"
 
 
-async def test_blocked_caller_never_rings_and_is_told_only_unavailable(
+async def test_blocked_caller_is_told_exactly_what_an_offline_callee_gives(
     server: ServerProcess, connect: Connect
 ) -> None:
+    # issue 12: the blocked caller heard "unavailable", an offline callee gives "offline"
     alice, bob = await connect(), await connect()
     async with httpx.AsyncClient(base_url=server.url) as http:
         resp = await http.post(
@@ -134,19 +135,36 @@ async def test_blocked_caller_never_rings_and_is_told_only_unavailable(
             headers={"Authorization": f"Bearer {bob.token}"},
         )
         assert resp.status_code == 201
-    ack = await alice.request(
+    carol_name = "off" + alice.username
+    await server.create_user(carol_name)
+    blocked = await alice.request(
         "call.invite", {"to": bob.username, "media": "video", "sdp": FAKE_SDP}
     )
-    assert ack["ended"] == {
-        "call_id": ack["call_id"],
+    offline = await alice.request(
+        "call.invite", {"to": carol_name, "media": "video", "sdp": FAKE_SDP}
+    )
+    assert blocked["ended"] == {
+        "call_id": blocked["call_id"],
         "outcome": "unreachable",
-        "reason": "unavailable",
+        "reason": "offline",
         "hung_up_by": None,
         "billable_seconds": 0,
     }
+    assert offline["ended"] == {**blocked["ended"], "call_id": offline["call_id"]}
+    events = [await alice.expect("call.ended", call_id=a["call_id"]) for a in (blocked, offline)]
+    assert events == [blocked["ended"], offline["ended"]]
     await asyncio.sleep(0.3)
     assert not bob.has("call.incoming")
-    assert (await history(server, alice))[0]["end_reason"] == "unavailable"
+    records = {r["id"]: r for r in await history(server, alice)}
+    to_bob, to_carol = records[blocked["call_id"]], records[offline["call_id"]]
+
+    def seen(entry: dict) -> dict:
+        return {
+            k: v for k, v in entry.items() if k not in {"id", "other", "created_at", "ended_at"}
+        }
+
+    assert seen(to_bob) == seen(to_carol)
+    assert to_bob["end_reason"] == "offline"
     assert await history(server, bob) == []
 
 

@@ -1,0 +1,144 @@
+"""A device that says goodbye (closes its socket cleanly, or logs out) is gone at once.
+
+Issue 12: a callee who closed the app or logged out rang on for the whole ring time-out and
+the call ended ``no_answer``. The reconnect grace period is for connections that drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.integration.calls.conftest import Connect
+from tests.integration.realtime.conftest import GRACE_S
+from tests.support.server import ServerProcess
+from tests.support.wsclient import FAKE_SDP, WsClient
+
+AT_ONCE_S = 5  # well under the grace period (20 s) and the ring time-out (30 s)
+
+
+async def ring(caller: WsClient, callee: WsClient) -> str:
+    ack = await caller.request(
+        "call.invite", {"to": callee.username, "media": "audio", "sdp": FAKE_SDP}
+    )
+    assert "ended" not in ack, ack
+    await callee.expect("call.incoming", call_id=ack["call_id"])
+    await callee.request("call.ringing", {"call_id": ack["call_id"]})
+    await caller.expect("call.ringing", call_id=ack["call_id"])
+    return str(ack["call_id"])
+
+
+async def outgoing(server: ServerProcess, client: WsClient) -> dict:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.get("/api/v1/calls", headers={"Authorization": f"Bearer {client.token}"})
+        resp.raise_for_status()
+        return dict(resp.json()["items"][0])
+
+
+async def test_callee_closing_the_app_ends_the_ringing_call_as_unreachable_at_once(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await ring(alice, bob)
+    await bob.close()
+    ended = await alice.expect("call.ended", timeout=AT_ONCE_S, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("unreachable", "offline")
+    record = await outgoing(server, alice)
+    assert (record["outcome"], record["end_reason"]) == ("unreachable", "offline")
+
+
+async def test_callee_logging_out_ends_the_ringing_call_as_unreachable_at_once(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await ring(alice, bob)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {bob.token}"}
+        )
+        assert resp.status_code == 204
+    ended = await alice.expect("call.ended", timeout=AT_ONCE_S, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("unreachable", "offline")
+    # the logged-out session's socket is closed by the server, not left signed in
+    await asyncio.wait_for(bob.closed.wait(), AT_ONCE_S)
+    assert bob.ws.close_code == 4401
+
+
+async def test_logging_out_leaves_the_users_other_sessions_alone(
+    server: ServerProcess, connect: Connect
+) -> None:
+    alice = await connect()
+    bob_phone = await connect(device="phone")
+    bob_laptop = await connect(bob_phone.username, device="laptop")
+    # a second sign-in of bob: a session of its own
+    bob_laptop.token = await server.login(bob_phone.username)
+    await bob_laptop.close()
+    await bob_laptop.connect()
+    call_id = await ring(alice, bob_phone)
+    await bob_laptop.expect("call.incoming", call_id=call_id)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {bob_phone.token}"}
+        )
+        assert resp.status_code == 204
+    await asyncio.wait_for(bob_phone.closed.wait(), AT_ONCE_S)
+    await asyncio.sleep(0.5)
+    assert not alice.has("call.ended", call_id=call_id)
+    assert not bob_laptop.closed.is_set()
+    await bob_laptop.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+
+
+async def test_a_ringing_call_goes_on_while_another_device_of_the_callee_is_left(
+    connect: Connect,
+) -> None:
+    alice = await connect()
+    bob_phone = await connect(device="phone")
+    bob_laptop = await connect(bob_phone.username, device="laptop")
+    call_id = await ring(alice, bob_phone)
+    await bob_laptop.expect("call.incoming", call_id=call_id)
+    await bob_phone.close()
+    await asyncio.sleep(0.5)
+    assert not alice.has("call.ended", call_id=call_id)
+    await bob_laptop.close()
+    ended = await alice.expect("call.ended", timeout=AT_ONCE_S, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("unreachable", "offline")
+
+
+async def test_caller_closing_the_app_cancels_the_ringing_call_at_once(
+    connect: Connect,
+) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await ring(alice, bob)
+    await alice.close()
+    ended = await bob.expect("call.ended", timeout=AT_ONCE_S, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("canceled", "connection_lost")
+
+
+@pytest.mark.parametrize("leaver", ["caller", "callee"])
+async def test_closing_the_app_in_a_call_ends_it_at_once(connect: Connect, leaver: str) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await ring(alice, bob)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+    await alice.request("call.media", {"call_id": call_id, "state": "connected"})
+    await bob.expect("call.connected", call_id=call_id)
+    gone, other = (alice, bob) if leaver == "caller" else (bob, alice)
+    await gone.close()
+    ended = await other.expect("call.ended", timeout=AT_ONCE_S, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
+
+
+async def test_a_dropped_connection_keeps_the_grace_period(connect: Connect) -> None:
+    alice, bob = await connect(), await connect()
+    call_id = await ring(alice, bob)
+    await bob.drop()  # no close frame: a network change, not a goodbye
+    await asyncio.sleep(1.5)
+    assert GRACE_S > 10
+    assert not alice.has("call.ended", call_id=call_id)
+    await bob.connect(resume=True)
+    assert bob.hello["resumed"] is True
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
