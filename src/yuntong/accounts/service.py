@@ -54,7 +54,9 @@ STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
 REACHABLE_STATUSES = frozenset({S.ACTIVE, S.WARNED, S.LIMITED})
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 SESSION_KINDS = ("web", "api")
-LOGOUT_CHANNEL = "accounts.logout"  # bus topic: {"user_id", "session_id"} after a logout
+# bus topic, after sessions ended: {"user_id", "session_id"} (logout, revoked) or
+# {"user_id", "keep_session"} (every other session: password changed)
+LOGOUT_CHANNEL = "accounts.logout"
 
 # Review of a registration by operator staff. A rejected applicant may be approved later
 # (e.g. after sending the missing documents).
@@ -716,6 +718,7 @@ async def do_revoke_session(ctx: Context, user_id: int, session_id: str) -> None
     async with ctx.db.session() as s:
         if not await store.revoke_sessions(s, user_id, ctx.clock.now(), only=session_id):
             raise YuntongError("not_found")
+    await ctx.bus.publish(LOGOUT_CHANNEL, {"user_id": user_id, "session_id": session_id})
 
 
 async def do_change_password(
@@ -749,6 +752,7 @@ async def do_change_password(
         revoked = await store.revoke_sessions(s, user_id, now, keep=current_session_id)
         await _audit(s, now, user_id, "auth.password_changed", user_id, sessions_revoked=revoked)
     _log().info("password_changed", user_id=user_id, sessions_revoked=revoked)
+    await ctx.bus.publish(LOGOUT_CHANNEL, {"user_id": user_id, "keep_session": current_session_id})
     return revoked
 
 

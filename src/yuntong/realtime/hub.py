@@ -168,12 +168,20 @@ class Hub:
             await self._notify(self.on_user_offline, channel.user_id)
 
     async def disconnect_user(
-        self, user_id: int, code: int, *, session_id: str | None = None
+        self,
+        user_id: int,
+        code: int,
+        *,
+        session_id: str | None = None,
+        keep_session: str | None = None,
     ) -> None:
-        """Close every socket of a user (account terminated), or those of one login session
-        (logged out), and drop their devices at once: no grace, no resume."""
+        """Close every socket of a user (account terminated), those of one login session
+        (logged out, revoked), or all but one session's (password changed), and drop their
+        devices at once: no grace, no resume."""
         for channel in list(self.devices.get(user_id, {}).values()):
             if session_id is not None and channel.session_id != session_id:
+                continue
+            if keep_session is not None and channel.session_id == keep_session:
                 continue
             if channel.gone_task is not None:
                 channel.gone_task.cancel()

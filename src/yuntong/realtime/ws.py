@@ -108,16 +108,21 @@ async def _session(websocket: WebSocket) -> None:
 
 
 def watch_account_status(ctx: Context) -> None:
-    """Sessions of a terminated account, and the sockets of a session that logged out, are
-    closed at once (their calls end with them)."""
+    """Sessions of a terminated account, and the sockets of a session that ended (logged out,
+    revoked from the sessions list, or ended by a password change), are closed at once (their
+    calls end with them)."""
 
     async def on_status(message: dict[str, Any]) -> None:
         if message.get("status") == "terminated":
             await hub_of(ctx).disconnect_user(int(message["user_id"]), code=4403)
 
     async def on_logout(message: dict[str, Any]) -> None:
+        session, keep = message.get("session_id"), message.get("keep_session")
         await hub_of(ctx).disconnect_user(
-            int(message["user_id"]), code=LOGGED_OUT_CODE, session_id=str(message["session_id"])
+            int(message["user_id"]),
+            code=LOGGED_OUT_CODE,
+            session_id=None if session is None else str(session),
+            keep_session=None if keep is None else str(keep),
         )
 
     ctx.bus.subscribe(parties.STATUS_CHANNEL, on_status)

@@ -142,3 +142,63 @@ async def test_a_dropped_connection_keeps_the_grace_period(connect: Connect) -> 
     assert bob.hello["resumed"] is True
     await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
     await alice.expect("call.answered", call_id=call_id)
+
+
+async def two_sessions(server: ServerProcess, connect: Connect) -> tuple[WsClient, WsClient]:
+    """Bob signed in twice: a phone and a laptop, each on a login session of its own."""
+    phone = await connect(device="phone")
+    laptop = await connect(phone.username, device="laptop")
+    laptop.token = await server.login(phone.username)
+    await laptop.close()
+    await laptop.connect()
+    return phone, laptop
+
+
+async def as_user(server: ServerProcess, client: WsClient, method: str, path: str, **kw: object):  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.request(
+            method, path, headers={"Authorization": f"Bearer {client.token}"}, **kw
+        )
+    assert resp.status_code < 300, resp.text
+    return resp.json() if resp.content else None
+
+
+async def test_a_session_revoked_from_the_sessions_list_is_disconnected_at_once(
+    server: ServerProcess, connect: Connect
+) -> None:
+    """Bob lost his phone: from the laptop he ends the phone's session. The phone's socket is
+    closed (4401) and stops ringing at once; the laptop goes on."""
+    alice = await connect()
+    phone, laptop = await two_sessions(server, connect)
+    sessions = await as_user(server, laptop, "GET", "/api/v1/me/sessions")
+    other = [s["id"] for s in sessions if not s["current"]]
+    assert len(other) == 1
+    call_id = await ring(alice, phone)
+    await laptop.expect("call.incoming", call_id=call_id)
+    await as_user(server, laptop, "DELETE", f"/api/v1/me/sessions/{other[0]}")
+    await asyncio.wait_for(phone.closed.wait(), AT_ONCE_S)
+    assert phone.ws.close_code == 4401
+    await asyncio.sleep(0.5)
+    assert not laptop.closed.is_set()
+    await laptop.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+
+
+async def test_changing_the_password_disconnects_the_other_sessions_at_once(
+    server: ServerProcess, connect: Connect
+) -> None:
+    """A password change ends every other session: their sockets close (4401) at once, the
+    session the change was made from stays connected."""
+    phone, laptop = await two_sessions(server, connect)
+    changed = await as_user(
+        server,
+        laptop,
+        "POST",
+        "/api/v1/me/password",
+        json={"current_password": "correct horse battery", "new_password": "a new Passw0rd!x"},
+    )
+    assert changed["sessions_revoked"] == 1
+    await asyncio.wait_for(phone.closed.wait(), AT_ONCE_S)
+    assert phone.ws.close_code == 4401
+    await asyncio.sleep(0.5)
+    assert not laptop.closed.is_set()
