@@ -25,12 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import store
 from yuntong.accounts.models import (
+    STAFF_ROLES,
     AccountStatus,
     AuditEvent,
     LoginSession,
     Organisation,
     Role,
     User,
+    is_staff_role,
 )
 from yuntong.accounts.parties import STATUS_CHANNEL, Party, party_cache
 from yuntong.accounts.validation import (
@@ -49,7 +51,6 @@ from yuntong.core.logging import get_logger
 from yuntong.core.throttle import Limit, Throttle, client_key, throttle
 
 S = AccountStatus
-STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
 # Statuses whose holders can be found, added as contacts and called.
 REACHABLE_STATUSES = frozenset({S.ACTIVE, S.WARNED, S.LIMITED})
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -98,7 +99,7 @@ class Actor(Protocol):
 
 
 def is_staff(actor: Actor) -> bool:
-    return actor.role in STAFF_ROLES
+    return is_staff_role(actor.role)
 
 
 def check_staff(actor: Actor) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal
+from yuntong.accounts.models import is_staff_role
 from yuntong.billing import credit
 from yuntong.calls import store
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
@@ -625,12 +626,10 @@ def ice_servers_for(ctx: Context, user_id: int) -> list[dict[str, Any]]:
 
 # -- history -------------------------------------------------------------------------------
 
-STAFF_ROLES = frozenset({"operator_admin", "support_agent"})
-
 
 async def check_can_view_history(ctx: Context, viewer: Principal, subject_id: int) -> None:
     """Users see their own records; organisation admins their members'; operator staff all."""
-    if subject_id == viewer.user_id or viewer.role in STAFF_ROLES:
+    if subject_id == viewer.user_id or is_staff_role(viewer.role):
         return
     if viewer.role == "org_admin" and viewer.organisation_id is not None:
         subject = (await accounts.get_users(ctx, [subject_id])).get(subject_id)

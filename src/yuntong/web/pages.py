@@ -23,6 +23,7 @@ from yuntong.accounts.auth import (
     principal_from_token,
     token_from_request,
 )
+from yuntong.accounts.models import STAFF_ROLES
 from yuntong.billing.orders import terms_text
 from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import get_context
@@ -35,7 +36,6 @@ router = APIRouter(include_in_schema=False)
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 LOCALE_COOKIE: Final = "yt_locale"
 LOCALE_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
-STAFF_ROLES: Final = frozenset({"operator_admin", "support_agent"})
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -23,12 +23,16 @@ SEEN_WITHIN_S = 3.0  # the server polls every second
 
 
 async def invite(client: WsClient, to: str) -> tuple[str, str]:
-    """Place a call to ``to`` (never online): ("ended", public reason) when placed, or
+    """Place a call to ``to``: ("ended", public reason) when it ended at once (``to`` is not
+    online, or does not take the call), ("ringing", "") when it rings (it is cancelled), or
     ("refused", error code)."""
     try:
         ack = await client.request("call.invite", {"to": to, "media": "audio", "sdp": FAKE_SDP})
     except WsError as exc:
         return "refused", exc.code
+    if "ended" not in ack:
+        await client.request("call.cancel", {"call_id": ack["call_id"]})
+        return "ringing", ""
     return "ended", str(ack["ended"]["reason"])
 
 
@@ -81,22 +85,24 @@ async def test_a_user_the_cli_suspends_places_no_more_calls(
 async def test_a_block_added_by_another_process_is_honoured(
     live_server_any: ServerProcess,
 ) -> None:
-    """The callee blocks the caller through another process on the same database (as
-    another node would): the server stops putting the caller's calls through (the caller is
-    told "unavailable", never that it is blocked)."""
+    """The callee, online, blocks the caller through another process on the same database
+    (as another node would): the server stops putting the caller's calls through (the caller
+    is told what an offline callee gives, never that it is blocked)."""
     server = live_server_any
     caller, callee = unique("blk"), unique("blk")
     await server.create_user(caller)
     callee_id = await server.create_user(callee)
     client = await WsClient(server.ws_url, await server.login(caller)).connect()
+    callee_client = await WsClient(server.ws_url, await server.login(callee)).connect()
     other = build_context(server.settings)  # another process's Context, its own bus
     try:
-        placed = ("ended", "offline")
+        placed = ("ringing", "")
         assert await invite(client, callee) == placed  # the callee's block list is cached
         await contacts.do_block(other, callee_id, query=caller)
         answer, waited = await changed_within(client, callee, placed, SEEN_WITHIN_S)
-        assert answer == ("ended", "unavailable")
+        assert answer == ("ended", "offline")
         assert waited <= SEEN_WITHIN_S
     finally:
         await client.close()
+        await callee_client.close()
         await other.db.dispose()
