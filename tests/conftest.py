@@ -81,6 +81,19 @@ async def own_database(backend: str, folder: Path) -> AsyncIterator[str]:
         await _drop_pg_database(url)
 
 
+@asynccontextmanager
+async def own_server(backend: str, folder: Path, **env: str) -> AsyncIterator[ServerProcess]:
+    """A started server on a database of its own (see :func:`own_database`), stopped after."""
+    async with own_database(backend, folder) as url:
+        started = ServerProcess(folder / "var", url, **env)
+        try:
+            started.start()
+            yield started
+        finally:
+            started.stop()
+            await started.aclose()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def db_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -423,18 +423,17 @@ async def _rated_calls(s: AsyncSession, call_ids: list[str]) -> set[str]:
     return rated
 
 
-def _forget(group: dict[int, dict[str, Unrated]], key: int, call_ids: set[str]) -> bool:
-    """Drop the notes of ``call_ids`` (and any older than a day); True when one was dropped."""
+def _forget(group: dict[int, dict[str, Unrated]], key: int, call_ids: set[str]) -> None:
+    """Drop the notes of ``call_ids`` (and any older than a day)."""
     calls = group.get(key)
     if not calls:
-        return False
+        return
     oldest = time.monotonic() - UNRATED_KEPT_S
     gone = [c for c, note in calls.items() if c in call_ids or note.noted < oldest]
     for call_id in gone:
         del calls[call_id]
     if not calls:
         del group[key]
-    return bool(gone)
 
 
 async def _reconcile(ctx: Context, cache: Standings) -> None:

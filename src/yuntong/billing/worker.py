@@ -116,7 +116,7 @@ def pid_file(settings: Settings) -> Path:
 async def start_process(settings: Settings) -> SupervisedProcess | None:
     """Start and supervise ``yuntong billing worker`` for this server (None: it rates in its
     own loop, or rating is off). A worker left by a server that died is ended first."""
-    if settings.billing_rating_interval_s <= 0 or not settings.billing_worker_process:
+    if settings.billing_rating_interval_s <= 0 or runs_here(settings):
         return None
     path = pid_file(settings)
     await stop_stale(path, str(path))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import own_database
+from tests.conftest import own_server
 from tests.integration.calls.test_credit_limit_back_to_back import Rest, make_package, person
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
@@ -35,14 +35,10 @@ SEEN_WITHIN_S = 3.0  # the server polls every second
 @pytest.fixture(params=["sqlite", "postgres"])
 async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServerProcess]:
     """A server on a database of its own: closing a cycle touches every account in it."""
-    async with own_database(request.param, tmp_path) as url:
-        started = ServerProcess(tmp_path / "var", url, YUNTONG_BILLING_RATING_INTERVAL_S="3600")
-        try:
-            started.start()
-            yield started
-        finally:
-            started.stop()
-            await started.aclose()
+    async with own_server(
+        request.param, tmp_path, YUNTONG_BILLING_RATING_INTERVAL_S="3600"
+    ) as started:
+        yield started
 
 
 async def customer(server: ServerProcess, fee_fen: int) -> tuple[Rest, WsClient, str, int]:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import own_database, unique
+from tests.conftest import own_server, unique
 from tests.support.server import ServerProcess
 from yuntong.billing.models import EntryKind, LedgerEntry
 from yuntong.billing.usage import UsageInput, do_record_usage
@@ -32,14 +32,10 @@ T = TypeVar("T")
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    async with own_database(request.param, tmp_path) as url:
-        started = ServerProcess(tmp_path / "var", url, YUNTONG_BILLING_RATING_INTERVAL_S="0.5")
-        try:
-            started.start()
-            yield started
-        finally:
-            started.stop()
-            await started.aclose()
+    async with own_server(
+        request.param, tmp_path, YUNTONG_BILLING_RATING_INTERVAL_S="0.5"
+    ) as started:
+        yield started
 
 
 def worker_pid(server: ServerProcess) -> int | None:
