@@ -338,7 +338,7 @@ async def database_info(url: str) -> dict[str, str]:
 def build_bench_context(url: str, var_dir: Path) -> Any:
     from yuntong.config import Settings
     from yuntong.core.clock import FrozenClock
-    from yuntong.core.context import build_context
+    from yuntong.services import build_context
 
     settings = Settings(
         var_dir=var_dir,

@@ -16,8 +16,8 @@ from yuntong import __version__
 from yuntong.accounts import api as accounts_api
 from yuntong.billing import api as billing_api
 from yuntong.billing import api_devices, api_disputes
-from yuntong.billing import catalog as billing_catalog
 from yuntong.billing import worker as billing_worker
+from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
 from yuntong.calls import service as calls_service
 from yuntong.calls import ws as calls_ws
@@ -26,7 +26,6 @@ from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
 from yuntong.core import changes
 from yuntong.core.clock import Clock
-from yuntong.core.context import build_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.http_errors import ErrorResponses
 from yuntong.core.i18n import MESSAGES, request_locale
@@ -41,7 +40,8 @@ from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
 from yuntong.realtime import presence
 from yuntong.realtime import ws as realtime_ws
-from yuntong.realtime.hub import Hub
+from yuntong.realtime.connection import hub_of
+from yuntong.services import build_context
 from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
@@ -58,9 +58,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ctx.writer.start()
         # before anything is cached: changes made by other processes are read from here on
         change_feed = await changes.start(ctx)
-        hub = Hub(ctx)
+        hub = hub_of(ctx)
         hub.start()
-        ctx.extras["hub"] = hub
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
         presence.install(ctx)
@@ -74,12 +73,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         children = await start_media_children(ctx)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
-        ctx.extras[POOL] = janus_pool
-        billing_catalog.install(ctx)
+        ctx.services.get(POOL).value = janus_pool
         billing = billing_worker.start(ctx)
         billing_process = await billing_worker.start_process(settings)
-        if billing_process is not None:
-            ctx.extras["billing_worker"] = billing_process
+        ctx.services.get(WORKER).value = billing_process
         gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
         try:
             yield

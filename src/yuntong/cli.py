@@ -26,12 +26,13 @@ from yuntong.accounts import service
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AccountStatus, Role
 from yuntong.config import Settings, load_settings, rotate_pii_key
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.migrate import upgrade
 from yuntong.core.workdays_cli import holidays_app
+from yuntong.services import build_context
 
 T = TypeVar("T")
 

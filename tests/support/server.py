@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 
 from yuntong.config import Settings
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
+from yuntong.services import build_context
 
 # A loaded 2-core machine (a suite with Janus, coturn and Chromium running) can take tens of
 # seconds to import and migrate; a deadline that is too short turns load into failures.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import store
 from yuntong.accounts.models import User
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 
 STATUS_CHANNEL = "accounts.status"  # durable bus topic: {"user_id", "status"} after every change
 MAX_ENTRIES = 200_000  # ~100 bytes each; cleared wholesale when full
@@ -63,10 +63,19 @@ class PartyCache:
         return party
 
 
-def party_cache(ctx: Context) -> PartyCache:
-    """This node's cache, created (and subscribed to status changes) on first use."""
-    cache: PartyCache | None = ctx.extras.get("parties")
-    if cache is None:
-        cache = ctx.extras["parties"] = PartyCache()
-        ctx.bus.subscribe(STATUS_CHANNEL, cache.on_status)
+def _subscribed(ctx: Context) -> PartyCache:
+    cache = PartyCache()
+    ctx.bus.subscribe(STATUS_CHANNEL, cache.on_status)
     return cache
+
+
+PARTIES = Piece(
+    "accounts.parties",
+    "per-node cache",
+    _subscribed,
+    "account status and username → id of call parties (dropped on accounts.status)",
+)
+
+
+def party_cache(ctx: Context) -> PartyCache:
+    return ctx.services.get(PARTIES)

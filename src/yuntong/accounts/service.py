@@ -42,7 +42,7 @@ from yuntong.accounts.validation import (
     check_username,
     normalise_phone,
 )
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.crypto import mask
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import LOCALES
@@ -564,12 +564,20 @@ async def registration_guard(ctx: Context, client: str) -> AsyncIterator[None]:
         raise
 
 
+DUMMY_HASH = Piece(
+    "accounts.dummy_hash",
+    "per-node cache",
+    lambda ctx: Slot[str](),
+    "a password hash of nothing, checked when the username is unknown so that a wrong name "
+    "takes as long as a wrong password (hashed at the first such log-in: argon2 is slow)",
+)
+
+
 def _dummy_hash(ctx: Context) -> str:
-    cached = ctx.extras.get("accounts.dummy_hash")
-    if not isinstance(cached, str):
-        cached = ctx.hasher.hash(secrets.token_urlsafe(16))
-        ctx.extras["accounts.dummy_hash"] = cached
-    return cached
+    slot = ctx.services.get(DUMMY_HASH)
+    if slot.value is None:
+        slot.value = ctx.hasher.hash(secrets.token_urlsafe(16))
+    return slot.value
 
 
 async def _verify_password(ctx: Context, password_hash: str, password: str) -> bool:

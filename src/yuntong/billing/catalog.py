@@ -20,12 +20,10 @@ from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
 from yuntong.billing.models import Product, ProductKind, ProductPrice, Subscription
 from yuntong.billing.tariff import USAGE_TYPES, Rate
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 
 CATALOG_CHANNEL = "billing.catalog"
-_CACHE = "billing.catalog"
-_GENERATION = "billing.catalog.generation"  # bumped by every drop
 
 
 @dataclass
@@ -78,18 +76,33 @@ def local_day(ctx: Context, moment: datetime) -> date:
     return moment.astimezone(business_tz(ctx)).date()
 
 
-def install(ctx: Context) -> None:
+@dataclass
+class CatalogCache:
+    catalog: Catalog | None = None
+    generation: int = 0  # bumped by every drop
+
+
+def _subscribed(ctx: Context) -> CatalogCache:
     async def _dropped(_message: dict[str, Any]) -> None:
         _drop(ctx)
 
     ctx.bus.subscribe(CATALOG_CHANNEL, _dropped)
+    return CatalogCache()
+
+
+CATALOG = Piece(
+    "billing.catalog",
+    "per-node cache",
+    _subscribed,
+    "products and their price versions (dropped on billing.catalog)",
+)
 
 
 async def load_catalog(ctx: Context) -> Catalog:
-    cached: Catalog | None = ctx.extras.get(_CACHE)
-    if cached is not None:
-        return cached
-    generation = ctx.extras.get(_GENERATION, 0)
+    cache = ctx.services.get(CATALOG)
+    if cache.catalog is not None:
+        return cache.catalog
+    generation = cache.generation
     catalog = Catalog()
     async with ctx.db.session() as s:
         for product in (await s.execute(select(Product))).scalars():
@@ -98,14 +111,15 @@ async def load_catalog(ctx: Context) -> Catalog:
         for price in (await s.execute(query)).scalars():
             catalog.prices.setdefault(price.product_id, []).append(price)
             catalog.by_id[price.id] = price
-    if ctx.extras.get(_GENERATION, 0) == generation:  # not dropped while it was read
-        ctx.extras[_CACHE] = catalog
+    if cache.generation == generation:  # not dropped while it was read
+        cache.catalog = catalog
     return catalog
 
 
 def _drop(ctx: Context) -> None:
-    ctx.extras[_GENERATION] = ctx.extras.get(_GENERATION, 0) + 1
-    ctx.extras.pop(_CACHE, None)
+    cache = ctx.services.get(CATALOG)
+    cache.generation += 1
+    cache.catalog = None
 
 
 async def _changed(ctx: Context) -> None:

@@ -49,13 +49,12 @@ from yuntong.billing.models import (
     UsageRecord,
 )
 from yuntong.billing.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 
 log = get_logger(__name__)
-_CACHE = "billing.standings"
 RECONCILE_EVERY_S = 10.0  # forget the notes of calls rated since
 UNRATED_KEPT_S = 24 * 3600.0  # a note never matched by a rating is dropped after a day
 _CHUNK = 500
@@ -140,20 +139,31 @@ class Standings:
         return True
 
 
-def _standings(ctx: Context) -> Standings:
-    cache: Standings | None = ctx.extras.get(_CACHE)
-    if cache is None:
-        cache = ctx.extras[_CACHE] = Standings()
+def _subscribed(ctx: Context) -> Standings:
+    cache = Standings()
 
-        async def _changed(message: dict[str, Any]) -> None:
-            account_ids = [int(a) for a in message["account_ids"]]
-            if message.get("rated"):
-                await _renew(ctx, cache, account_ids)
-            else:
-                cache.drop(account_ids, bool(message.get("opened")))
+    async def _changed(message: dict[str, Any]) -> None:
+        account_ids = [int(a) for a in message["account_ids"]]
+        if message.get("rated"):
+            await _renew(ctx, cache, account_ids)
+        else:
+            cache.drop(account_ids, bool(message.get("opened")))
 
-        ctx.bus.subscribe(ACCOUNT_CHANNEL, _changed)
+    ctx.bus.subscribe(ACCOUNT_CHANNEL, _changed)
     return cache
+
+
+STANDINGS = Piece(
+    "billing.standings",
+    "per-node cache",
+    _subscribed,
+    "credit standings of paying accounts, and the cost of calls ended here not rated yet "
+    "(dropped on billing.account, renewed after rating)",
+)
+
+
+def _standings(ctx: Context) -> Standings:
+    return ctx.services.get(STANDINGS)
 
 
 async def standing(ctx: Context, account_id: int) -> Standing:

@@ -245,7 +245,7 @@ async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
     never stops the others. Notices never tried go first."""
     from yuntong.billing.accounts import notice_addresses
 
-    mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
+    mailer: Mailer = Mailer.from_settings(ctx.settings)
     now = ctx.clock.now()
     query = (
         select(Notice)

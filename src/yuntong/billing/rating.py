@@ -43,7 +43,7 @@ from yuntong.billing.models import (
     UsageRecord,
 )
 from yuntong.billing.tariff import Rate, rate_usage
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 
@@ -52,10 +52,24 @@ RATED_TOTAL = Counter("yuntong_billing_rated_total", "Usage records rated", ["us
 BATCH = 2000
 SQL_BATCH = 50_000  # PostgreSQL rates set-wise, a statement per batch (see rating_sql)
 RATER_LOCK_KEY = 0x59544252  # "YTBR": the PostgreSQL advisory lock of the rater
-_LOCK = "billing.rater_lock"
 FULL_SWEEP_S = 600.0
-# (per share of the accounts, the highest usage id read; monotonic time of the last full pass)
-_CURSOR = "billing.rating_cursor"
+
+
+@dataclass
+class RaterState:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one rater in this process
+    # per share of the accounts, the highest usage id read; monotonic time of the last full pass
+    cursors: tuple[int, ...] = ()
+    swept: float = -FULL_SWEEP_S
+
+
+RATER = Piece(
+    "billing.rater",
+    "node-owned live state",
+    lambda ctx: RaterState(),
+    "the rater's lock in this process and where its last pass stopped (across nodes the "
+    "PostgreSQL advisory lock decides who rates)",
+)
 
 
 class AllowanceLedger:
@@ -162,8 +176,7 @@ class RatingRun:
 async def _one_rater(ctx: Context) -> AsyncIterator[None]:
     """One rater at a time: in this process (a lock) and across nodes (a PostgreSQL advisory
     lock held on a connection of its own for the whole pass)."""
-    lock: asyncio.Lock = ctx.extras.setdefault(_LOCK, asyncio.Lock())
-    async with lock:
+    async with ctx.services.get(RATER).lock:
         if ctx.db.is_sqlite:  # one process writes an embedded database
             yield
             return
@@ -187,7 +200,8 @@ async def do_rate_pending(ctx: Context, batch: int = BATCH, *, full: bool = Fals
     rated at once by statements on connections of their own: allowances and balances are per
     account, so the shares never touch the same rows."""
     async with _one_rater(ctx):
-        cursors, swept = ctx.extras.get(_CURSOR, ((), -FULL_SWEEP_S))
+        state = ctx.services.get(RATER)
+        cursors, swept = state.cursors, state.swept
         moment = time.monotonic()
         parts = 1 if ctx.db.is_sqlite else ctx.settings.billing_rating_parallel
         if full or moment - swept >= FULL_SWEEP_S or len(cursors) != parts:
@@ -196,7 +210,7 @@ async def do_rate_pending(ctx: Context, batch: int = BATCH, *, full: bool = Fals
         done = await asyncio.gather(
             *(_rate_share(ctx, batch, cursors[part], run, part, parts) for part in range(parts))
         )
-        ctx.extras[_CURSOR] = (tuple(cursor for _, cursor in done), swept)
+        state.cursors, state.swept = tuple(cursor for _, cursor in done), swept
     return sum(rated for rated, _ in done)
 
 

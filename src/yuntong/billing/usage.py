@@ -15,14 +15,19 @@ from yuntong.billing.models import UsageRecord
 from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.billing.tariff import MAX_QUANTITY_S, check_usage_type
 from yuntong.calls.models import CallRecord
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.errors import YuntongError
 
 COLLECT_LOOKBACK = timedelta(days=7)
 # call records are written through the group commit: look a little behind the watermark
 COLLECT_MARGIN = timedelta(seconds=60)
 COLLECT_PAGE = 2000
-_WATERMARK = "billing.call_watermark"
+WATERMARK = Piece(
+    "billing.call_watermark",
+    "per-node cache",
+    lambda ctx: Slot[datetime](),
+    "how far back usage collection still looks for calls without a usage record",
+)
 
 
 def call_usage_type(media: str) -> str:
@@ -83,7 +88,8 @@ async def do_collect_call_usage(ctx: Context) -> int:
     just before a crash is still billed; only calls without a usage record are read, page by
     page, and the unique key makes a second pass add nothing."""
     now = ctx.clock.now()
-    since: datetime = ctx.extras.get(_WATERMARK) or now - COLLECT_LOOKBACK
+    watermark = ctx.services.get(WATERMARK)
+    since = watermark.value or now - COLLECT_LOOKBACK
     start, after = since - COLLECT_MARGIN, None
     added = 0
     while True:
@@ -97,7 +103,7 @@ async def do_collect_call_usage(ctx: Context) -> int:
             since = max(since, last.ended_at)
         if len(records) < COLLECT_PAGE:
             break
-    ctx.extras[_WATERMARK] = since
+    watermark.value = since
     return added
 
 

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from yuntong.billing import catalog, credit
+from yuntong.billing import credit
 from yuntong.billing.catalog import business_tz
 from yuntong.billing.dunning import do_daily_run
 from yuntong.billing.notices import do_deliver_pending
@@ -33,7 +33,7 @@ from yuntong.billing.rating import do_rate_pending
 from yuntong.billing.usage import do_collect_call_usage
 from yuntong.config import Settings
 from yuntong.core import changes
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.logging import get_logger
 from yuntong.files import private_dir
 from yuntong.media.supervisor import SupervisedProcess, stop_stale
@@ -109,6 +109,15 @@ async def stop(task: asyncio.Task[None] | None) -> None:
 # -- the worker process --------------------------------------------------------------------
 
 
+WORKER = Piece(
+    "billing.worker_process",
+    "node-owned live state",
+    lambda ctx: Slot[SupervisedProcess](),
+    "the billing worker process this server supervises (None: it rates in its own loop, or "
+    "rating is off)",
+)
+
+
 def pid_file(settings: Settings) -> Path:
     return private_dir(settings.var_dir / "billing") / "worker.pid"
 
@@ -142,7 +151,6 @@ def die_with_parent(parent: int | None) -> None:
 async def run_process(ctx: Context) -> None:
     """The worker process's main: the loop, and the change feed (so that a price changed on a
     server is rated with here), until SIGTERM."""
-    catalog.install(ctx)  # a price changed on a server drops this process's catalogue too
     feed = await changes.start(ctx)
     task = asyncio.create_task(_loop(ctx), name="billing-worker")
     loop = asyncio.get_running_loop()

@@ -27,7 +27,7 @@ from yuntong.calls import store
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
 from yuntong.calls.quality import estimate_mos
 from yuntong.contacts import service as contacts
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
@@ -109,22 +109,29 @@ class CallEngine:
         CALLS_ACTIVE.set(len(self.calls))
 
 
+ENGINE = Piece(
+    "calls.engine",
+    "node-owned live state",
+    lambda ctx: CallEngine(),
+    "the live calls this node owns, their timers, and who is busy (busy: shared state for "
+    "issue 13)",
+)
+
+
 def engine_of(ctx: Context) -> CallEngine:
-    engine: CallEngine = ctx.extras["calls"]
-    return engine
+    return ctx.services.get(ENGINE)
 
 
 async def start_engine(ctx: Context) -> None:
-    engine = ctx.extras["calls"] = CallEngine()
+    engine = engine_of(ctx)
+    presence.tell_busy_from(ctx, engine)
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
     engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
 
 
 async def stop_engine(ctx: Context) -> None:
-    engine: CallEngine | None = ctx.extras.get("calls")
-    if engine is None:
-        return
+    engine = engine_of(ctx)
     if engine.checkpointer is not None:
         engine.checkpointer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -539,9 +546,7 @@ async def _checkpoint_loop(ctx: Context) -> None:
 async def do_checkpoint_calls(ctx: Context) -> int:
     """Write that this node's answered calls are alive now: one statement for all of them
     (off the signaling path), every ``call_checkpoint_s``. Returns how many."""
-    engine: CallEngine | None = ctx.extras.get("calls")
-    if engine is None:
-        return 0
+    engine = engine_of(ctx)
     live = [
         c.id for c in engine.calls.values() if c.state in (CallState.ANSWERED, CallState.CONNECTED)
     ]

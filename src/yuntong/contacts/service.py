@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from yuntong.accounts import service as accounts
 from yuntong.contacts import store
 from yuntong.contacts.models import Block, Contact
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 
 CHANGED_CHANNEL = "contacts.changed"  # bus: {"owner_id", "other_id"} after any change
@@ -30,9 +30,16 @@ class BlockCache:
         self.by_owner.pop(owner_id, None)
 
 
+BLOCKS = Piece(
+    "contacts.blocks",
+    "per-node cache",
+    lambda ctx: BlockCache(),
+    "block lists by owner (dropped on contacts.changed)",
+)
+
+
 def _block_cache(ctx: Context) -> BlockCache:
-    cache: BlockCache = ctx.extras.setdefault("blocks", BlockCache())
-    return cache
+    return ctx.services.get(BLOCKS)
 
 
 async def _changed(ctx: Context, owner_id: int, other_id: int) -> None:

@@ -35,30 +35,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import JSON, String, delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from yuntong.core.context import Context, Piece
 from yuntong.core.db import Base, UTCDateTime
 from yuntong.core.logging import get_logger
-
-if TYPE_CHECKING:
-    from yuntong.config import Settings
-    from yuntong.core.bus import Bus
-    from yuntong.core.db import Database
-
-
-class Context(Protocol):
-    """What the feed needs of a node's context (``core.context.Context`` is one; typed by
-    shape so that the context, which attaches the feed, is not imported back)."""
-
-    settings: Settings
-    db: Database
-    bus: Bus
-    extras: dict[str, Any]
-
 
 log = get_logger(__name__)
 
@@ -79,7 +64,6 @@ MAX_HOLES = 1000
 MAX_PENDING = 1000  # rows this process could not write, kept to retry
 PRUNE_EVERY_S = 600.0
 PRUNE_AFTER = timedelta(hours=1)
-_FEED = "changes.feed"
 
 
 class CacheChange(Base):
@@ -106,11 +90,17 @@ class Feed:
     pruned_at: float = 0.0
 
 
+FEED = Piece(
+    "changes.feed",
+    "node-owned live state",
+    lambda ctx: Feed(),
+    "this process's name in the change feed, its poller's cursor and the rows it could not "
+    "write yet",
+)
+
+
 def feed_of(ctx: Context) -> Feed:
-    found: Feed | None = ctx.extras.get(_FEED)
-    if found is None:
-        found = ctx.extras[_FEED] = Feed()
-    return found
+    return ctx.services.get(FEED)
 
 
 def attach(ctx: Context) -> None:

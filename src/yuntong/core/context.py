@@ -1,20 +1,86 @@
-"""The running service's shared objects, built once by ``create_app`` and passed to services."""
+"""The running service's shared objects, built once at start-up and passed to services.
+
+Node state (the realtime hub, live calls, caches, supervised children, ...) is not a dict of
+string keys: each piece is a typed :class:`Piece`, declared once next to the code that owns
+it, with its kind (:data:`Kind`). ``yuntong.services`` lists every piece and builds them all
+when a context is made (``yuntong.services.build_context``), so nothing is created lazily on
+first use and ``ctx.services.get(PIECE)`` has the piece's type for mypy.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 
 from argon2 import PasswordHasher
 from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
-from yuntong.core import changes
 from yuntong.core.bus import Bus, InProcessBus
 from yuntong.core.clock import Clock
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.db import Database
 from yuntong.core.groupcommit import GroupCommitter
+
+T = TypeVar("T")
+
+Kind = Literal["per-node cache", "node-owned live state", "shared state"]
+"""- per-node cache: a copy of what the database holds; may be dropped at any time.
+- node-owned live state: what this node runs (calls, rooms, sockets, children); lost with it.
+- shared state: truth that lives only in this process today and must move to PostgreSQL or
+  Redis before a second node runs (issue 13)."""
+
+
+class Piece(Generic[T]):
+    """One piece of node state: its name, kind, how it is built, and what it holds."""
+
+    __slots__ = ("build", "doc", "kind", "name")
+
+    def __init__(self, name: str, kind: Kind, build: Callable[[Context], T], doc: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.build = build
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"Piece({self.name!r}, {self.kind!r})"
+
+
+@dataclass
+class Slot(Generic[T]):
+    """A piece that is filled when what it holds is started (a child process, a pool)."""
+
+    value: T | None = None
+
+
+class Services:
+    """Every piece of a context's node state, built together; ``get`` never creates one."""
+
+    def __init__(self) -> None:
+        self._built: dict[Piece[Any], Any] = {}
+
+    def build(self, ctx: Context, pieces: Iterable[Piece[Any]]) -> None:
+        for piece in pieces:
+            if piece in self._built:
+                raise ValueError(f"{piece.name} is declared twice")
+            self._built[piece] = piece.build(ctx)
+
+    def get(self, piece: Piece[T]) -> T:
+        try:
+            found: T = self._built[piece]
+        except KeyError:
+            raise LookupError(f"{piece.name} was not built with this context") from None
+        return found
+
+    def replace(self, piece: Piece[T], value: T) -> None:
+        """Swap a built piece (tests: a fake in place of a real one)."""
+        self.get(piece)
+        self._built[piece] = value
+
+    @property
+    def pieces(self) -> list[Piece[Any]]:
+        return list(self._built)
 
 
 @dataclass
@@ -26,11 +92,11 @@ class Context:
     bus: Bus
     writer: GroupCommitter
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
-    # filled by create_app: realtime hub, call engine, supervised children
-    extras: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
 
 
-def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+def new_context(settings: Settings, clock: Clock | None = None) -> Context:
+    """A context without its node state: use ``yuntong.services.build_context``."""
     cipher = PiiCipher.from_b64(
         {kid: key.get_secret_value() for kid, key in settings.pii_keys.items()},
         settings.pii_active_key,
@@ -45,7 +111,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         cipher=cipher,
         bus=InProcessBus(),
     )
-    changes.attach(ctx)  # cache invalidations reach the other processes (the CLI's too)
     return ctx
 
 

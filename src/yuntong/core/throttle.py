@@ -22,10 +22,9 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from yuntong.core.clock import Clock
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 
-_EXTRAS_KEY = "core.throttles"
 MAX_KEYS = 100_000  # per throttle: the memory a spray of keys may take (~20 MB at most)
 
 
@@ -137,9 +136,19 @@ class Throttle:
                     del table[key]
 
 
+THROTTLES = Piece(
+    "core.throttles",
+    "shared state",
+    lambda ctx: dict[str, Throttle](),
+    "this process's throttles by name: log-in, look-up, registration, meeting passcodes "
+    "(counted per node until issue 13 moves them to Redis)",
+)
+
+
 def throttle(ctx: Context, name: str, limit: Limit) -> Throttle:
-    """The throttle ``name`` of this process (created at first use with ``limit``)."""
-    throttles: dict[str, Throttle] = ctx.extras.setdefault(_EXTRAS_KEY, {})
+    """The throttle ``name`` of this process, with ``limit`` (a new one when the limit
+    changed: the settings of a test)."""
+    throttles = ctx.services.get(THROTTLES)
     found = throttles.get(name)
     if found is None or found.limit != limit:
         found = throttles[name] = Throttle(ctx.clock, limit)

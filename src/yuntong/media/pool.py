@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from yuntong.config import JanusNode
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.media.janus import (
@@ -30,9 +30,9 @@ from yuntong.media.janus import (
     JanusUnavailable,
     janus_token,
 )
+from yuntong.media.supervisor import LOCAL_JANUS, LOCAL_NODE
 
 log = get_logger(__name__)
-POOL = "media.janus_pool"  # ctx.extras key
 TOKEN_TTL_S = 24 * 3600
 RETRY_S = 0.5  # an unhealthy node is probed this often (at most every health interval)
 MIN_GAP_S = 0.1  # between two probes of one node, whatever wakes it
@@ -243,13 +243,20 @@ class JanusPool:
             self._notify()
 
 
+POOL = Piece(
+    "media.janus_pool",
+    "node-owned live state",
+    lambda ctx: Slot[JanusPool](),
+    "the Janus nodes this node places meetings on, with their health and load (set when "
+    "the pool is started)",
+)
+
+
 def pool_nodes(ctx: Context) -> list[JanusNode]:
     """The configured remote nodes, or the local Janus this node runs."""
-    from yuntong.media.supervisor import LOCAL_JANUS, LocalJanus
-
     if ctx.settings.janus_nodes:
         return list(ctx.settings.janus_nodes)
-    local: LocalJanus | None = ctx.extras.get(LOCAL_JANUS)
+    local = ctx.services.get(LOCAL_JANUS).value
     if local is None:
         return []
     return [local.as_node()]
@@ -264,10 +271,8 @@ def media_check(ctx: Context) -> str:
     remote nodes in ``YUNTONG_JANUS_NODES``): calls and chat need no Janus, so media never
     holds such a node back; remote nodes are listed in ``janus_nodes``.
     """
-    from yuntong.media.supervisor import LOCAL_JANUS, LOCAL_NODE
-
-    if ctx.extras.get(LOCAL_JANUS) is None or ctx.settings.janus_nodes:
+    if ctx.services.get(LOCAL_JANUS).value is None or ctx.settings.janus_nodes:
         return "not_required"
-    pool: JanusPool | None = ctx.extras.get(POOL)
+    pool = ctx.services.get(POOL).value
     local = pool.nodes.get(LOCAL_NODE) if pool is not None else None
     return "ok" if local is not None and local.healthy else "unhealthy"

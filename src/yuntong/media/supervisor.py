@@ -26,7 +26,7 @@ import ifaddr
 from pydantic import SecretStr
 
 from yuntong.config import IPAddress, JanusNode, Settings, ip_range
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.logging import get_logger
 from yuntong.files import private_dir
 from yuntong.media.janus import janus_token
@@ -36,7 +36,6 @@ log = get_logger(__name__)
 
 COTURN_BINARY = "turnserver"
 JANUS_BINARY = "janus"
-LOCAL_JANUS = "media.local_janus"  # ctx.extras key of this node's LocalJanus
 LOCAL_NODE = "local"  # the local Janus's name among the pool's nodes
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
@@ -197,14 +196,26 @@ class Children:
         await asyncio.gather(*(proc.stop() for proc in self.processes.values()))
 
 
+CHILDREN = Piece(
+    "media.children",
+    "node-owned live state",
+    lambda ctx: Slot[Children](),
+    "the media programs this node supervises (coturn, Janus), set when they are started",
+)
+LOCAL_JANUS = Piece(
+    "media.local_janus",
+    "node-owned live state",
+    lambda ctx: Slot[LocalJanus](),
+    "the Janus this node runs (None: it runs none), set when the children are started",
+)
+
+
 async def start_media_children(ctx: Context) -> Children:
     """Start the media programs this node manages; never fails start-up."""
     children = Children()
-    ctx.extras["children"] = children
+    ctx.services.get(CHILDREN).value = children
     await _start_coturn(ctx.settings, children)
-    local = await _start_janus(ctx.settings, children)
-    if local is not None:
-        ctx.extras[LOCAL_JANUS] = local
+    ctx.services.get(LOCAL_JANUS).value = await _start_janus(ctx.settings, children)
     return children
 
 

@@ -16,7 +16,7 @@ from prometheus_client import Counter
 
 from yuntong.core.context import Context, get_context
 from yuntong.core.logging import get_logger
-from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER, LOCAL_JANUS, LocalJanus
+from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER, LOCAL_JANUS
 from yuntong.meetings.room import rooms_of
 
 log = get_logger(__name__)
@@ -29,7 +29,7 @@ GOOD, FAIR = 85, 50  # Janus link quality (0–100) at or above which the link i
 
 def _passwords(ctx: Context) -> list[str]:
     found = []
-    local: LocalJanus | None = ctx.extras.get(LOCAL_JANUS)
+    local = ctx.services.get(LOCAL_JANUS).value
     if local is not None and local.events_password:
         found.append(local.events_password)
     if ctx.settings.janus_events_password is not None:

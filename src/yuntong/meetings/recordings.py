@@ -8,14 +8,19 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.media.recording import convert_recording
 from yuntong.meetings.models import MeetingRecording
 
 log = get_logger(__name__)
-_TASKS = "meetings.recording_tasks"
+TASKS = Piece(
+    "meetings.recording_tasks",
+    "node-owned live state",
+    lambda ctx: set[asyncio.Task[None]](),
+    "recordings being converted to WebM on this node",
+)
 
 
 async def do_start(ctx: Context, meeting_id: str, recording_id: str, directory: Path) -> None:
@@ -34,7 +39,7 @@ async def do_start(ctx: Context, meeting_id: str, recording_id: str, directory: 
 
 def process_later(ctx: Context, recording_id: str) -> None:
     """Convert in the background; the row says ``processing`` until done."""
-    tasks: set[asyncio.Task[None]] = ctx.extras.setdefault(_TASKS, set())
+    tasks = ctx.services.get(TASKS)
     task = asyncio.create_task(do_process(ctx, recording_id), name=f"recording-{recording_id}")
     tasks.add(task)
     task.add_done_callback(tasks.discard)
@@ -42,7 +47,7 @@ def process_later(ctx: Context, recording_id: str) -> None:
 
 async def wait_processing(ctx: Context) -> None:
     """Wait for conversions under way (shutdown, tests)."""
-    tasks: set[asyncio.Task[None]] = ctx.extras.get(_TASKS, set())
+    tasks = ctx.services.get(TASKS)
     if tasks:
         await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.billing.usage import UsageInput, do_record_usage
 from yuntong.calls import service as calls
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
@@ -50,7 +50,6 @@ from yuntong.meetings.models import (
 )
 
 log = get_logger(__name__)
-ROOMS = "meetings.rooms"  # ctx.extras key
 PARTICIPANTS = Gauge("yuntong_meeting_participants", "Participants in meetings on this node")
 ROOMS_LIVE = Gauge("yuntong_meetings_live", "Meetings live on this node")
 RECOVERIES = Counter("yuntong_meeting_media_recoveries_total", "Rooms recreated after Janus loss")
@@ -176,11 +175,16 @@ class Rooms:
             await room.shutdown()
 
 
+ROOMS = Piece(
+    "meetings.rooms",
+    "node-owned live state",
+    lambda ctx: Rooms(),
+    "the live meetings this node runs on Janus and the Janus handles that lead back to them",
+)
+
+
 def rooms_of(ctx: Context) -> Rooms:
-    rooms: Rooms | None = ctx.extras.get(ROOMS)
-    if rooms is None:
-        rooms = ctx.extras[ROOMS] = Rooms()
-    return rooms
+    return ctx.services.get(ROOMS)
 
 
 def live_room(ctx: Context, meeting_id: str) -> Room | None:
@@ -233,7 +237,7 @@ class Room:
     # --- Janus room ---------------------------------------------------------------------
 
     def _pool(self) -> JanusPool:
-        pool: JanusPool | None = self.ctx.extras.get(POOL)
+        pool = self.ctx.services.get(POOL).value
         if pool is None:
             raise YuntongError("janus_unavailable")
         return pool

@@ -537,7 +537,7 @@ async def _mail_invitations(
         host_name=host.display_name or host.username,
         sequence=meeting.sequence,
     )
-    mailer: Mailer = ctx.extras.get("mailer") or Mailer.from_settings(ctx.settings)
+    mailer: Mailer = Mailer.from_settings(ctx.settings)
     # the ORGANIZER is the From address: clients may distrust a request its organizer did not send
     organizer = parseaddr(mailer.sender)[1]
     messages = [

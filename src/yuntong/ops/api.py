@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from yuntong import __version__
+from yuntong.billing.worker import WORKER
 from yuntong.core import dbhealth
 from yuntong.core.context import Context, get_context
 from yuntong.core.workdays import WorkCalendar
 from yuntong.media.pool import POOL, media_check
+from yuntong.media.supervisor import CHILDREN
+from yuntong.realtime.connection import hub_of
 
 router = APIRouter(tags=["ops"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -30,15 +33,15 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     """Readiness: the database answers, the realtime hub runs and, when this node runs its own
     Janus, that Janus answers; media children, the billing worker and Janus nodes reported."""
     checks: dict[str, Any] = {"database": await dbhealth.check(ctx.db)}  # or "unavailable: why"
-    checks["realtime"] = "ok" if "hub" in ctx.extras else "starting"
-    children = ctx.extras.get("children")
+    checks["realtime"] = "ok" if hub_of(ctx).running else "starting"
+    children = ctx.services.get(CHILDREN).value
     if children is not None:
         checks["media"] = children.status()
     checks["janus"] = media_check(ctx)  # "ok", "unhealthy" or "not_required" (runs none)
-    billing_worker = ctx.extras.get("billing_worker")
+    billing_worker = ctx.services.get(WORKER).value
     if billing_worker is not None:  # reported, never what makes the node unready
         checks["billing_worker"] = billing_worker.state
-    pool = ctx.extras.get(POOL)
+    pool = ctx.services.get(POOL).value
     if pool is not None and pool.nodes:
         checks["janus_nodes"] = pool.status()
     ready = (

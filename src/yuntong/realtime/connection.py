@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from yuntong.accounts.auth import Principal
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.realtime.hub import DeviceChannel, Hub
 
 
@@ -32,6 +32,14 @@ Handler = Callable[[Connection, Any], Awaitable[dict[str, Any] | None]]
 HandlerTable = dict[str, tuple[type[BaseModel], Handler]]
 
 
+HUB = Piece(
+    "realtime.hub",
+    "node-owned live state",
+    Hub,
+    "the device channels of the users connected to this node, with their resume buffers "
+    "(who is online: shared state for issue 13)",
+)
+
+
 def hub_of(ctx: Context) -> Hub:
-    hub: Hub = ctx.extras["hub"]
-    return hub
+    return ctx.services.get(HUB)

@@ -193,6 +193,11 @@ class Hub:
 
     # -- heartbeats --------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """The watchdog runs: the server has started taking sockets."""
+        return self._watchdog is not None
+
     def start(self) -> None:
         """Start closing sockets whose client went silent (no message for 2.5 heartbeats)."""
         if self._watchdog is None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from yuntong.accounts import service as accounts
 from yuntong.contacts import service as contacts
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.realtime.connection import Connection, HandlerTable, hub_of
 
 
@@ -21,14 +21,43 @@ class BusyOracle(Protocol):
     def is_busy(self, user_id: int) -> bool: ...
 
 
+BUSY = Piece(
+    "presence.busy",
+    "node-owned live state",
+    lambda ctx: Slot[BusyOracle](),
+    "who is in a call: the call engine hands itself over when it starts (presence does not "
+    "import calls)",
+)
+
+DND = Piece(
+    "presence.dnd",
+    "shared state",
+    lambda ctx: set[int](),
+    "the users who asked not to be disturbed (mirrors users.dnd, read at their first login here)",
+)
+WATCHERS = Piece(
+    "presence.watchers",
+    "per-node cache",
+    lambda ctx: dict[int, list[int]](),
+    "who keeps an online user in their contacts (dropped on contacts.changed)",
+)
+
+
+def tell_busy_from(ctx: Context, oracle: BusyOracle) -> None:
+    ctx.services.get(BUSY).value = oracle
+
+
+def _busy(ctx: Context, user_id: int) -> bool:
+    oracle = ctx.services.get(BUSY).value
+    return oracle is not None and oracle.is_busy(user_id)
+
+
 def _dnd(ctx: Context) -> set[int]:
-    dnd: set[int] = ctx.extras.setdefault("dnd", set())
-    return dnd
+    return ctx.services.get(DND)
 
 
 def _watcher_cache(ctx: Context) -> dict[int, list[int]]:
-    cache: dict[int, list[int]] = ctx.extras.setdefault("watchers", {})
-    return cache
+    return ctx.services.get(WATCHERS)
 
 
 async def _watchers(ctx: Context, user_id: int) -> list[int]:
@@ -65,8 +94,7 @@ async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
 def status_of(ctx: Context, user_id: int) -> str:
     if not hub_of(ctx).is_online(user_id):
         return "offline"
-    calls: BusyOracle | None = ctx.extras.get("calls")
-    if calls is not None and calls.is_busy(user_id):
+    if _busy(ctx, user_id):
         return "busy"
     if user_id in _dnd(ctx):
         return "dnd"

@@ -26,7 +26,8 @@ from tests.support.server import free_port
 from yuntong.accounts import service
 from yuntong.accounts.auth import Principal
 from yuntong.config import load_settings
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
+from yuntong.services import build_context
 
 
 async def test_admin_create_reads_the_password_from_stdin(ctx: Context) -> None:

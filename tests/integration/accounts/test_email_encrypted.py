@@ -25,10 +25,11 @@ from yuntong.accounts import service
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import User
 from yuntong.config import load_settings
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.meetings import service as meetings
 from yuntong.meetings.service import MeetingInput
+from yuntong.services import build_context
 
 INVITEE = "meeting_invitation:email"  # the associated data invitees' addresses are bound to
 

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from tests.conftest import make_settings, own_database
 from yuntong.accounts import service
 from yuntong.cli import app as cli_app
-from yuntong.core.context import build_context
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.db import UTCDateTime
 from yuntong.core.migrate import downgrade, upgrade
+from yuntong.services import build_context
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from yuntong.billing.catalog import business_tz
 from yuntong.billing.cycles import cycle_of
 from yuntong.billing.models import Statement
 from yuntong.core.clock import Clock, FrozenClock
-from yuntong.core.context import build_context
+from yuntong.services import build_context
 
 SEEN_WITHIN_S = 3.0  # the server polls every second
 

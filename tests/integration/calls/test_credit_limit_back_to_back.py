@@ -21,7 +21,7 @@ from tests.conftest import unique
 from tests.support.server import ServerProcess, private_server, wait_for
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.billing import worker
-from yuntong.core.context import build_context
+from yuntong.services import build_context
 
 
 class Rest:

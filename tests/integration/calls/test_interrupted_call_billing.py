@@ -16,7 +16,7 @@ from tests.integration.calls.test_credit_limit_back_to_back import make_package,
 from tests.support.server import ServerProcess, private_server
 from tests.support.wsclient import FAKE_SDP, WsClient
 from yuntong.billing import worker
-from yuntong.core.context import build_context
+from yuntong.services import build_context
 
 CHECKPOINT_S = 2.0
 ALIVE_S = 6.0  # the call runs this long before the kill

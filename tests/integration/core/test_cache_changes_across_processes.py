@@ -17,7 +17,7 @@ from tests.conftest import unique
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.contacts import service as contacts
-from yuntong.core.context import build_context
+from yuntong.services import build_context
 
 SEEN_WITHIN_S = 3.0  # the server polls every second
 

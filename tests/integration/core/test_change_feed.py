@@ -18,8 +18,9 @@ from yuntong.billing import catalog
 from yuntong.contacts import service as contacts
 from yuntong.core import changes
 from yuntong.core.changes import CacheChange
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
+from yuntong.services import build_context
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -15,8 +15,9 @@ import pytest
 
 from tests.support.net import wait_listening
 from yuntong.config import Settings
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.media.supervisor import Children, SupervisedProcess, start_media_children
+from yuntong.services import build_context
 
 needs_coturn = pytest.mark.skipif(shutil.which("turnserver") is None, reason="coturn not installed")
 

@@ -14,6 +14,7 @@ from aioice.turn import TurnTransport, create_turn_endpoint
 
 from tests.integration.media.coturn import Coturn
 from tests.support.server import wait_for
+from yuntong.media.supervisor import CHILDREN
 from yuntong.media.turn import TurnCredentials, ice_servers, turn_credentials
 
 
@@ -65,7 +66,7 @@ async def assert_relays_to_loopback_peer(relay: TurnTransport, client: Collector
 
 async def test_managed_coturn_reports_running(coturn: Coturn) -> None:
     assert coturn.children.status() == {"coturn": "running", "janus": "disabled"}
-    assert coturn.ctx.extras["children"] is coturn.children
+    assert coturn.ctx.services.get(CHILDREN).value is coturn.children
     conf = (coturn.settings.var_dir / "coturn" / "turnserver.conf").read_text()
     assert f"listening-port={coturn.settings.coturn_port}" in conf
     assert "allow-loopback-peers" in conf

@@ -24,11 +24,12 @@ from tests.support.janus import needs_janus
 from tests.support.net import wait_listening
 from tests.support.server import free_port
 from yuntong.config import Settings
-from yuntong.core.context import Context, build_context
+from yuntong.core.context import Context
 from yuntong.media import supervisor
 from yuntong.media.janus import VIDEOROOM, JanusClient, JanusError
 from yuntong.media.pool import pool_nodes
 from yuntong.media.supervisor import LOCAL_JANUS, Children, LocalJanus, start_media_children
+from yuntong.services import build_context
 
 
 def janus_settings(var_dir: Path, **overrides: Any) -> Settings:
@@ -59,7 +60,7 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
     children = await start_media_children(ctx)
     try:
         assert await wait_listening(ctx.settings.janus_ws_port)
-        yield Node(ctx, children, ctx.extras[LOCAL_JANUS])
+        yield Node(ctx, children, ctx.services.get(LOCAL_JANUS).value)
     finally:
         await children.stop()
 
@@ -134,7 +135,7 @@ async def test_disabled_and_missing_janus_are_reported_not_fatal(
     ctx = build_context(janus_settings(tmp_path / "b"))
     missing = await start_media_children(ctx)
     assert missing.status() == {"coturn": "disabled", "janus": "unavailable"}
-    assert LOCAL_JANUS not in ctx.extras
+    assert ctx.services.get(LOCAL_JANUS).value is None
 
 
 async def test_remote_nodes_from_the_environment_replace_the_local_janus(

@@ -10,9 +10,14 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from yuntong.config import Settings
-from yuntong.core.context import build_context
 from yuntong.media import supervisor
-from yuntong.media.supervisor import coturn_config, start_media_children, write_coturn_config
+from yuntong.media.supervisor import (
+    CHILDREN,
+    coturn_config,
+    start_media_children,
+    write_coturn_config,
+)
+from yuntong.services import build_context
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -138,7 +143,7 @@ async def test_disabled_coturn_is_reported(tmp_path: Path) -> None:
     ctx = build_context(settings(tmp_path, start_coturn=False))
     children = await start_media_children(ctx)
     assert children.status() == {"coturn": "disabled", "janus": "disabled"}
-    assert ctx.extras["children"] is children
+    assert ctx.services.get(CHILDREN).value is children
     await children.stop()
 
 

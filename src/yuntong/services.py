@@ -1,0 +1,78 @@
+"""Every piece of a node's state, declared once and built with the context.
+
+A piece is declared next to the code that owns it (a :class:`~yuntong.core.context.Piece`:
+name, kind, how it is built, what it holds) and listed here; :func:`build_context` builds them
+all when a context is made — for ``yuntong serve`` in ``create_app``, for the CLI and the
+billing worker process in their commands — so nothing is created lazily on first use, and
+``ctx.services.get(PIECE)`` has the piece's type. Pieces filled only when something is started
+(the media children, the Janus pool, the billing worker process) are a
+:class:`~yuntong.core.context.Slot` that says None until then.
+
+The kinds:
+
+- **per-node cache** — a copy of what the database holds, dropped through the bus and the
+  durable change feed; may be dropped at any time.
+- **node-owned live state** — what this node runs: sockets, live calls, live meetings,
+  supervised children, the rater's cursor. Lost with the node; issue 13 gives each an owner
+  lease so another node takes over.
+- **shared state** — truth that lives only in this process today and must move to
+  PostgreSQL or Redis before a second node runs (issue 13): DND, throttles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yuntong.accounts.parties import PARTIES
+from yuntong.accounts.service import DUMMY_HASH
+from yuntong.billing.catalog import CATALOG
+from yuntong.billing.credit import STANDINGS
+from yuntong.billing.rating import RATER
+from yuntong.billing.usage import WATERMARK
+from yuntong.billing.worker import WORKER
+from yuntong.calls.service import ENGINE
+from yuntong.config import Settings
+from yuntong.contacts.service import BLOCKS
+from yuntong.core import changes
+from yuntong.core.changes import FEED
+from yuntong.core.clock import Clock
+from yuntong.core.context import Context, Piece, new_context
+from yuntong.core.throttle import THROTTLES
+from yuntong.media.pool import POOL
+from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
+from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
+from yuntong.meetings.room import ROOMS
+from yuntong.realtime.connection import HUB
+from yuntong.realtime.presence import BUSY, DND, WATCHERS
+
+PIECES: tuple[Piece[Any], ...] = (
+    FEED,
+    THROTTLES,
+    HUB,
+    PARTIES,
+    DUMMY_HASH,
+    BLOCKS,
+    DND,
+    WATCHERS,
+    BUSY,
+    ENGINE,
+    CHILDREN,
+    LOCAL_JANUS,
+    POOL,
+    ROOMS,
+    RECORDING_TASKS,
+    CATALOG,
+    STANDINGS,
+    RATER,
+    WATERMARK,
+    WORKER,
+)
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+    """A context with every piece of node state built, its bus writing durable messages to
+    the change feed (so that other processes see them)."""
+    ctx = new_context(settings, clock)
+    ctx.services.build(ctx, PIECES)
+    changes.attach(ctx)
+    return ctx
