@@ -254,7 +254,14 @@ SUBSCRIPTION_MESSAGES = frozenset(
 )
 
 
-GATEWAY: Gateway[Attendee] = Gateway("meeting", TicketAuthenticator(_admit_ticket), lane_of=_lane)
+# a silent socket is closed with 4008: 4400-4499 are final on this socket (docs/meetings.md)
+SILENT_CLOSE_CODE = 4008
+GATEWAY: Gateway[Attendee] = Gateway(
+    "meeting",
+    TicketAuthenticator(_admit_ticket),
+    lane_of=_lane,
+    silent_close_code=SILENT_CLOSE_CODE,
+)
 GATEWAY.install({type_: (model, _bound(handler)) for type_, (model, handler) in HANDLERS.items()})
 
 

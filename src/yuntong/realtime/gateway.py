@@ -13,8 +13,9 @@ registered, and optionally a lane function. For every socket the gateway
   one gets the error and is closed with 1013);
 - runs the messages inline in arrival order, or, with a lane function, in lanes
   (:class:`Lanes`: ordered within a lane, lanes side by side, a bounded number in flight);
-- closes a socket silent for 2.5 heartbeats with 4408 (``heartbeat timeout``), on the injected
-  clock.
+- closes a socket silent for 2.5 heartbeats (``heartbeat timeout``), on the injected clock, with
+  the endpoint's code: 4408 on ``/ws``; 4008 on ``/ws/meeting``, where 4400-4499 tell the
+  client not to reconnect (its refusals: removed, ended, ...).
 
 Resume is the session's: a ``/ws`` session is a device channel of the hub with its buffer of
 numbered events; the meeting socket keeps its participant by ticket instead (docs/meetings.md).
@@ -74,11 +75,13 @@ class Gateway(Generic[C]):
         *,
         lane_of: LaneOf | None = None,
         messages: Counter | None = None,
+        silent_close_code: int = HEARTBEAT_TIMEOUT_CODE,
     ) -> None:
         self.name = name  # in log events: <name>_handler_failed, <name>_database_unavailable
         self.authenticator = authenticator
         self.lane_of = lane_of
         self.messages = messages  # client messages by result ("ok" or the error code)
+        self.silent_close_code = silent_close_code  # closes a socket gone silent
         self.handlers: HandlerTable[C] = {}
 
     def install(self, *tables: HandlerTable[C]) -> None:
@@ -109,7 +112,7 @@ class Gateway(Generic[C]):
         if session is None:
             return
         lanes = Lanes() if self.lane_of is not None else None
-        watchdog = Watchdog(ctx, session)
+        watchdog = Watchdog(ctx, session, self.silent_close_code)
         code = 1006
         try:
             await session.greet()
@@ -190,10 +193,11 @@ class Gateway(Generic[C]):
 
 
 class Watchdog:
-    """Closes a session silent for 2.5 heartbeats (4408). One sleeping task per socket that
-    wakes about once per silence period; a message only notes the time."""
+    """Closes a session silent for 2.5 heartbeats with ``code``. One sleeping task per socket
+    that wakes about once per silence period; a message only notes the time."""
 
-    def __init__(self, ctx: Context, session: Session[Any]) -> None:
+    def __init__(self, ctx: Context, session: Session[Any], code: int) -> None:
+        self.code = code
         self.clock = ctx.clock
         self.silence = timedelta(seconds=SILENCE_HEARTBEATS * ctx.settings.heartbeat_interval_s)
         self.heard_at = self.clock.now()
@@ -207,7 +211,7 @@ class Watchdog:
         while True:
             left = (self.heard_at + self.silence - self.clock.now()).total_seconds()
             if left <= 0:
-                await self.session.close(HEARTBEAT_TIMEOUT_CODE, "heartbeat timeout")
+                await self.session.close(self.code, "heartbeat timeout")
                 return
             await self.clock.sleep(left)
 
