@@ -34,11 +34,11 @@ from yuntong.core.logging import get_logger
 from yuntong.media import turn
 from yuntong.realtime import presence
 from yuntong.realtime.connection import hub_of
+from yuntong.realtime.protocol import MAX_SDP_BYTES
 
 log = get_logger(__name__)
 CALLS_TOTAL = Counter("yuntong_calls_total", "Finished call attempts by outcome", ["outcome"])
 CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
-MAX_SDP_BYTES = 60_000
 CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.calls import service
 from yuntong.realtime.connection import Connection, HandlerTable
+from yuntong.realtime.protocol import MAX_SDP_BYTES, IceCandidate
 
 
 class _Msg(BaseModel):
@@ -21,18 +22,11 @@ class CallRef(_Msg):
 class Invite(_Msg):
     to: str | int
     media: Literal["audio", "video"] = "video"
-    sdp: str = Field(max_length=service.MAX_SDP_BYTES)
+    sdp: str = Field(max_length=MAX_SDP_BYTES)
 
 
 class Answer(CallRef):
-    sdp: str = Field(max_length=service.MAX_SDP_BYTES)
-
-
-class IceCandidate(_Msg):
-    candidate: str = Field(max_length=1024)
-    sdpMid: str | None = Field(default=None, max_length=64)
-    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
-    usernameFragment: str | None = Field(default=None, max_length=256)
+    sdp: str = Field(max_length=MAX_SDP_BYTES)
 
 
 class Ice(CallRef):

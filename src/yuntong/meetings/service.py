@@ -330,6 +330,12 @@ def check_joinable(meeting: Meeting, now: datetime) -> None:
         raise YuntongError("meeting_not_started")
 
 
+def check_may_end(role: Role, joined: bool) -> None:
+    """Only the host, joined (not waiting in the lobby), ends the meeting from the room."""
+    if role != Role.HOST or not joined:
+        raise YuntongError("meeting_forbidden")
+
+
 async def do_issue_ticket(
     ctx: Context,
     user: Principal | None,

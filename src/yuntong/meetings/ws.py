@@ -1,41 +1,33 @@
 """The meeting socket ``/ws/meeting?ticket=…``: one per participant, same envelopes as ``/ws``.
 
-Handlers are thin: validate the message, call the :class:`~yuntong.meetings.room.Room`.
-A failing handler answers ``error`` and never ends the connection.
+The loop is the realtime gateway's (``realtime/gateway.py``) with the ticket authenticator
+(``realtime/auth.py``) and lanes (:func:`_lane`). Handlers are thin: validate the message,
+check access with a ``check_*``, call the :class:`~yuntong.meetings.room.Room`. A failing
+handler answers ``error`` and never ends the connection.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel, ConfigDict, Field
 
-from yuntong.core.context import get_context
-from yuntong.core.dbhealth import unavailable_error
+from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import pick_locale
-from yuntong.core.logging import get_logger
 from yuntong.meetings import service
 from yuntong.meetings.models import Role
 from yuntong.meetings.room import Participant, Room, open_room
-from yuntong.realtime.protocol import (
-    Envelope,
-    EnvelopeError,
-    encode,
-    event,
-    invalid_data,
-    parse_envelope,
-    reply,
-)
+from yuntong.realtime.auth import Admission, TicketAuthenticator, TicketSocket
+from yuntong.realtime.gateway import Gateway
+from yuntong.realtime.gateway import Handler as GatewayHandler
+from yuntong.realtime.protocol import MAX_SDP_BYTES, Envelope, IceCandidate
 
-log = get_logger(__name__)
 router = APIRouter()
-MAX_SDP = 60_000
 
 
 class _Msg(BaseModel):
@@ -48,7 +40,7 @@ class Join(_Msg):
 
 class Publish(_Msg):
     kind: Literal["camera", "screen"] = "camera"
-    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
     simulcast: bool = False
 
 
@@ -65,28 +57,21 @@ class SubRef(_Msg):
 
 
 class Answer(SubRef):
-    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
 
 
 class Layer(SubRef):
     substream: int = Field(ge=0, le=2)
 
 
-class Candidate(_Msg):
-    candidate: str = Field(max_length=1024)
-    sdpMid: str | None = Field(default=None, max_length=64)
-    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
-    usernameFragment: str | None = Field(default=None, max_length=256)
-
-
 class Ice(_Msg):
     target: str = Field(min_length=1, max_length=32)
-    candidate: Candidate | None
+    candidate: IceCandidate | None
 
 
 class Restart(_Msg):
     target: str = Field(min_length=1, max_length=32)
-    sdp: str | None = Field(default=None, max_length=MAX_SDP)
+    sdp: str | None = Field(default=None, max_length=MAX_SDP_BYTES)
 
 
 class SelfState(_Msg):
@@ -171,8 +156,7 @@ async def _leave(room: Room, p: Participant, _m: Empty) -> None:
 
 
 async def _end(room: Room, p: Participant, _m: Empty) -> None:
-    if p.role != Role.HOST or p.state != "joined":
-        raise YuntongError("meeting_forbidden")
+    service.check_may_end(p.role, joined=p.state == "joined")
     room.spawn(room.end("host"))
 
 
@@ -214,102 +198,40 @@ HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
 }
 
 
-class MeetingSocket:
-    """One participant's socket: numbered events, one writer at a time."""
+@dataclass
+class Attendee:
+    """What a meeting handler is given: the live room and the socket's participant."""
 
-    def __init__(self, websocket: WebSocket, locale: str) -> None:
-        self.websocket = websocket
-        self.locale = locale
-        self.seq = 0
-        self.closed = False
-        self._lock = asyncio.Lock()
-
-    async def send_raw(self, message: dict[str, Any]) -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            await self.websocket.send_text(encode(message))
-
-    async def send_event(self, type_: str, data: dict[str, Any]) -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            self.seq += 1
-            await self.websocket.send_text(encode(event(type_, data, self.seq)))
-
-    async def close(self, code: int, reason: str) -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-        with contextlib.suppress(Exception):
-            await self.websocket.close(code=code, reason=reason)
+    room: Room
+    participant: Participant
 
 
-@router.websocket("/ws/meeting")
-async def meeting_socket(websocket: WebSocket) -> None:
-    ctx = get_context(websocket)
-    locale = pick_locale(websocket.query_params.get("locale") or websocket.cookies.get("yt_locale"))
-    await websocket.accept()
-    socket = MeetingSocket(websocket, locale)
-    try:
-        ticket = service.decode_ticket(ctx, websocket.query_params.get("ticket", ""))
-        room = await open_room(ctx, ticket.meeting_id)
-        participant = await room.attach_socket(ticket, socket)
-    except Exception as exc:
-        # refused, or the database is down (try again later); anything else is a bug
-        err = exc if isinstance(exc, YuntongError) else unavailable_error(exc)
-        if err is None:
-            raise
-        await socket.send_raw(reply("error", None, err.to_dict(locale)))
-        await socket.close(
-            4400 + min(err.status - 400, 99) if err.status >= 400 else 4400, err.code
-        )
-        return
-    await socket.send_raw(
-        {
-            "v": 1,
-            "type": "hello",
-            "data": {
-                "participant_id": participant.id,
-                "heartbeat_s": ctx.settings.heartbeat_interval_s,
-                "meeting": {"id": room.meeting_id, "number": room.number, "title": room.title},
-                "name": participant.name,
-                "role": participant.role.value,
-            },
-        }
-    )
-    limit = 2.5 * ctx.settings.heartbeat_interval_s
-    lanes = Lanes()
-    try:
-        while not socket.closed:
-            try:
-                message = await asyncio.wait_for(websocket.receive(), limit)
-            except TimeoutError:
-                break
-            if message["type"] == "websocket.disconnect":
-                break
-            raw = message.get("text")
-            if raw is None:
-                raw = message.get("bytes") or b""
-            try:
-                envelope = parse_envelope(raw, ctx.settings.ws_max_message_bytes)
-            except EnvelopeError as exc:
-                await socket.send_raw(reply("error", exc.re, exc.to_dict(socket.locale)))
-                continue
-            await lanes.run(_lane(envelope), _dispatch(room, participant, socket, envelope))
-    except WebSocketDisconnect:
-        pass
-    finally:
-        socket.closed = True
-        await lanes.drain(DRAIN_S)
-        room.socket_lost(participant, socket)
+async def _admit_ticket(
+    ctx: Context, ticket_text: str, socket: TicketSocket
+) -> Admission[Attendee]:
+    ticket = service.decode_ticket(ctx, ticket_text)
+    room = await open_room(ctx, ticket.meeting_id)
+    participant = await room.attach_socket(ticket, socket)
+    hello = {
+        "participant_id": participant.id,
+        "heartbeat_s": ctx.settings.heartbeat_interval_s,
+        "meeting": {"id": room.meeting_id, "number": room.number, "title": room.title},
+        "name": participant.name,
+        "role": participant.role.value,
+    }
+    lost = partial(room.socket_lost, participant, socket)
+    return Admission(Attendee(room, participant), hello, lost)
+
+
+def _bound(handler: Handler) -> GatewayHandler[Attendee]:
+    async def run(a: Attendee, msg: Any) -> dict[str, Any] | None:
+        return await handler(a.room, a.participant, msg)
+
+    return run
 
 
 MAIN_LANE = "main"
 SUB_ID = re.compile(r"s[0-9]{1,20}")  # Room.subscribe: "s" + the Janus handle id
-MAX_IN_FLIGHT = 16
-DRAIN_S = 10.0
 
 
 def _lane(envelope: Envelope) -> str | None:
@@ -332,66 +254,17 @@ SUBSCRIPTION_MESSAGES = frozenset(
 )
 
 
-class Lanes:
-    """Runs one socket's messages: in arrival order within a lane, lanes side by side, at most
-    ``limit`` at once (the reader waits beyond that, so a client cannot pile up work)."""
-
-    def __init__(self, limit: int = MAX_IN_FLIGHT) -> None:
-        self._room = asyncio.Semaphore(limit)
-        self._tails: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def run(self, lane: str | None, work: Coroutine[Any, Any, None]) -> None:
-        """Start ``work`` after the lane's earlier messages (``None``: a lane of its own)."""
-        await self._room.acquire()
-        before = self._tails.get(lane) if lane is not None else None
-        task = asyncio.create_task(self._after(before, work))
-        if lane is not None:
-            self._tails[lane] = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._done(lane, t))
-
-    async def _after(
-        self, before: asyncio.Task[None] | None, work: Coroutine[Any, Any, None]
-    ) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        await work
-
-    def _done(self, lane: str | None, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._room.release()
-        if lane is not None and self._tails.get(lane) is task:
-            del self._tails[lane]
-
-    async def drain(self, timeout: float) -> None:
-        """Let what was received finish (a leave, an answer) before the socket is let go."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+# a silent socket is closed with 4008: 4400-4499 are final on this socket (docs/meetings.md)
+SILENT_CLOSE_CODE = 4008
+GATEWAY: Gateway[Attendee] = Gateway(
+    "meeting",
+    TicketAuthenticator(_admit_ticket),
+    lane_of=_lane,
+    silent_close_code=SILENT_CLOSE_CODE,
+)
+GATEWAY.install({type_: (model, _bound(handler)) for type_, (model, handler) in HANDLERS.items()})
 
 
-async def _dispatch(room: Room, p: Participant, socket: MeetingSocket, envelope: Envelope) -> None:
-    msg_id = envelope.id
-    try:
-        if envelope.type == "ping":
-            await socket.send_raw(reply("pong", msg_id, {}))
-            return
-        entry = HANDLERS.get(envelope.type)
-        if entry is None:
-            raise YuntongError("unknown_message_type", type=envelope.type[:64])
-        model, handler = entry
-        try:
-            data = model.model_validate(envelope.data)
-        except ValidationError as exc:
-            raise invalid_data(exc) from exc
-        result = await handler(room, p, data)
-        if msg_id is not None:
-            await socket.send_raw(reply("ack", msg_id, result or {}))
-    except YuntongError as exc:
-        await socket.send_raw(reply("error", msg_id, exc.to_dict(socket.locale)))
-    except Exception as exc:
-        err = unavailable_error(exc)  # a database outage is said so, and the socket stays
-        if err is None:
-            log.exception("meeting_handler_failed")
-            err = YuntongError("internal_error")
-        await socket.send_raw(reply("error", msg_id, err.to_dict(socket.locale)))
+@router.websocket("/ws/meeting")
+async def meeting_socket(websocket: WebSocket) -> None:
+    await GATEWAY.serve(websocket)

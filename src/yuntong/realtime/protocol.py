@@ -11,6 +11,8 @@ from yuntong.core.errors import YuntongError
 
 VERSION = 1
 ID_MAX_LENGTH = 64
+MAX_SDP_BYTES = 60_000
+"""The one limit on an SDP offer or answer (calls and meetings alike), in characters."""
 
 
 class Envelope(BaseModel):
@@ -22,6 +24,18 @@ class Envelope(BaseModel):
     type: str = Field(min_length=1, max_length=64)
     id: str | None = Field(default=None, max_length=ID_MAX_LENGTH)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class IceCandidate(BaseModel):
+    """The one ICE-candidate model of both sockets (``call.ice``, ``meeting.ice``): the browser's
+    ``RTCIceCandidateInit``, relayed as the client sent it (fields left out stay out)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate: str = Field(max_length=1024)
+    sdpMid: str | None = Field(default=None, max_length=64)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)
+    usernameFragment: str | None = Field(default=None, max_length=256)
 
 
 class EnvelopeError(YuntongError):

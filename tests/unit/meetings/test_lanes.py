@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from yuntong.meetings.ws import MAIN_LANE, Lanes, _lane
+from yuntong.meetings.ws import MAIN_LANE, _lane
+from yuntong.realtime.gateway import Lanes
 from yuntong.realtime.protocol import Envelope
 
 
