@@ -1,7 +1,8 @@
 """The WebSocket gateway ``/ws``: authentication, hello/resume, heartbeats and dispatch.
 
-Domains contribute handlers (``calls.ws.HANDLERS``, ``realtime.presence.HANDLERS``); a failing
-handler answers with an error and never ends the connection.
+Domains contribute handlers (``calls.ws.HANDLERS``, ``presence.ws.HANDLERS``) and greeters
+(``presence.ws.GREETERS``: what a socket is sent after the greeting); a failing handler
+answers with an error and never ends the connection.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -16,15 +18,13 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from yuntong.accounts import parties
-from yuntong.accounts import service as accounts
+from yuntong.accounts import parties, sessions
 from yuntong.accounts.auth import principal_from_token, token_from_request
 from yuntong.core.context import Context, get_context
 from yuntong.core.dbhealth import unavailable_error, unavailable_reason
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import pick_locale, request_locale
 from yuntong.core.logging import get_logger
-from yuntong.realtime import presence
 from yuntong.realtime.connection import Connection, HandlerTable, hub_of
 from yuntong.realtime.protocol import EnvelopeError, encode, invalid_data, parse_envelope, reply
 
@@ -39,12 +39,16 @@ GOODBYE_CODES = frozenset({1000, 1001})
 LOGGED_OUT_CODE = 4401
 
 
+Greeter = Callable[[Connection], Awaitable[None]]
+
 HANDLERS: HandlerTable = {}
+GREETERS: dict[str, Greeter] = {}  # by the event each sends, in the order installed
 
 
-def install(*tables: HandlerTable) -> None:
+def install(*tables: HandlerTable, greeters: Mapping[str, Greeter] | None = None) -> None:
     for table in tables:
         HANDLERS.update(table)
+    GREETERS.update(greeters or {})
 
 
 @router.websocket("/ws")
@@ -126,7 +130,7 @@ def watch_account_status(ctx: Context) -> None:
         )
 
     ctx.bus.subscribe(parties.STATUS_CHANNEL, on_status)
-    ctx.bus.subscribe(accounts.LOGOUT_CHANNEL, on_logout)
+    ctx.bus.subscribe(sessions.LOGOUT_CHANNEL, on_logout)
 
 
 def _same_origin(websocket: WebSocket) -> bool:
@@ -162,9 +166,8 @@ async def _greet(conn: Connection, replay: list[str] | None) -> None:
     )
     for text in replay or ():
         await conn.channel.send_text(text)
-    await conn.channel.send_event(
-        "presence.snapshot", {"contacts": await presence.snapshot(conn.ctx, conn.user_id)}
-    )
+    for greet in GREETERS.values():
+        await greet(conn)
 
 
 async def _serve(conn: Connection, websocket: WebSocket) -> int:
