@@ -367,7 +367,7 @@ async def create_catalog(ctx: Any) -> dict[str, list[Version]]:
     """Through the catalog service, as staff would (the mid-month change is announced)."""
     from yuntong.accounts.auth import principal_for
     from yuntong.accounts.models import Role
-    from yuntong.accounts.service import do_create_admin
+    from yuntong.accounts.registration import do_create_admin
     from yuntong.billing import catalog
 
     admin = await do_create_admin(ctx, "benchstaff", "bench-staff-Passw0rd!", Role.OPERATOR_ADMIN)

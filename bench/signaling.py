@@ -899,7 +899,7 @@ async def seed_billing(ctx: Any, caller_ids: list[int]) -> dict[str, Any]:
     them), so every invite is checked by credit control and every call is rated."""
     from yuntong.accounts.auth import principal_for
     from yuntong.accounts.models import Role
-    from yuntong.accounts.service import do_create_admin
+    from yuntong.accounts.registration import do_create_admin
     from yuntong.billing import catalog
     from yuntong.billing.accounts import account_ids_for_users
     from yuntong.billing.catalog import business_tz

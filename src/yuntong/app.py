@@ -30,6 +30,7 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.http_errors import ErrorResponses
 from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
+from yuntong.media import api as media_api
 from yuntong.media.pool import POOL, JanusPool, pool_nodes
 from yuntong.media.supervisor import start_media_children
 from yuntong.meetings import api as meetings_api
@@ -38,7 +39,8 @@ from yuntong.meetings import room as meetings_room
 from yuntong.meetings import ws as meetings_ws
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
-from yuntong.realtime import presence
+from yuntong.presence import service as presence
+from yuntong.presence import ws as presence_ws
 from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.connection import hub_of
 from yuntong.services import build_context
@@ -103,7 +105,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_url="/openapi.json",
     )
     app.state.ctx = ctx
-    realtime_ws.install(calls_ws.HANDLERS, presence.HANDLERS)
+    realtime_ws.install(calls_ws.HANDLERS, presence_ws.HANDLERS, greeters=presence_ws.GREETERS)
+    contacts_service.show_presence_with(ctx, presence.status_of)
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)
     for router in (
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         accounts_api.router,
         contacts_api.router,
         calls_api.router,
+        media_api.router,
         meetings_api.router,
         meetings_ws.router,
         janus_events.router,

@@ -22,7 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from yuntong import __version__
-from yuntong.accounts import service
+from yuntong.accounts import directory, registration
+from yuntong.accounts import identity as accounts_identity
+from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AccountStatus, Role
 from yuntong.config import Settings, load_settings, rotate_pii_key
@@ -91,7 +93,7 @@ def _run(settings: Settings, action: Callable[[Context], Awaitable[T]]) -> T:
 
 async def _operator(ctx: Context, username: str | None) -> Principal:
     try:
-        user = await service.find_operator(ctx, username)
+        user = await directory.find_operator(ctx, username)
     except YuntongError as exc:
         if username is None and exc.code == "user_not_found":
             errors.print("No operator admin exists yet: run `yuntong admin create` first.")
@@ -113,7 +115,7 @@ def serve(
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_json)
     upgrade(settings.effective_database_url, cipher=PiiCipher.from_settings(settings))
-    created = _run(settings, service.do_bootstrap_operator_admin)
+    created = _run(settings, registration.do_bootstrap_operator_admin)
     url = settings.public_url or f"http://{settings.host}:{settings.port}/"
     console.print(f"Yuntong {__version__} — open [bold]{url}[/bold]  (API docs: {url}docs)")
     if created:
@@ -174,7 +176,7 @@ def admin_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = _settings()
-    user = _run(settings, lambda ctx: service.do_create_admin(ctx, username, password, role))
+    user = _run(settings, lambda ctx: registration.do_create_admin(ctx, username, password, role))
     console.print(f"Created {user.role} [bold]{user.username}[/bold] (id {user.id}).")
 
 
@@ -188,9 +190,9 @@ def user_list(
 ) -> None:
     """List accounts; identity data is masked."""
 
-    async def action(ctx: Context) -> list[tuple[Any, service.IdentityView]]:
+    async def action(ctx: Context) -> list[tuple[Any, accounts_identity.IdentityView]]:
         actor = await _operator(ctx, operator)
-        return await service.list_users_masked(ctx, actor, status=status, limit=limit)
+        return await accounts_identity.list_users_masked(ctx, actor, status=status, limit=limit)
 
     rows = _run(_settings(), action)
     table = Table("id", "username", "display name", "role", "status", "org", "name", "phone")
@@ -213,7 +215,7 @@ def _staff_action(
 ) -> Any:
     async def action(ctx: Context) -> Any:
         actor = await _operator(ctx, operator)
-        user = await service.find_user_by_username(ctx, username)
+        user = await directory.find_user_by_username(ctx, username)
         return await act(ctx, actor, user.id)
 
     return _run(_settings(), action)
@@ -222,7 +224,7 @@ def _staff_action(
 @user_app.command("approve")
 def user_approve(username: str, operator: AsOperator = None) -> None:
     """Approve a pending (or rejected) registration."""
-    user = _staff_action(operator, username, service.do_approve)
+    user = _staff_action(operator, username, accounts_status.do_approve)
     console.print(f"{user.username}: {user.status}")
 
 
@@ -230,7 +232,9 @@ def user_approve(username: str, operator: AsOperator = None) -> None:
 def user_reject(username: str, reason: ReasonOption, operator: AsOperator = None) -> None:
     """Reject a pending registration."""
     user = _staff_action(
-        operator, username, lambda ctx, actor, uid: service.do_reject(ctx, actor, uid, reason)
+        operator,
+        username,
+        lambda ctx, actor, uid: accounts_status.do_reject(ctx, actor, uid, reason),
     )
     console.print(f"{user.username}: {user.status} ({reason})")
 
@@ -248,7 +252,7 @@ def user_status(
     user = _staff_action(
         operator,
         username,
-        lambda ctx, actor, uid: service.do_set_status(ctx, actor, uid, status, reason),
+        lambda ctx, actor, uid: accounts_status.do_set_status(ctx, actor, uid, status, reason),
     )
     console.print(f"{user.username}: {user.status} ({reason})")
 
@@ -278,11 +282,15 @@ def keys_rotate(
     async def action(ctx: Context) -> int:
         from yuntong.meetings import service as meetings
 
-        total = await service.count_pii_rows(ctx) + await meetings.count_invitation_addresses(ctx)
+        total = await accounts_identity.count_pii_rows(
+            ctx
+        ) + await meetings.count_invitation_addresses(ctx)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"Re-encrypting under {ctx.cipher.active}", total=total)
-            count = await service.do_reencrypt_pii(ctx, lambda n: progress.advance(task, n))
+            count = await accounts_identity.do_reencrypt_pii(
+                ctx, lambda n: progress.advance(task, n)
+            )
             # invitees' e-mail addresses
             return count + await meetings.do_reencrypt_invitations(
                 ctx, lambda n: progress.advance(task, n)

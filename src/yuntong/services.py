@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from yuntong.accounts.parties import PARTIES
-from yuntong.accounts.service import DUMMY_HASH
+from yuntong.accounts.sessions import DUMMY_HASH
 from yuntong.billing.catalog import CATALOG
 from yuntong.billing.credit import STANDINGS
 from yuntong.billing.rating import RATER
@@ -32,7 +32,7 @@ from yuntong.billing.usage import WATERMARK
 from yuntong.billing.worker import WORKER
 from yuntong.calls.service import ENGINE
 from yuntong.config import Settings
-from yuntong.contacts.service import BLOCKS
+from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes
 from yuntong.core.changes import FEED
 from yuntong.core.clock import Clock
@@ -42,8 +42,8 @@ from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
 from yuntong.meetings.room import ROOMS
+from yuntong.presence.service import BUSY, DND, WATCHERS
 from yuntong.realtime.connection import HUB
-from yuntong.realtime.presence import BUSY, DND, WATCHERS
 
 PIECES: tuple[Piece[Any], ...] = (
     FEED,
@@ -52,6 +52,7 @@ PIECES: tuple[Piece[Any], ...] = (
     PARTIES,
     DUMMY_HASH,
     BLOCKS,
+    PRESENCE,
     DND,
     WATCHERS,
     BUSY,

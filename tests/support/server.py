@@ -163,10 +163,10 @@ class ServerProcess:
         password: str = "correct horse battery",
         role: str = "subscriber",
     ) -> int:
-        from yuntong.accounts import service as accounts
+        from yuntong.accounts import registration
 
         ctx = await self.context()
-        user = await accounts.do_create_admin(ctx, username, password, role)
+        user = await registration.do_create_admin(ctx, username, password, role)
         return user.id
 
     async def login(self, username: str, password: str = "correct horse battery") -> str:

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from yuntong.accounts import service
+from yuntong.accounts import audit, directory, identity, registration, sessions
+from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import (
     SESSION_COOKIE,
     CurrentUser,
@@ -96,7 +97,7 @@ class IdentityOut(BaseModel):
     organisation: OrganisationIdentityOut | None
 
     @classmethod
-    def of(cls, view: service.IdentityView) -> IdentityOut:
+    def of(cls, view: identity.IdentityView) -> IdentityOut:
         org = view.organisation
         return cls(
             user_id=view.user_id,
@@ -252,8 +253,8 @@ def _registration_out(user: User, organisation: Organisation | None = None) -> R
 async def register_individual(
     form: IndividualRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
-    async with service.registration_guard(ctx, client_of(request)):
-        user = await service.do_register_individual(ctx, form, locale=_locale(request))
+    async with registration.registration_guard(ctx, client_of(request)):
+        user = await registration.do_register_individual(ctx, form, locale=_locale(request))
     return _registration_out(user)
 
 
@@ -266,8 +267,8 @@ async def register_individual(
 async def register_organisation(
     form: OrganisationRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
-    async with service.registration_guard(ctx, client_of(request)):
-        user, organisation = await service.do_register_organisation(
+    async with registration.registration_guard(ctx, client_of(request)):
+        user, organisation = await registration.do_register_organisation(
             ctx, form, locale=_locale(request)
         )
     return _registration_out(user, organisation)
@@ -277,7 +278,7 @@ async def register_organisation(
     "/auth/login", response_model=LoginOut, response_model_exclude_none=True, tags=["auth"]
 )
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> LoginOut:
-    result = await service.do_login(
+    result = await sessions.do_login(
         ctx,
         body.username,
         body.password,
@@ -304,7 +305,7 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 async def logout(principal: CurrentUser, response: Response, ctx: Ctx) -> None:
-    await service.do_logout(ctx, principal.user_id, principal.session_id)
+    await sessions.do_logout(ctx, principal.user_id, principal.session_id)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=ctx.settings.cookie_secure
     )
@@ -320,12 +321,12 @@ def _me(ctx: Context, principal: Principal, user: User) -> MeOut:
 
 @router.get("/me", response_model=MeOut, tags=["me"])
 async def get_me(principal: CurrentUser, ctx: Ctx) -> MeOut:
-    return _me(ctx, principal, await service.get_user(ctx, principal.user_id))
+    return _me(ctx, principal, await directory.get_user(ctx, principal.user_id))
 
 
 @router.patch("/me", response_model=MeOut, tags=["me"])
 async def patch_me(body: MePatch, principal: CurrentUser, ctx: Ctx) -> MeOut:
-    user = await service.do_update_profile(
+    user = await directory.do_update_profile(
         ctx, principal.user_id, display_name=body.display_name, locale=body.locale
     )
     return _me(ctx, principal, user)
@@ -333,14 +334,14 @@ async def patch_me(body: MePatch, principal: CurrentUser, ctx: Ctx) -> MeOut:
 
 @router.get("/me/identity", response_model=IdentityOut, tags=["me"])
 async def get_my_identity(principal: CurrentUser, ctx: Ctx) -> IdentityOut:
-    return IdentityOut.of(await service.get_identity(ctx, principal, principal.user_id))
+    return IdentityOut.of(await identity.get_identity(ctx, principal, principal.user_id))
 
 
 @router.post("/me/password", response_model=PasswordChanged, tags=["me"])
 async def change_password(
     body: PasswordChange, principal: CurrentUser, ctx: Ctx
 ) -> PasswordChanged:
-    revoked = await service.do_change_password(
+    revoked = await sessions.do_change_password(
         ctx, principal.user_id, principal.session_id, body.current_password, body.new_password
     )
     return PasswordChanged(sessions_revoked=revoked)
@@ -348,13 +349,13 @@ async def change_password(
 
 @router.get("/me/sessions", response_model=list[SessionOut], tags=["me"])
 async def my_sessions(principal: CurrentUser, ctx: Ctx) -> list[SessionOut]:
-    sessions = await service.list_sessions(ctx, principal.user_id)
-    return [SessionOut.of(s, principal.session_id) for s in sessions]
+    live = await sessions.list_sessions(ctx, principal.user_id)
+    return [SessionOut.of(s, principal.session_id) for s in live]
 
 
 @router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["me"])
 async def revoke_my_session(session_id: str, principal: CurrentUser, ctx: Ctx) -> None:
-    await service.do_revoke_session(ctx, principal.user_id, session_id)
+    await sessions.do_revoke_session(ctx, principal.user_id, session_id)
 
 
 # --- operator staff ------------------------------------------------------------------------
@@ -368,35 +369,35 @@ async def admin_list_users(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> list[UserOut]:
-    users = await service.list_users(ctx, principal, status=status_, limit=limit, offset=offset)
+    users = await directory.list_users(ctx, principal, status=status_, limit=limit, offset=offset)
     return [UserOut.of(u) for u in users]
 
 
 @router.get("/admin/users/{user_id}", response_model=AdminUserOut, tags=["admin"])
 async def admin_get_user(user_id: DbId, principal: Staff, ctx: Ctx) -> AdminUserOut:
-    identity = await service.get_identity(ctx, principal, user_id)
-    user = await service.get_user(ctx, user_id)
-    return AdminUserOut(user=UserOut.of(user), identity=IdentityOut.of(identity))
+    view = await identity.get_identity(ctx, principal, user_id)
+    user = await directory.get_user(ctx, user_id)
+    return AdminUserOut(user=UserOut.of(user), identity=IdentityOut.of(view))
 
 
 @router.get("/admin/users/{user_id}/audit", response_model=list[AuditOut], tags=["admin"])
 async def admin_user_audit(user_id: DbId, principal: Staff, ctx: Ctx) -> list[AuditOut]:
-    return [AuditOut.of(e) for e in await service.list_audit(ctx, principal, user_id)]
+    return [AuditOut.of(e) for e in await audit.list_events(ctx, principal, user_id)]
 
 
 @router.post("/admin/users/{user_id}/approve", response_model=UserOut, tags=["admin"])
 async def admin_approve(user_id: DbId, principal: Staff, ctx: Ctx) -> UserOut:
-    return UserOut.of(await service.do_approve(ctx, principal, user_id))
+    return UserOut.of(await accounts_status.do_approve(ctx, principal, user_id))
 
 
 @router.post("/admin/users/{user_id}/reject", response_model=UserOut, tags=["admin"])
 async def admin_reject(user_id: DbId, body: RejectIn, principal: Staff, ctx: Ctx) -> UserOut:
-    return UserOut.of(await service.do_reject(ctx, principal, user_id, body.reason))
+    return UserOut.of(await accounts_status.do_reject(ctx, principal, user_id, body.reason))
 
 
 @router.post("/admin/users/{user_id}/status", response_model=UserOut, tags=["admin"])
 async def admin_set_status(user_id: DbId, body: StatusIn, principal: Staff, ctx: Ctx) -> UserOut:
-    user = await service.do_set_status(ctx, principal, user_id, body.status, body.reason)
+    user = await accounts_status.do_set_status(ctx, principal, user_id, body.status, body.reason)
     return UserOut.of(user)
 
 
@@ -405,5 +406,5 @@ async def admin_set_status(user_id: DbId, body: StatusIn, principal: Staff, ctx:
 
 @router.get("/org/members", response_model=list[MemberOut], tags=["org"])
 async def org_members(principal: OrgAdmin, ctx: Ctx) -> list[MemberOut]:
-    members = await service.list_org_members(ctx, principal)
+    members = await identity.list_org_members(ctx, principal)
     return [MemberOut(user=UserOut.of(u), identity=IdentityOut.of(i)) for u, i in members]

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 
 from yuntong.accounts import store
 from yuntong.accounts.models import AccountStatus, User
-from yuntong.accounts.service import SESSION_TOUCH_INTERVAL
+from yuntong.accounts.sessions import SESSION_TOUCH_INTERVAL
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import token_hash

@@ -19,14 +19,6 @@ class Role(enum.StrEnum):
     OPERATOR_ADMIN = "operator_admin"
 
 
-# the operator's staff: the one definition (registration review, billing desk, history of all)
-STAFF_ROLES = frozenset({Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT})
-
-
-def is_staff_role(role: str) -> bool:
-    return role in STAFF_ROLES
-
-
 class AccountStatus(enum.StrEnum):
     PENDING = "pending"
     REJECTED = "rejected"

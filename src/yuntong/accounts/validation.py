@@ -8,6 +8,7 @@ The ``check_*`` functions return the normalised value or raise a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from yuntong.core.crypto import normalise_email
+from yuntong.core.errors import YuntongError
 
 USERNAME_RE = re.compile(r"^[a-z0-9._-]{3,32}$")
 # local part: no control characters and none of RFC 5322's specials (which would need quoting)
@@ -239,3 +241,11 @@ class OrganisationRegistration(_Registration):
     @classmethod
     def _phone(cls, value: str) -> str:
         return normalise_phone(value)
+
+
+def validated(name: str, check: Callable[[], str]) -> str:
+    """Run ``check`` on one field; a failure is ``validation_failed`` naming that field."""
+    try:
+        return check()
+    except PydanticCustomError as exc:
+        raise YuntongError("validation_failed", fields={name: exc.type}) from None

@@ -12,9 +12,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import audit, directory, identity, roles
 from yuntong.accounts.models import Role
-from yuntong.accounts.service import Actor
+from yuntong.accounts.roles import Actor
 from yuntong.billing.models import AccountKind, BillingAccount
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -44,7 +44,7 @@ async def publish_changed(
 async def find_account_for_user(
     ctx: Context, s: AsyncSession, user_id: int
 ) -> BillingAccount | None:
-    user = await accounts.get_user(ctx, user_id)
+    user = await directory.get_user(ctx, user_id)
     if user.organisation_id is not None:
         query = select(BillingAccount).where(BillingAccount.organisation_id == user.organisation_id)
     else:
@@ -56,7 +56,7 @@ async def find_account_for_user(
 async def account_ids_for_users(ctx: Context, user_ids: set[int]) -> dict[int, int]:
     """The paying account's id of each of ``user_ids``, opened when missing: one read for all
     (the billing worker turns every finished call of a pass into usage at once)."""
-    users = await accounts.get_users(ctx, user_ids)
+    users = await directory.get_users(ctx, user_ids)
     org_of = {u: users[u].organisation_id for u in user_ids if u in users}
     orgs = {o for o in org_of.values() if o is not None}
     query = select(BillingAccount.id, BillingAccount.user_id, BillingAccount.organisation_id)
@@ -86,7 +86,7 @@ async def account_for_user(ctx: Context, user_id: int) -> BillingAccount:
         found = await find_account_for_user(ctx, s, user_id)
         if found is not None:
             return found
-    user = await accounts.get_user(ctx, user_id)
+    user = await directory.get_user(ctx, user_id)
     account = BillingAccount(
         organisation_id=user.organisation_id,
         user_id=None if user.organisation_id is not None else user_id,
@@ -119,7 +119,7 @@ async def get_account(ctx: Context, account_id: int) -> BillingAccount:
 
 def may_manage(actor: Actor, account: BillingAccount) -> bool:
     """Staff, the individual account holder, or an administrator of the paying organisation."""
-    if accounts.is_staff(actor):
+    if roles.is_staff(actor):
         return True
     if account.user_id is not None:
         return account.user_id == actor.user_id
@@ -131,7 +131,7 @@ async def account_for_actor(ctx: Context, actor: Actor, account_id: int | None) 
 
     Another customer's account is reported as not found, so ids cannot be probed."""
     if account_id is None:
-        if accounts.is_staff(actor):
+        if roles.is_staff(actor):
             raise YuntongError("billing_account_not_found")
         account = await account_for_user(ctx, actor.user_id)
     else:
@@ -143,20 +143,20 @@ async def account_for_actor(ctx: Context, actor: Actor, account_id: int | None) 
 
 async def holder_name(ctx: Context, account: BillingAccount) -> str:
     if account.organisation_id is not None:
-        org = await accounts.get_organisation(ctx, account.organisation_id)
+        org = await directory.get_organisation(ctx, account.organisation_id)
         return org.legal_name
     assert account.user_id is not None
-    return (await accounts.get_user(ctx, account.user_id)).display_name
+    return (await directory.get_user(ctx, account.user_id)).display_name
 
 
 async def notice_addresses(ctx: Context, account: BillingAccount) -> list[str]:
     """Where e-mail notices go: the holder, or the organisation's administrators."""
     if account.user_id is not None:
-        address = accounts.user_email(ctx, await accounts.get_user(ctx, account.user_id))
+        address = identity.user_email(ctx, await directory.get_user(ctx, account.user_id))
         return [address] if address else []
     assert account.organisation_id is not None
-    admins = await accounts.list_org_admins(ctx, account.organisation_id)
-    return [a for a in (accounts.user_email(ctx, u) for u in admins) if a]
+    admins = await directory.list_org_admins(ctx, account.organisation_id)
+    return [a for a in (identity.user_email(ctx, u) for u in admins) if a]
 
 
 def check_credit_limit(ctx: Context, limit_fen: int) -> None:
@@ -180,7 +180,7 @@ async def do_set_credit_limit(
         row.credit_limit_fen = limit_fen
         row.alert_level = 0
         account = row
-    await accounts.audit(
+    await audit.record(
         ctx, actor.user_id, "billing.credit_limit", None, account_id=account.id, fen=limit_fen
     )
     await publish_changed(ctx, account.id)
@@ -189,7 +189,7 @@ async def do_set_credit_limit(
 
 async def do_set_kind(ctx: Context, actor: Actor, account_id: int, kind: str) -> BillingAccount:
     """Staff switch an account between postpaid and prepaid."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     if kind not in set(AccountKind):
         raise YuntongError("validation_failed", fields={"kind": "invalid"})
     async with ctx.db.session() as s:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import roles
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing import (
     accounts as billing_accounts,
@@ -53,7 +53,7 @@ async def get_price_list(ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.get("/catalog", summary="Staff: every product with its current and next price")
 async def get_catalog(ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    accounts.check_staff(user)
+    roles.check_staff(user)
     return await catalog.price_list(ctx, include_inactive=True)
 
 
@@ -490,19 +490,19 @@ async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> dict[str
 
 @router.post("/cycles/{label}/close", summary="Staff: close a billing cycle (idempotent)")
 async def close_cycle(ctx: Ctx, user: User, label: str) -> dict[str, Any]:
-    accounts.check_staff(user)
+    roles.check_staff(user)
     result = await statements.do_close_cycle(ctx, label)
     return result.__dict__
 
 
 @router.post("/daily-run", summary="Staff: run late fees, reminders and suspensions now")
 async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
-    accounts.check_staff(user)
+    roles.check_staff(user)
     result = await dunning.do_daily_run(ctx)
     return {k: str(v) if isinstance(v, date) else v for k, v in result.__dict__.items()}
 
 
 @router.get("/dunning", summary="Staff: accounts with overdue amounts")
 async def dunning_view(ctx: Ctx, user: User) -> list[dict[str, Any]]:
-    accounts.check_staff(user)
+    roles.check_staff(user)
     return await dunning.dunning_list(ctx)

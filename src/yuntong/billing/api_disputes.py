@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import roles
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing import disputes, incidents
 from yuntong.billing.disputes import DisputeView
@@ -98,7 +98,7 @@ class IncidentOut(BaseModel):
 
 
 def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
-    staff = accounts.is_staff(viewer)
+    staff = roles.is_staff(viewer)
     d = view.dispute
     return DisputeOut(
         id=d.id,

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import roles
+from yuntong.accounts.roles import Actor
 from yuntong.billing.models import Product, ProductKind, ProductPrice, Subscription
 from yuntong.billing.tariff import USAGE_TYPES, Rate
 from yuntong.core.context import Context, Piece
@@ -177,7 +177,7 @@ async def do_create_product(
     description_en: str = "",
     is_default: bool = False,
 ) -> Product:
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     if kind not in set(ProductKind):
         raise YuntongError("validation_failed", fields={"kind": "invalid"})
     if is_default and kind != ProductKind.PACKAGE:
@@ -218,7 +218,7 @@ async def do_set_price(
 ) -> ProductPrice:
     """Schedule a price version. The first price of a product may start today; a change to a
     product already priced needs ``billing_price_notice_days`` of notice and is announced."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     catalog = await load_catalog(ctx)
     if product_id not in catalog.products:
         raise YuntongError("product_not_found")
@@ -266,7 +266,7 @@ def check_correction(
 ) -> ProductPrice:
     """The corrected version of a version already in force (a tariff error), not saved yet:
     ``rating.do_correct_price`` saves it and re-rates what the wrong one rated, together."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     wrong = catalog.by_id.get(price_id)
     if wrong is None:
         raise YuntongError("product_not_found")

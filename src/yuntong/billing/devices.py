@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import audit, roles, status
+from yuntong.accounts.roles import Actor
 from yuntong.billing.accounts import account_for_actor, get_account, may_manage
 from yuntong.billing.catalog import local_day
 from yuntong.billing.models import BillingAccount, Device, DeviceClaim
@@ -222,7 +222,7 @@ async def do_register_device(
     ctx: Context, actor: Actor, account_id: int, model: str, serial: str, delivered_on: date
 ) -> Device:
     """Staff record a terminal delivered to an account; its warranty starts on delivery."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     account = await get_account(ctx, account_id)
     serial = check_serial(serial)
     model = model.strip()
@@ -244,7 +244,7 @@ async def do_register_device(
             s.add(device)
     except IntegrityError:  # registered concurrently
         raise YuntongError("serial_taken") from None
-    await accounts.audit(
+    await audit.record(
         ctx, actor.user_id, "billing.device_register", account.user_id, device_id=device.id
     )
     return device
@@ -279,7 +279,7 @@ async def do_open_claim(ctx: Context, actor: Actor, device_id: int, fault: str) 
             created_at=ctx.clock.now(),
         )
         s.add(claim)
-    await accounts.audit(
+    await audit.record(
         ctx,
         actor.user_id,
         "billing.device_claim",
@@ -305,7 +305,7 @@ async def do_resolve_claim(
     A replacement is a new device on the same account, delivered today; the old device points
     to it (``replaced_by_id``) and goes back to the operator. Neither outcome changes the
     warranty's last day (see :func:`original_of`)."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     parts = check_parts(parts_returned)
     if outcome not in (ClaimOutcome.REPAIRED, ClaimOutcome.REPLACED):
         raise YuntongError("validation_failed", fields={"outcome": "invalid"})
@@ -322,7 +322,7 @@ async def do_resolve_claim(
             device = await s.get(Device, claim.device_id, with_for_update=True)
             assert device is not None
             await s.refresh(claim, with_for_update=True)
-            accounts.check_transition(CLAIM_TRANSITIONS, claim.outcome, outcome)
+            status.check_transition(CLAIM_TRANSITIONS, claim.outcome, outcome)
             holder = await _holder(s, device)
             if serial is not None:
                 await _replace(ctx, s, device, serial)
@@ -332,7 +332,7 @@ async def do_resolve_claim(
             claim.recorded_by = actor.user_id
     except IntegrityError:  # the replacement's serial was registered concurrently
         raise YuntongError("serial_taken") from None
-    await accounts.audit(
+    await audit.record(
         ctx,
         actor.user_id,
         "billing.device_claim_resolve",
@@ -365,7 +365,7 @@ async def do_mark_opened(ctx: Context, actor: Actor, device_id: int, note: str) 
     """Staff record that someone other than the operator opened the device: its warranty is void.
 
     Usually found on inspection, so a claim still open on the device is refused with it."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     note = note.strip()
     async with ctx.db.session() as s:
         device = await s.get(Device, device_id, with_for_update=True)
@@ -380,13 +380,13 @@ async def do_mark_opened(ctx: Context, actor: Actor, device_id: int, note: str) 
         refused = []
         for claim in await _claims(s, [device_id]):
             if claim.outcome == ClaimOutcome.OPEN:
-                accounts.check_transition(CLAIM_TRANSITIONS, claim.outcome, ClaimOutcome.REFUSED)
+                status.check_transition(CLAIM_TRANSITIONS, claim.outcome, ClaimOutcome.REFUSED)
                 claim.outcome = ClaimOutcome.REFUSED
                 claim.refusal_reason = RefusalReason.OPENED_BY_OTHER
                 claim.note = note
                 claim.recorded_by = actor.user_id
                 refused.append(claim.id)
-    await accounts.audit(
+    await audit.record(
         ctx,
         actor.user_id,
         "billing.device_opened",

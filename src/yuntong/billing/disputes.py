@@ -14,8 +14,8 @@ from typing import Final
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import audit, roles, status
+from yuntong.accounts.roles import Actor
 from yuntong.billing.accounts import account_for_actor, may_manage, publish_changed
 from yuntong.billing.models import (
     BillingAccount,
@@ -105,7 +105,7 @@ def check_dispute_amount(amount_fen: int, most_fen: int) -> int:
 
 
 def check_dispute_transition(dispute: Dispute, target: str) -> None:
-    accounts.check_transition(TRANSITIONS, dispute.state, target)
+    status.check_transition(TRANSITIONS, dispute.state, target)
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ async def list_disputes(
     if state is not None and state not in set(DisputeState):
         raise YuntongError("validation_failed", fields={"state": "invalid"})
     query = select(Dispute)
-    if account_id is not None or not accounts.is_staff(actor):
+    if account_id is not None or not roles.is_staff(actor):
         account = await account_for_actor(ctx, actor, account_id)
         query = query.where(Dispute.account_id == account.id)
     if state is not None:
@@ -349,7 +349,7 @@ async def _advance(
     ctx: Context, actor: Actor, dispute_id: int, target: DisputeState, note: str
 ) -> DisputeView:
     """Move a dispute to a state that moves no money, with its event and notice."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     async with ctx.db.session() as s:
         dispute = await _claim(s, dispute_id, target, ctx.clock.now())
         _event(s, ctx, actor, dispute, note)
@@ -379,7 +379,7 @@ async def do_resolve_by_credit(
     """Staff correct the charge: one credit note of at most the disputed amount, appended in the
     same transaction as the state change (key ``dispute:<id>``, so it can never be doubled).
     ``note`` is the explanation the customer reads: required."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     note = check_explanation(note)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
@@ -413,7 +413,7 @@ async def do_resolve_by_credit(
         view = (await _views(s, [dispute]))[0]
         account = await s.get(BillingAccount, dispute.account_id)
         assert account is not None
-    await accounts.audit(
+    await audit.record(
         ctx,
         actor.user_id,
         "billing.dispute_credit",

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import audit, roles
+from yuntong.accounts.roles import Actor
 from yuntong.billing.accounts import publish_changed
 from yuntong.billing.catalog import Catalog, business_tz, load_catalog, local_day
 from yuntong.billing.cycles import Cycle, cycle_of, next_cycle
@@ -194,7 +194,7 @@ async def do_record_incident(
     product_codes: list[str],
 ) -> Incident:
     """Staff record an interruption that has ended and the products it took down."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     title = title.strip()
     if not title:
         raise YuntongError("validation_failed", fields={"title": "required"})
@@ -212,14 +212,14 @@ async def do_record_incident(
     )
     async with ctx.db.session() as s:
         s.add(incident)
-    await accounts.audit(ctx, actor.user_id, "billing.incident", None, incident_id=incident.id)
+    await audit.record(ctx, actor.user_id, "billing.incident", None, incident_id=incident.id)
     return incident
 
 
 async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int) -> int:
     """Credit every subscription to an affected product; returns how many credit notes were
     appended. Idempotent: one credit per (incident, subscription, cycle), ever."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     catalog = await load_catalog(ctx)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
@@ -255,7 +255,7 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
                     appended += new
                     account_ids.add(sub.account_id)
     await publish_changed(ctx, *account_ids)
-    await accounts.audit(
+    await audit.record(
         ctx,
         actor.user_id,
         "billing.incident_credits",
@@ -267,7 +267,7 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
 
 
 async def list_incidents(ctx: Context, actor: Actor, limit: int = 200) -> list[Incident]:
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     query = select(Incident).order_by(Incident.starts_at.desc(), Incident.id.desc()).limit(limit)
     async with ctx.db.session() as s:
         return list((await s.execute(query)).scalars())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import audit, roles, status
+from yuntong.accounts.roles import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, publish_changed
 from yuntong.billing.models import BillingAccount, BillingState, Statement
@@ -38,12 +38,12 @@ async def _move(
         account = await s.get(BillingAccount, account_id, with_for_update=True)
         if account is None:
             raise YuntongError("billing_account_not_found")
-        accounts.check_transition(TRANSITIONS, account.state, target)
+        status.check_transition(TRANSITIONS, account.state, target)
         account.state = target
         account.state_reason = reason
         account.state_changed_at = ctx.clock.now()
         await settle_suspension_rent(ctx, s, account)
-    await accounts.audit(
+    await audit.record(
         ctx, actor.user_id, f"billing.{target}", None, account_id=account_id, reason=reason
     )
     await publish_changed(ctx, account_id)
@@ -52,18 +52,18 @@ async def _move(
 
 async def do_hold(ctx: Context, actor: Actor, account_id: int, reason: str) -> BillingAccount:
     """Suspend at the request of a competent authority: service blocked, rent still charged."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     return await _move(ctx, actor, account_id, S.HELD, reason)
 
 
 async def do_release(ctx: Context, actor: Actor, account_id: int, reason: str) -> BillingAccount:
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     return await _move(ctx, actor, account_id, S.ACTIVE, reason)
 
 
 async def do_confirm_suspension(ctx: Context, actor: Actor, account_id: int) -> BillingAccount:
     """Where suspension needs an operator's confirmation (setting ``confirm``)."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     return await _move(ctx, actor, account_id, S.SUSPENDED, "non_payment")
 
 

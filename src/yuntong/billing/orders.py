@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import audit
+from yuntong.accounts.roles import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, publish_changed
 from yuntong.billing.catalog import (
@@ -521,7 +521,7 @@ async def do_place_order(
         if limit_rule is not None:
             order.document["credit_limit_rule"] = limit_rule
     if limit_rule is not None and "raised_to_fen" in limit_rule:
-        await accounts.audit(
+        await audit.record(
             ctx,
             actor.user_id,
             "billing.credit_limit",

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import roles
+from yuntong.accounts.roles import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import get_account, publish_changed
 from yuntong.billing.catalog import local_day
@@ -73,7 +73,7 @@ def check_payment(payment: PaymentIn, now: datetime) -> None:
 async def do_record_payment(ctx: Context, actor: Actor | None, payment: PaymentIn) -> Payment:
     """Record a payment once. ``actor`` is the staff member; None for the provider webhook."""
     if actor is not None:
-        accounts.check_staff(actor)
+        roles.check_staff(actor)
     now = ctx.clock.now()
     check_payment(payment, now)
     account = await get_account(ctx, payment.account_id)

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Counter
 from sqlalchemy import select, text
 
-from yuntong.accounts import service as accounts
-from yuntong.accounts.service import Actor
+from yuntong.accounts import roles
+from yuntong.accounts.roles import Actor
 from yuntong.billing import credit, rating_sql, store
 from yuntong.billing.accounts import publish_changed
 from yuntong.billing.catalog import (
@@ -378,7 +378,7 @@ async def do_correct_price(
 async def do_rerate(ctx: Context, actor: Actor, correction_id: int) -> int:
     """Re-rate again the usage a corrected price version rated; returns how many adjustments
     (none when nothing changed since: each adjustment is keyed by usage and correction)."""
-    accounts.check_staff(actor)
+    roles.check_staff(actor)
     catalog = await load_catalog(ctx)
     correction = catalog.by_id.get(correction_id)
     if correction is None or correction.corrects_id is None:

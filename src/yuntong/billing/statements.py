@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.accounts.service import Actor
+from yuntong.accounts.roles import Actor
 from yuntong.billing import store
 from yuntong.billing.accounts import account_for_actor, holder_name, publish_changed
 from yuntong.billing.catalog import business_tz, load_catalog, local_day, product_name

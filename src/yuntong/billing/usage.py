@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory, identity
 from yuntong.accounts.models import User
 from yuntong.billing.accounts import account_for_user, account_ids_for_users
 from yuntong.billing.models import UsageRecord
@@ -95,7 +95,7 @@ async def do_collect_call_usage(ctx: Context) -> int:
     while True:
         records = await _unbilled_calls(ctx, start, after, COLLECT_PAGE)
         if records:
-            callees = await accounts.get_users(ctx, {r.callee_id for r in records})
+            callees = await directory.get_users(ctx, {r.callee_id for r in records})
             added += await _record_usages(ctx, [_call_usage(r, callees) for r in records])
             last = records[-1]
             assert last.ended_at is not None
@@ -160,5 +160,5 @@ def _call_usage(record: CallRecord, callees: dict[int, User]) -> UsageInput:
         usage_type=call_usage_type(record.media),
         quantity_s=record.billable_seconds,
         started_at=record.answered_at or record.created_at,
-        other_party=accounts.mask_leading(callee.username, 2) if callee else "",
+        other_party=identity.mask_leading(callee.username, 2) if callee else "",
     )

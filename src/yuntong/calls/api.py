@@ -1,4 +1,4 @@
-"""REST routes for call history and ICE servers."""
+"""REST routes for call history."""
 
 from __future__ import annotations
 
@@ -56,17 +56,6 @@ class CallPage(BaseModel):
     page_size: int
 
 
-class IceServer(BaseModel):
-    urls: list[str] | str
-    username: str | None = None
-    credential: str | None = None
-
-
-class IceServers(BaseModel):
-    ice_servers: list[IceServer]
-    ttl_s: int
-
-
 @router.get("/calls", response_model=CallPage)
 async def history(
     ctx: Ctx,
@@ -100,10 +89,3 @@ async def missed_seen(ctx: Ctx, user: User) -> None:
 @router.get("/calls/{call_id}", response_model=CallOut)
 async def get_call(ctx: Ctx, user: User, call_id: str) -> dict[str, Any]:
     return await service.get_call(ctx, user, call_id)
-
-
-@router.get("/ice-servers", response_model=IceServers)
-async def ice_servers(ctx: Ctx, user: User) -> dict[str, Any]:
-    """STUN and time-limited TURN credentials (TURN REST API scheme) for this user."""
-    servers = service.ice_servers_for(ctx, user.user_id)
-    return {"ice_servers": servers, "ttl_s": ctx.settings.turn_credential_ttl_s}

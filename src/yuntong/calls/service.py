@@ -19,9 +19,9 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal
-from yuntong.accounts.models import is_staff_role
+from yuntong.accounts.roles import is_staff
 from yuntong.billing import credit
 from yuntong.calls import store
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
@@ -31,8 +31,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
-from yuntong.media import turn
-from yuntong.realtime import presence
+from yuntong.presence import service as presence
 from yuntong.realtime.connection import hub_of
 from yuntong.realtime.protocol import MAX_SDP_BYTES
 
@@ -180,7 +179,7 @@ async def do_invite(
     engine = engine_of(ctx)
     if engine.is_busy(caller.user_id):
         raise YuntongError("already_in_call")
-    callee = await accounts.resolve_call_parties(ctx, caller.user_id, media, to)
+    callee = await directory.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
     max_seconds = await credit.check_may_start(ctx, caller.user_id, f"call.{media}")
@@ -622,22 +621,15 @@ def summarise(reports: list[CallQualityReport]) -> dict[str, float | None]:
     }
 
 
-# -- ICE servers ---------------------------------------------------------------------------
-
-
-def ice_servers_for(ctx: Context, user_id: int) -> list[dict[str, Any]]:
-    return turn.ice_servers(ctx.settings, user_id, ctx.clock.now())
-
-
 # -- history -------------------------------------------------------------------------------
 
 
 async def check_can_view_history(ctx: Context, viewer: Principal, subject_id: int) -> None:
     """Users see their own records; organisation admins their members'; operator staff all."""
-    if subject_id == viewer.user_id or is_staff_role(viewer.role):
+    if subject_id == viewer.user_id or is_staff(viewer):
         return
     if viewer.role == "org_admin" and viewer.organisation_id is not None:
-        subject = (await accounts.get_users(ctx, [subject_id])).get(subject_id)
+        subject = (await directory.get_users(ctx, [subject_id])).get(subject_id)
         if subject is not None and subject.organisation_id == viewer.organisation_id:
             return
     raise YuntongError("forbidden")
@@ -666,7 +658,7 @@ async def list_history(
     async with ctx.db.session() as session:
         records, total = await store.page(session, stmt, (page - 1) * page_size, page_size)
     others = {r.callee_id if r.caller_id == subject_id else r.caller_id for r in records}
-    users = await accounts.get_users(ctx, list(others))
+    users = await directory.get_users(ctx, list(others))
     return [history_entry(r, subject_id, users) for r in records], total
 
 
@@ -725,7 +717,7 @@ async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, A
             break
     if subject is None or (subject == record.callee_id and record.end_reason == "blocked"):
         raise YuntongError("call_not_found")
-    users = await accounts.get_users(ctx, [record.caller_id, record.callee_id])
+    users = await directory.get_users(ctx, [record.caller_id, record.callee_id])
     return history_entry(record, subject, users)
 
 

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.contacts import service
 from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
-from yuntong.realtime import presence
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -66,7 +65,7 @@ class BlockedOut(BaseModel):
 
 
 def _out(ctx: Context, view: service.ContactView, visible: set[int]) -> ContactOut:
-    status = presence.status_of(ctx, view.user_id) if view.user_id in visible else "offline"
+    status = service.presence_of(ctx, view.user_id) if view.user_id in visible else "offline"
     return ContactOut(**view.__dict__, status=status)
 
 
@@ -130,7 +129,7 @@ async def lookup(
     ctx: Ctx, user: User, q: Annotated[str, Query(min_length=1, max_length=254)]
 ) -> dict[str, object]:
     """Find an active user by exact username, phone or e-mail (to add or call them)."""
-    found = await accounts.lookup_active_user(ctx, q.strip(), by=user.user_id)
+    found = await directory.lookup_active_user(ctx, q.strip(), by=user.user_id)
     if found is None:
         raise YuntongError("user_not_found")
     return {"user_id": found.id, "username": found.username, "display_name": found.display_name}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory
 from yuntong.contacts import store
 from yuntong.contacts.models import Block, Contact
-from yuntong.core.context import Context, Piece
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.errors import YuntongError
 
 CHANGED_CHANNEL = "contacts.changed"  # bus: {"owner_id", "other_id"} after any change
@@ -38,8 +39,29 @@ BLOCKS = Piece(
 )
 
 
+PresenceOf = Callable[[Context, int], str]
+
+PRESENCE = Piece(
+    "contacts.presence",
+    "node-owned live state",
+    lambda ctx: Slot[PresenceOf](),
+    "how a contact's presence is shown in the address book: presence hands its status_of "
+    "over when the app is built (the address book does not import presence)",
+)
+
+
 def _block_cache(ctx: Context) -> BlockCache:
     return ctx.services.get(BLOCKS)
+
+
+def show_presence_with(ctx: Context, status_of: PresenceOf) -> None:
+    ctx.services.get(PRESENCE).value = status_of
+
+
+def presence_of(ctx: Context, user_id: int) -> str:
+    """A contact's presence (online, busy, dnd, offline); offline when none was handed over."""
+    status_of = ctx.services.get(PRESENCE).value
+    return "offline" if status_of is None else status_of(ctx, user_id)
 
 
 async def _changed(ctx: Context, owner_id: int, other_id: int) -> None:
@@ -69,7 +91,7 @@ class ContactView:
 
 
 async def _view(ctx: Context, contacts: list[Contact], owner_id: int) -> list[ContactView]:
-    users = await accounts.get_users(ctx, [c.contact_user_id for c in contacts])
+    users = await directory.get_users(ctx, [c.contact_user_id for c in contacts])
     async with ctx.db.session() as session:
         blocked = set(await store.blocked_ids(session, owner_id))
     return [
@@ -105,7 +127,7 @@ async def do_add_contact(
     notes: str = "",
     favourite: bool = False,
 ) -> ContactView:
-    user = await accounts.lookup_active_user(ctx, query, by=owner_id)
+    user = await directory.lookup_active_user(ctx, query, by=owner_id)
     if user is None:
         raise YuntongError("user_not_found")
     if user.id == owner_id:
@@ -165,9 +187,9 @@ async def do_block(
 ) -> int:
     """Block a user: their calls never ring the owner; they stop seeing the owner's presence."""
     if user_id is not None:
-        user = (await accounts.get_users(ctx, [user_id])).get(user_id)
+        user = (await directory.get_users(ctx, [user_id])).get(user_id)
     else:
-        user = await accounts.lookup_active_user(ctx, query or "", by=owner_id)
+        user = await directory.lookup_active_user(ctx, query or "", by=owner_id)
     if user is None:
         raise YuntongError("user_not_found")
     if user.id == owner_id:
@@ -191,7 +213,7 @@ async def do_unblock(ctx: Context, owner_id: int, user_id: int) -> None:
 async def list_blocked(ctx: Context, owner_id: int) -> list[dict[str, object]]:
     async with ctx.db.session() as session:
         ids = await store.blocked_ids(session, owner_id)
-    users = await accounts.get_users(ctx, ids)
+    users = await directory.get_users(ctx, ids)
     return [
         {"user_id": uid, "username": users[uid].username, "display_name": users[uid].display_name}
         for uid in ids

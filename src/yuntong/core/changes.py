@@ -53,7 +53,7 @@ log = get_logger(__name__)
 DURABLE_TOPICS = frozenset(
     {
         "accounts.status",  # accounts/parties.py: statuses on the call path; realtime/ws.py
-        "contacts.changed",  # contacts/service.py block lists; realtime/presence.py watchers
+        "contacts.changed",  # contacts/service.py block lists; presence/service.py watchers
         "billing.catalog",  # billing/catalog.py: products and prices
         "billing.account",  # billing/credit.py: credit standings
     }

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from yuntong.config import Settings
+from yuntong.core.context import Context
 
 LOOPBACK = "127.0.0.1"
 
@@ -75,3 +76,8 @@ def ice_servers(settings: Settings, user_id: int | str, now: datetime) -> list[d
         )
         servers.append({"urls": turn, "username": creds.username, "credential": creds.credential})
     return servers
+
+
+def ice_servers_for(ctx: Context, user_id: int | str) -> list[dict[str, Any]]:
+    """What calls and meetings hand a client for its peer connections, valid from now."""
+    return ice_servers(ctx.settings, user_id, ctx.clock.now())

@@ -26,11 +26,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.billing.usage import UsageInput, do_record_usage
-from yuntong.calls import service as calls
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
+from yuntong.media import turn
 from yuntong.media.janus import (
     VIDEOROOM,
     JanusClient,
@@ -502,7 +502,7 @@ class Room:
             "participants": [q.public() for q in self.joined()],
             "waiting": [q.public() for q in self.waiting()] if me.is_host else [],
             "feeds": feeds,
-            "ice_servers": calls.ice_servers_for(self.ctx, me.user_id or 0),
+            "ice_servers": turn.ice_servers_for(self.ctx, me.user_id or 0),
             "recording": self.recording_id is not None,
             "locked": self.locked,
         }

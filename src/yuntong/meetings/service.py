@@ -503,9 +503,9 @@ async def do_reencrypt_invitations(
         if on_progress is not None:
             on_progress(len(rows))
     if total:
-        from yuntong.accounts import service as accounts
+        from yuntong.accounts import audit
 
-        await accounts.audit(
+        await audit.record(
             ctx,
             None,
             "keys.reencrypted",

@@ -1,21 +1,21 @@
 """The WebSocket endpoint ``/ws``: the realtime gateway with the session-token authenticator.
 
-Domains contribute handler tables (``calls.ws.HANDLERS``, ``realtime.presence.HANDLERS``) through
+Domains contribute handler tables (``calls.ws.HANDLERS``, ``presence.ws.HANDLERS``) and
+greeters (``presence.ws.GREETERS``: what a socket is sent after ``hello``) through
 :func:`install`; the loop itself (envelopes, errors, heartbeats) is ``realtime/gateway.py``, the
 authentication, hello and resume ``realtime/auth.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from prometheus_client import Counter
 
-from yuntong.accounts import parties
-from yuntong.accounts import service as accounts
+from yuntong.accounts import parties, sessions
 from yuntong.core.context import Context
-from yuntong.realtime import presence
 from yuntong.realtime.auth import SessionTokenAuthenticator
 from yuntong.realtime.connection import Connection, HandlerTable, hub_of
 from yuntong.realtime.gateway import Gateway
@@ -24,21 +24,24 @@ router = APIRouter()
 WS_MESSAGES = Counter("yuntong_ws_messages_total", "Client messages by type and result", ["result"])
 LOGGED_OUT_CODE = 4401
 
+Greeter = Callable[[Connection], Awaitable[None]]
+GREETERS: dict[str, Greeter] = {}  # by the event each sends, in the order installed
 
-async def _snapshot(conn: Connection) -> None:
-    """After ``hello``: the presence of the user's contacts."""
-    await conn.channel.send_event(
-        "presence.snapshot", {"contacts": await presence.snapshot(conn.ctx, conn.user_id)}
-    )
+
+async def _greet(conn: Connection) -> None:
+    """After ``hello``: what the domains send a new socket (the contacts' presence)."""
+    for greet in GREETERS.values():
+        await greet(conn)
 
 
 GATEWAY: Gateway[Connection] = Gateway(
-    "ws", SessionTokenAuthenticator(after_hello=_snapshot), messages=WS_MESSAGES
+    "ws", SessionTokenAuthenticator(after_hello=_greet), messages=WS_MESSAGES
 )
 
 
-def install(*tables: HandlerTable) -> None:
+def install(*tables: HandlerTable, greeters: Mapping[str, Greeter] | None = None) -> None:
     GATEWAY.install(*tables)
+    GREETERS.update(greeters or {})
 
 
 @router.websocket("/ws")
@@ -65,4 +68,4 @@ def watch_account_status(ctx: Context) -> None:
         )
 
     ctx.bus.subscribe(parties.STATUS_CHANNEL, on_status)
-    ctx.bus.subscribe(accounts.LOGOUT_CHANNEL, on_logout)
+    ctx.bus.subscribe(sessions.LOGOUT_CHANNEL, on_logout)

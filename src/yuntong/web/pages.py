@@ -16,19 +16,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from yuntong import __version__
-from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import (
     Principal,
     csrf_token_for,
     principal_from_token,
     token_from_request,
 )
-from yuntong.accounts.models import STAFF_ROLES
+from yuntong.accounts.roles import STAFF_ROLES
 from yuntong.billing.orders import terms_text
 from yuntong.billing.tariff import USAGE_TYPES
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
 from yuntong.core.workdays import WorkCalendar
+from yuntong.presence import service as presence
 from yuntong.web.i18n_strings import catalog
 
 router = APIRouter(include_in_schema=False)
@@ -234,7 +234,7 @@ async def contacts_page(request: Request) -> Response:
     member = await require_member(request)
     if isinstance(member, Response):
         return member
-    dnd = await accounts.get_dnd(get_context(request), member.user_id)
+    dnd = await presence.get_dnd(get_context(request), member.user_id)
     return member_page(request, member, "contacts.html", "ui.contacts.title", dnd=dnd)
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from yuntong.accounts import service
+from yuntong.accounts import registration as accounts_registration
+from yuntong.accounts import status
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AuditEvent, Organisation, User
 from yuntong.accounts.validation import (
@@ -77,24 +78,24 @@ def organisation(n: int = 1, **overrides: Any) -> dict[str, Any]:
 
 async def register(ctx: Context, n: int = 1, **overrides: Any) -> User:
     form = IndividualRegistration.model_validate(individual(n, **overrides))
-    return await service.do_register_individual(ctx, form)
+    return await accounts_registration.do_register_individual(ctx, form)
 
 
 async def register_org(ctx: Context, n: int = 1, **overrides: Any) -> tuple[User, Organisation]:
     form = OrganisationRegistration.model_validate(organisation(n, **overrides))
-    return await service.do_register_organisation(ctx, form)
+    return await accounts_registration.do_register_organisation(ctx, form)
 
 
 async def make_staff(
     ctx: Context, username: str = "operator", role: str = "operator_admin"
 ) -> Principal:
-    user = await service.do_create_admin(ctx, username, PASSWORD, role)
+    user = await accounts_registration.do_create_admin(ctx, username, PASSWORD, role)
     return principal_for(user, "", "cli")
 
 
 async def active_user(ctx: Context, staff: Principal, n: int = 1, **overrides: Any) -> User:
     user = await register(ctx, n, **overrides)
-    return await service.do_approve(ctx, staff, user.id)
+    return await status.do_approve(ctx, staff, user.id)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from tests.integration.accounts.conftest import (
     run_cli,
 )
 from tests.support.server import free_port
-from yuntong.accounts import service
+from yuntong.accounts import directory, sessions
+from yuntong.accounts import identity as accounts_identity
 from yuntong.accounts.auth import Principal
 from yuntong.config import load_settings
 from yuntong.core.context import Context
@@ -36,7 +37,7 @@ async def test_admin_create_reads_the_password_from_stdin(ctx: Context) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "operator_admin" in result.output and "boss" in result.output
-    assert (await service.do_login(ctx, "boss", PASSWORD, "api")).user.role == "operator_admin"
+    assert (await sessions.do_login(ctx, "boss", PASSWORD, "api")).user.role == "operator_admin"
 
 
 async def test_admin_create_refuses_a_weak_password(ctx: Context) -> None:
@@ -76,7 +77,7 @@ async def test_user_reject_records_the_reason_under_the_named_operator(
     (event,) = [e for e in await audit_of(ctx, user.id) if e.action == "account.reject"]
     assert event.actor_id == agent.user_id
     assert event.detail["reason"] == "licence expired"
-    assert (await service.get_user(ctx, user.id)).status == "rejected"
+    assert (await directory.get_user(ctx, user.id)).status == "rejected"
 
 
 async def test_user_status_walks_the_ladder_and_refuses_illegal_moves(
@@ -137,9 +138,11 @@ async def test_keys_rotate_re_encrypts_everything_under_a_new_key(
         assert value.startswith(f"v1:{settings.pii_active_key}:")
     rotated = build_context(settings)
     try:
-        view = service.decrypt_identity(rotated, await service.get_user(rotated, user.id), None)
+        view = accounts_identity.decrypt_identity(
+            rotated, await directory.get_user(rotated, user.id), None
+        )
         assert view.id_number == individual(1)["id_number"]
-        assert await service.do_reencrypt_pii(rotated) == 0  # nothing left to do
+        assert await accounts_identity.do_reencrypt_pii(rotated) == 0  # nothing left to do
     finally:
         await rotated.db.dispose()
 
@@ -148,7 +151,7 @@ async def test_reencryption_counts_each_value_once(ctx: Context, staff: Principa
     await register(ctx, 1)  # 7 identity values (with the e-mail address)
     await register_org(ctx, 1)  # 5 organisation values + 3 of its admin user
     kid = ctx.cipher.active
-    assert await service.do_reencrypt_pii(ctx) == 0
+    assert await accounts_identity.do_reencrypt_pii(ctx) == 0
     from yuntong.config import rotate_pii_key
 
     rotate_pii_key(ctx.settings.var_dir)
@@ -159,8 +162,8 @@ async def test_reencryption_counts_each_value_once(ctx: Context, staff: Principa
         assert rotated.cipher.active != kid
         seen: list[int] = []
         # staff user's (empty) full name counts too
-        assert await service.do_reencrypt_pii(rotated, seen.append) == 7 + 5 + 3 + 1
-        assert sum(seen) == await service.count_pii_rows(rotated)
+        assert await accounts_identity.do_reencrypt_pii(rotated, seen.append) == 7 + 5 + 3 + 1
+        assert sum(seen) == await accounts_identity.count_pii_rows(rotated)
     finally:
         await rotated.db.dispose()
 

@@ -21,7 +21,7 @@ from tests.integration.accounts.conftest import (
     run_cli,
 )
 from tests.integration.meetings.test_meeting_service import user as meeting_user
-from yuntong.accounts import service
+from yuntong.accounts import directory, identity, registration
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import User
 from yuntong.config import load_settings
@@ -70,11 +70,11 @@ async def test_the_owner_and_other_domains_still_read_the_address(
     ctx: Context, staff: Principal
 ) -> None:
     person = await active_user(ctx, staff, 7)
-    assert service.user_email(ctx, person) == "person7@example.com"
-    view = await service.get_identity(ctx, staff, person.id)
+    assert identity.user_email(ctx, person) == "person7@example.com"
+    view = await identity.get_identity(ctx, staff, person.id)
     assert view.email == "person7@example.com"
-    created = await service.do_create_admin(ctx, "noemail", PASSWORD, "subscriber")
-    assert service.user_email(ctx, created) is None
+    created = await registration.do_create_admin(ctx, "noemail", PASSWORD, "subscriber")
+    assert identity.user_email(ctx, created) is None
 
 
 async def test_login_and_lookup_by_e_mail_ignore_case_and_spaces(
@@ -87,9 +87,9 @@ async def test_login_and_lookup_by_e_mail_ignore_case_and_spaces(
         )
         assert resp.status_code == 200, typed
         assert resp.json()["user"]["id"] == person.id
-        found = await service.lookup_active_user(ctx, typed)
+        found = await directory.lookup_active_user(ctx, typed)
         assert found is not None and found.id == person.id, typed
-    assert await service.lookup_active_user(ctx, "person5@example.com") is None
+    assert await directory.lookup_active_user(ctx, "person5@example.com") is None
 
 
 async def test_an_e_mail_address_is_registered_once_whatever_its_case(ctx: Context) -> None:
@@ -151,11 +151,11 @@ async def test_keys_rotate_re_encrypts_e_mail_addresses_too(ctx: Context, staff:
     rotated = build_context(settings)
     try:
         assert user_row["email_index"] == rotated.cipher.email_index("person1@example.com")
-        fresh = await service.get_user(rotated, person.id)
-        assert service.user_email(rotated, fresh) == "person1@example.com"
+        fresh = await directory.get_user(rotated, person.id)
+        assert identity.user_email(rotated, fresh) == "person1@example.com"
         opened = rotated.cipher.decrypt(str(invitation["email_enc"]), context=INVITEE)
         assert opened == "guest@example.org"
-        assert await service.do_reencrypt_pii(rotated) == 0
+        assert await identity.do_reencrypt_pii(rotated) == 0
         assert await meetings.do_reencrypt_invitations(rotated) == 0
     finally:
         await rotated.db.dispose()

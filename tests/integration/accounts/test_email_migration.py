@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from tests.conftest import make_settings, own_database
-from yuntong.accounts import service
+from yuntong.accounts import directory, identity
 from yuntong.cli import app as cli_app
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.db import UTCDateTime
@@ -236,8 +236,8 @@ async def test_yuntong_db_upgrade_hands_its_keys_to_the_migration(
     assert "example" not in flat(await select_all(empty_url, "users"))
     ctx = build_context(make_settings(var_dir, empty_url))
     try:
-        found = await service.lookup_active_user(ctx, " Mixed.Case@EXAMPLE.com")
+        found = await directory.lookup_active_user(ctx, " Mixed.Case@EXAMPLE.com")
         assert found is not None and found.id == 2
-        assert service.user_email(ctx, found) == "mixed.case@example.com"
+        assert identity.user_email(ctx, found) == "mixed.case@example.com"
     finally:
         await ctx.db.dispose()

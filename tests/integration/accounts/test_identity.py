@@ -16,11 +16,14 @@ from tests.integration.accounts.conftest import (
     register,
     register_org,
 )
-from yuntong.accounts import service
+from yuntong.accounts import directory
+from yuntong.accounts import identity as accounts_identity
+from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import User
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.presence import service as presence
 
 
 async def test_owner_sees_their_identity_in_full(
@@ -65,7 +68,7 @@ async def test_org_admin_sees_only_their_own_members_masked(
     admin_a, org_a = await register_org(ctx, 1)
     admin_b, org_b = await register_org(ctx, 2)
     for admin in (admin_a, admin_b):
-        await service.do_approve(ctx, staff, admin.id)
+        await accounts_status.do_approve(ctx, staff, admin.id)
     member_a = await active_user(ctx, staff, 11)
     member_b = await active_user(ctx, staff, 12)
     await join(ctx, member_a, org_a.id)
@@ -92,7 +95,7 @@ async def test_org_admin_cannot_read_another_organisations_member(
 ) -> None:
     admin_a, _org_a = await register_org(ctx, 1)
     _admin_b, org_b = await register_org(ctx, 2)
-    await service.do_approve(ctx, staff, admin_a.id)
+    await accounts_status.do_approve(ctx, staff, admin_a.id)
     outsider = await active_user(ctx, staff, 12)
     await join(ctx, outsider, org_b.id)
     viewer = Principal(
@@ -107,7 +110,7 @@ async def test_org_admin_cannot_read_another_organisations_member(
         via="bearer",
     )
     with pytest.raises(YuntongError) as info:
-        await service.get_identity(ctx, viewer, outsider.id)
+        await accounts_identity.get_identity(ctx, viewer, outsider.id)
     assert info.value.code == "user_not_found"
 
 
@@ -125,10 +128,10 @@ async def test_lookup_finds_reachable_users_by_username_email_or_phone(
 ) -> None:
     user = await active_user(ctx, staff)
     for query in ("person1", " PERSON1 ", "Person1@example.com", "138 0000 0001", "+8613800000001"):
-        found = await service.lookup_active_user(ctx, query)
+        found = await directory.lookup_active_user(ctx, query)
         assert found is not None and found.id == user.id, query
-    assert await service.lookup_active_user(ctx, "person") is None
-    assert await service.lookup_active_user(ctx, "") is None
+    assert await directory.lookup_active_user(ctx, "person") is None
+    assert await directory.lookup_active_user(ctx, "") is None
 
 
 async def test_lookup_does_not_find_pending_or_suspended_users(
@@ -136,21 +139,21 @@ async def test_lookup_does_not_find_pending_or_suspended_users(
 ) -> None:
     await register(ctx, 1)
     suspended = await active_user(ctx, staff, 2)
-    await service.do_set_status(ctx, staff, suspended.id, "suspended", "abuse")
-    assert await service.lookup_active_user(ctx, "person1") is None
-    assert await service.lookup_active_user(ctx, "person2") is None
+    await accounts_status.do_set_status(ctx, staff, suspended.id, "suspended", "abuse")
+    assert await directory.lookup_active_user(ctx, "person1") is None
+    assert await directory.lookup_active_user(ctx, "person2") is None
 
 
 async def test_get_users_returns_the_known_ids_only(ctx: Context, staff: Principal) -> None:
     a = await register(ctx, 1)
     b = await register(ctx, 2)
-    found = await service.get_users(ctx, [a.id, b.id, 999_999])
+    found = await directory.get_users(ctx, [a.id, b.id, 999_999])
     assert set(found) == {a.id, b.id}
-    assert await service.get_users(ctx, []) == {}
+    assert await directory.get_users(ctx, []) == {}
 
 
 async def test_do_not_disturb_is_remembered(ctx: Context, staff: Principal) -> None:
     user = await active_user(ctx, staff)
-    assert await service.get_dnd(ctx, user.id) is False
-    await service.do_set_dnd(ctx, user.id, True)
-    assert await service.get_dnd(ctx, user.id) is True
+    assert await presence.get_dnd(ctx, user.id) is False
+    await presence.do_set_dnd(ctx, user.id, True)
+    assert await presence.get_dnd(ctx, user.id) is True

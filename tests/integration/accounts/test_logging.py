@@ -16,7 +16,7 @@ from tests.integration.accounts.conftest import (
     individual,
     organisation,
 )
-from yuntong.accounts import service
+from yuntong.accounts import identity, status
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
 from yuntong.core.logging import configure_logging
@@ -48,7 +48,7 @@ async def test_account_life_cycle_logs_ids_but_no_personal_data(
     await app_client.post("/api/v1/accounts/register/organisation", json=org)
     bad = {**individual(7), "id_number": "110105194912310021", "password": "Secret-Pass-99"}
     await app_client.post("/api/v1/accounts/register/individual", json=bad)
-    await service.do_approve(ctx, staff, user_id)
+    await status.do_approve(ctx, staff, user_id)
     await app_client.post(
         "/api/v1/auth/login", json={"username": "person5", "password": "wrong password!"}
     )
@@ -59,8 +59,8 @@ async def test_account_life_cycle_logs_ids_but_no_personal_data(
         json={"current_password": PASSWORD, "new_password": "another fine passphrase"},
         headers=headers,
     )
-    await service.do_set_status(ctx, staff, user_id, "warned", "first warning")
-    await service.get_identity(ctx, staff, user_id)
+    await status.do_set_status(ctx, staff, user_id, "warned", "first warning")
+    await identity.get_identity(ctx, staff, user_id)
 
     events = {e["event"] for e in captured}
     assert {"account_registered", "login", "login_failed", "account_status_changed"} <= events

@@ -14,7 +14,7 @@ from tests.integration.accounts.conftest import (
     error_code,
     web_login,
 )
-from yuntong.accounts import service
+from yuntong.accounts import sessions as accounts_sessions
 from yuntong.accounts.auth import Principal, principal_from_token
 from yuntong.accounts.models import LoginSession, User
 from yuntong.core.clock import FrozenClock
@@ -78,10 +78,10 @@ async def test_account_locks_after_too_many_failures_and_unlocks_later(
     limit = ctx.settings.login_account_max_failures
     for _ in range(limit - 1):
         with pytest.raises(YuntongError) as wrong:
-            await service.do_login(ctx, "person1", "guess")
+            await accounts_sessions.do_login(ctx, "person1", "guess")
         assert wrong.value.code == "invalid_credentials"
     with pytest.raises(YuntongError) as locked:
-        await service.do_login(ctx, "person1", "guess")
+        await accounts_sessions.do_login(ctx, "person1", "guess")
     assert (locked.value.code, locked.value.status) == ("account_locked", 423)
     assert locked.value.message("en") == (
         "Too many failed logins; the account is locked for 15 minutes"
@@ -89,10 +89,10 @@ async def test_account_locks_after_too_many_failures_and_unlocks_later(
     assert locked.value.retry_after == 15 * 60
     # even the right password is refused while locked
     with pytest.raises(YuntongError) as still:
-        await service.do_login(ctx, "person1", PASSWORD)
+        await accounts_sessions.do_login(ctx, "person1", PASSWORD)
     assert still.value.code == "account_locked"
     clock(ctx).advance(minutes=ctx.settings.login_lockout_minutes + 1)
-    await service.do_login(ctx, "person1", PASSWORD)
+    await accounts_sessions.do_login(ctx, "person1", PASSWORD)
 
 
 async def test_a_successful_login_clears_the_failure_count(
@@ -111,12 +111,12 @@ async def test_one_address_guessing_many_accounts_is_rate_limited(ctx: Context) 
     limit = ctx.settings.login_client_max_failures
     for n in range(limit):
         with pytest.raises(YuntongError):
-            await service.do_login(ctx, f"nobody{n}", "guess", ip="203.0.113.9")
+            await accounts_sessions.do_login(ctx, f"nobody{n}", "guess", ip="203.0.113.9")
     with pytest.raises(YuntongError) as info:
-        await service.do_login(ctx, "nobody", "guess", ip="203.0.113.9")
+        await accounts_sessions.do_login(ctx, "nobody", "guess", ip="203.0.113.9")
     assert info.value.code == "rate_limited"
     with pytest.raises(YuntongError) as other:
-        await service.do_login(ctx, "nobody", "guess", ip="203.0.113.10")
+        await accounts_sessions.do_login(ctx, "nobody", "guess", ip="203.0.113.10")
     assert other.value.code == "invalid_credentials"
 
 
@@ -125,12 +125,12 @@ async def test_outdated_password_hash_is_upgraded_at_login(ctx: Context, staff: 
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     async with ctx.db.session() as s:
         await s.execute(update(User).where(User.id == user.id).values(password_hash=weak))
-    await service.do_login(ctx, "person1", PASSWORD, "api")
+    await accounts_sessions.do_login(ctx, "person1", PASSWORD, "api")
     async with ctx.db.session() as s:
         stored = (await s.execute(select(User.password_hash).where(User.id == user.id))).scalar()
     assert stored != weak
     assert stored is not None and not ctx.hasher.check_needs_rehash(stored)
-    await service.do_login(ctx, "person1", PASSWORD, "api")
+    await accounts_sessions.do_login(ctx, "person1", PASSWORD, "api")
 
 
 async def test_web_login_sets_a_protected_cookie(
@@ -271,7 +271,7 @@ async def test_sessions_expire_after_their_lifetime(
 
 async def test_last_seen_is_written_at_most_once_a_minute(ctx: Context, staff: Principal) -> None:
     await active_user(ctx, staff)
-    result = await service.do_login(ctx, "person1", PASSWORD, "api")
+    result = await accounts_sessions.do_login(ctx, "person1", PASSWORD, "api")
     started = result.session.last_seen_at
 
     async def last_seen() -> object:

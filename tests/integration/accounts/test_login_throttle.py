@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 
 from tests.integration.accounts.conftest import PASSWORD, active_user, individual, phone
 from tests.support.clients import ClientFrom, clients_by_address
-from yuntong.accounts import service
+from yuntong.accounts import sessions
 from yuntong.accounts.auth import Principal
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
@@ -115,14 +115,14 @@ async def test_one_address_spraying_many_accounts_is_held_off(ctx: Context) -> N
     ctx.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # fast guesses
     for n in range(CLIENT):
         with pytest.raises(YuntongError) as wrong:
-            await service.do_login(ctx, f"nobody{n}", "guess", ip="203.0.113.9")
+            await sessions.do_login(ctx, f"nobody{n}", "guess", ip="203.0.113.9")
         assert wrong.value.code == "invalid_credentials"
     with pytest.raises(YuntongError) as held:
-        await service.do_login(ctx, "nobody", "guess", ip="203.0.113.9")
+        await sessions.do_login(ctx, "nobody", "guess", ip="203.0.113.9")
     assert held.value.code == "rate_limited"
     assert held.value.retry_after is not None and held.value.retry_after > 0
     with pytest.raises(YuntongError) as other:
-        await service.do_login(ctx, "nobody", "guess", ip="203.0.113.10")
+        await sessions.do_login(ctx, "nobody", "guess", ip="203.0.113.10")
     assert other.value.code == "invalid_credentials"
 
 
@@ -131,12 +131,12 @@ async def test_ipv6_clients_are_counted_by_their_64_bit_prefix(ctx: Context) -> 
     ctx.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     for n in range(PAIR):
         with pytest.raises(YuntongError):
-            await service.do_login(ctx, "nobody", "guess", ip=f"2001:db8:1:2::{n + 1:x}")
+            await sessions.do_login(ctx, "nobody", "guess", ip=f"2001:db8:1:2::{n + 1:x}")
     with pytest.raises(YuntongError) as held:
-        await service.do_login(ctx, "nobody", "guess", ip="2001:db8:1:2:ffff::1")
+        await sessions.do_login(ctx, "nobody", "guess", ip="2001:db8:1:2:ffff::1")
     assert held.value.code == "rate_limited"
     with pytest.raises(YuntongError) as elsewhere:
-        await service.do_login(ctx, "nobody", "guess", ip="2001:db8:1:3::1")
+        await sessions.do_login(ctx, "nobody", "guess", ip="2001:db8:1:3::1")
     assert elsewhere.value.code == "invalid_credentials"
 
 
@@ -147,14 +147,14 @@ async def test_wrong_current_passwords_are_throttled_per_user(
     user = await active_user(ctx, staff, 1)
     for _ in range(PAIR):
         with pytest.raises(YuntongError) as wrong:
-            await service.do_change_password(ctx, user.id, "s", "guess", "a new password 1")
+            await sessions.do_change_password(ctx, user.id, "s", "guess", "a new password 1")
         assert wrong.value.code == "wrong_password"
     with pytest.raises(YuntongError) as held:
-        await service.do_change_password(ctx, user.id, "s", PASSWORD, "a new password 1")
+        await sessions.do_change_password(ctx, user.id, "s", PASSWORD, "a new password 1")
     assert held.value.code == "rate_limited" and held.value.retry_after
     assert isinstance(ctx.clock, FrozenClock)
     ctx.clock.advance(seconds=held.value.retry_after)
-    await service.do_change_password(ctx, user.id, "s", PASSWORD, "a new password 1")
+    await sessions.do_change_password(ctx, user.id, "s", PASSWORD, "a new password 1")
 
 
 async def test_registration_stops_telling_one_address_what_is_taken(

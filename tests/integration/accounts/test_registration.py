@@ -22,7 +22,7 @@ from tests.integration.accounts.conftest import (
     row_counts,
     uscc,
 )
-from yuntong.accounts import service
+from yuntong.accounts import registration, status
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.validation import IndividualRegistration
 from yuntong.core.context import Context
@@ -127,7 +127,7 @@ async def test_birth_date_in_the_future_is_refused(ctx: Context) -> None:
         individual(id_type="passport", id_number="E1234567", birth_date="2099-01-01")
     )
     with pytest.raises(YuntongError) as info:
-        await service.do_register_individual(ctx, form)
+        await registration.do_register_individual(ctx, form)
     assert info.value.fields == {"birth_date": "invalid_date"}
 
 
@@ -215,7 +215,7 @@ async def test_markup_and_sql_in_names_are_stored_and_returned_verbatim(
     resp = await app_client.post("/api/v1/accounts/register/individual", json=individual(**nasty))
     assert resp.status_code == 201, resp.text
     assert resp.json()["user"]["display_name"] == nasty["display_name"]
-    await service.do_approve(ctx, staff, resp.json()["user"]["id"])
+    await status.do_approve(ctx, staff, resp.json()["user"]["id"])
     headers = await bearer(app_client, "person1")
     identity = (await app_client.get("/api/v1/me/identity", headers=headers)).json()
     for key in ("full_name", "address", "employer"):

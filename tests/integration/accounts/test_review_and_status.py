@@ -17,7 +17,8 @@ from tests.integration.accounts.conftest import (
     make_staff,
     register,
 )
-from yuntong.accounts import parties, service
+from yuntong.accounts import directory, identity, parties
+from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import Principal, principal_from_token
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -116,7 +117,7 @@ async def test_enforcement_ladder_is_walked_and_audited_step_by_step(
         ("terminated", "repeated harassment"),
     ]
     for status, reason in ladder:
-        changed = await service.do_set_status(ctx, staff, user.id, status, reason)
+        changed = await accounts_status.do_set_status(ctx, staff, user.id, status, reason)
         assert changed.status == status
         assert changed.status_reason == reason
     events = [e for e in await audit_of(ctx, user.id) if e.action == "account.status"]
@@ -128,15 +129,15 @@ async def test_enforcement_ladder_is_walked_and_audited_step_by_step(
     ]
     assert all(e.actor_id == staff.user_id for e in events)
     with pytest.raises(YuntongError) as info:
-        await service.do_set_status(ctx, staff, user.id, "active", "appeal")
+        await accounts_status.do_set_status(ctx, staff, user.id, "active", "appeal")
     assert info.value.code == "invalid_transition"
 
 
 async def test_audit_records_hold_no_identity_data(ctx: Context, staff: Principal) -> None:
     data = individual(3)
     user = await active_user(ctx, staff, 3)
-    await service.do_set_status(ctx, staff, user.id, "warned", "first warning")
-    await service.get_identity(ctx, staff, user.id)
+    await accounts_status.do_set_status(ctx, staff, user.id, "warned", "first warning")
+    await identity.get_identity(ctx, staff, user.id)
     recorded = json.dumps([e.detail for e in await audit_of(ctx, user.id)], ensure_ascii=False)
     for field in ("full_name", "id_number", "address", "employer", "email"):
         assert data[field] not in recorded
@@ -164,29 +165,29 @@ async def test_suspended_user_can_log_in_but_cannot_place_calls(
     ctx: Context, app_client: httpx.AsyncClient, staff: Principal
 ) -> None:
     user = await active_user(ctx, staff)
-    await service.do_set_status(ctx, staff, user.id, "suspended", "unpaid bill")
+    await accounts_status.do_set_status(ctx, staff, user.id, "suspended", "unpaid bill")
     headers = await bearer(app_client, user.username)
     me = await app_client.get("/api/v1/me", headers=headers)
     assert me.json()["user"]["status"] == "suspended"
     with pytest.raises(YuntongError) as info:
-        await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
+        await directory.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     assert info.value.code == "account_suspended"
 
 
 async def test_limited_user_may_place_audio_calls_only(ctx: Context, staff: Principal) -> None:
     user = await active_user(ctx, staff)
-    await service.resolve_call_parties(ctx, user.id, "video", staff.user_id)
-    await service.do_set_status(ctx, staff, user.id, "limited", "bandwidth abuse")
-    await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
+    await directory.resolve_call_parties(ctx, user.id, "video", staff.user_id)
+    await accounts_status.do_set_status(ctx, staff, user.id, "limited", "bandwidth abuse")
+    await directory.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     with pytest.raises(YuntongError) as info:
-        await service.resolve_call_parties(ctx, user.id, "video", staff.user_id)
+        await directory.resolve_call_parties(ctx, user.id, "video", staff.user_id)
     assert info.value.code == "account_limited"
 
 
 async def test_pending_user_cannot_place_calls(ctx: Context) -> None:
     user = await register(ctx)
     with pytest.raises(YuntongError) as info:
-        await service.resolve_call_parties(ctx, user.id, "audio", user.username)
+        await directory.resolve_call_parties(ctx, user.id, "audio", user.username)
     assert info.value.code == "account_pending"
 
 
@@ -196,12 +197,12 @@ async def test_termination_ends_every_session_and_blocks_login(
     user = await active_user(ctx, staff)
     headers = await bearer(app_client, user.username)
     token = headers["Authorization"].removeprefix("Bearer ")
-    await service.do_set_status(ctx, staff, user.id, "terminated", "asked to leave")
+    await accounts_status.do_set_status(ctx, staff, user.id, "terminated", "asked to leave")
     assert await principal_from_token(ctx, token) is None
     assert (await app_client.get("/api/v1/me", headers=headers)).status_code == 401
     assert error_code(await login_error(app_client, user.username)) == "account_terminated"
     with pytest.raises(YuntongError) as info:
-        await service.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
+        await directory.resolve_call_parties(ctx, user.id, "audio", staff.user_id)
     assert info.value.code == "account_terminated"
 
 
@@ -210,18 +211,20 @@ async def test_staff_cannot_sanction_themselves_and_agents_cannot_sanction_admin
 ) -> None:
     agent = await make_staff(ctx, "agent", "support_agent")
     with pytest.raises(YuntongError) as own:
-        await service.do_set_status(ctx, staff, staff.user_id, "suspended", "oops")
+        await accounts_status.do_set_status(ctx, staff, staff.user_id, "suspended", "oops")
     assert own.value.code == "forbidden"
     with pytest.raises(YuntongError) as upward:
-        await service.do_set_status(ctx, agent, staff.user_id, "suspended", "coup")
+        await accounts_status.do_set_status(ctx, agent, staff.user_id, "suspended", "coup")
     assert upward.value.code == "forbidden"
-    demoted = await service.do_set_status(ctx, staff, agent.user_id, "suspended", "left the team")
+    demoted = await accounts_status.do_set_status(
+        ctx, staff, agent.user_id, "suspended", "left the team"
+    )
     assert demoted.status == "suspended"
 
 
 async def test_unknown_user_is_not_found(ctx: Context, staff: Principal) -> None:
     with pytest.raises(YuntongError) as info:
-        await service.do_approve(ctx, staff, 999_999)
+        await accounts_status.do_approve(ctx, staff, 999_999)
     assert info.value.code == "user_not_found"
 
 
@@ -233,8 +236,8 @@ async def test_every_status_change_is_announced_on_the_bus(ctx: Context, staff: 
 
     ctx.bus.subscribe(parties.STATUS_CHANNEL, listener)
     user = await register(ctx)
-    await service.do_approve(ctx, staff, user.id)
-    await service.do_set_status(ctx, staff, user.id, "terminated", "fraud")
+    await accounts_status.do_approve(ctx, staff, user.id)
+    await accounts_status.do_set_status(ctx, staff, user.id, "terminated", "fraud")
     assert heard == [
         {"user_id": user.id, "status": "active"},
         {"user_id": user.id, "status": "terminated"},

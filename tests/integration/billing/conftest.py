@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import unique
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.billing import catalog
 from yuntong.billing.accounts import account_for_user
@@ -32,7 +32,7 @@ def move_to(ctx: Context, moment: datetime) -> None:
 
 
 async def person(ctx: Context, role: str = "subscriber") -> Principal:
-    user = await accounts.do_create_admin(ctx, unique("b"), PASSWORD, role)
+    user = await registration.do_create_admin(ctx, unique("b"), PASSWORD, role)
     return principal_for(user, "", "cli")
 
 

@@ -18,7 +18,7 @@ from tests.integration.billing.conftest import (
     rate,
     use,
 )
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration, status
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.billing import (
     catalog,
@@ -268,9 +268,9 @@ async def test_organisation_members_are_billed_to_the_organisation_and_only_admi
     ctx: Context, staff: Principal
 ) -> None:
     admin_user, org = await register_org(ctx, 81)
-    admin_user = await accounts.do_approve(ctx, staff, admin_user.id)
+    admin_user = await status.do_approve(ctx, staff, admin_user.id)
     admin = principal_for(admin_user, "", "cli")
-    member_user = await accounts.do_create_admin(
+    member_user = await registration.do_create_admin(
         ctx, "member81x", "correct horse battery", "subscriber"
     )
     async with ctx.db.session() as s:

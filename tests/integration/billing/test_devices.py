@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import unique
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.billing import devices
 from yuntong.billing.accounts import account_for_user
@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery"
 
 
 async def person(ctx: Context, role: str = "subscriber") -> Principal:
-    user = await accounts.do_create_admin(ctx, unique("p"), PASSWORD, role)
+    user = await registration.do_create_admin(ctx, unique("p"), PASSWORD, role)
     return principal_for(user, "", "cli")
 
 

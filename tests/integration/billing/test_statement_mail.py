@@ -13,7 +13,7 @@ from tests.integration.accounts.conftest import active_user
 from tests.integration.billing.conftest import beijing, move_to, product
 from tests.support import smtp
 from tests.support.smtp import SmtpSink
-from yuntong.accounts import service as accounts
+from yuntong.accounts import identity
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.billing import notices, orders
 from yuntong.core.context import Context
@@ -49,7 +49,7 @@ async def test_the_first_statement_is_mailed_once_with_pdf_and_csv(
     assert await notices.do_deliver_pending(ctx) == 1
     assert await notices.do_deliver_pending(ctx) == 0  # delivering again sends nothing
     [message] = await smtp_sink.wait_for(1)
-    assert message["To"] == accounts.user_email(ctx, user) == "person71@example.com"
+    assert message["To"] == identity.user_email(ctx, user) == "person71@example.com"
     assert "58.00" in str(message["Subject"])
     files = attachments(message)
     pdf = next(v for k, v in files.items() if k.endswith(".pdf"))

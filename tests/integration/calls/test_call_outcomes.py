@@ -10,7 +10,8 @@ import pytest
 from tests.integration.calls.conftest import Connect
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory
+from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import principal_for
 
 
@@ -268,9 +269,11 @@ async def _set_status(server: ServerProcess, username: str, status: str) -> None
     ctx = await server.context()
     operator_name = "op" + username
     await server.create_user(operator_name, role="operator_admin")
-    operator = principal_for(await accounts.find_operator(ctx, operator_name), "", via="test")
-    user = await accounts.find_user_by_username(ctx, username)
-    await accounts.do_set_status(ctx, operator, user.id, status, "test of the enforcement ladder")
+    operator = principal_for(await directory.find_operator(ctx, operator_name), "", via="test")
+    user = await directory.find_user_by_username(ctx, username)
+    await accounts_status.do_set_status(
+        ctx, operator, user.id, status, "test of the enforcement ladder"
+    )
 
 
 async def test_suspended_account_cannot_place_calls_and_nothing_is_recorded(

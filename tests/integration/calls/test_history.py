@@ -11,7 +11,7 @@ from tests.conftest import unique
 from tests.integration.calls.conftest import Connect
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory, status
 from yuntong.accounts.auth import principal_for
 from yuntong.accounts.models import User
 from yuntong.accounts.validation import uscc_check_character
@@ -147,11 +147,11 @@ async def _register_org_admin(server: ServerProcess) -> tuple[str, int]:
         )
         assert resp.status_code == 201, resp.text
     ctx = await server.context()
-    admin = await accounts.find_user_by_username(ctx, username)
+    admin = await directory.find_user_by_username(ctx, username)
     operator_name = unique("op")
     await server.create_user(operator_name, role="operator_admin")
-    operator = principal_for(await accounts.find_operator(ctx, operator_name), "", via="test")
-    await accounts.do_approve(ctx, operator, admin.id)
+    operator = principal_for(await directory.find_operator(ctx, operator_name), "", via="test")
+    await status.do_approve(ctx, operator, admin.id)
     return username, int(admin.organisation_id or 0)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.core.context import Context
 
 PASSWORD = "correct horse battery"
 
 
 async def user(ctx: Context, client: httpx.AsyncClient, name: str) -> dict[str, str]:
-    await accounts.do_create_admin(ctx, name, PASSWORD, "subscriber")
+    await registration.do_create_admin(ctx, name, PASSWORD, "subscriber")
     resp = await client.post(
         "/api/v1/auth/login", json={"username": name, "password": PASSWORD, "kind": "api"}
     )

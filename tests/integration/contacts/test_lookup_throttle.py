@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.clients import clients_by_address
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory, registration
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -24,7 +24,7 @@ async def client(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def signed_in(ctx: Context, client: httpx.AsyncClient, name: str) -> dict[str, str]:
-    await accounts.do_create_admin(ctx, name, PASSWORD, "subscriber")
+    await registration.do_create_admin(ctx, name, PASSWORD, "subscriber")
     resp = await client.post(
         "/api/v1/auth/login", json={"username": name, "password": PASSWORD, "kind": "api"}
     )
@@ -35,7 +35,7 @@ async def test_lookups_are_throttled_per_user_with_retry_after(
     ctx: Context, client: httpx.AsyncClient
 ) -> None:
     me, other = await signed_in(ctx, client, "prober"), await signed_in(ctx, client, "other")
-    await accounts.do_create_admin(ctx, "target", PASSWORD, "subscriber")
+    await registration.do_create_admin(ctx, "target", PASSWORD, "subscriber")
     limit = ctx.settings.lookup_per_minute
     for n in range(limit):
         resp = await client.get(LOOKUP, params={"q": f"+86138{n:08d}"}, headers=me)
@@ -57,11 +57,11 @@ async def test_lookups_are_throttled_per_user_with_retry_after(
 
 
 async def test_calls_by_phone_or_email_count_as_lookups(ctx: Context) -> None:
-    caller = await accounts.do_create_admin(ctx, "caller", PASSWORD, "subscriber")
+    caller = await registration.do_create_admin(ctx, "caller", PASSWORD, "subscriber")
     for n in range(ctx.settings.lookup_per_minute):
         with pytest.raises(YuntongError) as unknown:
-            await accounts.resolve_call_parties(ctx, caller.id, "audio", f"+86139{n:08d}")
+            await directory.resolve_call_parties(ctx, caller.id, "audio", f"+86139{n:08d}")
         assert unknown.value.code == "user_not_found"
     with pytest.raises(YuntongError) as held:
-        await accounts.resolve_call_parties(ctx, caller.id, "audio", "+8613900099999")
+        await directory.resolve_call_parties(ctx, caller.id, "audio", "+8613900099999")
     assert held.value.code == "rate_limited" and held.value.retry_after

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.calls.models import CallRecord
 from yuntong.core.context import Context
 from yuntong.core.groupcommit import GroupCommitter
@@ -36,7 +36,7 @@ async def count(ctx: Context, prefix: str) -> int:
 
 
 async def test_concurrent_writes_are_grouped_and_all_committed(ctx: Context) -> None:
-    user = await accounts.do_create_admin(ctx, "gcone", "correct horse battery", "subscriber")
+    user = await registration.do_create_admin(ctx, "gcone", "correct horse battery", "subscriber")
     writer = GroupCommitter(ctx.db)
     writer.start()
     await asyncio.gather(
@@ -52,7 +52,7 @@ async def test_concurrent_writes_are_grouped_and_all_committed(ctx: Context) -> 
 
 
 async def test_a_failing_statement_fails_alone(ctx: Context) -> None:
-    user = await accounts.do_create_admin(ctx, "gc2", "correct horse battery", "subscriber")
+    user = await registration.do_create_admin(ctx, "gc2", "correct horse battery", "subscriber")
     writer = GroupCommitter(ctx.db)
     writer.start()
     good = [insert(CallRecord).values(**record(f"gc2-{i}", user.id)) for i in range(20)]
@@ -68,7 +68,7 @@ async def test_a_failing_statement_fails_alone(ctx: Context) -> None:
 
 
 async def test_without_start_each_write_is_its_own_transaction(ctx: Context) -> None:
-    user = await accounts.do_create_admin(ctx, "gc3", "correct horse battery", "subscriber")
+    user = await registration.do_create_admin(ctx, "gc3", "correct horse battery", "subscriber")
     writer = GroupCommitter(ctx.db)
     await writer.execute(insert(CallRecord).values(**record("gc3-solo", user.id)))
     assert await count(ctx, "gc3-solo") == 1
@@ -78,7 +78,7 @@ async def test_without_start_each_write_is_its_own_transaction(ctx: Context) -> 
 
 async def test_writes_of_one_statement_go_as_one_executemany(ctx: Context) -> None:
     """The hot path's shape: statements built once, rows as parameters, mixed key sets."""
-    user = await accounts.do_create_admin(ctx, "gc4", "correct horse battery", "subscriber")
+    user = await registration.do_create_admin(ctx, "gc4", "correct horse battery", "subscriber")
     insert_stmt = insert(CallRecord)
     update_stmt = update(CallRecord).where(CallRecord.id == bindparam("record_id"))
     writer = GroupCommitter(ctx.db)
@@ -111,7 +111,7 @@ async def test_writes_of_one_statement_go_as_one_executemany(ctx: Context) -> No
 
 
 async def test_a_failing_row_of_an_executemany_fails_alone(ctx: Context) -> None:
-    user = await accounts.do_create_admin(ctx, "gc5", "correct horse battery", "subscriber")
+    user = await registration.do_create_admin(ctx, "gc5", "correct horse battery", "subscriber")
     insert_stmt = insert(CallRecord)
     writer = GroupCommitter(ctx.db)
     writer.start()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 
 from tests.conftest import unique
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.workdays import import_schedule
@@ -61,7 +61,7 @@ async def test_the_billing_desk_shows_the_warning(
 ) -> None:
     move_to(ctx, datetime(2026, 10, 30, 2, tzinfo=UTC))  # 63 days before 2027
     username = unique("ops")
-    await accounts.do_create_admin(ctx, username, PASSWORD, "operator_admin")
+    await registration.do_create_admin(ctx, username, PASSWORD, "operator_admin")
     login = await app_client.post(
         "/api/v1/auth/login", json={"username": username, "password": PASSWORD, "kind": "web"}
     )

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import unique
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.core.context import Context
 from yuntong.meetings import service
@@ -15,7 +15,7 @@ from yuntong.meetings.service import MeetingInput
 
 
 async def host(ctx: Context) -> Principal:
-    created = await accounts.do_create_admin(
+    created = await registration.do_create_admin(
         ctx, unique("h"), "correct horse battery", "subscriber"
     )
     return principal_for(created, "", via="test")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import unique
-from yuntong.accounts import service as accounts
+from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
@@ -18,7 +18,7 @@ from yuntong.meetings.service import MeetingInput, MeetingSettings, MeetingUpdat
 
 
 async def user(ctx: Context) -> Principal:
-    created = await accounts.do_create_admin(
+    created = await registration.do_create_admin(
         ctx, unique("m"), "correct horse battery", "subscriber"
     )
     return principal_for(created, "", via="test")

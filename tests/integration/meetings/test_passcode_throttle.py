@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import unique
 from tests.support.clients import ClientFrom, clients_by_address
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory, registration
 from yuntong.accounts.auth import principal_for
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
@@ -30,7 +30,7 @@ async def client_from(ctx: Context) -> AsyncIterator[ClientFrom]:
 async def member(ctx: Context, client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:
     """A signed-in subscriber: their id and bearer header."""
     name = unique("m")
-    user = await accounts.do_create_admin(ctx, name, PASSWORD, "subscriber")
+    user = await registration.do_create_admin(ctx, name, PASSWORD, "subscriber")
     resp = await client.post(
         "/api/v1/auth/login", json={"username": name, "password": PASSWORD, "kind": "api"}
     )
@@ -61,7 +61,7 @@ def wrong_for(meeting: Meeting, n: int) -> str:
 
 async def new_meeting(ctx: Context, client: httpx.AsyncClient) -> tuple[Meeting, dict[str, str]]:
     host_id, host = await member(ctx, client)
-    user = await accounts.get_user(ctx, host_id)
+    user = await directory.get_user(ctx, host_id)
     meeting = await service.do_create(
         ctx, principal_for(user, "", "test"), MeetingInput(title="周会")
     )

@@ -9,20 +9,22 @@ import pytest
 from pydantic import SecretStr
 
 from yuntong.accounts.auth import Principal, csrf_token_for
-from yuntong.accounts.models import AccountStatus, Role, User
-from yuntong.accounts.service import (
-    ENFORCEMENT_TRANSITIONS,
-    REVIEW_TRANSITIONS,
+from yuntong.accounts.identity import (
     IdentityView,
     OrganisationIdentity,
-    check_status_allows_calls,
-    check_transition,
     mask_email,
     mask_leading,
     mask_phone,
     masked_identity,
     may_view_identity,
     sees_unmasked,
+)
+from yuntong.accounts.models import AccountStatus, Role, User
+from yuntong.accounts.status import (
+    ENFORCEMENT_TRANSITIONS,
+    REVIEW_TRANSITIONS,
+    check_status_allows_calls,
+    check_transition,
 )
 from yuntong.core.errors import YuntongError
 

@@ -4,24 +4,12 @@
 //         incoming → connecting → connected → ended (callee).
 // The controller emits 'change' whenever anything the UI shows changed.
 
-import { get } from './api.js';
+import { rtcConfig } from './media/ice.js';
 import { readStats, qualityLevel, qualityReport } from './stats.js';
 import { Tone } from './ringtone.js';
 
 const QUALITY_TICK_MS = 2500; // indicator refresh
 const QUALITY_REPORT_EVERY = 2; // ticks: a call.quality report every 5 s
-
-/** iceTransportPolicy "relay" when the page URL has ?relay=1 or the page set it globally. */
-export function icePolicy() {
-  const relay = new URLSearchParams(location.search).get('relay') === '1'
-    || window.YUNTONG_ICE_POLICY === 'relay';
-  return relay ? 'relay' : 'all';
-}
-
-async function rtcConfig() {
-  const { ice_servers: iceServers } = await get('/ice-servers');
-  return { iceServers, iceTransportPolicy: icePolicy() };
-}
 
 export class CallController extends EventTarget {
   /**

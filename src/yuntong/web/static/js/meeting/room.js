@@ -4,8 +4,8 @@
 // States: connecting → waiting (lobby) → joined → ended. The room emits 'change' whenever
 // something the page shows changed, and 'notice' ({key, params, error} or {message}) for toasts.
 
-import { icePolicy } from '../call.js';
 import { t } from '../i18n.js';
+import { icePolicy } from '../media/ice.js';
 import { qualityLevel } from '../stats.js';
 import { roleName } from './format.js';
 import { Publisher, Subscriber } from './peers.js';

@@ -1,20 +1,22 @@
 """Presence: online / busy / dnd / offline, pushed live to the user's contacts only.
 
 Status is derived, never stored: offline without an attached device, busy while in a call,
-dnd when the user asked for it, online otherwise.
+dnd when the user asked for it (kept on the user's row, ``users.dnd``), online otherwise.
+Only users who keep someone in their contacts and whom that someone has not blocked see it;
+the address book tells presence who they are. The call engine hands presence its busy oracle,
+and ``create_app`` hands the address book :func:`status_of`, so that neither imports presence
+back.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from yuntong.accounts import service as accounts
+from yuntong.accounts import directory
 from yuntong.contacts import service as contacts
 from yuntong.core.context import Context, Piece, Slot
-from yuntong.realtime.connection import Connection, HandlerTable, hub_of
+from yuntong.realtime.connection import hub_of
 
 
 class BusyOracle(Protocol):
@@ -122,8 +124,28 @@ async def do_publish(ctx: Context, user_id: int) -> None:
         await hub.send(watcher, "presence", data)
 
 
+async def get_dnd(ctx: Context, user_id: int) -> bool:
+    """Whether the user asked not to be disturbed (remembered across log-ins)."""
+    user = (await directory.get_users(ctx, [user_id])).get(user_id)
+    return bool(user and user.dnd)
+
+
+async def do_set_dnd(ctx: Context, user_id: int, on: bool) -> str:
+    """Turn do-not-disturb on or off: kept, applied here, and pushed to the user's watchers.
+
+    Returns the user's presence now.
+    """
+    await directory.do_update_profile(ctx, user_id, dnd=on)
+    if on:
+        _dnd(ctx).add(user_id)
+    else:
+        _dnd(ctx).discard(user_id)
+    await do_publish(ctx, user_id)
+    return status_of(ctx, user_id)
+
+
 async def on_user_online(ctx: Context, user_id: int) -> None:
-    if await accounts.get_dnd(ctx, user_id):
+    if await get_dnd(ctx, user_id):
         _dnd(ctx).add(user_id)
     await do_publish(ctx, user_id)
 
@@ -140,22 +162,3 @@ def install(ctx: Context) -> None:
     hub.on_user_online.append(partial(on_user_online, ctx))
     hub.on_user_offline.append(partial(on_user_offline, ctx))
     ctx.bus.subscribe(contacts.CHANGED_CHANNEL, partial(on_contacts_changed, ctx))
-
-
-class PresenceSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["online", "dnd"]
-
-
-async def handle_set(conn: Connection, data: PresenceSet) -> dict[str, Any]:
-    on = data.status == "dnd"
-    await accounts.do_set_dnd(conn.ctx, conn.user_id, on)
-    if on:
-        _dnd(conn.ctx).add(conn.user_id)
-    else:
-        _dnd(conn.ctx).discard(conn.user_id)
-    await do_publish(conn.ctx, conn.user_id)
-    return {"status": status_of(conn.ctx, conn.user_id)}
-
-
-HANDLERS: HandlerTable = {"presence.set": (PresenceSet, handle_set)}
