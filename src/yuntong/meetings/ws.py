@@ -21,8 +21,10 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import pick_locale
 from yuntong.core.logging import get_logger
 from yuntong.meetings import service
+from yuntong.meetings.live.participant import Participant
+from yuntong.meetings.live.room import Room
+from yuntong.meetings.live.rooms import open_room
 from yuntong.meetings.models import Role
-from yuntong.meetings.room import Participant, Room, open_room
 from yuntong.realtime.protocol import (
     Envelope,
     EnvelopeError,
