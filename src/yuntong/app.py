@@ -35,8 +35,8 @@ from yuntong.media.pool import POOL, JanusPool, pool_nodes
 from yuntong.media.supervisor import start_media_children
 from yuntong.meetings import api as meetings_api
 from yuntong.meetings import janus_events, recordings
-from yuntong.meetings import room as meetings_room
 from yuntong.meetings import ws as meetings_ws
+from yuntong.meetings.live import rooms as meeting_rooms
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
 from yuntong.presence import service as presence
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_service.start_engine(ctx)
-        reopened = await meetings_room.close_interrupted(ctx)
+        reopened = await meeting_rooms.close_interrupted(ctx)
         if reopened:
             log.warning("meetings_interrupted_at_startup", count=reopened)
         children = await start_media_children(ctx)
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await billing_worker.stop(billing)
             if billing_process is not None:
                 await billing_process.stop()
-            await meetings_room.rooms_of(ctx).close_all()
+            await meeting_rooms.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
             await janus_pool.stop()
             await children.stop()

@@ -40,8 +40,8 @@ from yuntong.core.context import Context, Piece, new_context
 from yuntong.core.throttle import THROTTLES
 from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
+from yuntong.meetings.live.rooms import ROOMS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
-from yuntong.meetings.room import ROOMS
 from yuntong.presence.service import BUSY, DND, WATCHERS
 from yuntong.realtime.connection import HUB
 

@@ -16,9 +16,8 @@ from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.spreadsheet import safe_cell
-from yuntong.meetings import recordings, service, store
+from yuntong.meetings import control, recordings, service, store, tickets
 from yuntong.meetings.models import Meeting, MeetingRecording, Role
-from yuntong.meetings.room import Room, live_room
 
 router = APIRouter(prefix="/api/v1", tags=["meetings"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -49,7 +48,6 @@ class MeetingOut(BaseModel):
 
 def meeting_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, Any]:
     is_host = meeting.host_id == user.user_id
-    room = live_room(ctx, meeting.id)
     return {
         "id": meeting.id,
         "number": meeting.number,
@@ -69,7 +67,7 @@ def meeting_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, An
         "started_at": meeting.started_at,
         "ended_at": meeting.ended_at,
         "end_reason": meeting.end_reason,
-        "participants_now": len(room.joined()) if room else 0,
+        "participants_now": control.participants_now(ctx, meeting.id),
     }
 
 
@@ -96,35 +94,13 @@ async def get(ctx: Ctx, user: User, meeting_id: str) -> dict[str, Any]:
 async def patch(
     ctx: Ctx, user: User, meeting_id: str, data: service.MeetingUpdate
 ) -> dict[str, Any]:
-    meeting = await service.do_update(ctx, user, meeting_id, data)
-    room = live_room(ctx, meeting_id)
-    if room is not None and data.settings is not None:
-        await room.apply_settings(data.settings)
+    meeting = await control.do_update_meeting(ctx, user, meeting_id, data)
     return meeting_out(ctx, meeting, user)
-
-
-async def _host_room(ctx: Context, user: Principal, meeting_id: str) -> Room:
-    """The live room of a meeting ``user`` hosts, or co-hosts right now."""
-    meeting = await service.visible_meeting(ctx, user, meeting_id)
-    room = live_room(ctx, meeting_id)
-    if meeting.host_id != user.user_id and not (
-        room is not None and any(p.user_id == user.user_id and p.is_host for p in room.joined())
-    ):
-        raise YuntongError("meeting_forbidden")
-    if room is None:
-        raise YuntongError("meeting_not_joined")
-    return room
 
 
 @router.post("/meetings/{meeting_id}/end", status_code=204)
 async def end(ctx: Ctx, user: User, meeting_id: str) -> None:
-    meeting = await service.hosted_meeting(ctx, user, meeting_id)
-    room = live_room(ctx, meeting_id)
-    if room is not None:
-        await room.end("host")
-    else:
-        service.check_joinable(meeting, ctx.clock.now())
-        await service.do_end_unstarted(ctx, meeting_id)
+    await control.do_end_meeting(ctx, user, meeting_id)
 
 
 class InviteIn(BaseModel):
@@ -156,12 +132,7 @@ class ParticipantOut(BaseModel):
 
 @router.get("/meetings/{meeting_id}/participants", response_model=list[ParticipantOut])
 async def participants(ctx: Ctx, user: User, meeting_id: str) -> list[dict[str, Any]]:
-    room = await _host_room(ctx, user, meeting_id)
-    return [
-        {**p.public(), "state": p.state}
-        for p in room.participants.values()
-        if p.state in ("waiting", "joined")
-    ]
+    return await control.participants(ctx, user, meeting_id)
 
 
 class MuteIn(BaseModel):
@@ -186,45 +157,46 @@ class LockIn(BaseModel):
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/admit", status_code=204)
 async def admit(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await _host_room(ctx, user, meeting_id)).admit(None, pid)
+    await (await control.check_may_control(ctx, user, meeting_id)).admit(None, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/deny", status_code=204)
 async def deny(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await _host_room(ctx, user, meeting_id)).deny(None, pid)
+    await (await control.check_may_control(ctx, user, meeting_id)).deny(None, pid)
 
 
 @router.post("/meetings/{meeting_id}/admit-all")
 async def admit_all(ctx: Ctx, user: User, meeting_id: str) -> dict[str, int]:
-    return {"admitted": await (await _host_room(ctx, user, meeting_id)).admit(None, None)}
+    return {
+        "admitted": await (await control.check_may_control(ctx, user, meeting_id)).admit(None, None)
+    }
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/mute", status_code=204)
 async def mute(ctx: Ctx, user: User, meeting_id: str, pid: str, data: MuteIn) -> None:
-    room = await _host_room(ctx, user, meeting_id)
+    room = await control.check_may_control(ctx, user, meeting_id)
     await room.mute(None, pid, data.audio, data.video, data.ask_to_unmute)
 
 
 @router.post("/meetings/{meeting_id}/mute-all")
 async def mute_all(ctx: Ctx, user: User, meeting_id: str, data: MuteIn) -> dict[str, int]:
-    room = await _host_room(ctx, user, meeting_id)
+    room = await control.check_may_control(ctx, user, meeting_id)
     return {"muted": await room.mute_all(None, data.ask_to_unmute)}
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/remove", status_code=204)
 async def remove(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await _host_room(ctx, user, meeting_id)).remove(None, pid)
+    await (await control.check_may_control(ctx, user, meeting_id)).remove(None, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/role", status_code=204)
 async def role(ctx: Ctx, user: User, meeting_id: str, pid: str, data: RoleIn) -> None:
-    await service.hosted_meeting(ctx, user, meeting_id)
-    await (await _host_room(ctx, user, meeting_id)).set_role(None, pid, Role(data.role))
+    await control.do_set_role(ctx, user, meeting_id, pid, Role(data.role))
 
 
 @router.post("/meetings/{meeting_id}/lock", status_code=204)
 async def lock(ctx: Ctx, user: User, meeting_id: str, data: LockIn) -> None:
-    await (await _host_room(ctx, user, meeting_id)).set_locked(None, data.locked)
+    await (await control.check_may_control(ctx, user, meeting_id)).set_locked(None, data.locked)
 
 
 class AttendanceOut(BaseModel):
@@ -369,7 +341,7 @@ async def ticket(
         check_csrf(ctx, request, user)
     if not number.isdigit() or len(number) > 12:
         raise YuntongError("meeting_not_found")
-    text, meeting, issued = await service.do_issue_ticket(
+    text, meeting, issued = await tickets.do_issue_ticket(
         ctx,
         user,
         number,

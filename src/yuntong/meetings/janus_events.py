@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from yuntong.core.context import Context, get_context
 from yuntong.core.logging import get_logger
 from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER, LOCAL_JANUS
-from yuntong.meetings.room import rooms_of
+from yuntong.meetings.live.rooms import rooms_of
 
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,7 @@ async def consume(ctx: Context, item: dict[str, Any]) -> None:
     JANUS_EVENTS.labels(str(kind)).inc()
     if kind != MEDIA_EVENT:
         return
-    found = rooms_of(ctx).by_handle.get(int(item.get("handle_id") or 0))
+    found = rooms_of(ctx).by_janus_handle(int(item.get("handle_id") or 0))
     event = item.get("event")
     if found is None or not isinstance(event, dict):
         return

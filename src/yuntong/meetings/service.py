@@ -1,7 +1,11 @@
-"""Meetings outside the room: create, schedule, update, join tickets, history.
+"""Meetings outside the room: create, schedule, update, join tickets, history, and the
+meeting's state machine (:data:`TRANSITIONS`: scheduled → live → ended, a recurring meeting
+live → scheduled for its next occurrence).
 
 What happens while people are in a meeting (Janus, media, host controls) is in
-:mod:`yuntong.meetings.room`.
+:mod:`yuntong.meetings.live`; what needs both a meeting and its live room (ending it, its
+settings, who may control it) in :mod:`yuntong.meetings.control`, and issuing join tickets
+(a locked live room refuses them) in :mod:`yuntong.meetings.tickets`.
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from yuntong.accounts import audit
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.validation import is_email
+from yuntong.contacts.service import visible_contact_ids
 from yuntong.core.context import Context
 from yuntong.core.crypto import normalise_email
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
+from yuntong.core.mail import Mailer, MailError
 from yuntong.core.throttle import Limit, Throttle, client_key, throttle
 from yuntong.meetings import store
-from yuntong.meetings.models import Meeting, MeetingStatus, Role
+from yuntong.meetings.invitations import InviteInfo, invitation_message
+from yuntong.meetings.models import Meeting, MeetingInvitation, MeetingStatus, Role
+from yuntong.realtime.connection import hub_of
 
 EARLY_JOIN = timedelta(minutes=30)
 NUMBER_DIGITS = 9
@@ -78,6 +87,26 @@ class MeetingUpdate(BaseModel):
 
 def settings_of(meeting: Meeting) -> MeetingSettings:
     return MeetingSettings.model_validate(meeting.settings)
+
+
+# status -> statuses it may move to
+TRANSITIONS: dict[MeetingStatus, frozenset[MeetingStatus]] = {
+    MeetingStatus.SCHEDULED: frozenset({MeetingStatus.LIVE, MeetingStatus.ENDED}),
+    MeetingStatus.LIVE: frozenset({MeetingStatus.SCHEDULED, MeetingStatus.ENDED}),
+    MeetingStatus.ENDED: frozenset(),
+}
+
+
+def check_move(status: str, to: MeetingStatus) -> None:
+    """Raise ``invalid_transition`` unless a meeting in ``status`` may move to ``to``."""
+    if to not in TRANSITIONS[MeetingStatus(status)]:
+        raise YuntongError("invalid_transition", state=status)
+
+
+def move(meeting: Meeting, to: MeetingStatus) -> None:
+    """The one way a meeting's status changes; illegal moves raise."""
+    check_move(meeting.status, to)
+    meeting.status = to
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -336,94 +365,63 @@ def check_may_end(role: Role, joined: bool) -> None:
         raise YuntongError("meeting_forbidden")
 
 
-async def do_issue_ticket(
-    ctx: Context,
-    user: Principal | None,
-    number: str,
-    passcode: str | None,
-    display_name: str | None,
-    guest_key: str | None,
-    client: str | None = None,
-) -> tuple[str, Meeting, Ticket]:
-    """A ticket to the meeting with ``number``: as the signed-in user, or as a guest.
-
-    Guessing is throttled (:class:`PasscodeThrottles`) for whoever is neither the host nor
-    invited: per meeting and ``client`` address, per client over all meetings (unknown
-    numbers too), and per meeting, which then takes no passcode from anyone for a while.
-    """
-    from yuntong.meetings.room import live_room  # the room module imports this one
-
-    now = ctx.clock.now()
-    limits = passcode_throttles(ctx)
-    client = client_key(client) if client else None
-    async with ctx.db.session() as s:
-        meeting = await store.open_meeting_by_number(s, number)
-        if meeting is None:
-            if client:  # an ended meeting's number counts as a miss, as an unknown one does
-                limits.client.check(client)
-                limits.client.hit(client)
-            ended = await store.ended_meeting_by_number(s, number)
-            raise YuntongError("meeting_ended" if ended else "meeting_not_found")
-        is_host = user is not None and user.user_id == meeting.host_id
-        invited = user is not None and await store.is_invited(s, meeting.id, user.user_id)
-        removed = await store.was_removed(
-            s, meeting.id, user.user_id if user else None, None if user else guest_key
-        )
-    check_joinable(meeting, now)
-    settings = settings_of(meeting)
-    if user is None and not settings.allow_guests:
-        raise YuntongError("meeting_guests_not_allowed")
-    if meeting.passcode and not (is_host or invited):
-        # while locked even the right passcode is refused: it would tell guessers they won
-        limits.meeting.check(meeting.id, "meeting_passcode_locked")
-        pair = f"{meeting.id}|{client}"
-        if client:
-            limits.client.check(client)
-            limits.pair.check(pair)
-        if not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode()):
-            limits.meeting.hit(meeting.id)
-            if client:
-                limits.client.hit(client)
-                limits.pair.hit(pair)
-            raise YuntongError("meeting_passcode_wrong")
-        limits.pair.clear(pair)
-    elif client and not (is_host or invited):
-        limits.client.check(client)  # a held client must not find open meetings either
-    if removed:
-        raise YuntongError("meeting_removed")
-    room = live_room(ctx, meeting.id)
-    if room is not None and room.locked and not is_host:
-        raise YuntongError("meeting_locked")
-    if user is None:
-        name = (display_name or "").strip()
-        if not name:
-            raise YuntongError("validation_failed", fields={"display_name": "required"})
-        role = Role.GUEST
-    else:
-        name = (display_name or "").strip() or user.display_name or user.username
-        role = Role.HOST if is_host else Role.PARTICIPANT
-    ticket = Ticket(
-        meeting_id=meeting.id,
-        participant_id=new_id(),
-        user_id=user.user_id if user else None,
-        role=role,
-        name=name[:64],
-        guest_key=None if user else (guest_key or None),
-        expires=int(now.timestamp()) + ctx.settings.meeting_ticket_ttl_s,
-    )
-    return encode_ticket(ctx, ticket), meeting, ticket
-
-
 async def do_end_unstarted(ctx: Context, meeting_id: str) -> None:
     """The host cancels a meeting nobody has joined (a recurring one: all of it)."""
     async with ctx.db.session() as s:
         meeting = await s.get(Meeting, meeting_id, with_for_update=True)
         if meeting is None or meeting.status == MeetingStatus.ENDED:
             return
-        meeting.status = MeetingStatus.ENDED
+        move(meeting, MeetingStatus.ENDED)
         meeting.ended_at = ctx.clock.now()
         meeting.end_reason = "cancelled"
         meeting.sequence += 1
+
+
+async def do_mark_live(ctx: Context, meeting_id: str, janus_node: str, janus_room: int) -> None:
+    """A live room was opened for the meeting on this node (again, if it was live already:
+    a room reopened after its node stopped)."""
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id, with_for_update=True)
+        if meeting is None:
+            raise YuntongError("meeting_not_found")
+        if meeting.status != MeetingStatus.LIVE:
+            move(meeting, MeetingStatus.LIVE)
+        meeting.janus_node = janus_node
+        meeting.janus_room = janus_room
+        meeting.started_at = ctx.clock.now()
+
+
+async def do_mark_ended(ctx: Context, meeting_id: str, reason: str) -> None:
+    """The live room ended: the meeting has ended, or a recurring one waits for its next
+    occurrence. A meeting that has ended already is left as it is."""
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        meeting = await s.get(Meeting, meeting_id, with_for_update=True)
+        if meeting is None or meeting.status == MeetingStatus.ENDED:
+            return
+        following = next_start(meeting, now)
+        if following is not None:  # a recurring meeting waits for its next occurrence
+            if meeting.status != MeetingStatus.SCHEDULED:
+                move(meeting, MeetingStatus.SCHEDULED)
+            meeting.start_at = following
+        else:
+            move(meeting, MeetingStatus.ENDED)
+            meeting.ended_at = now
+        meeting.end_reason = reason
+        meeting.janus_room = None
+
+
+async def do_record_node(ctx: Context, meeting_id: str, janus_node: str) -> None:
+    """A live meeting's media moved to another Janus node."""
+    async with ctx.db.session() as s:
+        await store.set_janus_node(s, meeting_id, janus_node)
+
+
+async def do_reschedule_interrupted(ctx: Context) -> int:
+    """Meetings a previous process left live wait for their participants again."""
+    check_move(MeetingStatus.LIVE, MeetingStatus.SCHEDULED)
+    async with ctx.db.session() as s:
+        return await store.reschedule_live_meetings(s)
 
 
 # --- invitations ----------------------------------------------------------------------------
@@ -433,9 +431,6 @@ async def do_invite(
     ctx: Context, host: Principal, meeting: Meeting, user_ids: list[int], emails: list[str]
 ) -> dict[str, int]:
     """Invite contacts (they see it at once and in their list) and e-mail addresses (.ics)."""
-    from yuntong.contacts.service import visible_contact_ids
-    from yuntong.meetings.models import MeetingInvitation
-    from yuntong.realtime.connection import hub_of
 
     if meeting.status == MeetingStatus.ENDED:
         raise YuntongError("meeting_ended")
@@ -503,8 +498,6 @@ async def do_reencrypt_invitations(
         if on_progress is not None:
             on_progress(len(rows))
     if total:
-        from yuntong.accounts import audit
-
         await audit.record(
             ctx,
             None,
@@ -526,9 +519,6 @@ async def _mail_invitations(
     raises ``mail_failed``; sending again is safe, as the calendar entry's UID and SEQUENCE
     are the same, so calendars update the entry they already have.
     """
-    from yuntong.core.mail import Mailer, MailError
-    from yuntong.meetings.invitations import InviteInfo, invitation_message
-
     info = InviteInfo(
         meeting_id=meeting.id,
         number=meeting.number,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.meetings.models import (
@@ -142,3 +142,69 @@ async def invitations_with_email_after(
 async def count_invitations_with_email(s: AsyncSession) -> int:
     query = select(func.count()).where(MeetingInvitation.email_enc.is_not(None))
     return int((await s.execute(query)).scalar_one())
+
+
+async def set_janus_node(s: AsyncSession, meeting_id: str, node: str) -> None:
+    """The Janus node a live meeting has moved to."""
+    await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(janus_node=node))
+
+
+async def reschedule_live_meetings(s: AsyncSession) -> int:
+    """Meetings left live by a previous process wait for their participants again."""
+    done = await s.execute(
+        update(Meeting)
+        .where(Meeting.status == MeetingStatus.LIVE)
+        .values(status=MeetingStatus.SCHEDULED, janus_room=None)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def add_chat_message(
+    s: AsyncSession,
+    *,
+    meeting_id: str,
+    sender_id: str,
+    sender_name: str,
+    recipient_id: str | None,
+    text: str,
+    at: datetime,
+) -> MeetingChatMessage:
+    row = MeetingChatMessage(
+        meeting_id=meeting_id,
+        sender_id=sender_id,
+        sender_name=sender_name,
+        recipient_id=recipient_id,
+        text=text,
+        at=at,
+    )
+    s.add(row)
+    return row
+
+
+async def checkpoint_stay(s: AsyncSession, participant_id: str, seconds: int, media: str) -> None:
+    """An open stay's seconds so far (billed up to here if the process dies)."""
+    await s.execute(
+        update(MeetingAttendance)
+        .where(MeetingAttendance.id == participant_id, MeetingAttendance.left_at.is_(None))
+        .values(seconds=seconds, media=media)
+    )
+
+
+async def open_stays(s: AsyncSession) -> list[tuple[MeetingAttendance, int]]:
+    """Every stay joined and not left, with its meeting's host (who pays for it)."""
+    found = await s.execute(
+        select(MeetingAttendance, Meeting.host_id)
+        .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
+        .where(MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None))
+    )
+    return [(row, host_id) for row, host_id in found.all()]
+
+
+async def close_stay_at_checkpoint(s: AsyncSession, row: MeetingAttendance, reason: str) -> None:
+    """An open stay ends where its last checkpoint left it."""
+    assert row.joined_at is not None
+    await s.execute(
+        update(MeetingAttendance)
+        .where(MeetingAttendance.id == row.id, MeetingAttendance.left_at.is_(None))
+        .values(left_at=row.joined_at + timedelta(seconds=row.seconds), leave_reason=reason)
+    )

@@ -2,7 +2,7 @@
 
 The loop is the realtime gateway's (``realtime/gateway.py``) with the ticket authenticator
 (``realtime/auth.py``) and lanes (:func:`_lane`). Handlers are thin: validate the message,
-check access with a ``check_*``, call the :class:`~yuntong.meetings.room.Room`. A failing
+check access with a ``check_*``, call the :class:`~yuntong.meetings.live.room.Room`. A failing
 handler answers ``error`` and never ends the connection.
 """
 
@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.meetings import service
+from yuntong.meetings.live.participant import Participant
+from yuntong.meetings.live.room import Room
+from yuntong.meetings.live.rooms import open_room
 from yuntong.meetings.models import Role
-from yuntong.meetings.room import Participant, Room, open_room
 from yuntong.realtime.auth import Admission, TicketAuthenticator, TicketSocket
 from yuntong.realtime.gateway import Gateway
 from yuntong.realtime.gateway import Handler as GatewayHandler

@@ -12,7 +12,7 @@ from yuntong.accounts.auth import Principal, principal_for
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.meetings import service
+from yuntong.meetings import service, tickets
 from yuntong.meetings.models import MeetingInvitation
 from yuntong.meetings.service import MeetingInput, MeetingSettings, MeetingUpdate
 
@@ -39,10 +39,10 @@ async def test_scheduled_meeting_opens_half_an_hour_early_and_checks_its_inputs(
     assert len(meeting.number) == 9 and meeting.passcode is not None and len(meeting.passcode) == 6
 
     with pytest.raises(YuntongError) as early:
-        await service.do_issue_ticket(ctx, host, meeting.number, None, None, None)
+        await tickets.do_issue_ticket(ctx, host, meeting.number, None, None, None)
     assert early.value.code == "meeting_not_started"
     clock(ctx).advance(minutes=91)
-    _, _, ticket = await service.do_issue_ticket(ctx, host, meeting.number, None, None, None)
+    _, _, ticket = await tickets.do_issue_ticket(ctx, host, meeting.number, None, None, None)
     assert ticket.role == "host"  # the host needs no passcode
 
     for bad, field in [
@@ -60,9 +60,9 @@ async def test_tickets_passcode_guests_invitations_and_tampering(ctx: Context) -
     host, bob, carol = await user(ctx), await user(ctx), await user(ctx)
     meeting = await service.do_create(ctx, host, MeetingInput(title="周会"))
     with pytest.raises(YuntongError) as wrong:
-        await service.do_issue_ticket(ctx, bob, meeting.number, "nope", None, None)
+        await tickets.do_issue_ticket(ctx, bob, meeting.number, "nope", None, None)
     assert wrong.value.code == "meeting_passcode_wrong"
-    text, _, ticket = await service.do_issue_ticket(
+    text, _, ticket = await tickets.do_issue_ticket(
         ctx, bob, meeting.number, meeting.passcode, None, None
     )
     assert (ticket.role, ticket.user_id, ticket.name) == (
@@ -78,12 +78,12 @@ async def test_tickets_passcode_guests_invitations_and_tampering(ctx: Context) -
                 meeting_id=meeting.id, user_id=carol.user_id, created_at=clock(ctx).now()
             )
         )
-    await service.do_issue_ticket(ctx, carol, meeting.number, None, None, None)
+    await tickets.do_issue_ticket(ctx, carol, meeting.number, None, None, None)
 
     with pytest.raises(YuntongError) as nameless:
-        await service.do_issue_ticket(ctx, None, meeting.number, meeting.passcode, " ", None)
+        await tickets.do_issue_ticket(ctx, None, meeting.number, meeting.passcode, " ", None)
     assert nameless.value.code == "validation_failed"
-    _, _, guest = await service.do_issue_ticket(
+    _, _, guest = await tickets.do_issue_ticket(
         ctx, None, meeting.number, meeting.passcode, "访客", "k1"
     )
     assert (guest.role, guest.user_id, guest.guest_key) == ("guest", None, "k1")
@@ -122,7 +122,7 @@ async def test_update_listing_and_cancel(ctx: Context) -> None:
     await service.do_end_unstarted(ctx, meeting.id)
     assert [m.id for m in await service.list_meetings(ctx, host, past=True)] == [meeting.id]
     with pytest.raises(YuntongError) as gone:
-        await service.do_issue_ticket(ctx, host, meeting.number, None, None, None)
+        await tickets.do_issue_ticket(ctx, host, meeting.number, None, None, None)
     assert gone.value.code == "meeting_ended"  # its link says so until the number is reused
 
 

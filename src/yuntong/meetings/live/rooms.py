@@ -1,0 +1,84 @@
+"""The live meetings of this node: their rooms, opening one (on the least-loaded healthy
+Janus node), the Janus handles that lead events back to their participant, and start-up
+recovery of the meetings a previous process left live."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import Gauge
+
+from yuntong.core.context import Context, Piece
+from yuntong.meetings import attendance, service
+from yuntong.meetings.live.participant import Handles, Participant
+from yuntong.meetings.live.room import Room
+
+ROOMS_LIVE = Gauge("yuntong_meetings_live", "Meetings live on this node")
+
+
+class Rooms:
+    """The live rooms of this process and the Janus handles that lead back to them."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, Room] = {}
+        self.opening: dict[str, asyncio.Lock] = {}
+        self.by_handle: Handles = {}
+
+    def by_janus_handle(self, handle_id: int) -> tuple[Room, Participant] | None:
+        """The room and participant a Janus handle belongs to."""
+        found = self.by_handle.get(handle_id)
+        if found is None:
+            return None
+        meeting_id, participant = found
+        room = self.rooms.get(meeting_id)
+        return None if room is None else (room, participant)
+
+    def forget(self, room: Room) -> None:
+        """``room`` has ended."""
+        if self.rooms.get(room.meeting_id) is room:
+            del self.rooms[room.meeting_id]
+        ROOMS_LIVE.set(len(self.rooms))
+
+    async def close_all(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.shutdown()
+
+
+ROOMS = Piece(
+    "meetings.rooms",
+    "node-owned live state",
+    lambda ctx: Rooms(),
+    "the live meetings this node runs on Janus and the Janus handles that lead back to them",
+)
+
+
+def rooms_of(ctx: Context) -> Rooms:
+    return ctx.services.get(ROOMS)
+
+
+def live_room(ctx: Context, meeting_id: str) -> Room | None:
+    return rooms_of(ctx).rooms.get(meeting_id)
+
+
+async def open_room(ctx: Context, meeting_id: str) -> Room:
+    """The live room of a meeting, created on the least-loaded healthy Janus node if needed."""
+    rooms = rooms_of(ctx)
+    lock = rooms.opening.setdefault(meeting_id, asyncio.Lock())
+    async with lock:
+        room = rooms.rooms.get(meeting_id)
+        if room is not None and not room.closed:
+            return room
+        meeting = await service.get_meeting(ctx, meeting_id)
+        service.check_joinable(meeting, ctx.clock.now())
+        room = Room(ctx, meeting, rooms.by_handle, rooms.forget)
+        await room.open()
+        rooms.rooms[meeting_id] = room
+        ROOMS_LIVE.set(len(rooms.rooms))
+        return room
+
+
+async def close_interrupted(ctx: Context) -> int:
+    """Meetings left live by a previous process: every open stay is billed up to its last
+    checkpoint and closed there, and the meetings wait for their participants again."""
+    stays = await attendance.close_interrupted(ctx)
+    return stays + await service.do_reschedule_interrupted(ctx)

@@ -1,0 +1,92 @@
+"""Join tickets: who may open a meeting's socket, as whom. Passcode guessing is throttled
+(:class:`~yuntong.meetings.service.PasscodeThrottles`), and a locked live room refuses
+everyone but its host already here."""
+
+from __future__ import annotations
+
+import hmac
+
+from yuntong.accounts.auth import Principal
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.ids import new_id
+from yuntong.core.throttle import client_key
+from yuntong.meetings import service, store
+from yuntong.meetings.live.rooms import live_room
+from yuntong.meetings.models import Meeting, Role
+
+
+async def do_issue_ticket(
+    ctx: Context,
+    user: Principal | None,
+    number: str,
+    passcode: str | None,
+    display_name: str | None,
+    guest_key: str | None,
+    client: str | None = None,
+) -> tuple[str, Meeting, service.Ticket]:
+    """A ticket to the meeting with ``number``: as the signed-in user, or as a guest.
+
+    Guessing is throttled (:class:`PasscodeThrottles`) for whoever is neither the host nor
+    invited: per meeting and ``client`` address, per client over all meetings (unknown
+    numbers too), and per meeting, which then takes no passcode from anyone for a while.
+    """
+    now = ctx.clock.now()
+    limits = service.passcode_throttles(ctx)
+    client = client_key(client) if client else None
+    async with ctx.db.session() as s:
+        meeting = await store.open_meeting_by_number(s, number)
+        if meeting is None:
+            if client:  # an ended meeting's number counts as a miss, as an unknown one does
+                limits.client.check(client)
+                limits.client.hit(client)
+            ended = await store.ended_meeting_by_number(s, number)
+            raise YuntongError("meeting_ended" if ended else "meeting_not_found")
+        is_host = user is not None and user.user_id == meeting.host_id
+        invited = user is not None and await store.is_invited(s, meeting.id, user.user_id)
+        removed = await store.was_removed(
+            s, meeting.id, user.user_id if user else None, None if user else guest_key
+        )
+    service.check_joinable(meeting, now)
+    settings = service.settings_of(meeting)
+    if user is None and not settings.allow_guests:
+        raise YuntongError("meeting_guests_not_allowed")
+    if meeting.passcode and not (is_host or invited):
+        # while locked even the right passcode is refused: it would tell guessers they won
+        limits.meeting.check(meeting.id, "meeting_passcode_locked")
+        pair = f"{meeting.id}|{client}"
+        if client:
+            limits.client.check(client)
+            limits.pair.check(pair)
+        if not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode()):
+            limits.meeting.hit(meeting.id)
+            if client:
+                limits.client.hit(client)
+                limits.pair.hit(pair)
+            raise YuntongError("meeting_passcode_wrong")
+        limits.pair.clear(pair)
+    elif client and not (is_host or invited):
+        limits.client.check(client)  # a held client must not find open meetings either
+    if removed:
+        raise YuntongError("meeting_removed")
+    room = live_room(ctx, meeting.id)
+    if room is not None and room.locked and not is_host:
+        raise YuntongError("meeting_locked")
+    if user is None:
+        name = (display_name or "").strip()
+        if not name:
+            raise YuntongError("validation_failed", fields={"display_name": "required"})
+        role = Role.GUEST
+    else:
+        name = (display_name or "").strip() or user.display_name or user.username
+        role = Role.HOST if is_host else Role.PARTICIPANT
+    ticket = service.Ticket(
+        meeting_id=meeting.id,
+        participant_id=new_id(),
+        user_id=user.user_id if user else None,
+        role=role,
+        name=name[:64],
+        guest_key=None if user else (guest_key or None),
+        expires=int(now.timestamp()) + ctx.settings.meeting_ticket_ttl_s,
+    )
+    return service.encode_ticket(ctx, ticket), meeting, ticket
