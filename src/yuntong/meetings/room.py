@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.billing.usage import UsageInput, do_record_usage
-from yuntong.calls import service as calls
+from yuntong.calls import engine as calls
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
