@@ -29,6 +29,7 @@ from yuntong.calls import store
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallState
 from yuntong.contacts import service as contacts
+from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
@@ -59,10 +60,10 @@ class ActiveCall:
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     ringing_sent: bool = False
-    timer: asyncio.TimerHandle | None = None
+    timer: Timer | None = None
     # prepaid: the longest the call may last, and the timers that warn and end it
     max_seconds: int | None = None
-    credit_timers: tuple[asyncio.TimerHandle, ...] = ()
+    credit_timers: tuple[Timer, ...] = ()
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def move(self, to: CallState) -> None:
@@ -199,7 +200,7 @@ async def do_invite(
         await hub_of(ctx).send(caller.user_id, "call.ended", ended, device=device)
         return {"call_id": call.id, "ended": ended}
     engine.add(call)
-    call.timer = _later(ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
+    call.timer = _later(ctx, ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
     await hub_of(ctx).send(
         callee.id,
         "call.incoming",
@@ -264,7 +265,7 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
             answered_at=call.answered_at,
             callee_device=device,
         )
-        call.timer = _later(ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
+        call.timer = _later(ctx, ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
         _start_credit_timers(ctx, call)
         hub = hub_of(ctx)
         await hub.send(
@@ -461,11 +462,13 @@ async def _send_both(ctx: Context, call: ActiveCall, type_: str, data: dict[str,
 _TIMER_TASKS: set[asyncio.Task[None]] = set()  # fired timers still running (kept referenced)
 
 
-def _later(delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.TimerHandle:
-    """Run ``fire()`` in a task after ``delay`` seconds unless cancelled first.
+def _later(ctx: Context, delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> Timer:
+    """Run ``fire()`` in a task after ``delay`` seconds on the injected clock unless cancelled
+    first.
 
-    A loop timer rather than a sleeping task: nearly every call cancels its timers, and
-    cancelling a timer handle costs far less than creating and cancelling a task."""
+    A timer rather than a sleeping task: nearly every call cancels its timers, and cancelling
+    a timer handle (the event loop's own, with the real clock) costs far less than creating
+    and cancelling a task."""
 
     async def guarded() -> None:
         try:
@@ -478,7 +481,7 @@ def _later(delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> async
         _TIMER_TASKS.add(task)
         task.add_done_callback(_TIMER_TASKS.discard)
 
-    return asyncio.get_running_loop().call_later(delay, start)
+    return ctx.clock.call_later(delay, start)
 
 
 def _cancel_timer(call: ActiveCall) -> None:
@@ -493,8 +496,8 @@ def _start_credit_timers(ctx: Context, call: ActiveCall) -> None:
         return
     warn_at = max(0, call.max_seconds - CREDIT_WARNING_S)
     call.credit_timers = (
-        _later(warn_at, partial(_credit_warning, ctx, call)),
-        _later(call.max_seconds, partial(_credit_exhausted, ctx, call)),
+        _later(ctx, warn_at, partial(_credit_warning, ctx, call)),
+        _later(ctx, call.max_seconds, partial(_credit_exhausted, ctx, call)),
     )
 
 
@@ -521,7 +524,7 @@ def _iso(value: datetime | None) -> str | None:
 
 async def _checkpoint_loop(ctx: Context) -> None:
     while True:
-        await asyncio.sleep(ctx.settings.call_checkpoint_s)
+        await ctx.clock.sleep(ctx.settings.call_checkpoint_s)
         try:
             await do_checkpoint_calls(ctx)
         except SQLAlchemyError:

@@ -151,7 +151,8 @@ class Hub:
         channel.gone_task = asyncio.create_task(self._expire(channel, grace))
 
     async def _expire(self, channel: DeviceChannel, grace: float) -> None:
-        await asyncio.sleep(grace)
+        if grace > 0:  # a goodbye drops the device at once, also on a clock moved by hand
+            await self.ctx.clock.sleep(grace)
         await self.drop(channel)
 
     async def drop(self, channel: DeviceChannel) -> None:
@@ -210,7 +211,7 @@ class Hub:
         silence = interval * 2.5
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(min(interval / 2, 5.0))
+            await self.ctx.clock.sleep(min(interval / 2, 5.0))
             deadline = loop.time() - silence
             silent = [
                 channel
