@@ -16,6 +16,7 @@ import pytest
 import structlog
 from sqlalchemy import text
 
+from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.server import ServerProcess
 from yuntong.config import Settings
 from yuntong.core.clock import FrozenClock
@@ -184,6 +185,21 @@ async def live_server_any(
     yield server
     server.stop()
     await server.aclose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def inprocess_server_any(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[InProcessServer]:
+    """A real Yuntong in the test's loop on a FakeClock, on each backend (a database of its
+    own): ring time-outs, media time-outs and reconnect grace pass when the test moves the
+    clock (``await server.advance(seconds)``), never by waiting. Default time-outs."""
+    folder = tmp_path_factory.mktemp("inprocess")
+    async with (
+        own_database(request.param, folder) as url,
+        inprocess_server(folder / "var", url) as server,
+    ):
+        yield server
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from yuntong.billing import api_devices, api_disputes
 from yuntong.billing import worker as billing_worker
 from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
-from yuntong.calls import service as calls_service
+from yuntong.calls import engine as calls_engine
 from yuntong.calls import ws as calls_ws
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
@@ -65,10 +65,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
         presence.install(ctx)
-        closed = await calls_service.do_close_interrupted_calls(ctx)
+        closed = await calls_engine.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
-        await calls_service.start_engine(ctx)
+        await calls_engine.start_engine(ctx)
         reopened = await meeting_rooms.close_interrupted(ctx)
         if reopened:
             log.warning("meetings_interrupted_at_startup", count=reopened)
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await recordings.wait_processing(ctx)
             await janus_pool.stop()
             await children.stop()
-            await calls_service.stop_engine(ctx)
+            await calls_engine.stop_engine(ctx)
             await hub.close()
             await changes.stop(change_feed)
             await ctx.writer.stop()

@@ -30,7 +30,7 @@ from yuntong.billing.credit import STANDINGS
 from yuntong.billing.rating import RATER
 from yuntong.billing.usage import WATERMARK
 from yuntong.billing.worker import WORKER
-from yuntong.calls.service import ENGINE
+from yuntong.calls.engine import ENGINE
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes

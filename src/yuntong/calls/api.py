@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.calls import service
+from yuntong.calls import history as call_history
 from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
 
@@ -70,22 +70,22 @@ async def history(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
-    filters = service.HistoryFilter(direction, since, until, contact)
+    filters = call_history.HistoryFilter(direction, since, until, contact)
     subject = user_id if user_id is not None else user.user_id
-    items, total = await service.list_history(ctx, user, subject, filters, page, page_size)
+    items, total = await call_history.list_history(ctx, user, subject, filters, page, page_size)
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 @router.get("/calls/missed-count")
 async def missed(ctx: Ctx, user: User) -> dict[str, int]:
-    return {"missed": await service.missed_count(ctx, user.user_id)}
+    return {"missed": await call_history.missed_count(ctx, user.user_id)}
 
 
 @router.post("/calls/missed-seen", status_code=204)
 async def missed_seen(ctx: Ctx, user: User) -> None:
-    await service.do_mark_missed_seen(ctx, user.user_id)
+    await call_history.do_mark_missed_seen(ctx, user.user_id)
 
 
 @router.get("/calls/{call_id}", response_model=CallOut)
 async def get_call(ctx: Ctx, user: User, call_id: str) -> dict[str, Any]:
-    return await service.get_call(ctx, user, call_id)
+    return await call_history.get_call(ctx, user, call_id)

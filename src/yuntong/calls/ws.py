@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from yuntong.calls import service
+from yuntong.calls import engine, history
 from yuntong.realtime.connection import Connection, HandlerTable
 from yuntong.realtime.protocol import MAX_SDP_BYTES, IceCandidate
 
@@ -48,46 +48,46 @@ class Quality(CallRef):
 
 
 async def invite(conn: Connection, msg: Invite) -> dict[str, Any]:
-    return await service.do_invite(
+    return await engine.do_invite(
         conn.ctx, conn.principal, conn.device_id, msg.to, msg.media, msg.sdp
     )
 
 
 async def ringing(conn: Connection, msg: CallRef) -> None:
-    await service.do_ringing(conn.ctx, conn.user_id, msg.call_id)
+    await engine.do_ringing(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def answer(conn: Connection, msg: Answer) -> None:
-    await service.do_answer(conn.ctx, conn.user_id, conn.device_id, msg.call_id, msg.sdp)
+    await engine.do_answer(conn.ctx, conn.user_id, conn.device_id, msg.call_id, msg.sdp)
 
 
 async def reject(conn: Connection, msg: CallRef) -> None:
-    await service.do_reject(conn.ctx, conn.user_id, msg.call_id)
+    await engine.do_reject(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def cancel(conn: Connection, msg: CallRef) -> None:
-    await service.do_cancel(conn.ctx, conn.user_id, msg.call_id)
+    await engine.do_cancel(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def hangup(conn: Connection, msg: CallRef) -> None:
-    await service.do_hangup(conn.ctx, conn.user_id, msg.call_id)
+    await engine.do_hangup(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def ice(conn: Connection, msg: Ice) -> None:
     candidate = msg.candidate.model_dump(exclude_none=True) if msg.candidate else None
-    await service.do_relay_ice(conn.ctx, conn.user_id, conn.device_id, msg.call_id, candidate)
+    await engine.do_relay_ice(conn.ctx, conn.user_id, conn.device_id, msg.call_id, candidate)
 
 
 async def media(conn: Connection, msg: MediaState) -> None:
     if msg.state == "connected":
-        await service.do_media_connected(conn.ctx, conn.user_id, msg.call_id)
+        await engine.do_media_connected(conn.ctx, conn.user_id, msg.call_id)
     else:
-        await service.do_media_failed(conn.ctx, conn.user_id, msg.call_id)
+        await engine.do_media_failed(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def quality(conn: Connection, msg: Quality) -> None:
     report = msg.model_dump(exclude={"call_id"})
-    await service.do_report_quality(conn.ctx, conn.user_id, msg.call_id, report)
+    await history.do_report_quality(conn.ctx, conn.user_id, msg.call_id, report)
 
 
 HANDLERS: HandlerTable = {

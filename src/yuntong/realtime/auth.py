@@ -151,8 +151,7 @@ class DeviceSession(Session[Connection]):
             await self.websocket.close(code=code, reason=reason)
 
     def heard(self) -> None:
-        # the hub's own sweep (Hub.start) reads it too
-        self._conn.channel.heard_at = asyncio.get_running_loop().time()
+        """The gateway's watchdog keeps the time of the last message."""
 
     async def finish(self, goodbye: bool) -> None:
         WS_SESSIONS.dec()

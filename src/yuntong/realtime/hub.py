@@ -35,7 +35,6 @@ class DeviceChannel:
         "connection_id",
         "device_id",
         "gone_task",
-        "heard_at",
         "locale",
         "resume_token",
         "seq",
@@ -57,7 +56,6 @@ class DeviceChannel:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self.ws: WebSocket | None = None
         self.gone_task: asyncio.Task[None] | None = None
-        self.heard_at = 0.0  # loop time of the client's last message (or of the attach)
 
     async def send_event(self, type_: str, data: dict[str, Any]) -> None:
         self.seq += 1
@@ -90,7 +88,7 @@ class Hub:
         self.on_device_gone: list[DeviceListener] = []
         self.on_user_online: list[UserListener] = []
         self.on_user_offline: list[UserListener] = []
-        self._watchdog: asyncio.Task[None] | None = None
+        self._running = False
         self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
 
     # -- attach / detach -------------------------------------------------------------------
@@ -117,7 +115,6 @@ class Hub:
             channel.ws = ws
             channel.locale = locale
             channel.session_id = session_id
-            channel.heard_at = asyncio.get_running_loop().time()
             if old is not None and old is not ws:
                 with contextlib.suppress(Exception):
                     await old.close(code=4409)
@@ -132,7 +129,6 @@ class Hub:
             user_id, device_id, locale, self.ctx.settings.ws_resume_buffer, session_id
         )
         channel.ws = ws
-        channel.heard_at = asyncio.get_running_loop().time()
         user_devices[device_id] = channel
         if first:
             self.ctx.bus.subscribe(f"user:{user_id}", self._deliver_local)
@@ -151,7 +147,8 @@ class Hub:
         channel.gone_task = asyncio.create_task(self._expire(channel, grace))
 
     async def _expire(self, channel: DeviceChannel, grace: float) -> None:
-        await asyncio.sleep(grace)
+        if grace > 0:  # a goodbye drops the device at once, also on a clock moved by hand
+            await self.ctx.clock.sleep(grace)
         await self.drop(channel)
 
     async def drop(self, channel: DeviceChannel) -> None:
@@ -195,33 +192,12 @@ class Hub:
 
     @property
     def running(self) -> bool:
-        """The watchdog runs: the server has started taking sockets."""
-        return self._watchdog is not None
+        """The server has started taking sockets (silent ones are closed by the gateway's
+        watchdog, ``realtime/gateway.py``)."""
+        return self._running
 
     def start(self) -> None:
-        """Start closing sockets whose client went silent (no message for 2.5 heartbeats)."""
-        if self._watchdog is None:
-            self._watchdog = asyncio.create_task(self._close_silent_sockets())
-
-    async def _close_silent_sockets(self) -> None:
-        # one sweep over every socket instead of a timer per received message: cheaper, and it
-        # leaves nothing behind per message for the garbage collector to walk
-        interval = self.ctx.settings.heartbeat_interval_s
-        silence = interval * 2.5
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(min(interval / 2, 5.0))
-            deadline = loop.time() - silence
-            silent = [
-                channel
-                for user_devices in self.devices.values()
-                for channel in user_devices.values()
-                if channel.ws is not None and channel.heard_at < deadline
-            ]
-            for channel in silent:
-                if channel.ws is not None:
-                    with contextlib.suppress(Exception):
-                        await channel.ws.close(code=4408, reason="heartbeat timeout")
+        self._running = True
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -262,11 +238,6 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
         for user_devices in list(self.devices.values()):
             for channel in list(user_devices.values()):
                 if channel.gone_task is not None:

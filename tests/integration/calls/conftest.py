@@ -1,4 +1,5 @@
-"""Fixtures for signaling tests: registered users with connected WebSocket devices."""
+"""Fixtures for signaling tests: registered users with connected WebSocket devices, on a server
+in a child process (the wall clock) or in the test's loop (a clock the test moves)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from tests.conftest import unique
+from tests.support.inprocess import Served
 from tests.support.server import ServerProcess
 from tests.support.wsclient import WsClient
 
@@ -19,7 +21,7 @@ def server(live_server_any: ServerProcess) -> ServerProcess:
 
 
 @pytest.fixture
-async def connect(server: ServerProcess) -> AsyncIterator[Connect]:
+async def connect(server: Served) -> AsyncIterator[Connect]:
     """connect(username=None, device="dev1") → a new active user (or that user) on a socket."""
     clients: list[WsClient] = []
     tokens: dict[str, str] = {}

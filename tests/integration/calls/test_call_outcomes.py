@@ -1,4 +1,8 @@
-"""Every call outcome, seen from both ends and in the call records (SQLite and PostgreSQL)."""
+"""Every call outcome, seen from both ends and in the call records (SQLite and PostgreSQL).
+
+The server runs in the test's loop on a clock the test moves: ring time-outs, media time-outs
+and reconnect grace pass by ``server.advance``, not by waiting (the real clock is covered by
+test_timers_on_the_real_clock)."""
 
 from __future__ import annotations
 
@@ -8,14 +12,19 @@ import httpx
 import pytest
 
 from tests.integration.calls.conftest import Connect
-from tests.support.server import ServerProcess
+from tests.support.inprocess import InProcessServer
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.accounts import directory
 from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import principal_for
 
 
-async def history(server: ServerProcess, client: WsClient, **params: str) -> list[dict]:
+@pytest.fixture
+def server(inprocess_server_any: InProcessServer) -> InProcessServer:
+    return inprocess_server_any
+
+
+async def history(server: InProcessServer, client: WsClient, **params: str) -> list[dict]:
     async with httpx.AsyncClient(base_url=server.url) as http:
         resp = await http.get(
             "/api/v1/calls",
@@ -40,7 +49,7 @@ async def place(caller: WsClient, callee: WsClient, media: str = "video") -> str
 
 
 async def test_answered_call_is_recorded_with_billable_seconds_for_both(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -49,7 +58,7 @@ async def test_answered_call_is_recorded_with_billable_seconds_for_both(
     assert answered["sdp"] == FAKE_SDP
     await alice.request("call.media", {"call_id": call_id, "state": "connected"})
     await bob.expect("call.connected", call_id=call_id)
-    await asyncio.sleep(1.2)
+    await server.advance(1.2)
     await alice.request("call.hangup", {"call_id": call_id})
     for side in (alice, bob):
         ended = await side.expect("call.ended", call_id=call_id)
@@ -63,7 +72,7 @@ async def test_answered_call_is_recorded_with_billable_seconds_for_both(
 
 
 async def test_rejected_call_ends_for_caller_as_rejected(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -75,7 +84,7 @@ async def test_rejected_call_ends_for_caller_as_rejected(
 
 
 async def test_caller_cancel_before_answer_is_a_missed_call(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -86,16 +95,19 @@ async def test_caller_cancel_before_answer_is_a_missed_call(
 
 
 async def test_unanswered_call_times_out_as_no_answer(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
-    ended = await alice.expect("call.ended", timeout=8, call_id=call_id)  # ring timeout 3 s
+    await server.advance(server.settings.ring_timeout_s - 1)
+    assert not alice.has("call.ended", call_id=call_id)
+    await server.advance(1)
+    ended = await alice.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("no_answer", "ring_timeout")
     assert (await bob.expect("call.ended", call_id=call_id))["outcome"] == "no_answer"
 
 
-async def test_callee_in_a_call_is_busy(server: ServerProcess, connect: Connect) -> None:
+async def test_callee_in_a_call_is_busy(server: InProcessServer, connect: Connect) -> None:
     alice, bob, carol = await connect(), await connect(), await connect()
     await place(alice, bob)
     ack = await carol.request(
@@ -106,7 +118,7 @@ async def test_callee_in_a_call_is_busy(server: ServerProcess, connect: Connect)
     assert (await history(server, carol))[0]["outcome"] == "busy"
 
 
-async def test_do_not_disturb_makes_callee_busy(server: ServerProcess, connect: Connect) -> None:
+async def test_do_not_disturb_makes_callee_busy(server: InProcessServer, connect: Connect) -> None:
     alice, bob = await connect(), await connect()
     assert (await bob.request("presence.set", {"status": "dnd"}))["status"] == "dnd"
     ack = await alice.request(
@@ -115,7 +127,7 @@ async def test_do_not_disturb_makes_callee_busy(server: ServerProcess, connect: 
     assert (ack["ended"]["outcome"], ack["ended"]["reason"]) == ("busy", "dnd")
 
 
-async def test_offline_callee_is_unreachable(server: ServerProcess, connect: Connect) -> None:
+async def test_offline_callee_is_unreachable(server: InProcessServer, connect: Connect) -> None:
     alice = await connect()
     bob_name = "off" + alice.username
     await server.create_user(bob_name)
@@ -125,7 +137,7 @@ async def test_offline_callee_is_unreachable(server: ServerProcess, connect: Con
 
 
 async def test_blocked_caller_is_told_exactly_what_an_offline_callee_gives(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     # issue 12: the blocked caller heard "unavailable", an offline callee gives "offline"
     alice, bob = await connect(), await connect()
@@ -170,7 +182,7 @@ async def test_blocked_caller_is_told_exactly_what_an_offline_callee_gives(
 
 
 async def test_all_devices_ring_and_first_answer_wins(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice = await connect()
     bob_phone = await connect(device="phone")
@@ -198,7 +210,7 @@ async def test_all_devices_ring_and_first_answer_wins(
 
 
 async def test_hangup_before_answer_and_double_hangup_are_refused(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -216,31 +228,36 @@ async def test_hangup_before_answer_and_double_hangup_are_refused(
 
 
 async def test_caller_vanishing_before_media_connects_fails_the_call(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
-    # the live server uses a 20 s media timeout; a dropped caller ends it sooner (grace 2 s)
+    # a dropped caller ends it after the reconnect grace, before the media time-out
+    assert server.settings.reconnect_grace_s < server.settings.media_timeout_s
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
     await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
     await alice.drop()
-    ended = await bob.expect("call.ended", timeout=8, call_id=call_id)
+    await server.seen_dropped(alice)
+    await server.advance(server.settings.reconnect_grace_s)
+    ended = await bob.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("failed", "connection_lost")
 
 
 async def test_vanished_client_in_call_is_ended_after_grace(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
     await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
     await bob.request("call.media", {"call_id": call_id, "state": "connected"})
     await bob.drop()
-    ended = await alice.expect("call.ended", timeout=8, call_id=call_id)
+    await server.seen_dropped(bob)
+    await server.advance(server.settings.reconnect_grace_s)
+    ended = await alice.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
 
 
 async def test_reconnect_with_resume_keeps_the_call_and_replays_missed_events(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -265,7 +282,7 @@ async def test_calling_a_user_who_does_not_exist_or_yourself(connect: Connect) -
     assert (await alice.request("presence.set", {"status": "online"}))["status"] == "online"
 
 
-async def _set_status(server: ServerProcess, username: str, status: str) -> None:
+async def _set_status(server: InProcessServer, username: str, status: str) -> None:
     ctx = await server.context()
     operator_name = "op" + username
     await server.create_user(operator_name, role="operator_admin")
@@ -277,7 +294,7 @@ async def _set_status(server: ServerProcess, username: str, status: str) -> None
 
 
 async def test_suspended_account_cannot_place_calls_and_nothing_is_recorded(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     await _set_status(server, alice.username, "suspended")
@@ -289,7 +306,7 @@ async def test_suspended_account_cannot_place_calls_and_nothing_is_recorded(
 
 
 async def test_limited_account_may_place_audio_but_not_video_calls(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     await _set_status(server, alice.username, "limited")
@@ -303,36 +320,22 @@ async def test_limited_account_may_place_audio_but_not_video_calls(
 
 
 async def test_answered_call_whose_media_never_connects_fails(
-    tmp_path_factory: pytest.TempPathFactory,
+    server: InProcessServer, connect: Connect
 ) -> None:
-    var = tmp_path_factory.mktemp("mt")
-    server = ServerProcess(
-        var / "var", f"sqlite+aiosqlite:///{var / 'y.db'}", YUNTONG_MEDIA_TIMEOUT_S="1.5"
+    alice, bob = await connect(), await connect()
+    call_id = await place(alice, bob)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await server.advance(server.settings.media_timeout_s)
+    ended = await alice.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
+        "failed",
+        "media_timeout",
+        0,
     )
-    server.start()
-    try:
-        for name in ("mta", "mtb"):
-            await server.create_user(name)
-        alice = await WsClient(server.ws_url, await server.login("mta")).connect()
-        bob = await WsClient(server.ws_url, await server.login("mtb")).connect()
-        alice.username, bob.username = "mta", "mtb"  # type: ignore[attr-defined]
-        call_id = await place(alice, bob)
-        await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
-        ended = await alice.expect("call.ended", timeout=6, call_id=call_id)
-        assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
-            "failed",
-            "media_timeout",
-            0,
-        )
-        await alice.close()
-        await bob.close()
-    finally:
-        server.stop()
-        await server.aclose()
 
 
 async def test_media_failure_reported_by_a_client_ends_the_call(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)
@@ -347,7 +350,7 @@ async def test_media_failure_reported_by_a_client_ends_the_call(
 
 
 async def test_terminating_an_account_closes_its_sessions_and_ends_its_call(
-    server: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
     call_id = await place(alice, bob)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.wsclient import FAKE_SDP
+from yuntong.calls.engine import ActiveCall, check_sdp
 from yuntong.calls.models import CallState
-from yuntong.calls.service import ActiveCall, check_sdp
 from yuntong.core.errors import YuntongError
 
 

@@ -1,8 +1,11 @@
-"""The call state machine: invite → ringing → answered → connected → ended, with every outcome.
+"""The live call engine: the calls this node owns, from the invite to the end.
 
-Live calls are held in memory by :class:`CallEngine` (one process owns a call); every transition
-is written to the call record at once, so no attempt ever lacks a record, and calls left open by a
-crash are closed as ``interrupted`` at the next start.
+Live calls are held in memory by :class:`CallEngine` (one process owns a call) and move along
+the state machine of :mod:`yuntong.calls.machine`; every transition is written to the call
+record at once, so no attempt ever lacks a record. Timers (ring time-out, media time-out, the
+prepaid credit warning and cut-off) are the injected clock's timer handles. Answered calls are
+checkpointed every ``call_checkpoint_s``; calls left open by a crash are closed as
+``interrupted`` at the next start. A device that is gone ends the call it carried.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal
-from yuntong.accounts.roles import is_staff
 from yuntong.billing import credit
 from yuntong.calls import store
-from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
-from yuntong.calls.quality import estimate_mos
+from yuntong.calls.machine import check_move, public_reason
+from yuntong.calls.models import CallOutcome, CallState
 from yuntong.contacts import service as contacts
+from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
@@ -42,14 +45,6 @@ CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
 
-# state -> states it may move to
-TRANSITIONS: dict[CallState, frozenset[CallState]] = {
-    CallState.RINGING: frozenset({CallState.ANSWERED, CallState.ENDED}),
-    CallState.ANSWERED: frozenset({CallState.CONNECTED, CallState.ENDED}),
-    CallState.CONNECTED: frozenset({CallState.ENDED}),
-    CallState.ENDED: frozenset(),
-}
-
 
 @dataclass(eq=False)
 class ActiveCall:
@@ -64,16 +59,14 @@ class ActiveCall:
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     ringing_sent: bool = False
-    timer: asyncio.TimerHandle | None = None
+    timer: Timer | None = None
     # prepaid: the longest the call may last, and the timers that warn and end it
     max_seconds: int | None = None
-    credit_timers: tuple[asyncio.TimerHandle, ...] = ()
+    credit_timers: tuple[Timer, ...] = ()
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def move(self, to: CallState) -> None:
-        if to not in TRANSITIONS[self.state]:
-            raise YuntongError("invalid_transition", state=self.state.value)
-        self.state = to
+        self.state = check_move(self.state, to)
 
     def party(self, user_id: int) -> str:
         if user_id == self.caller_id:
@@ -206,7 +199,7 @@ async def do_invite(
         await hub_of(ctx).send(caller.user_id, "call.ended", ended, device=device)
         return {"call_id": call.id, "ended": ended}
     engine.add(call)
-    call.timer = _later(ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
+    call.timer = _later(ctx, ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
     await hub_of(ctx).send(
         callee.id,
         "call.incoming",
@@ -242,13 +235,6 @@ async def _immediate_outcome(
     return None
 
 
-def public_reason(reason: str) -> str:
-    """What the caller is told: a block is never revealed. The caller hears exactly what an
-    offline callee gives (``unreachable`` / ``offline``, at once), as presence shows the blocking
-    user offline to them too; the record keeps ``blocked``."""
-    return "offline" if reason == "blocked" else reason
-
-
 async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
@@ -278,7 +264,7 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
             answered_at=call.answered_at,
             callee_device=device,
         )
-        call.timer = _later(ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
+        call.timer = _later(ctx, ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
         _start_credit_timers(ctx, call)
         hub = hub_of(ctx)
         await hub.send(
@@ -475,11 +461,13 @@ async def _send_both(ctx: Context, call: ActiveCall, type_: str, data: dict[str,
 _TIMER_TASKS: set[asyncio.Task[None]] = set()  # fired timers still running (kept referenced)
 
 
-def _later(delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.TimerHandle:
-    """Run ``fire()`` in a task after ``delay`` seconds unless cancelled first.
+def _later(ctx: Context, delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> Timer:
+    """Run ``fire()`` in a task after ``delay`` seconds on the injected clock unless cancelled
+    first.
 
-    A loop timer rather than a sleeping task: nearly every call cancels its timers, and
-    cancelling a timer handle costs far less than creating and cancelling a task."""
+    A timer rather than a sleeping task: nearly every call cancels its timers, and cancelling
+    a timer handle (the event loop's own, with the real clock) costs far less than creating
+    and cancelling a task."""
 
     async def guarded() -> None:
         try:
@@ -492,7 +480,7 @@ def _later(delay: float, fire: Callable[[], Coroutine[Any, Any, None]]) -> async
         _TIMER_TASKS.add(task)
         task.add_done_callback(_TIMER_TASKS.discard)
 
-    return asyncio.get_running_loop().call_later(delay, start)
+    return ctx.clock.call_later(delay, start)
 
 
 def _cancel_timer(call: ActiveCall) -> None:
@@ -507,8 +495,8 @@ def _start_credit_timers(ctx: Context, call: ActiveCall) -> None:
         return
     warn_at = max(0, call.max_seconds - CREDIT_WARNING_S)
     call.credit_timers = (
-        _later(warn_at, partial(_credit_warning, ctx, call)),
-        _later(call.max_seconds, partial(_credit_exhausted, ctx, call)),
+        _later(ctx, warn_at, partial(_credit_warning, ctx, call)),
+        _later(ctx, call.max_seconds, partial(_credit_exhausted, ctx, call)),
     )
 
 
@@ -535,7 +523,7 @@ def _iso(value: datetime | None) -> str | None:
 
 async def _checkpoint_loop(ctx: Context) -> None:
     while True:
-        await asyncio.sleep(ctx.settings.call_checkpoint_s)
+        await ctx.clock.sleep(ctx.settings.call_checkpoint_s)
         try:
             await do_checkpoint_calls(ctx)
         except SQLAlchemyError:
@@ -578,154 +566,3 @@ async def do_close_interrupted_calls(ctx: Context) -> int:
             record.duration_ms = duration_ms
             record.billable_seconds = math.ceil(duration_ms / 1000)
     return len(records)
-
-
-# -- quality -------------------------------------------------------------------------------
-
-
-async def do_report_quality(
-    ctx: Context, user_id: int, call_id: str, report: dict[str, Any]
-) -> None:
-    """Store a participant's getStats summary and refresh the call's quality estimate."""
-    async with ctx.db.session() as session:
-        record = await session.get(CallRecord, call_id)
-        if record is None or user_id not in (record.caller_id, record.callee_id):
-            raise YuntongError("call_not_found")
-        if record.answered_at is None:
-            raise YuntongError("invalid_transition", state=record.state)
-        session.add(
-            CallQualityReport(call_id=call_id, user_id=user_id, at=ctx.clock.now(), **report)
-        )
-        await session.flush()
-        reports = await store.latest_reports(session, call_id)
-        summary = summarise(reports)
-        for key, value in summary.items():
-            setattr(record, key, value)
-
-
-def summarise(reports: list[CallQualityReport]) -> dict[str, float | None]:
-    """Worst-side view of a call: the higher RTT/jitter/loss of the two participants."""
-
-    def worst(attr: str, pick: Callable[[list[float]], float] = max) -> float | None:
-        values = [float(v) for r in reports if (v := getattr(r, attr)) is not None]
-        return pick(values) if values else None
-
-    rtt, jitter, loss = worst("rtt_ms"), worst("jitter_ms"), worst("loss_pct")
-    mos = estimate_mos(rtt or 0.0, jitter or 0.0, loss or 0.0) if rtt is not None else None
-    return {
-        "rtt_ms": rtt,
-        "jitter_ms": jitter,
-        "loss_pct": loss,
-        "bitrate_kbps": worst("bitrate_kbps", min),
-        "mos": mos,
-    }
-
-
-# -- history -------------------------------------------------------------------------------
-
-
-async def check_can_view_history(ctx: Context, viewer: Principal, subject_id: int) -> None:
-    """Users see their own records; organisation admins their members'; operator staff all."""
-    if subject_id == viewer.user_id or is_staff(viewer):
-        return
-    if viewer.role == "org_admin" and viewer.organisation_id is not None:
-        subject = (await directory.get_users(ctx, [subject_id])).get(subject_id)
-        if subject is not None and subject.organisation_id == viewer.organisation_id:
-            return
-    raise YuntongError("forbidden")
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    direction: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    contact_id: int | None = None
-
-
-async def list_history(
-    ctx: Context,
-    viewer: Principal,
-    subject_id: int,
-    filters: HistoryFilter,
-    page: int,
-    page_size: int,
-) -> tuple[list[dict[str, Any]], int]:
-    await check_can_view_history(ctx, viewer, subject_id)
-    stmt = store.history_query(
-        subject_id, filters.direction, filters.since, filters.until, filters.contact_id
-    )
-    async with ctx.db.session() as session:
-        records, total = await store.page(session, stmt, (page - 1) * page_size, page_size)
-    others = {r.callee_id if r.caller_id == subject_id else r.caller_id for r in records}
-    users = await directory.get_users(ctx, list(others))
-    return [history_entry(r, subject_id, users) for r in records], total
-
-
-def history_entry(record: CallRecord, subject_id: int, users: dict[int, Any]) -> dict[str, Any]:
-    outgoing = record.caller_id == subject_id
-    other_id = record.callee_id if outgoing else record.caller_id
-    other = users.get(other_id)
-    reason = public_reason(record.end_reason or "") if outgoing else record.end_reason
-    missed = (
-        not outgoing
-        and record.outcome in {o.value for o in store.MISSED}
-        and record.end_reason != "blocked"
-    )
-    return {
-        "id": record.id,
-        "direction": "outgoing" if outgoing else "incoming",
-        "missed": missed,
-        "other": {
-            "user_id": other_id,
-            "username": other.username if other else None,
-            "display_name": other.display_name if other else None,
-        },
-        "media": record.media,
-        "outcome": record.outcome,
-        "end_reason": reason,
-        "hung_up_by": record.hung_up_by,
-        "created_at": record.created_at,
-        "answered_at": record.answered_at,
-        "ended_at": record.ended_at,
-        "billable_seconds": record.billable_seconds,
-        "duration_ms": record.duration_ms,
-        "quality": {
-            "mos": record.mos,
-            "rtt_ms": record.rtt_ms,
-            "jitter_ms": record.jitter_ms,
-            "loss_pct": record.loss_pct,
-            "bitrate_kbps": record.bitrate_kbps,
-        },
-    }
-
-
-async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, Any]:
-    async with ctx.db.session() as session:
-        record = await session.get(CallRecord, call_id)
-    if record is None:
-        raise YuntongError("call_not_found")
-    subject = viewer.user_id if viewer.user_id in (record.caller_id, record.callee_id) else None
-    if subject is None:
-        # not a party: allowed only through an org admin / staff view of one of the parties
-        for party in (record.caller_id, record.callee_id):
-            try:
-                await check_can_view_history(ctx, viewer, party)
-            except YuntongError:
-                continue
-            subject = party
-            break
-    if subject is None or (subject == record.callee_id and record.end_reason == "blocked"):
-        raise YuntongError("call_not_found")
-    users = await directory.get_users(ctx, [record.caller_id, record.callee_id])
-    return history_entry(record, subject, users)
-
-
-async def missed_count(ctx: Context, user_id: int) -> int:
-    async with ctx.db.session() as session:
-        return await store.unseen_missed_count(session, user_id)
-
-
-async def do_mark_missed_seen(ctx: Context, user_id: int) -> None:
-    async with ctx.db.session() as session:
-        await store.mark_missed_seen(session, user_id)

@@ -1,0 +1,32 @@
+"""The call state machine: ringing → answered → connected → ended, and what a caller is told.
+
+A live call moves only along :data:`TRANSITIONS`; :func:`check_move` refuses any other move
+with ``invalid_transition``. Every outcome ends the call in ``ended``; ``ended`` goes nowhere.
+"""
+
+from __future__ import annotations
+
+from yuntong.calls.models import CallState
+from yuntong.core.errors import YuntongError
+
+# state -> states it may move to
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    CallState.RINGING: frozenset({CallState.ANSWERED, CallState.ENDED}),
+    CallState.ANSWERED: frozenset({CallState.CONNECTED, CallState.ENDED}),
+    CallState.CONNECTED: frozenset({CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+}
+
+
+def check_move(state: CallState, to: CallState) -> CallState:
+    """``to`` if a call in ``state`` may move there; ``invalid_transition`` otherwise."""
+    if to not in TRANSITIONS[state]:
+        raise YuntongError("invalid_transition", state=state.value)
+    return to
+
+
+def public_reason(reason: str) -> str:
+    """What the caller is told: a block is never revealed. The caller hears exactly what an
+    offline callee gives (``unreachable`` / ``offline``, at once), as presence shows the blocking
+    user offline to them too; the record keeps ``blocked``."""
+    return "offline" if reason == "blocked" else reason
