@@ -297,7 +297,7 @@ def billing_close(
     cycle: Annotated[str, typer.Option("--cycle", help="The cycle to close, YYYY-MM.")],
 ) -> None:
     """Close a billing cycle: statements for every account (running it again changes nothing)."""
-    from yuntong.billing import statements
+    from yuntong.billing.statements import statements
 
     settings = _settings()
 
@@ -357,7 +357,7 @@ def billing_worker(
 def billing_daily() -> None:
     """Run the daily billing jobs now: close every ended cycle not closed yet, late fees,
     reminders, suspensions, pending e-mail (failed e-mails are retried and counted)."""
-    from yuntong.billing import dunning
+    from yuntong.billing.collections import dunning
 
     async def action(ctx: Context) -> dunning.DailyResult:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

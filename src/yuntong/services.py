@@ -25,10 +25,10 @@ from typing import Any
 
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.service import DUMMY_HASH
-from yuntong.billing.catalog import CATALOG
-from yuntong.billing.credit import STANDINGS
-from yuntong.billing.rating import RATER
-from yuntong.billing.usage import WATERMARK
+from yuntong.billing.catalog.catalog import CATALOG
+from yuntong.billing.ledger.credit import STANDINGS
+from yuntong.billing.ledger.rating import RATER
+from yuntong.billing.ledger.usage import WATERMARK
 from yuntong.billing.worker import WORKER
 from yuntong.calls.service import ENGINE
 from yuntong.config import Settings

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import is_staff_role
-from yuntong.billing import credit
+from yuntong.billing.ledger import credit
 from yuntong.calls import store
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord, CallState
 from yuntong.calls.quality import estimate_mos

@@ -25,7 +25,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.calls import service as calls
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError

@@ -23,8 +23,13 @@ from sqlalchemy import select
 
 from tests.integration.billing.conftest import account_of, beijing, move_to, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, dunning, orders, payments, statements, store
+from yuntong.billing import store
+from yuntong.billing.collections import dunning
+from yuntong.billing.disputes import disputes
+from yuntong.billing.ledger import orders
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
 
 

@@ -19,8 +19,9 @@ from tests.integration.billing.conftest import (
     product,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing import orders, payments
+from yuntong.billing.ledger import orders
 from yuntong.billing.models import LedgerEntry, Payment
+from yuntong.billing.payments import payments
 from yuntong.core.context import Context
 
 SECRET = "test-webhook-secret-0123456789"
@@ -190,7 +191,7 @@ async def test_paying_another_customers_statement_is_refused(
 
 
 async def payments_statements(ctx: Context, who: Principal) -> list[int]:
-    from yuntong.billing import statements
+    from yuntong.billing.statements import statements
 
     return [st.id for st in await statements.list_statements(ctx, who, None)]
 

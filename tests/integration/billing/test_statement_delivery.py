@@ -23,9 +23,14 @@ from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import User
-from yuntong.billing import dunning, notices, orders, payments, statements
-from yuntong.billing.models import EntryKind, LedgerEntry, Notice, Statement, StatementKind
+from yuntong.billing.collections import dunning
+from yuntong.billing.ledger import orders
+from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementKind
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
+from yuntong.notifications import notices
+from yuntong.notifications.models import Notice
 
 smtp_sink = smtp.smtp_sink  # the fixture, under its own name
 

@@ -18,9 +18,14 @@ from sqlalchemy import select
 
 from tests.integration.billing.conftest import PASSWORD, account_of, beijing, move_to, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, incidents, orders, statements, store
-from yuntong.billing.models import EntryKind, Notice, Statement
+from yuntong.billing import store
+from yuntong.billing.disputes import disputes
+from yuntong.billing.ledger import orders
+from yuntong.billing.models import EntryKind, Statement
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
+from yuntong.notifications.models import Notice
+from yuntong.sla import incidents
 
 TITLE = "Power cut in the Beijing data centre"
 

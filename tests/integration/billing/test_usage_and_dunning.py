@@ -14,9 +14,14 @@ from sqlalchemy import func, select
 from tests.conftest import unique
 from tests.integration.billing.conftest import account_of, beijing, move_to, person, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, dunning, orders, payments, rating, statements, store
+from yuntong.billing import store
+from yuntong.billing.collections import dunning
+from yuntong.billing.disputes import disputes
+from yuntong.billing.ledger import orders, rating
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import EntryKind, LedgerEntry, Payment, UsageRecord
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -176,7 +181,7 @@ async def test_a_big_batch_is_rated_exactly_like_a_small_one(
     """300 records (PostgreSQL copies batches this big into the ledger): every record gets
     its entry, amounts as computed one by one, and a second pass adds nothing."""
     from tests.integration.billing.conftest import rate, use
-    from yuntong.billing.tariff import Rate, rate_usage
+    from yuntong.billing.catalog.tariff import Rate, rate_usage
 
     move_to(ctx, beijing(2026, 11, 1, 9))
     spec = rate("12.5", "6/6", 2)

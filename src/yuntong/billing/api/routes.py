@@ -11,27 +11,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.billing import (
-    accounts as billing_accounts,
-)
-from yuntong.billing import (
-    catalog,
-    credit,
-    dunning,
-    lifecycle,
-    notices,
-    orders,
-    payments,
-    rating,
-    statements,
-)
-from yuntong.billing.documents import ReceiptView, receipt_pdf, statement_csv, statement_pdf
+from yuntong.billing.catalog import catalog
+from yuntong.billing.catalog.tariff import USAGE_TYPES
+from yuntong.billing.collections import dunning, lifecycle
+from yuntong.billing.ledger import accounts as billing_accounts
+from yuntong.billing.ledger import credit, orders, rating
 from yuntong.billing.models import Statement
-from yuntong.billing.tariff import USAGE_TYPES
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
+from yuntong.billing.statements.documents import (
+    ReceiptView,
+    receipt_pdf,
+    statement_csv,
+    statement_pdf,
+)
 from yuntong.core.api_types import DbId, NonNegativeFen, Seconds
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale, translate
+from yuntong.notifications import notices
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]

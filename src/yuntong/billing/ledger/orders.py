@@ -27,16 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
 from yuntong.billing import store
-from yuntong.billing.accounts import account_for_actor, publish_changed
-from yuntong.billing.catalog import (
+from yuntong.billing.catalog.catalog import (
     Catalog,
     business_tz,
     load_catalog,
     local_day,
     price_summary,
 )
-from yuntong.billing.credit import check_account_usable
-from yuntong.billing.cycles import Cycle, cycle_of, prorate
+from yuntong.billing.catalog.cycles import Cycle, cycle_of, prorate
+from yuntong.billing.ledger.accounts import account_for_actor, publish_changed
+from yuntong.billing.ledger.credit import check_account_usable
 from yuntong.billing.models import (
     AccountKind,
     BillingAccount,
@@ -446,7 +446,7 @@ async def do_place_order(
 ) -> Order:
     """Subscribe to products now. A package replaces the current one with proration; the
     first order of an account issues its first statement (due in N working days)."""
-    from yuntong.billing.statements import do_issue_first_statement
+    from yuntong.billing.statements.statements import do_issue_first_statement
 
     account = await account_for_actor(ctx, actor, account_id)
     await check_account_usable(ctx, account.id)

@@ -14,22 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
-from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import Catalog, business_tz, load_catalog, local_day
-from yuntong.billing.cycles import Cycle, cycle_of, next_cycle
-from yuntong.billing.models import (
-    BillingAccount,
-    EntryKind,
-    Incident,
-    LedgerEntry,
-    Product,
-    Subscription,
-)
+from yuntong.billing.catalog.catalog import Catalog, business_tz, load_catalog, local_day
+from yuntong.billing.catalog.cycles import Cycle, cycle_of, next_cycle
+from yuntong.billing.ledger.accounts import publish_changed
+from yuntong.billing.models import BillingAccount, EntryKind, LedgerEntry, Product, Subscription
 from yuntong.billing.store import add_entry, entry_by_key
 from yuntong.core.context import Context
 from yuntong.core.db import UTCDateTime
 from yuntong.core.errors import YuntongError
 from yuntong.core.money import round_fen
+from yuntong.sla.models import Incident
 
 MAX_TITLE = 200
 

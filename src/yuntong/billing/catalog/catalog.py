@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
+from yuntong.billing.catalog.tariff import USAGE_TYPES, Rate
 from yuntong.billing.models import Product, ProductKind, ProductPrice, Subscription
-from yuntong.billing.tariff import USAGE_TYPES, Rate
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 
@@ -248,7 +248,7 @@ async def do_set_price(
         raise YuntongError("price_change_too_soon", days=0) from exc
     await _changed(ctx)
     if not first:
-        from yuntong.billing.notices import do_announce_price
+        from yuntong.notifications.notices import do_announce_price
 
         await do_announce_price(ctx, catalog.products[product_id], price)
     return price

@@ -20,31 +20,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts.service import Actor
 from yuntong.billing import store
-from yuntong.billing.accounts import account_for_actor, holder_name, publish_changed
-from yuntong.billing.catalog import business_tz, load_catalog, local_day, product_name
-from yuntong.billing.cycles import CYCLE_RE, Cycle, cycle_named, cycle_of, next_cycle
-from yuntong.billing.documents import LineView, StatementView
+from yuntong.billing.catalog.catalog import business_tz, load_catalog, local_day, product_name
+from yuntong.billing.catalog.cycles import CYCLE_RE, Cycle, cycle_named, cycle_of, next_cycle
+from yuntong.billing.ledger.accounts import account_for_actor, holder_name, publish_changed
+from yuntong.billing.ledger.orders import advance_rents
+from yuntong.billing.ledger.rating import do_rate_pending
+from yuntong.billing.ledger.usage import do_collect_call_usage
 from yuntong.billing.models import (
     BillingAccount,
     CycleClose,
     EntryKind,
-    Incident,
     LedgerEntry,
-    Notice,
     Order,
     Statement,
     StatementKind,
 )
-from yuntong.billing.notices import ATTACHERS
-from yuntong.billing.orders import advance_rents
-from yuntong.billing.rating import do_rate_pending
-from yuntong.billing.usage import do_collect_call_usage
+from yuntong.billing.statements.documents import LineView, StatementView
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 from yuntong.core.workdays import WorkCalendar
+from yuntong.notifications.models import Notice
+from yuntong.notifications.notices import ATTACHERS
+from yuntong.sla.models import Incident
 
 log = get_logger(__name__)
 CHUNK = 500
@@ -646,7 +646,7 @@ async def statement_view(
 async def _statement_attachments(
     ctx: Context, notice: Notice, locale: str
 ) -> list[tuple[str, str, bytes]]:
-    from yuntong.billing.documents import statement_csv, statement_pdf
+    from yuntong.billing.statements.documents import statement_csv, statement_pdf
 
     async with ctx.db.session() as s:
         st = await s.get(Statement, int(notice.params["statement_id"]))

@@ -18,19 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from yuntong.billing.models import (
-    BillingAccount,
-    Notice,
-    Product,
-    ProductPrice,
-    Statement,
-    Subscription,
-)
+from yuntong.billing.models import BillingAccount, Product, ProductPrice, Statement, Subscription
 from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.core.context import Context
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
 from yuntong.core.mail import Mailer, MailError, build_message
+from yuntong.notifications.models import Notice
 
 log = get_logger(__name__)
 
@@ -243,7 +237,7 @@ async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
     """E-mail every notice not e-mailed yet, each on its own: a notice that cannot be rendered
     or sent is recorded (attempts, time, code), logged, retried after ``retry_after`` and
     never stops the others. Notices never tried go first."""
-    from yuntong.billing.accounts import notice_addresses
+    from yuntong.billing.ledger.accounts import notice_addresses
 
     mailer: Mailer = Mailer.from_settings(ctx.settings)
     now = ctx.clock.now()
