@@ -25,7 +25,7 @@ from yuntong.accounts.auth import (
 )
 from yuntong.accounts.models import STAFF_ROLES
 from yuntong.billing.catalog.tariff import USAGE_TYPES
-from yuntong.billing.ledger.orders import terms_text
+from yuntong.billing.orders.orders import terms_text
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
 from yuntong.core.workdays import WorkCalendar

@@ -22,9 +22,10 @@ from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.billing.catalog import catalog
 from yuntong.billing.collections import dunning, lifecycle
-from yuntong.billing.ledger import credit, orders, rating
+from yuntong.billing.ledger import credit, rating
 from yuntong.billing.ledger.accounts import account_for_actor, do_set_credit_limit
 from yuntong.billing.models import EntryKind, LedgerEntry, ProductPrice
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

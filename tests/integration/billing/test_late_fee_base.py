@@ -26,8 +26,8 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.collections import dunning
 from yuntong.billing.disputes import disputes
-from yuntong.billing.ledger import orders
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

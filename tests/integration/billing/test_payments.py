@@ -19,8 +19,8 @@ from tests.integration.billing.conftest import (
     product,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing.ledger import orders
 from yuntong.billing.models import LedgerEntry, Payment
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.core.context import Context
 

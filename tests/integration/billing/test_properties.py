@@ -23,8 +23,9 @@ from tests.integration.billing.conftest import (
 )
 from yuntong.accounts.auth import Principal
 from yuntong.billing import store
-from yuntong.billing.ledger import orders, rating
+from yuntong.billing.ledger import rating
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

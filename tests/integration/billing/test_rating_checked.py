@@ -27,7 +27,7 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.catalog import business_tz, load_catalog
-from yuntong.billing.ledger import orders, rating
+from yuntong.billing.ledger import rating
 from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import (
     AllowanceUse,
@@ -36,6 +36,7 @@ from yuntong.billing.models import (
     LedgerEntry,
     UsageRecord,
 )
+from yuntong.billing.orders import orders
 from yuntong.core.context import Context
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

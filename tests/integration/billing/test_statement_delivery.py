@@ -24,8 +24,8 @@ from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import User
 from yuntong.billing.collections import dunning
-from yuntong.billing.ledger import orders
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementKind
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

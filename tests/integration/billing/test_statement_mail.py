@@ -15,7 +15,7 @@ from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts import service as accounts
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.billing.ledger import orders
+from yuntong.billing.orders import orders
 from yuntong.core.context import Context
 from yuntong.notifications import notices
 

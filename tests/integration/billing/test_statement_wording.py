@@ -20,8 +20,8 @@ from tests.integration.billing.conftest import PASSWORD, account_of, beijing, mo
 from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.disputes import disputes
-from yuntong.billing.ledger import orders
 from yuntong.billing.models import EntryKind, Statement
+from yuntong.billing.orders import orders
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context
 from yuntong.notifications.models import Notice

@@ -19,8 +19,8 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.collections import lifecycle
 from yuntong.billing.collections.dunning import do_review_account
-from yuntong.billing.ledger.orders import do_place_order
 from yuntong.billing.models import EntryKind, LedgerEntry
+from yuntong.billing.orders.orders import do_place_order
 from yuntong.billing.payments import payments
 from yuntong.billing.statements.statements import do_close_cycle
 from yuntong.core.context import Context

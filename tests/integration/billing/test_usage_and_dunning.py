@@ -17,9 +17,10 @@ from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.collections import dunning
 from yuntong.billing.disputes import disputes
-from yuntong.billing.ledger import orders, rating
+from yuntong.billing.ledger import rating
 from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import EntryKind, LedgerEntry, Payment, UsageRecord
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

@@ -18,8 +18,9 @@ from tests.integration.billing.conftest import (
 from yuntong.accounts.auth import Principal
 from yuntong.billing import store
 from yuntong.billing.collections import dunning
-from yuntong.billing.ledger import credit, orders, rating
+from yuntong.billing.ledger import credit, rating
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementKind
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.core.context import Context

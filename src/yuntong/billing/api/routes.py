@@ -15,8 +15,9 @@ from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.tariff import USAGE_TYPES
 from yuntong.billing.collections import dunning, lifecycle
 from yuntong.billing.ledger import accounts as billing_accounts
-from yuntong.billing.ledger import credit, orders, rating
+from yuntong.billing.ledger import credit, rating
 from yuntong.billing.models import Statement
+from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
 from yuntong.billing.statements.documents import (
@@ -29,6 +30,7 @@ from yuntong.core.api_types import DbId, NonNegativeFen, Seconds
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale, translate
+from yuntong.core.money import parse_yuan
 from yuntong.notifications import notices
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -338,8 +340,6 @@ def _payment_out(p: Any) -> dict[str, Any]:
 
 @router.post("/payments", status_code=201, summary="Staff: record a payment")
 async def record_payment(ctx: Ctx, user: User, body: PaymentIn) -> dict[str, Any]:
-    from yuntong.core.money import parse_yuan
-
     try:
         amount = parse_yuan(body.amount)
     except ValueError as exc:

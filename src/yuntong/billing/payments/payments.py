@@ -20,6 +20,8 @@ from yuntong.accounts import service as accounts
 from yuntong.accounts.service import Actor
 from yuntong.billing import store
 from yuntong.billing.catalog.catalog import local_day
+from yuntong.billing.collections.dunning import do_review_account
+from yuntong.billing.collections.lifecycle import do_complete_termination_if_paid
 from yuntong.billing.ledger.accounts import get_account, publish_changed
 from yuntong.billing.ledger.credit import do_credit_alerts
 from yuntong.billing.models import EntryKind, Payment, Statement
@@ -126,9 +128,6 @@ async def do_record_payment(ctx: Context, actor: Actor | None, payment: PaymentI
         amount=format_yuan(payment.amount_fen),
         receipt=receipt,
     )
-    from yuntong.billing.collections.dunning import do_review_account
-    from yuntong.billing.collections.lifecycle import do_complete_termination_if_paid
-
     await do_review_account(ctx, account.id)
     await do_credit_alerts(ctx, {account.id})
     await do_complete_termination_if_paid(ctx, account.id)

@@ -23,8 +23,8 @@ from yuntong.billing import store
 from yuntong.billing.catalog.catalog import business_tz, load_catalog, local_day, product_name
 from yuntong.billing.catalog.cycles import CYCLE_RE, Cycle, cycle_named, cycle_of, next_cycle
 from yuntong.billing.ledger.accounts import account_for_actor, holder_name, publish_changed
-from yuntong.billing.ledger.orders import advance_rents
 from yuntong.billing.ledger.rating import do_rate_pending
+from yuntong.billing.ledger.rents import advance_rents
 from yuntong.billing.ledger.usage import do_collect_call_usage
 from yuntong.billing.models import (
     BillingAccount,
@@ -35,7 +35,12 @@ from yuntong.billing.models import (
     Statement,
     StatementKind,
 )
-from yuntong.billing.statements.documents import LineView, StatementView
+from yuntong.billing.statements.documents import (
+    LineView,
+    StatementView,
+    statement_csv,
+    statement_pdf,
+)
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
@@ -646,8 +651,6 @@ async def statement_view(
 async def _statement_attachments(
     ctx: Context, notice: Notice, locale: str
 ) -> list[tuple[str, str, bytes]]:
-    from yuntong.billing.statements.documents import statement_csv, statement_pdf
-
     async with ctx.db.session() as s:
         st = await s.get(Statement, int(notice.params["statement_id"]))
         account = await s.get(BillingAccount, notice.account_id)
