@@ -26,9 +26,12 @@ from typing import Any
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.service import DUMMY_HASH
 from yuntong.billing.catalog.catalog import CATALOG
+from yuntong.billing.ledger.accounts import notice_recipient
 from yuntong.billing.ledger.credit import STANDINGS
 from yuntong.billing.ledger.rating import RATER
 from yuntong.billing.ledger.usage import WATERMARK
+from yuntong.billing.statements import statements
+from yuntong.billing.statements.statements import INCIDENT_TITLES
 from yuntong.billing.worker import WORKER
 from yuntong.calls.service import ENGINE
 from yuntong.config import Settings
@@ -42,8 +45,11 @@ from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
 from yuntong.meetings.room import ROOMS
+from yuntong.notifications import notices
+from yuntong.notifications.notices import RECIPIENTS
 from yuntong.realtime.connection import HUB
 from yuntong.realtime.presence import BUSY, DND, WATCHERS
+from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
     FEED,
@@ -66,6 +72,8 @@ PIECES: tuple[Piece[Any], ...] = (
     RATER,
     WATERMARK,
     WORKER,
+    RECIPIENTS,
+    INCIDENT_TITLES,
 )
 
 
@@ -74,5 +82,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     the change feed (so that other processes see them)."""
     ctx = new_context(settings, clock)
     ctx.services.build(ctx, PIECES)
+    notices.send_to(ctx, notice_recipient)
+    statements.name_incidents_with(ctx, incident_titles)
     changes.attach(ctx)
     return ctx

@@ -265,3 +265,9 @@ async def list_incidents(ctx: Context, actor: Actor, limit: int = 200) -> list[I
     query = select(Incident).order_by(Incident.starts_at.desc(), Incident.id.desc()).limit(limit)
     async with ctx.db.session() as s:
         return list((await s.execute(query)).scalars())
+
+
+async def incident_titles(s: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The titles of these incidents (statement lines name the incident they credit)."""
+    query = select(Incident.id, Incident.title).where(Incident.id.in_(ids))
+    return {i: t for i, t in (await s.execute(query)).all()}

@@ -53,6 +53,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
+from yuntong.notifications.notices import do_notify
 
 log = get_logger(__name__)
 RECONCILE_EVERY_S = 10.0  # forget the notes of calls rated since
@@ -496,8 +497,6 @@ async def do_credit_alerts(
     """Tell postpaid accounts when they pass 80 % and 100 % of their credit limit (once each,
     until a payment brings them back under). One query for the whole batch; ``owed`` gives
     the balances when the caller already knows them."""
-    from yuntong.notifications.notices import do_notify
-
     if not account_ids:
         return
     raised = []

@@ -13,9 +13,9 @@ from yuntong.accounts.models import User
 from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, check_usage_type
 from yuntong.billing.ledger.accounts import account_for_user, account_ids_for_users
 from yuntong.billing.models import UsageRecord
-from yuntong.billing.store import insert_ignoring_duplicates
 from yuntong.calls.models import CallRecord
 from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
 
 COLLECT_LOOKBACK = timedelta(days=7)

@@ -8,14 +8,14 @@ changes nothing (unique account, kind and cycle).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts.service import Actor
@@ -41,17 +41,34 @@ from yuntong.billing.statements.documents import (
     statement_csv,
     statement_pdf,
 )
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 from yuntong.core.workdays import WorkCalendar
 from yuntong.notifications.models import Notice
-from yuntong.notifications.notices import ATTACHERS
-from yuntong.sla.models import Incident
+from yuntong.notifications.notices import ATTACHERS, DELIVERED, add_notices
 
 log = get_logger(__name__)
+
+# the titles of the incidents credited on a statement's lines, read in the statement's session
+IncidentTitles = Callable[[AsyncSession, set[int]], Awaitable[dict[int, str]]]
+INCIDENT_TITLES = Piece(
+    "billing.incident_titles",
+    "node-owned live state",
+    lambda ctx: Slot[IncidentTitles](),
+    "the look-up of incident titles for statement lines: sla hands it over when the context "
+    "is built (billing does not import sla)",
+)
+
+
+def name_incidents_with(ctx: Context, titles: IncidentTitles) -> None:
+    """Hand over the look-up of incident titles (``yuntong.services``)."""
+    ctx.services.get(INCIDENT_TITLES).value = titles
+
+
 CHUNK = 500
 MAX_CATCH_UP_CYCLES = 24  # a daily run closes at most this many ended cycles back
 
@@ -208,7 +225,7 @@ async def _save(
         for st, _ in statements
     ]
     if notices:
-        await s.execute(store.insert_ignoring_duplicates(s, Notice), notices)
+        await add_notices(s, notices)
 
 
 # -- cycle close -------------------------------------------------------------------------------
@@ -313,7 +330,7 @@ async def _record_closed(ctx: Context, close_day: int, label: str, issued: int) 
     """The first close of a cycle is recorded; closing it again keeps that record."""
     row = {"close_day": close_day, "cycle": label, "closed_at": ctx.clock.now(), "issued": issued}
     async with ctx.db.session() as s:
-        await s.execute(store.insert_ignoring_duplicates(s, CycleClose), [row])
+        await s.execute(insert_ignoring_duplicates(s, CycleClose), [row])
 
 
 async def _close_chunk(
@@ -569,7 +586,9 @@ def describe(entry: LedgerEntry, words: Wording) -> str:
     return translate("line.credit", locale, why=detail.get("why", entry.reference or ""))
 
 
-async def _incident_titles(s: AsyncSession, entries: Sequence[LedgerEntry]) -> dict[int, str]:
+async def _incident_titles(
+    ctx: Context, s: AsyncSession, entries: Sequence[LedgerEntry]
+) -> dict[int, str]:
     ids = {
         int(e.detail["incident_id"])
         for e in entries
@@ -577,8 +596,9 @@ async def _incident_titles(s: AsyncSession, entries: Sequence[LedgerEntry]) -> d
     }
     if not ids:
         return {}
-    query = select(Incident.id, Incident.title).where(Incident.id.in_(ids))
-    return {i: t for i, t in (await s.execute(query)).all()}
+    titles = ctx.services.get(INCIDENT_TITLES).value
+    assert titles is not None, "statements.name_incidents_with was not called"
+    return await titles(s, ids)
 
 
 async def statement_view(
@@ -594,7 +614,7 @@ async def statement_view(
         else:
             entries = await store.statement_entries(s, st.id)
             previous = st.previous_balance_fen
-        incidents = await _incident_titles(s, entries)
+        incidents = await _incident_titles(ctx, s, entries)
     now = ctx.clock.now()
     tz = business_tz(ctx)
     words = Wording(locale, tz, products, incidents)
@@ -663,4 +683,13 @@ async def _statement_attachments(
     ]
 
 
+async def _statement_delivered(s: AsyncSession, notice: Notice, at: datetime) -> None:
+    await s.execute(
+        update(Statement)
+        .where(Statement.id == int(notice.params["statement_id"]))
+        .values(delivered_at=at)
+    )
+
+
 ATTACHERS["statement_issued"] = _statement_attachments
+DELIVERED["statement_issued"] = _statement_delivered
