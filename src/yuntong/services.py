@@ -26,13 +26,16 @@ from typing import Any
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.service import DUMMY_HASH
 from yuntong.billing.catalog.catalog import CATALOG
+from yuntong.billing.ledger import credit, usage
 from yuntong.billing.ledger.accounts import notice_recipient
 from yuntong.billing.ledger.credit import STANDINGS
 from yuntong.billing.ledger.rating import RATER
-from yuntong.billing.ledger.usage import WATERMARK
+from yuntong.billing.ledger.usage import CALL_SOURCE, WATERMARK
 from yuntong.billing.statements import statements
 from yuntong.billing.statements.statements import INCIDENT_TITLES
 from yuntong.billing.worker import WORKER
+from yuntong.calls import store as calls_store
+from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
 from yuntong.calls.service import ENGINE
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS
@@ -74,14 +77,21 @@ PIECES: tuple[Piece[Any], ...] = (
     WORKER,
     RECIPIENTS,
     INCIDENT_TITLES,
+    CREDIT_GATE,
+    CALL_SOURCE,
 )
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     """A context with every piece of node state built, its bus writing durable messages to
-    the change feed (so that other processes see them)."""
+    the change feed (so that other processes see them), and the functions domains hand each
+    other where one may not import the other: billing's credit gate to calls, the finished
+    calls' query to billing's usage collection, billing's recipient look-up to notifications,
+    sla's incident titles to statements."""
     ctx = new_context(settings, clock)
     ctx.services.build(ctx, PIECES)
+    gate_calls_with(ctx, credit)
+    usage.collect_calls_from(ctx, calls_store.finished_calls)
     notices.send_to(ctx, notice_recipient)
     statements.name_incidents_with(ctx, incident_titles)
     changes.attach(ctx)
