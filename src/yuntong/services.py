@@ -31,8 +31,8 @@ from yuntong.billing.ledger.accounts import notice_recipient
 from yuntong.billing.ledger.credit import STANDINGS
 from yuntong.billing.ledger.rating import RATER
 from yuntong.billing.ledger.usage import CALL_SOURCE, WATERMARK
-from yuntong.billing.statements import statements
-from yuntong.billing.statements.statements import INCIDENT_TITLES
+from yuntong.billing.statements import view as views
+from yuntong.billing.statements.view import INCIDENT_TITLES
 from yuntong.billing.worker import WORKER
 from yuntong.calls import store as calls_store
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
@@ -93,6 +93,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     gate_calls_with(ctx, credit)
     usage.collect_calls_from(ctx, calls_store.finished_calls)
     notices.send_to(ctx, notice_recipient)
-    statements.name_incidents_with(ctx, incident_titles)
+    views.name_incidents_with(ctx, incident_titles)
     changes.attach(ctx)
     return ctx

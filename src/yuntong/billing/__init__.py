@@ -6,7 +6,8 @@ Sub-packages in a one-way order; each imports only those before it (and ``models
 1. ``models``, ``store`` — the tables and the queries several layers share;
 2. ``catalog`` — packages, price versions and their announcement, tariff arithmetic, cycles;
 3. ``ledger`` — billing accounts, rents, usage records, rating, credit control;
-4. ``statements`` — cycle close, first and final statements, documents (PDF/CSV);
+4. ``statements`` — cycle close, first and final statements, the statement a customer reads,
+   documents (PDF/CSV);
 5. ``orders`` — subscribe, change, cancel (the first order issues the first statement);
 6. ``disputes`` — disputes and their state machine;
 7. ``collections`` — dunning (overdue, late fees, suspension), account lifecycle;

@@ -1,4 +1,8 @@
-"""Billing notices: written once per event (idempotency key), shown in the app, e-mailed once.
+"""Customer notices: written once per event (idempotency key), shown in the app, e-mailed once.
+
+The kinds today are billing's; who receives an account's notices (:data:`RECIPIENTS`), what a
+kind attaches (:data:`ATTACHERS`) and what its sending records (:data:`DELIVERED`) are handed
+over by billing, which this package does not import.
 
 Each notice's e-mail is attempted on its own: one that fails (an SMTP refusal, a document that
 cannot be made) is recorded on the notice, retried with a growing delay (5 min doubling, at

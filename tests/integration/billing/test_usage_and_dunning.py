@@ -22,7 +22,7 @@ from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import EntryKind, LedgerEntry, Payment, UsageRecord
 from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
-from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -90,7 +90,7 @@ async def test_a_disputed_amount_accrues_no_late_fee(
     package = await product(ctx, staff, fee_fen=100_000)
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    first = (await statements.list_statements(ctx, customer, None))[0]
+    first = (await views.list_statements(ctx, customer, None))[0]
     async with ctx.db.session() as s:
         [rent] = await store.statement_entries(s, first.id)
     move_to(ctx, beijing(2026, 11, 5, 9))

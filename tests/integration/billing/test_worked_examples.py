@@ -23,6 +23,7 @@ from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementK
 from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -61,7 +62,7 @@ async def test_month_with_rent_allowance_and_overage_at_6_6_and_60_60(
     )
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    first = await statements.list_statements(ctx, customer, None)
+    first = await views.list_statements(ctx, customer, None)
     assert [(st.kind, st.total_due_fen) for st in first] == [(StatementKind.FIRST, 5800)]
     assert first[0].due_on.isoformat() == "2026-11-10"  # 7 working days after Sunday 1 Nov
 
@@ -82,7 +83,7 @@ async def test_month_with_rent_allowance_and_overage_at_6_6_and_60_60(
     move_to(ctx, beijing(2026, 12, 1, 2))
     result = await statements.do_close_cycle(ctx, "2026-11")
     assert result.issued == 1
-    november = (await statements.list_statements(ctx, customer, None))[0]
+    november = (await views.list_statements(ctx, customer, None))[0]
     assert november.previous_balance_fen == 5800
     assert november.total_due_fen == 5800 + 87 + 5800
     assert november.total_due_fen == november.previous_balance_fen + await statement_lines_total(
@@ -143,7 +144,7 @@ async def test_late_fee_after_12_days_at_point_3_percent_a_day(
     assert len(await entries(ctx, account.id, EntryKind.LATE_FEE)) == 12
     move_to(ctx, beijing(2026, 12, 1, 2))
     await statements.do_close_cycle(ctx, "2026-11")
-    november = (await statements.list_statements(ctx, customer, None))[0]
+    november = (await views.list_statements(ctx, customer, None))[0]
     async with ctx.db.session() as s:
         kinds = [e.kind for e in await store.statement_entries(s, november.id)]
     assert kinds.count(EntryKind.LATE_FEE) == 12

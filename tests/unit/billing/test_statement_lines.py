@@ -20,7 +20,7 @@ from yuntong.billing.statements.documents import (
     statement_csv,
     statement_pdf,
 )
-from yuntong.billing.statements.statements import Wording, describe, last_day, rate_text
+from yuntong.billing.statements.view import Wording, describe, last_day, rate_text
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOV_1 = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 1 Nov 00:00 in Beijing

@@ -20,6 +20,7 @@ from yuntong.billing.models import Statement
 from yuntong.billing.orders import orders
 from yuntong.billing.payments import payments
 from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.billing.statements.documents import (
     ReceiptView,
     receipt_pdf,
@@ -263,13 +264,13 @@ def _view_out(view: Any) -> dict[str, Any]:
 async def list_statements(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
-    return [_statement_out(st) for st in await statements.list_statements(ctx, user, account_id)]
+    return [_statement_out(st) for st in await views.list_statements(ctx, user, account_id)]
 
 
 async def _view(ctx: Context, user: Principal, statement_id: int, request: Request) -> Any:
-    st = await statements.get_statement(ctx, user, statement_id)
+    st = await views.get_statement(ctx, user, statement_id)
     account = await billing_accounts.get_account(ctx, st.account_id)
-    return st, await statements.statement_view(ctx, account, st, request_locale(request))
+    return st, await views.statement_view(ctx, account, st, request_locale(request))
 
 
 @router.get("/statements/{statement_id}", summary="A statement with every line")
@@ -309,7 +310,7 @@ async def bill_to_date(
     ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
 ) -> dict[str, Any]:
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
-    view = await statements.statement_view(ctx, account, None, request_locale(request))
+    view = await views.statement_view(ctx, account, None, request_locale(request))
     return _view_out(view)
 
 
