@@ -368,7 +368,7 @@ async def create_catalog(ctx: Any) -> dict[str, list[Version]]:
     from yuntong.accounts.auth import principal_for
     from yuntong.accounts.models import Role
     from yuntong.accounts.registration import do_create_admin
-    from yuntong.billing import catalog
+    from yuntong.billing.catalog import catalog
 
     admin = await do_create_admin(ctx, "benchstaff", "bench-staff-Passw0rd!", Role.OPERATOR_ADMIN)
     actor = principal_for(admin, "bench", "bench")
@@ -406,7 +406,7 @@ async def seed(ctx: Any, url: str, pop: Population, log: Callable[[str], None]) 
     """Users, accounts, orders, subscriptions and usage records by COPY (asyncpg)."""
     import asyncpg
 
-    from yuntong.billing.catalog import load_catalog
+    from yuntong.billing.catalog.catalog import load_catalog
 
     catalog = await load_catalog(ctx)
     product_id = {p.code: p.id for p in catalog.products.values()}
@@ -1072,8 +1072,8 @@ async def check_statements(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from yuntong.billing.rating import BATCH, do_rate_pending
-    from yuntong.billing.statements import CHUNK, do_close_cycle
+    from yuntong.billing.ledger.rating import BATCH, do_rate_pending
+    from yuntong.billing.statements.statements import CHUNK, do_close_cycle
     from yuntong.core.logging import configure_logging
     from yuntong.core.migrate import upgrade
 

@@ -795,7 +795,7 @@ class DirectHost:
 
     async def create_room(self) -> int:
         room = secrets.randbelow(2**31) + 1
-        # the options Yuntong creates its rooms with (yuntong.meetings.live.janus_room), but recording
+        # the options Yuntong creates its rooms with (meetings/live/janus_room.py), but recording
         await self.handle.request(
             {
                 "request": "create",

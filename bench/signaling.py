@@ -900,9 +900,9 @@ async def seed_billing(ctx: Any, caller_ids: list[int]) -> dict[str, Any]:
     from yuntong.accounts.auth import principal_for
     from yuntong.accounts.models import Role
     from yuntong.accounts.registration import do_create_admin
-    from yuntong.billing import catalog
-    from yuntong.billing.accounts import account_ids_for_users
-    from yuntong.billing.catalog import business_tz
+    from yuntong.billing.catalog import catalog
+    from yuntong.billing.catalog.catalog import business_tz
+    from yuntong.billing.ledger.accounts import account_ids_for_users
 
     staff = await do_create_admin(ctx, "benchstaff", "bench-staff-Passw0rd!", Role.OPERATOR_ADMIN)
     actor = principal_for(staff, "bench", "bench")

@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 
 from yuntong import __version__
 from yuntong.accounts import api as accounts_api
-from yuntong.billing import api as billing_api
-from yuntong.billing import api_devices, api_disputes
 from yuntong.billing import worker as billing_worker
+from yuntong.billing.api import disputes as api_disputes
+from yuntong.billing.api import routes as billing_api
 from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
 from yuntong.calls import engine as calls_engine
@@ -44,6 +44,8 @@ from yuntong.presence import ws as presence_ws
 from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.connection import hub_of
 from yuntong.services import build_context
+from yuntong.sla import api as sla_api
+from yuntong.terminals import api as terminals_api
 from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
@@ -119,8 +121,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_ws.router,
         janus_events.router,
         billing_api.router,
-        api_devices.router,
         api_disputes.router,
+        terminals_api.router,
+        sla_api.router,
         realtime_ws.router,
         pages.router,
         pages_meetings.router,

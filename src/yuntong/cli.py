@@ -27,6 +27,10 @@ from yuntong.accounts import identity as accounts_identity
 from yuntong.accounts import status as accounts_status
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import AccountStatus, Role
+from yuntong.app import create_app
+from yuntong.billing import worker
+from yuntong.billing.collections import dunning
+from yuntong.billing.statements import statements
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context
 from yuntong.core.crypto import PiiCipher
@@ -34,6 +38,7 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.migrate import upgrade
 from yuntong.core.workdays_cli import holidays_app
+from yuntong.meetings import service as meetings
 from yuntong.services import build_context
 
 T = TypeVar("T")
@@ -133,8 +138,6 @@ def serve(
 def run_server(settings: Settings) -> None:
     """Serve the app with uvicorn (also used by the tests' server processes)."""
     import uvicorn
-
-    from yuntong.app import create_app
 
     uvicorn.run(
         create_app(settings),
@@ -280,8 +283,6 @@ def keys_rotate(
         settings = _settings()
 
     async def action(ctx: Context) -> int:
-        from yuntong.meetings import service as meetings
-
         total = await accounts_identity.count_pii_rows(
             ctx
         ) + await meetings.count_invitation_addresses(ctx)
@@ -305,7 +306,6 @@ def billing_close(
     cycle: Annotated[str, typer.Option("--cycle", help="The cycle to close, YYYY-MM.")],
 ) -> None:
     """Close a billing cycle: statements for every account (running it again changes nothing)."""
-    from yuntong.billing import statements
 
     settings = _settings()
 
@@ -329,7 +329,6 @@ def billing_close(
 @billing_app.command("rate")
 def billing_rate() -> None:
     """Rate every finished call and usage record not rated yet."""
-    from yuntong.billing import worker
 
     count = _run(_settings(), worker.run_once)
     console.print(f"{count} usage records rated.")
@@ -347,7 +346,6 @@ def billing_worker(
     """Run the billing worker until stopped: rate new usage every
     YUNTONG_BILLING_RATING_INTERVAL_S, the daily jobs, pending e-mail. `yuntong serve` starts
     one itself (YUNTONG_BILLING_WORKER_PROCESS); run it by hand only where no server does."""
-    from yuntong.billing import worker
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -365,7 +363,6 @@ def billing_worker(
 def billing_daily() -> None:
     """Run the daily billing jobs now: close every ended cycle not closed yet, late fees,
     reminders, suspensions, pending e-mail (failed e-mails are retried and counted)."""
-    from yuntong.billing import dunning
 
     async def action(ctx: Context) -> dunning.DailyResult:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

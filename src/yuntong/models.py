@@ -3,13 +3,9 @@
 from yuntong.accounts.models import AuditEvent, LoginSession, Organisation, User
 from yuntong.billing.models import (
     BillingAccount,
-    Device,
-    DeviceClaim,
     Dispute,
     DisputeEvent,
-    Incident,
     LedgerEntry,
-    Notice,
     Order,
     Payment,
     Product,
@@ -30,6 +26,9 @@ from yuntong.meetings.models import (
     MeetingInvitation,
     MeetingRecording,
 )
+from yuntong.notifications.models import Notice
+from yuntong.sla.models import Incident
+from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
     "AuditEvent",

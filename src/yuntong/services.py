@@ -25,12 +25,18 @@ from typing import Any
 
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.sessions import DUMMY_HASH
-from yuntong.billing.catalog import CATALOG
-from yuntong.billing.credit import STANDINGS
-from yuntong.billing.rating import RATER
-from yuntong.billing.usage import WATERMARK
+from yuntong.billing.catalog.catalog import CATALOG
+from yuntong.billing.ledger import credit, usage
+from yuntong.billing.ledger.accounts import notice_recipient
+from yuntong.billing.ledger.credit import STANDINGS
+from yuntong.billing.ledger.rating import RATER
+from yuntong.billing.ledger.usage import CALL_SOURCE, WATERMARK
+from yuntong.billing.statements import view as views
+from yuntong.billing.statements.view import INCIDENT_TITLES
 from yuntong.billing.worker import WORKER
+from yuntong.calls import store as calls_store
 from yuntong.calls.engine import ENGINE
+from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes
@@ -42,8 +48,11 @@ from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
 from yuntong.meetings.live.rooms import ROOMS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
+from yuntong.notifications import notices
+from yuntong.notifications.notices import RECIPIENTS
 from yuntong.presence.service import BUSY, DND, WATCHERS
 from yuntong.realtime.connection import HUB
+from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
     FEED,
@@ -67,13 +76,24 @@ PIECES: tuple[Piece[Any], ...] = (
     RATER,
     WATERMARK,
     WORKER,
+    RECIPIENTS,
+    INCIDENT_TITLES,
+    CREDIT_GATE,
+    CALL_SOURCE,
 )
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     """A context with every piece of node state built, its bus writing durable messages to
-    the change feed (so that other processes see them)."""
+    the change feed (so that other processes see them), and the functions domains hand each
+    other where one may not import the other: billing's credit gate to calls, the finished
+    calls' query to billing's usage collection, billing's recipient look-up to notifications,
+    sla's incident titles to statements."""
     ctx = new_context(settings, clock)
     ctx.services.build(ctx, PIECES)
+    gate_calls_with(ctx, credit)
+    usage.collect_calls_from(ctx, calls_store.finished_calls)
+    notices.send_to(ctx, notice_recipient)
+    views.name_incidents_with(ctx, incident_titles)
     changes.attach(ctx)
     return ctx

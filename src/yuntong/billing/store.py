@@ -7,8 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, func, insert, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing.models import (
@@ -18,15 +17,7 @@ from yuntong.billing.models import (
     StatementLine,
     Subscription,
 )
-
-
-def insert_ignoring_duplicates(s: AsyncSession, model: Any) -> Insert:
-    """A Core insert (no ORM bookkeeping) that skips rows whose unique keys exist."""
-    table = model.__table__
-    if s.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
+from yuntong.core.db import insert_ignoring_duplicates
 
 # PostgreSQL: big batches go through COPY into a temporary table and one INSERT … SELECT, which
 # costs a fraction of the Python and server time of a multi-row INSERT

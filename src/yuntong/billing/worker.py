@@ -25,18 +25,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from yuntong.billing import credit
-from yuntong.billing.catalog import business_tz
-from yuntong.billing.dunning import do_daily_run
-from yuntong.billing.notices import do_deliver_pending
-from yuntong.billing.rating import do_rate_pending
-from yuntong.billing.usage import do_collect_call_usage
+from yuntong.billing.catalog.catalog import business_tz
+from yuntong.billing.collections.dunning import do_daily_run
+from yuntong.billing.ledger import credit
+from yuntong.billing.ledger.rating import do_rate_pending
+from yuntong.billing.ledger.usage import do_collect_call_usage
 from yuntong.config import Settings
 from yuntong.core import changes
 from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.logging import get_logger
 from yuntong.files import private_dir
 from yuntong.media.supervisor import SupervisedProcess, stop_stale
+from yuntong.notifications.notices import do_deliver_pending
 
 log = get_logger(__name__)
 MAIL_EVERY = 30  # rating passes between two notice deliveries

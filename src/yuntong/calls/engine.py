@@ -24,8 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal
-from yuntong.billing import credit
 from yuntong.calls import store
+from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallState
 from yuntong.contacts import service as contacts
@@ -175,7 +175,7 @@ async def do_invite(
     callee = await directory.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
-    max_seconds = await credit.check_may_start(ctx, caller.user_id, f"call.{media}")
+    max_seconds = await credit_gate(ctx).check_may_start(ctx, caller.user_id, f"call.{media}")
     now = ctx.clock.now()
     call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
     call.max_seconds = max_seconds
@@ -404,7 +404,7 @@ async def _end(
     if billable and call.answered_at is not None:
         # counted by credit control from now until rating has it in the ledger, so that the
         # caller's next call is checked against it (the caller is free to call again now)
-        credit.note_call_ended(
+        credit_gate(ctx).note_call_ended(
             ctx, call.caller_id, call.id, f"call.{call.media}", billable, call.answered_at
         )
     try:
@@ -421,7 +421,7 @@ async def _end(
             billable_seconds=billable,
         )
     except BaseException:
-        credit.forget_call(ctx, call.caller_id, call.id)
+        credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
         raise
     CALLS_TOTAL.labels(outcome.value).inc()
     hub = hub_of(ctx)

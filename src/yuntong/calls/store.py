@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
@@ -125,3 +138,22 @@ async def latest_reports(session: AsyncSession, call_id: str) -> list[CallQualit
     for report in result.scalars():
         latest[report.user_id] = report
     return list(latest.values())
+
+
+async def finished_calls(
+    session: AsyncSession,
+    since: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    unbilled: Callable[[SQLColumnExpression[str]], ColumnElement[bool]],
+) -> list[CallRecord]:
+    """Finished calls with billable seconds, ended at or after ``since`` (and after ``after``
+    in (end, id) order) for which ``unbilled(call id)`` holds, in that order: the usage feed
+    billing is handed at start-up (billing gives the condition on its usage records)."""
+    query = select(CallRecord).where(
+        CallRecord.ended_at >= since, CallRecord.billable_seconds > 0, unbilled(CallRecord.id)
+    )
+    if after is not None:
+        query = query.where(tuple_(CallRecord.ended_at, CallRecord.id) > after)
+    query = query.order_by(CallRecord.ended_at, CallRecord.id).limit(limit)
+    return list((await session.execute(query)).scalars())

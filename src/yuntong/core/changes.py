@@ -54,8 +54,8 @@ DURABLE_TOPICS = frozenset(
     {
         "accounts.status",  # accounts/parties.py: statuses on the call path; realtime/ws.py
         "contacts.changed",  # contacts/service.py block lists; presence/service.py watchers
-        "billing.catalog",  # billing/catalog.py: products and prices
-        "billing.account",  # billing/credit.py: credit standings
+        "billing.catalog",  # billing/catalog/catalog.py: products and prices
+        "billing.account",  # billing/ledger/credit.py: credit standings
     }
 )
 HOLE_WAIT_S = 60.0  # an id skipped over is looked for again this long (a late commit)

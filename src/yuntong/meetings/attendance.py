@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger

@@ -23,8 +23,8 @@ from yuntong.accounts.auth import (
     token_from_request,
 )
 from yuntong.accounts.roles import STAFF_ROLES
-from yuntong.billing.orders import terms_text
-from yuntong.billing.tariff import USAGE_TYPES
+from yuntong.billing.catalog.tariff import USAGE_TYPES
+from yuntong.billing.orders.orders import terms_text
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, pick_locale, translate
 from yuntong.core.workdays import WorkCalendar

@@ -11,10 +11,10 @@ import pytest
 from tests.conftest import unique
 from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.billing import catalog
-from yuntong.billing.accounts import account_for_user
+from yuntong.billing.catalog import catalog
+from yuntong.billing.ledger.accounts import account_for_user
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import BillingAccount, Product
-from yuntong.billing.usage import UsageInput, do_record_usage
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 

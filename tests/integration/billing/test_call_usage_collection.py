@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from tests.integration.billing.conftest import account_of, beijing, move_to, person
+from yuntong.billing.ledger.usage import do_collect_call_usage
 from yuntong.billing.models import BillingAccount, UsageRecord
-from yuntong.billing.usage import do_collect_call_usage
 from yuntong.calls.models import CallRecord
 from yuntong.core.context import Context
 

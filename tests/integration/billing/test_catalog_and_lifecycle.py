@@ -20,21 +20,17 @@ from tests.integration.billing.conftest import (
 )
 from yuntong.accounts import registration, status
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.billing import (
-    catalog,
-    credit,
-    dunning,
-    lifecycle,
-    notices,
-    orders,
-    payments,
-    rating,
-    statements,
-)
-from yuntong.billing.accounts import account_for_actor, do_set_credit_limit
+from yuntong.billing.catalog import catalog
+from yuntong.billing.collections import dunning, lifecycle
+from yuntong.billing.ledger import credit, rating
+from yuntong.billing.ledger.accounts import account_for_actor, do_set_credit_limit
 from yuntong.billing.models import EntryKind, LedgerEntry, ProductPrice
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.notifications import notices
 
 
 async def entries(ctx: Context, account_id: int, kind: str | None = None) -> list[LedgerEntry]:

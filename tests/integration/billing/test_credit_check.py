@@ -10,9 +10,12 @@ from __future__ import annotations
 from tests.conftest import unique
 from tests.integration.billing.conftest import account_of, beijing, move_to, product, rate, use
 from yuntong.accounts.auth import Principal
-from yuntong.billing import credit, lifecycle, orders, payments, rating
-from yuntong.billing.accounts import do_set_credit_limit, do_set_kind
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.collections import lifecycle
+from yuntong.billing.ledger import credit, rating
+from yuntong.billing.ledger.accounts import do_set_credit_limit, do_set_kind
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 

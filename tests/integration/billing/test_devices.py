@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from tests.conftest import unique
 from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.billing import devices
-from yuntong.billing.accounts import account_for_user
-from yuntong.billing.api_devices import router
-from yuntong.billing.models import Device, DeviceClaim
+from yuntong.billing.ledger.accounts import account_for_user
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.terminals import devices
+from yuntong.terminals.api import router
+from yuntong.terminals.models import Device, DeviceClaim
 
 PASSWORD = "correct horse battery"
 

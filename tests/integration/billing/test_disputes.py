@@ -16,8 +16,8 @@ from tests.conftest import unique
 from tests.integration.billing.conftest import PASSWORD, account_of, move_to, person
 from yuntong.accounts.auth import Principal
 from yuntong.billing import store
-from yuntong.billing.api_disputes import router
-from yuntong.billing.disputes import (
+from yuntong.billing.api.disputes import router
+from yuntong.billing.disputes.disputes import (
     DisputeView,
     do_investigate,
     do_open_dispute,
@@ -36,9 +36,9 @@ from yuntong.billing.models import (
     Statement,
     StatementLine,
 )
-from yuntong.billing.notices import list_notices, notice_text
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.notifications.notices import list_notices, notice_text
 
 PERIOD_START = datetime(2025, 11, 24, 16, 0, tzinfo=UTC)  # 25 Nov 00:00 in Shanghai
 

@@ -14,11 +14,6 @@ from tests.conftest import unique
 from tests.integration.billing.conftest import account_of, beijing, move_to, person, product
 from yuntong.accounts.auth import Principal
 from yuntong.billing import store
-from yuntong.billing.incidents import (
-    do_apply_incident_credits,
-    do_record_incident,
-    list_incidents,
-)
 from yuntong.billing.models import (
     BillingAccount,
     EntryKind,
@@ -29,6 +24,11 @@ from yuntong.billing.models import (
 )
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.sla.incidents import (
+    do_apply_incident_credits,
+    do_record_incident,
+    list_incidents,
+)
 
 APRIL = (beijing(2026, 4, 1, 0), beijing(2026, 5, 1, 0))
 MAY = (beijing(2026, 5, 1, 0), beijing(2026, 6, 1, 0))

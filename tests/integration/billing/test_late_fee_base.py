@@ -23,8 +23,14 @@ from sqlalchemy import select
 
 from tests.integration.billing.conftest import account_of, beijing, move_to, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, dunning, orders, payments, statements, store
+from yuntong.billing import store
+from yuntong.billing.collections import dunning
+from yuntong.billing.disputes import disputes
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 
 
@@ -77,7 +83,7 @@ async def ordered(ctx: Context, staff: Principal, customer: Principal, fee_fen: 
     package = await product(ctx, staff, fee_fen=fee_fen)
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    [first] = await statements.list_statements(ctx, customer, None)
+    [first] = await views.list_statements(ctx, customer, None)
     assert (first.total_due_fen, first.due_on) == (fee_fen, date(2026, 11, 10))
     return account.id
 
@@ -85,7 +91,7 @@ async def ordered(ctx: Context, staff: Principal, customer: Principal, fee_fen: 
 async def close_november(ctx: Context, customer: Principal) -> Statement:
     move_to(ctx, beijing(2026, 12, 1, 2))
     await statements.do_close_cycle(ctx, "2026-11")
-    listed = await statements.list_statements(ctx, customer, None)
+    listed = await views.list_statements(ctx, customer, None)
     november = next(st for st in listed if st.cycle == "2026-11")
     assert november.due_on == date(2026, 12, 15)
     return november
@@ -241,7 +247,7 @@ async def test_a_past_days_late_fee_sees_the_disputes_open_that_day(
     Before the fix every day used the dispute's state on 15 Nov: 0.69 on 11 … 14 Nov.
     """
     account_id = await ordered(ctx, staff, customer, 23_000)
-    [first] = await statements.list_statements(ctx, customer, None)
+    [first] = await views.list_statements(ctx, customer, None)
     async with ctx.db.session() as s:
         [rent] = await store.statement_entries(s, first.id)
     move_to(ctx, beijing(2026, 11, 5, 9))

@@ -19,8 +19,10 @@ from tests.integration.billing.conftest import (
     product,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing import orders, payments
 from yuntong.billing.models import LedgerEntry, Payment
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 
 SECRET = "test-webhook-secret-0123456789"
@@ -190,9 +192,8 @@ async def test_paying_another_customers_statement_is_refused(
 
 
 async def payments_statements(ctx: Context, who: Principal) -> list[int]:
-    from yuntong.billing import statements
 
-    return [st.id for st in await statements.list_statements(ctx, who, None)]
+    return [st.id for st in await views.list_statements(ctx, who, None)]
 
 
 async def test_a_customer_cannot_record_payments_or_read_another_account(

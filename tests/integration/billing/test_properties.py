@@ -22,9 +22,14 @@ from tests.integration.billing.conftest import (
     use,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing import notices, orders, payments, rating, statements, store
+from yuntong.billing import store
+from yuntong.billing.ledger import rating
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
 from yuntong.core.context import Context
+from yuntong.notifications import notices
 
 usages = st.lists(
     st.tuples(

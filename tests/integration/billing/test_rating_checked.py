@@ -24,8 +24,11 @@ from tests.integration.billing.conftest import (
     rate,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing import catalog, orders, rating, store
-from yuntong.billing.catalog import business_tz, load_catalog
+from yuntong.billing import store
+from yuntong.billing.catalog import catalog
+from yuntong.billing.catalog.catalog import business_tz, load_catalog
+from yuntong.billing.ledger import rating
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import (
     AllowanceUse,
     BillingAccount,
@@ -33,7 +36,7 @@ from yuntong.billing.models import (
     LedgerEntry,
     UsageRecord,
 )
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.orders import orders
 from yuntong.core.context import Context
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)

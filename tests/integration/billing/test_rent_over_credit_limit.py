@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from tests.integration.billing.conftest import account_of, beijing, move_to, person, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing.accounts import do_set_credit_limit
+from yuntong.billing.ledger.accounts import do_set_credit_limit
 from yuntong.billing.models import LedgerEntry, Order, Subscription
-from yuntong.billing.orders import do_place_order
+from yuntong.billing.orders.orders import do_place_order
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 

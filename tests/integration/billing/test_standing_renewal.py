@@ -21,8 +21,9 @@ from sqlalchemy import event
 from tests.integration.billing.conftest import account_of, beijing, move_to, product, rate, use
 from tests.integration.billing.test_credit_check import collect, end_call, refusal
 from yuntong.accounts.auth import Principal
-from yuntong.billing import credit, orders, rating
-from yuntong.billing.accounts import ACCOUNT_CHANNEL, do_set_credit_limit
+from yuntong.billing.ledger import credit, rating
+from yuntong.billing.ledger.accounts import ACCOUNT_CHANNEL, do_set_credit_limit
+from yuntong.billing.orders import orders
 from yuntong.core.context import Context
 
 

@@ -22,10 +22,10 @@ from tests.conftest import own_server
 from tests.integration.calls.test_credit_limit_back_to_back import Rest, make_package, person
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
-from yuntong.billing import statements
-from yuntong.billing.catalog import business_tz
-from yuntong.billing.cycles import cycle_of
+from yuntong.billing.catalog.catalog import business_tz
+from yuntong.billing.catalog.cycles import cycle_of
 from yuntong.billing.models import Statement
+from yuntong.billing.statements import statements
 from yuntong.core.clock import Clock, FrozenClock
 from yuntong.services import build_context
 

@@ -23,9 +23,14 @@ from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.accounts.models import User
-from yuntong.billing import dunning, notices, orders, payments, statements
-from yuntong.billing.models import EntryKind, LedgerEntry, Notice, Statement, StatementKind
+from yuntong.billing.collections import dunning
+from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementKind
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
+from yuntong.notifications import notices
+from yuntong.notifications.models import Notice
 
 smtp_sink = smtp.smtp_sink  # the fixture, under its own name
 
@@ -94,7 +99,7 @@ async def late_fee_case(ctx: Context, staff: Principal) -> tuple[User, int, int]
     await orders.do_place_order(ctx, b, None, [package.code])
     a_id, b_id = (await account_of(ctx, a)).id, (await account_of(ctx, b)).id
     assert a_id < b_id  # A's statement comes first in every run
-    first_a = (await statements.list_statements(ctx, a, None))[0]
+    first_a = (await views.list_statements(ctx, a, None))[0]
     assert (first_a.total_due_fen, first_a.due_on.isoformat()) == (FEE, "2026-11-10")
     move_to(ctx, beijing(2026, 11, 5, 9))
     await payments.do_record_payment(

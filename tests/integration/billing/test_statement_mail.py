@@ -15,8 +15,9 @@ from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts import identity
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.billing import notices, orders
+from yuntong.billing.orders import orders
 from yuntong.core.context import Context
+from yuntong.notifications import notices
 
 smtp_sink = smtp.smtp_sink  # the fixture, under its own name
 

@@ -18,9 +18,15 @@ from sqlalchemy import select
 
 from tests.integration.billing.conftest import PASSWORD, account_of, beijing, move_to, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, incidents, orders, statements, store
-from yuntong.billing.models import EntryKind, Notice, Statement
+from yuntong.billing import store
+from yuntong.billing.disputes import disputes
+from yuntong.billing.models import EntryKind, Statement
+from yuntong.billing.orders import orders
+from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
+from yuntong.notifications.models import Notice
+from yuntong.sla import incidents
 
 TITLE = "Power cut in the Beijing data centre"
 
@@ -68,7 +74,7 @@ async def test_a_cycle_statement_names_its_credits_periods_and_rent(
     move_to(ctx, beijing(2026, 11, 1, 9))
     package = await product(ctx, staff, fee_fen=5800)
     await orders.do_place_order(ctx, customer, None, [package.code])
-    [first] = await statements.list_statements(ctx, customer, None)
+    [first] = await views.list_statements(ctx, customer, None)
     async with ctx.db.session() as s:
         [rent] = await store.statement_entries(s, first.id)
     move_to(ctx, beijing(2026, 11, 3, 9))
@@ -138,7 +144,7 @@ async def test_a_package_without_a_fee_issues_no_first_statement(
     move_to(ctx, beijing(2026, 11, 1, 9))
     free = await product(ctx, staff, fee_fen=0)
     await orders.do_place_order(ctx, customer, None, [free.code])
-    assert await statements.list_statements(ctx, customer, None) == []
+    assert await views.list_statements(ctx, customer, None) == []
     account = await account_of(ctx, customer)
     async with ctx.db.session() as s:
         query = select(Notice.kind).where(Notice.account_id == account.id)
@@ -148,10 +154,10 @@ async def test_a_package_without_a_fee_issues_no_first_statement(
     move_to(ctx, beijing(2026, 11, 11, 9))
     paid = await product(ctx, staff, fee_fen=5800)
     await orders.do_place_order(ctx, customer, None, [paid.code])
-    assert await statements.list_statements(ctx, customer, None) == []
+    assert await views.list_statements(ctx, customer, None) == []
     move_to(ctx, beijing(2026, 12, 1, 2))
     await statements.do_close_cycle(ctx, "2026-11")
-    [st] = await statements.list_statements(ctx, customer, None)
+    [st] = await views.list_statements(ctx, customer, None)
     assert st.total_due_fen == 3867 + 5800  # the rest of November, then December
     async with ctx.db.session() as s:
         kinds = [e.kind for e in await store.statement_entries(s, st.id)]

@@ -16,11 +16,13 @@ from sqlalchemy import select
 
 from tests.integration.billing.conftest import account_of, beijing, move_to, person, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import lifecycle, payments, store
-from yuntong.billing.dunning import do_review_account
+from yuntong.billing import store
+from yuntong.billing.collections import lifecycle
+from yuntong.billing.collections.dunning import do_review_account
 from yuntong.billing.models import EntryKind, LedgerEntry
-from yuntong.billing.orders import do_place_order
-from yuntong.billing.statements import do_close_cycle
+from yuntong.billing.orders.orders import do_place_order
+from yuntong.billing.payments import payments
+from yuntong.billing.statements.statements import do_close_cycle
 from yuntong.core.context import Context
 
 FEE = 3100

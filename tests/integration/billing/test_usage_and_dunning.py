@@ -14,9 +14,15 @@ from sqlalchemy import func, select
 from tests.conftest import unique
 from tests.integration.billing.conftest import account_of, beijing, move_to, person, product
 from yuntong.accounts.auth import Principal
-from yuntong.billing import disputes, dunning, orders, payments, rating, statements, store
+from yuntong.billing import store
+from yuntong.billing.collections import dunning
+from yuntong.billing.disputes import disputes
+from yuntong.billing.ledger import rating
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import EntryKind, LedgerEntry, Payment, UsageRecord
-from yuntong.billing.usage import UsageInput, do_record_usage
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -84,7 +90,7 @@ async def test_a_disputed_amount_accrues_no_late_fee(
     package = await product(ctx, staff, fee_fen=100_000)
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    first = (await statements.list_statements(ctx, customer, None))[0]
+    first = (await views.list_statements(ctx, customer, None))[0]
     async with ctx.db.session() as s:
         [rent] = await store.statement_entries(s, first.id)
     move_to(ctx, beijing(2026, 11, 5, 9))
@@ -176,7 +182,7 @@ async def test_a_big_batch_is_rated_exactly_like_a_small_one(
     """300 records (PostgreSQL copies batches this big into the ledger): every record gets
     its entry, amounts as computed one by one, and a second pass adds nothing."""
     from tests.integration.billing.conftest import rate, use
-    from yuntong.billing.tariff import Rate, rate_usage
+    from yuntong.billing.catalog.tariff import Rate, rate_usage
 
     move_to(ctx, beijing(2026, 11, 1, 9))
     spec = rate("12.5", "6/6", 2)

@@ -16,8 +16,14 @@ from tests.integration.billing.conftest import (
     use,
 )
 from yuntong.accounts.auth import Principal
-from yuntong.billing import credit, dunning, orders, payments, rating, statements, store
+from yuntong.billing import store
+from yuntong.billing.collections import dunning
+from yuntong.billing.ledger import credit, rating
 from yuntong.billing.models import EntryKind, LedgerEntry, Statement, StatementKind
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -56,7 +62,7 @@ async def test_month_with_rent_allowance_and_overage_at_6_6_and_60_60(
     )
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    first = await statements.list_statements(ctx, customer, None)
+    first = await views.list_statements(ctx, customer, None)
     assert [(st.kind, st.total_due_fen) for st in first] == [(StatementKind.FIRST, 5800)]
     assert first[0].due_on.isoformat() == "2026-11-10"  # 7 working days after Sunday 1 Nov
 
@@ -77,7 +83,7 @@ async def test_month_with_rent_allowance_and_overage_at_6_6_and_60_60(
     move_to(ctx, beijing(2026, 12, 1, 2))
     result = await statements.do_close_cycle(ctx, "2026-11")
     assert result.issued == 1
-    november = (await statements.list_statements(ctx, customer, None))[0]
+    november = (await views.list_statements(ctx, customer, None))[0]
     assert november.previous_balance_fen == 5800
     assert november.total_due_fen == 5800 + 87 + 5800
     assert november.total_due_fen == november.previous_balance_fen + await statement_lines_total(
@@ -91,7 +97,7 @@ async def test_month_with_rent_allowance_and_overage_at_6_6_and_60_60(
 
 async def test_400_seconds_at_6_6_is_402_seconds() -> None:
     """The increment arithmetic behind the example above, stated alone."""
-    from yuntong.billing.tariff import Rate, billed_seconds
+    from yuntong.billing.catalog.tariff import Rate, billed_seconds
 
     assert billed_seconds(400, Rate.parse(rate("15", "6/6"))) == 402
     assert billed_seconds(61, Rate.parse(rate("10", "60/60"))) == 120
@@ -138,7 +144,7 @@ async def test_late_fee_after_12_days_at_point_3_percent_a_day(
     assert len(await entries(ctx, account.id, EntryKind.LATE_FEE)) == 12
     move_to(ctx, beijing(2026, 12, 1, 2))
     await statements.do_close_cycle(ctx, "2026-11")
-    november = (await statements.list_statements(ctx, customer, None))[0]
+    november = (await views.list_statements(ctx, customer, None))[0]
     async with ctx.db.session() as s:
         kinds = [e.kind for e in await store.statement_entries(s, november.id)]
     assert kinds.count(EntryKind.LATE_FEE) == 12
@@ -207,7 +213,7 @@ async def test_credit_limit_reached_stops_the_next_chargeable_call(
     move_to(ctx, beijing(2026, 11, 1, 9))
     package = await product(ctx, staff, fee_fen=0, rates={"call.video": rate("100", "60/60")})
     await orders.do_place_order(ctx, customer, None, [package.code])
-    from yuntong.billing.accounts import do_set_credit_limit
+    from yuntong.billing.ledger.accounts import do_set_credit_limit
 
     await do_set_credit_limit(ctx, customer, None, 10_000)
     assert await credit.check_may_start(ctx, customer.user_id, "call.video") is None
@@ -239,7 +245,7 @@ async def test_prepaid_call_gets_the_duration_its_balance_pays_for(
     )
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    from yuntong.billing.accounts import do_set_kind
+    from yuntong.billing.ledger.accounts import do_set_kind
 
     await do_set_kind(ctx, staff, account.id, "prepaid")
     try:
@@ -261,7 +267,7 @@ async def test_a_prepaid_balance_below_one_increment_starts_no_call(
     package = await product(ctx, staff, fee_fen=0, rates={"call.video": rate("100", "60/60")})
     await orders.do_place_order(ctx, customer, None, [package.code])
     account = await account_of(ctx, customer)
-    from yuntong.billing.accounts import do_set_kind
+    from yuntong.billing.ledger.accounts import do_set_kind
 
     await do_set_kind(ctx, staff, account.id, "prepaid")
     await payments.do_record_payment(

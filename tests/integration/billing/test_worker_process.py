@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import own_server, unique
 from tests.support.server import ServerProcess
+from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.billing.models import EntryKind, LedgerEntry
-from yuntong.billing.usage import UsageInput, do_record_usage
 
 WITHIN_S = 15.0
 T = TypeVar("T")

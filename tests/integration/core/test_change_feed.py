@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, select
 
 from tests.conftest import make_settings, own_database
 from yuntong.accounts import parties
-from yuntong.billing import accounts as billing_accounts
-from yuntong.billing import catalog
+from yuntong.billing.catalog import catalog
+from yuntong.billing.ledger import accounts as billing_accounts
 from yuntong.contacts import service as contacts
 from yuntong.core import changes
 from yuntong.core.changes import CacheChange

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
-from yuntong.billing.documents import (
+from yuntong.billing.statements.documents import (
     LineView,
     ReceiptView,
     StatementView,

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yuntong.billing.cycles import cycle_named, cycle_of, prorate
-from yuntong.billing.dunning import apply_credits, late_fee
+from yuntong.billing.catalog.cycles import cycle_named, cycle_of, prorate
+from yuntong.billing.collections.dunning import apply_credits, late_fee
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yuntong.billing.disputes import DisputedAmount
-from yuntong.billing.dunning import Book, _Credit
+from yuntong.billing.collections.dunning import Book, _Credit
+from yuntong.billing.disputes.disputes import DisputedAmount
 from yuntong.billing.models import Statement
 
 BEIJING = ZoneInfo("Asia/Shanghai")

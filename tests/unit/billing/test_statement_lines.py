@@ -12,10 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-import yuntong.billing.tariff  # noqa: F401  (registers the usage types' words)
-from yuntong.billing.documents import LineView, StatementView, statement_csv, statement_pdf
+import yuntong.billing.catalog.tariff  # noqa: F401  (registers the usage types' words)
 from yuntong.billing.models import LedgerEntry
-from yuntong.billing.statements import Wording, describe, last_day, rate_text
+from yuntong.billing.statements.documents import (
+    LineView,
+    StatementView,
+    statement_csv,
+    statement_pdf,
+)
+from yuntong.billing.statements.view import Wording, describe, last_day, rate_text
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOV_1 = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 1 Nov 00:00 in Beijing

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yuntong.billing.tariff import Rate, affordable_seconds, billed_seconds, rate_usage
+from yuntong.billing.catalog.tariff import Rate, affordable_seconds, billed_seconds, rate_usage
 from yuntong.core.money import round_fen
 
 

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import audit, roles, status
 from yuntong.accounts.roles import Actor
-from yuntong.billing.accounts import account_for_actor, get_account, may_manage
-from yuntong.billing.catalog import local_day
-from yuntong.billing.models import BillingAccount, Device, DeviceClaim
+from yuntong.billing.catalog.catalog import local_day
+from yuntong.billing.ledger.accounts import account_for_actor, get_account, may_manage
+from yuntong.billing.models import BillingAccount
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
+from yuntong.terminals.models import Device, DeviceClaim
 
 MAX_PARTS = 50
 

@@ -2,7 +2,8 @@
 
 A lawful suspension (VP 10) blocks service while monthly rent is still charged; a suspension
 for arrears charges none unless ``YUNTONG_BILLING_RENT_DURING_ARREARS_SUSPENSION`` (each move
-pauses or resumes the rent, :func:`yuntong.billing.orders.settle_suspension_rent`). Termination
+pauses or resumes the rent,
+:func:`yuntong.billing.ledger.rents.settle_suspension_rent`). Termination
 asked for by the customer (UA 六.1, VP 11) issues a final statement and completes only once
 everything is paid.
 """
@@ -14,9 +15,11 @@ from typing import Final
 from yuntong.accounts import audit, roles, status
 from yuntong.accounts.roles import Actor
 from yuntong.billing import store
-from yuntong.billing.accounts import account_for_actor, publish_changed
+from yuntong.billing.collections.dunning import do_review_account
+from yuntong.billing.ledger.accounts import account_for_actor, publish_changed
+from yuntong.billing.ledger.rents import end_subscriptions_now, settle_suspension_rent
 from yuntong.billing.models import BillingAccount, BillingState, Statement
-from yuntong.billing.orders import end_subscriptions_now, settle_suspension_rent
+from yuntong.billing.statements.statements import do_issue_final_statement
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 
@@ -71,15 +74,11 @@ async def do_request_termination(
     ctx: Context, actor: Actor, account_id: int | None
 ) -> tuple[BillingAccount, Statement]:
     """The customer asks to terminate: final statement now; completes when nothing is owed."""
-    from yuntong.billing.statements import do_issue_final_statement
-
     account = await account_for_actor(ctx, actor, account_id)
     if account.state not in (S.TERMINATING, S.TERMINATED):
         account = await _move(ctx, actor, account.id, S.TERMINATING, "customer_request")
         async with ctx.db.session() as s:
             await end_subscriptions_now(ctx, s, account.id)
-    from yuntong.billing.dunning import do_review_account
-
     await do_review_account(ctx, account.id)  # late fees to date belong on the final statement
     final = await do_issue_final_statement(ctx, account.id)
     account = await do_complete_termination_if_paid(ctx, account.id)

@@ -14,22 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import audit, roles
 from yuntong.accounts.roles import Actor
-from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import Catalog, business_tz, load_catalog, local_day
-from yuntong.billing.cycles import Cycle, cycle_of, next_cycle
-from yuntong.billing.models import (
-    BillingAccount,
-    EntryKind,
-    Incident,
-    LedgerEntry,
-    Product,
-    Subscription,
-)
+from yuntong.billing.catalog.catalog import Catalog, business_tz, load_catalog, local_day
+from yuntong.billing.catalog.cycles import Cycle, cycle_of, next_cycle
+from yuntong.billing.ledger.accounts import publish_changed
+from yuntong.billing.models import BillingAccount, EntryKind, LedgerEntry, Product, Subscription
 from yuntong.billing.store import add_entry, entry_by_key
 from yuntong.core.context import Context
 from yuntong.core.db import UTCDateTime
 from yuntong.core.errors import YuntongError
 from yuntong.core.money import round_fen
+from yuntong.sla.models import Incident
 
 MAX_TITLE = 200
 
@@ -271,3 +265,9 @@ async def list_incidents(ctx: Context, actor: Actor, limit: int = 200) -> list[I
     query = select(Incident).order_by(Incident.starts_at.desc(), Incident.id.desc()).limit(limit)
     async with ctx.db.session() as s:
         return list((await s.execute(query)).scalars())
+
+
+async def incident_titles(s: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The titles of these incidents (statement lines name the incident they credit)."""
+    query = select(Incident.id, Incident.title).where(Incident.id.in_(ids))
+    return {i: t for i, t in (await s.execute(query)).all()}

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.billing import devices
-from yuntong.billing.models import DeviceClaim
 from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
+from yuntong.terminals import devices
+from yuntong.terminals.models import DeviceClaim
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]

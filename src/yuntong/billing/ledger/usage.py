@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, SQLColumnExpression, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import directory, identity
 from yuntong.accounts.models import User
-from yuntong.billing.accounts import account_for_user, account_ids_for_users
+from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, check_usage_type
+from yuntong.billing.ledger.accounts import account_for_user, account_ids_for_users
 from yuntong.billing.models import UsageRecord
-from yuntong.billing.store import insert_ignoring_duplicates
-from yuntong.billing.tariff import MAX_QUANTITY_S, check_usage_type
-from yuntong.calls.models import CallRecord
 from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
 
 COLLECT_LOOKBACK = timedelta(days=7)
@@ -28,6 +30,53 @@ WATERMARK = Piece(
     lambda ctx: Slot[datetime](),
     "how far back usage collection still looks for calls without a usage record",
 )
+
+
+class FinishedCall(Protocol):
+    """A finished call as billing reads it: what calls hand billing (their call records)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def caller_id(self) -> int: ...
+    @property
+    def callee_id(self) -> int: ...
+    @property
+    def media(self) -> str: ...
+    @property
+    def billable_seconds(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+# (session, since, after (end, id), limit, the condition "this call id has no usage record")
+# -> finished calls with billable seconds, in (end, id) order
+CallSource = Callable[
+    [
+        AsyncSession,
+        datetime,
+        tuple[datetime, str] | None,
+        int,
+        Callable[[SQLColumnExpression[str]], ColumnElement[bool]],
+    ],
+    Awaitable[Sequence[FinishedCall]],
+]
+CALL_SOURCE = Piece(
+    "billing.call_source",
+    "node-owned live state",
+    lambda ctx: Slot[CallSource](),
+    "where usage collection reads finished calls: calls hand their query over when the "
+    "context is built (billing does not import calls)",
+)
+
+
+def collect_calls_from(ctx: Context, source: CallSource) -> None:
+    """Hand usage collection the finished calls' query (``yuntong.services``)."""
+    ctx.services.get(CALL_SOURCE).value = source
 
 
 def call_usage_type(media: str) -> str:
@@ -109,20 +158,20 @@ async def do_collect_call_usage(ctx: Context) -> int:
 
 async def _unbilled_calls(
     ctx: Context, since: datetime, after: tuple[datetime, str] | None, limit: int
-) -> list[CallRecord]:
+) -> Sequence[FinishedCall]:
     """Finished calls with billable seconds, ended at or after ``since`` (and after ``after``
     in (end, id) order) that have no usage record yet, in that order."""
-    billed = select(UsageRecord.id).where(
-        UsageRecord.source == "call", UsageRecord.source_id == CallRecord.id
-    )
-    query = select(CallRecord).where(
-        CallRecord.ended_at >= since, CallRecord.billable_seconds > 0, ~billed.exists()
-    )
-    if after is not None:
-        query = query.where(tuple_(CallRecord.ended_at, CallRecord.id) > after)
-    query = query.order_by(CallRecord.ended_at, CallRecord.id).limit(limit)
+    source = ctx.services.get(CALL_SOURCE).value
+    assert source is not None, "usage.collect_calls_from was not called"
     async with ctx.db.session() as s:
-        return list((await s.execute(query)).scalars())
+        return await source(s, since, after, limit, _no_usage_record)
+
+
+def _no_usage_record(call_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    billed = select(UsageRecord.id).where(
+        UsageRecord.source == "call", UsageRecord.source_id == call_id
+    )
+    return ~billed.exists()
 
 
 async def _record_usages(ctx: Context, usages: list[UsageInput]) -> int:
@@ -151,7 +200,7 @@ async def _record_usages(ctx: Context, usages: list[UsageInput]) -> int:
     return len(rows)
 
 
-def _call_usage(record: CallRecord, callees: dict[int, User]) -> UsageInput:
+def _call_usage(record: FinishedCall, callees: dict[int, User]) -> UsageInput:
     callee = callees.get(record.callee_id)
     return UsageInput(
         source="call",

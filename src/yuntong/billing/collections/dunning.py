@@ -28,10 +28,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
-from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import business_tz, local_day
-from yuntong.billing.cycles import add_months, midnight
-from yuntong.billing.disputes import DisputedAmount, disputed_amounts
+from yuntong.billing.catalog.catalog import business_tz, local_day
+from yuntong.billing.catalog.cycles import add_months, midnight
+from yuntong.billing.disputes.disputes import DisputedAmount, disputed_amounts
+from yuntong.billing.ledger.accounts import publish_changed
+from yuntong.billing.ledger.rents import end_subscriptions_now, settle_suspension_rent
 from yuntong.billing.models import (
     BillingAccount,
     BillingState,
@@ -39,11 +40,11 @@ from yuntong.billing.models import (
     LedgerEntry,
     Statement,
 )
-from yuntong.billing.notices import deliver_pending, do_notify
-from yuntong.billing.orders import end_subscriptions_now, settle_suspension_rent
+from yuntong.billing.statements.statements import do_close_ended_cycles
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan, round_fen
+from yuntong.notifications.notices import deliver_pending, do_notify
 
 log = get_logger(__name__)
 MAX_CATCH_UP_DAYS = 400
@@ -525,8 +526,6 @@ async def do_daily_run(
 ) -> DailyResult:
     """Close every cycle that has ended and is not closed (however late the run), review every
     owing account, send pending notices (each on its own; failures are retried and counted)."""
-    from yuntong.billing.statements import do_close_ended_cycles
-
     now = ctx.clock.now()
     result = DailyResult(local_day(ctx, now))
     result.closed = sum(r.issued for r in await do_close_ended_cycles(ctx))

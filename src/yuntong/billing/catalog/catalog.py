@@ -18,10 +18,18 @@ from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import roles
 from yuntong.accounts.roles import Actor
-from yuntong.billing.models import Product, ProductKind, ProductPrice, Subscription
-from yuntong.billing.tariff import USAGE_TYPES, Rate
+from yuntong.billing.catalog.tariff import USAGE_TYPES, Rate
+from yuntong.billing.models import (
+    BillingAccount,
+    Product,
+    ProductKind,
+    ProductPrice,
+    Subscription,
+)
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
+from yuntong.core.money import format_yuan
+from yuntong.notifications.notices import do_notify
 
 CATALOG_CHANNEL = "billing.catalog"
 
@@ -248,8 +256,6 @@ async def do_set_price(
         raise YuntongError("price_change_too_soon", days=0) from exc
     await _changed(ctx)
     if not first:
-        from yuntong.billing.notices import do_announce_price
-
         await do_announce_price(ctx, catalog.products[product_id], price)
     return price
 
@@ -374,3 +380,27 @@ async def price_list(ctx: Context, *, include_inactive: bool = False) -> list[di
             }
         )
     return listing
+
+
+async def do_announce_price(ctx: Context, product: Product, price: ProductPrice) -> int:
+    """Tell every account on ``product`` (all accounts, for the default package) in advance."""
+    async with ctx.db.session() as s:
+        if product.is_default:
+            query = select(BillingAccount.id)
+        else:
+            query = select(Subscription.account_id).where(
+                Subscription.product_id == product.id, Subscription.ends_at.is_(None)
+            )
+        account_ids = sorted(set((await s.execute(query)).scalars()))
+    for account_id in account_ids:
+        await do_notify(
+            ctx,
+            account_id,
+            "price_change",
+            f"{price.id}:{account_id}",
+            product=f"{product.name_zh} / {product.name_en}",
+            effective_on=price.effective_on.isoformat(),
+            fee=format_yuan(price.monthly_fee_fen),
+            note=price.note,
+        )
+    return len(account_ids)

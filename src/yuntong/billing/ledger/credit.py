@@ -36,9 +36,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
-from yuntong.billing.accounts import ACCOUNT_CHANNEL, find_account_for_user
-from yuntong.billing.catalog import Catalog, business_tz, load_catalog, tariff_for
-from yuntong.billing.cycles import Cycle, cycle_of
+from yuntong.billing.catalog.catalog import Catalog, business_tz, load_catalog, tariff_for
+from yuntong.billing.catalog.cycles import Cycle, cycle_of
+from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
+from yuntong.billing.ledger.accounts import ACCOUNT_CHANNEL, find_account_for_user
 from yuntong.billing.models import (
     AccountKind,
     BillingAccount,
@@ -48,11 +49,11 @@ from yuntong.billing.models import (
     Subscription,
     UsageRecord,
 )
-from yuntong.billing.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
+from yuntong.notifications.notices import do_notify
 
 log = get_logger(__name__)
 RECONCILE_EVERY_S = 10.0  # forget the notes of calls rated since
@@ -496,8 +497,6 @@ async def do_credit_alerts(
     """Tell postpaid accounts when they pass 80 % and 100 % of their credit limit (once each,
     until a payment brings them back under). One query for the whole batch; ``owed`` gives
     the balances when the caller already knows them."""
-    from yuntong.billing.notices import do_notify
-
     if not account_ids:
         return
     raised = []

@@ -1,4 +1,4 @@
-"""REST routes for billing disputes (VP 6) and service-interruption credits (CP 3.3, VP 13)."""
+"""REST routes for billing disputes (VP 6)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yuntong.accounts import roles
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.billing import disputes, incidents
-from yuntong.billing.disputes import DisputeView
-from yuntong.billing.models import DisputeState, Incident
+from yuntong.billing.disputes import disputes
+from yuntong.billing.disputes.disputes import DisputeView
+from yuntong.billing.models import DisputeState
 from yuntong.core.api_types import BigDbId, DbId, Fen
 from yuntong.core.context import Context, get_context
 
@@ -78,25 +78,6 @@ class DisputeOut(BaseModel):
     events: list[DisputeEventOut]
 
 
-class IncidentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    product_codes: list[str] = Field(min_length=1, max_length=100)
-
-
-class IncidentOut(BaseModel):
-    id: int
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-    product_codes: list[str]
-    created_by: int | None
-    created_at: datetime
-    credited_at: datetime | None
-
-
 def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
     staff = roles.is_staff(viewer)
     d = view.dispute
@@ -125,19 +106,6 @@ def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
             )
             for e in view.events
         ],
-    )
-
-
-def _incident_out(incident: Incident) -> IncidentOut:
-    return IncidentOut(
-        id=incident.id,
-        title=incident.title,
-        starts_at=incident.starts_at,
-        ends_at=incident.ends_at,
-        product_codes=list(incident.product_codes),
-        created_by=incident.created_by,
-        created_at=incident.created_at,
-        credited_at=incident.credited_at,
     )
 
 
@@ -179,23 +147,3 @@ async def resolve(ctx: Ctx, user: User, dispute_id: DbId, body: ResolveIn) -> Di
     else:
         view = await disputes.do_resolve_by_explanation(ctx, user, dispute_id, body.note)
     return _dispute_out(view, user)
-
-
-@router.get("/incidents", response_model=list[IncidentOut])
-async def list_incidents(ctx: Ctx, user: User) -> list[IncidentOut]:
-    return [_incident_out(i) for i in await incidents.list_incidents(ctx, user)]
-
-
-@router.post("/incidents", response_model=IncidentOut, status_code=201)
-async def record_incident(ctx: Ctx, user: User, body: IncidentIn) -> IncidentOut:
-    incident = await incidents.do_record_incident(
-        ctx, user, body.title, body.starts_at, body.ends_at, body.product_codes
-    )
-    return _incident_out(incident)
-
-
-@router.post("/incidents/{incident_id}/credits")
-async def apply_incident_credits(ctx: Ctx, user: User, incident_id: DbId) -> dict[str, int]:
-    """Credit every affected subscription; running it again appends nothing."""
-    appended = await incidents.do_apply_incident_credits(ctx, user, incident_id)
-    return {"incident_id": incident_id, "credits": appended}

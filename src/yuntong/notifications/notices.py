@@ -1,4 +1,8 @@
-"""Billing notices: written once per event (idempotency key), shown in the app, e-mailed once.
+"""Customer notices: written once per event (idempotency key), shown in the app, e-mailed once.
+
+The kinds today are billing's; who receives an account's notices (:data:`RECIPIENTS`), what a
+kind attaches (:data:`ATTACHERS`) and what its sending records (:data:`DELIVERED`) are handed
+over by billing, which this package does not import.
 
 Each notice's e-mail is attempted on its own: one that fails (an SMTP refusal, a document that
 cannot be made) is recorded on the notice, retried with a growing delay (5 min doubling, at
@@ -11,26 +15,20 @@ terminated, credit 80 % / 100 %, price change, payment received, dispute update.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.billing.models import (
-    BillingAccount,
-    Notice,
-    Product,
-    ProductPrice,
-    Statement,
-    Subscription,
-)
-from yuntong.billing.store import insert_ignoring_duplicates
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.i18n import register, translate
 from yuntong.core.logging import get_logger
 from yuntong.core.mail import Mailer, MailError, build_message
+from yuntong.notifications.models import Notice
 
 log = get_logger(__name__)
 
@@ -140,6 +138,32 @@ register(
 # notice kind -> what to attach to its e-mail: [(filename, mime type, bytes)]
 Attachments = Callable[[Context, Notice, str], Awaitable[list[tuple[str, str, bytes]]]]
 ATTACHERS: dict[str, Attachments] = {}
+# notice kind -> what else its e-mail being sent records (in the same transaction)
+Delivered = Callable[[AsyncSession, Notice, datetime], Awaitable[None]]
+DELIVERED: dict[str, Delivered] = {}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where an account's notices are e-mailed, and in which language."""
+
+    addresses: list[str]
+    locale: str
+
+
+Recipients = Callable[[Context, int], Awaitable[Recipient]]
+RECIPIENTS = Piece(
+    "notifications.recipients",
+    "node-owned live state",
+    lambda ctx: Slot[Recipients](),
+    "who receives an account's notices: billing hands its look-up over when the context is "
+    "built (notifications do not import billing)",
+)
+
+
+def send_to(ctx: Context, recipients: Recipients) -> None:
+    """Hand over the look-up of an account's recipients (``yuntong.services``)."""
+    ctx.services.get(RECIPIENTS).value = recipients
 
 
 # params stored as codes and shown in the reader's language: kind -> {param: i18n key pattern}
@@ -176,6 +200,11 @@ async def do_notify(ctx: Context, account_id: int, kind: str, key: str, **params
             return False
         await s.execute(insert_ignoring_duplicates(s, Notice), [row])
     return True
+
+
+async def add_notices(s: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Record many notices in the caller's transaction; those whose key exists are skipped."""
+    await s.execute(insert_ignoring_duplicates(s, Notice), list(rows))
 
 
 async def list_notices(ctx: Context, account_id: int, limit: int = 100) -> list[Notice]:
@@ -243,8 +272,6 @@ async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
     """E-mail every notice not e-mailed yet, each on its own: a notice that cannot be rendered
     or sent is recorded (attempts, time, code), logged, retried after ``retry_after`` and
     never stops the others. Notices never tried go first."""
-    from yuntong.billing.accounts import notice_addresses
-
     mailer: Mailer = Mailer.from_settings(ctx.settings)
     now = ctx.clock.now()
     query = (
@@ -259,10 +286,12 @@ async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
             for n in (await s.execute(query)).scalars()
             if n.email_failed_at is None or now >= n.email_failed_at + retry_after(n.email_attempts)
         ]
+    recipients = ctx.services.get(RECIPIENTS).value
+    assert recipients is not None, "notifications.send_to was not called"
     result = Delivery()
     for notice in pending:
         try:
-            sent = await _deliver_one(ctx, mailer, notice, notice_addresses)
+            sent = await _deliver_one(ctx, mailer, notice, recipients)
         except Exception as exc:  # one notice never stops the others
             await _record_failure(ctx, notice, exc)
             result.failed += 1
@@ -274,35 +303,24 @@ async def deliver_pending(ctx: Context, limit: int = 200) -> Delivery:
                 .where(Notice.id == notice.id)
                 .values(emailed_at=ctx.clock.now(), email_error=None)
             )
-            if sent and notice.kind == "statement_issued":
-                await s.execute(
-                    update(Statement)
-                    .where(Statement.id == int(notice.params["statement_id"]))
-                    .values(delivered_at=ctx.clock.now())
-                )
+            delivered = DELIVERED.get(notice.kind)
+            if sent and delivered is not None:
+                await delivered(s, notice, ctx.clock.now())
     result.failing = await count_failing(ctx)
     if result.failed or result.failing:
         log.warning("notice_mail_backlog", failed=result.failed, failing=result.failing)
     return result
 
 
-async def _deliver_one(
-    ctx: Context,
-    mailer: Mailer,
-    notice: Notice,
-    addresses: Callable[[Context, BillingAccount], Awaitable[list[str]]],
-) -> int:
+async def _deliver_one(ctx: Context, mailer: Mailer, notice: Notice, recipients: Recipients) -> int:
     """E-mail one notice; 1 when sent, 0 when it has nowhere to go (no address, mail off)."""
-    async with ctx.db.session() as s:
-        account = await s.get(BillingAccount, notice.account_id)
-    assert account is not None
-    to = await addresses(ctx, account)
-    if not to or not ctx.settings.smtp_host:
+    to = await recipients(ctx, notice.account_id)
+    if not to.addresses or not ctx.settings.smtp_host:
         return 0
-    subject, body = notice_text(notice, account.locale)
+    subject, body = notice_text(notice, to.locale)
     attacher = ATTACHERS.get(notice.kind)
-    files = await attacher(ctx, notice, account.locale) if attacher else []
-    message = build_message(to=to, subject=subject, text=body, attachments=files)
+    files = await attacher(ctx, notice, to.locale) if attacher else []
+    message = build_message(to=to.addresses, subject=subject, text=body, attachments=files)
     return 1 if await mailer.send(message) else 0
 
 
@@ -335,29 +353,3 @@ async def count_failing(ctx: Context) -> int:
     )
     async with ctx.db.session() as s:
         return int((await s.execute(query)).scalar_one())
-
-
-async def do_announce_price(ctx: Context, product: Product, price: ProductPrice) -> int:
-    """Tell every account on ``product`` (all accounts, for the default package) in advance."""
-    from yuntong.core.money import format_yuan
-
-    async with ctx.db.session() as s:
-        if product.is_default:
-            query = select(BillingAccount.id)
-        else:
-            query = select(Subscription.account_id).where(
-                Subscription.product_id == product.id, Subscription.ends_at.is_(None)
-            )
-        account_ids = sorted(set((await s.execute(query)).scalars()))
-    for account_id in account_ids:
-        await do_notify(
-            ctx,
-            account_id,
-            "price_change",
-            f"{price.id}:{account_id}",
-            product=f"{product.name_zh} / {product.name_en}",
-            effective_on=price.effective_on.isoformat(),
-            fee=format_yuan(price.monthly_fee_fen),
-            note=price.note,
-        )
-    return len(account_ids)

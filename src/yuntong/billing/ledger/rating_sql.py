@@ -1,7 +1,8 @@
 """Rating on PostgreSQL, set-wise: one statement rates a whole batch inside the database.
 
-The rules are those of :mod:`yuntong.billing.tariff` and :func:`yuntong.billing.rating.rate_record`
-(which rate on SQLite and check this statement in the tests), written once more in SQL:
+The rules are those of :mod:`yuntong.billing.catalog.tariff` and
+:func:`yuntong.billing.ledger.rating.rate_record` (which rate on SQLite and check this
+statement in the tests), written once more in SQL:
 
 - the package in force when the usage started (latest subscription to a package, or the
   default package), and its price version on the business-zone day (latest effective date,
@@ -31,9 +32,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.billing.catalog import Catalog
+from yuntong.billing.catalog.catalog import Catalog
+from yuntong.billing.catalog.tariff import MAX_QUANTITY_S
 from yuntong.billing.models import ProductKind
-from yuntong.billing.tariff import MAX_QUANTITY_S
 from yuntong.core.money import MAX_AMOUNT_FEN
 
 

@@ -19,6 +19,7 @@ from yuntong.billing.models import AccountKind, BillingAccount
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.money import format_yuan
+from yuntong.notifications.notices import Recipient
 
 # {"account_ids": [n, …], "opened": bool}: their standing changed ("opened": an account was
 # opened, so a user without one may have one now); a durable topic (core/changes.py)
@@ -157,6 +158,14 @@ async def notice_addresses(ctx: Context, account: BillingAccount) -> list[str]:
     assert account.organisation_id is not None
     admins = await directory.list_org_admins(ctx, account.organisation_id)
     return [a for a in (identity.user_email(ctx, u) for u in admins) if a]
+
+
+async def notice_recipient(ctx: Context, account_id: int) -> Recipient:
+    """Where an account's notices go and in which language (handed to notifications)."""
+    async with ctx.db.session() as s:
+        account = await s.get(BillingAccount, account_id)
+    assert account is not None
+    return Recipient(await notice_addresses(ctx, account), account.locale)
 
 
 def check_credit_limit(ctx: Context, limit_fen: int) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import audit, roles, status
 from yuntong.accounts.roles import Actor
-from yuntong.billing.accounts import account_for_actor, may_manage, publish_changed
+from yuntong.billing.ledger.accounts import account_for_actor, may_manage, publish_changed
 from yuntong.billing.models import (
     BillingAccount,
     Dispute,
@@ -27,12 +27,12 @@ from yuntong.billing.models import (
     Statement,
     StatementLine,
 )
-from yuntong.billing.notices import do_notify
 from yuntong.billing.store import add_entry
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.money import check_amount, format_yuan
+from yuntong.notifications.notices import do_notify
 
 MAX_TEXT: Final = 2000
 OPEN_STATES: Final = frozenset({DisputeState.OPEN, DisputeState.INVESTIGATING})

@@ -22,9 +22,8 @@ from sqlalchemy import select, text
 
 from yuntong.accounts import roles
 from yuntong.accounts.roles import Actor
-from yuntong.billing import credit, rating_sql, store
-from yuntong.billing.accounts import publish_changed
-from yuntong.billing.catalog import (
+from yuntong.billing import store
+from yuntong.billing.catalog.catalog import (
     Catalog,
     Tariff,
     business_tz,
@@ -32,8 +31,11 @@ from yuntong.billing.catalog import (
     load_catalog,
     tariff_for,
 )
-from yuntong.billing.catalog import publish_changed as publish_catalog_changed
-from yuntong.billing.cycles import Cycle, cycle_of
+from yuntong.billing.catalog.catalog import publish_changed as publish_catalog_changed
+from yuntong.billing.catalog.cycles import Cycle, cycle_of
+from yuntong.billing.catalog.tariff import Rate, rate_usage
+from yuntong.billing.ledger import credit, rating_sql
+from yuntong.billing.ledger.accounts import publish_changed
 from yuntong.billing.models import (
     BillingAccount,
     EntryKind,
@@ -42,7 +44,6 @@ from yuntong.billing.models import (
     Subscription,
     UsageRecord,
 )
-from yuntong.billing.tariff import Rate, rate_usage
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger

@@ -1,7 +1,7 @@
 """Payments: recorded by operator staff or received from a payment provider's signed webhook.
 
 A payment is a negative ledger entry and a receipt; it is applied to the oldest open amounts
-first (see :mod:`yuntong.billing.dunning`). Each payment carries a key (the provider's
+first (see :mod:`yuntong.billing.collections.dunning`). Each payment carries a key (the provider's
 reference, or the caller's idempotency key): delivering it again changes nothing.
 """
 
@@ -19,15 +19,17 @@ from sqlalchemy import select
 from yuntong.accounts import roles
 from yuntong.accounts.roles import Actor
 from yuntong.billing import store
-from yuntong.billing.accounts import get_account, publish_changed
-from yuntong.billing.catalog import local_day
-from yuntong.billing.credit import do_credit_alerts
+from yuntong.billing.catalog.catalog import local_day
+from yuntong.billing.collections.dunning import do_review_account
+from yuntong.billing.collections.lifecycle import do_complete_termination_if_paid
+from yuntong.billing.ledger.accounts import get_account, publish_changed
+from yuntong.billing.ledger.credit import do_credit_alerts
 from yuntong.billing.models import EntryKind, Payment, Statement
-from yuntong.billing.notices import do_notify
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register
 from yuntong.core.money import CURRENCY, check_amount, format_yuan, parse_yuan
+from yuntong.notifications.notices import do_notify
 
 METHODS = frozenset({"bank_transfer", "cash", "card", "provider"})
 register(
@@ -126,9 +128,6 @@ async def do_record_payment(ctx: Context, actor: Actor | None, payment: PaymentI
         amount=format_yuan(payment.amount_fen),
         receipt=receipt,
     )
-    from yuntong.billing.dunning import do_review_account
-    from yuntong.billing.lifecycle import do_complete_termination_if_paid
-
     await do_review_account(ctx, account.id)
     await do_credit_alerts(ctx, {account.id})
     await do_complete_termination_if_paid(ctx, account.id)

@@ -1,24 +1,13 @@
-"""Orders and subscriptions: packages and value-added services, with day-based proration.
+"""Orders: packages and value-added services subscribed and cancelled, and the order document.
 
-Rent is charged in advance: an order charges the rest of the current cycle, and each cycle
-close charges the next cycle. Changing package mid-cycle credits the old package and charges
-the new one for the days left; a cancellation takes effect at the end of the cycle. The order
-document (products, prices, terms) is kept as part of the customer's agreement (VP 2).
-
-Rent during a suspension for arrears (``YUNTONG_BILLING_RENT_DURING_ARREARS_SUSPENSION``,
-default off): the contract charges rent during a suspension only when a competent authority
-asks for it (VP 10, a lawful hold), so by default an account suspended for non-payment pays no
-rent for the days it is suspended. Its rent is *paused* when it is suspended (the rest of the
-cycle is returned, key ``rent-pause:<sub>:<cycle>:<n>``), *resumed* when the suspension ends
-(the rest of the cycle is charged, ``rent-resume:…``), and a close does not charge the next
-cycle in advance while it lasts. Whether a subscription's rent runs in a cycle is read from
-its rent entries of that cycle: the last charge or return decides.
+An order charges the rest of the current cycle (:mod:`yuntong.billing.ledger.rents`); a
+cancellation takes effect at the end of the cycle. The order document (products, prices,
+terms) is kept as part of the customer's agreement (VP 2). The first order of an account
+issues its first statement, so orders sit above statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,215 +16,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yuntong.accounts import audit
 from yuntong.accounts.roles import Actor
 from yuntong.billing import store
-from yuntong.billing.accounts import account_for_actor, publish_changed
-from yuntong.billing.catalog import (
+from yuntong.billing.catalog.catalog import (
     Catalog,
     business_tz,
     load_catalog,
     local_day,
     price_summary,
 )
-from yuntong.billing.credit import check_account_usable
-from yuntong.billing.cycles import Cycle, cycle_of, prorate
+from yuntong.billing.catalog.cycles import cycle_of
+from yuntong.billing.ledger.accounts import account_for_actor, publish_changed
+from yuntong.billing.ledger.credit import check_account_usable
+from yuntong.billing.ledger.rents import live_subscriptions, monthly_rent_fen, rent_entry
 from yuntong.billing.models import (
     AccountKind,
     BillingAccount,
-    BillingState,
-    EntryKind,
-    LedgerEntry,
     Order,
     Product,
     ProductKind,
-    Statement,
-    StatementKind,
     Subscription,
 )
+from yuntong.billing.statements.statements import do_issue_first_statement
 from yuntong.config import Settings
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import register, translate
 from yuntong.core.money import format_yuan
-
-
-def rent_entry(
-    sub: Subscription,
-    product: Product,
-    catalog: Catalog,
-    cycle: Cycle,
-    moment: datetime,
-    tz: Any,
-    *,
-    credit: bool = False,
-    key: str | None = None,
-    reason: str | None = None,
-) -> dict[str, Any] | None:
-    """Rent for ``sub`` from ``moment``'s day to the end of ``cycle`` (a credit when ending).
-    ``key`` replaces the idempotency key (pauses and resumptions); ``reason`` is kept in the
-    entry's detail (``suspended``, ``resumed``)."""
-    day = max(moment.astimezone(tz).date(), cycle.first_day)
-    price = catalog.price_on(product.id, day)
-    if price is None or price.monthly_fee_fen == 0:
-        return None
-    amount = prorate(price.monthly_fee_fen, cycle, day, cycle.last_day + timedelta(days=1))
-    if amount == 0:
-        return None
-    days_left = (cycle.last_day - day).days + 1
-    return {
-        "account_id": sub.account_id,
-        "kind": EntryKind.RENT.value,
-        "amount_fen": -amount if credit else amount,
-        "occurred_at": moment,
-        "posted_at": moment,
-        "usage_id": None,
-        "usage_type": None,
-        "quantity_s": None,
-        "billed_s": None,
-        "allowance_s": 0,
-        "price_id": price.id,
-        "period_start": max(moment, cycle.start),
-        "period_end": cycle.end,
-        "reference": None,
-        "detail": {
-            "subscription_id": sub.id,
-            "product_code": product.code,
-            "days": days_left,
-            "cycle_days": cycle.days,
-            "monthly_fee_fen": price.monthly_fee_fen,
-            "credit": credit,
-            **({"reason": reason} if reason else {}),
-        },
-        "created_by": None,
-        "idempotency_key": key or f"rent{'-back' if credit else ''}:{sub.id}:{cycle.label}",
-    }
-
-
-# -- rent during a suspension for arrears ------------------------------------------------------
-
-RENT_CHARGES = ("rent", "rent-resume")  # key prefixes: the rent of the rest of the cycle runs
-RENT_RETURNS = ("rent-back", "rent-pause")  # it does not
-
-
-def rent_paused(settings: Settings, state: str) -> bool:
-    """Whether an account in ``state`` pays no rent: suspended for arrears, unless the operator
-    charges rent then (a lawful hold always pays rent, VP 10)."""
-    return state == BillingState.SUSPENDED and not settings.billing_rent_during_arrears_suspension
-
-
-def _key_parts(key: str | None) -> tuple[str, int, str] | None:
-    """(prefix, subscription id, cycle) of a rent entry's key."""
-    parts = (key or "").split(":")
-    if len(parts) < 3 or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1]), parts[2]
-
-
-async def _rent_keys(
-    s: AsyncSession, account_ids: Sequence[int], cycle: Cycle
-) -> dict[int, list[str]]:
-    """Per subscription, the prefixes of its rent entries for ``cycle``, oldest first."""
-    query = (
-        select(LedgerEntry.idempotency_key)
-        .where(
-            LedgerEntry.account_id.in_(list(account_ids)),
-            LedgerEntry.kind == EntryKind.RENT,
-            LedgerEntry.occurred_at >= cycle.start,
-            LedgerEntry.occurred_at < cycle.end,
-        )
-        .order_by(LedgerEntry.id)
-    )
-    found: dict[int, list[str]] = {}
-    for key in (await s.execute(query)).scalars():
-        parts = _key_parts(key)
-        if parts is not None and parts[2] == cycle.label:
-            found.setdefault(parts[1], []).append(parts[0])
-    return found
-
-
-async def _closed_into(s: AsyncSession, account_id: int, cycle: Cycle) -> bool:
-    """Whether the close that charges ``cycle``'s rent in advance ran for the account."""
-    query = select(Statement.id).where(
-        Statement.account_id == account_id,
-        Statement.kind == StatementKind.CYCLE,
-        Statement.period_end >= cycle.start,
-    )
-    return (await s.execute(query.limit(1))).first() is not None
-
-
-def _runs(prefixes: Sequence[str]) -> bool:
-    last = [p for p in prefixes if p in RENT_CHARGES or p in RENT_RETURNS]
-    return bool(last) and last[-1] in RENT_CHARGES
-
-
-async def settle_suspension_rent(ctx: Context, s: AsyncSession, account: BillingAccount) -> None:
-    """Pause or resume the rent of ``account``'s live subscriptions for the rest of the current
-    cycle, as its state now requires. Called in the transaction that changed the state."""
-    if account.state not in (BillingState.ACTIVE, BillingState.SUSPENDED, BillingState.HELD):
-        return  # termination ends the subscriptions and returns the unused rent itself
-    now = ctx.clock.now()
-    tz = business_tz(ctx)
-    cycle = cycle_of(now, account.close_day, tz)
-    live = await _live_subscriptions(s, account.id, now)
-    if not live:
-        return
-    catalog = await load_catalog(ctx)
-    history = await _rent_keys(s, [account.id], cycle)
-    wanted = not rent_paused(ctx.settings, account.state)
-    rows = []
-    closed: bool | None = None
-    for sub in live:
-        prefixes = history.get(sub.id, [])
-        if _runs(prefixes) == wanted:
-            continue
-        if not prefixes:
-            # nothing charged this cycle: if its close has not run yet, the close charges the
-            # cycle in advance as the state then requires; if it has, the rent was paused
-            closed = await _closed_into(s, account.id, cycle) if closed is None else closed
-            if not closed:
-                continue
-        turn = sum(p in ("rent-pause", "rent-resume") for p in prefixes)
-        prefix = "rent-resume" if wanted else "rent-pause"
-        row = rent_entry(
-            sub,
-            catalog.products[sub.product_id],
-            catalog,
-            cycle,
-            now,
-            tz,
-            credit=not wanted,
-            key=f"{prefix}:{sub.id}:{cycle.label}:{turn}",
-            reason="resumed" if wanted else "suspended",
-        )
-        if row:
-            rows.append(row)
-    await store.insert_entries(s, rows)
-
-
-async def advance_rents(
-    ctx: Context,
-    s: AsyncSession,
-    subs: Mapping[int, Sequence[Subscription]],
-    cycle: Cycle,
-    following: Cycle,
-    catalog: Catalog,
-) -> list[dict[str, Any]]:
-    """At the close of ``cycle``: the rent of ``following``, charged in advance, for every
-    subscription live at the end of ``cycle``; none for an account whose rent is paused. (A
-    state change before the close charges nothing for ``following``, see
-    :func:`settle_suspension_rent`: the state at the close decides.)"""
-    tz = business_tz(ctx)
-    query = select(BillingAccount.id, BillingAccount.state).where(BillingAccount.id.in_(list(subs)))
-    paused = {a for a, state in (await s.execute(query)).all() if rent_paused(ctx.settings, state)}
-    rents = []
-    for account_id, account_subs in subs.items():
-        if account_id in paused:
-            continue
-        for sub in account_subs:
-            if sub.starts_at <= cycle.end and (sub.ends_at is None or sub.ends_at > cycle.end):
-                product = catalog.products[sub.product_id]
-                row = rent_entry(sub, product, catalog, following, following.start, tz)
-                if row:
-                    rents.append(row)
-    return rents
 
 
 def _document(
@@ -394,12 +199,6 @@ def terms_text(settings: Settings, locale: str) -> list[str]:
     ]
 
 
-def monthly_rent_fen(catalog: Catalog, products: Iterable[Product], day: date) -> int:
-    """The full monthly fee of these products in force on ``day``."""
-    prices = (catalog.price_on(p.id, day) for p in products)
-    return sum(price.monthly_fee_fen for price in prices if price is not None)
-
-
 async def _rent_within_credit_limit(
     ctx: Context, s: AsyncSession, account_id: int, rent_fen: int
 ) -> tuple[BillingAccount, dict[str, Any] | None]:
@@ -430,13 +229,6 @@ async def _rent_within_credit_limit(
     return row, {**rule, "raised_to_fen": raised}
 
 
-async def _live_subscriptions(
-    s: AsyncSession, account_id: int, now: datetime
-) -> list[Subscription]:
-    subs = (await store.subscriptions_for(s, [account_id])).get(account_id, [])
-    return [x for x in subs if x.starts_at <= now and (x.ends_at is None or x.ends_at > now)]
-
-
 async def do_place_order(
     ctx: Context,
     actor: Actor,
@@ -446,8 +238,6 @@ async def do_place_order(
 ) -> Order:
     """Subscribe to products now. A package replaces the current one with proration; the
     first order of an account issues its first statement (due in N working days)."""
-    from yuntong.billing.statements import do_issue_first_statement
-
     account = await account_for_actor(ctx, actor, account_id)
     await check_account_usable(ctx, account.id)
     if idempotency_key:
@@ -474,7 +264,7 @@ async def do_place_order(
         first = (
             await s.execute(select(Order.id).where(Order.account_id == account.id))
         ).first() is None
-        live = await _live_subscriptions(s, account.id, now)
+        live = await live_subscriptions(s, account.id, now)
         held = {x.product_id for x in live}
         products = [p for p in products if p.id not in held]
         if not products:
@@ -546,7 +336,7 @@ async def do_cancel_product(
     now = ctx.clock.now()
     cycle = cycle_of(now, account.close_day, business_tz(ctx))
     async with ctx.db.session() as s:
-        live = await _live_subscriptions(s, account.id, now)
+        live = await live_subscriptions(s, account.id, now)
         subs = [x for x in live if x.product_id == product.id]
         if not subs:
             raise YuntongError("product_not_found")
@@ -579,30 +369,3 @@ async def list_subscriptions(
     async with ctx.db.session() as s:
         subs = (await store.subscriptions_for(s, [account.id])).get(account.id, [])
     return [(x, catalog.products[x.product_id]) for x in subs]
-
-
-async def end_subscriptions_now(ctx: Context, s: AsyncSession, account_id: int) -> None:
-    """End every live subscription now, returning the unused days' rent (termination)."""
-    catalog = await load_catalog(ctx)
-    now = ctx.clock.now()
-    tz = business_tz(ctx)
-    async with ctx.db.session() as read:
-        account = await read.get(BillingAccount, account_id)
-    assert account is not None
-    cycle = cycle_of(now, account.close_day, tz)
-    history = await _rent_keys(s, [account_id], cycle)
-    entries = []
-    for sub in await _live_subscriptions(s, account_id, now):
-        sub.ends_at = now
-        prefixes = history.get(sub.id, [])
-        if prefixes and not _runs(prefixes):
-            continue  # paused by a suspension (or returned already): nothing to return
-        if not prefixes and await _closed_into(s, account_id, cycle):
-            continue  # the close did not charge this cycle (rent paused): nothing to return
-        # (no entry and no close yet: the close will charge it in advance; this returns it)
-        back = rent_entry(
-            sub, catalog.products[sub.product_id], catalog, cycle, now, tz, credit=True
-        )
-        if back:
-            entries.append(back)
-    await store.insert_entries(s, entries)

@@ -11,27 +11,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts import roles
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.billing import (
-    accounts as billing_accounts,
-)
-from yuntong.billing import (
-    catalog,
-    credit,
-    dunning,
-    lifecycle,
-    notices,
-    orders,
-    payments,
-    rating,
-    statements,
-)
-from yuntong.billing.documents import ReceiptView, receipt_pdf, statement_csv, statement_pdf
+from yuntong.billing.catalog import catalog
+from yuntong.billing.catalog.tariff import USAGE_TYPES
+from yuntong.billing.collections import dunning, lifecycle
+from yuntong.billing.ledger import accounts as billing_accounts
+from yuntong.billing.ledger import credit, rating
 from yuntong.billing.models import Statement
-from yuntong.billing.tariff import USAGE_TYPES
+from yuntong.billing.orders import orders
+from yuntong.billing.payments import payments
+from yuntong.billing.statements import statements
+from yuntong.billing.statements import view as views
+from yuntong.billing.statements.documents import (
+    ReceiptView,
+    receipt_pdf,
+    statement_csv,
+    statement_pdf,
+)
 from yuntong.core.api_types import DbId, NonNegativeFen, Seconds
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import request_locale, translate
+from yuntong.core.money import parse_yuan
+from yuntong.notifications import notices
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -263,13 +264,13 @@ def _view_out(view: Any) -> dict[str, Any]:
 async def list_statements(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
-    return [_statement_out(st) for st in await statements.list_statements(ctx, user, account_id)]
+    return [_statement_out(st) for st in await views.list_statements(ctx, user, account_id)]
 
 
 async def _view(ctx: Context, user: Principal, statement_id: int, request: Request) -> Any:
-    st = await statements.get_statement(ctx, user, statement_id)
+    st = await views.get_statement(ctx, user, statement_id)
     account = await billing_accounts.get_account(ctx, st.account_id)
-    return st, await statements.statement_view(ctx, account, st, request_locale(request))
+    return st, await views.statement_view(ctx, account, st, request_locale(request))
 
 
 @router.get("/statements/{statement_id}", summary="A statement with every line")
@@ -309,7 +310,7 @@ async def bill_to_date(
     ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
 ) -> dict[str, Any]:
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
-    view = await statements.statement_view(ctx, account, None, request_locale(request))
+    view = await views.statement_view(ctx, account, None, request_locale(request))
     return _view_out(view)
 
 
@@ -340,8 +341,6 @@ def _payment_out(p: Any) -> dict[str, Any]:
 
 @router.post("/payments", status_code=201, summary="Staff: record a payment")
 async def record_payment(ctx: Ctx, user: User, body: PaymentIn) -> dict[str, Any]:
-    from yuntong.core.money import parse_yuan
-
     try:
         amount = parse_yuan(body.amount)
     except ValueError as exc:

@@ -1,0 +1,1 @@
+"""Billing REST routes (thin: validate, check access, call one do_*)."""

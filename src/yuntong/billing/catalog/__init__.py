@@ -1,0 +1,1 @@
+"""Packages and price versions, tariff arithmetic and usage types, billing cycles."""

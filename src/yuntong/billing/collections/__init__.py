@@ -1,0 +1,1 @@
+"""Collections: overdue handling, late fees, suspension and termination (dunning, lifecycle)."""

@@ -1,0 +1,1 @@
+"""Billing disputes and their state machine (VP 6)."""

@@ -1,0 +1,1 @@
+"""Billing accounts, rents, usage records, rating into the ledger, credit control."""

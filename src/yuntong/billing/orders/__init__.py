@@ -1,0 +1,1 @@
+"""Orders: subscribing to, changing and cancelling packages and value-added services."""

@@ -1,0 +1,1 @@
+"""Payments and the payment provider webhook."""

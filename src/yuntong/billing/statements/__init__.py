@@ -1,0 +1,1 @@
+"""Cycle close, first and final statements, and their documents (PDF, CSV)."""

@@ -1,0 +1,1 @@
+"""Service-level credits: operator incidents and the credits they give (uses billing)."""

@@ -1,0 +1,1 @@
+"""Terminals delivered to customers and their warranty (uses billing accounts)."""
