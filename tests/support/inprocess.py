@@ -22,25 +22,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
-from tests.support.server import ServerProcess, free_port, wait_for
+from tests.support.server import ServerProcess, ServerUsers, free_port, wait_for
 from tests.support.wsclient import WsClient
-from yuntong.accounts import registration
 from yuntong.app import create_app
 from yuntong.config import Settings
 from yuntong.core.clock import FakeClock
 from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
 from yuntong.realtime.connection import hub_of
-from yuntong.services import build_context
 
 START_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 15.0
 
 
-class InProcessServer:
+class InProcessServer(ServerUsers):
     """Like :class:`~tests.support.server.ServerProcess` for a test (``url``, ``ws_url``,
     ``create_user``, ``login``, ``context``), plus ``clock``: the server's :class:`FakeClock`."""
 
@@ -142,39 +139,6 @@ class InProcessServer:
             return channel is not None and channel.ws is None and channel.gone_task is not None
 
         await wait_for(waiting)
-
-    async def context(self) -> Context:
-        """A Context on the server's database and clock, for setting up users from the test."""
-        if self._ctx is None:
-            self._ctx = build_context(self.settings, clock=self.clock)
-        return self._ctx
-
-    async def create_user(
-        self,
-        username: str,
-        password: str = "correct horse battery",
-        role: str = "subscriber",
-    ) -> int:
-        ctx = await self.context()
-        user = await registration.do_create_admin(ctx, username, password, role)
-        return user.id
-
-    async def login(self, username: str, password: str = "correct horse battery") -> str:
-        """An API bearer token for the user."""
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            resp = await client.post(
-                "/api/v1/auth/login",
-                json={"username": username, "password": password, "kind": "api"},
-            )
-            resp.raise_for_status()
-            token: str = resp.json()["token"]
-            return token
-
-    async def aclose(self) -> None:
-        """Close the test's Context (its database connections)."""
-        if self._ctx is not None:
-            await self._ctx.db.dispose()
-            self._ctx = None
 
 
 Served = ServerProcess | InProcessServer

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
+from yuntong.accounts import registration
 from yuntong.config import Settings
+from yuntong.core.clock import Clock
 from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
 from yuntong.services import build_context
@@ -44,7 +46,49 @@ def free_port() -> int:
         return port
 
 
-class ServerProcess:
+class ServerUsers:
+    """What a test does on a server it started (a child process or in-process): users made
+    through the accounts service on the server's database, logged in over HTTP."""
+
+    settings: Settings
+    url: str
+    clock: Clock | None = None
+    _ctx: Context | None = None
+
+    async def context(self) -> Context:
+        """A Context on the server's database (and clock), for setting up users from the test."""
+        if self._ctx is None:
+            self._ctx = build_context(self.settings, clock=self.clock)
+        return self._ctx
+
+    async def create_user(
+        self,
+        username: str,
+        password: str = "correct horse battery",
+        role: str = "subscriber",
+    ) -> int:
+        user = await registration.do_create_admin(await self.context(), username, password, role)
+        return user.id
+
+    async def login(self, username: str, password: str = "correct horse battery") -> str:
+        """An API bearer token for the user."""
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            resp = await client.post(
+                "/api/v1/auth/login",
+                json={"username": username, "password": password, "kind": "api"},
+            )
+            resp.raise_for_status()
+            token: str = resp.json()["token"]
+            return token
+
+    async def aclose(self) -> None:
+        """Close the test's Context (its database connections); the server keeps running."""
+        if self._ctx is not None:
+            await self._ctx.db.dispose()
+            self._ctx = None
+
+
+class ServerProcess(ServerUsers):
     """``yuntong serve``-equivalent child: uvicorn on a free port with a private var dir."""
 
     def __init__(self, var_dir: Path, database_url: str, **env: str) -> None:
@@ -150,41 +194,6 @@ class ServerProcess:
     def restart(self, sig: int = signal.SIGTERM) -> None:
         self.stop(sig)
         self.start()
-
-    async def context(self) -> Context:
-        """A Context on the server's database, for setting up users from the test process."""
-        if self._ctx is None:
-            self._ctx = build_context(self.settings)
-        return self._ctx
-
-    async def create_user(
-        self,
-        username: str,
-        password: str = "correct horse battery",
-        role: str = "subscriber",
-    ) -> int:
-        from yuntong.accounts import registration
-
-        ctx = await self.context()
-        user = await registration.do_create_admin(ctx, username, password, role)
-        return user.id
-
-    async def login(self, username: str, password: str = "correct horse battery") -> str:
-        """An API bearer token for the user."""
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            resp = await client.post(
-                "/api/v1/auth/login",
-                json={"username": username, "password": password, "kind": "api"},
-            )
-            resp.raise_for_status()
-            token: str = resp.json()["token"]
-            return token
-
-    async def aclose(self) -> None:
-        """Close the test's Context (its database connections); the server keeps running."""
-        if self._ctx is not None:
-            await self._ctx.db.dispose()
-            self._ctx = None
 
 
 @asynccontextmanager
