@@ -16,7 +16,8 @@ from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, Person, log_in
 from tests.e2e.test_video_call import add_contact, assert_media_flows, wait_connected
 from tests.support.server import ServerProcess
-from yuntong.client.call import CallResult, run_call
+from yuntong.client.call import run_call
+from yuntong.client.quality import CallResult
 
 pytestmark = pytest.mark.e2e
 

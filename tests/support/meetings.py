@@ -1,5 +1,6 @@
 """A Yuntong server with its own supervised Janus (or remote Janus nodes), and meetings and
-participants on it."""
+participants on it (a server in a child process or, on a clock the test moves,
+in the test's loop)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.inprocess import Served
 from tests.support.janus import Janus
 from tests.support.server import ServerProcess, free_port, wait_for
 from yuntong.client.meeting import MeetingClient, get_ticket
@@ -46,7 +48,7 @@ def janus_nodes_env(nodes: dict[str, Janus], **extra: str) -> dict[str, str]:
     }
 
 
-async def janus_nodes(server: ServerProcess) -> dict[str, dict[str, Any]]:
+async def janus_nodes(server: Served) -> dict[str, dict[str, Any]]:
     """What ``/readyz`` says of each Janus node: healthy, participants, rooms."""
     async with httpx.AsyncClient(base_url=server.url) as client:
         checks = (await client.get("/readyz")).json()["checks"]
@@ -54,7 +56,7 @@ async def janus_nodes(server: ServerProcess) -> dict[str, dict[str, Any]]:
     return nodes
 
 
-async def janus_ready(server: ServerProcess, timeout: float = 60) -> None:
+async def janus_ready(server: Served, timeout: float = 60) -> None:
     async def healthy() -> bool:
         nodes = await janus_nodes(server)
         return bool(nodes) and all(n["healthy"] for n in nodes.values())
@@ -67,7 +69,7 @@ def janus_pid(server: ServerProcess) -> int:
 
 
 async def api(
-    server: ServerProcess, token: str | None, method: str, path: str, **kwargs: Any
+    server: Served, token: str | None, method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     headers.update(kwargs.pop("headers", {}))
@@ -75,7 +77,7 @@ async def api(
         return await client.request(method, path, headers=headers, **kwargs)
 
 
-async def create_meeting(server: ServerProcess, token: str, **settings: Any) -> dict[str, Any]:
+async def create_meeting(server: Served, token: str, **settings: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"title": "周会 weekly", "settings": settings}
     resp = await api(server, token, "POST", "/api/v1/meetings", json=body)
     assert resp.status_code == 201, resp.text
@@ -84,7 +86,7 @@ async def create_meeting(server: ServerProcess, token: str, **settings: Any) -> 
 
 
 async def connect(
-    server: ServerProcess,
+    server: Served,
     meeting: dict[str, Any],
     *,
     token: str | None = None,
@@ -114,7 +116,7 @@ async def connect(
 
 @asynccontextmanager
 async def participant(
-    server: ServerProcess, meeting: dict[str, Any], **options: Any
+    server: Served, meeting: dict[str, Any], **options: Any
 ) -> AsyncIterator[MeetingClient]:
     """:func:`connect`, left and closed afterwards."""
     client = await connect(server, meeting, **options)
@@ -154,7 +156,7 @@ async def audio_during(
 
 @asynccontextmanager
 async def three_people(
-    server: ServerProcess, host: str, member: str, guest: str = "Carol", frames: int = 10
+    server: Served, host: str, member: str, guest: str = "Carol", frames: int = 10
 ) -> AsyncIterator[tuple[dict[str, Any], list[MeetingClient]]]:
     """A new meeting with its host, a signed-in member and a guest, each decoding the others'
     video (``frames`` each); all leave afterwards."""

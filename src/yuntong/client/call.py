@@ -2,40 +2,27 @@
 
 :class:`CallClient` speaks the ``call.*`` messages of docs/protocol.md for one call;
 :func:`run_call` logs in, places or answers a call, keeps it up for a while and returns
-what was measured (:class:`CallResult`).
+what was measured (:class:`~yuntong.client.quality.CallResult`, sampled by
+:mod:`yuntong.client.quality`; ICE helpers in :mod:`yuntong.client.ice`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
-from aiortc.sdp import candidate_from_sdp
-from aiortc.stats import (
-    RTCInboundRtpStreamStats,
-    RTCOutboundRtpStreamStats,
-    RTCRemoteInboundRtpStreamStats,
-    RTCRemoteOutboundRtpStreamStats,
-    RTCTransportStats,
-)
 
 from yuntong.client.aio import cancel_all
 from yuntong.client.api import ApiClient
+from yuntong.client.ice import candidate_types, ice_candidate, rtc_ice_servers
 from yuntong.client.media import MediaStats, PatternVideoTrack, ToneAudioTrack
+from yuntong.client.quality import CallResult, QualityMeter, QualitySample, rounded
 from yuntong.client.signaling import CLOSED, Event, Signaling, SignalingError
 
 Media = Literal["audio", "video"]
@@ -49,102 +36,11 @@ TRANSITIONS: dict[CallState, set[CallState]] = {
     "answered": {"ended"},
     "ended": set(),
 }
-CLOCK_RATES = {"audio": 48_000, "video": 90_000}
-AUDIO_THRESHOLD_DBFS = -40.0  # the tone arrives near −9 dBFS; silence is far below −60
 EARLY_EVENT_LIMIT = 64
-
-
-@dataclass
-class QualitySample:
-    """One ``call.quality`` report, measured from ``RTCPeerConnection.getStats()``."""
-
-    rtt_ms: float | None = None
-    jitter_ms: float | None = None
-    loss_pct: float = 0.0
-    bitrate_kbps: float = 0.0
-    packets_received: int = 0
-    packets_lost: int = 0
-    packets_sent: int = 0
-    # packets the peer says it received (its RTCP receiver reports), by kind
-    remote_received: dict[str, int] = field(default_factory=dict)
-    # octets the peer says it sent us (its RTCP sender reports); aiortc counts no bytes received
-    audio_bytes_received: int = 0
-
-
-@dataclass
-class CallResult:
-    """What a finished call measured; media figures come from the tracks and getStats()."""
-
-    role: Literal["caller", "callee"]
-    media: str = "audio"
-    call_id: str | None = None
-    outcome: str = "failed"
-    reason: str | None = None
-    answered: bool = False
-    connected: bool = False
-    billable_seconds: int | None = None
-    frames_decoded: int = 0
-    video_counter_first: int | None = None
-    video_counter_last: int | None = None
-    audio_samples: int = 0
-    audio_rms: float = 0.0
-    audio_rms_dbfs: float = -math.inf
-    packets_received: int = 0
-    packets_lost: int = 0
-    packets_sent: int = 0
-    remote_received: dict[str, int] = field(default_factory=dict)
-    rtt_ms: float | None = None
-    jitter_ms: float | None = None
-    local_candidate_types: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def media_received(self) -> bool:
-        """We heard the peer's audio (and saw its video, for a video call)."""
-        heard = self.audio_rms_dbfs > AUDIO_THRESHOLD_DBFS
-        return heard and (self.media != "video" or self.frames_decoded > 0)
-
-    @property
-    def media_delivered(self) -> bool:
-        """The peer's receiver reports acknowledge every kind of media we sent."""
-        kinds = ["audio", "video"] if self.media == "video" else ["audio"]
-        return all(self.remote_received.get(kind, 0) > 0 for kind in kinds)
-
-    @property
-    def media_both_ways(self) -> bool:
-        return self.answered and self.media_received and self.media_delivered
 
 
 def new_device_id() -> str:
     return f"cli-{uuid.uuid4().hex[:12]}"
-
-
-def rtc_ice_servers(servers: list[dict[str, Any]]) -> list[RTCIceServer]:
-    return [
-        RTCIceServer(
-            urls=server["urls"],
-            username=server.get("username"),
-            credential=server.get("credential"),
-        )
-        for server in servers
-    ]
-
-
-def ice_candidate(candidate: dict[str, Any]) -> Any:
-    """A browser's trickled ``{candidate, sdpMid, sdpMLineIndex}`` as an aiortc candidate."""
-    line = str(candidate.get("candidate") or "")
-    parsed = candidate_from_sdp(line.removeprefix("a=").removeprefix("candidate:"))
-    parsed.sdpMid = candidate.get("sdpMid")
-    parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
-    return parsed
-
-
-def candidate_types(sdp: str) -> list[str]:
-    types = set()
-    for line in sdp.splitlines():
-        if line.startswith("a=candidate:") and " typ " in line:
-            types.add(line.split(" typ ", 1)[1].split()[0])
-    return sorted(types)
 
 
 class CallClient:
@@ -189,7 +85,7 @@ class CallClient:
         self._answered = asyncio.Event()
         self._connected = asyncio.Event()
         self._ended = asyncio.Event()
-        self._bytes_mark: tuple[float, int] | None = None
+        self._meter = QualityMeter()
         self._final_sent = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -454,7 +350,7 @@ class CallClient:
         self.progress(f"media {state}")
         if state == "connected" and not self._connected.is_set() and self.state != "ended":
             self._connected.set()
-            self._bytes_mark = (time.monotonic(), 0)
+            self._meter.start()
             with contextlib.suppress(ConnectionError):
                 await self.signaling.send("call.media", {"call_id": self.call_id, "state": state})
             self._tasks.append(asyncio.create_task(self._report_quality(), name="call-quality"))
@@ -479,8 +375,8 @@ class CallClient:
         sample = self.last_quality or QualitySample()
         data = {
             "call_id": self.call_id,
-            "rtt_ms": _rounded(sample.rtt_ms),
-            "jitter_ms": _rounded(sample.jitter_ms),
+            "rtt_ms": rounded(sample.rtt_ms),
+            "jitter_ms": rounded(sample.jitter_ms),
             "loss_pct": round(sample.loss_pct, 2),
             "bitrate_kbps": round(sample.bitrate_kbps, 1),
             "frames_decoded": self.stats.video_frames,
@@ -492,37 +388,7 @@ class CallClient:
 
     async def _measure(self) -> QualitySample:
         assert self.pc is not None
-        report = await self.pc.getStats()
-        sample = QualitySample()
-        rtts: list[float] = []
-        jitters: list[float] = []
-        bytes_received = 0
-        for stat in report.values():
-            if isinstance(stat, RTCInboundRtpStreamStats):
-                sample.packets_received += stat.packetsReceived
-                sample.packets_lost += max(0, stat.packetsLost)
-                jitters.append(stat.jitter / CLOCK_RATES.get(stat.kind, 90_000) * 1000)
-            elif isinstance(stat, RTCRemoteInboundRtpStreamStats):
-                if stat.roundTripTime:  # None until a report carries LSR/DLSR
-                    rtts.append(stat.roundTripTime * 1000)
-                got = sample.remote_received.get(stat.kind, 0)
-                sample.remote_received[stat.kind] = got + stat.packetsReceived
-            elif isinstance(stat, RTCOutboundRtpStreamStats):
-                sample.packets_sent += stat.packetsSent
-            elif isinstance(stat, RTCRemoteOutboundRtpStreamStats) and stat.kind == "audio":
-                sample.audio_bytes_received += stat.bytesSent
-            elif isinstance(stat, RTCTransportStats):
-                bytes_received = max(bytes_received, stat.bytesReceived)
-        sample.rtt_ms = sum(rtts) / len(rtts) if rtts else None
-        sample.jitter_ms = max(jitters) if jitters else None
-        expected = sample.packets_received + sample.packets_lost
-        sample.loss_pct = 100 * sample.packets_lost / expected if expected else 0.0
-        now = time.monotonic()
-        if self._bytes_mark is not None and now > self._bytes_mark[0]:
-            elapsed = now - self._bytes_mark[0]
-            sample.bitrate_kbps = (bytes_received - self._bytes_mark[1]) * 8 / elapsed / 1000
-        self._bytes_mark = (now, bytes_received)
-        return sample
+        return await self._meter.measure(self.pc)
 
     async def _close_media(self) -> None:
         await self.stats.stop()
@@ -530,10 +396,6 @@ class CallClient:
             track.stop()
         if self.pc is not None:
             await self.pc.close()
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 async def _first_of(*events: asyncio.Event, timeout: float | None) -> None:

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from yuntong.client.api import ApiError
-from yuntong.client.call import CallResult, run_call
+from yuntong.client.call import run_call
+from yuntong.client.quality import CallResult
 from yuntong.config import Settings
 
 console = Console(highlight=False)

@@ -1,9 +1,12 @@
 """Credit control on real signaling: a prepaid call is warned and cut off when its balance runs
-out; an account over its credit limit cannot start the next chargeable call."""
+out; an account over its credit limit cannot start the next chargeable call.
+
+The server runs in the test's loop on a clock the test moves: the warning and the cut-off
+timers fire by ``server.advance``, and the test rates (the server's own rating step) when it
+chooses, rather than waiting for a worker."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -11,14 +14,15 @@ import pytest
 
 from tests.conftest import unique
 from tests.integration.calls.conftest import Connect
-from tests.support.server import ServerProcess
+from tests.support.inprocess import InProcessServer, Served
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
+from yuntong.billing import worker
 
 
 class Desk:
     """The operator's billing desk and a customer, both over the server's REST API."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: Served) -> None:
         self.server = server
         self.staff_token = ""
 
@@ -69,13 +73,39 @@ class Desk:
         account = await self.call("GET", "/api/v1/billing/account", client.token)
         return int(account["id"])
 
+    async def prepaid(self, client: WsClient, code: str, amount: str) -> None:
+        """``client`` prepaid on package ``code`` with ``amount`` (yuan) in hand."""
+        account_id = await self.subscribe(client, code)
+        await self.call(
+            "POST",
+            f"/api/v1/billing/accounts/{account_id}/kind",
+            self.staff_token,
+            json={"kind": "prepaid"},
+        )
+        await self.call(
+            "POST",
+            "/api/v1/billing/payments",
+            self.staff_token,
+            json={
+                "account_id": account_id,
+                "amount": amount,
+                "method": "cash",
+                "idempotency_key": unique("pay"),
+            },
+        )
+
     async def balance(self, client: WsClient) -> int:
         account = await self.call("GET", "/api/v1/billing/account", client.token)
         return int(account["balance_fen"])
 
 
 @pytest.fixture
-async def desk(server: ServerProcess) -> Desk:
+def server(inprocess_server_any: InProcessServer) -> InProcessServer:
+    return inprocess_server_any
+
+
+@pytest.fixture
+async def desk(server: InProcessServer) -> Desk:
     return await Desk(server).start()
 
 
@@ -92,41 +122,25 @@ async def connected_call(caller: WsClient, callee: WsClient) -> str:
 
 
 async def test_a_prepaid_call_is_warned_and_ended_when_the_balance_runs_out(
-    server: ServerProcess, connect: Connect, desk: Desk
+    server: InProcessServer, connect: Connect, desk: Desk
 ) -> None:
     """60.00 a minute, 1/1 increments, 2.00 in hand: the call may last 2 s."""
     caller, callee = await connect(), await connect()
-    account_id = await desk.subscribe(caller, await desk.package("6000"))
-    await desk.call(
-        "POST",
-        f"/api/v1/billing/accounts/{account_id}/kind",
-        desk.staff_token,
-        json={"kind": "prepaid"},
-    )
-    await desk.call(
-        "POST",
-        "/api/v1/billing/payments",
-        desk.staff_token,
-        json={
-            "account_id": account_id,
-            "amount": "2.00",
-            "method": "cash",
-            "idempotency_key": unique("pay"),
-        },
-    )
+    await desk.prepaid(caller, await desk.package("6000"), "2.00")
     call_id = await connected_call(caller, callee)
+    await server.advance(0)  # less than a minute in hand: warned at once
     low = await caller.expect("call.credit_low", call_id=call_id)
-    assert 0 <= low["seconds_left"] <= 2
-    ended = await caller.expect("call.ended", call_id=call_id, timeout=10)
+    assert low["seconds_left"] == 2
+    await server.advance(1.9)
+    assert not caller.has("call.ended", call_id=call_id)
+    await server.advance(0.1)
+    ended = await caller.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("answered", "credit_exhausted")
-    assert ended["billable_seconds"] <= 2
+    assert ended["billable_seconds"] == 2
     await callee.expect("call.ended", call_id=call_id)
 
-    # once rated (the server's worker, every 2 s), nothing is left in hand
-    for _ in range(50):
-        if await desk.balance(caller) >= 0:
-            break
-        await asyncio.sleep(0.2)
+    # once rated, nothing is left in hand
+    assert await worker.run_once(server.app_context) >= 1
     assert await desk.balance(caller) <= 0
     with pytest.raises(WsError) as refused:
         await caller.request(
@@ -141,7 +155,7 @@ async def test_a_prepaid_call_is_warned_and_ended_when_the_balance_runs_out(
 
 
 async def test_over_the_credit_limit_the_next_call_is_refused_not_the_current_one(
-    server: ServerProcess, connect: Connect, desk: Desk
+    server: InProcessServer, connect: Connect, desk: Desk
 ) -> None:
     """Postpaid, limit 100.00, 10,000.00 a minute: a 2 s call costs far more than the limit,
     yet runs until it is hung up; the next video call is refused with the reason."""
@@ -154,14 +168,11 @@ async def test_over_the_credit_limit_the_next_call_is_refused_not_the_current_on
         json={"credit_limit_fen": 10_000},
     )
     call_id = await connected_call(caller, callee)
-    await asyncio.sleep(2)
+    await server.advance(2)
     assert not [e for e in caller.events if e["type"] == "call.ended"]
     await caller.request("call.hangup", {"call_id": call_id})
     await caller.expect("call.ended", call_id=call_id)
-    for _ in range(50):
-        if await desk.balance(caller) > 10_000:
-            break
-        await asyncio.sleep(0.2)
+    assert await worker.run_once(server.app_context) >= 1
     with pytest.raises(WsError) as refused:
         await caller.request(
             "call.invite", {"to": callee.username, "media": "video", "sdp": FAKE_SDP}

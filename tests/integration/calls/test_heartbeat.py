@@ -1,44 +1,45 @@
-"""Heartbeats: a socket whose client stops sending is closed; one that pings stays open."""
+"""Heartbeats: a socket whose client stops sending is closed; one that pings stays open.
+
+The server runs in the test's loop on a clock the test moves: the silence passes by
+``server.advance``, not by waiting (the real clock is covered by
+realtime/test_gateway_heartbeat, on both sockets)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support.server import ServerProcess, private_server
+from tests.conftest import unique
+from tests.support.inprocess import InProcessServer
 from tests.support.wsclient import WsClient
 
+AT_ONCE_S = 5
 
-@pytest.fixture(scope="module")
-async def quick_heartbeat_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[ServerProcess]:
-    # silence allowed: 2.5 heartbeats = 1 s
-    folder = tmp_path_factory.mktemp("heartbeat")
-    async with private_server(folder, YUNTONG_HEARTBEAT_INTERVAL_S="0.4") as server:
-        yield server
+
+@pytest.fixture
+def server(inprocess_server_any: InProcessServer) -> InProcessServer:
+    return inprocess_server_any
 
 
 async def test_a_silent_client_is_closed_and_a_pinging_one_is_not(
-    quick_heartbeat_server: ServerProcess,
+    server: InProcessServer,
 ) -> None:
-    server = quick_heartbeat_server
-    await server.create_user("quiet")
-    await server.create_user("chatty")
-    quiet = await WsClient(server.ws_url, await server.login("quiet")).connect()
-    chatty = await WsClient(server.ws_url, await server.login("chatty")).connect()
-    assert quiet.hello["heartbeat_s"] == 0.4
+    heartbeat = server.settings.heartbeat_interval_s  # silence allowed: 2.5 heartbeats
+    quiet_name, chatty_name = unique("quiet"), unique("chatty")
+    await server.create_user(quiet_name)
+    await server.create_user(chatty_name)
+    quiet = await WsClient(server.ws_url, await server.login(quiet_name)).connect()
+    chatty = await WsClient(server.ws_url, await server.login(chatty_name)).connect()
+    assert quiet.hello["heartbeat_s"] == heartbeat
 
-    async def ping_for(seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while loop.time() < end:
-            await chatty.request("ping")
-            await asyncio.sleep(0.2)
-
-    await asyncio.gather(ping_for(3.0), asyncio.wait_for(quiet.closed.wait(), 5))
+    for _ in range(2):  # two heartbeats: nobody is closed yet
+        await chatty.request("ping")
+        await server.advance(heartbeat)
+    assert not quiet.closed.is_set()
+    await chatty.request("ping")
+    await server.advance(heartbeat)  # three heartbeats of silence: more than allowed
+    await asyncio.wait_for(quiet.closed.wait(), AT_ONCE_S)
     assert quiet.ws.close_code == 4408
     assert quiet.ws.close_reason == "heartbeat timeout"
     assert not chatty.closed.is_set()

@@ -1,4 +1,8 @@
-"""Server restart mid-call, and presence pushed live to contacts only."""
+"""Server restart mid-call, and presence pushed live to contacts only.
+
+The presence tests run on the in-process server, on a clock that moves only by hand: a device
+that says goodbye is offline at once, without a grace period to wait out (a dropped one waits
+it out: realtime/test_leaving); the restart needs a server in a child process to kill."""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import asyncio
 import signal
 
 import httpx
+import pytest
 
 from tests.conftest import unique
 from tests.integration.calls.conftest import Connect
+from tests.support.inprocess import InProcessServer
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient
 
@@ -40,7 +46,12 @@ async def test_server_killed_mid_call_leaves_an_interrupted_record(
     await fresh_server.aclose()
 
 
-async def _add_contact(server: ServerProcess, owner: WsClient, other: str) -> None:
+@pytest.fixture
+def server(inprocess_server_any: InProcessServer) -> InProcessServer:
+    return inprocess_server_any
+
+
+async def _add_contact(server: InProcessServer, owner: WsClient, other: str) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         resp = await http.post(
             "/api/v1/contacts",
@@ -51,9 +62,8 @@ async def _add_contact(server: ServerProcess, owner: WsClient, other: str) -> No
 
 
 async def test_presence_is_pushed_live_to_contacts_only(
-    live_server_any: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
-    server = live_server_any
     alice, stranger = await connect(), await connect()
     bob_name = unique("pb")
     await server.create_user(bob_name)
@@ -69,21 +79,21 @@ async def test_presence_is_pushed_live_to_contacts_only(
     carol = await connect()
     await carol.request("call.invite", {"to": bob_name, "media": "audio", "sdp": FAKE_SDP})
     await alice.expect("presence", status="busy")
-    await bob.close()
-    await alice.expect("presence", timeout=8, status="offline")  # after the 2 s grace
+    await bob.close()  # a goodbye: offline at once, the clock does not move
+    await alice.expect("presence", status="offline")
     assert not stranger.has("presence")
 
 
 async def test_snapshot_on_connect_lists_contacts_status(
-    live_server_any: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     bob = await connect()
     alice_name = unique("ps")
-    await live_server_any.create_user(alice_name)
-    token = await live_server_any.login(alice_name)
-    alice = WsClient(live_server_any.ws_url, token)
+    await server.create_user(alice_name)
+    token = await server.login(alice_name)
+    alice = WsClient(server.ws_url, token)
     await alice.connect()
-    await _add_contact(live_server_any, alice, bob.username)
+    await _add_contact(server, alice, bob.username)
     await alice.close()
     alice.events.clear()
     await alice.connect()
@@ -93,10 +103,10 @@ async def test_snapshot_on_connect_lists_contacts_status(
 
 
 async def test_adding_an_online_contact_shows_their_presence_at_once(
-    live_server_any: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
-    async with httpx.AsyncClient(base_url=live_server_any.url) as http:
+    async with httpx.AsyncClient(base_url=server.url) as http:
         resp = await http.post(
             "/api/v1/contacts",
             json={"query": bob.username},
@@ -108,13 +118,13 @@ async def test_adding_an_online_contact_shows_their_presence_at_once(
 
 
 async def test_blocking_a_watcher_hides_your_presence_from_them(
-    live_server_any: ServerProcess, connect: Connect
+    server: InProcessServer, connect: Connect
 ) -> None:
     alice, bob = await connect(), await connect()
-    await _add_contact(live_server_any, alice, bob.username)
+    await _add_contact(server, alice, bob.username)
     bob_id = bob.hello["user"]["user_id"]
     await alice.expect("presence", user_id=bob_id, status="online")
-    async with httpx.AsyncClient(base_url=live_server_any.url) as http:
+    async with httpx.AsyncClient(base_url=server.url) as http:
         await http.post(
             "/api/v1/blocks",
             json={"query": alice.username},

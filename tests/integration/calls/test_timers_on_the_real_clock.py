@@ -1,7 +1,9 @@
 """The call timers on the wall clock, end to end: a server in a child process with short
-time-outs really waits out the ring time-out, the media time-out and the reconnect grace.
+time-outs really waits out the ring time-out, the media time-out, the reconnect grace and a
+prepaid call's credit.
 
-The other tests of these timers move a fake clock (test_call_outcomes, realtime/test_leaving);
+The other tests of these timers move a fake clock (test_call_outcomes, realtime/test_leaving,
+test_credit_control);
 these keep the real thing covered: the engine's timers and the hub's grace period on the
 event loop's own timers.
 """
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.conftest import unique
+from tests.integration.calls.test_credit_control import Desk, connected_call
 from tests.support.server import ServerProcess, private_server
 from tests.support.wsclient import FAKE_SDP, WsClient
 
@@ -77,3 +80,27 @@ async def test_a_dropped_device_is_gone_when_the_reconnect_grace_passes(
     ended = await alice.expect("call.ended", timeout=TIMER_S + 5, call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
     await alice.close()
+
+
+async def test_a_prepaid_call_is_warned_and_ended_when_its_credit_runs_out(
+    quick_timer_server: ServerProcess,
+) -> None:
+    """120.00 a minute, 1/1 increments, 2.00 in hand: the call may last 1 s."""
+    server = quick_timer_server
+    desk = await Desk(server).start()
+    clients = []
+    for name in (unique("rt"), unique("rt")):
+        await server.create_user(name)
+        client = await WsClient(server.ws_url, await server.login(name)).connect()
+        client.username = name  # type: ignore[attr-defined]
+        clients.append(client)
+    alice, bob = clients
+    await desk.prepaid(alice, await desk.package("12000"), "2.00")
+    call_id = await connected_call(alice, bob)
+    low = await alice.expect("call.credit_low", call_id=call_id)
+    assert 0 <= low["seconds_left"] <= 1
+    ended = await alice.expect("call.ended", timeout=TIMER_S + 5, call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "credit_exhausted")
+    assert ended["billable_seconds"] <= 1
+    await alice.close()
+    await bob.close()

@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import unique
 from tests.integration.media.coturn import free_udp_tcp_port
 from tests.support.server import ServerProcess, private_server
-from yuntong.client.call import CallResult, Media, run_call
+from yuntong.client.call import Media, run_call
+from yuntong.client.quality import CallResult
 
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from av import AudioFrame, VideoFrame
 
-from yuntong.client.call import CallResult, candidate_types, ice_candidate
+from yuntong.client.ice import candidate_types, ice_candidate
 from yuntong.client.media import (
     FPS,
     HEIGHT,
@@ -19,6 +19,7 @@ from yuntong.client.media import (
     ToneAudioTrack,
     read_counter,
 )
+from yuntong.client.quality import CallResult
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 255, 1000, 65535])
