@@ -127,6 +127,7 @@ async def _account_out(ctx: Context, account_id: int) -> dict[str, Any]:
         ),
         "credit_limit_min_fen": ctx.settings.billing_credit_limit_min_fen,
         "credit_limit_max_fen": ctx.settings.billing_credit_limit_max_fen,
+        "credit_exhausted": credit.credit_exhausted(st),
     }
 
 
