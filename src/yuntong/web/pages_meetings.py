@@ -14,8 +14,25 @@ from fastapi.responses import RedirectResponse, Response
 
 from yuntong.core.context import get_context
 from yuntong.meetings.service import link_has_ended
-from yuntong.web.i18n_meetings import RECURRENCES, SETTING_CHOICES
 from yuntong.web.pages import member_page, render_page, require_member, signed_in
+
+# the schedule form's choices: (value, label key)
+RECURRENCES: Final = (
+    ("", "ui.meetings.recurrence.none"),
+    ("daily", "ui.meetings.recurrence.daily"),
+    ("weekly", "ui.meetings.recurrence.weekly"),
+    ("weekdays", "ui.meetings.recurrence.weekdays"),
+)
+SETTING_CHOICES: Final = (
+    ("passcode", "ui.meetings.setting.passcode"),
+    ("waiting_room", "ui.meetings.setting.waiting_room"),
+    ("mute_on_entry", "ui.meetings.setting.mute_on_entry"),
+    ("ask_to_unmute", "ui.meetings.setting.ask_to_unmute"),
+    ("allow_guests", "ui.meetings.setting.allow_guests"),
+    ("allow_screen_share", "ui.meetings.setting.allow_screen_share"),
+    ("allow_chat", "ui.meetings.setting.allow_chat"),
+    ("allow_recording", "ui.meetings.setting.allow_recording"),
+)
 
 router = APIRouter(include_in_schema=False)
 

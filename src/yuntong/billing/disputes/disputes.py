@@ -30,7 +30,7 @@ from yuntong.billing.models import (
 from yuntong.billing.store import add_entry
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import translate
 from yuntong.core.money import check_amount, format_yuan
 from yuntong.notifications.notices import do_notify
 
@@ -45,16 +45,6 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     DisputeState.CREDITED: frozenset(),
     DisputeState.EXPLAINED: frozenset(),
 }
-
-register(
-    {
-        "dispute.state.open": ("已受理", "received"),
-        "dispute.state.investigating": ("调查中", "under investigation"),
-        "dispute.state.credited": ("已更正并退费", "corrected with a credit"),
-        "dispute.state.explained": ("已核实并答复", "explained"),
-        "dispute.credited_note": ("已退还 {amount} 元。{note}", "{amount} yuan credited. {note}"),
-    }
-)
 
 
 @dataclass(frozen=True)
