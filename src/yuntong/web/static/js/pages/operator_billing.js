@@ -342,8 +342,10 @@ function renderLookup(account) {
   ];
   $('#lookup-summary').replaceChildren(...entries.flatMap(([label, value]) => [el('dt', '', label), el('dd', '', value)]));
   $('#lookup-summary').dataset.state = account.state;
-  $('#hold-button').disabled = !['active', 'suspended'].includes(account.state);
-  $('#release-button').disabled = account.state !== 'held';
+  // the steps the server says we may take on the account now
+  const can = new Set(account.actions || []);
+  $('#hold-button').disabled = !can.has('hold');
+  $('#release-button').disabled = !can.has('release');
   $('#kind-button').textContent = t(account.kind === 'prepaid' ? 'ui.opbilling.make_postpaid' : 'ui.opbilling.make_prepaid');
   $('#lookup-result').hidden = false;
 }
@@ -399,7 +401,7 @@ async function loadDunning() {
       await lookUp(a.account_id).catch(fail);
       $('#accounts').scrollIntoView();
     }));
-    if (a.state === 'active') {
+    if (a.actions?.includes('suspend')) {
       actions.append(button(t('ui.opbilling.confirm_suspension'), 'btn-danger', async () => {
         try {
           await post(`/billing/accounts/${a.account_id}/suspend`);
