@@ -18,12 +18,16 @@ from sqlalchemy import text
 
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.server import ServerProcess
+from yuntong import strings
 from yuntong.config import Settings
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
 from yuntong.models import Base
 from yuntong.services import build_context
+
+# every string, for tests that translate without building a context
+strings.install()
 
 PG_DSN = os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _counter = itertools.count()

@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from yuntong import __version__
+from yuntong import __version__, strings
 from yuntong.accounts import directory, registration
 from yuntong.accounts import identity as accounts_identity
 from yuntong.accounts import status as accounts_status
@@ -60,6 +60,13 @@ app.add_typer(holidays_app, name="holidays")
 
 console = Console()
 errors = Console(stderr=True)
+
+
+@app.callback()
+def _install_strings() -> None:
+    # every command, with or without a context, reads the one string catalogue
+    strings.install()
+
 
 AsOperator = Annotated[
     str | None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from yuntong import strings
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.sessions import DUMMY_HASH
 from yuntong.billing.catalog.catalog import CATALOG
@@ -89,6 +90,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     other where one may not import the other: billing's credit gate to calls, the finished
     calls' query to billing's usage collection, billing's recipient look-up to notifications,
     sla's incident titles to statements."""
+    strings.install()
     ctx = new_context(settings, clock)
     ctx.services.build(ctx, PIECES)
     gate_calls_with(ctx, credit)

@@ -16,7 +16,6 @@ from tests.e2e.conftest import PASSWORD, identity, log_in, screenshot
 from tests.support.server import ServerProcess
 from yuntong.accounts.validation import uscc_check_character
 from yuntong.core.i18n import MESSAGES
-from yuntong.web import i18n_strings  # noqa: F401  (registers the ui.* strings)
 
 pytestmark = pytest.mark.e2e
 WEB = Path(__file__).resolve().parents[2] / "src" / "yuntong" / "web"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import strings, translate
 
 ERRORS: dict[str, tuple[int, str, str]] = {
     # code: (http status, zh-CN, en)
@@ -204,7 +204,10 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
 }
 
-register({f"error.{code}": (zh, en) for code, (_status, zh, en) in ERRORS.items()})
+# the messages of the errors above, as the one string form (yuntong/strings.py installs them)
+STRINGS = strings(
+    "error", {f"error.{code}": (zh, en) for code, (_status, zh, en) in ERRORS.items()}
+)
 
 
 class YuntongError(Exception):
@@ -248,7 +251,9 @@ class YuntongError(Exception):
         return body
 
 
-register(
+# what is wrong with one field of a form (``fields`` of an error)
+FIELDS = strings(
+    "field",
     {
         "field.required": ("必填", "Required"),
         "field.too_long": ("内容过长", "Too long"),
@@ -279,5 +284,5 @@ register(
         "field.taken": ("已被使用", "Already in use"),
         "field.in_the_past": ("时间已过", "That time has passed"),
         "field.not_a_contact": ("只能邀请您的联系人", "You can only invite your contacts"),
-    }
+    },
 )

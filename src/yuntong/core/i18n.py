@@ -1,7 +1,16 @@
-"""zh-CN and en strings for everything a user reads; one catalog, looked up by key."""
+"""zh-CN and en strings for everything a user reads; one catalogue, looked up by key.
+
+Strings are declared in one form only: a domain's :class:`Strings`, made with
+:func:`strings` in a module of its own (``<domain>/strings.py``; errors in
+:mod:`yuntong.core.errors`), pure data with no effect when imported. ``yuntong/strings.py``
+lists every domain's catalogue and :func:`install` puts them into :data:`MESSAGES`, checking
+that no key is declared twice; ``yuntong.services.build_context`` does it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from starlette.requests import HTTPConnection
@@ -9,16 +18,45 @@ from starlette.requests import HTTPConnection
 LOCALES: Final = ("zh-CN", "en")
 DEFAULT_LOCALE: Final = "zh-CN"
 
-# key -> (zh-CN, en)
+# key -> (zh-CN, en): what install() put in
 MESSAGES: dict[str, tuple[str, str]] = {}
 
 
-def register(entries: dict[str, tuple[str, str]]) -> None:
-    """Domains add their strings at import time; a key may be defined only once."""
+@dataclass(frozen=True)
+class Strings:
+    """One domain's user-facing strings: key -> (zh-CN, en), every key under ``prefixes``."""
+
+    prefixes: tuple[str, ...]
+    entries: Mapping[str, tuple[str, str]]
+
+
+def strings(prefix: str | tuple[str, ...], entries: Mapping[str, tuple[str, str]]) -> Strings:
+    """Declare a domain's strings; each key starts with ``prefix`` (or one of them) and a dot."""
+    prefixes = (prefix,) if isinstance(prefix, str) else prefix
     for key, pair in entries.items():
-        if key in MESSAGES and MESSAGES[key] != pair:
-            raise ValueError(f"i18n key defined twice: {key}")
-        MESSAGES[key] = pair
+        if not key.startswith(tuple(f"{p}." for p in prefixes)):
+            raise ValueError(f"i18n key {key} is not under {', '.join(prefixes)}")
+        if len(pair) != len(LOCALES) or not all(isinstance(text, str) for text in pair):
+            raise ValueError(f"i18n key {key} needs one string per locale")
+    return Strings(prefixes, dict(entries))
+
+
+def install(catalogues: Iterable[Strings]) -> None:
+    """Make ``catalogues`` the strings :func:`translate` reads; a key declared twice raises."""
+    merged: dict[str, tuple[str, str]] = {}
+    for catalogue in catalogues:
+        for key, pair in catalogue.entries.items():
+            if key in merged:
+                raise ValueError(f"i18n key declared twice: {key}")
+            merged[key] = pair
+    MESSAGES.clear()
+    MESSAGES.update(merged)
+
+
+def catalog(locale: str, prefix: str) -> dict[str, str]:
+    """The strings whose keys start with ``prefix``, in one locale (for the browser)."""
+    index = 0 if locale == "zh-CN" else 1
+    return {key: pair[index] for key, pair in MESSAGES.items() if key.startswith(prefix)}
 
 
 def pick_locale(value: str | None) -> str:

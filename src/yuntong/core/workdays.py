@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 
 import chinese_calendar
 
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import strings, translate
 from yuntong.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -42,7 +42,8 @@ _warned_years: set[int] = set()
 PACKAGED_DIR: Final = Path(__file__).with_name("holidays")
 WARN_DAYS: Final = 60
 
-register(
+STRINGS = strings(
+    "workdays",
     {
         "workdays.warning.missing": (
             "{year} 年的法定节假日安排尚未导入：工作日暂按周末计算。"
@@ -57,7 +58,7 @@ register(
             "days or make-up working days). Import the State Council's official schedule with "
             "`yuntong holidays import`.",
         ),
-    }
+    },
 )
 
 

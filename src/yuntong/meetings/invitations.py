@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from yuntong.core.i18n import DEFAULT_LOCALE, register, translate
+from yuntong.core.i18n import DEFAULT_LOCALE, translate
 from yuntong.core.mail import Alternative, build_message
 
 PRODID: Final = "-//Yuntong//Meetings//EN"
@@ -29,35 +29,6 @@ OPEN_SERIES_YEARS: Final = 10
 LINE_OCTETS: Final = 75
 ICAL_DAYS: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
-register(
-    {
-        "meeting.invite.subject": ("会议邀请：{title}", "Invitation: {title}"),
-        "meeting.invite.subject_cancelled": ("会议已取消：{title}", "Cancelled: {title}"),
-        "meeting.invite.intro": (
-            "{host} 邀请您参加云通视频会议。",
-            "{host} invites you to a Yuntong video meeting.",
-        ),
-        "meeting.invite.intro_cancelled": (
-            "{host} 已取消以下云通视频会议。",
-            "{host} has cancelled this Yuntong video meeting.",
-        ),
-        "meeting.invite.title": ("主题：{value}", "Title: {value}"),
-        "meeting.invite.time": ("时间：{value}", "Time: {value}"),
-        "meeting.invite.duration": ("时长：{minutes} 分钟", "Duration: {minutes} min"),
-        "meeting.invite.repeat": ("重复：{value}", "Repeats: {value}"),
-        "meeting.invite.repeat_count": ("{rule}，共 {count} 次", "{rule}, {count} times"),
-        "meeting.invite.repeat.daily": ("每天", "daily"),
-        "meeting.invite.repeat.weekly": ("每周", "weekly"),
-        "meeting.invite.repeat.weekdays": ("每个工作日（周一至周五）", "every weekday (Mon–Fri)"),
-        "meeting.invite.join": ("入会链接：{value}", "Join: {value}"),
-        "meeting.invite.number": ("会议号：{value}", "Meeting number: {value}"),
-        "meeting.invite.passcode": ("密码：{value}", "Passcode: {value}"),
-        "meeting.invite.calendar": (
-            "附件 {filename} 可添加到日历。",
-            "Add the attached {filename} to your calendar.",
-        ),
-    }
-)
 
 ZH_WEEKDAYS: Final = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 # not calendar.day_name / month_name: those follow the process's LC_TIME

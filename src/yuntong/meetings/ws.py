@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.meetings import service
+from yuntong.meetings.live import policy
 from yuntong.meetings.live.participant import Participant
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import open_room
@@ -158,7 +159,7 @@ async def _leave(room: Room, p: Participant, _m: Empty) -> None:
 
 
 async def _end(room: Room, p: Participant, _m: Empty) -> None:
-    service.check_may_end(p.role, joined=p.state == "joined")
+    policy.check_may_end_for_all(p)
     room.spawn(room.end("host"))
 
 

@@ -21,7 +21,7 @@ from yuntong.billing.ledger.accounts import account_for_actor, get_account, may_
 from yuntong.billing.models import BillingAccount
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import translate
 from yuntong.terminals.models import Device, DeviceClaim
 
 MAX_PARTS = 50
@@ -46,19 +46,6 @@ CLAIM_TRANSITIONS: Mapping[str, frozenset[str]] = {
         {ClaimOutcome.REPAIRED, ClaimOutcome.REPLACED, ClaimOutcome.REFUSED}
     ),
 }
-
-register(
-    {
-        "device.refusal.expired": (
-            "保修期已于 {ends} 届满，本次维修不在保修范围内",
-            "The warranty ended on {ends}; this repair is not covered",
-        ),
-        "device.refusal.opened_by_other": (
-            "终端曾被非本公司人员拆修，保修已失效",
-            "The device was opened by someone other than the operator, so the warranty is void",
-        ),
-    }
-)
 
 
 @dataclass(frozen=True)

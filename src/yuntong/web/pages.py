@@ -26,10 +26,9 @@ from yuntong.accounts.roles import STAFF_ROLES
 from yuntong.billing.catalog.tariff import USAGE_TYPES
 from yuntong.billing.orders.orders import terms_text
 from yuntong.core.context import get_context
-from yuntong.core.i18n import LOCALES, pick_locale, translate
+from yuntong.core.i18n import LOCALES, catalog, pick_locale, translate
 from yuntong.core.workdays import WorkCalendar
 from yuntong.presence import service as presence
-from yuntong.web.i18n_strings import catalog
 
 router = APIRouter(include_in_schema=False)
 
@@ -100,7 +99,7 @@ def render_page(
         t=t,
         locale=locale,
         other_locale=other,
-        catalog=catalog(locale),
+        catalog=catalog(locale, "ui."),
         title=t(title_key),
         principal=principal,
         me=me,

@@ -13,16 +13,64 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yuntong.core.context import get_context
-from yuntong.meetings.service import link_has_ended
-from yuntong.web.i18n_meetings import RECURRENCES, SETTING_CHOICES
+from yuntong.meetings.service import MeetingSettings, link_has_ended
 from yuntong.web.pages import member_page, render_page, require_member, signed_in
+
+# the schedule form's choices: (value, label key)
+RECURRENCES: Final = (
+    ("", "ui.meetings.recurrence.none"),
+    ("daily", "ui.meetings.recurrence.daily"),
+    ("weekly", "ui.meetings.recurrence.weekly"),
+    ("weekdays", "ui.meetings.recurrence.weekdays"),
+)
+SETTING_CHOICES: Final = (
+    ("passcode", "ui.meetings.setting.passcode"),
+    ("waiting_room", "ui.meetings.setting.waiting_room"),
+    ("mute_on_entry", "ui.meetings.setting.mute_on_entry"),
+    ("ask_to_unmute", "ui.meetings.setting.ask_to_unmute"),
+    ("allow_guests", "ui.meetings.setting.allow_guests"),
+    ("allow_screen_share", "ui.meetings.setting.allow_screen_share"),
+    ("allow_chat", "ui.meetings.setting.allow_chat"),
+    ("allow_recording", "ui.meetings.setting.allow_recording"),
+)
 
 router = APIRouter(include_in_schema=False)
 
 MEETING_ID: Final = re.compile(r"[0-9a-f]{32}")
 MEETING_NUMBER: Final = re.compile(r"\d{9}")
 PASSCODE: Final = re.compile(r"\d{4,10}")
-FORM: Final[dict[str, Any]] = {"recurrences": RECURRENCES, "setting_choices": SETTING_CHOICES}
+
+
+def _bounds(name: str) -> tuple[int, int]:
+    """A MeetingSettings field's lowest and highest value, as the model declares them."""
+    metadata = MeetingSettings.model_fields[name].metadata
+    low = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high = next(m.le for m in metadata if hasattr(m, "le"))
+    return int(low), int(high)
+
+
+def _settings_form() -> dict[str, Any]:
+    """The settings form's defaults and limits: the API's (MeetingSettings), not copies."""
+    defaults = MeetingSettings()
+    people = _bounds("max_participants")
+    empty_s = _bounds("auto_end_after_empty_s")
+    return {
+        "defaults": defaults.model_dump(),
+        "max_participants": (*people, defaults.max_participants),
+        # whole minutes in the form
+        "auto_end_min": (
+            max(1, -(-empty_s[0] // 60)),
+            empty_s[1] // 60,
+            defaults.auto_end_after_empty_s // 60,
+        ),
+    }
+
+
+FORM: Final[dict[str, Any]] = {
+    "recurrences": RECURRENCES,
+    "setting_choices": SETTING_CHOICES,
+    "settings_form": _settings_form(),
+}
 
 
 @router.get("/meetings")

@@ -167,6 +167,9 @@ async def test_over_the_credit_limit_the_next_call_is_refused_not_the_current_on
         caller.token,
         json={"credit_limit_fen": 10_000},
     )
+    # the account says whether its credit is used up: not yet, so the call is accepted
+    account = await desk.call("GET", "/api/v1/billing/account", caller.token)
+    assert account["credit_exhausted"] is False
     call_id = await connected_call(caller, callee)
     await server.advance(2)
     assert not [e for e in caller.events if e["type"] == "call.ended"]
@@ -178,4 +181,6 @@ async def test_over_the_credit_limit_the_next_call_is_refused_not_the_current_on
             "call.invite", {"to": callee.username, "media": "video", "sdp": FAKE_SDP}
         )
     assert refused.value.code == "credit_exhausted"
+    account = await desk.call("GET", "/api/v1/billing/account", caller.token)
+    assert account["credit_exhausted"] is True  # and the invite was refused for it
     assert "pay" in refused.value.data["message"] or "缴费" in refused.value.data["message"]

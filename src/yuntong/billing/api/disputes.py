@@ -76,6 +76,11 @@ class DisputeOut(BaseModel):
         description="the operator's explanation of the resolution; null while still open"
     )
     events: list[DisputeEventOut]
+    actions: list[Literal["investigate", "resolve_credit", "resolve_explanation"]] = Field(
+        description="the steps the caller may take on this dispute now (staff only; those its "
+        "state allows): investigate (POST …/investigate), resolve_credit and "
+        "resolve_explanation (POST …/resolve by credit or explanation)"
+    )
 
 
 def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
@@ -106,6 +111,7 @@ def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
             )
             for e in view.events
         ],
+        actions=disputes.dispute_actions(viewer, d),
     )
 
 

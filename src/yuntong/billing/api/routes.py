@@ -115,7 +115,7 @@ async def correct_price(ctx: Ctx, user: User, price_id: DbId, body: CorrectionIn
 # -- the account ---------------------------------------------------------------------------------
 
 
-async def _account_out(ctx: Context, account_id: int) -> dict[str, Any]:
+async def _account_out(ctx: Context, actor: Principal, account_id: int) -> dict[str, Any]:
     account = await billing_accounts.get_account(ctx, account_id)
     st = await credit.standing(ctx, account_id)
     return {
@@ -127,13 +127,16 @@ async def _account_out(ctx: Context, account_id: int) -> dict[str, Any]:
         ),
         "credit_limit_min_fen": ctx.settings.billing_credit_limit_min_fen,
         "credit_limit_max_fen": ctx.settings.billing_credit_limit_max_fen,
+        "credit_exhausted": credit.credit_exhausted(st),
+        # the steps the caller may take on the account now (staff: hold, release, suspend)
+        "actions": lifecycle.account_actions(actor, account.state),
     }
 
 
 @router.get("/account", summary="Your billing account: balance, credit limit, state")
 async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> dict[str, Any]:
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
-    return await _account_out(ctx, account.id)
+    return await _account_out(ctx, user, account.id)
 
 
 class CreditLimitIn(Strict):
@@ -147,7 +150,7 @@ async def put_credit_limit(
     account = await billing_accounts.do_set_credit_limit(
         ctx, user, account_id, body.credit_limit_fen
     )
-    return await _account_out(ctx, account.id)
+    return await _account_out(ctx, user, account.id)
 
 
 # -- orders and subscriptions -------------------------------------------------------------------
@@ -447,7 +450,7 @@ async def request_termination(
 ) -> dict[str, Any]:
     account, final = await lifecycle.do_request_termination(ctx, user, account_id)
     return {
-        "account": await _account_out(ctx, account.id),
+        "account": await _account_out(ctx, user, account.id),
         "final_statement": _statement_out(final),
     }
 
@@ -466,25 +469,25 @@ class KindIn(Strict):
 @router.post("/accounts/{account_id}/kind")
 async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> dict[str, Any]:
     await billing_accounts.do_set_kind(ctx, user, account_id, body.kind)
-    return await _account_out(ctx, account_id)
+    return await _account_out(ctx, user, account_id)
 
 
 @router.post("/accounts/{account_id}/hold", summary="Staff: lawful suspension (rent continues)")
 async def hold(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
     await lifecycle.do_hold(ctx, user, account_id, body.reason)
-    return await _account_out(ctx, account_id)
+    return await _account_out(ctx, user, account_id)
 
 
 @router.post("/accounts/{account_id}/release")
 async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
     await lifecycle.do_release(ctx, user, account_id, body.reason)
-    return await _account_out(ctx, account_id)
+    return await _account_out(ctx, user, account_id)
 
 
 @router.post("/accounts/{account_id}/suspend", summary="Staff: confirm a suspension for arrears")
 async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> dict[str, Any]:
     await lifecycle.do_confirm_suspension(ctx, user, account_id)
-    return await _account_out(ctx, account_id)
+    return await _account_out(ctx, user, account_id)
 
 
 @router.post("/cycles/{label}/close", summary="Staff: close a billing cycle (idempotent)")
@@ -504,4 +507,5 @@ async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
 @router.get("/dunning", summary="Staff: accounts with overdue amounts")
 async def dunning_view(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     roles.check_staff(user)
-    return await dunning.dunning_list(ctx)
+    rows = await dunning.dunning_list(ctx)
+    return [{**row, "actions": lifecycle.account_actions(user, row["state"])} for row in rows]

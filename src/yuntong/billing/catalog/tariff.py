@@ -1,6 +1,6 @@
 """Usage types and rating arithmetic: increments, allowances and rounding, free of storage.
 
-A domain that sells something metered registers its usage types here (code, zh-CN and en
+A domain that sells something metered declares its usage types here (code, zh-CN and en
 names); rating, allowances, statements and the price list then handle it without change.
 
 A rate is per minute in fen (fractions allowed), with its increment rule ``first/next``
@@ -15,10 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Final
 
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register
 from yuntong.core.money import MAX_AMOUNT_FEN, round_fen
 
 INCREMENT_RE = re.compile(r"^([1-9]\d{0,3})/([1-9]\d{0,3})$")
@@ -33,22 +32,16 @@ class UsageType:
     name_en: str
 
 
-USAGE_TYPES: dict[str, UsageType] = {}
-
-
-def register_usage_type(code: str, name_zh: str, name_en: str) -> None:
-    USAGE_TYPES[code] = UsageType(code, name_zh, name_en)
-    register({f"usage.{code}": (name_zh, name_en)})
-
-
-register_usage_type("call.audio", "语音通话", "Audio call")
-register_usage_type("call.video", "视频通话", "Video call")
-register_usage_type(
-    "meeting.video", "视频会议（参会人分钟）", "Video meeting (participant-minutes)"
-)
-register_usage_type(
-    "meeting.audio", "音频会议（参会人分钟）", "Audio meeting (participant-minutes)"
-)
+# what usage is billed, with its names (billing/strings.py declares them as strings)
+USAGE_TYPES: Final[dict[str, UsageType]] = {
+    t.code: t
+    for t in (
+        UsageType("call.audio", "语音通话", "Audio call"),
+        UsageType("call.video", "视频通话", "Video call"),
+        UsageType("meeting.video", "视频会议（参会人分钟）", "Video meeting (participant-minutes)"),
+        UsageType("meeting.audio", "音频会议（参会人分钟）", "Audio meeting (participant-minutes)"),
+    )
+}
 
 
 def check_usage_type(code: str) -> None:

@@ -33,6 +33,32 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     S.TERMINATED: frozenset(),
 }
 
+# the steps staff take on an account (the routes' names) -> the state each moves it to
+ACCOUNT_ACTIONS: Final[dict[str, str]] = {
+    "hold": S.HELD,
+    "release": S.ACTIVE,
+    "suspend": S.SUSPENDED,
+}
+
+
+def check_may_act(actor: Actor, state: str, target: str) -> None:
+    """Staff may move an account in ``state`` to ``target`` (what do_hold, do_release and
+    do_confirm_suspension check, the transition once the account is locked)."""
+    roles.check_staff(actor)
+    status.check_transition(TRANSITIONS, state, target)
+
+
+def account_actions(actor: Actor, state: str) -> list[str]:
+    """The steps (:data:`ACCOUNT_ACTIONS`) ``actor`` may take on an account in ``state``."""
+    allowed = []
+    for action, target in ACCOUNT_ACTIONS.items():
+        try:
+            check_may_act(actor, state, target)
+        except YuntongError:
+            continue
+        allowed.append(action)
+    return allowed
+
 
 async def _move(
     ctx: Context, actor: Actor, account_id: int, target: str, reason: str

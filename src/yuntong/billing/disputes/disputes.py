@@ -30,7 +30,7 @@ from yuntong.billing.models import (
 from yuntong.billing.store import add_entry
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import translate
 from yuntong.core.money import check_amount, format_yuan
 from yuntong.notifications.notices import do_notify
 
@@ -45,16 +45,6 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     DisputeState.CREDITED: frozenset(),
     DisputeState.EXPLAINED: frozenset(),
 }
-
-register(
-    {
-        "dispute.state.open": ("已受理", "received"),
-        "dispute.state.investigating": ("调查中", "under investigation"),
-        "dispute.state.credited": ("已更正并退费", "corrected with a credit"),
-        "dispute.state.explained": ("已核实并答复", "explained"),
-        "dispute.credited_note": ("已退还 {amount} 元。{note}", "{amount} yuan credited. {note}"),
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -106,6 +96,33 @@ def check_dispute_amount(amount_fen: int, most_fen: int) -> int:
 
 def check_dispute_transition(dispute: Dispute, target: str) -> None:
     status.check_transition(TRANSITIONS, dispute.state, target)
+
+
+# the steps staff take on a dispute (the routes' names) -> the state each moves it to
+ACTIONS: Final[dict[str, DisputeState]] = {
+    "investigate": DisputeState.INVESTIGATING,
+    "resolve_credit": DisputeState.CREDITED,
+    "resolve_explanation": DisputeState.EXPLAINED,
+}
+
+
+def check_may_move(actor: Actor, dispute: Dispute, target: str) -> None:
+    """``actor`` may move ``dispute`` to ``target`` now: staff, and a transition its state
+    allows (what every step checks before it acts)."""
+    roles.check_staff(actor)
+    check_dispute_transition(dispute, target)
+
+
+def dispute_actions(actor: Actor, dispute: Dispute) -> list[str]:
+    """The steps (:data:`ACTIONS`) ``actor`` may take on ``dispute`` now."""
+    allowed = []
+    for action, target in ACTIONS.items():
+        try:
+            check_may_move(actor, dispute, target)
+        except YuntongError:
+            continue
+        allowed.append(action)
+    return allowed
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -325,13 +342,15 @@ async def do_open_dispute(
     return view
 
 
-async def _claim(s: AsyncSession, dispute_id: int, target: DisputeState, now: datetime) -> Dispute:
+async def _claim(
+    s: AsyncSession, actor: Actor, dispute_id: int, target: DisputeState, now: datetime
+) -> Dispute:
     """Move the dispute to ``target`` if its state allows it, as one conditional UPDATE: of two
     staff resolving it at once, exactly one succeeds and the other gets invalid_transition."""
     dispute = await s.get(Dispute, dispute_id)
     if dispute is None:
         raise YuntongError("dispute_not_found")
-    check_dispute_transition(dispute, target)
+    check_may_move(actor, dispute, target)
     resolved_at = None if target in OPEN_STATES else now
     claimed = await s.execute(
         update(Dispute)
@@ -351,7 +370,7 @@ async def _advance(
     """Move a dispute to a state that moves no money, with its event and notice."""
     roles.check_staff(actor)
     async with ctx.db.session() as s:
-        dispute = await _claim(s, dispute_id, target, ctx.clock.now())
+        dispute = await _claim(s, actor, dispute_id, target, ctx.clock.now())
         _event(s, ctx, actor, dispute, note)
         await s.flush()
         view = (await _views(s, [dispute]))[0]
@@ -383,7 +402,7 @@ async def do_resolve_by_credit(
     note = check_explanation(note)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
-        dispute = await _claim(s, dispute_id, DisputeState.CREDITED, now)
+        dispute = await _claim(s, actor, dispute_id, DisputeState.CREDITED, now)
         check_dispute_amount(amount_fen, dispute.amount_fen)
         statement = await s.get(Statement, dispute.statement_id)
         line = await s.get(LedgerEntry, dispute.entry_id)

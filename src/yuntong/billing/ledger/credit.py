@@ -286,6 +286,21 @@ async def paying_account_id(ctx: Context, user_id: int) -> int | None:
     return cache.account_of[user_id]
 
 
+def credit_exceeded(kind: str, limit_fen: int, owed_fen: int) -> bool:
+    """A postpaid account owing more than its limit (VP 9: exceeding the limit suspends
+    chargeable services, reaching it does not); a prepaid account has no credit."""
+    return kind != AccountKind.PREPAID and owed_fen > limit_fen
+
+
+def credit_exhausted(st: Standing) -> bool:
+    """An active account whose chargeable services pause because its credit is used up (what
+    :func:`check_may_start` refuses with ``credit_exhausted``; the ledger's balance, before
+    the calls not rated yet)."""
+    return st.state == BillingState.ACTIVE and credit_exceeded(
+        st.kind, st.credit_limit_fen, st.balance_fen
+    )
+
+
 def check_state(state: str, owed_fen: int) -> None:
     if state == BillingState.SUSPENDED:
         raise YuntongError("billing_suspended", amount=format_yuan(max(0, owed_fen)))
@@ -319,7 +334,7 @@ async def check_may_start(ctx: Context, user_id: int, usage_type: str) -> int | 
     spent, taken = await _unrated_cost(ctx, catalog, st, unrated) if unrated else (0, {})
     owed = st.balance_fen + spent
     if st.kind != AccountKind.PREPAID:
-        if owed > st.credit_limit_fen:  # VP 9: exceeding the limit suspends, reaching it not
+        if credit_exceeded(st.kind, st.credit_limit_fen, owed):
             raise YuntongError("credit_exhausted")
         return None
     available = -owed

@@ -39,7 +39,7 @@ from yuntong.billing.statements.statements import do_issue_first_statement
 from yuntong.config import Settings
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register, translate
+from yuntong.core.i18n import translate
 from yuntong.core.money import format_yuan
 
 
@@ -98,72 +98,6 @@ def service_terms(settings: Settings) -> dict[str, Any]:
         "payment_order": "due_first_charges_before_late_fees",
         "timezone": settings.business_timezone,
     }
-
-
-register(
-    {
-        "terms.due": (
-            "账单出具后 {days} 个工作日内缴清；首张账单 {first} 个工作日内缴清。",
-            "Each statement is due within {days} working days of issue, the first one within "
-            "{first}.",
-        ),
-        "terms.late_fee": (
-            "逾期未缴的费用每日按 {rate} 收取滞纳金；逾期超过 {suspend} 个月暂停计费业务，"
-            "超过 {terminate} 个月终止服务。",
-            "Overdue fees cost {rate} of the amount a day; more than {suspend} month(s) overdue "
-            "suspends chargeable services, more than {terminate} month(s) terminates the service.",
-        ),
-        "terms.rent_hold": (
-            "应有权机关要求暂停服务期间，月租照常收取。",
-            "While service is suspended at a competent authority's request, the monthly fee is "
-            "still charged.",
-        ),
-        "terms.rent_arrears.charged": (
-            "因欠费暂停服务期间，月租照常收取。",
-            "While service is suspended for non-payment, the monthly fee is still charged.",
-        ),
-        "terms.rent_arrears.paused": (
-            "因欠费暂停服务期间不收取月租，按暂停天数折算。",
-            "No monthly fee is charged for the days service is suspended for non-payment.",
-        ),
-        "terms.credit.raise": (
-            "后付费账户所订业务的月租超过信用额度时，信用额度相应提高所订月租的金额"
-            "（最高 {max} 元）。",
-            "When the monthly fees a postpaid account orders exceed its credit limit, the limit "
-            "is raised by those fees (to at most {max} yuan).",
-        ),
-        "terms.credit.refuse": (
-            "后付费账户所订业务的月租超过信用额度时不予受理，请先调高信用额度。",
-            "An order whose monthly fees exceed a postpaid account's credit limit is refused: "
-            "raise the credit limit first.",
-        ),
-        "terms.credit.allow": (
-            "后付费账户所订业务的月租超过信用额度时照常受理；月租计入信用额度，"
-            "计费业务可能因此暂停。",
-            "An order whose monthly fees exceed a postpaid account's credit limit is accepted; "
-            "the fees count against the limit, which may pause chargeable services.",
-        ),
-        "terms.payment_order": (
-            "缴费先抵扣最早到期的欠费；同一日到期的，先抵扣费用，后抵扣滞纳金，"
-            "因此缴清费用后不再产生滞纳金。",
-            "A payment settles the debts that fell due first; of those due on the same day, "
-            "charges before late fees, so no late fee accrues on charges you have paid.",
-        ),
-        "terms.terminated.refused": (
-            "服务终止后不能再发起任何通话（包括免费通话）。",
-            "Once the service is terminated, no call can be placed, free calls included.",
-        ),
-        "terms.terminated.allowed": (
-            "服务终止后仅可发起免费通话。",
-            "Once the service is terminated, only free calls can be placed.",
-        ),
-        "terms.incident": (
-            "因运营方原因连续中断服务 {hours} 小时及以上的，按中断时长减免相应月租。",
-            "Interruptions caused by the operator lasting {hours} hours or more are credited "
-            "in proportion to the monthly fee.",
-        ),
-    }
-)
 
 
 def terms_text(settings: Settings, locale: str) -> list[str]:

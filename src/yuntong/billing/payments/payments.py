@@ -27,19 +27,10 @@ from yuntong.billing.ledger.credit import do_credit_alerts
 from yuntong.billing.models import EntryKind, Payment, Statement
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register
 from yuntong.core.money import CURRENCY, check_amount, format_yuan, parse_yuan
 from yuntong.notifications.notices import do_notify
 
 METHODS = frozenset({"bank_transfer", "cash", "card", "provider"})
-register(
-    {
-        "payment.method.bank_transfer": ("银行转账", "Bank transfer"),
-        "payment.method.cash": ("现金", "Cash"),
-        "payment.method.card": ("银行卡", "Card"),
-        "payment.method.provider": ("在线支付", "Online payment"),
-    }
-)
 SIGNATURE_HEADER = "X-Yuntong-Signature"
 SIGNATURE_TOLERANCE_S = 300
 

@@ -35,7 +35,6 @@ from yuntong.billing.models import (
 from yuntong.core.context import Context
 from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
-from yuntong.core.i18n import register
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
 from yuntong.core.workdays import WorkCalendar
@@ -49,55 +48,6 @@ MAX_CATCH_UP_CYCLES = 24  # a daily run closes at most this many ended cycles ba
 
 def previous_cycle(cycle: Cycle, close_day: int, tz: ZoneInfo) -> Cycle:
     return cycle_of(cycle.start - timedelta(microseconds=1), close_day, tz)
-
-
-register(
-    {
-        "line.previous_balance": ("上期结余", "Previous balance"),
-        "line.rent": (
-            "{product} 月租 {first} 至 {last}（{days}/{cycle_days} 天）",
-            "{product} monthly fee {first} – {last} ({days}/{cycle_days} days)",
-        ),
-        "line.rent_back": (
-            "{product} 未用天数退还 {first} 至 {last}（{days}/{cycle_days} 天）",
-            "{product} unused days returned {first} – {last} ({days}/{cycle_days} days)",
-        ),
-        "line.rent_suspended": (
-            "{product} 欠费停机期间月租退还 {first} 至 {last}（{days}/{cycle_days} 天）",
-            "{product} monthly fee returned while suspended {first} – {last} "
-            "({days}/{cycle_days} days)",
-        ),
-        "line.rent_resumed": (
-            "{product} 恢复服务后月租 {first} 至 {last}（{days}/{cycle_days} 天）",
-            "{product} monthly fee from resumption {first} – {last} ({days}/{cycle_days} days)",
-        ),
-        "line.late_fee": (
-            "滞纳金 {day}（{base} 元 × {rate}）",
-            "Late fee {day} ({base} yuan × {rate})",
-        ),
-        "line.late_fee_correction": (
-            "滞纳金更正 {day}（已收 {was} 元，应为 {base} 元 × {rate} = {now} 元）",
-            "Late fee correction {day} ({was} yuan charged; {base} yuan × {rate} = {now} yuan)",
-        ),
-        "line.payment": ("缴费，收据 {receipt}", "Payment, receipt {receipt}"),
-        "line.credit": ("减免：{why}", "Credit: {why}"),
-        "line.credit_incident": (
-            "服务中断减免：{title}（{start} 至 {end}，{hours} 小时，{product}）",
-            "Service interruption credit: {title} ({start} – {end}, {hours} h, {product})",
-        ),
-        "line.credit_dispute": (
-            "账单争议 #{dispute} 减免（账单 {number}）",
-            "Credit for billing dispute #{dispute} (statement {number})",
-        ),
-        "line.rate_per_day": ("{rate}/日", "{rate}/day"),
-        "line.adjustment": (
-            "资费更正：{usage_at} 的通话",
-            "Tariff correction: usage of {usage_at}",
-        ),
-        "line.rate": ("{price} 元/分钟（{increment}）", "{price} yuan/min ({increment})"),
-        "operator.name": ("云通", "Yuntong"),
-    }
-)
 
 
 def calendar(ctx: Context) -> WorkCalendar:

@@ -31,7 +31,7 @@ from yuntong.core.logging import get_logger
 from yuntong.media import turn
 from yuntong.media.janus import JanusEvent, JanusHandle
 from yuntong.meetings import attendance, recordings, service
-from yuntong.meetings.live import chat
+from yuntong.meetings.live import chat, policy
 from yuntong.meetings.live.janus_room import JanusRoom
 from yuntong.meetings.live.participant import (
     Handles,
@@ -214,7 +214,7 @@ class Room:
             await attendance.write(self.ctx, self.meeting_id, p, joined=True)
             self._cancel_empty_timer()
             PARTICIPANTS.inc()
-        await self.participants.broadcast("meeting.participant", {"participant": p.public()}, p)
+        await self.tell_participant(p, but=p)
         return {"state": "joined", "room": self.snapshot(p)}
 
     def snapshot(self, me: Participant) -> dict[str, Any]:
@@ -232,14 +232,27 @@ class Room:
                 "title": self.title,
                 "settings": self.settings.model_dump(),
             },
-            "me": me.public(),
-            "participants": [q.public() for q in self.joined()],
+            "me": self.entry(me, me),
+            "participants": [self.entry(q, me) for q in self.joined()],
             "waiting": [q.public() for q in self.waiting()] if me.is_host else [],
             "feeds": feeds,
             "ice_servers": turn.ice_servers_for(self.ctx, me.user_id or 0),
             "recording": self.recording_id is not None,
             "locked": self.locked,
         }
+
+    def entry(self, q: Participant, viewer: Participant) -> dict[str, Any]:
+        return policy.entry(self.settings, q, viewer)
+
+    async def tell_participant(self, q: Participant, but: Participant | None = None) -> None:
+        """``meeting.participant`` for ``q`` to everyone joined, each with its own flags."""
+        await asyncio.gather(
+            *(
+                self.participants.send(v, "meeting.participant", {"participant": self.entry(q, v)})
+                for v in self.joined()
+                if v is not but
+            )
+        )
 
     async def leave(self, p: Participant, reason: str = "left") -> None:
         async with self.lock:
@@ -283,8 +296,8 @@ class Room:
 
     async def publish(self, p: Participant, kind: Kind, sdp: str) -> dict[str, Any]:
         p.check_joined()
-        if kind == "screen" and not self.settings.allow_screen_share and not p.is_host:
-            raise YuntongError("meeting_feature_off", feature="screen_share")
+        if kind == "screen":
+            policy.check_may_share_screen(self.settings, p)
         return await self.feeds.publish(p, kind, sdp)
 
     async def restart_publisher(self, p: Participant, kind: Kind, sdp: str) -> dict[str, Any]:
@@ -338,7 +351,15 @@ class Room:
 
     async def apply_settings(self, settings: service.MeetingSettings) -> None:
         self.settings = settings
-        await self.participants.broadcast("meeting.settings", {"settings": settings.model_dump()})
+        data = settings.model_dump()
+        await asyncio.gather(
+            *(
+                self.participants.send(
+                    v, "meeting.settings", {"settings": data, "can": policy.room_flags(settings, v)}
+                )
+                for v in self.joined()
+            )
+        )
 
     # --- self state, chat ---------------------------------------------------------------
 
@@ -360,25 +381,19 @@ class Room:
             p.audio_muted = audio_muted
         if video_muted is not None:
             p.video_muted = video_muted
-        await self.participants.broadcast("meeting.participant", {"participant": p.public()})
+        await self.tell_participant(p)
 
     async def set_hand(self, p: Participant, raised: bool) -> None:
         p.check_joined()
         p.hand = raised
-        await self.participants.broadcast("meeting.participant", {"participant": p.public()})
+        await self.tell_participant(p)
 
     async def chat(self, p: Participant, text: str, to: str | None) -> dict[str, Any]:
         p.check_joined()
-        if not self.settings.allow_chat and not p.is_host:
-            raise YuntongError("meeting_feature_off", feature="chat")
+        policy.check_may_chat(self.settings, p)
         return await chat.post(self.ctx, self.meeting_id, self.participants, p, text, to)
 
     # --- host controls ------------------------------------------------------------------
-
-    def require_host(self, actor: Participant | None) -> None:
-        """``actor`` (None: the host through the REST API) may control others."""
-        if actor is not None and (not actor.is_host or actor.state != JOINED):
-            raise YuntongError("meeting_forbidden")
 
     def may_control(self, user_id: int) -> bool:
         """Whether the signed-in ``user_id`` is a host or co-host here right now."""
@@ -386,7 +401,7 @@ class Room:
 
     async def admit(self, actor: Participant | None, participant_id: str | None) -> int:
         """Open the lobby's door; the admitted send ``meeting.join`` again and are in."""
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         targets = self.waiting() if participant_id is None else [self.get(participant_id)]
         admitted = 0
         for q in targets:
@@ -399,7 +414,7 @@ class Room:
         return admitted
 
     async def deny(self, actor: Participant | None, participant_id: str | None) -> int:
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         targets = self.waiting() if participant_id is None else [self.get(participant_id)]
         denied = 0
         for q in targets:
@@ -422,8 +437,9 @@ class Room:
         ask_to_unmute: bool | None = None,
     ) -> None:
         """Mute (True) or allow to unmute (False) someone's audio/video, enforced in Janus."""
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         q = self.get(participant_id)
+        policy.check_may_control(actor, q)
         q.check_joined()
         ask = self.settings.ask_to_unmute if ask_to_unmute is None else ask_to_unmute
         changes: dict[str, Any] = {"by": actor.id if actor else None}
@@ -437,10 +453,10 @@ class Room:
             changes["video"] = video
         q.must_ask_to_unmute = bool(ask and (q.host_muted_audio or q.host_muted_video))
         await self.participants.send(q, "meeting.muted", changes)
-        await self.participants.broadcast("meeting.participant", {"participant": q.public()})
+        await self.tell_participant(q)
 
     async def mute_all(self, actor: Participant | None, ask_to_unmute: bool | None) -> int:
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         count = 0
         for q in self.joined():
             if q is actor or q.is_host:
@@ -450,10 +466,9 @@ class Room:
         return count
 
     async def remove(self, actor: Participant | None, participant_id: str) -> None:
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         q = self.get(participant_id)
-        if q.role == Role.HOST:
-            raise YuntongError("meeting_forbidden")
+        policy.check_may_control(actor, q)
         if q.user_id is not None:
             self.banned_users.add(q.user_id)
         if q.guest_key is not None:
@@ -466,20 +481,23 @@ class Room:
             await socket.close(4403, "removed")
 
     async def set_locked(self, actor: Participant | None, locked: bool) -> None:
-        self.require_host(actor)
+        policy.check_host_controls(actor)
         self.locked = locked
         await self._broadcast_state()
 
     async def set_role(self, actor: Participant | None, participant_id: str, role: Role) -> None:
-        if actor is not None and actor.role != Role.HOST:
-            raise YuntongError("meeting_forbidden")
+        policy.check_role_changer(actor)
         q = self.get(participant_id)
-        if q.role == Role.HOST or role not in (Role.COHOST, Role.PARTICIPANT):
-            raise YuntongError("meeting_forbidden")
+        policy.check_may_set_role(actor, q, role)
         if q.role == Role.GUEST and role == Role.PARTICIPANT:
-            return
+            return  # a guest stays a guest
         q.role = role
-        await self.participants.broadcast("meeting.participant", {"participant": q.public()})
+        await self.tell_participant(q)
+        # what q may do to the others has changed with its role
+        for other in self.joined():
+            if other is not q:
+                entry = self.entry(other, q)
+                await self.participants.send(q, "meeting.participant", {"participant": entry})
         if q.is_host and self.waiting():
             waiting = [w.public() for w in self.waiting()]
             await self.participants.send(q, "meeting.lobby", {"waiting": waiting})
@@ -528,9 +546,7 @@ class Room:
 
     async def set_recording(self, actor: Participant | None, on: bool) -> None:
         """Start or stop recording every publisher (Janus writes .mjr files per stream)."""
-        self.require_host(actor)
-        if not self.settings.allow_recording:
-            raise YuntongError("meeting_feature_off", feature="recording")
+        policy.check_may_record(self.settings, actor)
         if on and self.recording_id is None:
             recording_id = new_id()
             directory = self.janus.recordings_dir() / recording_id

@@ -67,8 +67,9 @@ export class MeetingRoom extends EventTarget {
     this._connect(this.ticket);
   }
 
+  /** May use the host controls (the server's can_control flag on our own entry). */
   get isHost() {
-    return this.me?.role === 'host' || this.me?.role === 'cohost';
+    return Boolean(this.me?.can_control);
   }
 
   get myQuality() {
@@ -528,6 +529,12 @@ const EVENTS = {
   'meeting.speaking': MeetingRoom.prototype._speaking,
   'meeting.quality': function quality({ participant_id: id, level }) { this.quality.set(id, level); this._changed(); },
   'meeting.state': MeetingRoom.prototype._state,
+  // the host changed the settings: what we may do with them (can_*) comes along
+  'meeting.settings': function settings({ settings: value, can }) {
+    if (this.meeting && value) this.meeting.settings = value;
+    if (this.me && can) this.me = { ...this.me, ...can };
+    this._changed();
+  },
   // the layer Janus now sends us on a subscription (lower than asked while our link is slow)
   'meeting.layer': function layer({ sub_id: subId, substream, cap }) {
     for (const sub of this.subscribers.values()) {

@@ -192,7 +192,6 @@ export class RoomView {
 
   _controls() {
     const { room, media } = this;
-    const settings = room.meeting?.settings || {};
     const press = (id, pressed, labelKey) => {
       const button = $(id);
       button.setAttribute('aria-pressed', String(pressed));
@@ -205,12 +204,12 @@ export class RoomView {
     press('#btn-mic', media.audioMuted, media.audioMuted ? 'ui.call.unmute' : 'ui.call.mute').disabled = !media.hasAudio;
     press('#btn-cam', media.videoMuted, media.videoMuted ? 'ui.call.camera_on' : 'ui.call.camera_off').disabled = !media.hasVideo;
     press('#btn-screen', Boolean(room.screenStream), room.screenStream ? 'ui.meeting.stop_share' : 'ui.meeting.share')
-      .hidden = (settings.allow_screen_share === false && !room.isHost) || !navigator.mediaDevices.getDisplayMedia;
+      .hidden = !room.me?.can_share_screen || !navigator.mediaDevices.getDisplayMedia;
     press('#btn-hand', Boolean(room.me?.hand), room.me?.hand ? 'ui.meeting.lower_hand' : 'ui.meeting.raise_hand');
     press('#btn-record', room.recording, room.recording ? 'ui.meeting.stop_recording' : 'ui.meeting.record')
-      .hidden = !room.isHost || settings.allow_recording === false;
-    $('#btn-chat').hidden = settings.allow_chat === false && !room.isHost; // hosts may always
-    $('#btn-end-all').hidden = room.me?.role !== 'host';
+      .hidden = !room.me?.can_record;
+    $('#btn-chat').hidden = !room.me?.can_chat;
+    $('#btn-end-all').hidden = !room.me?.can_end_for_all;
     $('#btn-layout').querySelector('.btn-label').textContent = t(this.layout === 'grid' ? 'ui.meeting.speaker_view' : 'ui.meeting.grid_view');
     const peopleBadge = $('#people-badge');
     peopleBadge.textContent = String(room.isHost && room.lobby.length ? room.lobby.length : room.participants.size);
@@ -411,15 +410,18 @@ export class RoomView {
     li.querySelector('.st-mic').title = t(li.dataset.audioMuted === 'true' ? 'ui.meeting.mic_off' : 'ui.meeting.mic_on');
     li.querySelector('.st-cam').title = t(li.dataset.videoMuted === 'true' ? 'ui.meeting.cam_off' : 'ui.meeting.cam_on');
     li.classList.toggle('speaking', room.speaking.has(p.id));
-    const controllable = room.isHost && !mine && p.role !== 'host';
-    li.querySelector('.person-menu').hidden = !controllable;
+    // what we may do to p: the server's flags on p's entry as sent to us
+    li.querySelector('.person-menu').hidden = !(p.can_mute || p.can_remove || p.can_make_cohost || p.can_make_participant);
     li.querySelector('.act-mute').hidden = Boolean(p.audio_muted);
     li.querySelector('.act-allow-audio').hidden = !p.audio_muted;
     li.querySelector('.act-stop-video').hidden = Boolean(p.video_muted);
     li.querySelector('.act-allow-video').hidden = !p.video_muted;
-    const byHost = room.me.role === 'host';
-    li.querySelector('.act-cohost').hidden = !byHost || p.role !== 'participant';
-    li.querySelector('.act-uncohost').hidden = !byHost || p.role !== 'cohost';
+    for (const sel of ['.act-mute', '.act-allow-audio', '.act-stop-video', '.act-allow-video']) {
+      if (!p.can_mute) li.querySelector(sel).hidden = true;
+    }
+    li.querySelector('.act-remove').hidden = !p.can_remove;
+    li.querySelector('.act-cohost').hidden = !p.can_make_cohost;
+    li.querySelector('.act-uncohost').hidden = !p.can_make_participant;
   }
 
   _lobby() {

@@ -25,8 +25,8 @@ function showList(tbody, emptyId, nodes) {
 function renderAccount() {
   $('#account-state').replaceChildren(stateTag(ACCOUNT_STATE, account.state));
   const help = $('#state-help');
-  // VP 9: chargeable services pause once the charges exceed the limit (owing it exactly does not)
-  const exhausted = account.state === 'active' && account.kind === 'postpaid' && account.available_fen < 0;
+  // chargeable services pause once the credit is used up: the server says so
+  const exhausted = Boolean(account.credit_exhausted);
   help.hidden = account.state === 'active' && !exhausted;
   if (!help.hidden) {
     const reason = account.state_reason;

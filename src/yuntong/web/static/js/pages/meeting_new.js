@@ -12,7 +12,6 @@ const SWITCHES = [
   'waiting_room', 'mute_on_entry', 'ask_to_unmute',
   'allow_guests', 'allow_screen_share', 'allow_chat', 'allow_recording',
 ];
-const DEFAULTS = { allow_guests: true, allow_screen_share: true, allow_chat: true, allow_recording: true };
 
 const form = $('#meeting-form');
 const meetingId = form.dataset.meetingId || null;
@@ -37,11 +36,7 @@ function fill(meeting) {
   const start = meeting?.start_at ? instantToZoned(meeting.start_at, zone) : defaultStart(zone);
   form.elements.date.value = start.date;
   form.elements.time.value = start.time;
-  if (!meeting) {
-    for (const name of SWITCHES) form.elements[name].checked = Boolean(DEFAULTS[name]);
-    form.elements.passcode.checked = true;
-    return;
-  }
+  if (!meeting) return; // the page comes with the API's defaults
   form.elements.title.value = meeting.title || '';
   if (meeting.duration_min) form.elements.duration_min.value = meeting.duration_min;
   const settings = meeting.settings || {};
@@ -54,8 +49,9 @@ function fill(meeting) {
 function body() {
   const v = formValues(form);
   const settings = Object.fromEntries(SWITCHES.map((name) => [name, form.elements[name].checked]));
-  settings.max_participants = Number(v.max_participants) || 50;
-  settings.auto_end_after_empty_s = Math.round((Number(v.auto_end_min) || 5) * 60);
+  // empty: the API's defaults, which the page was rendered with
+  settings.max_participants = Number(v.max_participants) || Number(form.elements.max_participants.defaultValue);
+  settings.auto_end_after_empty_s = Math.round((Number(v.auto_end_min) || Number(form.elements.auto_end_min.defaultValue)) * 60);
   const data = {
     title: v.title,
     start_at: v.date && v.time ? zonedToInstant(v.date, v.time, v.time_zone).toISOString() : null,

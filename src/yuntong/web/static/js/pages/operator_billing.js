@@ -342,8 +342,10 @@ function renderLookup(account) {
   ];
   $('#lookup-summary').replaceChildren(...entries.flatMap(([label, value]) => [el('dt', '', label), el('dd', '', value)]));
   $('#lookup-summary').dataset.state = account.state;
-  $('#hold-button').disabled = !['active', 'suspended'].includes(account.state);
-  $('#release-button').disabled = account.state !== 'held';
+  // the steps the server says we may take on the account now
+  const can = new Set(account.actions || []);
+  $('#hold-button').disabled = !can.has('hold');
+  $('#release-button').disabled = !can.has('release');
   $('#kind-button').textContent = t(account.kind === 'prepaid' ? 'ui.opbilling.make_postpaid' : 'ui.opbilling.make_prepaid');
   $('#lookup-result').hidden = false;
 }
@@ -399,7 +401,7 @@ async function loadDunning() {
       await lookUp(a.account_id).catch(fail);
       $('#accounts').scrollIntoView();
     }));
-    if (a.state === 'active') {
+    if (a.actions?.includes('suspend')) {
       actions.append(button(t('ui.opbilling.confirm_suspension'), 'btn-danger', async () => {
         try {
           await post(`/billing/accounts/${a.account_id}/suspend`);
@@ -481,18 +483,20 @@ onSubmit(resolutionForm, async () => {
 });
 
 function disputeActions(d) {
-  if (!['open', 'investigating'].includes(d.state)) return disputeSteps(d);
+  // the steps the server says we may take on it now
+  const can = new Set(d.actions || []);
+  if (!can.size) return disputeSteps(d);
   const note = input('note', { placeholder: t('ui.opbilling.note') });
   const amount = input('credit', { placeholder: t('ui.opbilling.credit_yuan'), value: yuan(d.amount_fen).replace(/,/g, ''), size: 8 });
   const box = el('div', 'stack', el('div', 'row', note, amount), el('span', 'actions'));
   const actions = box.querySelector('.actions');
-  if (d.state === 'open') {
+  if (can.has('investigate')) {
     actions.append(button(t('ui.opbilling.investigate'), 'btn-ghost act-investigate', () => settleDispute(
       () => post(`/billing/disputes/${d.id}/investigate`, { note: note.value.trim() }), t('ui.opbilling.dispute_updated'),
     )));
   }
-  actions.append(
-    button(t('ui.opbilling.resolve_credit'), 'btn-success act-credit', () => {
+  if (can.has('resolve_credit')) {
+    actions.append(button(t('ui.opbilling.resolve_credit'), 'btn-success act-credit', () => {
       const fen = parseYuan(amount.value);
       if (fen === null || fen <= 0) {
         amount.focus();
@@ -500,11 +504,13 @@ function disputeActions(d) {
         return;
       }
       confirmResolution(d, { by: 'credit', fen, note: note.value.trim() });
-    }),
-    button(t('ui.opbilling.resolve_explain'), 'btn-primary act-explain', () => {
+    }));
+  }
+  if (can.has('resolve_explanation')) {
+    actions.append(button(t('ui.opbilling.resolve_explain'), 'btn-primary act-explain', () => {
       confirmResolution(d, { by: 'explanation', note: note.value.trim() });
-    }),
-  );
+    }));
+  }
   box.append(disputeSteps(d));
   return box;
 }
@@ -512,7 +518,8 @@ function disputeActions(d) {
 async function loadDisputes() {
   const chosen = $('#queue-state').value;
   const all = await get('/billing/disputes', chosen && chosen !== 'pending' ? { state: chosen } : undefined);
-  const shown = chosen === 'pending' ? all.filter((d) => ['open', 'investigating'].includes(d.state)) : all;
+  // pending: the disputes still waiting for a step from us
+  const shown = chosen === 'pending' ? all.filter((d) => d.actions?.length) : all;
   $('#queue-rows').replaceChildren(...shown.map((d) => {
     const tr = row([
       String(d.id), `#${d.account_id}`, link(`/billing/statements/${d.statement_id}`, d.statement_number),

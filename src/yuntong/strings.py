@@ -1,0 +1,39 @@
+"""Every domain's user-facing strings, listed in one place (as ``services.py`` lists the
+pieces of node state): :func:`install` puts them into the one catalogue
+(:mod:`yuntong.core.i18n`), refusing a key declared twice. ``services.build_context`` calls it,
+so every server, worker and CLI context has them; nothing registers strings when imported."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from yuntong.billing import strings as billing
+from yuntong.core import errors, i18n, workdays
+from yuntong.core.i18n import Strings
+from yuntong.meetings import strings as meetings
+from yuntong.notifications import strings as notifications
+from yuntong.terminals import strings as terminals
+from yuntong.web.strings import account, calls, operator_billing, shell
+from yuntong.web.strings import billing as web_billing
+from yuntong.web.strings import meetings as web_meetings
+
+CATALOGUES: Final[tuple[Strings, ...]] = (
+    errors.STRINGS,
+    errors.FIELDS,
+    workdays.STRINGS,
+    *billing.STRINGS,
+    meetings.STRINGS,
+    notifications.STRINGS,
+    terminals.STRINGS,
+    # the web pages and their scripts (ui.*)
+    shell.STRINGS,
+    calls.STRINGS,
+    account.STRINGS,
+    web_billing.STRINGS,
+    operator_billing.STRINGS,
+    web_meetings.STRINGS,
+)
+
+
+def install() -> None:
+    i18n.install(CATALOGUES)
