@@ -57,7 +57,6 @@ class InProcessServer(ServerUsers):
             "port": self.port,
             "start_coturn": False,
             "start_janus": False,
-            "log_level": "WARNING",
             "gc_freeze_interval_s": 0,  # never freeze the test runner's garbage
             "billing_rating_interval_s": 0,  # no worker process, no rating loop
             **overrides,
