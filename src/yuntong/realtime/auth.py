@@ -73,9 +73,6 @@ class Session(ABC, Generic[C_co]):
         """The server closed the socket already: read no more of it."""
         return False
 
-    def heard(self) -> None:
-        """A message arrived (the gateway's watchdog keeps its own time as well)."""
-
     def stop(self) -> None:
         """Reading has stopped; what was received is drained next."""
 
@@ -149,9 +146,6 @@ class DeviceSession(Session[Connection]):
     async def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self.websocket.close(code=code, reason=reason)
-
-    def heard(self) -> None:
-        """The gateway's watchdog keeps the time of the last message."""
 
     async def finish(self, goodbye: bool) -> None:
         WS_SESSIONS.dec()

@@ -142,7 +142,6 @@ class Gateway(Generic[C]):
             if message["type"] == "websocket.disconnect":
                 return int(message.get("code") or 1005)
             watchdog.heard()
-            session.heard()
             raw = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
