@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN_PACKAGES := janus janus-tools coturn
-TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk
+TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk redis-server haproxy
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: help run test check bench bench-quick uv env system-run system-test format clean

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import text
 
 from tests.support.inprocess import InProcessServer, inprocess_server
+from tests.support.redis import redis_server  # noqa: F401  (a fixture for every test)
 from tests.support.server import ServerProcess
 from yuntong import strings
 from yuntong.config import Settings

@@ -26,6 +26,7 @@ from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
 from yuntong.core import changes
 from yuntong.core.clock import Clock
+from yuntong.core.context import close_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.http_errors import ErrorResponses
 from yuntong.core.i18n import MESSAGES, request_locale
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await hub.close()
             await changes.stop(change_feed)
             await ctx.writer.stop()
-            await ctx.db.dispose()
+            await close_context(ctx)
 
     app = FastAPI(
         title="Yuntong 云通",

@@ -32,7 +32,7 @@ from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
 from yuntong.config import Settings, load_settings, rotate_pii_key
-from yuntong.core.context import Context
+from yuntong.core.context import Context, close_context
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
@@ -92,7 +92,7 @@ def _run(settings: Settings, action: Callable[[Context], Awaitable[T]]) -> T:
         try:
             return await action(ctx)
         finally:
-            await ctx.db.dispose()
+            await close_context(ctx)
 
     try:
         return asyncio.run(main())

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""
+    # several nodes (docs/operations.md, "Several nodes"): Redis for the bus, presence and
+    # leases; empty = the embedded default (in-process bus, one node)
+    redis_url: str = ""
+    # this node's id (empty: generated at start, host-pid-random); unique among live nodes
+    node_id: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

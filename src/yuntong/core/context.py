@@ -9,11 +9,15 @@ first use and ``ctx.services.get(PIECE)`` has the piece's type for mypy.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from argon2 import PasswordHasher
+from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
@@ -93,6 +97,17 @@ class Context:
     writer: GroupCommitter
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     services: Services = field(default_factory=Services)
+    # this node among the others (``settings.node_id`` or generated; see yuntong.cluster)
+    node_id: str = field(default_factory=lambda: new_node_id(""))
+    # the shared Redis (``settings.redis_url``); None on the embedded single node
+    redis: Redis | None = None
+
+
+def new_node_id(configured: str) -> str:
+    """``configured``, or ``<host>-<pid>-<random>``: unique across restarts of one host."""
+    if configured:
+        return configured
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def new_context(settings: Settings, clock: Clock | None = None) -> Context:
@@ -110,6 +125,8 @@ def new_context(settings: Settings, clock: Clock | None = None) -> Context:
         clock=clock or Clock(),
         cipher=cipher,
         bus=InProcessBus(),
+        node_id=new_node_id(settings.node_id),
+        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
     )
     return ctx
 
@@ -118,3 +135,10 @@ def get_context(connection: HTTPConnection) -> Context:
     """FastAPI dependency: the Context stored on the app at start-up (works for HTTP and WS)."""
     ctx: Context = connection.app.state.ctx
     return ctx
+
+
+async def close_context(ctx: Context) -> None:
+    """Release what a context holds: its Redis connections and database pool."""
+    if ctx.redis is not None:
+        await ctx.redis.aclose()
+    await ctx.db.dispose()
