@@ -1,0 +1,152 @@
+"""Several Yuntong nodes for one test: N ``yuntong serve`` children on one PostgreSQL database
+and one private Redis, behind a real HAProxy (Debian's) doing round-robin with health checks on
+``/readyz`` and WebSocket support, no sticky sessions — the set-up docs/operations.md
+("Several nodes") describes, on loopback. Everything started is stopped on every path."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.redis import RedisServer
+from tests.support.server import ServerProcess, free_port
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 20000
+defaults
+    mode http
+    option http-server-close
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+    option redispatch
+    retries 2
+frontend yuntong
+    bind 127.0.0.1:{port}
+    default_backend nodes
+backend nodes
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+{servers}
+"""
+
+
+class LoadBalancer:
+    """HAProxy in the foreground (``-db``), its config written into ``folder``."""
+
+    def __init__(self, folder: Path, backends: list[tuple[str, int]]) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.backends = backends
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(
+            f"    server {name} 127.0.0.1:{port} check inter 300ms fall 2 rise 1"
+            for name, port in self.backends
+        )
+        config = self.folder / "haproxy.cfg"
+        config.write_text(HAPROXY_CONFIG.format(port=self.port, servers=servers))
+        log = (self.folder / "haproxy.log").open("ab")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("haproxy exited: " + (self.folder / "haproxy.log").read_text())
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("haproxy did not forward in time")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Cluster:
+    """``nodes`` (ServerProcess, each its own var dir but the same secrets), ``redis``,
+    ``balancer``; ``url`` is the balancer's."""
+
+    def __init__(self, folder: Path, database_url: str, count: int, **env: str) -> None:
+        self.folder = folder
+        self.redis = RedisServer(folder / "redis")
+        self.nodes: list[ServerProcess] = []
+        self.database_url = database_url
+        self.count = count
+        self.env = env
+        self.balancer: LoadBalancer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.balancer is not None
+        return self.balancer.url
+
+    def start(self) -> None:
+        self.redis.start()
+        secrets: Path | None = None
+        for index in range(self.count):
+            var_dir = self.folder / f"node{index + 1}"
+            if secrets is not None:  # every node shares the first node's keys
+                var_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy(secrets, var_dir / secrets.name)
+            node = ServerProcess(
+                var_dir,
+                self.database_url,
+                YUNTONG_REDIS_URL=self.redis.url,
+                YUNTONG_NODE_ID=f"node{index + 1}",
+                **self.env,
+            )
+            node.start()
+            self.nodes.append(node)
+            if secrets is None:
+                secrets = next(var_dir.glob("secrets.toml"))
+        self.balancer = LoadBalancer(
+            self.folder / "haproxy", [(f"node{i + 1}", n.port) for i, n in enumerate(self.nodes)]
+        )
+        self.balancer.start()
+
+    def stop(self) -> None:
+        if self.balancer is not None:
+            self.balancer.stop()
+        for node in self.nodes:
+            node.stop()
+        self.redis.stop()
+
+
+@asynccontextmanager
+async def cluster(
+    folder: Path, database_url: str, count: int = 3, **env: str
+) -> AsyncIterator[Cluster]:
+    """A started cluster, stopped (nodes, balancer, Redis) on every path."""
+    nodes = Cluster(folder, database_url, count, **env)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+        for node in nodes.nodes:
+            await node.aclose()
