@@ -18,12 +18,13 @@ import httpx
 
 from tests.support.redis import RedisServer
 from tests.support.server import ServerProcess, free_port
+from yuntong.config import SECRETS_FILE
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 HAPROXY_CONFIG = """\
 global
-    maxconn 20000
+    maxconn 4000
 defaults
     mode http
     option http-server-close
@@ -120,10 +121,14 @@ class Cluster:
                 YUNTONG_NODE_ID=f"node{index + 1}",
                 **self.env,
             )
-            node.start()
             self.nodes.append(node)
             if secrets is None:
-                secrets = next(var_dir.glob("secrets.toml"))
+                node.settings  # noqa: B018  (generates var/secrets.toml)
+                secrets = var_dir / SECRETS_FILE
+        for node in self.nodes:  # start side by side (migrating is not thread-safe)
+            node.spawn()
+        for node in self.nodes:
+            node.wait_started()
         self.balancer = LoadBalancer(
             self.folder / "haproxy", [(f"node{i + 1}", n.port) for i, n in enumerate(self.nodes)]
         )

@@ -123,6 +123,11 @@ class ServerProcess(ServerUsers):
         supervises are killed before the error is raised, so one slow start cannot leave a
         Yuntong, a Janus and a coturn behind to load the machine for every later test.
         """
+        self.spawn()
+        self.wait_started(deadline_s)
+
+    def spawn(self) -> None:
+        """Migrate the database and start the child, without waiting for it."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.settings  # noqa: B018  (generates var/secrets.toml before the child reads it)
         upgrade(self.database_url)
@@ -135,6 +140,9 @@ class ServerProcess(ServerUsers):
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def wait_started(self, deadline_s: float | None = None) -> None:
+        """Wait until ``/healthz`` answers; on any failure kill the child and what it started."""
         try:
             self._wait_healthy(START_DEADLINE_S if deadline_s is None else deadline_s)
         except BaseException:
