@@ -34,6 +34,8 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     Janus, that Janus answers; media children, the billing worker and Janus nodes reported."""
     checks: dict[str, Any] = {"database": await dbhealth.check(ctx.db)}  # or "unavailable: why"
     checks["realtime"] = "ok" if hub_of(ctx).running else "starting"
+    if ctx.redis is not None:  # reported, never what makes the node unready (operations.md)
+        checks["redis"] = await ctx.bus.status()
     children = ctx.services.get(CHILDREN).value
     if children is not None:
         checks["media"] = children.status()
