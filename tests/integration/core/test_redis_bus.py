@@ -30,9 +30,7 @@ _fences = itertools.count()
 
 def new_bus(server: RedisServer, node_id: str) -> RedisBus:
     # short time-outs and back-off: a test notices an outage and its end within a second
-    return RedisBus(
-        server.url, node_id, Clock(), timeout_s=1.0, reconnect_max_s=0.3, ping_s=1.0
-    )
+    return RedisBus(server.url, node_id, Clock(), timeout_s=1.0, reconnect_max_s=0.3, ping_s=1.0)
 
 
 class Heard:
@@ -194,11 +192,13 @@ async def test_the_bus_comes_back_by_itself_after_redis_was_killed_and_restarted
     assert time.monotonic() - started < 0.5
     assert on_a.messages == [{"during": "outage"}]  # this node's handlers still hear it
     await wait_for(
-        lambda: sum(
-            counted("yuntong_bus_publish_failures_total", reason=r)
-            for r in ("redis_down", "error", "timeout")
-        )
-        == lost + 1,
+        lambda: (
+            sum(
+                counted("yuntong_bus_publish_failures_total", reason=r)
+                for r in ("redis_down", "error", "timeout")
+            )
+            == lost + 1
+        ),
         timeout=5,
     )
 
