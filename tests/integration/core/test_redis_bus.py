@@ -3,12 +3,16 @@
 What one node publishes reaches the handlers of every node exactly once, a channel whose last
 handler went is no longer subscribed, a failing handler does not stop the others, a node's own
 channel reaches only that node, and the bus gets its subscriptions back by itself after Redis
-was killed and started again, while publishing during the outage neither raises nor hangs.
+was killed (or frozen) and started again, while publishing during the outage neither raises
+nor hangs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -248,3 +252,40 @@ async def test_publishing_without_redis_neither_raises_nor_hangs(
         started = time.monotonic()
         await bus.close()
         assert time.monotonic() - started < 3.0
+
+
+async def test_a_redis_that_stops_answering_is_noticed_and_the_bus_comes_back(
+    redis_server: RedisServer,
+) -> None:
+    """A frozen Redis (SIGSTOP: the connection stays open, nothing answers, as when the network
+    is cut) is noticed by the PING on the quiet connection; a quiet Redis that answers is not
+    mistaken for a lost one."""
+    a = RedisBus(
+        redis_server.url, "node-q", Clock(), timeout_s=0.5, reconnect_max_s=0.3, ping_s=0.3
+    )
+    heard = Heard()
+    a.subscribe("room:8", heard)
+    assert redis_server.proc is not None
+    pid = redis_server.proc.pid
+    try:
+        await a.start()
+        assert await a.synced(SYNCED_S)
+        reconnects = counted("yuntong_bus_reconnects_total")
+        await asyncio.sleep(1.5)  # five quiet periods, each ended by a PING answered
+        assert a.connected and counted("yuntong_bus_reconnects_total") == reconnects
+
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        await wait_for(lambda: not a.connected, timeout=5)
+        assert time.monotonic() - started < 2.0  # a PING's period, and as long again
+        assert (await a.status()).startswith("unavailable: ")
+
+        os.kill(pid, signal.SIGCONT)
+        assert await a.synced(SYNCED_S)
+        other = new_bus(redis_server, "node-r")
+        await other.publish("room:8", {"n": 1})
+        await other.close()
+        await wait_for(lambda: heard.messages == [{"n": 1}], timeout=5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await a.close()

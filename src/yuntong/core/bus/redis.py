@@ -100,6 +100,7 @@ class RedisBus(Bus):
         self._lost_once = False
         self._sent: set[str] = set()  # channels subscribed on the current connection
         self._confirmed: set[str] = set()  # … and confirmed by Redis
+        self._changed: set[str] = set()  # channels whose first handler came or last went
         self._wanted_changed = asyncio.Event()
         self._progress = asyncio.Event()
         self._outbox: deque[tuple[str, str]] = deque()
@@ -123,11 +124,13 @@ class RedisBus(Bus):
         first = not self._local.listens(channel)
         self._local.subscribe(channel, handler)
         if first:
+            self._changed.add(channel)
             self._wanted_changed.set()
 
     def unsubscribe(self, channel: str, handler: Handler) -> None:
         self._local.unsubscribe(channel, handler)
         if not self._local.listens(channel):
+            self._changed.add(channel)
             self._wanted_changed.set()
 
     def wanted(self) -> set[str]:
@@ -136,7 +139,7 @@ class RedisBus(Bus):
 
     @property
     def connected(self) -> bool:
-        """The listener holds a connection to Redis."""
+        """The listener holds a connection on which Redis confirmed a subscription."""
         return self._connected
 
     async def synced(self, timeout: float) -> bool:
@@ -242,39 +245,41 @@ class RedisBus(Bus):
             pubsub = self._redis.pubsub()
             try:
                 await self._connect(pubsub)
-                failures = 0
                 await self._run(pubsub)
             except LOST as exc:
-                self._down(_describe(exc), failures == 0)
+                self._down(_describe(exc))
             except Exception as exc:
                 log.exception("bus_listener_failed")
-                self._down(_describe(exc), failures == 0)
+                self._down(_describe(exc))
             finally:
+                was_up = self._connected
                 self._set_connected(False)
                 self._sent.clear()
                 self._confirmed.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
-            failures += 1
+            failures = 1 if was_up else failures + 1
             delay = min(self._reconnect_max_s, BACKOFF_FIRST_S * 2 ** (failures - 1))
-            await self._clock.sleep(
-                delay * random.uniform(0.5, 1.0)
-            )  # jitter: no two nodes in step
+            jitter = random.uniform(0.5, 1.0)  # no two nodes retrying in step
+            await self._clock.sleep(delay * jitter)
 
     async def _connect(self, pubsub: PubSub) -> None:
+        self._changed.clear()  # all of them, now
         wanted = self.wanted()
         await pubsub.subscribe(*wanted)
         self._sent = wanted
+
+    def _up(self) -> None:
+        """Redis confirmed a subscription on this connection: it answers."""
         self._set_connected(True)
-        self._wanted_changed.set()  # what changed while the subscription went out
         if self._lost_once:
             RECONNECTS.inc()
-            log.info("bus_reconnected", channels=len(wanted))
+            log.info("bus_reconnected", channels=len(self._sent))
 
-    def _down(self, why: str, was_up: bool) -> None:
+    def _down(self, why: str) -> None:
         self._why = why
         self._lost_once = True
-        if was_up:
+        if self._connected:
             log.warning("bus_redis_lost", why=why)
 
     def _set_connected(self, up: bool) -> None:
@@ -298,11 +303,15 @@ class RedisBus(Bus):
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _sync(self, pubsub: PubSub) -> None:
+        """Subscribe the channels whose first handler came, unsubscribe those whose last went
+        (only those: a node may listen on many users' channels)."""
+        own = node_channel(self.node_id)
         while True:
             await self._wanted_changed.wait()
             self._wanted_changed.clear()
-            wanted = self.wanted()
-            missing, extra = wanted - self._sent, self._sent - wanted
+            changed, self._changed = self._changed, set()
+            wanted = {c for c in changed if c == own or self._local.listens(c)}
+            missing, extra = wanted - self._sent, (changed - wanted) & self._sent
             if missing:
                 await pubsub.subscribe(*missing)
                 self._sent |= missing
@@ -325,6 +334,8 @@ class RedisBus(Bus):
             if kind == "message":
                 await self._receive(reply["channel"].decode(), reply["data"])
             elif kind == "subscribe":
+                if not self._connected:
+                    self._up()
                 self._confirmed.add(reply["channel"].decode())
                 self._progress.set()
             elif kind == "unsubscribe":
