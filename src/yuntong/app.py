@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ctx.writer.start()
+        await ctx.bus.start()  # several nodes: hear the others from here on
         # before anything is cached: changes made by other processes are read from here on
         change_feed = await changes.start(ctx)
         hub = hub_of(ctx)
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await hub.close()
             await changes.stop(change_feed)
             await ctx.writer.stop()
+            await ctx.bus.close()
             await close_context(ctx)
 
     app = FastAPI(

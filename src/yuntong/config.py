@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     redis_url: str = ""
     # this node's id (empty: generated at start, host-pid-random); unique among live nodes
     node_id: str = ""
+    # the Redis bus (core/bus/redis.py): a publish or PING gives up after redis_timeout_s; a
+    # lost Redis is retried after 0.1 s, doubling up to bus_reconnect_max_s (jittered); a quiet
+    # subscription is PINGed every bus_ping_s and counted lost when no answer comes as long again
+    redis_timeout_s: float = Field(2.0, gt=0)
+    bus_reconnect_max_s: float = Field(5.0, gt=0)
+    bus_ping_s: float = Field(5.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

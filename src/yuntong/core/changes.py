@@ -2,8 +2,9 @@
 
 Each server keeps what the call path needs in memory (account statuses, block lists, presence
 watchers, the price catalogue, credit standings) and drops a copy when a message arrives on the
-bus. The in-process bus reaches only the process that made the change; the ``yuntong`` command
-and other nodes change the same database. So every message on a topic of
+bus. The in-process bus reaches only the process that made the change, and the Redis bus
+reaches other nodes at most once (not while one of them, or Redis, is away); the ``yuntong``
+command and other nodes change the same database. So every message on a topic of
 :data:`DURABLE_TOPICS` is also written as a row of ``cache_changes`` (topic, payload, the
 writing process), and every server polls the table every ``change_poll_s`` (1 s) — off the call
 path — and delivers the rows other processes wrote to its own bus's subscribers, exactly as if

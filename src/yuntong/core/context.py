@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
 from yuntong.core.bus import Bus, InProcessBus
+from yuntong.core.bus.redis import RedisBus
 from yuntong.core.clock import Clock
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.db import Database
@@ -118,15 +119,19 @@ def new_context(settings: Settings, clock: Clock | None = None) -> Context:
         settings.secret_key.get_secret_value(),
     )
     db = Database(settings.effective_database_url)
+    clock = clock or Clock()
+    node_id = new_node_id(settings.node_id)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     ctx = Context(
         settings=settings,
         db=db,
         writer=GroupCommitter(db),
-        clock=clock or Clock(),
+        clock=clock,
         cipher=cipher,
-        bus=InProcessBus(),
-        node_id=new_node_id(settings.node_id),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        # several nodes: the Redis bus (its own connections); one node: the in-process bus
+        bus=RedisBus.from_settings(settings, node_id, clock) if redis else InProcessBus(),
+        node_id=node_id,
+        redis=redis,
     )
     return ctx
 
@@ -138,7 +143,9 @@ def get_context(connection: HTTPConnection) -> Context:
 
 
 async def close_context(ctx: Context) -> None:
-    """Release what a context holds: its Redis connections and database pool."""
+    """Release what a context holds: its bus (what it still has to send goes out first), its
+    Redis connections and database pool."""
+    await ctx.bus.close()
     if ctx.redis is not None:
         await ctx.redis.aclose()
     await ctx.db.dispose()

@@ -31,9 +31,12 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(ctx: Ctx) -> JSONResponse:
     """Readiness: the database answers, the realtime hub runs and, when this node runs its own
-    Janus, that Janus answers; media children, the billing worker and Janus nodes reported."""
+    Janus, that Janus answers; media children, the billing worker, Janus nodes and Redis (when
+    configured: a node without Redis still serves what it can) reported."""
     checks: dict[str, Any] = {"database": await dbhealth.check(ctx.db)}  # or "unavailable: why"
     checks["realtime"] = "ok" if hub_of(ctx).running else "starting"
+    if ctx.redis is not None:  # reported, never what makes the node unready (operations.md)
+        checks["redis"] = await ctx.bus.status()
     children = ctx.services.get(CHILDREN).value
     if children is not None:
         checks["media"] = children.status()
