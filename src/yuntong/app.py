@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.ctx = ctx
     realtime_ws.install(calls_ws.HANDLERS, presence_ws.HANDLERS, greeters=presence_ws.GREETERS)
-    contacts_service.show_presence_with(ctx, presence.status_of)
+    contacts_service.show_presence_with(ctx, presence.statuses_of)
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)
     for router in (

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # accounts
     auto_approve: bool = False
     session_ttl_hours: int = 24 * 14
-    # throttles (docs/operations.md, "Throttles"); counted per process for now. Wrong passwords
+    # throttles (docs/operations.md, "Throttles"); in Redis with several nodes. Wrong passwords
     # for one account from one client (IPv6: its /64), then that client waits; for one account
     # from all clients, then the account is locked; from one client for all accounts
     login_max_failures: int = Field(5, ge=1)

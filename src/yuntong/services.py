@@ -13,10 +13,12 @@ The kinds:
 - **per-node cache** — a copy of what the database holds, dropped through the bus and the
   durable change feed; may be dropped at any time.
 - **node-owned live state** — what this node runs: sockets, live calls, live meetings,
-  supervised children, the rater's cursor. Lost with the node; issue 13 gives each an owner
-  lease so another node takes over.
-- **shared state** — truth that lives only in this process today and must move to
-  PostgreSQL or Redis before a second node runs (issue 13): DND, throttles.
+  supervised children, the rater's cursor, its link to Redis. Lost with the node; issue 13
+  gives each an owner lease so another node takes over.
+- **shared state** — truth every node sees at once: busy marks, do-not-disturb, throttles.
+  In Redis when ``YUNTONG_REDIS_URL`` is set (each with a local fallback while Redis is
+  unreachable), in this process on the embedded single node; which one is chosen when the
+  piece is built.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from yuntong.core import changes
 from yuntong.core.changes import FEED
 from yuntong.core.clock import Clock
 from yuntong.core.context import Context, Piece, new_context
+from yuntong.core.shared import REDIS_LINK
 from yuntong.core.throttle import THROTTLES
 from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
@@ -51,12 +54,15 @@ from yuntong.meetings.live.rooms import ROOMS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
 from yuntong.notifications import notices
 from yuntong.notifications.notices import RECIPIENTS
-from yuntong.presence.service import BUSY, DND, WATCHERS
+from yuntong.presence.busy import BUSY
+from yuntong.presence.dnd import DND
+from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
     FEED,
+    REDIS_LINK,  # before the shared pieces, which are built on it
     THROTTLES,
     HUB,
     PARTIES,

@@ -64,7 +64,7 @@ async def lookup_active_user(ctx: Context, query: str, *, by: int | None = None)
     so that phone numbers and addresses cannot be mapped to usernames in bulk.
     """
     if by is not None:
-        _lookup_throttle(ctx).take(f"u{by}")
+        await _lookup_throttle(ctx).take(f"u{by}")
     async with ctx.db.session() as s:
         user = await _find_user(ctx, s, query)
     if user is None or user.status not in REACHABLE_STATUSES:
@@ -101,7 +101,7 @@ async def resolve_call_parties(ctx: Context, caller_id: int, media: str, to: str
     if isinstance(to, str):
         to = cache.ids_by_username.get(to.strip().lower(), to)
         if isinstance(to, str):  # not a username this node knows: a look-up, throttled
-            _lookup_throttle(ctx).take(f"u{caller_id}")
+            await _lookup_throttle(ctx).take(f"u{caller_id}")
     caller = cache.by_id.get(caller_id)
     callee = cache.by_id.get(to) if isinstance(to, int) else None
     if caller is None or callee is None:

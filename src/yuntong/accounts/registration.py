@@ -297,10 +297,10 @@ async def registration_guard(ctx: Context, client: str) -> AsyncIterator[None]:
     guard = throttle(
         ctx, "registration.taken", Limit.locking(ctx.settings.registration_max_taken, 3600)
     )
-    guard.check(client)
+    await guard.check(client)
     try:
         yield
     except YuntongError as exc:
         if exc.code in _TAKEN_CODES:
-            guard.hit(client)
+            await guard.hit(client)
         raise

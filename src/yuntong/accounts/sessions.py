@@ -125,7 +125,7 @@ async def do_login(
     limits = login_throttles(ctx)
     client = client_key(ip) if ip else None
     if client:
-        limits.client.check(client)
+        await limits.client.check(client)
     name = username.strip().lower()
     async with ctx.db.session() as s:
         if "@" in name:
@@ -141,23 +141,23 @@ async def do_login(
     # the same key for a username and the account's e-mail; unknown names are counted alike
     pair = f"{f'u{user.id}' if user else f'n:{name[:254]}'}|{client}" if client else None
     if pair:
-        limits.pair.check(pair)
+        await limits.pair.check(pair)
 
-    def failed() -> None:
+    async def failed() -> None:
         if client and pair:
-            limits.client.hit(client)
-            limits.pair.hit(pair)
+            await limits.client.hit(client)
+            await limits.pair.hit(pair)
 
     if user is None:
         await _verify_password(ctx, _dummy_hash(ctx), password)  # same cost as a real check
-        failed()
+        await failed()
         _log().info("login_failed", reason="unknown_user")
         raise YuntongError("invalid_credentials")
     if not await _verify_password(ctx, user.password_hash, password):
-        failed()
+        await failed()
         await _record_failed_login(ctx, user.id, now)
     if pair:
-        limits.pair.clear(pair)
+        await limits.pair.clear(pair)
     check_status_allows_login(user)
     new_hash = None
     if ctx.hasher.check_needs_rehash(user.password_hash):
@@ -244,11 +244,11 @@ async def do_change_password(
     guard = throttle(
         ctx, "password.current", Limit.locking(ctx.settings.login_max_failures, lockout)
     )
-    guard.check(f"u{user_id}")
+    await guard.check(f"u{user_id}")
     if not await _verify_password(ctx, user.password_hash, current):
-        guard.hit(f"u{user_id}")
+        await guard.hit(f"u{user_id}")
         raise YuntongError("wrong_password", fields={"current_password": "invalid"})
-    guard.clear(f"u{user_id}")
+    await guard.clear(f"u{user_id}")
     validated("new_password", lambda: check_password(new, user.username))
     new_hash = await hash_password(ctx, new)
     now = ctx.clock.now()

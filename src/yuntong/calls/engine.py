@@ -5,7 +5,9 @@ the state machine of :mod:`yuntong.calls.machine`; every transition is written t
 record at once, so no attempt ever lacks a record. Timers (ring time-out, media time-out, the
 prepaid credit warning and cut-off) are the injected clock's timer handles. Answered calls are
 checkpointed every ``call_checkpoint_s``; calls left open by a crash are closed as
-``interrupted`` at the next start. A device that is gone ends the call it carried.
+``interrupted`` at the next start. A device that is gone ends the call it carried. Who is busy
+is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for both parties at the
+invite and released at the end, shared by every node; this node renews its own.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
 from yuntong.presence import service as presence
+from yuntong.presence.busy import busy_marks
 from yuntong.realtime.connection import hub_of
 from yuntong.realtime.protocol import MAX_SDP_BYTES
 
@@ -77,14 +80,17 @@ class ActiveCall:
 
 
 class CallEngine:
-    """In-memory registry of live calls on this node."""
+    """In-memory registry of live calls on this node (``by_user``: this node's calls only;
+    the busy marks decide busy across nodes)."""
 
     def __init__(self) -> None:
         self.calls: dict[str, ActiveCall] = {}
         self.by_user: dict[int, str] = {}
         self.checkpointer: asyncio.Task[None] | None = None
+        self.renewer: asyncio.Task[None] | None = None
 
     def is_busy(self, user_id: int) -> bool:
+        """In a call this node owns."""
         return user_id in self.by_user
 
     def add(self, call: ActiveCall) -> None:
@@ -105,8 +111,7 @@ ENGINE = Piece(
     "calls.engine",
     "node-owned live state",
     lambda ctx: CallEngine(),
-    "the live calls this node owns, their timers, and who is busy (busy: shared state for "
-    "issue 13)",
+    "the live calls this node owns, their timers, and who is in them",
 )
 
 
@@ -116,24 +121,28 @@ def engine_of(ctx: Context) -> CallEngine:
 
 async def start_engine(ctx: Context) -> None:
     engine = engine_of(ctx)
-    presence.tell_busy_from(ctx, engine)
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
     engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
+    every = busy_marks(ctx).renew_every_s
+    if every is not None:
+        engine.renewer = asyncio.create_task(_renew_loop(ctx, every), name="busy-marks")
 
 
 async def stop_engine(ctx: Context) -> None:
     engine = engine_of(ctx)
-    if engine.checkpointer is not None:
-        engine.checkpointer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await engine.checkpointer
+    for task in (engine.checkpointer, engine.renewer):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     for call in list(engine.calls.values()):
         _cancel_timer(call)
         for timer in call.credit_timers:
             timer.cancel()
     # calls still live at shutdown stay open in the database and are closed as
-    # `interrupted` by the next start (do_close_interrupted_calls), billed up to now
+    # `interrupted` by the next start (do_close_interrupted_calls), billed up to now; their
+    # busy marks expire when no longer renewed
     try:
         await do_checkpoint_calls(ctx)
     except SQLAlchemyError:
@@ -180,6 +189,8 @@ async def do_invite(
     call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
     call.max_seconds = max_seconds
     immediate = await _immediate_outcome(ctx, caller.user_id, callee.id, callee.status)
+    if immediate is None:
+        immediate = await _take_parties(ctx, call)
     record: dict[str, Any] = {
         "id": call.id,
         "caller_id": caller.user_id,
@@ -192,7 +203,12 @@ async def do_invite(
     if immediate is not None:
         outcome, reason = immediate
         record.update(state=CallState.ENDED, outcome=outcome, end_reason=reason, ended_at=now)
-    await store.insert_record(ctx.writer, **record)
+    try:
+        await store.insert_record(ctx.writer, **record)
+    except BaseException:
+        if immediate is None:
+            await _release_parties(ctx, call)
+        raise
     if immediate is not None:
         CALLS_TOTAL.labels(immediate[0]).inc()
         ended = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
@@ -228,11 +244,25 @@ async def _immediate_outcome(
         return CallOutcome.UNREACHABLE, "unavailable"
     if not hub_of(ctx).is_online(callee_id):
         return CallOutcome.UNREACHABLE, "offline"
-    if engine_of(ctx).is_busy(callee_id):
+    return None
+
+
+async def _take_parties(ctx: Context, call: ActiveCall) -> tuple[CallOutcome, str] | None:
+    """Mark both parties busy with ``call``, atomically on every node (of two calls placed to
+    one user at once, exactly one rings); the outcome when the callee cannot take it."""
+    held = await busy_marks(ctx).take(call.id, (call.caller_id, call.callee_id))
+    if held == call.caller_id:
+        raise YuntongError("already_in_call")  # placed from another device meanwhile
+    if held is not None:
         return CallOutcome.BUSY, "in_call"
-    if presence.is_dnd(ctx, callee_id):
+    if await presence.is_dnd(ctx, call.callee_id):
+        await _release_parties(ctx, call)
         return CallOutcome.BUSY, "dnd"
     return None
+
+
+async def _release_parties(ctx: Context, call: ActiveCall) -> None:
+    await busy_marks(ctx).release(call.id, (call.caller_id, call.callee_id))
 
 
 async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
@@ -394,6 +424,7 @@ async def _end(
     for timer in call.credit_timers:
         timer.cancel()
     engine_of(ctx).remove(call)
+    await _release_parties(ctx, call)
     now = ctx.clock.now()
     duration_ms = 0
     if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
@@ -528,6 +559,16 @@ async def _checkpoint_loop(ctx: Context) -> None:
             await do_checkpoint_calls(ctx)
         except SQLAlchemyError:
             log.exception("call_checkpoint_failed")
+
+
+async def _renew_loop(ctx: Context, every_s: float) -> None:
+    """Keep this node's busy marks alive: they expire when a node stops renewing them."""
+    while True:
+        await ctx.clock.sleep(every_s)
+        try:
+            await busy_marks(ctx).renew()
+        except Exception:
+            log.exception("busy_marks_renewal_failed")
 
 
 async def do_checkpoint_calls(ctx: Context) -> int:

@@ -64,9 +64,14 @@ class BlockedOut(BaseModel):
     display_name: str
 
 
-def _out(ctx: Context, view: service.ContactView, visible: set[int]) -> ContactOut:
-    status = service.presence_of(ctx, view.user_id) if view.user_id in visible else "offline"
-    return ContactOut(**view.__dict__, status=status)
+async def _out(
+    ctx: Context, views: list[service.ContactView], visible: set[int]
+) -> list[ContactOut]:
+    """The contacts with their presence ("offline" for those who blocked the owner)."""
+    statuses = await service.presences_of(ctx, [v.user_id for v in views if v.user_id in visible])
+    return [
+        ContactOut(**view.__dict__, status=statuses.get(view.user_id, "offline")) for view in views
+    ]
 
 
 async def _visible(ctx: Context, owner_id: int) -> set[int]:
@@ -82,7 +87,7 @@ async def list_contacts(
 ) -> list[ContactOut]:
     visible = await _visible(ctx, user.user_id)
     views = await service.list_contacts(ctx, user.user_id, q, favourite)
-    return [_out(ctx, v, visible) for v in views]
+    return await _out(ctx, views, visible)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
@@ -90,7 +95,7 @@ async def add_contact(ctx: Ctx, user: User, body: ContactIn) -> ContactOut:
     view = await service.do_add_contact(
         ctx, user.user_id, body.query.strip(), body.name, body.notes, body.favourite
     )
-    return _out(ctx, view, await _visible(ctx, user.user_id))
+    return (await _out(ctx, [view], await _visible(ctx, user.user_id)))[0]
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -98,7 +103,7 @@ async def update_contact(ctx: Ctx, user: User, contact_id: DbId, body: ContactPa
     view = await service.do_update_contact(
         ctx, user.user_id, contact_id, name=body.name, notes=body.notes, favourite=body.favourite
     )
-    return _out(ctx, view, await _visible(ctx, user.user_id))
+    return (await _out(ctx, [view], await _visible(ctx, user.user_id)))[0]
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +39,13 @@ BLOCKS = Piece(
 )
 
 
-PresenceOf = Callable[[Context, int], str]
+PresenceOf = Callable[[Context, Sequence[int]], Awaitable[dict[int, str]]]
 
 PRESENCE = Piece(
     "contacts.presence",
     "node-owned live state",
     lambda ctx: Slot[PresenceOf](),
-    "how a contact's presence is shown in the address book: presence hands its status_of "
+    "how contacts' presence is shown in the address book: presence hands its statuses_of "
     "over when the app is built (the address book does not import presence)",
 )
 
@@ -58,10 +58,12 @@ def show_presence_with(ctx: Context, status_of: PresenceOf) -> None:
     ctx.services.get(PRESENCE).value = status_of
 
 
-def presence_of(ctx: Context, user_id: int) -> str:
-    """A contact's presence (online, busy, dnd, offline); offline when none was handed over."""
-    status_of = ctx.services.get(PRESENCE).value
-    return "offline" if status_of is None else status_of(ctx, user_id)
+async def presences_of(ctx: Context, user_ids: Sequence[int]) -> dict[int, str]:
+    """Contacts' presence (online, busy, dnd, offline); offline when none was handed over."""
+    statuses_of = ctx.services.get(PRESENCE).value
+    if statuses_of is None or not user_ids:
+        return dict.fromkeys(user_ids, "offline")
+    return await statuses_of(ctx, user_ids)
 
 
 async def _changed(ctx: Context, owner_id: int, other_id: int) -> None:

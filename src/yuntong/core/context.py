@@ -33,8 +33,8 @@ T = TypeVar("T")
 Kind = Literal["per-node cache", "node-owned live state", "shared state"]
 """- per-node cache: a copy of what the database holds; may be dropped at any time.
 - node-owned live state: what this node runs (calls, rooms, sockets, children); lost with it.
-- shared state: truth that lives only in this process today and must move to PostgreSQL or
-  Redis before a second node runs (issue 13)."""
+- shared state: truth every node sees (busy, do-not-disturb, throttles): in Redis when the
+  context has one, else in this process (the embedded single node)."""
 
 
 class Piece(Generic[T]):

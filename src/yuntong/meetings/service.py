@@ -342,13 +342,13 @@ async def link_has_ended(ctx: Context, number: str, client: str | None) -> bool:
     past its limit is told nothing (it sees the join form, whose request says it must wait)."""
     limits = passcode_throttles(ctx)
     key = client_key(client) if client else None
-    if key is not None and limits.client.wait(key):
+    if key is not None and await limits.client.wait(key):
         return False
     async with ctx.db.session() as s:
         if await store.open_meeting_by_number(s, number) is not None:
             return False
         if key is not None:
-            limits.client.hit(key)
+            await limits.client.hit(key)
         return await store.ended_meeting_by_number(s, number) is not None
 
 

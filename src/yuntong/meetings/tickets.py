@@ -38,8 +38,8 @@ async def do_issue_ticket(
         meeting = await store.open_meeting_by_number(s, number)
         if meeting is None:
             if client:  # an ended meeting's number counts as a miss, as an unknown one does
-                limits.client.check(client)
-                limits.client.hit(client)
+                await limits.client.check(client)
+                await limits.client.hit(client)
             ended = await store.ended_meeting_by_number(s, number)
             raise YuntongError("meeting_ended" if ended else "meeting_not_found")
         is_host = user is not None and user.user_id == meeting.host_id
@@ -53,20 +53,20 @@ async def do_issue_ticket(
         raise YuntongError("meeting_guests_not_allowed")
     if meeting.passcode and not (is_host or invited):
         # while locked even the right passcode is refused: it would tell guessers they won
-        limits.meeting.check(meeting.id, "meeting_passcode_locked")
+        await limits.meeting.check(meeting.id, "meeting_passcode_locked")
         pair = f"{meeting.id}|{client}"
         if client:
-            limits.client.check(client)
-            limits.pair.check(pair)
+            await limits.client.check(client)
+            await limits.pair.check(pair)
         if not hmac.compare_digest((passcode or "").encode(), meeting.passcode.encode()):
-            limits.meeting.hit(meeting.id)
+            await limits.meeting.hit(meeting.id)
             if client:
-                limits.client.hit(client)
-                limits.pair.hit(pair)
+                await limits.client.hit(client)
+                await limits.pair.hit(pair)
             raise YuntongError("meeting_passcode_wrong")
-        limits.pair.clear(pair)
+        await limits.pair.clear(pair)
     elif client and not (is_host or invited):
-        limits.client.check(client)  # a held client must not find open meetings either
+        await limits.client.check(client)  # a held client must not find open meetings either
     if removed:
         raise YuntongError("meeting_removed")
     room = live_room(ctx, meeting.id)

@@ -1,61 +1,33 @@
 """Presence: online / busy / dnd / offline, pushed live to the user's contacts only.
 
-Status is derived, never stored: offline without an attached device, busy while in a call,
-dnd when the user asked for it (kept on the user's row, ``users.dnd``), online otherwise.
-Only users who keep someone in their contacts and whom that someone has not blocked see it;
-the address book tells presence who they are. The call engine hands presence its busy oracle,
-and ``create_app`` hands the address book :func:`status_of`, so that neither imports presence
-back.
+Status is derived, never stored: offline without an attached device, busy while in a call
+(the busy marks the call engine takes, :mod:`yuntong.presence.busy`), dnd when the user asked
+for it (kept on the user's row, ``users.dnd``; :mod:`yuntong.presence.dnd`), online otherwise.
+Busy and dnd are shared truth: with several nodes every node sees them at once. Only users who
+keep someone in their contacts and whom that someone has not blocked see it; the address book
+tells presence who they are, and ``create_app`` hands it :func:`statuses_of`, so that it does
+not import presence back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from yuntong.accounts import directory
 from yuntong.contacts import service as contacts
-from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.context import Context, Piece
+from yuntong.presence.busy import busy_marks
+from yuntong.presence.dnd import dnd_states
 from yuntong.realtime.connection import hub_of
 
-
-class BusyOracle(Protocol):
-    def is_busy(self, user_id: int) -> bool: ...
-
-
-BUSY = Piece(
-    "presence.busy",
-    "node-owned live state",
-    lambda ctx: Slot[BusyOracle](),
-    "who is in a call: the call engine hands itself over when it starts (presence does not "
-    "import calls)",
-)
-
-DND = Piece(
-    "presence.dnd",
-    "shared state",
-    lambda ctx: set[int](),
-    "the users who asked not to be disturbed (mirrors users.dnd, read at their first login here)",
-)
 WATCHERS = Piece(
     "presence.watchers",
     "per-node cache",
     lambda ctx: dict[int, list[int]](),
     "who keeps an online user in their contacts (dropped on contacts.changed)",
 )
-
-
-def tell_busy_from(ctx: Context, oracle: BusyOracle) -> None:
-    ctx.services.get(BUSY).value = oracle
-
-
-def _busy(ctx: Context, user_id: int) -> bool:
-    oracle = ctx.services.get(BUSY).value
-    return oracle is not None and oracle.is_busy(user_id)
-
-
-def _dnd(ctx: Context) -> set[int]:
-    return ctx.services.get(DND)
 
 
 def _watcher_cache(ctx: Context) -> dict[int, list[int]]:
@@ -89,28 +61,38 @@ async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
     if not hub.is_online(to_user):
         return
     visible = to_user in await _watchers(ctx, about)
-    status = status_of(ctx, about) if visible else "offline"
+    status = await status_of(ctx, about) if visible else "offline"
     await hub.send(to_user, "presence", {"user_id": about, "status": status})
 
 
-def status_of(ctx: Context, user_id: int) -> str:
-    if not hub_of(ctx).is_online(user_id):
-        return "offline"
-    if _busy(ctx, user_id):
-        return "busy"
-    if user_id in _dnd(ctx):
-        return "dnd"
-    return "online"
+async def statuses_of(ctx: Context, user_ids: Sequence[int]) -> dict[int, str]:
+    """Each user's presence: one look at the busy marks and one at do-not-disturb for all."""
+    hub = hub_of(ctx)
+    online = [user_id for user_id in user_ids if hub.is_online(user_id)]
+    busy = await busy_marks(ctx).busy_among(online) if online else set()
+    free = [user_id for user_id in online if user_id not in busy]
+    dnd = await dnd_states(ctx).among(ctx, free) if free else set()
+    statuses = dict.fromkeys(user_ids, "offline")
+    statuses.update((user_id, "online") for user_id in free)
+    statuses.update(dict.fromkeys(busy, "busy"))
+    statuses.update(dict.fromkeys(dnd, "dnd"))
+    return statuses
 
 
-def is_dnd(ctx: Context, user_id: int) -> bool:
-    return user_id in _dnd(ctx)
+async def status_of(ctx: Context, user_id: int) -> str:
+    return (await statuses_of(ctx, [user_id]))[user_id]
+
+
+async def is_dnd(ctx: Context, user_id: int) -> bool:
+    """Whether the (online) user asked not to be disturbed, as every node sees it."""
+    return bool(await dnd_states(ctx).among(ctx, [user_id]))
 
 
 async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
     """Presence of everyone in the user's address book who has not blocked the user."""
     ids = await contacts.visible_contact_ids(ctx, user_id)
-    return [{"user_id": uid, "status": status_of(ctx, uid)} for uid in ids]
+    statuses = await statuses_of(ctx, ids)
+    return [{"user_id": uid, "status": statuses[uid]} for uid in ids]
 
 
 async def do_publish(ctx: Context, user_id: int) -> None:
@@ -119,7 +101,7 @@ async def do_publish(ctx: Context, user_id: int) -> None:
     watchers = [w for w in await _watchers(ctx, user_id) if hub.is_online(w)]
     if not watchers:
         return
-    data = {"user_id": user_id, "status": status_of(ctx, user_id)}
+    data = {"user_id": user_id, "status": await status_of(ctx, user_id)}
     for watcher in watchers:
         await hub.send(watcher, "presence", data)
 
@@ -131,27 +113,24 @@ async def get_dnd(ctx: Context, user_id: int) -> bool:
 
 
 async def do_set_dnd(ctx: Context, user_id: int, on: bool) -> str:
-    """Turn do-not-disturb on or off: kept, applied here, and pushed to the user's watchers.
+    """Turn do-not-disturb on or off: kept, applied on every node, and pushed to the user's
+    watchers.
 
     Returns the user's presence now.
     """
     await directory.do_update_profile(ctx, user_id, dnd=on)
-    if on:
-        _dnd(ctx).add(user_id)
-    else:
-        _dnd(ctx).discard(user_id)
+    await dnd_states(ctx).note(user_id, on)
     await do_publish(ctx, user_id)
-    return status_of(ctx, user_id)
+    return await status_of(ctx, user_id)
 
 
 async def on_user_online(ctx: Context, user_id: int) -> None:
-    if await get_dnd(ctx, user_id):
-        _dnd(ctx).add(user_id)
+    await dnd_states(ctx).online(ctx, user_id)
     await do_publish(ctx, user_id)
 
 
 async def on_user_offline(ctx: Context, user_id: int) -> None:
-    _dnd(ctx).discard(user_id)
+    await dnd_states(ctx).offline(user_id)
     await do_publish(ctx, user_id)
     _watcher_cache(ctx).pop(user_id, None)
 
