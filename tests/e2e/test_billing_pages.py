@@ -356,6 +356,9 @@ async def test_the_desk_records_a_payment_and_holds_and_releases_an_account(
     await expect(payer.page.locator("#account-state")).to_have_text("On hold")
     await expect(payer.page.locator("#state-help")).to_contain_text("Order of the court")
     await expect(payer.page.locator("#state-help")).to_contain_text("competent authority")
+    # held: termination waits for the release; the credit limit may still be changed
+    await expect(payer.page.locator("#terminate-button")).to_be_disabled()
+    await expect(payer.page.locator("#credit-limit")).to_be_visible()
     receipt = payer.page.locator("#payment-rows tr").first
     await expect(receipt).to_contain_text("¥2.00")
     await expect(receipt.get_by_role("link")).to_have_attribute(

@@ -157,6 +157,10 @@ async def test_instant_meeting_with_a_member_and_a_guest(
     await row.locator(".act-details").click()
     await expect(host.page.locator("#attendance-rows tr")).to_have_count(3)
     await expect(host.page.locator("#attendance-rows")).to_contain_text(GUEST_NAME)
+    # an ended meeting: its history, nothing more to do with it (the API's can_* flags)
+    await expect(host.page.locator("#history")).to_be_visible()
+    for done in ("#join-meeting", "#edit-meeting", "#end-meeting", "#invite-card"):
+        await expect(host.page.locator(done)).to_be_hidden()
 
 
 async def test_only_the_join_link_is_open_to_visitors(e2e_server: ServerProcess) -> None:

@@ -127,6 +127,15 @@ async def test_sign_up_approve_video_call_and_history(
     await screenshot(operator.page, "operator")
     await approve(operator, alice.username)
     await approve(operator, bob.username)
+    # the users list offers the moves the API says: for alice the ladder, warning first; for
+    # the operator itself nothing
+    users = operator.page.locator("#users-rows")
+    moves = users.locator(f"tr[data-username='{alice.username}'] select[name=status]")
+    await expect(moves.locator("option")).to_have_count(4)
+    await expect(moves).to_have_value("warned")
+    own = users.locator(f"tr[data-username='{operator.username}']")
+    await expect(own).to_have_count(1)
+    await expect(own.locator("select, .act-status")).to_have_count(0)
 
     await log_in(alice)
     await add_contact(alice, bob.username)

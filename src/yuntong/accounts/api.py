@@ -198,6 +198,26 @@ class StatusIn(BaseModel):
     reason: Reason
 
 
+class StaffUserOut(UserOut):
+    """A user in the operator's list, with what the staff member asking may do to it now
+    (the checks of the approve, reject and status routes; the console derives nothing)."""
+
+    status_moves: list[str]  # the statuses POST .../status accepts now, in the ladder's order
+    suggested_status: str | None  # the one of status_moves offered first
+    can_approve: bool
+    can_reject: bool
+
+    @classmethod
+    def seen_by(cls, actor: Principal, user: User) -> StaffUserOut:
+        return cls(
+            **UserOut.of(user).model_dump(),
+            status_moves=accounts_status.status_moves(actor, user),
+            suggested_status=accounts_status.suggested_move(actor, user),
+            can_approve=accounts_status.may_review(actor, user, AccountStatus.ACTIVE),
+            can_reject=accounts_status.may_review(actor, user, AccountStatus.REJECTED),
+        )
+
+
 class AdminUserOut(BaseModel):
     user: UserOut
     identity: IdentityOut
@@ -361,16 +381,16 @@ async def revoke_my_session(session_id: str, principal: CurrentUser, ctx: Ctx) -
 # --- operator staff ------------------------------------------------------------------------
 
 
-@router.get("/admin/users", response_model=list[UserOut], tags=["admin"])
+@router.get("/admin/users", response_model=list[StaffUserOut], tags=["admin"])
 async def admin_list_users(
     principal: Staff,
     ctx: Ctx,
     status_: Annotated[AccountStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
-) -> list[UserOut]:
+) -> list[StaffUserOut]:
     users = await directory.list_users(ctx, principal, status=status_, limit=limit, offset=offset)
-    return [UserOut.of(u) for u in users]
+    return [StaffUserOut.seen_by(principal, u) for u in users]
 
 
 @router.get("/admin/users/{user_id}", response_model=AdminUserOut, tags=["admin"])

@@ -1,13 +1,16 @@
 """Account status: review of registrations and the enforcement ladder, two state machines.
 
-Transition tables reject illegal moves (``invalid_transition``); every move is audited and
-published on ``accounts.status`` after it commits (the call path's party cache drops its copy,
-realtime closes the sockets of a terminated account).
+Transition tables reject illegal moves (``invalid_transition``), and the same checks tell
+staff which moves they may make on a user now (:func:`status_moves`, :func:`may_review`: the
+flags of the admin user list). Every move is audited and published on ``accounts.status``
+after it commits (the call path's party cache drops its copy, realtime closes the sockets of
+a terminated account).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from yuntong.accounts import audit, store
@@ -15,7 +18,7 @@ from yuntong.accounts.models import AccountStatus, Role, User
 from yuntong.accounts.parties import STATUS_CHANNEL
 from yuntong.accounts.roles import STAFF_ROLES, Actor, check_staff
 from yuntong.core.context import Context
-from yuntong.core.errors import YuntongError
+from yuntong.core.errors import YuntongError, allows
 from yuntong.core.logging import get_logger
 
 S = AccountStatus
@@ -39,6 +42,14 @@ ENFORCEMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     S.TERMINATED: frozenset(),
 }
 ENFORCEMENT_STATUSES = frozenset(ENFORCEMENT_TRANSITIONS)
+# The move staff are offered first: the first rung for an account in good standing, lifting
+# the sanction for one under it.
+SUGGESTED_MOVES: dict[str, str] = {
+    S.ACTIVE: S.WARNED,
+    S.WARNED: S.ACTIVE,
+    S.LIMITED: S.ACTIVE,
+    S.SUSPENDED: S.ACTIVE,
+}
 
 
 def _log() -> Any:
@@ -50,6 +61,43 @@ def check_transition(table: Mapping[str, frozenset[str]], current: str, target: 
     """Raise ``invalid_transition`` unless ``current → target`` is in ``table``."""
     if target not in table.get(current, frozenset()):
         raise YuntongError("invalid_transition", state=current)
+
+
+def check_may_move(
+    actor: Actor, user: User, table: Mapping[str, frozenset[str]], target: str
+) -> None:
+    """Operator staff may move ``user`` to ``target`` along ``table``: never themselves, and
+    another staff member only as an operator admin."""
+    check_staff(actor)
+    if user.id == actor.user_id:
+        raise YuntongError("forbidden")
+    if user.role in STAFF_ROLES and actor.role != Role.OPERATOR_ADMIN:
+        raise YuntongError("forbidden")
+    check_transition(table, user.status, target)
+
+
+def status_moves(actor: Actor, user: User) -> list[str]:
+    """The enforcement statuses ``actor`` may move ``user`` to now, in the ladder's order
+    (what :func:`do_set_status` accepts)."""
+    return [
+        target
+        for target in ENFORCEMENT_TRANSITIONS
+        if allows(partial(check_may_move, actor, user, ENFORCEMENT_TRANSITIONS, target))
+    ]
+
+
+def suggested_move(actor: Actor, user: User) -> str | None:
+    """The one of :func:`status_moves` staff are offered first (:data:`SUGGESTED_MOVES`)."""
+    target = SUGGESTED_MOVES.get(user.status)
+    if target is None or target not in status_moves(actor, user):
+        return None
+    return target
+
+
+def may_review(actor: Actor, user: User, target: str) -> bool:
+    """Whether ``actor`` may approve (``active``) or reject (``rejected``) ``user`` now (what
+    :func:`do_approve` and :func:`do_reject` accept)."""
+    return allows(lambda: check_may_move(actor, user, REVIEW_TRANSITIONS, target))
 
 
 def check_status_allows_calls(status: str, reason: str | None, media: str) -> None:
@@ -92,12 +140,8 @@ async def _move(
         user = await store.get_user(s, user_id, for_update=True)
         if user is None:
             raise YuntongError("user_not_found")
-        if user.id == actor.user_id:
-            raise YuntongError("forbidden")
-        if user.role in STAFF_ROLES and actor.role != Role.OPERATOR_ADMIN:
-            raise YuntongError("forbidden")
+        check_may_move(actor, user, table, target)
         previous = user.status
-        check_transition(table, previous, target)
         user.status = target
         user.status_reason = reason
         if table is REVIEW_TRANSITIONS:

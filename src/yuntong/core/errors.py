@@ -6,6 +6,7 @@ published, the message is looked up in :mod:`yuntong.core.i18n`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from yuntong.core.i18n import strings, translate
@@ -125,6 +126,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         422,
         "信用额度须在 {low} 元至 {high} 元之间",
         "The credit limit must be between {low} and {high} yuan",
+    ),
+    "credit_limit_prepaid": (
+        409,
+        "预付费账户没有信用额度",
+        "A prepaid account has no credit limit",
     ),
     "credit_exhausted": (
         402,
@@ -249,6 +255,16 @@ class YuntongError(Exception):
                 for name, fcode in self.fields.items()
             }
         return body
+
+
+def allows(check: Callable[[], object]) -> bool:
+    """Whether ``check()`` passes, raising no :class:`YuntongError`: what a ``can_*`` flag
+    says, from the same check the action itself runs."""
+    try:
+        check()
+    except YuntongError:
+        return False
+    return True
 
 
 # what is wrong with one field of a form (``fields`` of an error)

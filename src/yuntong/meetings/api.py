@@ -44,11 +44,22 @@ class MeetingOut(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     participants_now: int
+    # what the viewer may do with the meeting now (the checks the routes run; the page shows
+    # these and derives nothing): join it, edit it, invite, end it (live) or cancel it (not
+    # live yet), see its attendance, chat and recordings; is_host only chooses labels
+    can_join: bool
+    can_edit: bool
+    can_invite: bool
+    can_end: bool
+    can_see_history: bool
 
 
-def meeting_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, Any]:
+def meeting_out(
+    ctx: Context, meeting: Meeting, user: Principal, flags: dict[str, bool]
+) -> dict[str, Any]:
     is_host = meeting.host_id == user.user_id
     return {
+        **flags,
         "id": meeting.id,
         "number": meeting.number,
         "passcode": meeting.passcode if is_host else None,
@@ -71,10 +82,15 @@ def meeting_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, An
     }
 
 
+async def _one_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, Any]:
+    flags = await control.meeting_flags(ctx, user, [meeting])
+    return meeting_out(ctx, meeting, user, flags[meeting.id])
+
+
 @router.post("/meetings", response_model=MeetingOut, status_code=201)
 async def create(ctx: Ctx, user: User, data: service.MeetingInput) -> dict[str, Any]:
     meeting = await service.do_create(ctx, user, data)
-    return meeting_out(ctx, meeting, user)
+    return await _one_out(ctx, meeting, user)
 
 
 @router.get("/meetings", response_model=list[MeetingOut])
@@ -82,12 +98,13 @@ async def list_meetings(
     ctx: Ctx, user: User, scope: Literal["upcoming", "past"] = "upcoming"
 ) -> list[dict[str, Any]]:
     meetings = await service.list_meetings(ctx, user, past=scope == "past")
-    return [meeting_out(ctx, m, user) for m in meetings]
+    flags = await control.meeting_flags(ctx, user, meetings)
+    return [meeting_out(ctx, m, user, flags[m.id]) for m in meetings]
 
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingOut)
 async def get(ctx: Ctx, user: User, meeting_id: str) -> dict[str, Any]:
-    return meeting_out(ctx, await service.visible_meeting(ctx, user, meeting_id), user)
+    return await _one_out(ctx, await service.visible_meeting(ctx, user, meeting_id), user)
 
 
 @router.patch("/meetings/{meeting_id}", response_model=MeetingOut)
@@ -95,7 +112,7 @@ async def patch(
     ctx: Ctx, user: User, meeting_id: str, data: service.MeetingUpdate
 ) -> dict[str, Any]:
     meeting = await control.do_update_meeting(ctx, user, meeting_id, data)
-    return meeting_out(ctx, meeting, user)
+    return await _one_out(ctx, meeting, user)
 
 
 @router.post("/meetings/{meeting_id}/end", status_code=204)
@@ -112,7 +129,7 @@ class InviteIn(BaseModel):
 
 @router.post("/meetings/{meeting_id}/invitations")
 async def invite(ctx: Ctx, user: User, meeting_id: str, data: InviteIn) -> dict[str, int]:
-    meeting = await service.hosted_meeting(ctx, user, meeting_id)
+    meeting = await service.visible_meeting(ctx, user, meeting_id)
     return await service.do_invite(ctx, user, meeting, data.user_ids, data.emails)
 
 
@@ -128,6 +145,11 @@ class ParticipantOut(BaseModel):
     quality: str
     joined_at: str | None
     state: str
+    # what the caller may do to this participant through the API now (meetings/live/policy.py)
+    can_mute: bool
+    can_remove: bool
+    can_make_cohost: bool
+    can_make_participant: bool
 
 
 @router.get("/meetings/{meeting_id}/participants", response_model=list[ParticipantOut])

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import audit
 from yuntong.accounts.auth import Principal
@@ -169,33 +170,63 @@ async def get_meeting(ctx: Context, meeting_id: str) -> Meeting:
     return meeting
 
 
-async def visible_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
-    """The meeting if ``user`` hosts it or is invited; others get ``meeting_not_found``."""
-    async with ctx.db.session() as s:
-        meeting = await s.get(Meeting, meeting_id)
-        if meeting is None:
-            raise YuntongError("meeting_not_found")
-        if meeting.host_id != user.user_id and not await store.is_invited(
-            s, meeting_id, user.user_id
-        ):
-            raise YuntongError("meeting_not_found")
+async def _check_visible(s: AsyncSession, meeting: Meeting | None, user_id: int) -> Meeting:
+    """``meeting`` if ``user_id`` hosts it or is invited; else (and when there is none)
+    ``meeting_not_found``."""
+    if meeting is None or (
+        meeting.host_id != user_id and not await store.is_invited(s, meeting.id, user_id)
+    ):
+        raise YuntongError("meeting_not_found")
     return meeting
 
 
-async def hosted_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
-    meeting = await visible_meeting(ctx, user, meeting_id)
-    if meeting.host_id != user.user_id:
+async def visible_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
+    """The meeting if ``user`` hosts it or is invited; others get ``meeting_not_found``."""
+    async with ctx.db.session() as s:
+        return await _check_visible(s, await s.get(Meeting, meeting_id), user.user_id)
+
+
+# What the host (the organiser; not a co-host) may do with a meeting outside its room. Each
+# rule is a check_* function that the action runs and that control.meeting_flags runs to tell
+# the viewer (the can_* flags of MeetingOut), so the page offers exactly what is accepted.
+
+
+def check_hosts(meeting: Meeting, user_id: int) -> None:
+    """Only the meeting's host: its history (attendance, chat, recordings) and role changes."""
+    if meeting.host_id != user_id:
         raise YuntongError("meeting_forbidden")
+
+
+def check_may_edit(meeting: Meeting, user_id: int) -> None:
+    """The host changes a meeting that has not ended."""
+    check_hosts(meeting, user_id)
+    if meeting.status == MeetingStatus.ENDED:
+        raise YuntongError("meeting_ended")
+
+
+def check_may_invite(meeting: Meeting, user_id: int) -> None:
+    """The host invites people to a meeting that has not ended."""
+    check_may_edit(meeting, user_id)
+
+
+def check_may_end_meeting(meeting: Meeting, user_id: int) -> None:
+    """The host ends a meeting that has not ended: for everyone in its live room, or, before
+    anyone is in it, cancels it (at any time before it starts)."""
+    check_may_edit(meeting, user_id)
+
+
+async def hosted_meeting(ctx: Context, user: Principal, meeting_id: str) -> Meeting:
+    """The meeting if ``user`` hosts it; an invitee gets ``meeting_forbidden``."""
+    meeting = await visible_meeting(ctx, user, meeting_id)
+    check_hosts(meeting, user.user_id)
     return meeting
 
 
 async def do_update(ctx: Context, user: Principal, meeting_id: str, data: MeetingUpdate) -> Meeting:
     async with ctx.db.session() as s:
-        meeting = await s.get(Meeting, meeting_id, with_for_update=True)
-        if meeting is None or meeting.host_id != user.user_id:
-            raise YuntongError("meeting_not_found")
-        if meeting.status == MeetingStatus.ENDED:
-            raise YuntongError("meeting_ended")
+        found = await s.get(Meeting, meeting_id, with_for_update=True)
+        meeting = await _check_visible(s, found, user.user_id)
+        check_may_edit(meeting, user.user_id)
         if data.title is not None:
             meeting.title = data.title.strip()
         if data.start_at is not None:
@@ -431,9 +462,7 @@ async def do_invite(
     ctx: Context, host: Principal, meeting: Meeting, user_ids: list[int], emails: list[str]
 ) -> dict[str, int]:
     """Invite contacts (they see it at once and in their list) and e-mail addresses (.ics)."""
-
-    if meeting.status == MeetingStatus.ENDED:
-        raise YuntongError("meeting_ended")
+    check_may_invite(meeting, host.user_id)
     contacts = set(await visible_contact_ids(ctx, host.user_id))
     strangers = [uid for uid in user_ids if uid not in contacts]
     if strangers:

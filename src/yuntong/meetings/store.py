@@ -89,6 +89,22 @@ async def was_removed(
     return found is not None
 
 
+async def removed_from(s: AsyncSession, meeting_ids: Sequence[str], user_id: int) -> set[str]:
+    """Which of ``meeting_ids`` the signed-in ``user_id`` was removed from (one query)."""
+    if not meeting_ids:
+        return set()
+    rows = await s.scalars(
+        select(MeetingAttendance.meeting_id)
+        .where(
+            MeetingAttendance.meeting_id.in_(meeting_ids),
+            MeetingAttendance.user_id == user_id,
+            MeetingAttendance.removed.is_(True),
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
 async def attendance(s: AsyncSession, meeting_id: str) -> Sequence[MeetingAttendance]:
     return (
         await s.scalars(

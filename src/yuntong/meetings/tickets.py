@@ -5,6 +5,7 @@ everyone but its host already here."""
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
@@ -12,8 +13,27 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.throttle import client_key
 from yuntong.meetings import service, store
+from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room
 from yuntong.meetings.models import Meeting, Role
+
+
+def check_may_enter(*, is_host: bool, removed: bool, room: Room | None) -> None:
+    """Past the passcode: someone removed from the meeting does not come back, and a locked
+    live room lets in only its host."""
+    if removed:
+        raise YuntongError("meeting_removed")
+    if room is not None and room.locked and not is_host:
+        raise YuntongError("meeting_locked")
+
+
+def check_may_join(
+    meeting: Meeting, now: datetime, *, is_host: bool, removed: bool, room: Room | None
+) -> None:
+    """What a signed-in host or invitee (who needs no passcode) must pass to join now: the
+    checks :func:`do_issue_ticket` makes for them, in its order."""
+    service.check_joinable(meeting, now)
+    check_may_enter(is_host=is_host, removed=removed, room=room)
 
 
 async def do_issue_ticket(
@@ -67,11 +87,7 @@ async def do_issue_ticket(
         await limits.pair.clear(pair)
     elif client and not (is_host or invited):
         await limits.client.check(client)  # a held client must not find open meetings either
-    if removed:
-        raise YuntongError("meeting_removed")
-    room = live_room(ctx, meeting.id)
-    if room is not None and room.locked and not is_host:
-        raise YuntongError("meeting_locked")
+    check_may_enter(is_host=is_host, removed=removed, room=live_room(ctx, meeting.id))
     if user is None:
         name = (display_name or "").strip()
         if not name:

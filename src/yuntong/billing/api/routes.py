@@ -29,7 +29,7 @@ from yuntong.billing.statements.documents import (
 )
 from yuntong.core.api_types import DbId, NonNegativeFen, Seconds
 from yuntong.core.context import Context, get_context
-from yuntong.core.errors import YuntongError
+from yuntong.core.errors import YuntongError, allows
 from yuntong.core.i18n import request_locale, translate
 from yuntong.core.money import parse_yuan
 from yuntong.notifications import notices
@@ -115,26 +115,61 @@ async def correct_price(ctx: Ctx, user: User, price_id: DbId, body: CorrectionIn
 # -- the account ---------------------------------------------------------------------------------
 
 
-async def _account_out(ctx: Context, actor: Principal, account_id: int) -> dict[str, Any]:
+class BillingAccountOut(BaseModel):
+    """A billing account as the caller sees it, with what the caller may do to it now (the
+    checks the routes run; the pages show these and derive nothing)."""
+
+    id: int
+    organisation_id: int | None
+    user_id: int | None
+    kind: str  # postpaid | prepaid
+    credit_limit_fen: int
+    state: str  # active | suspended | held | terminating | terminated
+    state_reason: str | None
+    in_collections: bool
+    close_day: int
+    balance_fen: int  # owed (negative: in credit)
+    available_fen: int
+    credit_used_percent: int
+    credit_limit_min_fen: int
+    credit_limit_max_fen: int
+    credit_exhausted: bool  # chargeable services pause: the credit is used up
+    # what the customer must be told about the account's standing (credit_exhausted, or the
+    # state when not active); None: all is well
+    attention: str | None
+    actions: list[str] = Field(
+        description="the desk's steps the caller may take now (staff: hold, release, suspend)"
+    )
+    can_terminate: bool = Field(description="POST /billing/terminate would start termination")
+    can_change_credit_limit: bool = Field(description="PUT /billing/account/credit-limit")
+
+
+async def _account_out(ctx: Context, actor: Principal, account_id: int) -> BillingAccountOut:
     account = await billing_accounts.get_account(ctx, account_id)
     st = await credit.standing(ctx, account_id)
-    return {
+    return BillingAccountOut(
         **billing_accounts.account_summary(account),
-        "balance_fen": st.balance_fen,
-        "available_fen": st.available_fen,
-        "credit_used_percent": credit.limit_used_percent(
-            st.kind, st.credit_limit_fen, st.balance_fen
+        balance_fen=st.balance_fen,
+        available_fen=st.available_fen,
+        credit_used_percent=credit.limit_used_percent(st.kind, st.credit_limit_fen, st.balance_fen),
+        credit_limit_min_fen=ctx.settings.billing_credit_limit_min_fen,
+        credit_limit_max_fen=ctx.settings.billing_credit_limit_max_fen,
+        credit_exhausted=credit.credit_exhausted(st),
+        attention=credit.attention(st),
+        actions=lifecycle.account_actions(actor, account.state),
+        can_terminate=allows(lambda: lifecycle.check_may_request_termination(account.state)),
+        can_change_credit_limit=allows(
+            lambda: billing_accounts.check_may_change_credit_limit(account)
         ),
-        "credit_limit_min_fen": ctx.settings.billing_credit_limit_min_fen,
-        "credit_limit_max_fen": ctx.settings.billing_credit_limit_max_fen,
-        "credit_exhausted": credit.credit_exhausted(st),
-        # the steps the caller may take on the account now (staff: hold, release, suspend)
-        "actions": lifecycle.account_actions(actor, account.state),
-    }
+    )
 
 
-@router.get("/account", summary="Your billing account: balance, credit limit, state")
-async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> dict[str, Any]:
+@router.get(
+    "/account",
+    response_model=BillingAccountOut,
+    summary="Your billing account: balance, credit limit, state",
+)
+async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> BillingAccountOut:
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
     return await _account_out(ctx, user, account.id)
 
@@ -143,10 +178,10 @@ class CreditLimitIn(Strict):
     credit_limit_fen: NonNegativeFen
 
 
-@router.put("/account/credit-limit")
+@router.put("/account/credit-limit", response_model=BillingAccountOut)
 async def put_credit_limit(
     ctx: Ctx, user: User, body: CreditLimitIn, account_id: AccountQuery = None
-) -> dict[str, Any]:
+) -> BillingAccountOut:
     account = await billing_accounts.do_set_credit_limit(
         ctx, user, account_id, body.credit_limit_fen
     )
@@ -444,15 +479,24 @@ async def read_notices(ctx: Ctx, user: User, account_id: AccountQuery = None) ->
     return Response(status_code=204)
 
 
-@router.post("/terminate", summary="Ask to terminate: final statement; completes once paid")
+class TerminationOut(BaseModel):
+    account: BillingAccountOut
+    final_statement: dict[str, Any]
+
+
+@router.post(
+    "/terminate",
+    response_model=TerminationOut,
+    summary="Ask to terminate: final statement; completes once paid",
+)
 async def request_termination(
     ctx: Ctx, user: User, account_id: AccountQuery = None
-) -> dict[str, Any]:
+) -> TerminationOut:
     account, final = await lifecycle.do_request_termination(ctx, user, account_id)
-    return {
-        "account": await _account_out(ctx, user, account.id),
-        "final_statement": _statement_out(final),
-    }
+    return TerminationOut(
+        account=await _account_out(ctx, user, account.id),
+        final_statement=_statement_out(final),
+    )
 
 
 # -- the operator's billing desk ----------------------------------------------------------------
@@ -466,26 +510,34 @@ class KindIn(Strict):
     kind: Literal["postpaid", "prepaid"]
 
 
-@router.post("/accounts/{account_id}/kind")
-async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> dict[str, Any]:
+@router.post("/accounts/{account_id}/kind", response_model=BillingAccountOut)
+async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> BillingAccountOut:
     await billing_accounts.do_set_kind(ctx, user, account_id, body.kind)
     return await _account_out(ctx, user, account_id)
 
 
-@router.post("/accounts/{account_id}/hold", summary="Staff: lawful suspension (rent continues)")
-async def hold(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
+@router.post(
+    "/accounts/{account_id}/hold",
+    response_model=BillingAccountOut,
+    summary="Staff: lawful suspension (rent continues)",
+)
+async def hold(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> BillingAccountOut:
     await lifecycle.do_hold(ctx, user, account_id, body.reason)
     return await _account_out(ctx, user, account_id)
 
 
-@router.post("/accounts/{account_id}/release")
-async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> dict[str, Any]:
+@router.post("/accounts/{account_id}/release", response_model=BillingAccountOut)
+async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> BillingAccountOut:
     await lifecycle.do_release(ctx, user, account_id, body.reason)
     return await _account_out(ctx, user, account_id)
 
 
-@router.post("/accounts/{account_id}/suspend", summary="Staff: confirm a suspension for arrears")
-async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> dict[str, Any]:
+@router.post(
+    "/accounts/{account_id}/suspend",
+    response_model=BillingAccountOut,
+    summary="Staff: confirm a suspension for arrears",
+)
+async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> BillingAccountOut:
     await lifecycle.do_confirm_suspension(ctx, user, account_id)
     return await _account_out(ctx, user, account_id)
 

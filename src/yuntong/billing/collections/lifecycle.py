@@ -10,6 +10,7 @@ everything is paid.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 from yuntong.accounts import audit, roles, status
@@ -21,7 +22,7 @@ from yuntong.billing.ledger.rents import end_subscriptions_now, settle_suspensio
 from yuntong.billing.models import BillingAccount, BillingState, Statement
 from yuntong.billing.statements.statements import do_issue_final_statement
 from yuntong.core.context import Context
-from yuntong.core.errors import YuntongError
+from yuntong.core.errors import YuntongError, allows
 
 S = BillingState
 # state -> states people may move it to (the daily run moves between active/suspended/terminated)
@@ -50,14 +51,21 @@ def check_may_act(actor: Actor, state: str, target: str) -> None:
 
 def account_actions(actor: Actor, state: str) -> list[str]:
     """The steps (:data:`ACCOUNT_ACTIONS`) ``actor`` may take on an account in ``state``."""
-    allowed = []
-    for action, target in ACCOUNT_ACTIONS.items():
-        try:
-            check_may_act(actor, state, target)
-        except YuntongError:
-            continue
-        allowed.append(action)
-    return allowed
+    return [
+        action
+        for action, target in ACCOUNT_ACTIONS.items()
+        if allows(partial(check_may_act, actor, state, target))
+    ]
+
+
+# asked before: asking again answers with the same final statement and changes nothing
+TERMINATION_ASKED: Final = frozenset({S.TERMINATING, S.TERMINATED})
+
+
+def check_may_request_termination(state: str) -> None:
+    """The customer (or staff for it) may ask to terminate an account that is active or
+    suspended for arrears; a held one waits for its release. What ``can_terminate`` says."""
+    status.check_transition(TRANSITIONS, state, S.TERMINATING)
 
 
 async def _move(
@@ -101,7 +109,8 @@ async def do_request_termination(
 ) -> tuple[BillingAccount, Statement]:
     """The customer asks to terminate: final statement now; completes when nothing is owed."""
     account = await account_for_actor(ctx, actor, account_id)
-    if account.state not in (S.TERMINATING, S.TERMINATED):
+    if account.state not in TERMINATION_ASKED:
+        check_may_request_termination(account.state)
         account = await _move(ctx, actor, account.id, S.TERMINATING, "customer_request")
         async with ctx.db.session() as s:
             await end_subscriptions_now(ctx, s, account.id)

@@ -177,15 +177,23 @@ def check_credit_limit(ctx: Context, limit_fen: int) -> None:
         )
 
 
+def check_may_change_credit_limit(account: BillingAccount) -> None:
+    """A postpaid account has a credit limit to change; a prepaid one spends its own money."""
+    if account.kind != AccountKind.POSTPAID:
+        raise YuntongError("credit_limit_prepaid")
+
+
 async def do_set_credit_limit(
     ctx: Context, actor: Actor, account_id: int | None, limit_fen: int
 ) -> BillingAccount:
     """The customer chooses its credit limit within the operator's bounds (VP 9)."""
     account = await account_for_actor(ctx, actor, account_id)
+    check_may_change_credit_limit(account)
     check_credit_limit(ctx, limit_fen)
     async with ctx.db.session() as s:
         row = await s.get(BillingAccount, account.id, with_for_update=True)
         assert row is not None
+        check_may_change_credit_limit(row)  # staff may have made it prepaid meanwhile
         row.credit_limit_fen = limit_fen
         row.alert_level = 0
         account = row

@@ -301,6 +301,14 @@ def credit_exhausted(st: Standing) -> bool:
     )
 
 
+def attention(st: Standing) -> str | None:
+    """What the customer must be told about the account's standing now: ``credit_exhausted``,
+    or its state when that is not ``active`` (the page explains each); None: all is well."""
+    if credit_exhausted(st):
+        return "credit_exhausted"
+    return None if st.state == BillingState.ACTIVE else st.state
+
+
 def check_state(state: str, owed_fen: int) -> None:
     if state == BillingState.SUSPENDED:
         raise YuntongError("billing_suspended", amount=format_yuan(max(0, owed_fen)))

@@ -6,15 +6,16 @@ tell each participant what it may do now (the ``can_*`` flags of ``meeting.join`
 and of every participant entry sent to it). The page shows those flags; it never derives
 them itself, so what it offers and what the room accepts cannot disagree.
 ``actor`` None is the host acting through the REST API (its access checked by
-:func:`yuntong.meetings.control.check_may_control`).
+:func:`yuntong.meetings.control.check_may_control`); the REST participant list carries the
+same per-target flags, computed with ``viewer`` None
+(:func:`yuntong.meetings.control.participants`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from yuntong.core.errors import YuntongError
+from yuntong.core.errors import YuntongError, allows
 from yuntong.meetings.live.participant import Participant, ParticipantState
 from yuntong.meetings.models import Role
 from yuntong.meetings.service import MeetingSettings, check_may_end
@@ -38,6 +39,12 @@ def check_may_control(actor: Participant | None, target: Participant) -> None:
     check_host_controls(actor)
     if target.role == Role.HOST or target is actor:
         raise YuntongError("meeting_forbidden")
+
+
+def check_may_mute(actor: Participant | None, target: Participant) -> None:
+    """``actor`` may mute ``target``: one it may control, who is in the room (not waiting)."""
+    check_may_control(actor, target)
+    target.check_joined()
 
 
 def check_role_changer(actor: Participant | None) -> None:
@@ -74,35 +81,27 @@ def check_may_end_for_all(p: Participant) -> None:
     check_may_end(p.role, joined=p.state == ParticipantState.JOINED)
 
 
-def _may(check: Callable[[], None]) -> bool:
-    try:
-        check()
-    except YuntongError:
-        return False
-    return True
-
-
 def room_flags(settings: MeetingSettings, me: Participant) -> dict[str, bool]:
     """What ``me`` may do in the room now (sent on its own entry)."""
     return {
-        "can_control": _may(lambda: check_host_controls(me)),
-        "can_record": _may(lambda: check_may_record(settings, me)),
-        "can_share_screen": _may(lambda: check_may_share_screen(settings, me)),
-        "can_chat": _may(lambda: check_may_chat(settings, me)),
-        "can_end_for_all": _may(lambda: check_may_end_for_all(me)),
+        "can_control": allows(lambda: check_host_controls(me)),
+        "can_record": allows(lambda: check_may_record(settings, me)),
+        "can_share_screen": allows(lambda: check_may_share_screen(settings, me)),
+        "can_chat": allows(lambda: check_may_chat(settings, me)),
+        "can_end_for_all": allows(lambda: check_may_end_for_all(me)),
     }
 
 
-def target_flags(viewer: Participant, target: Participant) -> dict[str, bool]:
-    """What ``viewer`` may do to ``target`` now (sent on ``target``'s entry to ``viewer``)."""
-    control = _may(lambda: check_may_control(viewer, target))
+def target_flags(viewer: Participant | None, target: Participant) -> dict[str, bool]:
+    """What ``viewer`` may do to ``target`` now (sent on ``target``'s entry to ``viewer``;
+    ``viewer`` None: a host through the REST API)."""
     return {
-        "can_mute": control,
-        "can_remove": control,
-        "can_make_cohost": _may(lambda: check_may_set_role(viewer, target, Role.COHOST)),
+        "can_mute": allows(lambda: check_may_mute(viewer, target)),
+        "can_remove": allows(lambda: check_may_control(viewer, target)),
+        "can_make_cohost": allows(lambda: check_may_set_role(viewer, target, Role.COHOST)),
         # a guest may be "made participant" (the room accepts it and changes nothing): not offered
         "can_make_participant": target.role != Role.GUEST
-        and _may(lambda: check_may_set_role(viewer, target, Role.PARTICIPANT)),
+        and allows(lambda: check_may_set_role(viewer, target, Role.PARTICIPANT)),
     }
 
 

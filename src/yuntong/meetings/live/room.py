@@ -439,8 +439,7 @@ class Room:
         """Mute (True) or allow to unmute (False) someone's audio/video, enforced in Janus."""
         policy.check_host_controls(actor)
         q = self.get(participant_id)
-        policy.check_may_control(actor, q)
-        q.check_joined()
+        policy.check_may_mute(actor, q)
         ask = self.settings.ask_to_unmute if ask_to_unmute is None else ask_to_unmute
         changes: dict[str, Any] = {"by": actor.id if actor else None}
         if audio is not None:

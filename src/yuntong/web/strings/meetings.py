@@ -70,6 +70,12 @@ STRINGS = strings(
         # details
         "ui.meetings.detail_title": ("会议详情", "Meeting details"),
         "ui.meetings.start": ("开始会议", "Start"),
+        "ui.meetings.cancel_meeting": ("取消会议", "Cancel meeting"),
+        "ui.meetings.confirm_cancel": (
+            "确定取消这个会议？会议链接将失效，重复会议的以后各次也一并取消。",
+            "Cancel this meeting? Its link stops working; a repeating meeting is cancelled "
+            "for every later occurrence too.",
+        ),
         "ui.meetings.join_link": ("入会链接", "Join link"),
         "ui.meetings.copy_link": ("复制链接", "Copy link"),
         "ui.meetings.copied": ("已复制", "Copied"),

@@ -20,7 +20,9 @@ export const ACCOUNT_STATE = {
   terminating: 'ui.billing.state.terminating',
   terminated: 'ui.billing.state.terminated',
 };
-export const STATE_HELP = {
+// what to do about the account's standing, by the API's `attention`
+export const ATTENTION_HELP = {
+  credit_exhausted: 'ui.billing.state_help.credit_exhausted',
   suspended: 'ui.billing.state_help.suspended',
   held: 'ui.billing.state_help.held',
   terminating: 'ui.billing.state_help.terminating',

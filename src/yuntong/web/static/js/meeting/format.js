@@ -1,4 +1,5 @@
 // How a meeting reads on the list and details pages: its link, status, time and repetition.
+// What the viewer may do with it is the API's can_* flags; nothing here decides that.
 
 import { formatDateTime, t } from '../i18n.js';
 
@@ -63,11 +64,6 @@ export function recurrenceText(meeting) {
   const label = RECURRENCE_KEYS[meeting.recurrence] ? t(RECURRENCE_KEYS[meeting.recurrence]) : '';
   if (!label || !meeting.recurrence_count) return label;
   return t('ui.meetings.recurrence.times', { label, count: meeting.recurrence_count });
-}
-
-/** Whether `user` (the page's #yt-me) hosts the meeting. */
-export function hostedBy(meeting, user) {
-  return typeof meeting.is_host === 'boolean' ? meeting.is_host : meeting.host_id === user?.user_id;
 }
 
 /** The i18n key of a meeting role's name. */

@@ -5,7 +5,7 @@
 import '../app.js';
 import { get, post, put } from '../api.js';
 import {
-  ACCOUNT_KIND, ACCOUNT_STATE, CLAIM_OUTCOME, PAYMENT_METHOD, PRODUCT_KIND, STATEMENT_KIND, STATE_HELP,
+  ACCOUNT_KIND, ACCOUNT_STATE, ATTENTION_HELP, CLAIM_OUTCOME, PAYMENT_METHOD, PRODUCT_KIND, STATEMENT_KIND,
   STATE_REASON, bizDate, bizDateTime, button, day, disputeStatus, disputeSteps, el, fail, link, money, named,
   newKey, parseYuan, productName, renderLines, row, stateTag, warranty, yuan,
 } from '../billing.js';
@@ -24,16 +24,17 @@ function showList(tbody, emptyId, nodes) {
 
 function renderAccount() {
   $('#account-state').replaceChildren(stateTag(ACCOUNT_STATE, account.state));
+  // what needs the customer's attention (a state other than active, or the credit used up)
+  // and what the customer may do: the server says; the page only explains it
   const help = $('#state-help');
-  // chargeable services pause once the credit is used up: the server says so
-  const exhausted = Boolean(account.credit_exhausted);
-  help.hidden = account.state === 'active' && !exhausted;
-  if (!help.hidden) {
+  const { attention } = account;
+  help.hidden = !attention;
+  if (attention) {
     const reason = account.state_reason;
     $('#state-reason').textContent = reason ? t('ui.billing.reason', { reason: named(STATE_REASON, reason) }) : '';
-    $('#state-reason').hidden = !reason || exhausted;
-    const fix = exhausted ? 'ui.billing.state_help.credit_exhausted' : STATE_HELP[account.state];
-    $('#state-fix').textContent = t(fix, { amount: money(Math.max(0, account.balance_fen)) });
+    $('#state-reason').hidden = !reason || attention !== account.state; // the reason is the state's
+    const fix = ATTENTION_HELP[attention];
+    $('#state-fix').textContent = fix ? t(fix, { amount: money(Math.max(0, account.balance_fen)) }) : '';
   }
   const owed = account.balance_fen;
   const entries = [
@@ -57,8 +58,8 @@ function renderAccount() {
   $('#credit-bounds').textContent = t('ui.billing.credit_bounds', {
     low: yuan(account.credit_limit_min_fen), high: yuan(account.credit_limit_max_fen),
   });
-  $('#credit-limit').hidden = account.kind !== 'postpaid';
-  $('#terminate-button').disabled = account.state === 'terminated';
+  $('#credit-limit').hidden = !account.can_change_credit_limit;
+  $('#terminate-button').disabled = !account.can_terminate;
 }
 
 async function loadAccount() {

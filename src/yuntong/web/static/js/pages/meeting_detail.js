@@ -1,11 +1,13 @@
-// One meeting, for its host: number, passcode and join link, invitations, end for all; and what
-// happened: attendance, the chat export and the recordings.
+// One meeting: number, passcode and join link; for its host also invitations, edit, end for all
+// (or cancel), and what happened: attendance, the chat export and the recordings. What the
+// viewer may do comes from the API (can_join, can_edit, can_invite, can_end, can_see_history);
+// is_host only chooses words.
 
 import { get, post } from '../api.js';
-import { me } from '../app.js';
+import '../app.js';
 import { formatDateTime, formatDuration, t } from '../i18n.js';
 import {
-  formatNumber, hostedBy, joinPath, joinUrl, recurrenceText, roleName, statusLabel, statusOf, statusTag, whenText,
+  formatNumber, joinPath, joinUrl, recurrenceText, roleName, statusLabel, statusOf, statusTag, whenText,
 } from '../meeting/format.js';
 import { $, $$, clearErrors, confirmDialog, onSubmit, showErrors, toast } from '../ui.js';
 
@@ -26,7 +28,7 @@ let meeting = null;
 
 function paint() {
   const status = statusOf(meeting);
-  const hosting = hostedBy(meeting, me);
+  const hosting = meeting.is_host; // words only: what may be done is in the can_* flags
   root.dataset.status = status;
   $('#m-title').textContent = meeting.title || t('ui.meetings.untitled');
   $('#m-when').textContent = whenText(meeting);
@@ -43,12 +45,14 @@ function paint() {
   $('#m-link').value = joinUrl(meeting);
   const join = $('#join-meeting');
   join.href = joinPath(meeting);
-  join.hidden = status === 'ended';
+  join.hidden = !meeting.can_join;
   join.textContent = t(hosting ? 'ui.meetings.start' : 'ui.meeting.join');
-  $('#edit-meeting').hidden = !hosting || status === 'ended';
-  $('#end-meeting').hidden = !hosting || status !== 'live';
-  for (const el of $$('.host-only')) el.hidden = !hosting;
-  $('#invite-card').hidden = !hosting || status === 'ended';
+  $('#edit-meeting').hidden = !meeting.can_edit;
+  const end = $('#end-meeting');
+  end.hidden = !meeting.can_end;
+  end.textContent = t(status === 'live' ? 'ui.meeting.end_for_all' : 'ui.meetings.cancel_meeting');
+  for (const el of $$('.host-only')) el.hidden = !meeting.can_see_history;
+  $('#invite-card').hidden = !meeting.can_invite;
   $('#detail-body').hidden = false;
   $('#chat-csv').href = `${api}/chat?format=csv`;
   $('#chat-json').href = `${api}/chat?format=json`;
@@ -166,7 +170,8 @@ $('#copy-link').addEventListener('click', async () => {
 });
 
 $('#end-meeting').addEventListener('click', async () => {
-  if (!(await confirmDialog(t('ui.meeting.confirm_end')))) return;
+  const live = statusOf(meeting) === 'live';
+  if (!(await confirmDialog(t(live ? 'ui.meeting.confirm_end' : 'ui.meetings.confirm_cancel')))) return;
   try {
     await post(`/meetings/${id}/end`);
   } catch (err) {
@@ -176,6 +181,6 @@ $('#end-meeting').addEventListener('click', async () => {
   await loadMeeting();
 });
 
-if (await loadMeeting() && hostedBy(meeting, me)) {
+if (await loadMeeting() && meeting.can_see_history) {
   await Promise.all([loadAttendance(), loadRecordings(), loadContacts()]);
 }

@@ -3,7 +3,7 @@
 import { get, post } from '../api.js';
 import { me } from '../app.js';
 import { t } from '../i18n.js';
-import { formatNumber, hostedBy, joinPath, recurrenceText, statusLabel, statusOf, statusTag, whenText } from '../meeting/format.js';
+import { formatNumber, joinPath, recurrenceText, statusLabel, statusOf, statusTag, whenText } from '../meeting/format.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
 
 const rows = $('#meetings-rows');
@@ -39,20 +39,18 @@ function row(meeting) {
   const repeat = tr.querySelector('.m-recurrence');
   repeat.textContent = recurrenceText(meeting);
   repeat.hidden = !repeat.textContent;
-  const hosting = hostedBy(meeting, me);
   const role = tr.querySelector('.m-role');
   role.textContent = t('ui.meetings.invited');
-  role.hidden = hosting;
+  role.hidden = meeting.is_host;
   tr.querySelector('.m-number').textContent = formatNumber(meeting.number);
   const tag = tr.querySelector('.m-status .tag');
   tag.textContent = statusLabel(meeting);
   if (statusTag(meeting)) tag.classList.add(statusTag(meeting));
   const join = tr.querySelector('.act-join');
   join.href = joinPath(meeting);
-  join.hidden = status === 'ended';
+  join.hidden = !meeting.can_join; // the API says; a scheduled meeting opens 30 min early
   const details = tr.querySelector('.act-details');
   details.href = `/meetings/${meeting.id}`;
-  details.hidden = !hosting;
   return tr;
 }
 

@@ -1,6 +1,8 @@
 // Operator console: review pending registrations (approve / reject with a reason) and move
+// users along the enforcement ladder (warned, limited, suspended, terminated, active). What
+// may be done to each user comes with it from the API (status_moves, suggested_status,
+// can_approve, can_reject); the page offers exactly that.
 import '../app.js';
-// users along the enforcement ladder (warned, limited, suspended, terminated, active).
 
 import { get, post } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
@@ -54,6 +56,27 @@ function needReason(input) {
   return true;
 }
 
+function approveButton(u) {
+  return button(t('ui.operator.approve'), 'btn-success act-approve', () => run(
+    () => post(`/admin/users/${u.id}/approve`), t('ui.operator.approved', { name: u.username }),
+  ));
+}
+
+/** A <select> of the statuses the API says the user may be moved to, the suggested one chosen. */
+function statusSelect(u) {
+  const select = document.createElement('select');
+  select.name = 'status';
+  select.setAttribute('aria-label', t('ui.field.status'));
+  select.append(...u.status_moves.map((status) => {
+    const option = document.createElement('option');
+    option.value = status;
+    option.textContent = t(`ui.status.${status}`);
+    return option;
+  }));
+  select.value = u.suggested_status || u.status_moves[0];
+  return select;
+}
+
 async function loadPending() {
   const users = await get('/admin/users', { status: 'pending' });
   $('#pending-count').textContent = String(users.length);
@@ -68,16 +91,14 @@ async function loadPending() {
     cell(tr, reason, 'reason-cell');
     const actions = document.createElement('div');
     actions.className = 'actions';
-    actions.append(
-      button(t('ui.operator.approve'), 'btn-success act-approve', () => run(
-        () => post(`/admin/users/${u.id}/approve`), t('ui.operator.approved', { name: u.username }),
-      )),
-      button(t('ui.operator.reject'), 'btn-ghost act-reject', () => {
+    if (u.can_approve) actions.append(approveButton(u));
+    if (u.can_reject) {
+      actions.append(button(t('ui.operator.reject'), 'btn-ghost act-reject', () => {
         if (needReason(reason)) return;
         run(() => post(`/admin/users/${u.id}/reject`, { reason: reason.value.trim() }),
           t('ui.operator.rejected', { name: u.username }));
-      }),
-    );
+      }));
+    }
     cell(tr, actions, 'num');
     return tr;
   }));
@@ -86,7 +107,6 @@ async function loadPending() {
 
 async function loadUsers() {
   const users = await get('/admin/users', { status: statusFilter.value });
-  const options = $('#status-options');
   $('#users-rows').replaceChildren(...users.map((u) => {
     const tr = document.createElement('tr');
     tr.dataset.username = u.username;
@@ -98,20 +118,21 @@ async function loadUsers() {
     tag.textContent = t(`ui.status.${u.status}`);
     tag.title = u.status_reason || '';
     cell(tr, tag);
-    const reason = reasonInput();
-    cell(tr, reason, 'reason-cell');
-    const select = document.createElement('select');
-    select.name = 'status';
-    select.setAttribute('aria-label', t('ui.field.status'));
-    select.append(options.content.cloneNode(true));
-    select.value = u.status === 'active' ? 'warned' : 'active';
     const actions = document.createElement('div');
     actions.className = 'actions';
-    actions.append(select, button(t('ui.operator.change_status'), 'btn-primary act-status', () => {
-      if (needReason(reason)) return;
-      run(() => post(`/admin/users/${u.id}/status`, { status: select.value, reason: reason.value.trim() }),
-        t('ui.operator.status_changed', { name: u.username, status: t(`ui.status.${select.value}`) }));
-    }));
+    const moves = u.status_moves.length > 0;
+    const reason = reasonInput();
+    reason.hidden = !moves;
+    cell(tr, reason, 'reason-cell');
+    if (moves) {
+      const select = statusSelect(u);
+      actions.append(select, button(t('ui.operator.change_status'), 'btn-primary act-status', () => {
+        if (needReason(reason)) return;
+        run(() => post(`/admin/users/${u.id}/status`, { status: select.value, reason: reason.value.trim() }),
+          t('ui.operator.status_changed', { name: u.username, status: t(`ui.status.${select.value}`) }));
+      }));
+    }
+    if (u.can_approve) actions.append(approveButton(u)); // a rejected applicant, approved after all
     cell(tr, actions, 'num');
     return tr;
   }));
