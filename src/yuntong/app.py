@@ -21,6 +21,7 @@ from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
 from yuntong.calls import engine as calls_engine
 from yuntong.calls import ws as calls_ws
+from yuntong.cluster import nodes, recovery
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
@@ -50,6 +51,8 @@ from yuntong.terminals import api as terminals_api
 from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
+# what a node that died left open, closed by the others (cluster/recovery.py)
+RECOVERIES = (calls_engine.do_close_interrupted_calls, meeting_rooms.close_interrupted)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ctx.writer.start()
+        await nodes.start(ctx, "serve")  # before recovery: it tells this node's rows apart
         # before anything is cached: changes made by other processes are read from here on
         change_feed = await changes.start(ctx)
         hub = hub_of(ctx)
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         reopened = await meeting_rooms.close_interrupted(ctx)
         if reopened:
             log.warning("meetings_interrupted_at_startup", count=reopened)
+        sweeper = recovery.start_sweeping(ctx, RECOVERIES)
         children = await start_media_children(ctx)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
@@ -86,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             yield
         finally:
+            await recovery.stop_sweeping(sweeper)
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
             if billing_process is not None:
@@ -98,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await hub.close()
             await changes.stop(change_feed)
             await ctx.writer.stop()
+            await nodes.stop(ctx)
             await close_context(ctx)
 
     app = FastAPI(
