@@ -57,7 +57,7 @@ STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or load_settings()
+    settings = nodes.as_node(settings or load_settings(), "serve")
     configure_logging(settings.log_level, settings.log_json)
     ctx = build_context(settings, clock)
 

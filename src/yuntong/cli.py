@@ -355,7 +355,7 @@ def billing_worker(
     YUNTONG_BILLING_RATING_INTERVAL_S, the daily jobs, pending e-mail. `yuntong serve` starts
     one itself (YUNTONG_BILLING_WORKER_PROCESS); run it by hand only where no server does."""
 
-    settings = load_settings()
+    settings = nodes.as_node(load_settings(), "billing-worker")
     configure_logging(settings.log_level, settings.log_json)
     worker.die_with_parent(parent)
     if pid_file is not None:

@@ -88,6 +88,12 @@ def own_id(settings: Settings, role: str) -> str:
     return f"{base}.billing" if role == "billing-worker" else base
 
 
+def as_node(settings: Settings, role: str) -> Settings:
+    """``settings`` with this node's id (:func:`own_id`) filled in: a server or a billing
+    worker builds its context from these, so the id is its own from the start."""
+    return settings.model_copy(update={"node_id": own_id(settings, role)})
+
+
 def _stored_id(settings: Settings) -> str:
     path = private_dir(settings.var_dir) / ID_FILE
     with contextlib.suppress(FileNotFoundError):
@@ -104,10 +110,10 @@ def _stored_id(settings: Settings) -> str:
 
 
 async def start(ctx: Context, role: str) -> None:
-    """Run this process as a node: take its id (waiting for a crashed predecessor's keepalive
-    to lapse when it ran elsewhere), register it, and renew its keepalive until :func:`stop`."""
+    """Run this process as node ``ctx.node_id`` (see :func:`as_node`): claim the id (waiting
+    for another process's keepalive under it to lapse), register it, and renew its keepalive
+    until :func:`stop`."""
     node = node_of(ctx)
-    ctx.node_id = own_id(ctx.settings, role)
     if len(ctx.node_id) > NODE_ID_LENGTH:
         raise ValueError(f"node id longer than {NODE_ID_LENGTH} characters: {ctx.node_id!r}")
     await _claim(ctx)

@@ -122,7 +122,7 @@ async def test_the_daily_billing_run_runs_once_per_business_day_across_workers(
 
     first = await both()
     assert sum(r is not None for r in first) == 1
-    assert [r for r in first if r is not None][0].day.isoformat() == "2026-03-02"
+    assert next(r for r in first if r is not None).day.isoformat() == "2026-03-02"
     assert await both() == [None, None]
     late = await node_factory(clock=FrozenClock(day_one + timedelta(hours=3)))
     assert await worker.do_daily_if_due(late) is None
