@@ -120,7 +120,7 @@ async def try_take(ctx: Context, name: str) -> Lease | None:
             return None
         row = (await s.execute(select(JobLease).where(JobLease.name == name))).scalar_one()
         lease = Lease(name, ctx.node_id, row.fence, expires, row.done_key)
-    log.info("job_lease_taken", job=name, node=ctx.node_id, fence=lease.fence)
+    log.debug("job_lease_taken", job=name, node=ctx.node_id, fence=lease.fence)
     return lease
 
 
