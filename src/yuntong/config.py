@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     # several nodes (docs/operations.md, "Several nodes"): Redis for the bus, presence and
     # leases; empty = the embedded default (in-process bus, one node)
     redis_url: str = ""
-    # this node's id (empty: generated at start, host-pid-random); unique among live nodes
+    # this node's id, unique among live nodes (empty: a server generates one at its first start
+    # and keeps it in var/node_id; its billing worker is <id>.billing; see cluster/nodes.py)
     node_id: str = ""
     # node liveness (yuntong.cluster.nodes): each node renews its keepalive (a Redis key and its
     # row in `nodes`) this often; a node heard in neither for node_dead_after_s is dead, and
