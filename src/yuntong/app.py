@@ -21,6 +21,7 @@ from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
 from yuntong.calls import engine as calls_engine
 from yuntong.calls import ws as calls_ws
+from yuntong.cluster import nodes, recovery
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
@@ -50,11 +51,13 @@ from yuntong.terminals import api as terminals_api
 from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
+# what a node that died left open, closed by the others (cluster/recovery.py)
+RECOVERIES = (calls_engine.do_close_interrupted_calls, meeting_rooms.close_interrupted)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or load_settings()
+    settings = nodes.as_node(settings or load_settings(), "serve")
     configure_logging(settings.log_level, settings.log_json)
     ctx = build_context(settings, clock)
 
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         ctx.writer.start()
         await ctx.bus.start()  # several nodes: hear the others from here on
+        await nodes.start(ctx, "serve")  # before recovery: it tells this node's rows apart
         # before anything is cached: changes made by other processes are read from here on
         change_feed = await changes.start(ctx)
         hub = hub_of(ctx)
@@ -76,6 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         reopened = await meeting_rooms.close_interrupted(ctx)
         if reopened:
             log.warning("meetings_interrupted_at_startup", count=reopened)
+        sweeper = recovery.start_sweeping(ctx, RECOVERIES)
         children = await start_media_children(ctx)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             yield
         finally:
+            await recovery.stop_sweeping(sweeper)
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
             if billing_process is not None:
@@ -99,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await hub.close()
             await changes.stop(change_feed)
             await ctx.writer.stop()
+            await nodes.stop(ctx)
             await ctx.bus.close()
             await close_context(ctx)
 

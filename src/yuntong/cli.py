@@ -31,6 +31,7 @@ from yuntong.app import create_app
 from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
+from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context, close_context
 from yuntong.core.crypto import PiiCipher
@@ -354,7 +355,7 @@ def billing_worker(
     YUNTONG_BILLING_RATING_INTERVAL_S, the daily jobs, pending e-mail. `yuntong serve` starts
     one itself (YUNTONG_BILLING_WORKER_PROCESS); run it by hand only where no server does."""
 
-    settings = load_settings()
+    settings = nodes.as_node(load_settings(), "billing-worker")
     configure_logging(settings.log_level, settings.log_json)
     worker.die_with_parent(parent)
     if pid_file is not None:
@@ -393,6 +394,29 @@ def billing_daily() -> None:
             f"{result.mail_failed} notice e-mails failed and are retried on the next runs "
             "(log event notice_mail_failed gives each one's error)."
         )
+
+
+@app.command("nodes")
+def nodes_list() -> None:
+    """List the nodes (servers and their billing workers) the database remembers, newest
+    first, and which of them are alive (heard in Redis or the database within
+    YUNTONG_NODE_DEAD_AFTER_S)."""
+
+    found = _run(_settings(), nodes.list_nodes)
+    table = Table("node", "role", "host", "pid", "version", "started (UTC)", "last seen", "state")
+    for node in found:
+        state = "alive" if node.alive else "stopped" if node.stopped_at else "dead"
+        table.add_row(
+            node.id,
+            node.role,
+            node.host,
+            str(node.pid),
+            node.version,
+            f"{node.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{node.last_seen_at:%Y-%m-%d %H:%M:%S}",
+            state,
+        )
+    console.print(table)
 
 
 @app.command(

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     # several nodes (docs/operations.md, "Several nodes"): Redis for the bus, presence and
     # leases; empty = the embedded default (in-process bus, one node)
     redis_url: str = ""
-    # this node's id (empty: generated at start, host-pid-random); unique among live nodes
+    # this node's id, unique among live nodes (empty: a server generates one at its first start
+    # and keeps it in var/node_id; its billing worker is <id>.billing; see cluster/nodes.py)
     node_id: str = ""
     # the Redis bus (core/bus/redis.py): a publish or PING gives up after redis_timeout_s; a
     # lost Redis is retried after 0.1 s, doubling up to bus_reconnect_max_s (jittered); a quiet
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(2.0, gt=0)
     bus_reconnect_max_s: float = Field(5.0, gt=0)
     bus_ping_s: float = Field(5.0, gt=0)
+    # node liveness (yuntong.cluster.nodes): each node renews its keepalive (a Redis key and its
+    # row in `nodes`) this often; a node heard in neither for node_dead_after_s is dead, and
+    # what it left open is closed by the others. Several times the keepalive: a node whose event
+    # loop stalls (a long garbage collection) must not be taken for dead
+    node_keepalive_s: float = Field(1.0, gt=0)
+    node_dead_after_s: float = Field(5.0, gt=0)
+    # a singleton job's lease (yuntong.cluster.jobs): renewed every third of it while the job
+    # runs; another node takes the job over this long after its holder died
+    job_lease_s: float = Field(15.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

@@ -16,6 +16,7 @@ from yuntong.billing.models import (
     UsageRecord,
 )
 from yuntong.calls.models import CallQualityReport, CallRecord
+from yuntong.cluster.models import JobLease, Node
 from yuntong.contacts.models import Block, Contact
 from yuntong.core.changes import CacheChange
 from yuntong.core.db import Base
@@ -44,6 +45,7 @@ __all__ = [
     "Dispute",
     "DisputeEvent",
     "Incident",
+    "JobLease",
     "LedgerEntry",
     "LoginSession",
     "Meeting",
@@ -51,6 +53,7 @@ __all__ = [
     "MeetingChatMessage",
     "MeetingInvitation",
     "MeetingRecording",
+    "Node",
     "Notice",
     "Order",
     "Organisation",

@@ -40,6 +40,7 @@ from yuntong.billing.worker import WORKER
 from yuntong.calls import store as calls_store
 from yuntong.calls.engine import ENGINE
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
+from yuntong.cluster.nodes import NODE
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes
@@ -61,6 +62,7 @@ from yuntong.realtime.connection import HUB
 from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
+    NODE,
     FEED,
     REDIS_LINK,  # before the shared pieces, which are built on it
     THROTTLES,

@@ -10,6 +10,11 @@ through the change feed (``core/changes.py``: prices, and standings, which the s
 within ``change_poll_s``. With ``billing_worker_process`` false it runs in the server's loop,
 as one process doing everything. The server keeps only the reconciliation of the notes of
 calls that ended on it (``credit``), which needs its memory.
+
+With several nodes each server has its worker; rating passes, the daily run and e-mail delivery
+are singleton jobs (``cluster/jobs.py``), so one worker at a time does each, another takes
+over when it dies, and the daily run happens once per business day (the day it was done for is
+in the database, not in a worker's memory).
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from yuntong.billing.catalog.catalog import business_tz
-from yuntong.billing.collections.dunning import do_daily_run
+from yuntong.billing.collections.dunning import DailyResult, do_daily_run
 from yuntong.billing.ledger import credit
 from yuntong.billing.ledger.rating import do_rate_pending
 from yuntong.billing.ledger.usage import do_collect_call_usage
+from yuntong.cluster import nodes
+from yuntong.cluster.jobs import last_done, lease_done, singleton
 from yuntong.config import Settings
 from yuntong.core import changes
 from yuntong.core.context import Context, Piece, Slot
@@ -40,6 +46,10 @@ from yuntong.notifications.notices import do_deliver_pending
 
 log = get_logger(__name__)
 MAIL_EVERY = 30  # rating passes between two notice deliveries
+# singleton jobs (yuntong.cluster.jobs): one worker at a time, across nodes
+RATING_JOB = "billing.rating"
+DAILY_JOB = "billing.daily"
+MAIL_JOB = "billing.mail"
 PROCESS_NAME = "billing-worker"
 _PR_SET_PDEATHSIG = 1
 
@@ -50,21 +60,45 @@ async def run_once(ctx: Context) -> int:
     return await do_rate_pending(ctx)
 
 
+async def do_pass(ctx: Context, passes: int) -> None:
+    """One pass of the worker: rate, then the daily run when it is due, else every
+    :data:`MAIL_EVERY` passes the pending e-mail; each a singleton job, so that of the workers
+    beside several servers one rates at a time and one runs the day's jobs, once."""
+    async with singleton(ctx, RATING_JOB) as rating:
+        if rating is not None:
+            await run_once(ctx)
+    if await do_daily_if_due(ctx) is None and passes % MAIL_EVERY == 0:
+        async with singleton(ctx, MAIL_JOB) as mail:
+            if mail is not None:
+                await do_deliver_pending(ctx)
+
+
+async def do_daily_if_due(ctx: Context) -> DailyResult | None:
+    """The daily run, once per business day from ``billing_daily_run_hour``, whichever worker
+    gets there first (None: not due, done already, or running elsewhere). The day it was done
+    for is kept with its lease, so a worker (re)started later that day does not run it again."""
+    local = ctx.clock.now().astimezone(business_tz(ctx))
+    if local.hour < ctx.settings.billing_daily_run_hour:
+        return None
+    day = local.date().isoformat()
+    if await last_done(ctx, DAILY_JOB) == day:  # a read: most passes stop here
+        return None
+    async with singleton(ctx, DAILY_JOB) as lease:
+        if lease is None or lease.done == day:
+            return None
+        result = await do_daily_run(ctx)
+        await lease_done(ctx, lease, day)
+        return result
+
+
 async def _loop(ctx: Context) -> None:
     interval = ctx.settings.billing_rating_interval_s
-    last_daily: date | None = None
     passes = 0
     while True:
         await asyncio.sleep(interval)
         passes += 1
         try:
-            await run_once(ctx)
-            local = ctx.clock.now().astimezone(business_tz(ctx))
-            if local.hour >= ctx.settings.billing_daily_run_hour and last_daily != local.date():
-                await do_daily_run(ctx)
-                last_daily = local.date()
-            elif passes % MAIL_EVERY == 0:
-                await do_deliver_pending(ctx)
+            await do_pass(ctx, passes)
         except Exception:
             log.exception("billing_worker_failed")
 
@@ -152,6 +186,7 @@ async def run_process(ctx: Context) -> None:
     """The worker process's main: the loop, and the change feed (so that a price changed on a
     server is rated with here), until SIGTERM."""
     feed = await changes.start(ctx)
+    await nodes.start(ctx, "billing-worker")
     task = asyncio.create_task(_loop(ctx), name="billing-worker")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -161,4 +196,5 @@ async def run_process(ctx: Context) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     finally:
+        await nodes.stop(ctx)
         await changes.stop(feed)

@@ -30,6 +30,7 @@ from yuntong.calls import store
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallState
+from yuntong.cluster import nodes
 from yuntong.contacts import service as contacts
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -199,6 +200,7 @@ async def do_invite(
         "state": CallState.RINGING,
         "caller_device": device,
         "created_at": now,
+        "node_id": ctx.node_id,
     }
     if immediate is not None:
         outcome, reason = immediate
@@ -584,15 +586,22 @@ async def do_checkpoint_calls(ctx: Context) -> int:
     return len(live)
 
 
-async def do_close_interrupted_calls(ctx: Context) -> int:
-    """Close every call left open by a stopped server as ``interrupted``; returns how many.
+async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> int:
+    """Close the calls a stopped node left open as ``interrupted``; returns how many: at
+    start-up this node's previous run's, a dead node's and those without a node, in a sweep a
+    dead node's only (``cluster.nodes.recoverable``; a live node's calls are never touched).
 
     An answered call is billed up to the last moment its server knew it was alive (its last
     checkpoint, or its answer when there was none), never for the time the server was down;
     it is recorded as having ended then."""
     now = ctx.clock.now()
     async with ctx.db.session() as session:
-        records = await store.open_records(session)
+        found = await store.open_record_owners(session)
+    owners = await nodes.recoverable(ctx, found, at_start=at_start)
+    if not owners:
+        return 0
+    async with ctx.db.session() as session:
+        records = await store.open_records(session, owners.nodes, owners.unowned)
         for record in records:
             answered = record.answered_at
             duration_ms = 0

@@ -49,6 +49,9 @@ class CallRecord(Base):
     # the last checkpoint of a live answered call (migration 0008): a call cut by a crash is
     # billed up to here, never for the time the server was down
     alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the node that runs (ran) the call (migration 0010): recovery closes only the open records
+    # of its own previous run or of dead nodes (yuntong.cluster)
+    node_id: Mapped[str | None] = mapped_column(String(100))
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -57,8 +57,22 @@ async def checkpoint(session: AsyncSession, call_ids: list[str], at: datetime) -
         )
 
 
-async def open_records(session: AsyncSession) -> list[CallRecord]:
-    result = await session.execute(select(CallRecord).where(CallRecord.ended_at.is_(None)))
+async def open_record_owners(session: AsyncSession) -> set[str | None]:
+    """The nodes that have open records (None: records from before node ids)."""
+    result = await session.execute(
+        select(CallRecord.node_id).where(CallRecord.ended_at.is_(None)).distinct()
+    )
+    return set(result.scalars())
+
+
+async def open_records(
+    session: AsyncSession, nodes: Collection[str], unowned: bool
+) -> list[CallRecord]:
+    """Open records of ``nodes`` (and, if ``unowned``, those without a node)."""
+    owned: ColumnElement[bool] = CallRecord.node_id.in_(list(nodes))
+    if unowned:
+        owned = or_(owned, CallRecord.node_id.is_(None))
+    result = await session.execute(select(CallRecord).where(CallRecord.ended_at.is_(None), owned))
     return list(result.scalars())
 
 

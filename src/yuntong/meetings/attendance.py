@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from yuntong.billing.ledger.usage import UsageInput, do_record_usage
+from yuntong.cluster import nodes
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
@@ -74,6 +75,7 @@ async def write(
             )
             s.add(row)
         row.role = p.role.value
+        row.node_id = ctx.node_id
         if waited and row.waited_at is None:
             row.waited_at = now
         if joined and row.joined_at is None:
@@ -139,11 +141,18 @@ async def bill_stay(
         log.warning("meeting_usage_not_recorded", participant=row.id, error=exc.code)
 
 
-async def close_interrupted(ctx: Context) -> int:
-    """Stays left open by a previous process: each is billed up to its last checkpoint and
-    closed there (``server_stopped``); how many."""
+async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
+    """Stays left open by a stopped node (``cluster.nodes.recoverable``: at start-up this
+    node's previous run's, a dead node's and those without a node; in a sweep a dead node's
+    only): each is billed up to its last checkpoint and closed there (``server_stopped``);
+    how many."""
     async with ctx.db.session() as s:
-        stays = await store.open_stays(s)
+        found = await store.open_stay_owners(s)
+    owners = await nodes.recoverable(ctx, found, at_start=at_start)
+    if not owners:
+        return 0
+    async with ctx.db.session() as s:
+        stays = await store.open_stays(s, owners.nodes, owners.unowned)
     for row, host_id in stays:  # billed first: a crash in between bills nothing twice
         await bill_stay(ctx, host_id, row, row.seconds, row.media)
     async with ctx.db.session() as s:

@@ -43,6 +43,9 @@ class Meeting(Base):
     settings: Mapped[dict[str, object]] = mapped_column(JSON)
     janus_node: Mapped[str | None] = mapped_column(String(64))
     janus_room: Mapped[int | None] = mapped_column(BigInteger)
+    # the node that runs (ran) the live room (migration 0010): recovery reschedules only the
+    # live meetings of its own previous run or of dead nodes (yuntong.cluster)
+    node_id: Mapped[str | None] = mapped_column(String(100))
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumped on each change (.ics)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -90,6 +93,9 @@ class MeetingAttendance(Base):
     loss_pct: Mapped[float | None] = mapped_column(Float)
     jitter_ms: Mapped[float | None] = mapped_column(Float)
     quality_samples: Mapped[int] = mapped_column(Integer, default=0)
+    # the node whose live room wrote the stay (migration 0010): recovery closes only the open
+    # stays of its own previous run or of dead nodes
+    node_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class MeetingChatMessage(Base):

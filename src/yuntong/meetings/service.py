@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yuntong.accounts import audit
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.validation import is_email
+from yuntong.cluster import nodes
 from yuntong.contacts.service import visible_contact_ids
 from yuntong.core.context import Context
 from yuntong.core.crypto import normalise_email
@@ -419,6 +420,7 @@ async def do_mark_live(ctx: Context, meeting_id: str, janus_node: str, janus_roo
             move(meeting, MeetingStatus.LIVE)
         meeting.janus_node = janus_node
         meeting.janus_room = janus_room
+        meeting.node_id = ctx.node_id
         meeting.started_at = ctx.clock.now()
 
 
@@ -448,11 +450,18 @@ async def do_record_node(ctx: Context, meeting_id: str, janus_node: str) -> None
         await store.set_janus_node(s, meeting_id, janus_node)
 
 
-async def do_reschedule_interrupted(ctx: Context) -> int:
-    """Meetings a previous process left live wait for their participants again."""
+async def do_reschedule_interrupted(ctx: Context, *, at_start: bool = True) -> int:
+    """Meetings a stopped node left live wait for their participants again (at start-up this
+    node's previous run's, a dead node's and those without a node; in a sweep a dead node's
+    only: ``cluster.nodes.recoverable``)."""
     check_move(MeetingStatus.LIVE, MeetingStatus.SCHEDULED)
     async with ctx.db.session() as s:
-        return await store.reschedule_live_meetings(s)
+        found = await store.live_meeting_owners(s)
+    owners = await nodes.recoverable(ctx, found, at_start=at_start)
+    if not owners:
+        return 0
+    async with ctx.db.session() as s:
+        return await store.reschedule_live_meetings(s, owners.nodes, owners.unowned)
 
 
 # --- invitations ----------------------------------------------------------------------------

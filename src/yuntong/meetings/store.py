@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from yuntong.meetings.models import (
     Meeting,
@@ -165,11 +167,25 @@ async def set_janus_node(s: AsyncSession, meeting_id: str, node: str) -> None:
     await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(janus_node=node))
 
 
-async def reschedule_live_meetings(s: AsyncSession) -> int:
-    """Meetings left live by a previous process wait for their participants again."""
+def _owned(column: Mapped[str | None], nodes: Collection[str], unowned: bool) -> Any:
+    """Rows of ``nodes`` (and, if ``unowned``, rows without a node)."""
+    owned = column.in_(list(nodes))
+    return or_(owned, column.is_(None)) if unowned else owned
+
+
+async def live_meeting_owners(s: AsyncSession) -> set[str | None]:
+    """The nodes running live meetings (None: meetings live from before node ids)."""
+    found = await s.execute(
+        select(Meeting.node_id).where(Meeting.status == MeetingStatus.LIVE).distinct()
+    )
+    return set(found.scalars())
+
+
+async def reschedule_live_meetings(s: AsyncSession, nodes: Collection[str], unowned: bool) -> int:
+    """Meetings left live by the processes of ``nodes`` wait for their participants again."""
     done = await s.execute(
         update(Meeting)
-        .where(Meeting.status == MeetingStatus.LIVE)
+        .where(Meeting.status == MeetingStatus.LIVE, _owned(Meeting.node_id, nodes, unowned))
         .values(status=MeetingStatus.SCHEDULED, janus_room=None)
     )
     return int(getattr(done, "rowcount", 0) or 0)
@@ -206,12 +222,24 @@ async def checkpoint_stay(s: AsyncSession, participant_id: str, seconds: int, me
     )
 
 
-async def open_stays(s: AsyncSession) -> list[tuple[MeetingAttendance, int]]:
-    """Every stay joined and not left, with its meeting's host (who pays for it)."""
+def _open_stay() -> tuple[Any, Any]:
+    return MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None)
+
+
+async def open_stay_owners(s: AsyncSession) -> set[str | None]:
+    """The nodes with open stays (None: stays from before node ids)."""
+    found = await s.execute(select(MeetingAttendance.node_id).where(*_open_stay()).distinct())
+    return set(found.scalars())
+
+
+async def open_stays(
+    s: AsyncSession, nodes: Collection[str], unowned: bool
+) -> list[tuple[MeetingAttendance, int]]:
+    """The stays of ``nodes`` joined and not left, with their meeting's host (who pays)."""
     found = await s.execute(
         select(MeetingAttendance, Meeting.host_id)
         .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
-        .where(MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None))
+        .where(*_open_stay(), _owned(MeetingAttendance.node_id, nodes, unowned))
     )
     return [(row, host_id) for row, host_id in found.all()]
 

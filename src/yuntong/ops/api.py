@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from yuntong import __version__
 from yuntong.billing.worker import WORKER
+from yuntong.cluster import nodes
 from yuntong.core import dbhealth
 from yuntong.core.context import Context, get_context
 from yuntong.core.workdays import WorkCalendar
@@ -47,6 +48,7 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     pool = ctx.services.get(POOL).value
     if pool is not None and pool.nodes:
         checks["janus_nodes"] = pool.status()
+    checks["nodes"] = await nodes.peers(ctx)  # this node's id and its live peers; reported only
     ready = (
         checks["database"] == "ok" and checks["realtime"] == "ok" and checks["janus"] != "unhealthy"
     )

@@ -77,8 +77,9 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
         return room
 
 
-async def close_interrupted(ctx: Context) -> int:
-    """Meetings left live by a previous process: every open stay is billed up to its last
-    checkpoint and closed there, and the meetings wait for their participants again."""
-    stays = await attendance.close_interrupted(ctx)
-    return stays + await service.do_reschedule_interrupted(ctx)
+async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
+    """Meetings left live by a stopped node (its own previous run at start-up, or a dead one):
+    every open stay is billed up to its last checkpoint and closed there, and the meetings
+    wait for their participants again. A live node's meetings are never touched."""
+    stays = await attendance.close_interrupted(ctx, at_start=at_start)
+    return stays + await service.do_reschedule_interrupted(ctx, at_start=at_start)
