@@ -14,6 +14,7 @@ from yuntong.accounts.auth import Principal, require_user
 from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.tariff import USAGE_TYPES
 from yuntong.billing.collections import dunning, lifecycle
+from yuntong.billing.disputes import disputes
 from yuntong.billing.ledger import accounts as billing_accounts
 from yuntong.billing.ledger import credit, rating
 from yuntong.billing.models import Statement
@@ -246,6 +247,7 @@ async def list_subscriptions(
             "name_en": product.name_en,
             "starts_at": sub.starts_at.isoformat(),
             "ends_at": sub.ends_at.isoformat() if sub.ends_at else None,
+            **orders.subscription_flags(sub, ctx.clock.now()),
         }
         for sub, product in await orders.list_subscriptions(ctx, user, account_id)
     ]
@@ -316,7 +318,12 @@ async def get_statement(
     ctx: Ctx, user: User, statement_id: DbId, request: Request
 ) -> dict[str, Any]:
     st, view = await _view(ctx, user, statement_id, request)
-    return {**_statement_out(st), **_view_out(view)}
+    out = {**_statement_out(st), **_view_out(view)}
+    disputable = await disputes.disputable_lines(ctx, st.id)
+    for line in out["lines"]:
+        line["disputable_fen"] = disputable.get(line["entry_id"], 0)
+        line["can_dispute"] = line["disputable_fen"] > 0
+    return out
 
 
 @router.get("/statements/{statement_id}/pdf", response_class=Response)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Final
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from yuntong.accounts import audit, roles, status
 from yuntong.accounts.roles import Actor
@@ -29,7 +31,7 @@ from yuntong.billing.models import (
 )
 from yuntong.billing.store import add_entry
 from yuntong.core.context import Context
-from yuntong.core.errors import YuntongError
+from yuntong.core.errors import YuntongError, allows
 from yuntong.core.i18n import translate
 from yuntong.core.money import check_amount, format_yuan
 from yuntong.notifications.notices import do_notify
@@ -186,6 +188,57 @@ async def _line_on_statement(
     return None if row is None else (row[0], row[1])
 
 
+def check_line_disputable(open_already: bool, disputable_fen: int) -> None:
+    """A statement line may be disputed while no other dispute of it is open and something on
+    it is left that earlier disputes did not give back."""
+    if open_already:
+        raise YuntongError("dispute_exists")
+    if disputable_fen <= 0:
+        raise YuntongError("invalid_amount", reason="nothing on this line can be disputed")
+
+
+async def disputable_lines(ctx: Context, statement_id: int) -> dict[int, int]:
+    """What may be disputed on each charge of a statement now, by ledger entry id (0: nothing,
+    or a dispute of it is open): the ``can_dispute`` of its lines, from the same check that
+    :func:`do_open_dispute` runs."""
+    async with ctx.db.session() as s:
+        entries = (
+            await s.execute(
+                select(LedgerEntry.id, LedgerEntry.amount_fen)
+                .join(StatementLine, StatementLine.entry_id == LedgerEntry.id)
+                .where(StatementLine.statement_id == statement_id)
+            )
+        ).all()
+        credit_entry = aliased(LedgerEntry)
+        credited = dict(
+            (
+                await s.execute(
+                    select(Dispute.entry_id, func.sum(credit_entry.amount_fen))
+                    .join(credit_entry, Dispute.credit_entry_id == credit_entry.id)
+                    .where(Dispute.statement_id == statement_id)
+                    .group_by(Dispute.entry_id)
+                )
+            ).all()
+        )
+        open_now = set(
+            (
+                await s.execute(
+                    select(Dispute.entry_id).where(
+                        Dispute.statement_id == statement_id,
+                        Dispute.state.in_(list(OPEN_STATES)),
+                    )
+                )
+            ).scalars()
+        )
+    found: dict[int, int] = {}
+    for entry_id, amount_fen in entries:
+        left = amount_fen + int(credited.get(entry_id) or 0)  # credit notes are negative
+        found[entry_id] = (
+            left if allows(partial(check_line_disputable, entry_id in open_now, left)) else 0
+        )
+    return found
+
+
 async def _credited_on_line(s: AsyncSession, entry_id: int) -> int:
     """What earlier disputes of this line already gave back (credit notes are negative)."""
     query = (
@@ -327,11 +380,8 @@ async def do_open_dispute(
             Dispute.id != dispute.id,
             Dispute.state.in_(list(OPEN_STATES)),
         )
-        if (await s.execute(others)).first() is not None:
-            raise YuntongError("dispute_exists")
         disputable = entry.amount_fen - await _credited_on_line(s, entry.id)
-        if disputable <= 0:
-            raise YuntongError("invalid_amount", reason="nothing on this line can be disputed")
+        check_line_disputable((await s.execute(others)).first() is not None, disputable)
         dispute.amount_fen = check_dispute_amount(
             disputable if amount_fen is None else amount_fen, disputable
         )

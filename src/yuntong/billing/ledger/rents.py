@@ -231,9 +231,14 @@ def monthly_rent_fen(catalog: Catalog, products: Iterable[Product], day: date) -
     return sum(price.monthly_fee_fen for price in prices if price is not None)
 
 
+def is_live(sub: Subscription, now: datetime) -> bool:
+    """The subscription runs at ``now`` (it may be cancelled for a later cycle end)."""
+    return sub.starts_at <= now and (sub.ends_at is None or sub.ends_at > now)
+
+
 async def live_subscriptions(s: AsyncSession, account_id: int, now: datetime) -> list[Subscription]:
     subs = (await store.subscriptions_for(s, [account_id])).get(account_id, [])
-    return [x for x in subs if x.starts_at <= now and (x.ends_at is None or x.ends_at > now)]
+    return [x for x in subs if is_live(x, now)]
 
 
 async def end_subscriptions_now(ctx: Context, s: AsyncSession, account_id: int) -> None:

@@ -8,6 +8,7 @@ issues its first statement, so orders sit above statements.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from yuntong.billing.catalog.catalog import (
 from yuntong.billing.catalog.cycles import cycle_of
 from yuntong.billing.ledger.accounts import account_for_actor, publish_changed
 from yuntong.billing.ledger.credit import check_account_usable
-from yuntong.billing.ledger.rents import live_subscriptions, monthly_rent_fen, rent_entry
+from yuntong.billing.ledger.rents import is_live, live_subscriptions, monthly_rent_fen, rent_entry
 from yuntong.billing.models import (
     AccountKind,
     BillingAccount,
@@ -286,6 +287,14 @@ async def do_cancel_product(
         s.add(order)
     await publish_changed(ctx, account.id)
     return order
+
+
+def subscription_flags(sub: Subscription, now: datetime) -> dict[str, bool]:
+    """What a subscription list shows and offers: ``live`` (it runs now, by the server's
+    clock), ``can_cancel`` (live and not yet cancelled: :func:`do_cancel_product` takes it to the
+    cycle's end; asked again it accepts the repeat and changes nothing, but does not offer it)."""
+    live = is_live(sub, now)
+    return {"live": live, "can_cancel": live and sub.ends_at is None}
 
 
 async def list_orders(ctx: Context, actor: Actor, account_id: int | None) -> list[Order]:

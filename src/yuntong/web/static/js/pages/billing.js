@@ -101,14 +101,14 @@ function choice(type, name, product, held) {
 
 async function loadSubscriptions() {
   const [subs, products] = await Promise.all([get('/billing/subscriptions'), get('/billing/price-list')]);
-  const now = Date.now();
-  const live = subs.filter((s) => !s.ends_at || new Date(s.ends_at).getTime() > now);
+  const live = subs.filter((s) => s.live);
   showList($('#subscription-list'), '#subscriptions-empty', live.map((s) => {
     const li = el('li', '', el('div', '', el('strong', '', productName(s)), ' ', el('span', 'muted small', named(PRODUCT_KIND, s.kind))));
     li.dataset.code = s.product_code;
     if (s.ends_at) {
       li.append(el('span', 'tag tag-warn', t('ui.billing.ends_on', { day: bizDate(s.ends_at) })));
-    } else {
+    }
+    if (s.can_cancel) {
       li.append(button(t('ui.billing.cancel_at_cycle_end'), 'btn-ghost act-cancel', async () => {
         if (!await confirmDialog(t('ui.billing.cancel_confirm', { name: productName(s) }))) return;
         try {
@@ -122,7 +122,7 @@ async function loadSubscriptions() {
     }
     return li;
   }));
-  const held = new Set(live.filter((s) => !s.ends_at).map((s) => s.product_code));
+  const held = new Set(live.filter((s) => s.can_cancel).map((s) => s.product_code));
   const orderable = products.filter((p) => p.current);
   const keep = el('label', 'choice', el('input'), el('span', '', t('ui.billing.keep_package')));
   Object.assign(keep.querySelector('input'), { type: 'radio', name: 'package', value: '', checked: true });

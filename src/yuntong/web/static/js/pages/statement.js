@@ -26,11 +26,13 @@ function entryOf(line) {
 
 const OPEN = new Set(['open', 'investigating']);
 
-function lineAction(line, index) {
+// the server says which lines may be disputed now (can_dispute) and for how much; a line with
+// a dispute still open shows where that dispute stands
+function lineAction(line) {
   const entryId = entryOf(line);
-  if (line.kind === 'previous_balance' || line.amount_fen <= 0 || entryId === undefined) return '';
-  const pending = disputes.find((d) => d.entry_id === entryId && OPEN.has(d.state));
+  const pending = entryId !== undefined && disputes.find((d) => d.entry_id === entryId && OPEN.has(d.state));
   if (pending) return stateTag(DISPUTE_STATE, pending.state);
+  if (!line.can_dispute) return '';
   return button(t('ui.dispute.action'), 'btn-ghost act-dispute', () => openDialog(entryId, line));
 }
 
@@ -39,7 +41,7 @@ function openDialog(entryId, line) {
   form.reset();
   clearErrors(form);
   $('#dispute-line').textContent = `${bizDateTime(line.occurred_at)} · ${line.description} · ${money(line.amount_fen)}`;
-  $('#dispute-amount-hint').textContent = t('ui.dispute.amount_hint', { amount: money(line.amount_fen) });
+  $('#dispute-amount-hint').textContent = t('ui.dispute.amount_hint', { amount: money(line.disputable_fen) });
   dialog.showModal();
 }
 
