@@ -20,6 +20,7 @@ from yuntong.billing.api import routes as billing_api
 from yuntong.billing.worker import WORKER
 from yuntong.calls import api as calls_api
 from yuntong.calls import engine as calls_engine
+from yuntong.calls import recovery as calls_recovery
 from yuntong.calls import ws as calls_ws
 from yuntong.cluster import nodes, recovery
 from yuntong.config import Settings, load_settings
@@ -52,7 +53,7 @@ from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
-RECOVERIES = (calls_engine.do_close_interrupted_calls, meeting_rooms.close_interrupted)
+RECOVERIES = (calls_recovery.do_close_interrupted_calls, meeting_rooms.close_interrupted)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
         presence.install(ctx)
-        closed = await calls_engine.do_close_interrupted_calls(ctx)
+        closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
         await calls_engine.start_engine(ctx)

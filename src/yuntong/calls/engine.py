@@ -5,8 +5,8 @@ the state machine of :mod:`yuntong.calls.machine`; every transition is written t
 record at once, so no attempt ever lacks a record. Timers (ring time-out, media time-out, the
 prepaid credit warning and cut-off) are the injected clock's timer handles. Answered calls are
 checkpointed every ``call_checkpoint_s``; calls left open by a crash are closed as
-``interrupted`` at the next start. A device that is gone ends the call it carried. Who is busy
-is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for both parties at the
+``interrupted`` by :mod:`yuntong.calls.recovery`. A device that is gone ends the call it
+carried. Who is busy is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for both parties at the
 invite and released at the end, shared by every node; this node renews its own.
 """
 
@@ -30,7 +30,6 @@ from yuntong.calls import store
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallState
-from yuntong.cluster import nodes
 from yuntong.contacts import service as contacts
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -584,35 +583,3 @@ async def do_checkpoint_calls(ctx: Context) -> int:
         async with ctx.db.session() as session:
             await store.checkpoint(session, live, ctx.clock.now())
     return len(live)
-
-
-async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> int:
-    """Close the calls a stopped node left open as ``interrupted``; returns how many: at
-    start-up this node's previous run's, a dead node's and those without a node, in a sweep a
-    dead node's only (``cluster.nodes.recoverable``; a live node's calls are never touched).
-
-    An answered call is billed up to the last moment its server knew it was alive (its last
-    checkpoint, or its answer when there was none), never for the time the server was down;
-    it is recorded as having ended then."""
-    now = ctx.clock.now()
-    async with ctx.db.session() as session:
-        found = await store.open_record_owners(session)
-    owners = await nodes.recoverable(ctx, found, at_start=at_start)
-    if not owners:
-        return 0
-    async with ctx.db.session() as session:
-        records = await store.open_records(session, owners.nodes, owners.unowned)
-        for record in records:
-            answered = record.answered_at
-            duration_ms = 0
-            ended = now
-            if answered is not None:
-                ended = max(answered, record.alive_at or answered)
-                duration_ms = int((ended - answered).total_seconds() * 1000)
-            record.state = CallState.ENDED
-            record.outcome = CallOutcome.INTERRUPTED
-            record.end_reason = "server_restart"
-            record.ended_at = ended
-            record.duration_ms = duration_ms
-            record.billable_seconds = math.ceil(duration_ms / 1000)
-    return len(records)
