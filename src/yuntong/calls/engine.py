@@ -6,8 +6,9 @@ record at once, so no attempt ever lacks a record. Timers (ring time-out, media 
 prepaid credit warning and cut-off) are the injected clock's timer handles. Answered calls are
 checkpointed every ``call_checkpoint_s``; calls left open by a crash are closed as
 ``interrupted`` by :mod:`yuntong.calls.recovery`. A device that is gone ends the call it
-carried. Who is busy is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for both parties at the
-invite and released at the end, shared by every node; this node renews its own.
+carried. Who is busy is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for
+both parties at the invite and released at the end, shared by every node; this node renews
+its own.
 """
 
 from __future__ import annotations
