@@ -14,9 +14,11 @@ import sys
 import time
 
 from tests.conftest import unique
+from tests.support.inprocess import Served
 from tests.support.server import ServerProcess
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.contacts import service as contacts
+from yuntong.core.context import close_context
 from yuntong.services import build_context
 
 SEEN_WITHIN_S = 3.0  # the server polls every second
@@ -82,13 +84,10 @@ async def test_a_user_the_cli_suspends_places_no_more_calls(
         await client.close()
 
 
-async def test_a_block_added_by_another_process_is_honoured(
-    live_server_any: ServerProcess,
-) -> None:
+async def block_is_honoured_within(server: Served, within_s: float) -> None:
     """The callee, online, blocks the caller through another process on the same database
-    (as another node would): the server stops putting the caller's calls through (the caller
-    is told what an offline callee gives, never that it is blocked)."""
-    server = live_server_any
+    (as another node would): within ``within_s`` the server stops putting the caller's calls
+    through (the caller is told what an offline callee gives, never that it is blocked)."""
     caller, callee = unique("blk"), unique("blk")
     await server.create_user(caller)
     callee_id = await server.create_user(callee)
@@ -99,10 +98,16 @@ async def test_a_block_added_by_another_process_is_honoured(
         placed = ("ringing", "")
         assert await invite(client, callee) == placed  # the callee's block list is cached
         await contacts.do_block(other, callee_id, query=caller)
-        answer, waited = await changed_within(client, callee, placed, SEEN_WITHIN_S)
+        answer, waited = await changed_within(client, callee, placed, within_s)
         assert answer == ("ended", "offline")
-        assert waited <= SEEN_WITHIN_S
+        assert waited <= within_s
     finally:
         await client.close()
         await callee_client.close()
-        await other.db.dispose()
+        await close_context(other)
+
+
+async def test_a_block_added_by_another_process_is_honoured(
+    live_server_any: ServerProcess,
+) -> None:
+    await block_is_honoured_within(live_server_any, SEEN_WITHIN_S)

@@ -11,15 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import own_database, unique
-from tests.integration.core.test_cache_changes_across_processes import changed_within, invite
+from tests.conftest import own_database
+from tests.integration.core.test_cache_changes_across_processes import block_is_honoured_within
 from tests.support.inprocess import Served, inprocess_server
 from tests.support.redis import RedisServer
 from tests.support.server import ServerProcess, wait_for
-from tests.support.wsclient import WsClient
-from yuntong.contacts import service as contacts
-from yuntong.core.context import close_context
-from yuntong.services import build_context
 
 
 async def readyz(server: Served) -> tuple[int, dict[str, Any]]:
@@ -85,20 +81,4 @@ async def test_a_block_by_another_process_reaches_a_server_over_redis_alone(
         own_database(backend, tmp_path) as url,
         inprocess_server(tmp_path / "var", url, **settings) as server,
     ):
-        caller, callee = unique("rblk"), unique("rblk")
-        await server.create_user(caller)
-        callee_id = await server.create_user(callee)
-        client = await WsClient(server.ws_url, await server.login(caller)).connect()
-        callee_client = await WsClient(server.ws_url, await server.login(callee)).connect()
-        other = build_context(server.settings)  # another process's Context, its own bus
-        try:
-            placed = ("ringing", "")
-            assert await invite(client, callee) == placed  # the callee's block list is cached
-            await contacts.do_block(other, callee_id, query=caller)
-            answer, waited = await changed_within(client, callee, placed, 3.0)
-            assert answer == ("ended", "offline")
-            assert waited <= 3.0
-        finally:
-            await client.close()
-            await callee_client.close()
-            await close_context(other)
+        await block_is_honoured_within(server, 3.0)
