@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # a singleton job's lease (yuntong.cluster.jobs): renewed every third of it while the job
     # runs; another node takes the job over this long after its holder died
     job_lease_s: float = Field(15.0, gt=0)
+    # a request forwarded to the node that owns what it concerns (yuntong.cluster.forward)
+    # fails with node_unreachable when no answer comes this long after it was sent
+    forward_timeout_s: float = Field(3.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

@@ -40,6 +40,7 @@ from yuntong.billing.worker import WORKER
 from yuntong.calls import store as calls_store
 from yuntong.calls.engine import ENGINE
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
+from yuntong.cluster.forward import FORWARDING
 from yuntong.cluster.nodes import NODE
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
@@ -63,6 +64,7 @@ from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
+    FORWARDING,
     FEED,
     REDIS_LINK,  # before the shared pieces, which are built on it
     THROTTLES,

@@ -202,6 +202,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "This device was replaced and handed back; make the claim on the new device",
     ),
     "incident_not_found": (404, "找不到该故障记录", "No such incident"),
+    "node_unreachable": (
+        503,
+        "服务节点暂时无法响应，请稍后重试",
+        "The node handling this is not answering; try again in a moment",
+    ),
     "internal_error": (500, "服务器内部错误", "Internal server error"),
     "database_unavailable": (
         503,
