@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable, Coroutine
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -31,6 +32,7 @@ from yuntong.calls import store
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallState
+from yuntong.cluster import forward
 from yuntong.contacts import service as contacts
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -48,6 +50,8 @@ CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
 CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
+CALL_COMMAND = "calls.command"  # a party's command forwarded to the node that owns the call
+OWNERS_KEPT = 10_000  # owners of other nodes' calls remembered by a node
 
 
 @dataclass(eq=False)
@@ -89,6 +93,14 @@ class CallEngine:
         self.by_user: dict[int, str] = {}
         self.checkpointer: asyncio.Task[None] | None = None
         self.renewer: asyncio.Task[None] | None = None
+        # calls other nodes own, as last looked up (call id -> node), oldest first
+        self.owners: OrderedDict[str, str] = OrderedDict()
+
+    def note_owner(self, call_id: str, node_id: str) -> None:
+        self.owners[call_id] = node_id
+        self.owners.move_to_end(call_id)
+        while len(self.owners) > OWNERS_KEPT:
+            self.owners.popitem(last=False)
 
     def is_busy(self, user_id: int) -> bool:
         """In a call this node owns."""
@@ -124,6 +136,7 @@ async def start_engine(ctx: Context) -> None:
     engine = engine_of(ctx)
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
+    forward.serve(ctx, CALL_COMMAND, partial(_run_forwarded, ctx))
     engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
     every = busy_marks(ctx).renew_every_s
     if every is not None:
@@ -244,7 +257,7 @@ async def _immediate_outcome(
         return CallOutcome.UNREACHABLE, "blocked"
     if callee_status not in RECEIVING_STATUSES:
         return CallOutcome.UNREACHABLE, "unavailable"
-    if not hub_of(ctx).is_online(callee_id):
+    if not await hub_of(ctx).is_online(callee_id):
         return CallOutcome.UNREACHABLE, "offline"
     return None
 
@@ -268,6 +281,11 @@ async def _release_parties(ctx: Context, call: ActiveCall) -> None:
 
 
 async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
+    if not await _forwarded(ctx, call_id, "ringing", user_id=user_id):
+        await _ringing(ctx, user_id, call_id)
+
+
+async def _ringing(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.party(user_id) != "callee" or call.state != CallState.RINGING:
@@ -281,6 +299,11 @@ async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
 
 async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: str) -> None:
     check_sdp(sdp)
+    if not await _forwarded(ctx, call_id, "answer", user_id=user_id, device=device, sdp=sdp):
+        await _answer(ctx, user_id, device, call_id, sdp)
+
+
+async def _answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.party(user_id) != "callee":
@@ -311,6 +334,11 @@ async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: 
 
 
 async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
+    if not await _forwarded(ctx, call_id, "media_connected", user_id=user_id):
+        await _media_connected(ctx, user_id, call_id)
+
+
+async def _media_connected(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.state != CallState.ANSWERED:
@@ -325,6 +353,11 @@ async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
 
 async def do_media_failed(ctx: Context, user_id: int, call_id: str) -> None:
     """A client's ICE connection failed: the call cannot go on."""
+    if not await _forwarded(ctx, call_id, "media_failed", user_id=user_id):
+        await _media_failed(ctx, user_id, call_id)
+
+
+async def _media_failed(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.state == CallState.ANSWERED:
@@ -334,10 +367,20 @@ async def do_media_failed(ctx: Context, user_id: int, call_id: str) -> None:
 
 
 async def do_reject(ctx: Context, user_id: int, call_id: str) -> None:
+    if not await _forwarded(ctx, call_id, "reject", user_id=user_id):
+        await _reject(ctx, user_id, call_id)
+
+
+async def _reject(ctx: Context, user_id: int, call_id: str) -> None:
     await _end_ringing(ctx, user_id, call_id, "callee", CallOutcome.REJECTED)
 
 
 async def do_cancel(ctx: Context, user_id: int, call_id: str) -> None:
+    if not await _forwarded(ctx, call_id, "cancel", user_id=user_id):
+        await _cancel(ctx, user_id, call_id)
+
+
+async def _cancel(ctx: Context, user_id: int, call_id: str) -> None:
     await _end_ringing(ctx, user_id, call_id, "caller", CallOutcome.CANCELED)
 
 
@@ -355,6 +398,11 @@ async def _end_ringing(
 
 
 async def do_hangup(ctx: Context, user_id: int, call_id: str) -> None:
+    if not await _forwarded(ctx, call_id, "hangup", user_id=user_id):
+        await _hangup(ctx, user_id, call_id)
+
+
+async def _hangup(ctx: Context, user_id: int, call_id: str) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.state == CallState.RINGING:
@@ -363,6 +411,15 @@ async def do_hangup(ctx: Context, user_id: int, call_id: str) -> None:
 
 
 async def do_relay_ice(
+    ctx: Context, user_id: int, device: str, call_id: str, candidate: dict[str, Any] | None
+) -> None:
+    if not await _forwarded(
+        ctx, call_id, "ice", user_id=user_id, device=device, candidate=candidate
+    ):
+        await _relay_ice(ctx, user_id, device, call_id, candidate)
+
+
+async def _relay_ice(
     ctx: Context, user_id: int, device: str, call_id: str, candidate: dict[str, Any] | None
 ) -> None:
     call = _get_call(ctx, call_id, user_id)
@@ -379,10 +436,21 @@ async def do_relay_ice(
 
 async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
     """A device is gone (closed by its client, logged out, or not back within the grace
-    period): end the call it carried, and a call ringing for a callee with no device left."""
+    period): end the call it carried, and a call ringing for a callee with no device left.
+    The node that owns the call decides, wherever the device was."""
     engine = engine_of(ctx)
     call_id = engine.by_user.get(user_id)
-    call = engine.calls.get(call_id) if call_id else None
+    if call_id is None and ctx.redis is not None:
+        call_id = await busy_marks(ctx).call_of(user_id)  # a call another node may own
+    if call_id is None:
+        return
+    with contextlib.suppress(YuntongError):  # ended, or its owner died: its sweep ends it
+        if not await _forwarded(ctx, call_id, "device_gone", user_id=user_id, device=device):
+            await _device_gone(ctx, user_id, device, call_id)
+
+
+async def _device_gone(ctx: Context, user_id: int, device: str, call_id: str) -> None:
+    call = engine_of(ctx).calls.get(call_id)
     if call is None:
         return
     async with call.lock:
@@ -393,12 +461,69 @@ async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
         if call.state == CallState.RINGING and is_caller:
             await _end(ctx, call, CallOutcome.CANCELED, "connection_lost", None)
         elif call.state == CallState.RINGING and user_id == call.callee_id:
-            if not hub_of(ctx).is_online(user_id):  # nothing left to ring: as if offline
+            if not await hub_of(ctx).is_online(user_id):  # nothing left to ring: as if offline
                 await _end(ctx, call, CallOutcome.UNREACHABLE, "offline", None)
         elif call.state == CallState.ANSWERED and (is_caller or is_callee):
             await _end(ctx, call, CallOutcome.FAILED, "connection_lost", None)
         elif call.state == CallState.CONNECTED and (is_caller or is_callee):
             await _end(ctx, call, CallOutcome.ANSWERED, "connection_lost", None)
+
+
+# -- forwarding: a command for a call another node owns runs there ------------------------
+
+_OPS: dict[str, Callable[..., Awaitable[None]]] = {
+    "ringing": _ringing,
+    "answer": _answer,
+    "media_connected": _media_connected,
+    "media_failed": _media_failed,
+    "reject": _reject,
+    "cancel": _cancel,
+    "hangup": _hangup,
+    "ice": _relay_ice,
+    "device_gone": _device_gone,
+}
+
+
+async def _forwarded(ctx: Context, call_id: str, op: str, **args: Any) -> bool:
+    """Run a party's command on the node that owns the call when that is another node (its
+    answer or error is this one's); False: the call is this node's, or unknown (the command
+    runs here, and finds it or says ``call_not_found``)."""
+    engine = engine_of(ctx)
+    if call_id in engine.calls or ctx.redis is None:
+        return False
+    owner = engine.owners.get(call_id) or await _look_up_owner(ctx, call_id)
+    if owner is None or owner == ctx.node_id:
+        return False
+    payload = {"op": op, "call_id": call_id, **args}
+    try:
+        await forward.ask(ctx, owner, CALL_COMMAND, payload)
+    except YuntongError as exc:
+        if exc.code != "node_unreachable":
+            raise
+        # the owner died: ask again whoever owns the call now (a node that took it over)
+        engine.owners.pop(call_id, None)
+        again = await _look_up_owner(ctx, call_id)
+        if again is None or again == owner:
+            raise
+        await forward.ask(ctx, again, CALL_COMMAND, payload)
+    return True
+
+
+async def _look_up_owner(ctx: Context, call_id: str) -> str | None:
+    async with ctx.db.session() as session:
+        owner = await store.owner_of(session, call_id)
+    if owner is not None and owner != ctx.node_id:
+        engine_of(ctx).note_owner(call_id, owner)
+    return owner
+
+
+async def _run_forwarded(ctx: Context, payload: dict[str, Any]) -> None:
+    """A command another node forwarded: run here, where the call is (never forwarded on)."""
+    args = dict(payload)
+    run = _OPS.get(str(args.pop("op", "")))
+    if run is None:
+        raise YuntongError("bad_request")
+    await run(ctx, **args)
 
 
 async def _ring_timeout(ctx: Context, call: ActiveCall) -> None:

@@ -65,6 +65,25 @@ async def open_record_owners(session: AsyncSession) -> set[str | None]:
     return set(result.scalars())
 
 
+async def owner_of(session: AsyncSession, call_id: str) -> str | None:
+    """The node that runs a call still open (None: ended, unknown, or from before node ids)."""
+    result = await session.execute(
+        select(CallRecord.node_id).where(CallRecord.id == call_id, CallRecord.ended_at.is_(None))
+    )
+    return result.scalar_one_or_none()
+
+
+async def take_over(session: AsyncSession, call_id: str, dead: str, node_id: str) -> bool:
+    """Make ``node_id`` the owner of an open call of the dead node ``dead``; whether it did
+    (fenced: another node may have taken it first)."""
+    result = await session.execute(
+        update(CallRecord)
+        .where(CallRecord.id == call_id, CallRecord.node_id == dead, CallRecord.ended_at.is_(None))
+        .values(node_id=node_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def open_records(
     session: AsyncSession, nodes: Collection[str], unowned: bool
 ) -> list[CallRecord]:

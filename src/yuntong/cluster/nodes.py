@@ -67,6 +67,9 @@ class NodeState:
     started_at: datetime | None = None
     task: asyncio.Task[None] | None = None
     redis_failing: bool = False  # the last keepalive could not reach Redis (logged once)
+    # the live nodes as last looked up (live_view), and when (on ``clock``)
+    alive: frozenset[str] = frozenset()
+    alive_at: datetime | None = None
 
 
 NODE = Piece(
@@ -283,6 +286,25 @@ async def _heard_in_redis(ctx: Context) -> set[str]:
         log.warning("node_liveness_redis_unavailable", error=repr(exc))
         return set()
     return found
+
+
+async def live_view(ctx: Context) -> frozenset[str]:
+    """:func:`live_nodes` as looked up at most ``node_keepalive_s`` ago (what the hot paths
+    ask: is a device's node alive); this node is always in it. When the look-up fails the last
+    view stands."""
+    node = node_of(ctx)
+    now = node.clock.now()
+    fresh = node.alive_at is not None and (now - node.alive_at).total_seconds() < (
+        ctx.settings.node_keepalive_s
+    )
+    if not fresh:
+        node.alive_at = now  # one look-up at a time: the others use the last view meanwhile
+        try:
+            node.alive = frozenset(await live_nodes(ctx) | {ctx.node_id})
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("live_nodes_unavailable", error=repr(exc))
+            node.alive = node.alive | {ctx.node_id}
+    return node.alive or frozenset({ctx.node_id})
 
 
 async def is_alive(ctx: Context, node_id: str) -> bool:

@@ -85,6 +85,14 @@ class BusyMarks(ABC):
     async def renew(self) -> None:
         """Keep this node's marks alive (every ``renew_every_s``)."""
 
+    @abstractmethod
+    async def call_of(self, user_id: int) -> str | None:
+        """The call the user is marked busy with, on any node."""
+
+    @abstractmethod
+    async def adopt(self, call_id: str, user_ids: Sequence[int]) -> None:
+        """Renew from now on the marks of a call this node took over from a dead one."""
+
 
 class LocalBusy(BusyMarks):
     """One process: a dict, changed without awaiting anything, so a take is atomic."""
@@ -107,6 +115,13 @@ class LocalBusy(BusyMarks):
 
     async def busy_among(self, user_ids: Sequence[int]) -> set[int]:
         return {user_id for user_id in user_ids if user_id in self.calls}
+
+    async def call_of(self, user_id: int) -> str | None:
+        return self.calls.get(user_id)
+
+    async def adopt(self, call_id: str, user_ids: Sequence[int]) -> None:
+        for user_id in user_ids:
+            self.calls.setdefault(user_id, call_id)
 
     async def renew(self) -> None:
         """Nothing expires in one process."""
@@ -165,6 +180,27 @@ class RedisBusy(BusyMarks):
         except SharedUnavailable:
             return busy
         return busy | {user_id for user_id, mark in zip(others, held, strict=True) if mark}
+
+    async def call_of(self, user_id: int) -> str | None:
+        own = await self.own.call_of(user_id)
+        if own is not None:
+            return own
+
+        async def mark(r: Redis) -> bytes | str | None:
+            found: bytes | str | None = await r.get(KEY.format(user_id))
+            return found
+
+        try:
+            held = await self.link.run(mark)
+        except SharedUnavailable:
+            return None
+        if held is None:
+            return None
+        return held.decode() if isinstance(held, bytes) else held
+
+    async def adopt(self, call_id: str, user_ids: Sequence[int]) -> None:
+        await self.own.adopt(call_id, user_ids)
+        await self.renew()
 
     async def renew(self) -> None:
         marks = list(self.own.calls.items())

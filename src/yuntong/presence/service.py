@@ -40,7 +40,7 @@ async def _watchers(ctx: Context, user_id: int) -> list[int]:
     watchers = cache.get(user_id)
     if watchers is None:
         watchers = await contacts.watcher_ids(ctx, user_id)
-        if hub_of(ctx).is_online(user_id):
+        if hub_of(ctx).has_devices_here(user_id):  # bounded by the users on this node
             cache[user_id] = watchers
     return watchers
 
@@ -58,7 +58,7 @@ async def on_contacts_changed(ctx: Context, message: dict[str, Any]) -> None:
 
 async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
     hub = hub_of(ctx)
-    if not hub.is_online(to_user):
+    if not await hub.is_online(to_user):
         return
     visible = to_user in await _watchers(ctx, about)
     status = await status_of(ctx, about) if visible else "offline"
@@ -68,7 +68,8 @@ async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
 async def statuses_of(ctx: Context, user_ids: Sequence[int]) -> dict[int, str]:
     """Each user's presence: one look at the busy marks and one at do-not-disturb for all."""
     hub = hub_of(ctx)
-    online = [user_id for user_id in user_ids if hub.is_online(user_id)]
+    online_set = await hub.online_among(user_ids) if user_ids else set()
+    online = [user_id for user_id in user_ids if user_id in online_set]
     busy = await busy_marks(ctx).busy_among(online) if online else set()
     free = [user_id for user_id in online if user_id not in busy]
     dnd = await dnd_states(ctx).among(ctx, free) if free else set()
@@ -98,7 +99,9 @@ async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
 async def do_publish(ctx: Context, user_id: int) -> None:
     """Push the user's current status to the online users who have them as a contact."""
     hub = hub_of(ctx)
-    watchers = [w for w in await _watchers(ctx, user_id) if hub.is_online(w)]
+    everyone = await _watchers(ctx, user_id)
+    online = await hub.online_among(everyone) if everyone else set()
+    watchers = [w for w in everyone if w in online]
     if not watchers:
         return
     data = {"user_id": user_id, "status": await status_of(ctx, user_id)}

@@ -13,12 +13,15 @@ import asyncio
 import contextlib
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket
 
+from yuntong.cluster import forward
+from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
+from yuntong.realtime.devices import devices_for
 from yuntong.realtime.protocol import encode, event
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 DeviceListener = Callable[[int, str], Awaitable[None]]
 UserListener = Callable[[int], Awaitable[None]]
+HAND_OVER = "realtime.hand_over"  # the forwarded request that moves a device between nodes
 
 
 class DeviceChannel:
@@ -51,7 +55,7 @@ class DeviceChannel:
         self.session_id = session_id  # the login session whose socket holds the device
         self.locale = locale
         self.connection_id = secrets.token_hex(8)
-        self.resume_token = secrets.token_urlsafe(24)
+        self.resume_token = ""  # set by the hub when it attaches the channel
         self.seq = 0
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self.ws: WebSocket | None = None
@@ -90,6 +94,7 @@ class Hub:
         self.on_user_offline: list[UserListener] = []
         self._running = False
         self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
+        self.directory = devices_for(ctx, lambda user_id: self.devices.get(user_id, {}).keys())
 
     # -- attach / detach -------------------------------------------------------------------
 
@@ -103,9 +108,10 @@ class Hub:
         last_seq: int = 0,
         session_id: str = "",
     ) -> tuple[DeviceChannel, list[str] | None]:
-        """Attach a socket; returns the channel and the events to replay when it resumed."""
-        user_devices = self.devices.setdefault(user_id, {})
-        first = not user_devices
+        """Attach a socket; returns the channel and the events to replay when it resumed
+        (None: a new channel). A resume token of a channel another node holds moves the device
+        here with its buffer; one of a dead node's resumes it with nothing to replay."""
+        user_devices = self.devices.get(user_id, {})
         channel = user_devices.get(device_id)
         if channel is not None and resume_token and channel.resume_token == resume_token:
             if channel.gone_task is not None:
@@ -119,21 +125,80 @@ class Hub:
                 with contextlib.suppress(Exception):
                     await old.close(code=4409)
             return channel, channel.replay_after(last_seq)
-        if channel is not None:
-            # another tab or a client that lost its resume token: give it a device of its own
-            n = 2
-            while f"{device_id}.{n}" in user_devices:
-                n += 1
-            device_id = f"{device_id}.{n}"
+        token = secrets.token_urlsafe(24)
+        placed = await self.directory.place(user_id, device_id, resume_token, token, user_devices)
         channel = DeviceChannel(
-            user_id, device_id, locale, self.ctx.settings.ws_resume_buffer, session_id
+            user_id, placed.device_id, locale, self.ctx.settings.ws_resume_buffer, session_id
         )
+        replay: list[str] | None = None
+        if resume_token and (placed.moved_from or placed.dead_from):
+            channel.resume_token = resume_token  # the same token resumes it again
+            channel.seq = last_seq
+            replay = []
+            if placed.moved_from:
+                handed = await self._take_over(
+                    placed.moved_from, user_id, placed.device_id, last_seq
+                )
+                if handed is not None:
+                    channel.seq = max(last_seq, int(handed["seq"]))
+                    replay = [str(text) for text in handed["events"]]
+            log.info("device_moved", user_id=user_id, node=placed.moved_from or placed.dead_from)
+        else:
+            channel.resume_token = token
         channel.ws = ws
-        user_devices[device_id] = channel
+        user_devices = self.devices.setdefault(user_id, {})
+        first = not user_devices
+        user_devices[placed.device_id] = channel
         if first:
             self.ctx.bus.subscribe(f"user:{user_id}", self._deliver_local)
             await self._notify(self.on_user_online, user_id)
-        return channel, None
+        return channel, replay
+
+    async def _take_over(
+        self, node_id: str, user_id: int, device_id: str, last_seq: int
+    ) -> dict[str, Any] | None:
+        """Ask the node a device moved from for what it buffered after ``last_seq``; None when
+        it does not answer (it died meanwhile: nothing to replay)."""
+        try:
+            return await forward.ask(
+                self.ctx,
+                node_id,
+                HAND_OVER,
+                {"user_id": user_id, "device_id": device_id, "last_seq": last_seq},
+            )
+        except YuntongError:
+            return None
+
+    async def _hand_over(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Another node resumed one of this node's devices: give it the buffer after the
+        client's ``last_seq`` and forget the device here without telling anyone it went (its
+        calls go on over there)."""
+        user_id, device_id = int(payload["user_id"]), str(payload["device_id"])
+        channel = self.devices.get(user_id, {}).get(device_id)
+        if channel is None:
+            return None
+        if channel.gone_task is not None:
+            channel.gone_task.cancel()
+            channel.gone_task = None
+        ws, channel.ws = channel.ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=4409)
+        self._forget(channel)
+        return {"seq": channel.seq, "events": channel.replay_after(int(payload["last_seq"]))}
+
+    def _forget(self, channel: DeviceChannel) -> bool:
+        """Remove a channel from this node; whether its user has no device left here."""
+        user_devices = self.devices.get(channel.user_id)
+        if not user_devices or user_devices.get(channel.device_id) is not channel:
+            return False
+        del user_devices[channel.device_id]
+        channel.gone_task = None
+        if user_devices:
+            return False
+        del self.devices[channel.user_id]
+        self.ctx.bus.unsubscribe(f"user:{channel.user_id}", self._deliver_local)
+        return True
 
     def detach(self, channel: DeviceChannel, ws: WebSocket, *, goodbye: bool = False) -> None:
         """The socket closed: keep the channel for the grace period, then drop it.
@@ -152,16 +217,17 @@ class Hub:
         await self.drop(channel)
 
     async def drop(self, channel: DeviceChannel) -> None:
+        """The device is gone from this node: tell the listeners, unless it moved to another
+        node meanwhile (its entry in the directory is no longer this node's)."""
         user_devices = self.devices.get(channel.user_id)
         if not user_devices or user_devices.get(channel.device_id) is not channel:
             return
-        del user_devices[channel.device_id]
-        channel.gone_task = None
+        last = self._forget(channel)
+        if not await self.directory.release(channel.user_id, channel.device_id):
+            return
         for listener in self.on_device_gone:
             await _safely(listener(channel.user_id, channel.device_id))
-        if not user_devices:
-            del self.devices[channel.user_id]
-            self.ctx.bus.unsubscribe(f"user:{channel.user_id}", self._deliver_local)
+        if last and not self.devices.get(channel.user_id):
             await self._notify(self.on_user_offline, channel.user_id)
 
     async def disconnect_user(
@@ -198,11 +264,19 @@ class Hub:
 
     def start(self) -> None:
         self._running = True
+        forward.serve(self.ctx, HAND_OVER, self._hand_over)
 
     # -- queries ---------------------------------------------------------------------------
 
-    def is_online(self, user_id: int) -> bool:
+    def has_devices_here(self, user_id: int) -> bool:
         return bool(self.devices.get(user_id))
+
+    async def online_among(self, user_ids: Sequence[int]) -> set[int]:
+        """Those of ``user_ids`` with a device on some live node."""
+        return await self.directory.online_among(user_ids)
+
+    async def is_online(self, user_id: int) -> bool:
+        return bool(await self.directory.online_among([user_id]))
 
     # -- delivery --------------------------------------------------------------------------
 

@@ -1,0 +1,311 @@
+"""Which node holds each online device: the directory every node reads to tell who is online
+and where a device's socket is.
+
+On the embedded single node the hub's own channels are the directory (:class:`LocalDevices`).
+With several nodes (``YUNTONG_REDIS_URL``) it is one Redis hash per user,
+``yuntong:dev:<user>``: device id → ``<node>|<digest of the device's resume token>``, and a set
+per node of the devices it holds, ``yuntong:devnode:<node>`` (:class:`RedisDevices`):
+
+- a device is **online** while its entry names a live node (``cluster.nodes``' view, renewed
+  with the node's keepalive): a dead node's devices are offline at once, before anyone cleans
+  its entries up (its set is deleted by the sweep, and by the node itself at its next start);
+- **placing** a device is a compare-and-set: an id already held on another live node is a
+  second tab (``.2``, ``.3`` … as on one node), unless the socket resumes with that device's
+  resume token — then the device *moves* here, and the node that held it hands its buffer over
+  (``realtime/hub.py``); a dead node's device is taken over as is;
+- **releasing** deletes the entry only while it is still this node's, so a device that moved
+  on is never taken for gone by the node it left.
+
+While Redis is unreachable each node answers from its own channels only (as for busy marks,
+docs/operations.md "Shared truth").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from yuntong.cluster.nodes import live_view
+from yuntong.core.context import Context
+from yuntong.core.logging import get_logger
+from yuntong.core.shared import RedisLink, SharedUnavailable, redis_link
+
+log = get_logger(__name__)
+
+KEY = "yuntong:dev:{}"
+NODE_KEY = "yuntong:devnode:{}"
+MAX_TABS = 50  # second, third … tab of one device id: beyond, the id is refused as taken
+
+# KEYS: the user's hash, this node's set. ARGV: device, expected value ('' = absent), new
+# value, set member. Sets the entry when it still holds what the caller saw; returns 1 if set.
+_CAS = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (cur or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1
+"""
+# KEYS: the user's hash, this node's set. ARGV: device, node prefix ('<node>|'), set member.
+# Deletes the entry only while it is this node's; returns 1 if it was.
+_RELEASE = """
+redis.call('SREM', KEYS[2], ARGV[3])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur and string.sub(cur, 1, string.len(ARGV[2])) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def token_digest(token: str) -> str:
+    """What the directory keeps of a resume token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a socket's device goes: its id (maybe ``.2`` …), and ``moved_from``, the live node
+    that held it until this socket resumed it here (``dead_from``: the dead node that did)."""
+
+    device_id: str
+    moved_from: str | None = None
+    dead_from: str | None = None
+
+
+class Devices(ABC):
+    """The directory of online devices (see the module's docstring)."""
+
+    @abstractmethod
+    async def place(
+        self,
+        user_id: int,
+        device_id: str,
+        resume_token: str | None,
+        token: str,
+        here: Collection[str],
+    ) -> Placement:
+        """Register a device on this node; ``here``: the ids this node holds for the user,
+        ``token``: the resume token of the channel that will hold it."""
+
+    @abstractmethod
+    async def release(self, user_id: int, device_id: str) -> bool:
+        """The device left this node: whether it was still registered here (not moved)."""
+
+    @abstractmethod
+    async def online_among(self, user_ids: Sequence[int]) -> set[int]:
+        """Those of ``user_ids`` with a device on a live node."""
+
+    @abstractmethod
+    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
+        """The live node holding each device (None: not online)."""
+
+    async def forget_node(self, node_id: str) -> int:
+        """Drop the entries of a node that died or restarted; how many."""
+        return 0
+
+
+class LocalDevices(Devices):
+    """One node: the hub's channels are the directory (``here`` is all there is)."""
+
+    def __init__(self, node_id: str, online_here: Callable[[int], Collection[str]]) -> None:
+        self.node_id = node_id
+        self.online_here = online_here
+
+    async def place(
+        self,
+        user_id: int,
+        device_id: str,
+        resume_token: str | None,
+        token: str,
+        here: Collection[str],
+    ) -> Placement:
+        return Placement(_free_id(device_id, here))
+
+    async def release(self, user_id: int, device_id: str) -> bool:
+        return True
+
+    async def online_among(self, user_ids: Sequence[int]) -> set[int]:
+        return {user_id for user_id in user_ids if self.online_here(user_id)}
+
+    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
+        held = self.online_here(user_id)
+        return {d: self.node_id if d in held else None for d in device_ids}
+
+
+def _free_id(device_id: str, taken: Collection[str]) -> str:
+    if device_id not in taken:
+        return device_id
+    n = 2
+    while f"{device_id}.{n}" in taken:
+        n += 1
+    return f"{device_id}.{n}"
+
+
+class RedisDevices(Devices):
+    """Several nodes: the directory in Redis (see the module's docstring); this node's own
+    channels answer while Redis is unreachable."""
+
+    def __init__(self, ctx: Context, link: RedisLink, local: LocalDevices) -> None:
+        self.ctx = ctx
+        self.link = link
+        self.local = local
+        self.node_id = ctx.node_id
+        self._cas = link.script(_CAS)
+        self._release = link.script(_RELEASE)
+
+    async def _live(self) -> frozenset[str]:
+        return await live_view(self.ctx)
+
+    async def place(
+        self,
+        user_id: int,
+        device_id: str,
+        resume_token: str | None,
+        token: str,
+        here: Collection[str],
+    ) -> Placement:
+        key, node_key = KEY.format(user_id), NODE_KEY.format(self.node_id)
+        value = f"{self.node_id}|{token_digest(token)}"
+        resuming = token_digest(resume_token) if resume_token else None
+        candidate, n = device_id, 1
+        try:
+            while n <= MAX_TABS:
+                if candidate in here:
+                    n += 1
+                    candidate = f"{device_id}.{n}"
+                    continue
+                current = await self.link.run(partial(_hget, key=key, field=candidate))
+                placement: Placement | None = Placement(candidate)
+                if current:
+                    holder, _, digest = current.partition("|")
+                    live = holder in await self._live()
+                    if resuming is not None and digest == resuming and holder != self.node_id:
+                        placement = Placement(
+                            candidate,
+                            moved_from=holder if live else None,
+                            dead_from=None if live else holder,
+                        )
+                    elif live:  # another tab's, on this node (left over) or another
+                        placement = None if holder != self.node_id else Placement(candidate)
+                    else:
+                        placement = Placement(candidate, dead_from=holder)
+                if placement is None:
+                    n += 1
+                    candidate = f"{device_id}.{n}"
+                    continue
+                member = f"{user_id}/{candidate}"
+                args = [candidate, current or "", value, member]
+                done = await self.link.run(
+                    partial(_run_script, self._cas, keys=[key, node_key], args=args)
+                )
+                if int(done):
+                    return placement
+                # changed meanwhile (another socket of this device): look again
+        except SharedUnavailable:
+            return await self.local.place(user_id, device_id, resume_token, token, here)
+        return Placement(_free_id(device_id, here))
+
+    async def release(self, user_id: int, device_id: str) -> bool:
+        args = [device_id, f"{self.node_id}|", f"{user_id}/{device_id}"]
+        keys = [KEY.format(user_id), NODE_KEY.format(self.node_id)]
+        try:
+            return bool(
+                await self.link.run(lambda r: self._release(keys=keys, args=args, client=r))
+            )
+        except SharedUnavailable:
+            log.warning("device_entry_left_to_the_sweep", user_id=user_id)
+            return True
+
+    async def online_among(self, user_ids: Sequence[int]) -> set[int]:
+        online = await self.local.online_among(user_ids)
+        others = [u for u in user_ids if u not in online]
+        if not others:
+            return online
+
+        async def holders(r: Redis) -> list[list[bytes | str]]:
+            async with r.pipeline(transaction=False) as pipe:
+                for user_id in others:
+                    pipe.hvals(KEY.format(user_id))
+                found: list[list[bytes | str]] = await pipe.execute()
+            return found
+
+        try:
+            found = await self.link.run(holders)
+        except SharedUnavailable:
+            return online
+        live = await self._live()
+        for user_id, values in zip(others, found, strict=True):
+            if any(_text(v).partition("|")[0] in live for v in values):
+                online.add(user_id)
+        return online
+
+    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
+        if not device_ids:
+            return {}
+        key = KEY.format(user_id)
+
+        async def held(r: Redis) -> list[bytes | str | None]:
+            found: list[bytes | str | None] = await r.hmget(key, list(device_ids))
+            return found
+
+        try:
+            values = await self.link.run(held)
+        except SharedUnavailable:
+            return await self.local.where(user_id, device_ids)
+        live = await self._live()
+        result: dict[str, str | None] = {}
+        for device_id, value in zip(device_ids, values, strict=True):
+            node = _text(value).partition("|")[0] if value is not None else None
+            result[device_id] = node if node in live else None
+        return result
+
+    async def forget_node(self, node_id: str) -> int:
+        node_key = NODE_KEY.format(node_id)
+        prefix = f"{node_id}|"
+
+        async def forget(r: Redis) -> int:
+            members = [_text(m) for m in await r.smembers(node_key)]
+            n = 0
+            for member in members:
+                user, _, device = member.partition("/")
+                n += int(
+                    await self._release(
+                        keys=[KEY.format(user), node_key], args=[device, prefix, member], client=r
+                    )
+                )
+            await r.delete(node_key)
+            return n
+
+        try:
+            return await self.link.run(forget)
+        except SharedUnavailable:
+            return 0
+
+
+async def _run_script(script: AsyncScript, r: Redis, *, keys: list[str], args: list[str]) -> int:
+    return int(await script(keys=keys, args=args, client=r))
+
+
+async def _hget(r: Redis, *, key: str, field: str) -> str | None:
+    value = await r.hget(key, field)
+    return None if value is None else _text(value)
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def devices_for(ctx: Context, online_here: Callable[[int], Collection[str]]) -> Devices:
+    """The directory for this context: in Redis with several nodes, else the hub's own."""
+    local = LocalDevices(ctx.node_id, online_here)
+    link = redis_link(ctx)
+    return local if link is None else RedisDevices(ctx, link, local)
