@@ -18,7 +18,7 @@ import pytest
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
-from tests.support.wsclient import FAKE_SDP, WsClient, WsError
+from tests.support.wsclient import FAKE_SDP, WsError
 from yuntong.calls.engine import engine_of
 from yuntong.presence.service import status_of
 
