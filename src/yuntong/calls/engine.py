@@ -31,7 +31,7 @@ from yuntong.accounts.auth import Principal
 from yuntong.calls import store
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
-from yuntong.calls.models import CallOutcome, CallState
+from yuntong.calls.models import CallOutcome, CallRecord, CallState
 from yuntong.cluster import forward
 from yuntong.contacts import service as contacts
 from yuntong.core.clock import Timer
@@ -47,6 +47,9 @@ from yuntong.realtime.protocol import MAX_SDP_BYTES
 log = get_logger(__name__)
 CALLS_TOTAL = Counter("yuntong_calls_total", "Finished call attempts by outcome", ["outcome"])
 CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
+CALLS_ADOPTED = Counter(
+    "yuntong_calls_taken_over_total", "Answered calls this node took over from a dead node"
+)
 CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
@@ -72,6 +75,8 @@ class ActiveCall:
     max_seconds: int | None = None
     credit_timers: tuple[Timer, ...] = ()
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # several nodes: since when a party's device has been on no live node (do_watch_devices)
+    devices_missing_since: datetime | None = None
 
     def move(self, to: CallState) -> None:
         self.state = check_move(self.state, to)
@@ -686,6 +691,10 @@ async def _checkpoint_loop(ctx: Context) -> None:
             await do_checkpoint_calls(ctx)
         except SQLAlchemyError:
             log.exception("call_checkpoint_failed")
+        try:
+            await do_watch_devices(ctx)
+        except Exception:
+            log.exception("call_device_watch_failed")
 
 
 async def _renew_loop(ctx: Context, every_s: float) -> None:
@@ -696,6 +705,88 @@ async def _renew_loop(ctx: Context, every_s: float) -> None:
             await busy_marks(ctx).renew()
         except Exception:
             log.exception("busy_marks_renewal_failed")
+
+
+# -- several nodes: calls taken over from a dead node, and parties whose node died ----------
+
+
+async def do_adopt(ctx: Context, record: CallRecord) -> None:
+    """Run an answered call a dead node owned (its record is this node's now): it goes on
+    until a party hangs up, or a party's device does not come back (:func:`do_watch_devices`).
+    Taken as connected: its media runs between the parties, never through a node."""
+    engine = engine_of(ctx)
+    if record.id in engine.calls or record.answered_at is None:
+        return
+    call = ActiveCall(
+        record.id,
+        record.caller_id,
+        record.callee_id,
+        record.media,
+        record.caller_device,
+        record.created_at,
+        state=CallState.CONNECTED,
+        callee_device=record.callee_device,
+        answered_at=record.answered_at,
+        connected_at=record.connected_at or record.answered_at,
+        ringing_sent=True,
+    )
+    engine.add(call)
+    await busy_marks(ctx).adopt(call.id, (call.caller_id, call.callee_id))
+    CALLS_ADOPTED.inc()
+    log.warning("call_taken_over", call_id=call.id)
+
+
+async def tell_ended(ctx: Context, record: CallRecord) -> None:
+    """Tell the parties of a call a dead node left ringing that it ended (it was closed by
+    recovery, on their behalf)."""
+    data = _ended_payload(
+        record.id,
+        CallOutcome(str(record.outcome)),
+        public_reason(str(record.end_reason)),
+        None,
+        record.billable_seconds,
+    )
+    hub = hub_of(ctx)
+    await hub.send(record.caller_id, "call.ended", data, device=record.caller_device)
+    await hub.send(record.callee_id, "call.ended", data)
+    await busy_marks(ctx).release(record.id, (record.caller_id, record.callee_id))
+    await presence.do_publish(ctx, record.caller_id)
+    await presence.do_publish(ctx, record.callee_id)
+
+
+async def do_watch_devices(ctx: Context) -> int:
+    """Several nodes: end this node's answered calls whose party's device has been on no live
+    node for ``reconnect_grace_s`` (its node died and it did not come back elsewhere; a device
+    that drops from a live node is that node's to time out). Returns how many ended."""
+    if ctx.redis is None:
+        return 0
+    directory = hub_of(ctx).directory
+    now = ctx.clock.now()
+    ended = 0
+    for call in list(engine_of(ctx).calls.values()):
+        if call.state not in (CallState.ANSWERED, CallState.CONNECTED):
+            continue
+        present = (await directory.where(call.caller_id, [call.caller_device]))[call.caller_device]
+        if present is not None and call.callee_device is not None:
+            where = await directory.where(call.callee_id, [call.callee_device])
+            present = where[call.callee_device]
+        if present is not None:
+            call.devices_missing_since = None
+            continue
+        if call.devices_missing_since is None:
+            call.devices_missing_since = now
+            continue
+        if (now - call.devices_missing_since).total_seconds() < ctx.settings.reconnect_grace_s:
+            continue
+        async with call.lock:
+            if call.state == CallState.ANSWERED:
+                await _end(ctx, call, CallOutcome.FAILED, "connection_lost", None)
+            elif call.state == CallState.CONNECTED:
+                await _end(ctx, call, CallOutcome.ANSWERED, "connection_lost", None)
+            else:
+                continue
+        ended += 1
+    return ended
 
 
 async def do_checkpoint_calls(ctx: Context) -> int:

@@ -6,29 +6,44 @@ from __future__ import annotations
 
 import math
 
-from yuntong.calls import store
-from yuntong.calls.models import CallOutcome, CallState
+from yuntong.calls import engine, store
+from yuntong.calls.models import CallOutcome, CallRecord, CallState
 from yuntong.cluster import nodes
 from yuntong.core.context import Context
 
 
 async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> int:
-    """Close the calls a stopped node left open as ``interrupted``; returns how many: at
-    start-up this node's previous run's, a dead node's and those without a node, in a sweep a
-    dead node's only (``cluster.nodes.recoverable``; a live node's calls are never touched).
+    """Close (or, with several nodes, take over) the calls a stopped node left open; returns
+    how many: at start-up this node's previous run's, a dead node's and those without a node,
+    in a sweep a dead node's only (``cluster.nodes.recoverable``; a live node's calls are never
+    touched).
 
-    An answered call is billed up to the last moment its server knew it was alive (its last
-    checkpoint, or its answer when there was none), never for the time the server was down;
-    it is recorded as having ended then."""
+    On the embedded single node every such call is closed as ``interrupted``: an answered one
+    billed up to the last moment its server knew it was alive (its last checkpoint, or its
+    answer when there was none), never for the time the server was down, and recorded as having
+    ended then. With several nodes (Redis) the parties' sockets come back on the surviving
+    nodes and a peer-to-peer call's media never went through the dead one: an answered call is
+    *taken over* by this node (fenced: one node wins) and goes on, ended later by its parties
+    or by their devices not coming back (``engine.do_watch_devices``); a ringing one is closed
+    as ``interrupted`` and its parties are told."""
     now = ctx.clock.now()
     async with ctx.db.session() as session:
         found = await store.open_record_owners(session)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
     if not owners:
         return 0
+    several = ctx.redis is not None
+    adopted: list[CallRecord] = []
+    closed: list[CallRecord] = []
     async with ctx.db.session() as session:
         records = await store.open_records(session, owners.nodes, owners.unowned)
         for record in records:
+            if several and record.node_id is not None and record.answered_at is not None:
+                if record.node_id == ctx.node_id or await store.take_over(
+                    session, record.id, record.node_id, ctx.node_id
+                ):
+                    adopted.append(record)
+                continue
             answered = record.answered_at
             duration_ms = 0
             ended = now
@@ -41,4 +56,10 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
             record.ended_at = ended
             record.duration_ms = duration_ms
             record.billable_seconds = math.ceil(duration_ms / 1000)
+            closed.append(record)
+    for record in adopted:
+        await engine.do_adopt(ctx, record)
+    if several:
+        for record in closed:
+            await engine.tell_ended(ctx, record)
     return len(records)

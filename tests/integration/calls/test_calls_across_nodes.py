@@ -9,6 +9,7 @@ node with its resume token keeps its call and gets what it missed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -136,3 +137,103 @@ async def test_a_device_that_resumes_on_the_other_node_keeps_its_call_and_what_i
     ended = await alice.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("answered", "hangup")
     await bob.expect("call.ended", call_id=call_id)
+
+
+async def test_an_answered_call_outlives_the_node_that_owned_it_and_is_recorded_in_full(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with two_nodes(
+        "postgres",
+        tmp_path,
+        redis_server.url,
+        reconnect_grace_s=GRACE_S,
+        node_keepalive_s=0.2,
+        node_dead_after_s=1.0,
+    ) as nodes:
+        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+        ringing_bob = await nodes.connect(nodes.b, await nodes.user("carol"), "carol")
+        answered = (
+            await alice.request(
+                "call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP}
+            )
+        )["call_id"]
+        await bob.expect("call.incoming", call_id=answered)
+        await bob.request("call.answer", {"call_id": answered, "sdp": FAKE_SDP})
+        await bob.request("call.media", {"call_id": answered, "state": "connected"})
+        await alice.expect("call.connected", call_id=answered)
+        ringing = await nodes.connect(nodes.a, await nodes.user("dave"), "dave")
+        still_ringing = (
+            await ringing.request(
+                "call.invite", {"to": ringing_bob.username, "media": "audio", "sdp": FAKE_SDP}
+            )
+        )["call_id"]
+        await ringing_bob.expect("call.incoming", call_id=still_ringing)
+        await nodes.advance(4)
+
+        await nodes.a.stop()  # node a is gone with both calls it owned
+        await alice.closed.wait()
+        alice.ws_url = nodes.b.ws_url  # the load balancer sends alice to node b
+        await alice.connect(resume=True)
+        assert alice.hello["resumed"] is True
+
+        # node b sweeps node a once it is dead: the ringing call ends, the answered one goes on
+        ended = await ringing_bob.expect("call.ended", call_id=still_ringing, timeout=10)
+        assert ended["outcome"] == "interrupted"
+        for _ in range(100):
+            if answered in engine_of(nodes.b.app_context).calls:
+                break
+            await asyncio.sleep(0.1)
+        assert answered in engine_of(nodes.b.app_context).calls
+        assert not bob.has("call.ended", call_id=answered)
+        await nodes.advance(6)
+        await alice.request("call.hangup", {"call_id": answered})
+        done = await bob.expect("call.ended", call_id=answered)
+        assert (done["outcome"], done["reason"]) == ("answered", "hangup")
+        await alice.expect("call.ended", call_id=answered)
+        found = await record(nodes.b, bob.token, answered)
+        # billed from the answer to the hang-up, the node's death included: the media never
+        # went through it
+        assert found["outcome"] == "answered" and found["billable_seconds"] == 10
+
+
+async def checkpoint(nodes: Nodes) -> None:
+    """Move the clock to the next call checkpoint (5 s) and let it run."""
+    await nodes.advance(5)
+    await asyncio.sleep(0.3)
+
+
+async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_come_back(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with two_nodes(
+        "postgres",
+        tmp_path,
+        redis_server.url,
+        reconnect_grace_s=GRACE_S,
+        node_keepalive_s=0.2,
+        node_dead_after_s=1.0,
+        call_checkpoint_s=5.0,
+    ) as nodes:
+        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+        call_id = (
+            await bob.request(
+                "call.invite", {"to": alice.username, "media": "audio", "sdp": FAKE_SDP}
+            )
+        )["call_id"]  # node b owns it
+        await alice.expect("call.incoming", call_id=call_id)
+        await alice.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+        await alice.request("call.media", {"call_id": call_id, "state": "connected"})
+        await bob.expect("call.connected", call_id=call_id)
+
+        await nodes.a.stop()  # alice's node dies, and alice never comes back
+        await asyncio.sleep(1.5)  # node a is dead for node b
+        await checkpoint(nodes)  # node b sees alice's device gone
+        assert not bob.has("call.ended", call_id=call_id)
+        for _ in range(int(GRACE_S / 5)):  # … and ends the call when her grace period is over
+            await checkpoint(nodes)
+        ended = await bob.expect("call.ended", call_id=call_id)
+        assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
+        found = await record(nodes.b, bob.token, call_id)
+        assert found["billable_seconds"] == 5 + GRACE_S
