@@ -1,7 +1,16 @@
-"""The client side of the realtime WebSocket (docs/protocol.md): envelopes, acks, heartbeats.
+"""The client side of the realtime WebSocket (docs/protocol.md): envelopes, acks, heartbeats,
+and reconnecting.
 
 :meth:`Signaling.request` sends a message with an ``id`` and waits for the ``ack`` or
 ``error`` carrying it back in ``re``; every other server message lands in an event queue.
+
+A socket that drops (the network, or the node behind the load balancer died or stopped) is
+opened again with a jittered back-off (0.1 s doubling to 2 s) and resumed with the resume token
+and the last ``seq`` seen, for at most ``resume_within_s`` (the server's grace period): the
+events missed are replayed into the queue, and calls go on, on whichever node the load balancer
+picks. Requests in flight when it dropped fail with ``ConnectionError``. A socket the server
+closed for good (logged out 4401, terminated 4403, a bad request 4400), or a resume the server
+no longer knows (``resumed: false``: the calls ended), ends the session: :data:`CLOSED`.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -21,6 +31,9 @@ from yuntong.client.aio import cancel_all
 
 VERSION = 1
 CLOSED = "connection.closed"  # local pseudo-event once the socket is gone
+FINAL_CLOSE_CODES = frozenset({4400, 4401, 4403})  # refused or ended by the server: no retry
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 2.0
 
 
 class SignalingError(Exception):
@@ -51,13 +64,25 @@ def ws_url(server: str, device: str, **params: str) -> str:
 class Signaling:
     """One authenticated WebSocket session for one device."""
 
-    def __init__(self, server: str, token: str, device: str, *, url: str | None = None) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        device: str,
+        *,
+        url: str | None = None,
+        resume_within_s: float = 20.0,
+    ) -> None:
         self.url = url or ws_url(server, device)
         self.token = token
         self.device = device
         self.hello: dict[str, Any] = {}
         self.last_seq = 0
         self.closed = False
+        self.resume_within_s = resume_within_s  # 0: never reconnect
+        self.resumes = 0  # times the session came back on a new socket
+        self._closing = False
+        self._resuming = False
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -69,17 +94,58 @@ class Signaling:
         """Open the socket and return the server's ``hello`` data."""
         if self._ws is not None:
             raise RuntimeError("already connected")
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        try:
-            self._ws = await connect(self.url, additional_headers=headers, open_timeout=timeout)
-        except InvalidHandshake as exc:  # e.g. HTTP 403 instead of the upgrade
-            raise ConnectionError(f"WebSocket refused: {exc}") from exc
-        self._hello = asyncio.get_running_loop().create_future()
-        self._tasks.append(asyncio.create_task(self._read(self._ws), name="signaling-read"))
-        self.hello = await asyncio.wait_for(asyncio.shield(self._hello), timeout)
+        self.hello = await self._open(self.url, timeout)
         heartbeat = float(self.hello.get("heartbeat_s") or 20.0)
         self._tasks.append(asyncio.create_task(self._heartbeat(heartbeat), name="signaling-ping"))
         return self.hello
+
+    async def _open(self, url: str, timeout: float) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            ws = await connect(url, additional_headers=headers, open_timeout=timeout)
+        except InvalidHandshake as exc:  # e.g. HTTP 403 instead of the upgrade
+            raise ConnectionError(f"WebSocket refused: {exc}") from exc
+        self._ws = ws
+        self._hello = asyncio.get_running_loop().create_future()
+        self._tasks.append(asyncio.create_task(self._read(ws), name="signaling-read"))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._hello), timeout)
+        except BaseException:
+            await ws.close()
+            raise
+
+    def _resume_url(self) -> str:
+        parts = urlsplit(self.url)
+        query = urlencode(
+            {
+                "device": self.hello.get("device_id") or self.device,
+                "resume": str(self.hello.get("resume_token", "")),
+                "last_seq": str(self.last_seq),
+            }
+        )
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+    async def _resume(self) -> None:
+        """Open the session again after a drop, and resume it; give up after
+        ``resume_within_s`` (the session is closed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.resume_within_s
+        delay = RETRY_FIRST_S
+        while not self._closing and loop.time() < deadline:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, RETRY_MAX_S)
+            try:
+                hello = await self._open(self._resume_url(), max(0.5, deadline - loop.time()))
+            except (OSError, TimeoutError, ConnectionError, InvalidHandshake):
+                continue
+            if not hello.get("resumed"):
+                break  # the server let the session go meanwhile: its calls are over
+            self.hello = hello
+            self.resumes += 1
+            self._resuming = False
+            return
+        self._resuming = False
+        self._closed(ConnectionError("signaling connection lost"))
 
     async def send(self, type_: str, data: dict[str, Any] | None = None) -> None:
         """Fire and forget: no ``id``, so the server sends no ack."""
@@ -106,6 +172,7 @@ class Signaling:
         return event
 
     async def close(self) -> None:
+        self._closing = True
         await cancel_all(self._tasks)
         if self._ws is not None:
             await self._ws.close()
@@ -127,7 +194,32 @@ class Signaling:
         except ConnectionClosed:
             pass
         finally:
-            self._closed(ConnectionError("signaling connection closed"))
+            self._lost(ws)
+
+    def _lost(self, ws: ClientConnection) -> None:
+        """A socket closed: the session's, unless a newer one replaced it."""
+        if self._ws is not ws:
+            return
+        self._ws = None
+        lost = ConnectionError("signaling connection closed")
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(lost)
+        if self._resuming:  # a socket opened to resume failed: the resume loop tries again
+            if self._hello is not None and not self._hello.done():
+                self._hello.set_exception(lost)
+            return
+        resumable = (
+            not self._closing
+            and self.resume_within_s > 0
+            and bool(self.hello.get("resume_token"))
+            and ws.close_code not in FINAL_CLOSE_CODES
+        )
+        if resumable:
+            self._resuming = True
+            self._tasks.append(asyncio.create_task(self._resume(), name="signaling-resume"))
+        else:
+            self._closed(lost)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         type_ = str(message.get("type"))
@@ -150,9 +242,9 @@ class Signaling:
             self._events.put_nowait(Event(type_, data, seq if isinstance(seq, int) else None))
 
     async def _heartbeat(self, interval: float) -> None:
-        with contextlib.suppress(ConnectionError, ConnectionClosed):
-            while True:
-                await asyncio.sleep(interval)
+        while not self.closed:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(ConnectionError, ConnectionClosed):  # resuming meanwhile
                 await self.send("ping")
 
     def _closed(self, exc: Exception) -> None:

@@ -63,8 +63,11 @@ async def test_pings_every_heartbeat_interval() -> None:
         await switch.stop()
 
 
-async def test_a_lost_connection_becomes_a_closed_event(plain_switch: Switch) -> None:
-    signaling = Signaling(plain_switch.url, token="alice", device="a")
+async def test_a_lost_connection_that_cannot_be_resumed_becomes_a_closed_event(
+    plain_switch: Switch,
+) -> None:
+    # the server is gone for longer than the client tries to resume (1 s here)
+    signaling = Signaling(plain_switch.url, token="alice", device="a", resume_within_s=1.0)
     await signaling.connect()
     await plain_switch.stop()
     seen: list[str] = []
