@@ -45,7 +45,7 @@ from yuntong.ops import gcwatch
 from yuntong.presence import service as presence
 from yuntong.presence import ws as presence_ws
 from yuntong.realtime import ws as realtime_ws
-from yuntong.realtime.connection import hub_of
+from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.terminals import api as terminals_api
@@ -53,7 +53,11 @@ from yuntong.web import pages, pages_meetings
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
-RECOVERIES = (calls_recovery.do_close_interrupted_calls, meeting_rooms.close_interrupted)
+RECOVERIES = (
+    calls_recovery.do_close_interrupted_calls,
+    meeting_rooms.close_interrupted,
+    forget_dead_devices,
+)
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         change_feed = await changes.start(ctx)
         hub = hub_of(ctx)
         hub.start()
+        await forget_dead_devices(ctx)  # before sockets: this node's previous run's devices
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
         presence.install(ctx)

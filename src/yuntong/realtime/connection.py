@@ -43,3 +43,9 @@ HUB = Piece(
 
 def hub_of(ctx: Context) -> Hub:
     return ctx.services.get(HUB)
+
+
+async def forget_dead_devices(ctx: Context, *, at_start: bool = True) -> int:
+    """A recovery (``cluster/recovery.py``): the online-device entries of dead nodes, and at
+    start-up of this node's previous run, are deleted (they count as offline already)."""
+    return await hub_of(ctx).recover(at_start=at_start)

@@ -31,7 +31,7 @@ from functools import partial
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from yuntong.cluster.nodes import live_view
+from yuntong.cluster.nodes import live_view, recoverable
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.core.shared import RedisLink, SharedUnavailable, redis_link
@@ -109,6 +109,10 @@ class Devices(ABC):
     async def forget_node(self, node_id: str) -> int:
         """Drop the entries of a node that died or restarted; how many."""
         return 0
+
+    async def holders(self) -> set[str]:
+        """The nodes that have entries."""
+        return set()
 
 
 class LocalDevices(Devices):
@@ -266,6 +270,20 @@ class RedisDevices(Devices):
             result[device_id] = node if node in live else None
         return result
 
+    async def holders(self) -> set[str]:
+        prefix = NODE_KEY.format("")
+
+        async def scan(r: Redis) -> set[str]:
+            return {
+                _text(key).removeprefix(prefix)
+                async for key in r.scan_iter(match=prefix + "*", count=1000)
+            }
+
+        try:
+            return await self.link.run(scan)
+        except SharedUnavailable:
+            return set()
+
     async def forget_node(self, node_id: str) -> int:
         node_key = NODE_KEY.format(node_id)
         prefix = f"{node_id}|"
@@ -309,3 +327,13 @@ def devices_for(ctx: Context, online_here: Callable[[int], Collection[str]]) -> 
     local = LocalDevices(ctx.node_id, online_here)
     link = redis_link(ctx)
     return local if link is None else RedisDevices(ctx, link, local)
+
+
+async def do_forget_dead_devices(ctx: Context, directory: Devices, *, at_start: bool) -> int:
+    """Delete the directory entries of dead nodes (and, at start-up, this node's previous
+    run's): they already count as offline; this frees their memory. Returns how many."""
+    owners = await recoverable(ctx, await directory.holders(), at_start=at_start)
+    forgotten = 0
+    for node_id in owners.nodes:
+        forgotten += await directory.forget_node(node_id)
+    return forgotten

@@ -21,7 +21,7 @@ from fastapi import WebSocket
 from yuntong.cluster import forward
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
-from yuntong.realtime.devices import devices_for
+from yuntong.realtime.devices import devices_for, do_forget_dead_devices
 from yuntong.realtime.protocol import encode, event
 
 if TYPE_CHECKING:
@@ -267,6 +267,10 @@ class Hub:
         forward.serve(self.ctx, HAND_OVER, self._hand_over)
 
     # -- queries ---------------------------------------------------------------------------
+
+    async def recover(self, *, at_start: bool = True) -> int:
+        """The directory entries of dead nodes (and of this node's previous run) go."""
+        return await do_forget_dead_devices(self.ctx, self.directory, at_start=at_start)
 
     def has_devices_here(self, user_id: int) -> bool:
         return bool(self.devices.get(user_id))

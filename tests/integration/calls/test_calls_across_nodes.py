@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
@@ -237,3 +238,11 @@ async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_
         assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
         found = await record(nodes.b, bob.token, call_id)
         assert found["billable_seconds"] == 5 + GRACE_S
+        # the sweep deleted the dead node's directory entries
+        shared = Redis.from_url(redis_server.url)
+        try:
+            assert await shared.hkeys(f"yuntong:dev:{alice.hello['user']['user_id']}") == []
+            assert not await shared.exists("yuntong:devnode:node-a")
+            assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
+        finally:
+            await shared.aclose()
