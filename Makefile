@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN_PACKAGES := janus janus-tools coturn
+TEST_WORKERS ?= 2
 TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk redis-server haproxy
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
@@ -49,7 +50,7 @@ run: system-run env
 	$(UV) run --frozen yuntong serve
 
 test: system-test env
-	$(UV) run --frozen pytest -q -p no:cacheprovider
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
 
 check: env
 	$(UV) run --frozen ruff format --check src tests bench
