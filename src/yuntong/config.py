@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     change_poll_s: float = Field(1.0, ge=0)
     ws_max_message_bytes: int = 64 * 1024
     ws_resume_buffer: int = 200
+    # admission control: sockets a node signs in and greets at once (on /ws and /ws/meeting
+    # each); beyond, a new socket is told node_busy with a retry hint and closed with 1013, so
+    # a reconnect storm (a node died, its sessions come here) never stalls the calls running
+    ws_max_opening: int = Field(64, ge=1)
     # permessage-deflate costs ~64 KB of zlib state and CPU per socket for little gain on
     # small signaling messages; off unless asked for
     ws_compression: bool = False

@@ -202,6 +202,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "This device was replaced and handed back; make the claim on the new device",
     ),
     "incident_not_found": (404, "找不到该故障记录", "No such incident"),
+    "node_busy": (
+        503,
+        "服务繁忙，请 {seconds} 秒后重试",
+        "The service is busy; try again in {seconds} s",
+    ),
     "node_unreachable": (
         503,
         "服务节点暂时无法响应，请稍后重试",

@@ -13,6 +13,9 @@ registered, and optionally a lane function. For every socket the gateway
   one gets the error and is closed with 1013);
 - runs the messages inline in arrival order, or, with a lane function, in lanes
   (:class:`Lanes`: ordered within a lane, lanes side by side, a bounded number in flight);
+- admits at most ``ws_max_opening`` sockets being signed in and greeted at once: one more is
+  sent ``node_busy`` with a jittered ``retry_after`` (1–3 s) and closed with 1013 (try again
+  later), so that a reconnect storm spreads out instead of starving the sockets already open;
 - closes a socket silent for 2.5 heartbeats (``heartbeat timeout``), on the injected clock, with
   the endpoint's code: 4408 on ``/ws``; 4008 on ``/ws/meeting``, where 4400-4499 tell the
   client not to reconnect (its refusals: removed, ended, ...).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -50,6 +54,11 @@ from yuntong.realtime.protocol import (
 )
 
 log = get_logger(__name__)
+SHED = Counter(
+    "yuntong_ws_shed_total",
+    "Sockets told to come back later (node_busy) as too many were opening at once",
+    ["endpoint"],
+)
 C = TypeVar("C")
 Handler: TypeAlias = Callable[[C, Any], Awaitable[dict[str, Any] | None]]
 HandlerTable: TypeAlias = dict[str, tuple[type[BaseModel], Handler[C]]]
@@ -83,6 +92,7 @@ class Gateway(Generic[C]):
         self.messages = messages  # client messages by result ("ok" or the error code)
         self.silent_close_code = silent_close_code  # closes a socket gone silent
         self.handlers: HandlerTable[C] = {}
+        self.opening = 0  # sockets being signed in and greeted now (admission control)
 
     def install(self, *tables: HandlerTable[C]) -> None:
         """Register the handler tables of the domains this endpoint serves."""
@@ -90,8 +100,12 @@ class Gateway(Generic[C]):
             self.handlers.update(table)
 
     async def serve(self, websocket: WebSocket) -> None:
+        ctx = get_context(websocket)
+        if self.opening >= ctx.settings.ws_max_opening:
+            await self._shed(websocket)
+            return
         try:
-            await self._serve(get_context(websocket), websocket)
+            await self._serve(ctx, websocket)
         except Exception as exc:
             error = unavailable_error(exc)
             if error is None:
@@ -107,19 +121,43 @@ class Gateway(Generic[C]):
                 )
                 await websocket.close(code=1013, reason="database_unavailable")
 
+    async def _shed(self, websocket: WebSocket) -> None:
+        """Too many sockets opening at once: "try again in a moment", with a jittered hint so
+        the retries spread out."""
+        SHED.labels(self.name).inc()
+        seconds = random.randint(1, 3)
+        error = YuntongError("node_busy", seconds=seconds, retry_after=seconds)
+        with contextlib.suppress(Exception):
+            await websocket.accept()
+            await websocket.send_text(
+                encode(reply("error", None, error.to_dict(request_locale(websocket))))
+            )
+            await websocket.close(code=1013, reason="node_busy")
+
     async def _serve(self, ctx: Context, websocket: WebSocket) -> None:
-        session = await self.authenticator.open(ctx, websocket)
+        self.opening += 1  # until greeted: what admission control counts
+        try:
+            session = await self.authenticator.open(ctx, websocket)
+        except BaseException:
+            self.opening -= 1
+            raise
         if session is None:
+            self.opening -= 1
             return
         lanes = Lanes() if self.lane_of is not None else None
         watchdog = Watchdog(ctx, session, self.silent_close_code)
         code = 1006
+        greeting = True
         try:
             await session.greet()
+            greeting = False
+            self.opening -= 1
             code = await self._read(ctx, websocket, session, watchdog, lanes)
         except WebSocketDisconnect:
             pass
         finally:
+            if greeting:
+                self.opening -= 1
             watchdog.cancel()
             session.stop()
             if lanes is not None:
