@@ -123,7 +123,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_url="/openapi.json",
     )
     app.state.ctx = ctx
-    realtime_ws.install(calls_ws.HANDLERS, presence_ws.HANDLERS, greeters=presence_ws.GREETERS)
+    realtime_ws.install(
+        calls_ws.HANDLERS,
+        presence_ws.HANDLERS,
+        greeters={**presence_ws.GREETERS, **calls_ws.GREETERS},
+    )
     contacts_service.show_presence_with(ctx, presence.statuses_of)
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)

@@ -19,7 +19,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -752,6 +752,24 @@ async def tell_ended(ctx: Context, record: CallRecord) -> None:
     await busy_marks(ctx).release(record.id, (record.caller_id, record.callee_id))
     await presence.do_publish(ctx, record.caller_id)
     await presence.do_publish(ctx, record.callee_id)
+
+
+async def ended_since_drop(ctx: Context, user_id: int, device: str) -> list[dict[str, Any]]:
+    """The ``call.ended`` of the device's calls that ended within the grace period (a device
+    resumed from a dead node missed them)."""
+    since = ctx.clock.now() - timedelta(seconds=ctx.settings.reconnect_grace_s)
+    async with ctx.db.session() as session:
+        records = await store.ended_for_device(session, user_id, device, since)
+    return [
+        _ended_payload(
+            r.id,
+            CallOutcome(str(r.outcome)),
+            public_reason(str(r.end_reason)),
+            r.hung_up_by,
+            r.billable_seconds,
+        )
+        for r in records
+    ]
 
 
 async def do_watch_devices(ctx: Context) -> int:

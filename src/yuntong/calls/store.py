@@ -84,6 +84,26 @@ async def take_over(session: AsyncSession, call_id: str, dead: str, node_id: str
     return bool(getattr(result, "rowcount", 0))
 
 
+async def ended_for_device(
+    session: AsyncSession, user_id: int, device: str, since: datetime
+) -> list[CallRecord]:
+    """Calls that ended since ``since`` in which ``device`` took part (placed, answered, or rang
+    on it, unanswered)."""
+    result = await session.execute(
+        select(CallRecord).where(
+            CallRecord.ended_at >= since,
+            or_(
+                and_(CallRecord.caller_id == user_id, CallRecord.caller_device == device),
+                and_(
+                    CallRecord.callee_id == user_id,
+                    or_(CallRecord.callee_device == device, CallRecord.callee_device.is_(None)),
+                ),
+            ),
+        )
+    )
+    return list(result.scalars())
+
+
 async def open_records(
     session: AsyncSession, nodes: Collection[str], unowned: bool
 ) -> list[CallRecord]:

@@ -101,3 +101,14 @@ HANDLERS: HandlerTable = {
     "call.media": (MediaState, media),
     "call.quality": (Quality, quality),
 }
+
+
+async def send_resync(conn: Connection) -> None:
+    """After a resume from a node that died (``hello.resync``): the calls of this device that
+    ended meanwhile are told again (their ``call.ended`` may have been lost with the node)."""
+    if conn.channel.resynced:
+        for data in await engine.ended_since_drop(conn.ctx, conn.user_id, conn.device_id):
+            await conn.channel.send_event("call.ended", data)
+
+
+GREETERS = {"call.ended": send_resync}

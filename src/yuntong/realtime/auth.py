@@ -130,6 +130,7 @@ class DeviceSession(Session[Connection]):
                     "resume_token": conn.channel.resume_token,
                     "heartbeat_s": conn.ctx.settings.heartbeat_interval_s,
                     "resumed": self.replay is not None,
+                    "resync": conn.channel.resynced,
                     "last_seq": conn.channel.seq,
                     "user": {
                         "user_id": conn.principal.user_id,

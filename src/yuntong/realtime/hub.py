@@ -41,6 +41,7 @@ class DeviceChannel:
         "gone_task",
         "locale",
         "resume_token",
+        "resynced",
         "seq",
         "session_id",
         "user_id",
@@ -56,6 +57,9 @@ class DeviceChannel:
         self.locale = locale
         self.connection_id = secrets.token_hex(8)
         self.resume_token = ""  # set by the hub when it attaches the channel
+        # resumed from a node that could not hand its buffer over (it died): what was sent in
+        # the gap is lost, and the greeters send what the device must know again
+        self.resynced = False
         self.seq = 0
         self.buffer: deque[tuple[int, str]] = deque(maxlen=buffer_size)
         self.ws: WebSocket | None = None
@@ -135,13 +139,16 @@ class Hub:
             channel.resume_token = resume_token  # the same token resumes it again
             channel.seq = last_seq
             replay = []
+            handed = None
             if placed.moved_from:
                 handed = await self._take_over(
                     placed.moved_from, user_id, placed.device_id, last_seq
                 )
-                if handed is not None:
-                    channel.seq = max(last_seq, int(handed["seq"]))
-                    replay = [str(text) for text in handed["events"]]
+            if handed is not None:
+                channel.seq = max(last_seq, int(handed["seq"]))
+                replay = [str(text) for text in handed["events"]]
+            else:
+                channel.resynced = True
             log.info("device_moved", user_id=user_id, node=placed.moved_from or placed.dead_from)
         else:
             channel.resume_token = token

@@ -246,3 +246,42 @@ async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_
             assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
         finally:
             await shared.aclose()
+
+
+async def test_a_device_back_from_a_dead_node_is_told_the_calls_that_ended_meanwhile(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    async with two_nodes(
+        "postgres",
+        tmp_path,
+        redis_server.url,
+        reconnect_grace_s=GRACE_S,
+        node_keepalive_s=0.2,
+        node_dead_after_s=1.0,
+    ) as nodes:
+        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+        call_id = (
+            await bob.request(
+                "call.invite", {"to": alice.username, "media": "audio", "sdp": FAKE_SDP}
+            )
+        )["call_id"]
+        await alice.expect("call.incoming", call_id=call_id)
+        await alice.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+        await bob.expect("call.answered", call_id=call_id)
+
+        await nodes.a.stop()  # alice's node dies …
+        await alice.closed.wait()
+        await nodes.advance(2)
+        await bob.request("call.hangup", {"call_id": call_id})  # … and the hang-up finds no one
+        await bob.expect("call.ended", call_id=call_id)
+
+        alice.ws_url = nodes.b.ws_url
+        await alice.connect(resume=True)
+        assert (alice.hello["resumed"], alice.hello["resync"]) == (True, True)
+        ended = await alice.expect("call.ended", call_id=call_id)
+        assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
+            "answered",
+            "hangup",
+            2,
+        )
