@@ -179,36 +179,32 @@ class LockIn(BaseModel):
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/admit", status_code=204)
 async def admit(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).admit(None, pid)
+    await control.do_admit(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/deny", status_code=204)
 async def deny(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).deny(None, pid)
+    await control.do_deny(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/admit-all")
 async def admit_all(ctx: Ctx, user: User, meeting_id: str) -> dict[str, int]:
-    return {
-        "admitted": await (await control.check_may_control(ctx, user, meeting_id)).admit(None, None)
-    }
+    return {"admitted": await control.do_admit(ctx, user, meeting_id, None)}
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/mute", status_code=204)
 async def mute(ctx: Ctx, user: User, meeting_id: str, pid: str, data: MuteIn) -> None:
-    room = await control.check_may_control(ctx, user, meeting_id)
-    await room.mute(None, pid, data.audio, data.video, data.ask_to_unmute)
+    await control.do_mute(ctx, user, meeting_id, pid, data.audio, data.video, data.ask_to_unmute)
 
 
 @router.post("/meetings/{meeting_id}/mute-all")
 async def mute_all(ctx: Ctx, user: User, meeting_id: str, data: MuteIn) -> dict[str, int]:
-    room = await control.check_may_control(ctx, user, meeting_id)
-    return {"muted": await room.mute_all(None, data.ask_to_unmute)}
+    return {"muted": await control.do_mute_all(ctx, user, meeting_id, data.ask_to_unmute)}
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/remove", status_code=204)
 async def remove(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).remove(None, pid)
+    await control.do_remove(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/role", status_code=204)
@@ -218,7 +214,7 @@ async def role(ctx: Ctx, user: User, meeting_id: str, pid: str, data: RoleIn) ->
 
 @router.post("/meetings/{meeting_id}/lock", status_code=204)
 async def lock(ctx: Ctx, user: User, meeting_id: str, data: LockIn) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).set_locked(None, data.locked)
+    await control.do_lock(ctx, user, meeting_id, data.locked)
 
 
 class AttendanceOut(BaseModel):

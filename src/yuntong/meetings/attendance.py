@@ -40,6 +40,16 @@ class Attendee(Protocol):
     @property
     def joined_at(self) -> datetime | None: ...
     @property
+    def carried_s(self) -> int: ...
+    @property
+    def counted_from(self) -> datetime | None: ...
+    @property
+    def host_muted_audio(self) -> bool: ...
+    @property
+    def host_muted_video(self) -> bool: ...
+    @property
+    def must_ask_to_unmute(self) -> bool: ...
+    @property
     def sent_video(self) -> bool: ...
     @property
     def loss_pct(self) -> float: ...
@@ -54,7 +64,10 @@ def media_of(p: Attendee) -> str:
 
 
 def _seconds(p: Attendee, now: datetime) -> int:
-    return max(0, int((now - p.joined_at).total_seconds())) if p.joined_at else 0
+    """The stay's seconds: those carried over from a node that ran it before (a take-over,
+    up to its last checkpoint) and those counted here."""
+    here = max(0, int((now - p.counted_from).total_seconds())) if p.counted_from else 0
+    return p.carried_s + here
 
 
 async def write(
@@ -74,12 +87,28 @@ async def write(
                 role=p.role.value,
             )
             s.add(row)
-        row.role = p.role.value
+        _controls(row, p)
         row.node_id = ctx.node_id
         if waited and row.waited_at is None:
             row.waited_at = now
         if joined and row.joined_at is None:
             row.joined_at = p.joined_at or now
+
+
+def _controls(row: MeetingAttendance, p: Attendee) -> None:
+    row.role = p.role.value
+    row.muted_audio = p.host_muted_audio
+    row.muted_video = p.host_muted_video
+    row.ask_to_unmute = p.must_ask_to_unmute
+
+
+async def save_controls(ctx: Context, p: Attendee) -> None:
+    """A host changed ``p``'s role or mutes: written at once, so that a node taking the
+    meeting over keeps them."""
+    async with ctx.db.session() as s:
+        row = await s.get(MeetingAttendance, p.id)
+        if row is not None and row.left_at is None:
+            _controls(row, p)
 
 
 async def close(ctx: Context, host_user_id: int, p: Attendee, reason: str) -> None:

@@ -167,6 +167,10 @@ async def set_janus_node(s: AsyncSession, meeting_id: str, node: str) -> None:
     await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(janus_node=node))
 
 
+async def set_room_locked(s: AsyncSession, meeting_id: str, locked: bool) -> None:
+    await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(room_locked=locked))
+
+
 def _owned(column: Mapped[str | None], nodes: Collection[str], unowned: bool) -> Any:
     """Rows of ``nodes`` (and, if ``unowned``, rows without a node)."""
     owned = column.in_(list(nodes))
@@ -252,3 +256,86 @@ async def close_stay_at_checkpoint(s: AsyncSession, row: MeetingAttendance, reas
         .where(MeetingAttendance.id == row.id, MeetingAttendance.left_at.is_(None))
         .values(left_at=row.joined_at + timedelta(seconds=row.seconds), leave_reason=reason)
     )
+
+
+# --- the owner lease of a live meeting (meetings/live/lease.py) ------------------------------
+
+
+def _lease_free(me: str, now: datetime) -> Any:
+    """A meeting's lease is free for ``me``: nobody's, expired, or ``me``'s (a previous run)."""
+    return or_(Meeting.owner_until.is_(None), Meeting.owner_until <= now, Meeting.node_id == me)
+
+
+async def take_owner_lease(
+    s: AsyncSession, meeting_id: str, me: str, now: datetime, until: datetime
+) -> int | None:
+    """Take the lease of a meeting not ended if it is free for ``me``: its new fence, or None
+    (another node holds it, or the meeting has ended)."""
+    taken = await s.execute(
+        update(Meeting)
+        .where(
+            Meeting.id == meeting_id,
+            Meeting.status != MeetingStatus.ENDED,
+            _lease_free(me, now),
+        )
+        .values(node_id=me, owner_fence=Meeting.owner_fence + 1, owner_until=until)
+    )
+    if not getattr(taken, "rowcount", 0):
+        return None
+    # a meeting taken over: its open stays are this node's to continue (and to recover)
+    await s.execute(
+        update(MeetingAttendance)
+        .where(MeetingAttendance.meeting_id == meeting_id, MeetingAttendance.left_at.is_(None))
+        .values(node_id=me)
+    )
+    fence = await s.scalar(select(Meeting.owner_fence).where(Meeting.id == meeting_id))
+    return None if fence is None else int(fence)
+
+
+async def stays_to_take_over(s: AsyncSession, meeting_id: str) -> list[MeetingAttendance]:
+    """A live meeting's stays a room taking it over needs: those open (in the room or its
+    lobby) and those removed (kept out)."""
+    found = await s.execute(
+        select(MeetingAttendance).where(
+            MeetingAttendance.meeting_id == meeting_id,
+            or_(
+                MeetingAttendance.removed.is_(True),
+                MeetingAttendance.left_at.is_(None)
+                & or_(
+                    MeetingAttendance.joined_at.is_not(None),
+                    MeetingAttendance.waited_at.is_not(None),
+                ),
+            ),
+        )
+    )
+    return list(found.scalars())
+
+
+def _held(meeting_id: str, me: str, fence: int) -> tuple[Any, ...]:
+    return Meeting.id == meeting_id, Meeting.node_id == me, Meeting.owner_fence == fence
+
+
+async def renew_owner_lease(
+    s: AsyncSession, meeting_id: str, me: str, fence: int, until: datetime
+) -> bool:
+    """Extend ``me``'s lease; False when another node has taken it since (fenced out)."""
+    renewed = await s.execute(
+        update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=until)
+    )
+    return bool(getattr(renewed, "rowcount", 0))
+
+
+async def release_owner_lease(s: AsyncSession, meeting_id: str, me: str, fence: int) -> None:
+    await s.execute(update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=None))
+
+
+async def owner_of(s: AsyncSession, meeting_id: str, now: datetime) -> str | None:
+    """The node holding the meeting's unexpired lease, if any."""
+    found = await s.scalar(
+        select(Meeting.node_id).where(
+            Meeting.id == meeting_id,
+            Meeting.status != MeetingStatus.ENDED,
+            Meeting.owner_until > now,
+        )
+    )
+    return None if found is None else str(found)

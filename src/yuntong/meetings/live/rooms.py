@@ -1,6 +1,7 @@
 """The live meetings of this node: their rooms, opening one (on the least-loaded healthy
-Janus node), the Janus handles that lead events back to their participant, and start-up
-recovery of the meetings a previous process left live."""
+Janus node, under the meeting's owner lease), the Janus handles that lead events back to their
+participant, taking over the meetings a dead node left live, and start-up recovery of the
+meetings a previous process left live."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import asyncio
 from prometheus_client import Gauge
 
 from yuntong.core.context import Context, Piece
-from yuntong.meetings import attendance, service
+from yuntong.core.errors import YuntongError
+from yuntong.meetings import attendance, service, store
+from yuntong.meetings.live import lease
 from yuntong.meetings.live.participant import Handles, Participant
 from yuntong.meetings.live.room import Room
+from yuntong.meetings.models import MeetingStatus
 
 ROOMS_LIVE = Gauge("yuntong_meetings_live", "Meetings live on this node")
 
@@ -61,7 +65,10 @@ def live_room(ctx: Context, meeting_id: str) -> Room | None:
 
 
 async def open_room(ctx: Context, meeting_id: str) -> Room:
-    """The live room of a meeting, created on the least-loaded healthy Janus node if needed."""
+    """The live room of a meeting, created on the least-loaded healthy Janus node if needed,
+    once this node holds the meeting's owner lease (``node_unreachable`` while another node
+    holds it). A meeting still live from a node that died is taken over: its room opens with
+    the stays that node left (:meth:`Room.restore`)."""
     rooms = rooms_of(ctx)
     lock = rooms.opening.setdefault(meeting_id, asyncio.Lock())
     async with lock:
@@ -70,8 +77,19 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
             return room
         meeting = await service.get_meeting(ctx, meeting_id)
         service.check_joinable(meeting, ctx.clock.now())
-        room = Room(ctx, meeting, rooms.by_handle, rooms.forget)
-        await room.open()
+        held = await lease.take(ctx, meeting_id)
+        if held is None:
+            raise YuntongError("node_unreachable", retry_after=1)
+        room = Room(ctx, meeting, held, rooms.by_handle, rooms.forget)
+        try:
+            if meeting.status == MeetingStatus.LIVE:
+                async with ctx.db.session() as s:
+                    stays = await store.stays_to_take_over(s, meeting_id)
+                room.restore(stays, meeting.room_locked)
+            await room.open()
+        except BaseException:
+            await room.discard()
+            raise
         rooms.rooms[meeting_id] = room
         ROOMS_LIVE.set(len(rooms.rooms))
         return room
