@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         contacts_service.install(ctx)
         presence.install(ctx)
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
+        janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
         closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)

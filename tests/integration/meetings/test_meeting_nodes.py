@@ -8,6 +8,7 @@ real Janus; participants are real aiortc clients connected to the node the test 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from yuntong.meetings.models import Meeting
 pytestmark = needs_janus
 QUIET = {"publish_audio": False, "publish_video": False}
 LEASE_S = 1.0
+EVENTS_PASSWORD = "remote-janus-secret"
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ async def nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Node
             janus_health_interval_s=0.5,
             meeting_lease_s=LEASE_S,
             forward_timeout_s=5.0,
+            janus_events_password=EVENTS_PASSWORD,
         ) as started,
     ):
         await janus_ready(started.a)
@@ -149,3 +152,36 @@ async def test_host_controls_sent_to_the_other_node_reach_the_room(nodes: Nodes)
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_janus_events_posted_to_the_other_node_reach_the_room(nodes: Nodes) -> None:
+    host, member = await person(nodes), await person(nodes)
+    meeting = await create_meeting(nodes.a, host)
+    alice = await connect(nodes.a, meeting, token=host, **QUIET)
+    bob = await connect(nodes.a, meeting, token=member, publish_video=False)
+    try:
+        room = live_room(nodes.a.app_context, meeting["id"])
+        assert room is not None
+        await wait_for(lambda: "camera" in room.get(bob.participant_id).feeds, timeout=10)
+        handle_id = room.get(bob.participant_id).feeds["camera"].handle.id
+        # Janus posts statistics of bob's uplink to node b: a poor link, seen in the room on a
+        event = {
+            "type": 32,
+            "handle_id": handle_id,
+            "event": {"media": "audio", "in-link-quality": 10},
+        }
+        token = base64.b64encode(f"janus:{EVENTS_PASSWORD}".encode()).decode()
+        posted = await api(
+            nodes.b,
+            None,
+            "POST",
+            "/internal/janus/events",
+            json=[event],
+            headers={"Authorization": f"Basic {token}"},
+        )
+        assert posted.status_code == 200, posted.text
+        quality = await alice.wait_event("meeting.quality")
+        assert quality.data == {"participant_id": bob.participant_id, "level": "poor"}
+    finally:
+        await alice.close()
+        await bob.close()
