@@ -173,15 +173,16 @@ async def bill_stay(
 async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     """Stays left open by a stopped node (``cluster.nodes.recoverable``: at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only): each is billed up to its last checkpoint and closed there (``server_stopped``);
-    how many."""
+    only), of meetings no node owns now (their lease expired): each is billed up to its last
+    checkpoint and closed there (``server_stopped``); how many."""
     async with ctx.db.session() as s:
         found = await store.open_stay_owners(s)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
     if not owners:
         return 0
+    now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        stays = await store.open_stays(s, owners.nodes, owners.unowned)
+        stays = await store.open_stays(s, owners.nodes, owners.unowned, ctx.node_id, now)
     for row, host_id in stays:  # billed first: a crash in between bills nothing twice
         await bill_stay(ctx, host_id, row, row.seconds, row.media)
     async with ctx.db.session() as s:

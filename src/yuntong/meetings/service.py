@@ -429,6 +429,8 @@ async def do_mark_live(
             raise YuntongError("node_unreachable", retry_after=1)
         if meeting.status != MeetingStatus.LIVE:
             move(meeting, MeetingStatus.LIVE)
+        else:  # taken over from a node that stopped: its open stays go on here
+            await store.move_open_stays(s, meeting_id, ctx.node_id)
         meeting.janus_node = janus_node
         meeting.janus_room = janus_room
         meeting.started_at = ctx.clock.now()
@@ -474,18 +476,28 @@ async def do_record_node(ctx: Context, meeting_id: str, janus_node: str) -> None
         await store.set_janus_node(s, meeting_id, janus_node)
 
 
+async def do_reschedule_abandoned(ctx: Context, meeting_id: str) -> int:
+    """A live meeting no node runs (its lease is free) waits for its participants again."""
+    now = nodes.node_of(ctx).clock.now()
+    async with ctx.db.session() as s:
+        return await store.reschedule_live_meeting(s, meeting_id, ctx.node_id, now)
+
+
 async def do_reschedule_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     """Meetings a stopped node left live wait for their participants again (at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only: ``cluster.nodes.recoverable``)."""
+    only: ``cluster.nodes.recoverable``), once their owner lease has expired."""
     check_move(MeetingStatus.LIVE, MeetingStatus.SCHEDULED)
     async with ctx.db.session() as s:
         found = await store.live_meeting_owners(s)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
     if not owners:
         return 0
+    now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        return await store.reschedule_live_meetings(s, owners.nodes, owners.unowned)
+        return await store.reschedule_live_meetings(
+            s, owners.nodes, owners.unowned, ctx.node_id, now
+        )
 
 
 # --- invitations ----------------------------------------------------------------------------

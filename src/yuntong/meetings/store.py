@@ -185,12 +185,29 @@ async def live_meeting_owners(s: AsyncSession) -> set[str | None]:
     return set(found.scalars())
 
 
-async def reschedule_live_meetings(s: AsyncSession, nodes: Collection[str], unowned: bool) -> int:
-    """Meetings left live by the processes of ``nodes`` wait for their participants again."""
+async def reschedule_live_meetings(
+    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
+) -> int:
+    """Meetings left live by the processes of ``nodes`` wait for their participants again
+    (once their owner lease is free for ``me``)."""
     done = await s.execute(
         update(Meeting)
-        .where(Meeting.status == MeetingStatus.LIVE, _owned(Meeting.node_id, nodes, unowned))
-        .values(status=MeetingStatus.SCHEDULED, janus_room=None)
+        .where(
+            Meeting.status == MeetingStatus.LIVE,
+            _owned(Meeting.node_id, nodes, unowned),
+            _lease_free(me, now),
+        )
+        .values(status=MeetingStatus.SCHEDULED, janus_room=None, owner_until=None)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+async def reschedule_live_meeting(s: AsyncSession, meeting_id: str, me: str, now: datetime) -> int:
+    """One live meeting whose lease is free for ``me`` waits for its participants again."""
+    done = await s.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.LIVE, _lease_free(me, now))
+        .values(status=MeetingStatus.SCHEDULED, janus_room=None, owner_until=None)
     )
     return int(getattr(done, "rowcount", 0) or 0)
 
@@ -237,13 +254,19 @@ async def open_stay_owners(s: AsyncSession) -> set[str | None]:
 
 
 async def open_stays(
-    s: AsyncSession, nodes: Collection[str], unowned: bool
+    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
 ) -> list[tuple[MeetingAttendance, int]]:
-    """The stays of ``nodes`` joined and not left, with their meeting's host (who pays)."""
+    """The stays of ``nodes`` joined and not left, with their meeting's host (who pays), of
+    meetings whose owner lease is free for ``me`` (a live meeting's stays wait while its
+    lease runs: the node taking it over continues them)."""
     found = await s.execute(
         select(MeetingAttendance, Meeting.host_id)
         .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
-        .where(*_open_stay(), _owned(MeetingAttendance.node_id, nodes, unowned))
+        .where(
+            *_open_stay(),
+            _owned(MeetingAttendance.node_id, nodes, unowned),
+            _lease_free(me, now),
+        )
     )
     return [(row, host_id) for row, host_id in found.all()]
 
@@ -282,14 +305,17 @@ async def take_owner_lease(
     )
     if not getattr(taken, "rowcount", 0):
         return None
-    # a meeting taken over: its open stays are this node's to continue (and to recover)
+    fence = await s.scalar(select(Meeting.owner_fence).where(Meeting.id == meeting_id))
+    return None if fence is None else int(fence)
+
+
+async def move_open_stays(s: AsyncSession, meeting_id: str, me: str) -> None:
+    """A meeting taken over: its open stays are ``me``'s to continue (and to recover)."""
     await s.execute(
         update(MeetingAttendance)
         .where(MeetingAttendance.meeting_id == meeting_id, MeetingAttendance.left_at.is_(None))
         .values(node_id=me)
     )
-    fence = await s.scalar(select(Meeting.owner_fence).where(Meeting.id == meeting_id))
-    return None if fence is None else int(fence)
 
 
 async def stays_to_take_over(s: AsyncSession, meeting_id: str) -> list[MeetingAttendance]:
@@ -327,6 +353,24 @@ async def renew_owner_lease(
 
 async def release_owner_lease(s: AsyncSession, meeting_id: str, me: str, fence: int) -> None:
     await s.execute(update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=None))
+
+
+async def meetings_to_take_over(s: AsyncSession, me: str, now: datetime) -> list[tuple[str, str]]:
+    """Live meetings of other nodes whose owner lease is free and that someone is still in
+    (an open stay): (meeting id, the node that ran it)."""
+    found = await s.execute(
+        select(Meeting.id, Meeting.node_id)
+        .join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+        .where(
+            Meeting.status == MeetingStatus.LIVE,
+            Meeting.node_id.is_not(None),
+            Meeting.node_id != me,
+            _lease_free(me, now),
+            *_open_stay(),
+        )
+        .distinct()
+    )
+    return [(str(meeting_id), str(node)) for meeting_id, node in found.all()]
 
 
 async def owner_of(s: AsyncSession, meeting_id: str, now: datetime) -> str | None:

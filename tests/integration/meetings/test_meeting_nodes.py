@@ -157,7 +157,7 @@ async def test_host_controls_sent_to_the_other_node_reach_the_room(nodes: Nodes)
 async def test_janus_events_posted_to_the_other_node_reach_the_room(nodes: Nodes) -> None:
     host, member = await person(nodes), await person(nodes)
     meeting = await create_meeting(nodes.a, host)
-    alice = await connect(nodes.a, meeting, token=host, **QUIET)
+    alice = await connect(nodes.a, meeting, token=host, auto_subscribe=False, **QUIET)
     bob = await connect(nodes.a, meeting, token=member, publish_video=False)
     try:
         room = live_room(nodes.a.app_context, meeting["id"])
