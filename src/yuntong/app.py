@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         presence.install(ctx)
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
         janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
+        meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
         closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)

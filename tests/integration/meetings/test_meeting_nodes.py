@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import update
 
 from tests.support.janus import needs_janus, running_janus
-from tests.support.meetings import api, connect, create_meeting, janus_ready
+from tests.support.meetings import all_see_all, api, connect, create_meeting, janus_ready
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.server import wait_for
-from yuntong.client.meeting import MeetingClient
+from yuntong.client.meeting import MeetingClient, MeetingError
 from yuntong.core.errors import YuntongError
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room, open_room
@@ -185,3 +185,39 @@ async def test_janus_events_posted_to_the_other_node_reach_the_room(nodes: Nodes
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_a_participant_on_the_other_node_is_in_the_room_through_a_relay(
+    nodes: Nodes,
+) -> None:
+    host, member = await person(nodes), await person(nodes)
+    meeting = await create_meeting(nodes.a, host)
+    alice = await connect(nodes.a, meeting, token=host)
+    clients = [alice]
+    try:
+        # bob's socket reaches node b; the room runs on node a: b relays it there
+        bob = await connect(nodes.b, meeting, token=member)
+        clients.append(bob)
+        assert live_room(nodes.b.app_context, meeting["id"]) is None
+        room = live_room(nodes.a.app_context, meeting["id"])
+        assert room is not None and room.get(bob.participant_id).state.value == "joined"
+        assert {p["id"] for p in bob.room["participants"]} == {
+            alice.participant_id,
+            bob.participant_id,
+        }
+        # media both ways: bob published and subscribed through the relay
+        await all_see_all([alice, bob], frames=5)
+        # a host control on node a reaches bob's socket on node b
+        await alice.request("meeting.mute", {"participant_id": bob.participant_id, "audio": True})
+        assert (await bob.wait_event("meeting.muted")).data["audio"] is True
+        # an error from the owner comes back as it is
+        with pytest.raises(MeetingError) as refused:
+            await bob.request("meeting.remove", {"participant_id": alice.participant_id})
+        assert refused.value.code == "meeting_forbidden"
+        # bob leaves through the relay: alice sees it
+        await bob.leave()
+        left = await alice.wait_event("meeting.left")
+        assert left.data == {"participant_id": bob.participant_id, "reason": "left"}
+    finally:
+        for client in clients:
+            await client.close()

@@ -12,12 +12,13 @@ node or another healthy one, creates the VideoRoom again, gives every participan
 Janus session and tells the clients ``meeting.media_reset``: who is in, with which role,
 muted or not, is kept here and survives.
 
-The room runs only while this node holds the meeting's owner lease (:mod:`.lease`), renewed
-by the room; a room that lost it (this node stalled and another took the meeting over)
-stops acting at once (:meth:`Room.abandon`). A room opened for a meeting another node left
-live (it died) picks up its open stays first (:meth:`Room.restore`): who was in or waiting,
-their roles and the host's mutes, the lock; each stay's billing continues from its last
-checkpoint once its participant is back.
+The room runs only while this node holds the meeting's owner lease (:mod:`.lease`, kept by
+:mod:`.ownership`); a room that lost it (this node stalled and another took the meeting over)
+stops acting at once (:meth:`Room.abandon`).
+
+Over 600 lines: the room is the one owner of a meeting's live state, and every concern that
+can stand alone is a sibling module already (Janus, publishing, simulcast, chat, policy,
+ownership); what remains here are the state's transitions, which share one lock.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import Any
 from prometheus_client import Gauge
 from sqlalchemy.exc import SQLAlchemyError
 
-from yuntong.cluster.nodes import node_of
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -51,7 +51,7 @@ from yuntong.meetings.live.participant import (
 )
 from yuntong.meetings.live.publishing import Publishing
 from yuntong.meetings.live.simulcast import Simulcast
-from yuntong.meetings.models import Meeting, MeetingAttendance, Role
+from yuntong.meetings.models import Meeting, Role
 
 log = get_logger(__name__)
 PARTICIPANTS = Gauge("yuntong_meeting_participants", "Participants in meetings on this node")
@@ -109,64 +109,20 @@ class Room:
             raise
         self._watch = asyncio.create_task(self._watch_janus(), name=f"room-{self.number}")
         self.spawn(self._checkpoint_loop())
-        self.spawn(self._keep_lease())
         self._arm_empty_timer()
         log.info("meeting_room_opened", meeting=self.meeting_id, node=node.name)
 
-    def restore(self, stays: list[MeetingAttendance], locked: bool) -> None:
-        """Take over the open stays another node's room left (it died): the participants come
-        back as they were — in or waiting, role, the host's mutes — and each keeps its place
-        for the reconnect grace period; a stay's seconds continue from its last checkpoint
-        once its participant is back. Removed participants stay out."""
-        self.locked = locked
-        for row in stays:
-            if row.removed:
-                self._ban(row.user_id, row.guest_key)
-                continue
-            p = Participant(
-                id=row.id,
-                name=row.name,
-                role=Role(row.role),
-                user_id=row.user_id,
-                guest_key=row.guest_key,
-                state=JOINED if row.joined_at is not None else WAITING,
-                host_muted_audio=row.muted_audio,
-                host_muted_video=row.muted_video,
-                must_ask_to_unmute=row.ask_to_unmute,
-                joined_at=row.joined_at,
-                carried_s=row.seconds,
-                media_lost=True,
-                sent_video=row.media == "video",
-            )
-            p.chat = chat.allowance(self.ctx)
-            self.participants.add(p)
-            if p.state == JOINED:
-                PARTICIPANTS.inc()
-            p.grace = self._grace(p)
-        log.warning("meeting_taken_over", meeting=self.meeting_id, participants=len(stays))
-
-    def _ban(self, user_id: int | None, guest_key: str | None) -> None:
+    def ban(self, user_id: int | None, guest_key: str | None) -> None:
         if user_id is not None:
             self.banned_users.add(user_id)
         if guest_key is not None:
             self.banned_guests.add(guest_key)
 
-    def _grace(self, p: Participant) -> Timer:
+    def grace_for(self, p: Participant) -> Timer:
         return self.ctx.clock.call_later(
             self.ctx.settings.meeting_reconnect_grace_s,
             lambda: self.spawn(self.leave(p, "connection_lost")),
         )
-
-    async def _keep_lease(self) -> None:
-        """Renew the owner lease every third of it; once it is lost, stop acting."""
-        clock = node_of(self.ctx).clock
-        while not self.closed:
-            await clock.sleep(self.ctx.settings.meeting_lease_s / 3)
-            if self.closed:
-                return
-            if not await lease.renew(self.ctx, self.lease):
-                self.spawn(self.abandon())
-                return
 
     async def _watch_janus(self) -> None:
         """When the Janus connection ends while the room is open, bring the media back."""
@@ -360,7 +316,7 @@ class Room:
         if p.socket is not socket or p.state == LEFT:
             return
         p.socket = None
-        p.grace = self._grace(p)
+        p.grace = self.grace_for(p)
 
     async def _drop_media(self, p: Participant, notify: bool = True) -> None:
         for feed in list(p.feeds.values()):
@@ -545,7 +501,7 @@ class Room:
         policy.check_host_controls(actor)
         q = self.get(participant_id)
         policy.check_may_control(actor, q)
-        self._ban(q.user_id, q.guest_key)
+        self.ban(q.user_id, q.guest_key)
         await self.feeds.kick(q)
         await self.participants.send(q, "meeting.removed", {})
         socket = q.socket

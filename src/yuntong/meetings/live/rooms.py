@@ -14,7 +14,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.meetings import attendance, service, store
-from yuntong.meetings.live import lease
+from yuntong.meetings.live import lease, ownership
 from yuntong.meetings.live.participant import Handles, Participant
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.models import MeetingStatus
@@ -71,7 +71,7 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
     """The live room of a meeting, created on the least-loaded healthy Janus node if needed,
     once this node holds the meeting's owner lease (``node_unreachable`` while another node
     holds it). A meeting still live from a node that died is taken over: its room opens with
-    the stays that node left (:meth:`Room.restore`)."""
+    the stays that node left (:func:`.ownership.restore`)."""
     rooms = rooms_of(ctx)
     lock = rooms.opening.setdefault(meeting_id, asyncio.Lock())
     async with lock:
@@ -88,8 +88,9 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
             if meeting.status == MeetingStatus.LIVE:
                 async with ctx.db.session() as s:
                     stays = await store.stays_to_take_over(s, meeting_id)
-                room.restore(stays, meeting.room_locked)
+                ownership.restore(room, stays, meeting.room_locked)
             await room.open()
+            room.spawn(ownership.keep_lease(room))
         except BaseException:
             await room.discard()
             raise
