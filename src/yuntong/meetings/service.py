@@ -429,6 +429,7 @@ async def do_mark_live(
             raise YuntongError("node_unreachable", retry_after=1)
         if meeting.status != MeetingStatus.LIVE:
             move(meeting, MeetingStatus.LIVE)
+            meeting.room_locked = False  # a new room starts unlocked
         else:  # taken over from a node that stopped: its open stays go on here
             await store.move_open_stays(s, meeting_id, ctx.node_id)
         meeting.janus_node = janus_node

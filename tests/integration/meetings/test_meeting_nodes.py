@@ -20,7 +20,7 @@ from tests.support.meetings import all_see_all, api, connect, create_meeting, ja
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.server import wait_for
-from yuntong.client.meeting import MeetingClient, MeetingError
+from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 from yuntong.core.errors import YuntongError
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room, open_room
@@ -141,6 +141,15 @@ async def test_host_controls_sent_to_the_other_node_reach_the_room(nodes: Nodes)
         )
         assert removed.status_code == 204, removed.text
         await carol.wait_event("meeting.removed")
+        # lock the room through node b: node b then issues no ticket to a newcomer either
+        locked = await api(nodes.b, host, "POST", f"{base}/lock", json={"locked": True})
+        assert locked.status_code == 204, locked.text
+        assert (await alice.wait_event("meeting.state")).data["locked"] is True
+        with pytest.raises(MeetingError) as refused_ticket:
+            await get_ticket(
+                nodes.b.url, meeting["number"], passcode=meeting["passcode"], display_name="Dave"
+            )
+        assert refused_ticket.value.code == "meeting_locked"
         # end for everyone through node b: the room on node a ends, its participants are told
         ended = await api(nodes.b, host, "POST", f"{base}/end")
         assert ended.status_code == 204, ended.text
