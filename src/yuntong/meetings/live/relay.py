@@ -150,7 +150,7 @@ async def attach(
     relayed = Relayed(ctx, owner, meeting_id, "", conn, socket)
     relays.by_conn[conn] = relayed  # events may follow the hello at once
     try:
-        hello = await forward.ask(ctx, owner, FORWARDED_SOCKET, request, timeout_s=RELAY_TIMEOUT_S)
+        hello = await forward.ask(ctx, owner, FORWARDED_SOCKET, request)
     except BaseException:
         relays.by_conn.pop(conn, None)
         raise
