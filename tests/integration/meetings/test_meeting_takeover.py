@@ -4,7 +4,8 @@ the lobby and the host's mutes; the participants reconnect to the survivor with 
 and are who they were; each stay goes on from its last checkpoint, billed once.
 
 Two ``yuntong serve`` processes on one PostgreSQL database and one Redis (behind HAProxy, as
-in production; the test reaches each node directly), one real Janus shared by both."""
+in production; the test reaches each node directly), one real Janus shared by both; one
+participant's socket is relayed by the survivor to the dying owner."""
 
 from __future__ import annotations
 
@@ -100,7 +101,8 @@ async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) 
         alice = await connect(first, meeting, token=host, **QUIET)
         bob = await connect(first, meeting, token=member, join=False, **QUIET)
         carol = await connect(first, meeting, name="Carol", join=False, **QUIET)
-        dave = await connect(first, meeting, name="Dave", join=False, **QUIET)
+        # dave's socket reaches the other node, which relays it to the room on the first
+        dave = await connect(second, meeting, name="Dave", join=False, **QUIET)
         clients += [alice, bob, carol, dave]
         for waiting in (bob, carol, dave):
             assert (await waiting.join())["state"] == "waiting"
@@ -116,6 +118,8 @@ async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) 
         assert before[alice.participant_id].seconds >= CHECKPOINT_S
 
         first.stop(signal.SIGKILL)
+        # the relay closes dave's socket for a restart once the room's owner is gone
+        await wait_for(lambda: dave.signaling.closed, timeout=20, interval=0.2)
         for client in clients:
             await client.close()
 
@@ -152,6 +156,10 @@ async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) 
         carol2 = await back(second, carol)
         clients.append(carol2)
         assert carol2.room["me"]["audio_muted"] is True  # the host's mute is kept
+        dave2 = MeetingClient(second.url, dave.ticket, **QUIET)
+        clients.append(dave2)
+        assert (await dave2.connect())["participant_id"] == dave.participant_id
+        assert (await dave2.join())["state"] == "waiting"  # still in the lobby
 
         # attendance goes on from the checkpoint: alice's stay ends once, with what was
         # checkpointed on the dead node and her time on the survivor
