@@ -55,7 +55,7 @@ class MeetingOut(BaseModel):
 
 
 def meeting_out(
-    ctx: Context, meeting: Meeting, user: Principal, flags: dict[str, bool]
+    ctx: Context, meeting: Meeting, user: Principal, flags: dict[str, bool], present: int
 ) -> dict[str, Any]:
     is_host = meeting.host_id == user.user_id
     return {
@@ -78,13 +78,14 @@ def meeting_out(
         "started_at": meeting.started_at,
         "ended_at": meeting.ended_at,
         "end_reason": meeting.end_reason,
-        "participants_now": control.participants_now(ctx, meeting.id),
+        "participants_now": present,
     }
 
 
 async def _one_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, Any]:
     flags = await control.meeting_flags(ctx, user, [meeting])
-    return meeting_out(ctx, meeting, user, flags[meeting.id])
+    present = await control.participants_now(ctx, [meeting])
+    return meeting_out(ctx, meeting, user, flags[meeting.id], present[meeting.id])
 
 
 @router.post("/meetings", response_model=MeetingOut, status_code=201)
@@ -99,7 +100,8 @@ async def list_meetings(
 ) -> list[dict[str, Any]]:
     meetings = await service.list_meetings(ctx, user, past=scope == "past")
     flags = await control.meeting_flags(ctx, user, meetings)
-    return [meeting_out(ctx, m, user, flags[m.id]) for m in meetings]
+    present = await control.participants_now(ctx, meetings)
+    return [meeting_out(ctx, m, user, flags[m.id], present[m.id]) for m in meetings]
 
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingOut)

@@ -25,13 +25,23 @@ from yuntong.meetings.live import lease, policy
 from yuntong.meetings.live.participant import Participant, ParticipantState
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room
-from yuntong.meetings.models import Meeting, Role
+from yuntong.meetings.models import Meeting, MeetingStatus, Role
 
 
-def participants_now(ctx: Context, meeting_id: str) -> int:
-    """How many are in the meeting's live room on this node (0: not live here)."""
-    room = live_room(ctx, meeting_id)
-    return len(room.joined()) if room else 0
+async def participants_now(ctx: Context, meetings: Sequence[Meeting]) -> dict[str, int]:
+    """Per meeting (by id), how many are in its live room: counted by the room on the node
+    running it, from the open stays on the others (0: not live)."""
+    counts: dict[str, int] = {}
+    elsewhere = []
+    for m in meetings:
+        room = live_room(ctx, m.id)
+        counts[m.id] = len(room.joined()) if room else 0
+        if room is None and m.status == MeetingStatus.LIVE:
+            elsewhere.append(m.id)
+    if elsewhere:
+        async with ctx.db.session() as s:
+            counts.update(await store.open_stays_by_meeting(s, elsewhere))
+    return counts
 
 
 def _flags(

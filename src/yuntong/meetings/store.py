@@ -247,6 +247,16 @@ def _open_stay() -> tuple[Any, Any]:
     return MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None)
 
 
+async def open_stays_by_meeting(s: AsyncSession, meeting_ids: Sequence[str]) -> dict[str, int]:
+    """How many stays are open (joined, not left) in each of these meetings."""
+    found = await s.execute(
+        select(MeetingAttendance.meeting_id, func.count())
+        .where(MeetingAttendance.meeting_id.in_(list(meeting_ids)), *_open_stay())
+        .group_by(MeetingAttendance.meeting_id)
+    )
+    return {str(meeting_id): int(count) for meeting_id, count in found.all()}
+
+
 async def open_stay_owners(s: AsyncSession) -> set[str | None]:
     """The nodes with open stays (None: stays from before node ids)."""
     found = await s.execute(select(MeetingAttendance.node_id).where(*_open_stay()).distinct())

@@ -120,6 +120,8 @@ async def test_host_controls_sent_to_the_other_node_reach_the_room(nodes: Nodes)
         listed = await api(nodes.b, host, "GET", f"{base}/participants")
         assert listed.status_code == 200, listed.text
         assert {p["id"] for p in listed.json()} == {c.participant_id for c in clients}
+        seen = await api(nodes.b, host, "GET", base)
+        assert seen.json()["participants_now"] == 3
         # mute bob through node b: bob is told, and everyone on node a sees him muted
         muted = await api(
             nodes.b, host, "POST", f"{base}/participants/{bob.participant_id}/mute", json={}
