@@ -37,6 +37,7 @@ from yuntong.media import api as media_api
 from yuntong.media.pool import POOL, JanusPool, pool_nodes
 from yuntong.media.supervisor import start_media_children
 from yuntong.meetings import api as meetings_api
+from yuntong.meetings import control as meetings_control
 from yuntong.meetings import janus_events, recordings
 from yuntong.meetings import ws as meetings_ws
 from yuntong.meetings.live import rooms as meeting_rooms
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.watch_account_status(ctx)
         contacts_service.install(ctx)
         presence.install(ctx)
+        meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
+        janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
+        meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
         closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # a request forwarded to the node that owns what it concerns (yuntong.cluster.forward)
     # fails with node_unreachable when no answer comes this long after it was sent
     forward_timeout_s: float = Field(3.0, gt=0)
+    # a live meeting's owner lease (yuntong.meetings.live.lease): renewed every third of it by
+    # the node running the room; another node takes the meeting over this long after it died
+    meeting_lease_s: float = Field(15.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""

@@ -52,6 +52,7 @@ from yuntong.core.shared import REDIS_LINK
 from yuntong.core.throttle import THROTTLES
 from yuntong.media.pool import POOL
 from yuntong.media.supervisor import CHILDREN, LOCAL_JANUS
+from yuntong.meetings.live.relay import RELAYS
 from yuntong.meetings.live.rooms import ROOMS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
 from yuntong.notifications import notices
@@ -81,6 +82,7 @@ PIECES: tuple[Piece[Any], ...] = (
     LOCAL_JANUS,
     POOL,
     ROOMS,
+    RELAYS,
     RECORDING_TASKS,
     CATALOG,
     STANDINGS,

@@ -55,7 +55,7 @@ class MeetingOut(BaseModel):
 
 
 def meeting_out(
-    ctx: Context, meeting: Meeting, user: Principal, flags: dict[str, bool]
+    ctx: Context, meeting: Meeting, user: Principal, flags: dict[str, bool], present: int
 ) -> dict[str, Any]:
     is_host = meeting.host_id == user.user_id
     return {
@@ -78,13 +78,14 @@ def meeting_out(
         "started_at": meeting.started_at,
         "ended_at": meeting.ended_at,
         "end_reason": meeting.end_reason,
-        "participants_now": control.participants_now(ctx, meeting.id),
+        "participants_now": present,
     }
 
 
 async def _one_out(ctx: Context, meeting: Meeting, user: Principal) -> dict[str, Any]:
     flags = await control.meeting_flags(ctx, user, [meeting])
-    return meeting_out(ctx, meeting, user, flags[meeting.id])
+    present = await control.participants_now(ctx, [meeting])
+    return meeting_out(ctx, meeting, user, flags[meeting.id], present[meeting.id])
 
 
 @router.post("/meetings", response_model=MeetingOut, status_code=201)
@@ -99,7 +100,8 @@ async def list_meetings(
 ) -> list[dict[str, Any]]:
     meetings = await service.list_meetings(ctx, user, past=scope == "past")
     flags = await control.meeting_flags(ctx, user, meetings)
-    return [meeting_out(ctx, m, user, flags[m.id]) for m in meetings]
+    present = await control.participants_now(ctx, meetings)
+    return [meeting_out(ctx, m, user, flags[m.id], present[m.id]) for m in meetings]
 
 
 @router.get("/meetings/{meeting_id}", response_model=MeetingOut)
@@ -179,36 +181,32 @@ class LockIn(BaseModel):
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/admit", status_code=204)
 async def admit(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).admit(None, pid)
+    await control.do_admit(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/deny", status_code=204)
 async def deny(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).deny(None, pid)
+    await control.do_deny(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/admit-all")
 async def admit_all(ctx: Ctx, user: User, meeting_id: str) -> dict[str, int]:
-    return {
-        "admitted": await (await control.check_may_control(ctx, user, meeting_id)).admit(None, None)
-    }
+    return {"admitted": await control.do_admit(ctx, user, meeting_id, None)}
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/mute", status_code=204)
 async def mute(ctx: Ctx, user: User, meeting_id: str, pid: str, data: MuteIn) -> None:
-    room = await control.check_may_control(ctx, user, meeting_id)
-    await room.mute(None, pid, data.audio, data.video, data.ask_to_unmute)
+    await control.do_mute(ctx, user, meeting_id, pid, data.audio, data.video, data.ask_to_unmute)
 
 
 @router.post("/meetings/{meeting_id}/mute-all")
 async def mute_all(ctx: Ctx, user: User, meeting_id: str, data: MuteIn) -> dict[str, int]:
-    room = await control.check_may_control(ctx, user, meeting_id)
-    return {"muted": await room.mute_all(None, data.ask_to_unmute)}
+    return {"muted": await control.do_mute_all(ctx, user, meeting_id, data.ask_to_unmute)}
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/remove", status_code=204)
 async def remove(ctx: Ctx, user: User, meeting_id: str, pid: str) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).remove(None, pid)
+    await control.do_remove(ctx, user, meeting_id, pid)
 
 
 @router.post("/meetings/{meeting_id}/participants/{pid}/role", status_code=204)
@@ -218,7 +216,7 @@ async def role(ctx: Ctx, user: User, meeting_id: str, pid: str, data: RoleIn) ->
 
 @router.post("/meetings/{meeting_id}/lock", status_code=204)
 async def lock(ctx: Ctx, user: User, meeting_id: str, data: LockIn) -> None:
-    await (await control.check_may_control(ctx, user, meeting_id)).set_locked(None, data.locked)
+    await control.do_lock(ctx, user, meeting_id, data.locked)
 
 
 class AttendanceOut(BaseModel):

@@ -40,6 +40,16 @@ class Attendee(Protocol):
     @property
     def joined_at(self) -> datetime | None: ...
     @property
+    def carried_s(self) -> int: ...
+    @property
+    def counted_from(self) -> datetime | None: ...
+    @property
+    def host_muted_audio(self) -> bool: ...
+    @property
+    def host_muted_video(self) -> bool: ...
+    @property
+    def must_ask_to_unmute(self) -> bool: ...
+    @property
     def sent_video(self) -> bool: ...
     @property
     def loss_pct(self) -> float: ...
@@ -54,7 +64,10 @@ def media_of(p: Attendee) -> str:
 
 
 def _seconds(p: Attendee, now: datetime) -> int:
-    return max(0, int((now - p.joined_at).total_seconds())) if p.joined_at else 0
+    """The stay's seconds: those carried over from a node that ran it before (a take-over,
+    up to its last checkpoint) and those counted here."""
+    here = max(0, int((now - p.counted_from).total_seconds())) if p.counted_from else 0
+    return p.carried_s + here
 
 
 async def write(
@@ -74,12 +87,28 @@ async def write(
                 role=p.role.value,
             )
             s.add(row)
-        row.role = p.role.value
+        _controls(row, p)
         row.node_id = ctx.node_id
         if waited and row.waited_at is None:
             row.waited_at = now
         if joined and row.joined_at is None:
             row.joined_at = p.joined_at or now
+
+
+def _controls(row: MeetingAttendance, p: Attendee) -> None:
+    row.role = p.role.value
+    row.muted_audio = p.host_muted_audio
+    row.muted_video = p.host_muted_video
+    row.ask_to_unmute = p.must_ask_to_unmute
+
+
+async def save_controls(ctx: Context, p: Attendee) -> None:
+    """A host changed ``p``'s role or mutes: written at once, so that a node taking the
+    meeting over keeps them."""
+    async with ctx.db.session() as s:
+        row = await s.get(MeetingAttendance, p.id)
+        if row is not None and row.left_at is None:
+            _controls(row, p)
 
 
 async def close(ctx: Context, host_user_id: int, p: Attendee, reason: str) -> None:
@@ -144,15 +173,16 @@ async def bill_stay(
 async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     """Stays left open by a stopped node (``cluster.nodes.recoverable``: at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only): each is billed up to its last checkpoint and closed there (``server_stopped``);
-    how many."""
+    only), of meetings no node owns now (their lease expired): each is billed up to its last
+    checkpoint and closed there (``server_stopped``); how many."""
     async with ctx.db.session() as s:
         found = await store.open_stay_owners(s)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
     if not owners:
         return 0
+    now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        stays = await store.open_stays(s, owners.nodes, owners.unowned)
+        stays = await store.open_stays(s, owners.nodes, owners.unowned, ctx.node_id, now)
     for row, host_id in stays:  # billed first: a crash in between bills nothing twice
         await bill_stay(ctx, host_id, row, row.seconds, row.media)
     async with ctx.db.session() as s:

@@ -1,7 +1,14 @@
 """Janus's HTTP event handler posts here: media statistics and slow links become each
 participant's network-quality level (shown to everyone) and the loss and jitter kept on
 the attendance record. Basic auth, user ``janus``: the password of the local Janus (new at
-every start) or ``YUNTONG_JANUS_EVENTS_PASSWORD`` for remote nodes."""
+every start) or ``YUNTONG_JANUS_EVENTS_PASSWORD`` for remote nodes.
+
+Janus posts to one address (a node, or the balancer in front of them), but a participant's
+handles belong to the room of the node that owns the meeting. An event about a handle this
+node does not know is passed to the others on the bus topic :data:`RELAYED`, and the node
+whose room knows the handle takes it (the first node to receive it ignores it when it hears
+it back). A
+lost statistic is harmless: the next one comes a few seconds later."""
 
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ JANUS_EVENTS = Counter("yuntong_janus_events_total", "Janus handler events by ty
 MEDIA_EVENT = 32
 MAX_BODY = 1_000_000
 GOOD, FAIR = 85, 50  # Janus link quality (0–100) at or above which the link is good / fair
+RELAYED = "meetings.janus_event"  # an event for a handle of another node's room
 
 
 def _passwords(ctx: Context) -> list[str]:
@@ -69,15 +77,33 @@ async def janus_events(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def consume(ctx: Context, item: dict[str, Any]) -> None:
-    """One Janus event: media statistics of a publisher's handle set its quality level."""
+def install(ctx: Context) -> None:
+    """Take the events other nodes received for handles of this node's rooms."""
+
+    async def relayed(message: dict[str, Any]) -> None:
+        item = message.get("item")
+        if message.get("from") != ctx.node_id and isinstance(item, dict):
+            await consume(ctx, item, relayed=True)
+
+    ctx.bus.subscribe(RELAYED, relayed)
+
+
+async def consume(ctx: Context, item: dict[str, Any], *, relayed: bool = False) -> None:
+    """One Janus event: media statistics of a publisher's handle set its quality level; an
+    event for a handle of another node's room goes to the other nodes (unless ``relayed``
+    here by one of them)."""
     kind = item.get("type")
-    JANUS_EVENTS.labels(str(kind)).inc()
+    if not relayed:
+        JANUS_EVENTS.labels(str(kind)).inc()
     if kind != MEDIA_EVENT:
         return
     found = rooms_of(ctx).by_janus_handle(int(item.get("handle_id") or 0))
     event = item.get("event")
-    if found is None or not isinstance(event, dict):
+    if not isinstance(event, dict):
+        return
+    if found is None:
+        if not relayed:  # one node alone hears it back from its own bus, and ignores it
+            await ctx.bus.publish(RELAYED, {"from": ctx.node_id, "item": item})
         return
     room, participant = found
     if not any(f.handle.id == item.get("handle_id") for f in participant.feeds.values()):

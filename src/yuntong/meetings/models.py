@@ -5,7 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuntong.core.db import Base, UTCDateTime
@@ -46,6 +56,11 @@ class Meeting(Base):
     # the node that runs (ran) the live room (migration 0010): recovery reschedules only the
     # live meetings of its own previous run or of dead nodes (yuntong.cluster)
     node_id: Mapped[str | None] = mapped_column(String(100))
+    # node_id is a lease while the meeting is live (migration 0011, meetings/live/lease.py):
+    # held until owner_until, bumped fence at every take; a room is opened only under it
+    owner_fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    owner_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    room_locked: Mapped[bool] = mapped_column(default=False, server_default=false())
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # bumped on each change (.ics)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -96,6 +111,10 @@ class MeetingAttendance(Base):
     # the node whose live room wrote the stay (migration 0010): recovery closes only the open
     # stays of its own previous run or of dead nodes
     node_id: Mapped[str | None] = mapped_column(String(100))
+    # the host's mutes (migration 0011): kept by a node taking the live meeting over
+    muted_audio: Mapped[bool] = mapped_column(default=False, server_default=false())
+    muted_video: Mapped[bool] = mapped_column(default=False, server_default=false())
+    ask_to_unmute: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class MeetingChatMessage(Base):

@@ -409,29 +409,48 @@ async def do_end_unstarted(ctx: Context, meeting_id: str) -> None:
         meeting.sequence += 1
 
 
-async def do_mark_live(ctx: Context, meeting_id: str, janus_node: str, janus_room: int) -> None:
-    """A live room was opened for the meeting on this node (again, if it was live already:
-    a room reopened after its node stopped)."""
+def _holds(ctx: Context, meeting: Meeting, fence: int | None) -> bool:
+    """Whether this node still holds the meeting's owner lease under ``fence`` (None: not
+    asked, as for a meeting no room runs)."""
+    return fence is None or (meeting.node_id == ctx.node_id and meeting.owner_fence == fence)
+
+
+async def do_mark_live(
+    ctx: Context, meeting_id: str, janus_node: str, janus_room: int, fence: int
+) -> None:
+    """A live room was opened for the meeting on this node, under the owner lease ``fence``
+    (again, if it was live already: a room reopened after its node stopped); refused with
+    ``node_unreachable`` when another node has taken the lease meanwhile."""
     async with ctx.db.session() as s:
         meeting = await s.get(Meeting, meeting_id, with_for_update=True)
         if meeting is None:
             raise YuntongError("meeting_not_found")
+        if not _holds(ctx, meeting, fence):
+            raise YuntongError("node_unreachable", retry_after=1)
         if meeting.status != MeetingStatus.LIVE:
             move(meeting, MeetingStatus.LIVE)
+            meeting.room_locked = False  # a new room starts unlocked
+        else:  # taken over from a node that stopped: its open stays go on here
+            await store.move_open_stays(s, meeting_id, ctx.node_id)
         meeting.janus_node = janus_node
         meeting.janus_room = janus_room
-        meeting.node_id = ctx.node_id
         meeting.started_at = ctx.clock.now()
 
 
-async def do_mark_ended(ctx: Context, meeting_id: str, reason: str) -> None:
+async def do_mark_ended(
+    ctx: Context, meeting_id: str, reason: str, fence: int | None = None
+) -> bool:
     """The live room ended: the meeting has ended, or a recurring one waits for its next
-    occurrence. A meeting that has ended already is left as it is."""
+    occurrence, and its owner lease is let go. A meeting that has ended already is left as it
+    is; False when the room's lease ``fence`` is no longer the meeting's (another node runs
+    it now: nothing is written)."""
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         meeting = await s.get(Meeting, meeting_id, with_for_update=True)
-        if meeting is None or meeting.status == MeetingStatus.ENDED:
-            return
+        if meeting is None or not _holds(ctx, meeting, fence):
+            return False
+        if meeting.status == MeetingStatus.ENDED:
+            return True
         following = next_start(meeting, now)
         if following is not None:  # a recurring meeting waits for its next occurrence
             if meeting.status != MeetingStatus.SCHEDULED:
@@ -442,6 +461,14 @@ async def do_mark_ended(ctx: Context, meeting_id: str, reason: str) -> None:
             meeting.ended_at = now
         meeting.end_reason = reason
         meeting.janus_room = None
+        meeting.owner_until = None
+    return True
+
+
+async def do_set_room_locked(ctx: Context, meeting_id: str, locked: bool) -> None:
+    """A host locked (or unlocked) the live room: kept by a node taking the meeting over."""
+    async with ctx.db.session() as s:
+        await store.set_room_locked(s, meeting_id, locked)
 
 
 async def do_record_node(ctx: Context, meeting_id: str, janus_node: str) -> None:
@@ -450,18 +477,28 @@ async def do_record_node(ctx: Context, meeting_id: str, janus_node: str) -> None
         await store.set_janus_node(s, meeting_id, janus_node)
 
 
+async def do_reschedule_abandoned(ctx: Context, meeting_id: str) -> int:
+    """A live meeting no node runs (its lease is free) waits for its participants again."""
+    now = nodes.node_of(ctx).clock.now()
+    async with ctx.db.session() as s:
+        return await store.reschedule_live_meeting(s, meeting_id, ctx.node_id, now)
+
+
 async def do_reschedule_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     """Meetings a stopped node left live wait for their participants again (at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only: ``cluster.nodes.recoverable``)."""
+    only: ``cluster.nodes.recoverable``), once their owner lease has expired."""
     check_move(MeetingStatus.LIVE, MeetingStatus.SCHEDULED)
     async with ctx.db.session() as s:
         found = await store.live_meeting_owners(s)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
     if not owners:
         return 0
+    now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        return await store.reschedule_live_meetings(s, owners.nodes, owners.unowned)
+        return await store.reschedule_live_meetings(
+            s, owners.nodes, owners.unowned, ctx.node_id, now
+        )
 
 
 # --- invitations ----------------------------------------------------------------------------

@@ -167,6 +167,10 @@ async def set_janus_node(s: AsyncSession, meeting_id: str, node: str) -> None:
     await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(janus_node=node))
 
 
+async def set_room_locked(s: AsyncSession, meeting_id: str, locked: bool) -> None:
+    await s.execute(update(Meeting).where(Meeting.id == meeting_id).values(room_locked=locked))
+
+
 def _owned(column: Mapped[str | None], nodes: Collection[str], unowned: bool) -> Any:
     """Rows of ``nodes`` (and, if ``unowned``, rows without a node)."""
     owned = column.in_(list(nodes))
@@ -181,12 +185,29 @@ async def live_meeting_owners(s: AsyncSession) -> set[str | None]:
     return set(found.scalars())
 
 
-async def reschedule_live_meetings(s: AsyncSession, nodes: Collection[str], unowned: bool) -> int:
-    """Meetings left live by the processes of ``nodes`` wait for their participants again."""
+async def reschedule_live_meetings(
+    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
+) -> int:
+    """Meetings left live by the processes of ``nodes`` wait for their participants again
+    (once their owner lease is free for ``me``)."""
     done = await s.execute(
         update(Meeting)
-        .where(Meeting.status == MeetingStatus.LIVE, _owned(Meeting.node_id, nodes, unowned))
-        .values(status=MeetingStatus.SCHEDULED, janus_room=None)
+        .where(
+            Meeting.status == MeetingStatus.LIVE,
+            _owned(Meeting.node_id, nodes, unowned),
+            _lease_free(me, now),
+        )
+        .values(status=MeetingStatus.SCHEDULED, janus_room=None, owner_until=None)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+async def reschedule_live_meeting(s: AsyncSession, meeting_id: str, me: str, now: datetime) -> int:
+    """One live meeting whose lease is free for ``me`` waits for its participants again."""
+    done = await s.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.LIVE, _lease_free(me, now))
+        .values(status=MeetingStatus.SCHEDULED, janus_room=None, owner_until=None)
     )
     return int(getattr(done, "rowcount", 0) or 0)
 
@@ -226,6 +247,16 @@ def _open_stay() -> tuple[Any, Any]:
     return MeetingAttendance.joined_at.is_not(None), MeetingAttendance.left_at.is_(None)
 
 
+async def open_stays_by_meeting(s: AsyncSession, meeting_ids: Sequence[str]) -> dict[str, int]:
+    """How many stays are open (joined, not left) in each of these meetings."""
+    found = await s.execute(
+        select(MeetingAttendance.meeting_id, func.count())
+        .where(MeetingAttendance.meeting_id.in_(list(meeting_ids)), *_open_stay())
+        .group_by(MeetingAttendance.meeting_id)
+    )
+    return {str(meeting_id): int(count) for meeting_id, count in found.all()}
+
+
 async def open_stay_owners(s: AsyncSession) -> set[str | None]:
     """The nodes with open stays (None: stays from before node ids)."""
     found = await s.execute(select(MeetingAttendance.node_id).where(*_open_stay()).distinct())
@@ -233,13 +264,19 @@ async def open_stay_owners(s: AsyncSession) -> set[str | None]:
 
 
 async def open_stays(
-    s: AsyncSession, nodes: Collection[str], unowned: bool
+    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
 ) -> list[tuple[MeetingAttendance, int]]:
-    """The stays of ``nodes`` joined and not left, with their meeting's host (who pays)."""
+    """The stays of ``nodes`` joined and not left, with their meeting's host (who pays), of
+    meetings whose owner lease is free for ``me`` (a live meeting's stays wait while its
+    lease runs: the node taking it over continues them)."""
     found = await s.execute(
         select(MeetingAttendance, Meeting.host_id)
         .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
-        .where(*_open_stay(), _owned(MeetingAttendance.node_id, nodes, unowned))
+        .where(
+            *_open_stay(),
+            _owned(MeetingAttendance.node_id, nodes, unowned),
+            _lease_free(me, now),
+        )
     )
     return [(row, host_id) for row, host_id in found.all()]
 
@@ -252,3 +289,107 @@ async def close_stay_at_checkpoint(s: AsyncSession, row: MeetingAttendance, reas
         .where(MeetingAttendance.id == row.id, MeetingAttendance.left_at.is_(None))
         .values(left_at=row.joined_at + timedelta(seconds=row.seconds), leave_reason=reason)
     )
+
+
+# --- the owner lease of a live meeting (meetings/live/lease.py) ------------------------------
+
+
+def _lease_free(me: str, now: datetime) -> Any:
+    """A meeting's lease is free for ``me``: nobody's, expired, or ``me``'s (a previous run)."""
+    return or_(Meeting.owner_until.is_(None), Meeting.owner_until <= now, Meeting.node_id == me)
+
+
+async def take_owner_lease(
+    s: AsyncSession, meeting_id: str, me: str, now: datetime, until: datetime
+) -> int | None:
+    """Take the lease of a meeting not ended if it is free for ``me``: its new fence, or None
+    (another node holds it, or the meeting has ended)."""
+    taken = await s.execute(
+        update(Meeting)
+        .where(
+            Meeting.id == meeting_id,
+            Meeting.status != MeetingStatus.ENDED,
+            _lease_free(me, now),
+        )
+        .values(node_id=me, owner_fence=Meeting.owner_fence + 1, owner_until=until)
+    )
+    if not getattr(taken, "rowcount", 0):
+        return None
+    fence = await s.scalar(select(Meeting.owner_fence).where(Meeting.id == meeting_id))
+    return None if fence is None else int(fence)
+
+
+async def move_open_stays(s: AsyncSession, meeting_id: str, me: str) -> None:
+    """A meeting taken over: its open stays are ``me``'s to continue (and to recover)."""
+    await s.execute(
+        update(MeetingAttendance)
+        .where(MeetingAttendance.meeting_id == meeting_id, MeetingAttendance.left_at.is_(None))
+        .values(node_id=me)
+    )
+
+
+async def stays_to_take_over(s: AsyncSession, meeting_id: str) -> list[MeetingAttendance]:
+    """A live meeting's stays a room taking it over needs: those open (in the room or its
+    lobby) and those removed (kept out)."""
+    found = await s.execute(
+        select(MeetingAttendance).where(
+            MeetingAttendance.meeting_id == meeting_id,
+            or_(
+                MeetingAttendance.removed.is_(True),
+                MeetingAttendance.left_at.is_(None)
+                & or_(
+                    MeetingAttendance.joined_at.is_not(None),
+                    MeetingAttendance.waited_at.is_not(None),
+                ),
+            ),
+        )
+    )
+    return list(found.scalars())
+
+
+def _held(meeting_id: str, me: str, fence: int) -> tuple[Any, ...]:
+    return Meeting.id == meeting_id, Meeting.node_id == me, Meeting.owner_fence == fence
+
+
+async def renew_owner_lease(
+    s: AsyncSession, meeting_id: str, me: str, fence: int, until: datetime
+) -> bool:
+    """Extend ``me``'s lease; False when another node has taken it since (fenced out)."""
+    renewed = await s.execute(
+        update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=until)
+    )
+    return bool(getattr(renewed, "rowcount", 0))
+
+
+async def release_owner_lease(s: AsyncSession, meeting_id: str, me: str, fence: int) -> None:
+    await s.execute(update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=None))
+
+
+async def meetings_to_take_over(s: AsyncSession, me: str, now: datetime) -> list[tuple[str, str]]:
+    """Live meetings of other nodes whose owner lease is free and that someone is still in
+    (an open stay): (meeting id, the node that ran it)."""
+    found = await s.execute(
+        select(Meeting.id, Meeting.node_id)
+        .join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+        .where(
+            Meeting.status == MeetingStatus.LIVE,
+            Meeting.node_id.is_not(None),
+            Meeting.node_id != me,
+            _lease_free(me, now),
+            *_open_stay(),
+        )
+        .distinct()
+    )
+    return [(str(meeting_id), str(node)) for meeting_id, node in found.all()]
+
+
+async def owner_of(s: AsyncSession, meeting_id: str, now: datetime) -> str | None:
+    """The node holding the meeting's unexpired lease, if any."""
+    found = await s.scalar(
+        select(Meeting.node_id).where(
+            Meeting.id == meeting_id,
+            Meeting.status != MeetingStatus.ENDED,
+            Meeting.owner_until > now,
+        )
+    )
+    return None if found is None else str(found)

@@ -15,15 +15,23 @@ from yuntong.core.throttle import client_key
 from yuntong.meetings import service, store
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room
-from yuntong.meetings.models import Meeting, Role
+from yuntong.meetings.models import Meeting, MeetingStatus, Role
 
 
-def check_may_enter(*, is_host: bool, removed: bool, room: Room | None) -> None:
+def is_locked(meeting: Meeting, room: Room | None) -> bool:
+    """Whether the meeting's live room is locked: the room's own word on the node running it,
+    the meeting's row (written as hosts lock it) on the others."""
+    if room is not None:
+        return room.locked
+    return meeting.status == MeetingStatus.LIVE and meeting.room_locked
+
+
+def check_may_enter(*, is_host: bool, removed: bool, locked: bool) -> None:
     """Past the passcode: someone removed from the meeting does not come back, and a locked
     live room lets in only its host."""
     if removed:
         raise YuntongError("meeting_removed")
-    if room is not None and room.locked and not is_host:
+    if locked and not is_host:
         raise YuntongError("meeting_locked")
 
 
@@ -33,7 +41,7 @@ def check_may_join(
     """What a signed-in host or invitee (who needs no passcode) must pass to join now: the
     checks :func:`do_issue_ticket` makes for them, in its order."""
     service.check_joinable(meeting, now)
-    check_may_enter(is_host=is_host, removed=removed, room=room)
+    check_may_enter(is_host=is_host, removed=removed, locked=is_locked(meeting, room))
 
 
 async def do_issue_ticket(
@@ -87,7 +95,8 @@ async def do_issue_ticket(
         await limits.pair.clear(pair)
     elif client and not (is_host or invited):
         await limits.client.check(client)  # a held client must not find open meetings either
-    check_may_enter(is_host=is_host, removed=removed, room=live_room(ctx, meeting.id))
+    locked = is_locked(meeting, live_room(ctx, meeting.id))
+    check_may_enter(is_host=is_host, removed=removed, locked=locked)
     if user is None:
         name = (display_name or "").strip()
         if not name:

@@ -4,6 +4,10 @@ The loop is the realtime gateway's (``realtime/gateway.py``) with the ticket aut
 (``realtime/auth.py``) and lanes (:func:`_lane`). Handlers are thin: validate the message,
 check access with a ``check_*``, call the :class:`~yuntong.meetings.live.room.Room`. A failing
 handler answers ``error`` and never ends the connection.
+
+A socket whose meeting runs on another node (the owner of its lease) is relayed there
+(:mod:`.live.relay`): the owner runs these same handlers on its room for it (:func:`install`
+serves the requests), and this node writes the room's events to the socket.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 
+from yuntong.cluster import forward
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.meetings import service
-from yuntong.meetings.live import policy
+from yuntong.meetings.live import lease, policy, relay
 from yuntong.meetings.live.participant import Participant
+from yuntong.meetings.live.relay import Relayed, RelayedSocket
 from yuntong.meetings.live.room import Room
-from yuntong.meetings.live.rooms import open_room
+from yuntong.meetings.live.rooms import live_room, open_room
 from yuntong.meetings.models import Role
 from yuntong.realtime.auth import Admission, TicketAuthenticator, TicketSocket
 from yuntong.realtime.gateway import Gateway
@@ -209,28 +215,85 @@ class Attendee:
     participant: Participant
 
 
-async def _admit_ticket(
-    ctx: Context, ticket_text: str, socket: TicketSocket
-) -> Admission[Attendee]:
-    ticket = service.decode_ticket(ctx, ticket_text)
-    room = await open_room(ctx, ticket.meeting_id)
-    participant = await room.attach_socket(ticket, socket)
-    hello = {
+Conn = Attendee | Relayed
+
+
+def _hello(ctx: Context, room: Room, participant: Participant) -> dict[str, Any]:
+    return {
         "participant_id": participant.id,
         "heartbeat_s": ctx.settings.heartbeat_interval_s,
         "meeting": {"id": room.meeting_id, "number": room.number, "title": room.title},
         "name": participant.name,
         "role": participant.role.value,
     }
+
+
+async def _admit_ticket(ctx: Context, ticket_text: str, socket: TicketSocket) -> Admission[Conn]:
+    ticket = service.decode_ticket(ctx, ticket_text)
+    owner = await lease.owner(ctx, ticket.meeting_id)
+    if owner is not None and owner != ctx.node_id:  # the room runs on another node
+        relayed, hello = await relay.attach(ctx, owner, ticket.meeting_id, ticket_text, socket)
+        return Admission(relayed, hello, partial(relay.lost, ctx, relayed))
+    room = await open_room(ctx, ticket.meeting_id)
+    participant = await room.attach_socket(ticket, socket)
     lost = partial(room.socket_lost, participant, socket)
-    return Admission(Attendee(room, participant), hello, lost)
+    return Admission(Attendee(room, participant), _hello(ctx, room, participant), lost)
 
 
-def _bound(handler: Handler) -> GatewayHandler[Attendee]:
-    async def run(a: Attendee, msg: Any) -> dict[str, Any] | None:
+def _bound(type_: str, handler: Handler) -> GatewayHandler[Conn]:
+    async def run(a: Conn, msg: BaseModel) -> dict[str, Any] | None:
+        if isinstance(a, Relayed):
+            answer: dict[str, Any] | None = await relay.ask(
+                a.ctx, a, type_, msg.model_dump(mode="json")
+            )
+            return answer
         return await handler(a.room, a.participant, msg)
 
     return run
+
+
+# --- the owner's side of relayed sockets ---------------------------------------------------
+
+
+async def _relayed_attach(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    ticket = service.decode_ticket(ctx, str(request["ticket"]))
+    room = await open_room(ctx, ticket.meeting_id)
+    socket = RelayedSocket(ctx, str(request["via"]), str(request["conn"]), room.meeting_id)
+    participant = socket.participant = await room.attach_socket(ticket, socket)
+    relay.serve(ctx, socket)
+    return _hello(ctx, room, participant)
+
+
+def _relayed(ctx: Context, request: dict[str, Any]) -> tuple[Room, Participant, RelayedSocket]:
+    """The room, participant and socket a relayed request is about; a socket replaced since
+    (its participant reconnected elsewhere) is no longer heard."""
+    socket, participant = relay.served(ctx, request.get("conn"))
+    room = live_room(ctx, socket.meeting_id)
+    if room is None:
+        raise YuntongError("meeting_ended")
+    return room, participant, socket
+
+
+async def _serve_relayed(ctx: Context, request: dict[str, Any]) -> dict[str, Any] | None:
+    op = request.get("op")
+    if op == "attach":
+        return await _relayed_attach(ctx, request)
+    room, p, socket = _relayed(ctx, request)
+    if op == "lost":
+        room.socket_lost(p, socket)
+        return None
+    found = HANDLERS.get(str(request.get("type")))
+    if op != "message" or found is None:
+        raise YuntongError("validation_failed", fields={"type": "invalid"})
+    model, handler = found
+    return await handler(room, p, model.model_validate(request.get("data") or {}))
+
+
+def install(ctx: Context) -> None:
+    """Run the sockets other nodes relay to this node's rooms, and write what other nodes'
+    rooms send to the sockets this node relays."""
+    forward.serve(ctx, relay.FORWARDED_SOCKET, partial(_serve_relayed, ctx))
+    relay.install(ctx)
 
 
 MAIN_LANE = "main"
@@ -259,13 +322,15 @@ SUBSCRIPTION_MESSAGES = frozenset(
 
 # a silent socket is closed with 4008: 4400-4499 are final on this socket (docs/meetings.md)
 SILENT_CLOSE_CODE = 4008
-GATEWAY: Gateway[Attendee] = Gateway(
+GATEWAY: Gateway[Conn] = Gateway(
     "meeting",
     TicketAuthenticator(_admit_ticket),
     lane_of=_lane,
     silent_close_code=SILENT_CLOSE_CODE,
 )
-GATEWAY.install({type_: (model, _bound(handler)) for type_, (model, handler) in HANDLERS.items()})
+GATEWAY.install(
+    {type_: (model, _bound(type_, handler)) for type_, (model, handler) in HANDLERS.items()}
+)
 
 
 @router.websocket("/ws/meeting")

@@ -10,7 +10,8 @@ runs the same loop over every session.
   buffer (``resume`` + ``last_seq``).
 - :class:`TicketAuthenticator` (``/ws/meeting``): a meeting ticket, checked by the function the
   meetings domain hands it (so ``realtime`` never imports ``meetings``); refused after the
-  upgrade with an ``error`` and 4400 + (HTTP status − 400).
+  upgrade with an ``error`` and 4400 + (HTTP status − 400), or 1013 (try again later) for an
+  error with a retry hint (``node_unreachable``: the node running the meeting did not answer).
 
 A database outage while authenticating is not refused here: the gateway answers it the same on
 both sockets (``database_unavailable``, close 1013).
@@ -299,6 +300,9 @@ class TicketAuthenticator(Generic[C]):
             admission = await self.admit(ctx, websocket.query_params.get("ticket", ""), socket)
         except YuntongError as err:
             await socket.send_raw(reply("error", None, err.to_dict(locale)))
+            if err.retry_after is not None:  # 4400-4499 are final: this one is not
+                await socket.close(1013, err.code)
+                return None
             await socket.close(
                 4400 + min(err.status - 400, 99) if err.status >= 400 else 4400, err.code
             )

@@ -118,6 +118,11 @@ class Participant:
     hand: bool = False
     quality: str = "good"
     joined_at: datetime | None = None
+    # billing: seconds of the stay another node ran before this one took the meeting over,
+    # and since when this node counts (None: not yet, a taken-over participant not back)
+    carried_s: int = 0
+    counted_from: datetime | None = None
+    media_lost: bool = False  # taken over: a reconnected client is told to publish again
     sent_video: bool = False
     grace: Timer | None = None
     chat: TokenBucket | None = None

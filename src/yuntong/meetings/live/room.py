@@ -11,6 +11,14 @@ and their billing). If the Janus connection is lost (Janus died), the room waits
 node or another healthy one, creates the VideoRoom again, gives every participant a new
 Janus session and tells the clients ``meeting.media_reset``: who is in, with which role,
 muted or not, is kept here and survives.
+
+The room runs only while this node holds the meeting's owner lease (:mod:`.lease`, kept by
+:mod:`.ownership`); a room that lost it (this node stalled and another took the meeting over)
+stops acting at once (:meth:`Room.abandon`).
+
+Over 600 lines: the room is the one owner of a meeting's live state, and every concern that
+can stand alone is a sibling module already (Janus, publishing, simulcast, chat, policy,
+ownership); what remains here are the state's transitions, which share one lock.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from yuntong.core.logging import get_logger
 from yuntong.media import turn
 from yuntong.media.janus import JanusEvent, JanusHandle
 from yuntong.meetings import attendance, recordings, service
-from yuntong.meetings.live import chat, policy
+from yuntong.meetings.live import chat, lease, policy
 from yuntong.meetings.live.janus_room import JanusRoom
 from yuntong.meetings.live.participant import (
     Handles,
@@ -60,10 +68,12 @@ class Room:
         self,
         ctx: Context,
         meeting: Meeting,
+        held: lease.MeetingLease,
         handles: Handles,
         on_closed: Callable[[Room], None],
     ) -> None:
         self.ctx = ctx
+        self.lease = held
         self.meeting_id = meeting.id
         self.title = meeting.title
         self.number = meeting.number
@@ -89,11 +99,30 @@ class Room:
 
     async def open(self) -> None:
         node = await self.janus.open(self.settings.max_participants * 2)
-        await service.do_mark_live(self.ctx, self.meeting_id, node.name, self.janus.room_id)
+        try:
+            await service.do_mark_live(
+                self.ctx, self.meeting_id, node.name, self.janus.room_id, self.lease.fence
+            )
+        except BaseException:
+            await self.janus.destroy()
+            await self.janus.close()
+            raise
         self._watch = asyncio.create_task(self._watch_janus(), name=f"room-{self.number}")
         self.spawn(self._checkpoint_loop())
         self._arm_empty_timer()
         log.info("meeting_room_opened", meeting=self.meeting_id, node=node.name)
+
+    def ban(self, user_id: int | None, guest_key: str | None) -> None:
+        if user_id is not None:
+            self.banned_users.add(user_id)
+        if guest_key is not None:
+            self.banned_guests.add(guest_key)
+
+    def grace_for(self, p: Participant) -> Timer:
+        return self.ctx.clock.call_later(
+            self.ctx.settings.meeting_reconnect_grace_s,
+            lambda: self.spawn(self.leave(p, "connection_lost")),
+        )
 
     async def _watch_janus(self) -> None:
         """When the Janus connection ends while the room is open, bring the media back."""
@@ -162,6 +191,8 @@ class Room:
             if p.grace is not None:
                 p.grace.cancel()
                 p.grace = None
+            if p.state == JOINED and p.counted_from is None:  # back after a take-over
+                p.counted_from = self.ctx.clock.now()
             old, p.socket = p.socket, socket
             if old is not None and old is not socket:
                 with contextlib.suppress(Exception):
@@ -191,6 +222,9 @@ class Room:
             if p.state == JOINED:
                 if not resume:
                     await self._drop_media(p)
+                elif p.media_lost:  # a reconnected client of a taken-over room
+                    self.spawn(self.participants.send(p, "meeting.media_reset", {}))
+                p.media_lost = False
                 return {"state": "joined", "room": self.snapshot(p)}
             if not known:
                 if self.locked and p.role != Role.HOST:
@@ -211,6 +245,7 @@ class Room:
                 p.must_ask_to_unmute = self.settings.ask_to_unmute
             p.move(JOINED)
             p.joined_at = p.joined_at or self.ctx.clock.now()
+            p.counted_from = p.counted_from or p.joined_at
             await attendance.write(self.ctx, self.meeting_id, p, joined=True)
             self._cancel_empty_timer()
             PARTICIPANTS.inc()
@@ -281,10 +316,7 @@ class Room:
         if p.socket is not socket or p.state == LEFT:
             return
         p.socket = None
-        p.grace = self.ctx.clock.call_later(
-            self.ctx.settings.meeting_reconnect_grace_s,
-            lambda: self.spawn(self.leave(p, "connection_lost")),
-        )
+        p.grace = self.grace_for(p)
 
     async def _drop_media(self, p: Participant, notify: bool = True) -> None:
         for feed in list(p.feeds.values()):
@@ -451,6 +483,7 @@ class Room:
             await self.feeds.moderate(q, "video", video)
             changes["video"] = video
         q.must_ask_to_unmute = bool(ask and (q.host_muted_audio or q.host_muted_video))
+        await attendance.save_controls(self.ctx, q)
         await self.participants.send(q, "meeting.muted", changes)
         await self.tell_participant(q)
 
@@ -468,10 +501,7 @@ class Room:
         policy.check_host_controls(actor)
         q = self.get(participant_id)
         policy.check_may_control(actor, q)
-        if q.user_id is not None:
-            self.banned_users.add(q.user_id)
-        if q.guest_key is not None:
-            self.banned_guests.add(q.guest_key)
+        self.ban(q.user_id, q.guest_key)
         await self.feeds.kick(q)
         await self.participants.send(q, "meeting.removed", {})
         socket = q.socket
@@ -482,6 +512,7 @@ class Room:
     async def set_locked(self, actor: Participant | None, locked: bool) -> None:
         policy.check_host_controls(actor)
         self.locked = locked
+        await service.do_set_room_locked(self.ctx, self.meeting_id, locked)
         await self._broadcast_state()
 
     async def set_role(self, actor: Participant | None, participant_id: str, role: Role) -> None:
@@ -491,6 +522,7 @@ class Room:
         if q.role == Role.GUEST and role == Role.PARTICIPANT:
             return  # a guest stays a guest
         q.role = role
+        await attendance.save_controls(self.ctx, q)
         await self.tell_participant(q)
         # what q may do to the others has changed with its role
         for other in self.joined():
@@ -507,8 +539,11 @@ class Room:
             if self.closed:
                 return
             self.closed = True
-        # first: no new tickets from now
-        await service.do_mark_ended(self.ctx, self.meeting_id, reason)
+        # first: no new tickets from now (unless another node runs the meeting now)
+        if not await service.do_mark_ended(self.ctx, self.meeting_id, reason, self.lease.fence):
+            await self._let_go()
+            return
+        self.lease.lost = True  # released with the end
         self._cancel_empty_timer()
         for p in self.participants.values():
             if p.state != LEFT:
@@ -525,7 +560,8 @@ class Room:
         log.info("meeting_ended", meeting=self.meeting_id, reason=reason)
 
     async def shutdown(self) -> None:
-        """The process stops: participants are told to come back (the meeting is not ended)."""
+        """The process stops: participants are told to come back (the meeting is not ended),
+        and the lease is let go, so another node may open the meeting at once."""
         self.closed = True
         self._cancel_empty_timer()
         for p in self.participants.values():
@@ -535,6 +571,50 @@ class Room:
                     with contextlib.suppress(Exception):
                         await p.socket.close(1012, "restarting")
         await self._close_janus()
+        await lease.release(self.ctx, self.lease)
+
+    async def abandon(self) -> None:
+        """The lease was lost (this node stalled past it, and another node runs the meeting
+        now): stop acting at once — no record written, no Janus room destroyed, the sockets
+        closed as on a restart (1012) so that their clients come back to the new owner."""
+        async with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        await self._let_go()
+
+    async def discard(self) -> None:
+        """The room could not open: nothing it took over is written, the lease is let go (the
+        stays wait for the next node to open the meeting, or for recovery)."""
+        self.closed = True
+        self._forget_participants()
+        await self._close_janus()
+        await lease.release(self.ctx, self.lease)
+
+    async def _let_go(self) -> None:
+        log.warning("meeting_room_abandoned", meeting=self.meeting_id, fence=self.lease.fence)
+        self.lease.lost = True
+        self._cancel_empty_timer()
+        sockets = self._forget_participants()
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                await socket.close(1012, "moved")
+        await self._close_janus()
+        self._on_closed(self)
+
+    def _forget_participants(self) -> list[Socket]:
+        """Stop every participant's timer here; their sockets, to be closed."""
+        sockets = []
+        for p in self.participants.values():
+            if p.grace is not None:
+                p.grace.cancel()
+                p.grace = None
+            if p.state == JOINED:
+                PARTICIPANTS.dec()
+            socket, p.socket = p.socket, None
+            if socket is not None:
+                sockets.append(socket)
+        return sockets
 
     async def _close_janus(self) -> None:
         if self._watch is not None and self._watch is not asyncio.current_task():

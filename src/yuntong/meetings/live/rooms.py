@@ -1,6 +1,7 @@
 """The live meetings of this node: their rooms, opening one (on the least-loaded healthy
-Janus node), the Janus handles that lead events back to their participant, and start-up
-recovery of the meetings a previous process left live."""
+Janus node, under the meeting's owner lease), the Janus handles that lead events back to their
+participant, taking over the meetings a dead node left live, and start-up recovery of the
+meetings a previous process left live."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import asyncio
 
 from prometheus_client import Gauge
 
+from yuntong.cluster.nodes import node_of, recoverable
 from yuntong.core.context import Context, Piece
-from yuntong.meetings import attendance, service
+from yuntong.core.errors import YuntongError
+from yuntong.core.logging import get_logger
+from yuntong.meetings import attendance, service, store
+from yuntong.meetings.live import lease, ownership
 from yuntong.meetings.live.participant import Handles, Participant
 from yuntong.meetings.live.room import Room
+from yuntong.meetings.models import MeetingStatus
 
+log = get_logger(__name__)
 ROOMS_LIVE = Gauge("yuntong_meetings_live", "Meetings live on this node")
 
 
@@ -61,7 +68,10 @@ def live_room(ctx: Context, meeting_id: str) -> Room | None:
 
 
 async def open_room(ctx: Context, meeting_id: str) -> Room:
-    """The live room of a meeting, created on the least-loaded healthy Janus node if needed."""
+    """The live room of a meeting, created on the least-loaded healthy Janus node if needed,
+    once this node holds the meeting's owner lease (``node_unreachable`` while another node
+    holds it). A meeting still live from a node that died is taken over: its room opens with
+    the stays that node left (:func:`.ownership.restore`)."""
     rooms = rooms_of(ctx)
     lock = rooms.opening.setdefault(meeting_id, asyncio.Lock())
     async with lock:
@@ -70,16 +80,58 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
             return room
         meeting = await service.get_meeting(ctx, meeting_id)
         service.check_joinable(meeting, ctx.clock.now())
-        room = Room(ctx, meeting, rooms.by_handle, rooms.forget)
-        await room.open()
+        held = await lease.take(ctx, meeting_id)
+        if held is None:
+            raise YuntongError("node_unreachable", retry_after=1)
+        room = Room(ctx, meeting, held, rooms.by_handle, rooms.forget)
+        try:
+            if meeting.status == MeetingStatus.LIVE:
+                async with ctx.db.session() as s:
+                    stays = await store.stays_to_take_over(s, meeting_id)
+                ownership.restore(room, stays, meeting.room_locked)
+            await room.open()
+            room.spawn(ownership.keep_lease(room))
+        except BaseException:
+            await room.discard()
+            raise
         rooms.rooms[meeting_id] = room
         ROOMS_LIVE.set(len(rooms.rooms))
         return room
 
 
+async def take_over(ctx: Context) -> int:
+    """Open here the live meetings of dead nodes that people were in, once their owner lease
+    has expired (the sweep of dead nodes, :mod:`yuntong.cluster.recovery`): the room comes back
+    with who was in it, their roles, the lobby, the host's mutes and the lock; each stay goes
+    on from its last checkpoint. How many (with those that could not be opened and wait for
+    their participants again)."""
+    async with ctx.db.session() as s:
+        found = await store.meetings_to_take_over(s, ctx.node_id, node_of(ctx).clock.now())
+    if not found:
+        return 0
+    owners = await recoverable(ctx, {node for _, node in found}, at_start=False)
+    taken = 0
+    for meeting_id, node in found:
+        if node not in owners.nodes:
+            continue
+        try:
+            await open_room(ctx, meeting_id)
+        except YuntongError as exc:  # no Janus now, taken by another node meanwhile, ended
+            log.warning("meeting_not_taken_over", meeting=meeting_id, error=exc.code)
+            # as before take-overs: the meeting waits for its participants again, and its
+            # stays are closed at their checkpoint (unless another node runs it now)
+            taken += await service.do_reschedule_abandoned(ctx, meeting_id)
+            continue
+        taken += 1
+    return taken
+
+
 async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
-    """Meetings left live by a stopped node (its own previous run at start-up, or a dead one):
-    every open stay is billed up to its last checkpoint and closed there, and the meetings
-    wait for their participants again. A live node's meetings are never touched."""
+    """Meetings left live by a stopped node (its own previous run at start-up, or a dead one
+    once their lease expired): in a sweep, those people were in are taken over
+    (:func:`take_over`); the stays of the others are billed up to their last checkpoint and
+    closed there, and those meetings wait for their participants again. A live node's meetings
+    are never touched."""
+    taken = 0 if at_start else await take_over(ctx)
     stays = await attendance.close_interrupted(ctx, at_start=at_start)
-    return stays + await service.do_reschedule_interrupted(ctx, at_start=at_start)
+    return taken + stays + await service.do_reschedule_interrupted(ctx, at_start=at_start)
