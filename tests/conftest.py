@@ -126,6 +126,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
     values: dict[str, Any] = {
         "var_dir": var_dir,
         "database_url": database_url,
+        "database_pool_size": 4,  # many contexts at once on one PostgreSQL (100 connections)
         "start_coturn": False,
         "start_janus": False,
         "log_json": True,

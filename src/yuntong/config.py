@@ -47,6 +47,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str = ""
+    # PostgreSQL: connections each process keeps open (and as many more in a burst); mind
+    # the server's max_connections across every node, its billing worker and the CLI
+    database_pool_size: int = Field(20, ge=1, le=500)
     # several nodes (docs/operations.md, "Several nodes"): Redis for the bus, presence and
     # leases; empty = the embedded default (in-process bus, one node)
     redis_url: str = ""

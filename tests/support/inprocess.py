@@ -54,6 +54,7 @@ class InProcessServer(ServerUsers):
         values: dict[str, Any] = {
             "var_dir": var_dir,
             "database_url": database_url,
+            "database_pool_size": 4,  # many servers at once on one PostgreSQL
             "port": self.port,
             "start_coturn": False,
             "start_janus": False,

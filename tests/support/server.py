@@ -101,6 +101,8 @@ class ServerProcess(ServerUsers):
             **os.environ,
             "YUNTONG_VAR_DIR": str(var_dir),
             "YUNTONG_DATABASE_URL": database_url,
+            # several servers per test, two test workers: PostgreSQL's 100 connections last
+            "YUNTONG_DATABASE_POOL_SIZE": "4",
             "YUNTONG_PORT": str(self.port),
             "YUNTONG_START_COTURN": "false",
             "YUNTONG_START_JANUS": "false",

@@ -118,7 +118,7 @@ def new_context(settings: Settings, clock: Clock | None = None) -> Context:
         settings.pii_active_key,
         settings.secret_key.get_secret_value(),
     )
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings.database_pool_size)
     clock = clock or Clock()
     node_id = new_node_id(settings.node_id)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None

@@ -60,7 +60,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Database:
     """Owns the async engine and hands out sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 20) -> None:
         self.url = url
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -68,7 +68,9 @@ class Database:
         else:
             # no pre-ping: it would cost a round trip on every checkout of the hot path;
             # connections are recycled instead, and a dead one fails one transaction only
-            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
+            # pool_size connections are kept open; as many more are opened in a burst and
+            # closed when given back
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         private_sqlite_files(url)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
