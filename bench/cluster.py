@@ -41,6 +41,7 @@ import json
 import multiprocessing as mp
 import os
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -343,25 +344,33 @@ class FailoverWorker:
     async def cmd_connect(self, url: str, tokens: list[str]) -> dict[str, Any]:
         from yuntong.client.signaling import Signaling
 
-        sem = asyncio.Semaphore(25)
-        failed = 0
+        sem = asyncio.Semaphore(10)
+        failed: Counter[str] = Counter()
+        retried: Counter[str] = Counter()
 
         async def one(token: str) -> None:
-            nonlocal failed
-            sig = Signaling(url, token, "bench")
-            async with sem:
+            # HAProxy answers 503 while its health checks have every node out (a node slow to
+            # answer /readyz under the burst of sockets): try again, and count it
+            for attempt in range(20):
+                sig = Signaling(url, token, "bench")
                 try:
-                    await sig.connect(timeout=30)
-                except Exception:
-                    failed += 1
-                    return
+                    async with sem:
+                        await sig.connect(timeout=30)
+                    break
+                except Exception as exc:
+                    why = f"{type(exc).__name__}: {str(exc)[-60:]}"
+                    if attempt == 19:
+                        failed[why] += 1
+                        return
+                    retried[why] += 1
+                    await asyncio.sleep(0.5)
             index = len(self.sessions)
             self.sessions.append(sig)
             self.seen.append([])
             self.watchers.append(asyncio.create_task(self._watch(sig, index)))
 
         await asyncio.gather(*(one(t) for t in tokens))
-        return {"connected": len(self.sessions), "failed": failed}
+        return {"connected": len(self.sessions), "failed": dict(failed), "retried": dict(retried)}
 
     async def _watch(self, sig: Any, index: int) -> None:
         from yuntong.client.signaling import CLOSED
@@ -451,7 +460,14 @@ async def run_failover(args: argparse.Namespace, workdir: Path, log: Any) -> dic
             [{"url": balancer, "tokens": t} for t in split(seeded.hold_tokens, pool.size)],
         )
         connected = sum(r["connected"] for r in res)
-        log(f"  {connected} sessions connected ({sum(r['failed'] for r in res)} failed)")
+        refused: Counter[str] = Counter()
+        retried: Counter[str] = Counter()
+        for r in res:
+            refused.update(r["failed"])
+            retried.update(r["retried"])
+        out["connect_failed"] = dict(refused)
+        out["connect_retried"] = dict(retried)
+        log(f"  {connected} sessions connected; failed: {dict(refused)}, retried {dict(retried)}")
         await asyncio.sleep(3.0)
         victim = target.cluster.nodes[1]
         system = SystemMeter()
@@ -470,6 +486,7 @@ async def run_failover(args: argparse.Namespace, workdir: Path, log: Any) -> dic
                 "affected": len(sessions),
                 "resumed": len(times),
                 "failed": Counter(s["why"] for s in sessions if not s["resumed"]),
+                "times_ms": sorted(times),
                 "p50": percentile(times, 50),
                 "p99": percentile(times, 99),
                 "min": min(times) if times else None,
@@ -567,7 +584,6 @@ def render(run: dict[str, Any]) -> str:
         ]
         for rnd, f in enumerate(run["failover"], 1):
             if "affected" not in f:
-                lines.append(f"| {rnd} | (failed: {f.get('error', '?')}) |||||||")
                 continue
             failed = sum(f["failed"].values())
             why = ", ".join(f"{k}: {v}" for k, v in f["failed"].items())
@@ -617,6 +633,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg-dsn",
         default=os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
+    parser.add_argument("--keep", action="store_true", help="keep the servers' folders (logs)")
     parser.add_argument("--out", default=None, help="write the section into this file")
     parser.add_argument("--json", default=None, help="dump the raw results here")
     parser.add_argument("--from-json", default=None, help="render a previous --json dump")
@@ -661,26 +678,28 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     }
     workdir = Path(tempfile.mkdtemp(prefix="yuntong-cluster-bench-"))
     names = [n for n in args.configs.split(",") if n]
-    for rnd in range(args.rounds):
-        if not args.no_calls:
-            order = names if rnd % 2 == 0 else names[::-1]
-            pool = Pool(args.client_procs)
-            try:
-                await pool.all("configure", compression="deflate", talk_s=0.0)
-                configs = []
-                for name in order:
-                    configs.append(
-                        await run_config(make_config(name, args, workdir), pool, args, log)
-                    )
-                run["rounds"].append(configs)
-            finally:
-                await pool.close()
-        if not args.no_failover:
-            try:
+    try:
+        for rnd in range(args.rounds):
+            if not args.no_calls:
+                order = names if rnd % 2 == 0 else names[::-1]
+                pool = Pool(args.client_procs)
+                try:
+                    await pool.all("configure", compression="deflate", talk_s=0.0)
+                    configs = []
+                    for name in order:
+                        configs.append(
+                            await run_config(make_config(name, args, workdir), pool, args, log)
+                        )
+                    run["rounds"].append(configs)
+                finally:
+                    await pool.close()
+            if not args.no_failover:
                 run["failover"].append(await run_failover(args, workdir, log))
-            except Exception as exc:  # reported; the run's other results stay
-                log(f"  failover failed: {exc!r}")
-                run["failover"].append({"error": repr(exc)})
+    finally:
+        if args.keep:
+            log(f"servers' logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     run["loadavg_after"] = loadavg()
     run["total_s"] = time.perf_counter() - started
     return run
