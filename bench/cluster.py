@@ -295,7 +295,10 @@ async def run_config(target: Any, pool: Pool, args: argparse.Namespace, log: Any
         )
         log(f"  {sum(r['pairs'] for r in res)} pairs connected")
         warm = await measure_step(target, pool, 50.0, max(2.0, 1.2 * args.pairs / 50), 5.0, 0.0)
-        log(f"  warm-up: {warm['ok']} set-ups, p99 {warm['p99']} ms")
+        log(
+            f"  warm-up: {warm['ok']} set-ups, p99 {warm['p99'] or 0:.0f} ms, errors "
+            f"{warm['errors']}, time-outs {warm['timeouts']}"
+        )
         await pool.all("reset_pairs", timeout=args.timeout)
         await asyncio.sleep(2.0)
         # Redis commands nobody's calls cause (keepalives, leases, sweeps), per second
@@ -314,6 +317,7 @@ async def run_config(target: Any, pool: Pool, args: argparse.Namespace, log: Any
                 f"({r['server_cpu_ms_per_call']:.2f} ms/call), db {r['db_cpu_pct']:.0f}%, "
                 f"redis {r['redis_cpu_pct']:.0f}%, clients {r['clients_cpu_pct']:.0f}%, "
                 f"other {r['other_cpu_pct']:.0f}%, redis cmds/call {r['redis_per_call_net']:.1f}"
+                + (f", errors {r['errors']}" if r["errors"] else "")
             )
             await pool.all("reset_pairs", timeout=args.timeout)
             await asyncio.sleep(1.0)
@@ -549,6 +553,12 @@ def render(run: dict[str, Any]) -> str:
                     f"{s['db_cpu_ms_per_call']:.2f} | {s['redis_cpu_ms_per_call']:.2f} | "
                     f"{redis_cmds} | {s['clients_cpu_pct']:.0f}% | {s['other_cpu_pct']:.0f}% |"
                 )
+    for rnd, configs in enumerate(run["rounds"], 1):
+        for c in configs:
+            if c.get("error"):
+                lines.append(
+                    f"| {rnd} | {c['config']} | failed: `{c['error'][:150]}` |||||||||||||"
+                )
     lines += ["", "Ratio of cross-node p99 to single-node p99, per round and rate:", ""]
     lines += ["| round | rate | pg-2x / pg-1 | pg-2x / sqlite | pg-1 / sqlite |"]
     lines += ["|---:|---:|---:|---:|---:|"]
@@ -567,7 +577,7 @@ def render(run: dict[str, Any]) -> str:
         s = c["steps"][-1]
         top = ", ".join(f"`{k}` {v:.1f}" for k, v in s["redis_by_command"].items())
         lines.append(
-            f"- {c['config']} at {s['rate']:g}/s: {top} (idle: {c['redis_idle_per_s']:.1f} "
+            f"- {c['config']} at {s['rate']:g}/s: {top} (idle: {c.get('redis_idle_per_s', 0):.1f} "
             "commands/s)"
         )
     if run.get("failover"):
@@ -604,6 +614,12 @@ def render(run: dict[str, Any]) -> str:
         lines += ["", run["findings"].rstrip()]
     lines += ["", SECTION_END, ""]
     return "\n".join(lines)
+
+
+def dump(args: argparse.Namespace, run: dict[str, Any]) -> None:
+    """The raw results so far (``--json``), so that a run cut short keeps what it measured."""
+    if args.json:
+        Path(args.json).write_text(json.dumps(run, indent=1, default=str))
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -686,15 +702,25 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 try:
                     await pool.all("configure", compression="deflate", talk_s=0.0)
                     configs = []
-                    for name in order:
-                        configs.append(
-                            await run_config(make_config(name, args, workdir), pool, args, log)
-                        )
                     run["rounds"].append(configs)
+                    for name in order:
+                        try:
+                            configs.append(
+                                await run_config(make_config(name, args, workdir), pool, args, log)
+                            )
+                        except Exception as exc:  # reported; the other configurations still run
+                            log(f"  {name} failed: {exc!r}")
+                            configs.append({"config": name, "steps": [], "error": repr(exc)})
+                        dump(args, run)
                 finally:
                     await pool.close()
             if not args.no_failover:
-                run["failover"].append(await run_failover(args, workdir, log))
+                try:
+                    run["failover"].append(await run_failover(args, workdir, log))
+                except Exception as exc:
+                    log(f"  failover failed: {exc!r}")
+                    run["failover"].append({"error": repr(exc)})
+                dump(args, run)
     finally:
         if args.keep:
             log(f"servers' logs kept in {workdir}")
