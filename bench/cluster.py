@@ -105,6 +105,20 @@ class ProcCpu:
         return used
 
 
+def busy_marks_left(url: str | None) -> int | None:
+    """Busy marks in Redis (``yuntong:busy:*``): with every pair idle, each one is a mark that
+    outlived its call (the user is refused ``already_in_call`` until it expires)."""
+    if url is None:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return sum(1 for _ in client.scan_iter("yuntong:busy:*", count=1000))
+    finally:
+        client.close()
+
+
 def redis_commands(url: str | None) -> Counter[str]:
     """Calls per command so far (``INFO commandstats``), ``info`` itself left out."""
     if url is None:
@@ -135,6 +149,7 @@ class SqliteConfig(YuntongTarget):
 
     def __init__(self, pg_dsn: str, workdir: Path) -> None:
         super().__init__("sqlite", pg_dsn, workdir)
+        self.workdir = workdir / f"sqlite-{time.monotonic_ns()}"  # a fresh database each time
         self.config = "sqlite"
 
     @property
@@ -321,6 +336,9 @@ async def run_config(target: Any, pool: Pool, args: argparse.Namespace, log: Any
             )
             await pool.all("reset_pairs", timeout=args.timeout)
             await asyncio.sleep(1.0)
+            r["busy_marks_left"] = left = await asyncio.to_thread(busy_marks_left, target.redis_url)
+            if left:
+                log(f"  {left} busy marks left in Redis with every pair idle")
     finally:
         with contextlib.suppress(Exception):
             await pool.all("close_all")
@@ -537,9 +555,9 @@ def render(run: dict[str, Any]) -> str:
         "step, less the idle rate measured before the steps, ÷ calls.",
         "",
         "| round | configuration | offered | achieved | p50 | p99 | max | err / t-o / skip | "
-        "server CPU | server ms/call | PG ms/call | Redis ms/call | Redis cmds/call | clients "
-        "| other |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU | server ms/call | PG ms/call | Redis ms/call | Redis cmds/call | busy marks "
+        "left | clients | other |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rnd, configs in enumerate(run["rounds"], 1):
         for c in configs:
@@ -551,7 +569,8 @@ def render(run: dict[str, Any]) -> str:
                     f"{s['n_errors']} / {s['timeouts']} / {s['skipped']} | "
                     f"{s['server_cpu_pct']:.0f}% | {s['server_cpu_ms_per_call']:.2f} | "
                     f"{s['db_cpu_ms_per_call']:.2f} | {s['redis_cpu_ms_per_call']:.2f} | "
-                    f"{redis_cmds} | {s['clients_cpu_pct']:.0f}% | {s['other_cpu_pct']:.0f}% |"
+                    f"{redis_cmds} | {_num(s.get('busy_marks_left'))} | "
+                    f"{s['clients_cpu_pct']:.0f}% | {s['other_cpu_pct']:.0f}% |"
                 )
     for rnd, configs in enumerate(run["rounds"], 1):
         for c in configs:
@@ -614,6 +633,10 @@ def render(run: dict[str, Any]) -> str:
         lines += ["", run["findings"].rstrip()]
     lines += ["", SECTION_END, ""]
     return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
 
 
 def dump(args: argparse.Namespace, run: dict[str, Any]) -> None:
