@@ -564,7 +564,8 @@ def render(run: dict[str, Any]) -> str:
             for s in c["steps"]:
                 redis_cmds = "–" if c["config"] == "sqlite" else f"{s['redis_per_call_net']:.1f}"
                 lines.append(
-                    f"| {rnd} | {c['config']} | {s['rate']:g}/s | {s['achieved']:.1f}/s | "
+                    f"| {rnd} | {c['config']} | {s['rate']:g}/s | {s['achieved']:.1f}/s"
+                    f"{'' if s['sustained'] else ' ✗'} | "
                     f"{s['p50'] or 0:.1f} ms | {s['p99'] or 0:.1f} ms | {s['max'] or 0:.0f} ms | "
                     f"{s['n_errors']} / {s['timeouts']} / {s['skipped']} | "
                     f"{s['server_cpu_pct']:.0f}% | {s['server_cpu_ms_per_call']:.2f} | "
@@ -578,16 +579,23 @@ def render(run: dict[str, Any]) -> str:
                 lines.append(
                     f"| {rnd} | {c['config']} | failed: `{c['error'][:150]}` |||||||||||||"
                 )
-    lines += ["", "Ratio of cross-node p99 to single-node p99, per round and rate:", ""]
+    lines += [
+        "",
+        "✗: not sustained (achieved < 95% of offered, or an error, time-out or skipped invite).",
+        "",
+        "Ratio of p99s per round and rate (in parentheses: a step in it was not sustained):",
+        "",
+    ]
     lines += ["| round | rate | pg-2x / pg-1 | pg-2x / sqlite | pg-1 / sqlite |"]
     lines += ["|---:|---:|---:|---:|---:|"]
     for rnd, configs in enumerate(run["rounds"], 1):
         by = {c["config"]: {s["rate"]: s for s in c["steps"]} for c in configs}
         for rate in run["args"]["rates"]:
-            p99 = {name: (by.get(name, {}).get(rate) or {}).get("p99") for name in CONFIGS}
+            at = {name: by.get(name, {}).get(rate) or {} for name in CONFIGS}
+
             lines.append(
-                f"| {rnd} | {rate:g}/s | {ratio(p99['pg-2x'], p99['pg-1'])} | "
-                f"{ratio(p99['pg-2x'], p99['sqlite'])} | {ratio(p99['pg-1'], p99['sqlite'])} |"
+                f"| {rnd} | {rate:g}/s | {p99_ratio(at, 'pg-2x', 'pg-1')} | "
+                f"{p99_ratio(at, 'pg-2x', 'sqlite')} | {p99_ratio(at, 'pg-1', 'sqlite')} |"
             )
     lines += ["", "Redis commands per call set-up by command (last round, highest rate):", ""]
     for c in run["rounds"][-1]:
@@ -635,6 +643,14 @@ def render(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def p99_ratio(at: dict[str, dict[str, Any]], a: str, b: str) -> str:
+    """p99 of configuration ``a`` over ``b``'s; in parentheses when a step was not sustained."""
+    value = _ratio(at[a].get("p99"), at[b].get("p99"))
+    if value == "–" or (at[a].get("sustained") and at[b].get("sustained")):
+        return value
+    return f"({value})"
+
+
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
@@ -645,7 +661,7 @@ def dump(args: argparse.Namespace, run: dict[str, Any]) -> None:
         Path(args.json).write_text(json.dumps(run, indent=1, default=str))
 
 
-def ratio(a: float | None, b: float | None) -> str:
+def _ratio(a: float | None, b: float | None) -> str:
     return "–" if not a or not b else f"{a / b:.2f}×"
 
 
