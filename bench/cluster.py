@@ -469,7 +469,7 @@ class FailoverPool(Pool):
 
 async def run_failover(args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
     log(f"== failover: {args.sessions} sessions through HAProxy on 3 nodes, one killed")
-    target = ClusterConfig("failover", 3, args.pg_dsn, workdir)
+    target = ClusterConfig("failover", 3, args.pg_dsn, workdir, **node_env(args))
     target.billing = False
     pool = FailoverPool(args.client_procs)
     out: dict[str, Any] = {}
@@ -688,6 +688,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg-dsn",
         default=os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
+    parser.add_argument(
+        "--node-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for every node on PostgreSQL+Redis, e.g. YUNTONG_FORWARD_TIMEOUT_S=1",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the servers' folders (logs)")
     parser.add_argument("--out", default=None, help="write the section into this file")
     parser.add_argument("--json", default=None, help="dump the raw results here")
@@ -698,11 +705,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def node_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--node-env KEY=VALUE`` settings for every node on PostgreSQL and Redis."""
+    return dict(item.split("=", 1) for item in args.node_env)
+
+
 def make_config(name: str, args: argparse.Namespace, workdir: Path) -> Any:
     grace = {"YUNTONG_RECONNECT_GRACE_S": "3"}  # as bench/signaling.py
     if name == "sqlite":
         return SqliteConfig(args.pg_dsn, workdir)
-    return ClusterConfig(name, 1 if name == "pg-1" else 2, args.pg_dsn, workdir, **grace)
+    return ClusterConfig(
+        name, 1 if name == "pg-1" else 2, args.pg_dsn, workdir, **grace, **node_env(args)
+    )
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
@@ -727,6 +741,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "pairs": args.pairs,
             "client_procs": args.client_procs,
             "sessions": args.sessions,
+            "node_env": node_env(args),
         },
         "rounds": [],
         "failover": [],
