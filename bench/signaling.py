@@ -268,14 +268,20 @@ class ClientWorker:
     # -- calls -----------------------------------------------------------------------------
 
     async def cmd_open_pairs(
-        self, url: str, pairs: list[tuple[str, str, str]], device: str
+        self,
+        url: str,
+        pairs: list[tuple[str, str, str]],
+        device: str,
+        callee_url: str | None = None,
     ) -> dict[str, Any]:
+        """Callers on ``url``, callees on ``callee_url`` (another node: bench/cluster.py) or
+        on ``url`` too."""
         sem = asyncio.Semaphore(100)
 
         async def one(caller_token: str, callee_token: str, to: str) -> None:
             async with sem:
                 caller = Side(await self._connect(url, caller_token, device))
-                callee = Side(await self._connect(url, callee_token, device))
+                callee = Side(await self._connect(callee_url or url, callee_token, device))
             caller.reader = asyncio.create_task(self._read_caller(caller))
             callee.reader = asyncio.create_task(self._read_callee(callee))
             pair = Pair(caller, callee, to)
