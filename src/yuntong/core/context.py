@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from argon2 import PasswordHasher
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.requests import HTTPConnection
 
 from yuntong.config import Settings
@@ -111,6 +111,16 @@ def new_node_id(configured: str) -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def _redis(settings: Settings) -> Redis:
+    """The node's client for presence, leases and the like: a pool that makes a caller wait
+    (up to ``redis_timeout_s``) for a free connection under load, rather than failing at
+    once, which the shared pieces would take for Redis being down."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=100, timeout=settings.redis_timeout_s
+    )
+    return Redis(connection_pool=pool)
+
+
 def new_context(settings: Settings, clock: Clock | None = None) -> Context:
     """A context without its node state: use ``yuntong.services.build_context``."""
     cipher = PiiCipher.from_b64(
@@ -121,7 +131,7 @@ def new_context(settings: Settings, clock: Clock | None = None) -> Context:
     db = Database(settings.effective_database_url, settings.database_pool_size)
     clock = clock or Clock()
     node_id = new_node_id(settings.node_id)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = _redis(settings) if settings.redis_url else None
     ctx = Context(
         settings=settings,
         db=db,

@@ -31,6 +31,7 @@ log = get_logger(__name__)
 DeviceListener = Callable[[int, str], Awaitable[None]]
 UserListener = Callable[[int], Awaitable[None]]
 HAND_OVER = "realtime.hand_over"  # the forwarded request that moves a device between nodes
+HAND_OVER_TIMEOUT_S = 0.5
 
 
 class DeviceChannel:
@@ -172,6 +173,9 @@ class Hub:
                 node_id,
                 HAND_OVER,
                 {"user_id": user_id, "device_id": device_id, "last_seq": last_seq},
+                # a node that does not answer at once has most likely died (its keepalive has
+                # not lapsed yet): resume with nothing rather than keep the client waiting
+                timeout_s=min(HAND_OVER_TIMEOUT_S, self.ctx.settings.forward_timeout_s),
             )
         except YuntongError:
             return None
