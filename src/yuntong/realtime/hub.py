@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import WebSocket
 
 from yuntong.cluster import forward
+from yuntong.cluster.nodes import node_of
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.realtime.devices import devices_for, do_forget_dead_devices
@@ -95,6 +96,7 @@ class Hub:
         self._running = False
         self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
         self.directory = devices_for(ctx, lambda user_id: self.devices.get(user_id, {}).keys())
+        self._restorer: asyncio.Task[None] | None = None
 
     # -- attach / detach -------------------------------------------------------------------
 
@@ -265,6 +267,24 @@ class Hub:
     def start(self) -> None:
         self._running = True
         forward.serve(self.ctx, HAND_OVER, self._hand_over)
+        if self.ctx.redis is not None:
+            self._restorer = asyncio.create_task(self._keep_directory(), name="device-directory")
+
+    def _held(self) -> list[tuple[int, str, str]]:
+        return [
+            (user_id, device_id, channel.resume_token)
+            for user_id, user_devices in self.devices.items()
+            for device_id, channel in user_devices.items()
+        ]
+
+    async def _keep_directory(self) -> None:
+        """Every keepalive: this node's devices back in the directory if Redis lost them."""
+        while True:
+            try:
+                await self.directory.restore(self._held)
+            except Exception:
+                log.exception("device_directory_restore_failed")
+            await node_of(self.ctx).clock.sleep(self.ctx.settings.node_keepalive_s)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -316,6 +336,10 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True
+        if self._restorer is not None:
+            self._restorer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._restorer
         for user_devices in list(self.devices.values()):
             for channel in list(user_devices.values()):
                 if channel.gone_task is not None:

@@ -246,3 +246,34 @@ async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_
             assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
         finally:
             await shared.aclose()
+
+
+async def test_users_on_the_other_node_can_be_called_again_soon_after_redis_restarted_empty(
+    nodes: Nodes, redis_server: RedisServer
+) -> None:
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    bob_id = bob.hello["user"]["user_id"]
+    assert await status_of(nodes.a.app_context, bob_id) == "online"
+    redis_server.restart()  # nothing on disk: the device directory is gone
+    # node b puts bob's device back within a keepalive or two: he is online, and rings (the
+    # buses reconnect on the test's clock)
+    for _ in range(50):
+        await nodes.advance(1)
+        if await _online(nodes.a, bob_id) and all(
+            getattr(n.app_context.bus, "connected", False) for n in (nodes.a, nodes.b)
+        ):
+            break
+        await asyncio.sleep(0.2)
+    assert await _online(nodes.a, bob_id)
+    ack = await alice.request(
+        "call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP}
+    )
+    assert "ended" not in ack, ack
+    await bob.expect("call.incoming", call_id=ack["call_id"])
+    await alice.request("call.cancel", {"call_id": ack["call_id"]})
+    await bob.expect("call.ended", call_id=ack["call_id"])
+
+
+async def _online(node: InProcessServer, user_id: int) -> bool:
+    return await status_of(node.app_context, user_id) == "online"
