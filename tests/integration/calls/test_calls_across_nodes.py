@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,9 @@ from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP, WsError
 from yuntong.calls.engine import engine_of
+from yuntong.cluster.forward import forwarding_of
 from yuntong.presence.service import status_of
+from yuntong.realtime.hub import HAND_OVER
 
 GRACE_S = 20.0
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 40000 typ host", "sdpMid": "0"}
@@ -277,3 +280,42 @@ async def test_users_on_the_other_node_can_be_called_again_soon_after_redis_rest
 
 async def _online(node: InProcessServer, user_id: int) -> bool:
     return await status_of(node.app_context, user_id) == "online"
+
+
+async def test_a_device_moving_while_its_old_node_is_slow_to_hand_over_still_hears_the_end(
+    nodes: Nodes,
+) -> None:
+    """A resume asks the node the device left for its buffer: a node that died a moment ago
+    still counts as alive and is asked until the forward times out. A call that ends in those
+    seconds is told to the device once it is here."""
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = (
+        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
+    )["call_id"]
+    await bob.expect("call.incoming", call_id=call_id)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    await bob.expect("call.connected", call_id=call_id)
+    b_handlers = forwarding_of(nodes.b.app_context).handlers
+    hand_over = b_handlers[HAND_OVER]
+    asked = asyncio.Event()
+
+    async def slow(payload: dict[str, Any]) -> dict[str, Any] | None:
+        asked.set()
+        await asyncio.sleep(1.0)
+        return None  # as if it had died: nothing handed over
+
+    b_handlers[HAND_OVER] = slow
+    try:
+        await bob.drop()
+        bob.ws_url = nodes.a.ws_url
+        resuming = asyncio.create_task(bob.connect(resume=True))
+        await asyncio.wait_for(asked.wait(), 5)
+        await alice.request("call.hangup", {"call_id": call_id})  # while node a waits for b
+        await resuming
+    finally:
+        b_handlers[HAND_OVER] = hand_over
+    assert bob.hello["resumed"] is True
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "hangup")
