@@ -32,6 +32,10 @@ another test suite running beside it; a node took 10–25 s to start again), 155
     client errors: 9 requests lost with their socket, 1 node_unreachable
     rating: 659 billed calls, one usage record and one ledger entry each; a second rating
     (``yuntong billing rate``) added nothing
+
+On the same machine otherwise idle: 117 s in all, nodes back 7–8 s after a kill; 998 of 1000
+acknowledged, 998 records; answered 693, canceled 121, rejected 127, no_answer 56,
+unreachable 1; 29 resumes, 4 sessions opened anew; 5 client errors.
 """
 
 from __future__ import annotations
