@@ -215,6 +215,15 @@ class RedisBusy(BusyMarks):
         for index in lost:
             user_id, call_id = marks[int(index) - 1]
             log.warning("busy_mark_taken_by_another_call", user_id=user_id, call_id=call_id)
+        # a call that ended while the renewal was on its way had its marks deleted before the
+        # renewal set them again (Redis lost them, or the release got there first): delete
+        # them again, or its parties stay busy for a mark's lifetime
+        ended: dict[str, list[int]] = {}
+        for user_id, call_id in marks:
+            if self.own.calls.get(user_id) != call_id:
+                ended.setdefault(call_id, []).append(user_id)
+        for call_id, user_ids in ended.items():
+            await self.release(call_id, user_ids)
 
 
 def _build(ctx: Context) -> BusyMarks:

@@ -14,7 +14,11 @@ per node of the devices it holds, ``yuntong:devnode:<node>`` (:class:`RedisDevic
   resume token — then the device *moves* here, and the node that held it hands its buffer over
   (``realtime/hub.py``); a dead node's device is taken over as is;
 - **releasing** deletes the entry only while it is still this node's, so a device that moved
-  on is never taken for gone by the node it left.
+  on is never taken for gone by the node it left;
+- a Redis that restarted empty (or lost its data) forgot every entry: each node keeps a mark,
+  ``yuntong:devmark:<node>``, and puts its devices back (where nobody else placed them
+  meanwhile) when its mark is gone (:meth:`RedisDevices.restore`, every keepalive), else
+  every user would look offline to the other nodes until their sockets reconnected.
 
 While Redis is unreachable each node answers from its own channels only (as for busy marks,
 docs/operations.md "Shared truth").
@@ -40,6 +44,7 @@ log = get_logger(__name__)
 
 KEY = "yuntong:dev:{}"
 NODE_KEY = "yuntong:devnode:{}"
+MARK_KEY = "yuntong:devmark:{}"  # this node's entries are in the directory (see restore)
 MAX_TABS = 50  # second, third … tab of one device id: beyond, the id is refused as taken
 
 # KEYS: the user's hash, this node's set. ARGV: device, expected value ('' = absent), new
@@ -113,6 +118,11 @@ class Devices(ABC):
     async def holders(self) -> set[str]:
         """The nodes that have entries."""
         return set()
+
+    async def restore(self, held: Callable[[], list[tuple[int, str, str]]]) -> int:
+        """Put this node's devices back (``held()``: user, device, resume token) when the
+        directory lost them (Redis restarted empty); how many were put back."""
+        return 0
 
 
 class LocalDevices(Devices):
@@ -283,6 +293,31 @@ class RedisDevices(Devices):
             return await self.link.run(scan)
         except SharedUnavailable:
             return set()
+
+    async def restore(self, held: Callable[[], list[tuple[int, str, str]]]) -> int:
+        mark = MARK_KEY.format(self.node_id)
+        node_key = NODE_KEY.format(self.node_id)
+
+        async def put_back(r: Redis) -> int:
+            if await r.exists(mark):
+                return 0
+            entries = held()
+            async with r.pipeline(transaction=False) as pipe:
+                for user_id, device_id, token in entries:
+                    value = f"{self.node_id}|{token_digest(token)}"
+                    pipe.hsetnx(KEY.format(user_id), device_id, value)
+                    pipe.sadd(node_key, f"{user_id}/{device_id}")
+                pipe.set(mark, "1")
+                await pipe.execute()
+            return len(entries)
+
+        try:
+            restored = await self.link.run(put_back)
+        except SharedUnavailable:
+            return 0
+        if restored:
+            log.warning("device_entries_restored", count=restored)
+        return restored
 
     async def forget_node(self, node_id: str) -> int:
         node_key = NODE_KEY.format(node_id)

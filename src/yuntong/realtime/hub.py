@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import WebSocket
 
 from yuntong.cluster import forward
+from yuntong.cluster.nodes import node_of
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.realtime.devices import devices_for, do_forget_dead_devices
@@ -100,6 +102,10 @@ class Hub:
         self._running = False
         self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
         self.directory = devices_for(ctx, lambda user_id: self.devices.get(user_id, {}).keys())
+        self._restorer: asyncio.Task[None] | None = None
+        # devices moving here, while their previous node is asked for their buffer: the
+        # events sent to them meanwhile
+        self._arriving: dict[tuple[int, str], list[dict[str, Any]]] = {}
 
     # -- attach / detach -------------------------------------------------------------------
 
@@ -141,8 +147,9 @@ class Hub:
             channel.seq = last_seq
             replay = []
             handed = None
+            meanwhile: list[dict[str, Any]] = []
             if placed.moved_from:
-                handed = await self._take_over(
+                handed, meanwhile = await self._take_over(
                     placed.moved_from, user_id, placed.device_id, last_seq
                 )
             if handed is not None:
@@ -150,6 +157,10 @@ class Hub:
                 replay = [str(text) for text in handed["events"]]
             else:
                 channel.resynced = True
+            before = channel.seq
+            for message in _not_handed(meanwhile, replay):  # numbered after, replayed
+                await channel.send_event(message["type"], message["data"])
+            replay.extend(channel.replay_after(before))
             log.info("device_moved", user_id=user_id, node=placed.moved_from or placed.dead_from)
         else:
             channel.resume_token = token
@@ -164,11 +175,19 @@ class Hub:
 
     async def _take_over(
         self, node_id: str, user_id: int, device_id: str, last_seq: int
-    ) -> dict[str, Any] | None:
-        """Ask the node a device moved from for what it buffered after ``last_seq``; None when
-        it does not answer (it died meanwhile: nothing to replay)."""
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Ask the node a device moved from for what it buffered after ``last_seq`` (None when
+        it does not answer: it died meanwhile, nothing to replay), and the events sent to the
+        device while asking: the directory says it is here already, but its channel is not
+        (a node that died just now is asked until the forward times out, seconds in which a
+        call may end: without them the client never hears it)."""
+        meanwhile: list[dict[str, Any]] = []
+        key = (user_id, device_id)
+        if not any(uid == user_id for uid, _ in self._arriving):
+            self.ctx.bus.subscribe(f"user:{user_id}", self._deliver_arriving)
+        self._arriving[key] = meanwhile
         try:
-            return await forward.ask(
+            handed = await forward.ask(
                 self.ctx,
                 node_id,
                 HAND_OVER,
@@ -178,7 +197,18 @@ class Hub:
                 timeout_s=min(HAND_OVER_TIMEOUT_S, self.ctx.settings.forward_timeout_s),
             )
         except YuntongError:
-            return None
+            handed = None
+        finally:
+            del self._arriving[key]
+            if not any(uid == user_id for uid, _ in self._arriving):
+                self.ctx.bus.unsubscribe(f"user:{user_id}", self._deliver_arriving)
+        return handed, meanwhile
+
+    async def _deliver_arriving(self, message: dict[str, Any]) -> None:
+        user_id, device, exclude = message["user_id"], message.get("device"), message.get("exclude")
+        for (uid, device_id), meanwhile in self._arriving.items():
+            if uid == user_id and device in (None, device_id) and exclude != device_id:
+                meanwhile.append(message)
 
     async def _hand_over(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Another node resumed one of this node's devices: give it the buffer after the
@@ -276,6 +306,24 @@ class Hub:
     def start(self) -> None:
         self._running = True
         forward.serve(self.ctx, HAND_OVER, self._hand_over)
+        if self.ctx.redis is not None:
+            self._restorer = asyncio.create_task(self._keep_directory(), name="device-directory")
+
+    def _held(self) -> list[tuple[int, str, str]]:
+        return [
+            (user_id, device_id, channel.resume_token)
+            for user_id, user_devices in self.devices.items()
+            for device_id, channel in user_devices.items()
+        ]
+
+    async def _keep_directory(self) -> None:
+        """Every keepalive: this node's devices back in the directory if Redis lost them."""
+        while True:
+            try:
+                await self.directory.restore(self._held)
+            except Exception:
+                log.exception("device_directory_restore_failed")
+            await node_of(self.ctx).clock.sleep(self.ctx.settings.node_keepalive_s)
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -327,6 +375,10 @@ class Hub:
 
     async def close(self) -> None:
         self.closing = True
+        if self._restorer is not None:
+            self._restorer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._restorer
         for user_devices in list(self.devices.values()):
             for channel in list(user_devices.values()):
                 if channel.gone_task is not None:
@@ -335,6 +387,24 @@ class Hub:
                     with contextlib.suppress(Exception):
                         await channel.ws.close(code=1001)
         self.devices.clear()
+
+
+def _not_handed(meanwhile: list[dict[str, Any]], handed: list[str]) -> list[dict[str, Any]]:
+    """The events sent to a moving device that its previous node did not hand over already
+    (it still delivered those it got before it let the device go)."""
+    seen: list[tuple[Any, Any]] = []
+    for text in handed:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            message = json.loads(text)
+            seen.append((message["type"], message.get("data")))
+    fresh = []
+    for message in meanwhile:
+        key = (message["type"], message["data"])
+        if key in seen:
+            seen.remove(key)
+        else:
+            fresh.append(message)
+    return fresh
 
 
 async def _safely(awaitable: Awaitable[None]) -> None:

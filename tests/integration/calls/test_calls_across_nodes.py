@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,8 +23,10 @@ from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP, WsError
 from yuntong.calls.engine import do_watch_devices, engine_of
+from yuntong.cluster.forward import forwarding_of
 from yuntong.cluster.nodes import live_view
 from yuntong.presence.service import status_of
+from yuntong.realtime.hub import HAND_OVER
 
 GRACE_S = 20.0
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 40000 typ host", "sdpMid": "0"}
@@ -290,3 +293,73 @@ async def test_a_device_back_from_a_dead_node_is_told_the_calls_that_ended_meanw
             "hangup",
             2,
         )
+
+
+async def test_users_on_the_other_node_can_be_called_again_soon_after_redis_restarted_empty(
+    nodes: Nodes, redis_server: RedisServer
+) -> None:
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    bob_id = bob.hello["user"]["user_id"]
+    assert await status_of(nodes.a.app_context, bob_id) == "online"
+    redis_server.restart()  # nothing on disk: the device directory is gone
+    # node b puts bob's device back within a keepalive or two: he is online, and rings (the
+    # buses reconnect on the test's clock)
+    for _ in range(50):
+        await nodes.advance(1)
+        if await _online(nodes.a, bob_id) and all(
+            getattr(n.app_context.bus, "connected", False) for n in (nodes.a, nodes.b)
+        ):
+            break
+        await asyncio.sleep(0.2)
+    assert await _online(nodes.a, bob_id)
+    ack = await alice.request(
+        "call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP}
+    )
+    assert "ended" not in ack, ack
+    await bob.expect("call.incoming", call_id=ack["call_id"])
+    await alice.request("call.cancel", {"call_id": ack["call_id"]})
+    await bob.expect("call.ended", call_id=ack["call_id"])
+
+
+async def _online(node: InProcessServer, user_id: int) -> bool:
+    return await status_of(node.app_context, user_id) == "online"
+
+
+async def test_a_device_moving_while_its_old_node_is_slow_to_hand_over_still_hears_the_end(
+    nodes: Nodes,
+) -> None:
+    """A resume asks the node the device left for its buffer: a node that died a moment ago
+    still counts as alive and is asked until the forward times out. A call that ends in those
+    seconds is told to the device once it is here."""
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = (
+        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
+    )["call_id"]
+    await bob.expect("call.incoming", call_id=call_id)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    await bob.expect("call.connected", call_id=call_id)
+    b_handlers = forwarding_of(nodes.b.app_context).handlers
+    hand_over = b_handlers[HAND_OVER]
+    asked = asyncio.Event()
+
+    async def slow(payload: dict[str, Any]) -> dict[str, Any] | None:
+        asked.set()
+        await asyncio.sleep(1.0)
+        return None  # as if it had died: nothing handed over
+
+    b_handlers[HAND_OVER] = slow
+    try:
+        await bob.drop()
+        bob.ws_url = nodes.a.ws_url
+        resuming = asyncio.create_task(bob.connect(resume=True))
+        await asyncio.wait_for(asked.wait(), 5)
+        await alice.request("call.hangup", {"call_id": call_id})  # while node a waits for b
+        await resuming
+    finally:
+        b_handlers[HAND_OVER] = hand_over
+    assert bob.hello["resumed"] is True
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "hangup")

@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP, WsClient
-from yuntong.presence.busy import BUSY_TTL_CHECKPOINTS
+from yuntong.core.shared import RedisLink
+from yuntong.presence.busy import BUSY_TTL_CHECKPOINTS, RedisBusy
 from yuntong.presence.service import status_of
 
 CHECKPOINT_S = 0.5  # busy marks live 1.5 s (real time) unless renewed
@@ -165,3 +168,24 @@ async def test_without_redis_each_node_decides_busy_from_its_own_calls_and_share
     await alice.request("call.hangup", {"call_id": call_id})
     await alice.expect("call.ended", call_id=call_id)
     assert await status_of(on_b, bob_id) == "online"
+
+
+async def test_a_renewal_under_way_when_a_call_ends_does_not_keep_its_parties_busy(
+    redis_server: RedisServer,
+) -> None:
+    redis = Redis.from_url(redis_server.url)
+    try:
+        busy = RedisBusy(RedisLink(redis), ttl_s=60)
+        assert await busy.take("c1", [1, 2]) is None
+        renew = busy._renew
+
+        async def late(**kwargs: Any) -> Any:  # the call ends while the renewal is on its way
+            await busy.release("c1", [1, 2])
+            return await renew(**kwargs)
+
+        busy._renew = late  # type: ignore[method-assign]
+        await busy.renew()
+        assert await redis.mget(["yuntong:busy:1", "yuntong:busy:2"]) == [None, None]
+        assert await busy.take("c2", [1, 3]) is None  # user 1 may call again
+    finally:
+        await redis.aclose()
