@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from yuntong import __version__, strings
 from yuntong.accounts import directory, registration
@@ -206,7 +206,9 @@ def user_list(
         return await accounts_identity.list_users_masked(ctx, actor, status=status, limit=limit)
 
     rows = _run(_settings(), action)
-    table = Table("id", "username", "display name", "role", "status", "org", "name", "phone")
+    # a masked phone number is read whole, also on an 80-column terminal
+    phone = Column("phone", no_wrap=True, min_width=len("+86138****0001"))
+    table = Table("id", "username", "display name", "role", "status", "org", "name", phone)
     for user, identity in rows:
         table.add_row(
             str(user.id),
