@@ -363,3 +363,27 @@ async def test_a_device_moving_while_its_old_node_is_slow_to_hand_over_still_hea
     assert bob.hello["resumed"] is True
     ended = await bob.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("answered", "hangup")
+
+
+async def test_a_callee_logged_out_through_the_other_node_ends_the_call_at_once(
+    nodes: Nodes,
+) -> None:
+    """The logout reaches the callee's node through the bus; ending the call there means
+    asking the owner node, whose answer comes through the bus too (it must not wait behind
+    the logout it answers)."""
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = (
+        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
+    )["call_id"]
+    await bob.expect("call.incoming", call_id=call_id)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+    async with httpx.AsyncClient(base_url=nodes.a.url) as http:  # node a, not bob's node
+        resp = await http.post(
+            "/api/v1/auth/logout", headers={"Authorization": f"Bearer {bob.token}"}
+        )
+    assert resp.status_code in (200, 204), resp.text
+    await bob.closed.wait()
+    ended = await alice.expect("call.ended", call_id=call_id, timeout=2)
+    assert (ended["outcome"], ended["reason"]) == ("failed", "connection_lost")

@@ -4,6 +4,7 @@ Two nodes in the test's loop on one database and one (private) Redis."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,27 @@ async def test_a_node_that_does_not_answer_is_unreachable_with_a_retry_hint(
     with pytest.raises(YuntongError) as unserved:
         await forward.ask(nodes.a.app_context, nodes.b.app_context.node_id, "test.nobody", {})
     assert unserved.value.code == "node_unreachable"
+
+
+async def test_a_handler_of_a_message_from_another_node_may_wait_for_a_forwarded_answer(
+    nodes: Nodes,
+) -> None:
+    """The Redis bus hands received messages out off its reader: a handler that forwards a
+    request and awaits the answer (which arrives through the same reader) gets it."""
+    a, b = nodes.a.app_context, nodes.b.app_context
+    answers: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def echo(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"echo": payload["n"]}
+
+    async def on_topic(message: dict[str, Any]) -> None:
+        try:
+            answers.put_nowait(await forward.ask(a, b.node_id, "test.echo2", message))
+        except YuntongError as exc:
+            answers.put_nowait(exc.code)
+
+    forward.serve(b, "test.echo2", echo)
+    a.bus.subscribe("test.topic", on_topic)
+    await asyncio.sleep(0.3)  # a's subscription reaches Redis
+    await b.bus.publish("test.topic", {"n": 7})
+    assert await asyncio.wait_for(answers.get(), 5) == {"echo": 7}

@@ -4,6 +4,11 @@
   comes back from Redis is recognised by its origin and skipped) and queues it for Redis; one
   task sends the queue in order, pipelined, so a caller never waits for Redis. A durable
   topic's message is also written to the change feed, as :meth:`Bus.publish` does.
+- **Receive**: the listener reads what the other nodes published and hands it to this node's
+  handlers in order from a task of its own, so a handler that waits never holds up reading;
+  messages on the node's own channel (requests forwarded between nodes and their answers,
+  ``cluster/forward.py``) are handed out at once, so an answer is never stuck behind a handler
+  that awaits it.
 - **Subscribe** keeps the handler here; the channel is subscribed in Redis when its first
   handler comes and unsubscribed when its last goes (one listener connection per node, which
   also always listens on the node's own channel, :func:`node_channel`).
@@ -104,6 +109,9 @@ class RedisBus(Bus):
         self._wanted_changed = asyncio.Event()
         self._progress = asyncio.Event()
         self._outbox: deque[tuple[str, str]] = deque()
+        self._inbox: deque[tuple[str, dict[str, Any]]] = deque()  # received, to hand out
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._own = node_channel(node_id)
         self._sender: asyncio.Task[None] | None = None
         self._failing: str | None = None  # the reason publishing fails, logged once a streak
 
@@ -224,10 +232,12 @@ class RedisBus(Bus):
     async def close(self) -> None:
         """Stop the listener, give what is queued ``redis_timeout_s`` to go out, disconnect."""
         listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        for task in (listener, self._dispatcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._inbox.clear()
         sender = self._sender
         if sender is not None and not sender.done():
             try:
@@ -350,7 +360,20 @@ class RedisBus(Bus):
             return
         if origin == self.origin:  # published here: delivered already
             return
-        await self._local.deliver(channel, message)
+        if channel == self._own:  # requests and answers between nodes: quick handlers, at once
+            await self._local.deliver(channel, message)
+            return
+        self._inbox.append((channel, message))
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="bus-redis-dispatch")
+
+    async def _dispatch(self) -> None:
+        """Hand what was received to this node's handlers, in order, off the reader: a handler
+        that waits (a socket slow to take an event, a command forwarded to another node and
+        awaiting its answer) never keeps the reader from the node channel's answers."""
+        while self._inbox:
+            channel, message = self._inbox.popleft()
+            await self._local.deliver(channel, message)
 
     # -- health ------------------------------------------------------------------------------
 
