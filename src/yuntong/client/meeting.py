@@ -101,7 +101,11 @@ class MeetingClient:
         self.publish_audio = publish_audio
         self.publish_video = publish_video
         self.auto_subscribe = auto_subscribe
-        self.signaling = Signaling(server, "", "", url=meeting_ws_url(server, ticket))
+        # a meeting socket is not a device session: it comes back by joining again with its
+        # ticket (docs/meetings.md), never by the /ws resume
+        self.signaling = Signaling(
+            server, "", "", url=meeting_ws_url(server, ticket), resume_within_s=0
+        )
         self.participant_id = ""
         self.state = "new"
         self.room: dict[str, Any] = {}

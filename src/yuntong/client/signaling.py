@@ -173,9 +173,10 @@ class Signaling:
 
     async def close(self) -> None:
         self._closing = True
+        ws = self._ws  # the reader, cancelled first, lets go of it
         await cancel_all(self._tasks)
-        if self._ws is not None:
-            await self._ws.close()
+        if ws is not None:
+            await ws.close()
         self._closed(ConnectionError("closed by the client"))
 
     async def _send(self, message: dict[str, Any]) -> None:

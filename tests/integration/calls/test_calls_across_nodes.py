@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
-from tests.support.wsclient import FAKE_SDP, WsError
+from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.calls.engine import do_watch_devices, engine_of
 from yuntong.cluster.forward import forwarding_of
 from yuntong.cluster.nodes import live_view
@@ -38,6 +38,39 @@ async def nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Node
         "postgres", tmp_path, redis_server.url, reconnect_grace_s=GRACE_S
     ) as started:
         yield started
+
+
+@pytest.fixture
+async def mortal_nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Nodes]:
+    """Two nodes that see each other dead within a second (a test stops one)."""
+    async with two_nodes(
+        "postgres",
+        tmp_path,
+        redis_server.url,
+        reconnect_grace_s=GRACE_S,
+        node_keepalive_s=0.2,
+        node_dead_after_s=1.0,
+    ) as started:
+        yield started
+
+
+async def place(caller: WsClient, callee: WsClient) -> str:
+    """``caller`` calls ``callee`` (audio); the call's id once it rings on the callee's device."""
+    ack = await caller.request(
+        "call.invite", {"to": callee.username, "media": "audio", "sdp": FAKE_SDP}
+    )
+    assert "ended" not in ack, ack
+    call_id: str = ack["call_id"]
+    await callee.expect("call.incoming", call_id=call_id)
+    return call_id
+
+
+async def answered(caller: WsClient, callee: WsClient) -> str:
+    """A call ``callee`` answered; its id once the caller heard the answer."""
+    call_id = await place(caller, callee)
+    await callee.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await caller.expect("call.answered", call_id=call_id)
+    return call_id
 
 
 async def record(node: InProcessServer, token: str, call_id: str) -> dict:
@@ -98,10 +131,7 @@ async def test_a_callee_whose_only_device_goes_on_the_other_node_is_unreachable(
 ) -> None:
     alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
     bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-    call_id = (
-        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
-    )["call_id"]
-    await bob.expect("call.incoming", call_id=call_id)
+    call_id = await place(alice, bob)
     await bob.close()  # the app was closed: gone at once, on node b
     ended = await alice.expect("call.ended", call_id=call_id)
     assert (ended["outcome"], ended["reason"]) == ("unreachable", "offline")
@@ -119,11 +149,7 @@ async def test_a_device_that_resumes_on_the_other_node_keeps_its_call_and_what_i
 ) -> None:
     alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
     bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-    call_id = (
-        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
-    )["call_id"]
-    await bob.expect("call.incoming", call_id=call_id)
-    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    call_id = await answered(alice, bob)
     await bob.request("call.media", {"call_id": call_id, "state": "connected"})
     await bob.expect("call.connected", call_id=call_id)
     device = bob.device
@@ -145,154 +171,108 @@ async def test_a_device_that_resumes_on_the_other_node_keeps_its_call_and_what_i
 
 
 async def test_an_answered_call_outlives_the_node_that_owned_it_and_is_recorded_in_full(
-    tmp_path: Path, redis_server: RedisServer
+    mortal_nodes: Nodes,
 ) -> None:
-    async with two_nodes(
-        "postgres",
-        tmp_path,
-        redis_server.url,
-        reconnect_grace_s=GRACE_S,
-        node_keepalive_s=0.2,
-        node_dead_after_s=1.0,
-    ) as nodes:
-        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
-        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-        ringing_bob = await nodes.connect(nodes.b, await nodes.user("carol"), "carol")
-        answered = (
-            await alice.request(
-                "call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP}
-            )
-        )["call_id"]
-        await bob.expect("call.incoming", call_id=answered)
-        await bob.request("call.answer", {"call_id": answered, "sdp": FAKE_SDP})
-        await bob.request("call.media", {"call_id": answered, "state": "connected"})
-        await alice.expect("call.connected", call_id=answered)
-        ringing = await nodes.connect(nodes.a, await nodes.user("dave"), "dave")
-        still_ringing = (
-            await ringing.request(
-                "call.invite", {"to": ringing_bob.username, "media": "audio", "sdp": FAKE_SDP}
-            )
-        )["call_id"]
-        await ringing_bob.expect("call.incoming", call_id=still_ringing)
-        await nodes.advance(4)
+    nodes = mortal_nodes
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    ringing_bob = await nodes.connect(nodes.b, await nodes.user("carol"), "carol")
+    kept = await answered(alice, bob)
+    await bob.request("call.media", {"call_id": kept, "state": "connected"})
+    await alice.expect("call.connected", call_id=kept)
+    ringing = await nodes.connect(nodes.a, await nodes.user("dave"), "dave")
+    still_ringing = await place(ringing, ringing_bob)
+    await nodes.advance(4)
 
-        await nodes.a.stop()  # node a is gone with both calls it owned
-        await alice.closed.wait()
-        alice.ws_url = nodes.b.ws_url  # the load balancer sends alice to node b
-        await alice.connect(resume=True)
-        assert alice.hello["resumed"] is True
+    await nodes.a.stop()  # node a is gone with both calls it owned
+    await alice.closed.wait()
+    alice.ws_url = nodes.b.ws_url  # the load balancer sends alice to node b
+    await alice.connect(resume=True)
+    assert alice.hello["resumed"] is True
 
-        # node b sweeps node a once it is dead: the ringing call ends, the answered one goes on
-        ended = await ringing_bob.expect("call.ended", call_id=still_ringing, timeout=10)
-        assert ended["outcome"] == "interrupted"
-        for _ in range(100):
-            if answered in engine_of(nodes.b.app_context).calls:
-                break
-            await asyncio.sleep(0.1)
-        assert answered in engine_of(nodes.b.app_context).calls
-        assert not bob.has("call.ended", call_id=answered)
-        await nodes.advance(6)
-        await alice.request("call.hangup", {"call_id": answered})
-        done = await bob.expect("call.ended", call_id=answered)
-        assert (done["outcome"], done["reason"]) == ("answered", "hangup")
-        await alice.expect("call.ended", call_id=answered)
-        found = await record(nodes.b, bob.token, answered)
-        # billed from the answer to the hang-up, the node's death included: the media never
-        # went through it
-        assert found["outcome"] == "answered" and found["billable_seconds"] == 10
+    # node b sweeps node a once it is dead: the ringing call ends, the answered one goes on
+    ended = await ringing_bob.expect("call.ended", call_id=still_ringing, timeout=10)
+    assert ended["outcome"] == "interrupted"
+    for _ in range(100):
+        if kept in engine_of(nodes.b.app_context).calls:
+            break
+        await asyncio.sleep(0.1)
+    assert kept in engine_of(nodes.b.app_context).calls
+    assert not bob.has("call.ended", call_id=kept)
+    await nodes.advance(6)
+    await alice.request("call.hangup", {"call_id": kept})
+    done = await bob.expect("call.ended", call_id=kept)
+    assert (done["outcome"], done["reason"]) == ("answered", "hangup")
+    await alice.expect("call.ended", call_id=kept)
+    found = await record(nodes.b, bob.token, kept)
+    # billed from the answer to the hang-up, the node's death included: the media never
+    # went through it
+    assert found["outcome"] == "answered" and found["billable_seconds"] == 10
 
 
 async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_come_back(
-    tmp_path: Path, redis_server: RedisServer
+    mortal_nodes: Nodes, redis_server: RedisServer
 ) -> None:
-    async with two_nodes(
-        "postgres",
-        tmp_path,
-        redis_server.url,
-        reconnect_grace_s=GRACE_S,
-        node_keepalive_s=0.2,
-        node_dead_after_s=1.0,
-        call_checkpoint_s=5.0,
-    ) as nodes:
-        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
-        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-        call_id = (
-            await bob.request(
-                "call.invite", {"to": alice.username, "media": "audio", "sdp": FAKE_SDP}
-            )
-        )["call_id"]  # node b owns it
-        await alice.expect("call.incoming", call_id=call_id)
-        await alice.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
-        await alice.request("call.media", {"call_id": call_id, "state": "connected"})
-        await bob.expect("call.connected", call_id=call_id)
+    nodes = mortal_nodes
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = await answered(bob, alice)  # node b owns it
+    await alice.request("call.media", {"call_id": call_id, "state": "connected"})
+    await bob.expect("call.connected", call_id=call_id)
 
-        await nodes.a.stop()  # alice's node dies, and alice never comes back
-        on_b = nodes.b.app_context
-        for _ in range(100):  # node b sees node a dead
-            if "node-a" not in await live_view(on_b):
+    await nodes.a.stop()  # alice's node dies, and alice never comes back
+    on_b = nodes.b.app_context
+    for _ in range(100):  # node b sees node a dead
+        if "node-a" not in await live_view(on_b):
+            break
+        await asyncio.sleep(0.1)
+    # the owner's check (run by every checkpoint, here also by hand so that the test does
+    # not depend on when the loop gets to run): alice's device is gone …
+    assert await do_watch_devices(on_b) == 0
+    assert not bob.has("call.ended", call_id=call_id)
+    await nodes.advance(GRACE_S)  # … for the whole grace period: the call ends
+    await do_watch_devices(on_b)
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
+    found = await record(nodes.b, bob.token, call_id)
+    assert found["billable_seconds"] == GRACE_S
+    # the sweep deleted the dead node's directory entries
+    shared = Redis.from_url(redis_server.url)
+    try:
+        for _ in range(100):  # the sweep runs every dead-after period (1 s here)
+            if not await shared.exists("yuntong:devnode:node-a"):
                 break
             await asyncio.sleep(0.1)
-        # the owner's check (run by every checkpoint, here also by hand so that the test does
-        # not depend on when the loop gets to run): alice's device is gone …
-        assert await do_watch_devices(on_b) == 0
-        assert not bob.has("call.ended", call_id=call_id)
-        await nodes.advance(GRACE_S)  # … for the whole grace period: the call ends
-        await do_watch_devices(on_b)
-        ended = await bob.expect("call.ended", call_id=call_id)
-        assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
-        found = await record(nodes.b, bob.token, call_id)
-        assert found["billable_seconds"] == GRACE_S
-        # the sweep deleted the dead node's directory entries
-        shared = Redis.from_url(redis_server.url)
-        try:
-            for _ in range(100):  # the sweep runs every dead-after period (1 s here)
-                if not await shared.exists("yuntong:devnode:node-a"):
-                    break
-                await asyncio.sleep(0.1)
-            assert await shared.hkeys(f"yuntong:dev:{alice.hello['user']['user_id']}") == []
-            assert not await shared.exists("yuntong:devnode:node-a")
-            assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
-        finally:
-            await shared.aclose()
+        assert await shared.hkeys(f"yuntong:dev:{alice.hello['user']['user_id']}") == []
+        assert not await shared.exists("yuntong:devnode:node-a")
+        assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
+    finally:
+        await shared.aclose()
 
 
 async def test_a_device_back_from_a_dead_node_is_told_the_calls_that_ended_meanwhile(
-    tmp_path: Path, redis_server: RedisServer
+    mortal_nodes: Nodes,
 ) -> None:
-    async with two_nodes(
-        "postgres",
-        tmp_path,
-        redis_server.url,
-        reconnect_grace_s=GRACE_S,
-        node_keepalive_s=0.2,
-        node_dead_after_s=1.0,
-    ) as nodes:
-        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
-        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-        call_id = (
-            await bob.request(
-                "call.invite", {"to": alice.username, "media": "audio", "sdp": FAKE_SDP}
-            )
-        )["call_id"]
-        await alice.expect("call.incoming", call_id=call_id)
-        await alice.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
-        await bob.expect("call.answered", call_id=call_id)
+    nodes = mortal_nodes
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = await answered(bob, alice)
 
-        await nodes.a.stop()  # alice's node dies …
-        await alice.closed.wait()
-        await nodes.advance(2)
-        await bob.request("call.hangup", {"call_id": call_id})  # … and the hang-up finds no one
-        await bob.expect("call.ended", call_id=call_id)
+    await nodes.a.stop()  # alice's node dies …
+    await alice.closed.wait()
+    await nodes.advance(2)
+    await bob.request("call.hangup", {"call_id": call_id})  # … and the hang-up finds no one
+    await bob.expect("call.ended", call_id=call_id)
 
-        alice.ws_url = nodes.b.ws_url
-        await alice.connect(resume=True)
-        assert (alice.hello["resumed"], alice.hello["resync"]) == (True, True)
-        ended = await alice.expect("call.ended", call_id=call_id)
-        assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
-            "answered",
-            "hangup",
-            2,
-        )
+    alice.ws_url = nodes.b.ws_url
+    await alice.connect(resume=True)
+    assert (alice.hello["resumed"], alice.hello["resync"]) == (True, True)
+    ended = await alice.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"], ended["billable_seconds"]) == (
+        "answered",
+        "hangup",
+        2,
+    )
 
 
 async def test_users_on_the_other_node_can_be_called_again_soon_after_redis_restarted_empty(
@@ -334,11 +314,7 @@ async def test_a_device_moving_while_its_old_node_is_slow_to_hand_over_still_hea
     seconds is told to the device once it is here."""
     alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
     bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-    call_id = (
-        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
-    )["call_id"]
-    await bob.expect("call.incoming", call_id=call_id)
-    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    call_id = await answered(alice, bob)
     await bob.request("call.media", {"call_id": call_id, "state": "connected"})
     await bob.expect("call.connected", call_id=call_id)
     b_handlers = forwarding_of(nodes.b.app_context).handlers
@@ -373,12 +349,7 @@ async def test_a_callee_logged_out_through_the_other_node_ends_the_call_at_once(
     the logout it answers)."""
     alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
     bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
-    call_id = (
-        await alice.request("call.invite", {"to": bob.username, "media": "audio", "sdp": FAKE_SDP})
-    )["call_id"]
-    await bob.expect("call.incoming", call_id=call_id)
-    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
-    await alice.expect("call.answered", call_id=call_id)
+    call_id = await answered(alice, bob)
     async with httpx.AsyncClient(base_url=nodes.a.url) as http:  # node a, not bob's node
         resp = await http.post(
             "/api/v1/auth/logout", headers={"Authorization": f"Bearer {bob.token}"}
