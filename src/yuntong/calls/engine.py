@@ -594,6 +594,17 @@ async def _end(
     await _publish_presence(ctx, call)
 
 
+def _record_ended(record: CallRecord) -> dict[str, Any]:
+    """The ``call.ended`` of an ended call, from its record."""
+    return _ended_payload(
+        record.id,
+        CallOutcome(str(record.outcome)),
+        public_reason(str(record.end_reason)),
+        record.hung_up_by,
+        record.billable_seconds,
+    )
+
+
 def _ended_payload(
     call_id: str,
     outcome: CallOutcome,
@@ -739,13 +750,7 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
 async def tell_ended(ctx: Context, record: CallRecord) -> None:
     """Tell the parties of a call a dead node left ringing that it ended (it was closed by
     recovery, on their behalf)."""
-    data = _ended_payload(
-        record.id,
-        CallOutcome(str(record.outcome)),
-        public_reason(str(record.end_reason)),
-        None,
-        record.billable_seconds,
-    )
+    data = _record_ended(record)
     hub = hub_of(ctx)
     await hub.send(record.caller_id, "call.ended", data, device=record.caller_device)
     await hub.send(record.callee_id, "call.ended", data)
@@ -760,16 +765,7 @@ async def ended_since_drop(ctx: Context, user_id: int, device: str) -> list[dict
     since = ctx.clock.now() - timedelta(seconds=ctx.settings.reconnect_grace_s)
     async with ctx.db.session() as session:
         records = await store.ended_for_device(session, user_id, device, since)
-    return [
-        _ended_payload(
-            r.id,
-            CallOutcome(str(r.outcome)),
-            public_reason(str(r.end_reason)),
-            r.hung_up_by,
-            r.billable_seconds,
-        )
-        for r in records
-    ]
+    return [_record_ended(record) for record in records]
 
 
 async def do_watch_devices(ctx: Context) -> int:
