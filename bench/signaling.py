@@ -56,6 +56,7 @@ for _path in (ROOT, ROOT / "src"):
 SECTION_START = "<!-- signaling:start -->"
 SECTION_END = "<!-- signaling:end -->"
 PING = json.dumps({"v": 1, "type": "ping", "data": {}})
+SHED_RETRIES = 20  # node_busy answers (admission control) a connect waits out before failing
 FALLBACK_SDP = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
     "a=fingerprint:sha-256 00:11\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
@@ -168,6 +169,7 @@ class ClientWorker:
         self.free: deque[Pair] = deque()
         self.ids = itertools.count(1)
         self.stats = StepStats()
+        self.shed = 0  # connects told node_busy (and retried after the hint)
 
     async def serve(self) -> None:
         await serve_commands(self, self.conn)
@@ -175,20 +177,28 @@ class ClientWorker:
     async def _connect(self, url: str, token: str, device: str) -> Any:
         from websockets.asyncio.client import connect
 
-        ws = await connect(
-            f"{url}?device={device}",
-            additional_headers={"Authorization": f"Bearer {token}"},
-            ping_interval=None,  # the server pings; we send the protocol's app-level pings
-            open_timeout=60,
-            close_timeout=5,
-            max_size=2**20,
-            compression=self.compression,
-        )
-        first = json.loads(await asyncio.wait_for(ws.recv(), 60))
-        if first.get("type") != "hello":
+        for _ in range(SHED_RETRIES):
+            ws = await connect(
+                f"{url}?device={device}",
+                additional_headers={"Authorization": f"Bearer {token}"},
+                ping_interval=None,  # the server pings; we send the protocol's app-level pings
+                open_timeout=60,
+                close_timeout=5,
+                max_size=2**20,
+                compression=self.compression,
+            )
+            first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if first.get("type") == "hello":
+                return ws
             await ws.close()
-            raise CallFailed(f"no_hello:{first.get('type')}")
-        return ws
+            data = first.get("data") or {}
+            if first.get("type") == "error" and data.get("code") == "node_busy":
+                # admission control: come back after the hint, as the real clients do
+                self.shed += 1
+                await asyncio.sleep(float(data.get("retry_after") or 1))
+                continue
+            raise CallFailed(f"no_hello:{first.get('type')}:{data.get('code')}")
+        raise CallFailed("no_hello:node_busy")
 
     # -- idle sessions ---------------------------------------------------------------------
 
@@ -289,7 +299,7 @@ class ClientWorker:
             self.free.append(pair)
 
         await asyncio.gather(*(one(*p) for p in pairs))
-        return {"pairs": len(self.pairs)}
+        return {"pairs": len(self.pairs), "shed": self.shed}
 
     async def _read_caller(self, side: Side) -> None:
         with contextlib.suppress(Exception):
