@@ -32,7 +32,7 @@ from yuntong.calls import store
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallRecord, CallState
-from yuntong.cluster import forward
+from yuntong.cluster import forward, nodes
 from yuntong.contacts import service as contacts
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -100,6 +100,7 @@ class CallEngine:
         self.renewer: asyncio.Task[None] | None = None
         # calls other nodes own, as last looked up (call id -> node), oldest first
         self.owners: OrderedDict[str, str] = OrderedDict()
+        self.reconciling = asyncio.Lock()  # one check of what this node owns at a time
 
     def note_owner(self, call_id: str, node_id: str) -> None:
         self.owners[call_id] = node_id
@@ -142,6 +143,7 @@ async def start_engine(ctx: Context) -> None:
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
     forward.serve(ctx, CALL_COMMAND, partial(_run_forwarded, ctx))
+    nodes.when_in_doubt(ctx, do_reconcile)
     engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
     every = busy_marks(ctx).renew_every_s
     if every is not None:
@@ -219,6 +221,7 @@ async def do_invite(
         "caller_device": device,
         "created_at": now,
         "node_id": ctx.node_id,
+        "max_seconds": max_seconds,
     }
     if immediate is not None:
         outcome, reason = immediate
@@ -320,6 +323,7 @@ async def _answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: st
         await store.update_record(
             ctx.writer,
             call.id,
+            ctx.node_id,
             state=CallState.ANSWERED,
             answered_at=call.answered_at,
             callee_device=device,
@@ -494,7 +498,10 @@ async def _forwarded(ctx: Context, call_id: str, op: str, **args: Any) -> bool:
     answer or error is this one's); False: the call is this node's, or unknown (the command
     runs here, and finds it or says ``call_not_found``)."""
     engine = engine_of(ctx)
-    if call_id in engine.calls or ctx.redis is None:
+    if ctx.redis is None:
+        return False
+    await _owned_for_sure(ctx)
+    if call_id in engine.calls:
         return False
     owner = engine.owners.get(call_id) or await _look_up_owner(ctx, call_id)
     if owner is None or owner == ctx.node_id:
@@ -551,6 +558,9 @@ async def _end(
     hung_up_by: int | None,
 ) -> None:
     """Finish a live call: caller holds ``call.lock``."""
+    await _owned_for_sure(ctx)
+    if engine_of(ctx).calls.get(call.id) is not call:
+        return  # no longer this node's (it was taken for dead): its owner ends it
     call.move(CallState.ENDED)
     _cancel_timer(call)
     for timer in call.credit_timers:
@@ -574,6 +584,7 @@ async def _end(
         await store.update_record(
             ctx.writer,
             call.id,
+            ctx.node_id,
             state=CallState.ENDED,
             outcome=outcome,
             end_reason=reason,
@@ -664,13 +675,16 @@ def _cancel_timer(call: ActiveCall) -> None:
 
 
 def _start_credit_timers(ctx: Context, call: ActiveCall) -> None:
-    """Prepaid calls: warn a minute before the balance runs out, then end the call."""
-    if call.max_seconds is None:
+    """Prepaid calls: warn a minute before the balance runs out, then end the call (counted
+    from the answer: a call taken over from a dead node keeps its cut-off)."""
+    if call.max_seconds is None or call.answered_at is None:
         return
-    warn_at = max(0, call.max_seconds - CREDIT_WARNING_S)
+    elapsed = (ctx.clock.now() - call.answered_at).total_seconds()
+    warn_in = max(0.0, call.max_seconds - CREDIT_WARNING_S - elapsed)
+    end_in = max(0.0, call.max_seconds - elapsed)
     call.credit_timers = (
-        _later(ctx, warn_at, partial(_credit_warning, ctx, call)),
-        _later(ctx, call.max_seconds, partial(_credit_exhausted, ctx, call)),
+        _later(ctx, warn_in, partial(_credit_warning, ctx, call)),
+        _later(ctx, end_in, partial(_credit_exhausted, ctx, call)),
     )
 
 
@@ -740,8 +754,10 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
         answered_at=record.answered_at,
         connected_at=record.connected_at or record.answered_at,
         ringing_sent=True,
+        max_seconds=record.max_seconds,
     )
     engine.add(call)
+    _start_credit_timers(ctx, call)  # the balance's cut-off stays where the dead node had it
     await busy_marks(ctx).adopt(call.id, (call.caller_id, call.callee_id))
     CALLS_ADOPTED.inc()
     log.warning("call_taken_over", call_id=call.id)
@@ -803,6 +819,45 @@ async def do_watch_devices(ctx: Context) -> int:
     return ended
 
 
+async def _owned_for_sure(ctx: Context) -> None:
+    """Before acting on its calls, a node that may have been taken for dead checks which are
+    still its own (:func:`do_reconcile`)."""
+    if ctx.redis is not None and nodes.in_doubt(ctx):
+        await do_reconcile(ctx)
+
+
+async def do_reconcile(ctx: Context) -> int:
+    """This node may have been taken for dead (it stalled past its keepalive,
+    :func:`yuntong.cluster.nodes.in_doubt`): drop the live calls it no longer owns — another
+    node took them over, or closed them as interrupted and told the parties — without ending
+    them, writing anything or telling anyone: their owner does. Their parties' commands are
+    forwarded to it from now on. Returns how many were dropped."""
+    engine = engine_of(ctx)
+    async with engine.reconciling:
+        ids = list(engine.calls)
+        if not ids:
+            return 0
+        async with ctx.db.session() as session:
+            owners = await store.owners_of(session, ids)
+        dropped = 0
+        for call_id in ids:
+            call = engine.calls.get(call_id)
+            owner = owners.get(call_id)
+            if call is None or owner == ctx.node_id:
+                continue
+            call.state = CallState.ENDED  # whoever waits on its lock finds it over here
+            _cancel_timer(call)
+            for timer in call.credit_timers:
+                timer.cancel()
+            engine.remove(call)
+            if owner is not None:
+                engine.note_owner(call_id, owner)
+            dropped += 1
+        if dropped:
+            log.warning("calls_no_longer_owned", count=dropped)
+        return dropped
+
+
 async def do_checkpoint_calls(ctx: Context) -> int:
     """Write that this node's answered calls are alive now: one statement for all of them
     (off the signaling path), every ``call_checkpoint_s``. Returns how many."""
@@ -812,5 +867,5 @@ async def do_checkpoint_calls(ctx: Context) -> int:
     ]
     if live:
         async with ctx.db.session() as session:
-            await store.checkpoint(session, live, ctx.clock.now())
+            await store.checkpoint(session, live, ctx.node_id, ctx.clock.now())
     return len(live)

@@ -52,6 +52,9 @@ class CallRecord(Base):
     # the node that runs (ran) the call (migration 0010): recovery closes only the open records
     # of its own previous run or of dead nodes (yuntong.cluster)
     node_id: Mapped[str | None] = mapped_column(String(100))
+    # prepaid: the longest the call may last (migration 0012; None: unlimited), so that the node
+    # taking over a dead node's call keeps its credit cut-off
+    max_seconds: Mapped[int | None] = mapped_column(Integer)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)

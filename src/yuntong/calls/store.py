@@ -29,32 +29,54 @@ MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOut
 
 # built once: concurrent writes share the compiled statement and one executemany
 _INSERT = insert(CallRecord)
-_UPDATE = update(CallRecord).where(CallRecord.id == bindparam("record_id"))
+# fenced: only the node that owns an open record writes it, so a node that stalled past its
+# keepalive (taken for dead, its calls taken over or closed by another) cannot overwrite them
+_UPDATE = update(CallRecord).where(
+    CallRecord.id == bindparam("record_id"),
+    CallRecord.node_id == bindparam("owner"),
+    CallRecord.ended_at.is_(None),
+)
 
 
 async def insert_record(writer: GroupCommitter, **values: Any) -> None:
     await writer.execute(_INSERT, values)
 
 
-async def update_record(writer: GroupCommitter, call_id: str, **values: Any) -> None:
-    """Set ``values`` (column names) on one record."""
-    await writer.execute(_UPDATE, {"record_id": call_id, **values})
+async def update_record(writer: GroupCommitter, call_id: str, owner: str, **values: Any) -> None:
+    """Set ``values`` (column names) on one open record while node ``owner`` owns it (else
+    nothing changes)."""
+    await writer.execute(_UPDATE, {"record_id": call_id, "owner": owner, **values})
 
 
 CHECKPOINT_CHUNK = 5000  # ids per statement (SQLite's bound-parameter limit is 32,766)
 
 
-async def checkpoint(session: AsyncSession, call_ids: list[str], at: datetime) -> None:
-    """Mark live calls as alive at ``at`` (one statement per 5,000 calls)."""
+async def checkpoint(session: AsyncSession, call_ids: list[str], owner: str, at: datetime) -> None:
+    """Mark live calls node ``owner`` owns as alive at ``at`` (one statement per 5,000)."""
     for start in range(0, len(call_ids), CHECKPOINT_CHUNK):
         await session.execute(
             update(CallRecord)
             .where(
                 CallRecord.id.in_(call_ids[start : start + CHECKPOINT_CHUNK]),
+                CallRecord.node_id == owner,
                 CallRecord.ended_at.is_(None),
             )
             .values(alive_at=at)
         )
+
+
+async def owners_of(session: AsyncSession, call_ids: list[str]) -> dict[str, str | None]:
+    """The owner of each of ``call_ids`` still open (ended or unknown ones are left out)."""
+    owners: dict[str, str | None] = {}
+    for start in range(0, len(call_ids), CHECKPOINT_CHUNK):
+        rows = await session.execute(
+            select(CallRecord.id, CallRecord.node_id).where(
+                CallRecord.id.in_(call_ids[start : start + CHECKPOINT_CHUNK]),
+                CallRecord.ended_at.is_(None),
+            )
+        )
+        owners.update({call_id: node for call_id, node in rows})
+    return owners
 
 
 async def open_record_owners(session: AsyncSession) -> set[str | None]:

@@ -20,6 +20,16 @@ Moments are the wall clock's (:attr:`NodeState.clock`), not the context's clock:
 compares moments written by different processes, and a test's fake clock in one of them must
 not make it look dead to the others (a test of the timing replaces it). Nodes' clocks are
 assumed synchronised (NTP) to well under ``node_dead_after_s``.
+
+**A node that stalled** (paused, swapped out, a stop-the-world stall) longer than its keepalive
+allows may have been taken for dead meanwhile, and what it owned taken over or closed by
+another node, while it still holds them in memory. It knows: it is *in doubt*
+(:func:`in_doubt`) from the moment its last renewal is ``node_dead_after_s -
+node_keepalive_s`` old, and stays unsettled until the hooks registered with
+:func:`when_in_doubt` have checked what it holds against the database (each domain drops what
+it no longer owns; the calls engine does it before running any command while in doubt). The
+database writes of owned things are fenced on the owner as well, so a write that slips through
+changes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +68,10 @@ class NodeIdInUse(RuntimeError):
     """Another live process runs as this node id: two nodes must never share one."""
 
 
+# run when this node may have been taken for dead (it stalled): drop what it no longer owns
+DoubtHook = Callable[[Context], Awaitable[object]]
+
+
 @dataclass
 class NodeState:
     """This process as a node: its role once started, its keepalive, and its clock."""
@@ -70,6 +84,11 @@ class NodeState:
     # the live nodes as last looked up (live_view), and when (on ``clock``)
     alive: frozenset[str] = frozenset()
     alive_at: datetime | None = None
+    # when a keepalive was last written (Redis or the row), and whether a lapse since (a stall
+    # that may have made the others take this node for dead) is still to be settled
+    renewed_at: datetime | None = None
+    unsettled: bool = False
+    doubt_hooks: list[DoubtHook] = field(default_factory=list)
 
 
 NODE = Piece(
@@ -124,6 +143,7 @@ async def start(ctx: Context, role: str) -> None:
     node.started_at = node.clock.now()
     await _register(ctx)
     await _renew_redis(ctx)
+    node.renewed_at = node.started_at
     node.task = asyncio.create_task(_keepalive(ctx), name="node-keepalive")
     log.info("node_started", node=ctx.node_id, role=role)
 
@@ -155,21 +175,64 @@ async def _keepalive(ctx: Context) -> None:
     node = node_of(ctx)
     while True:
         await node.clock.sleep(ctx.settings.node_keepalive_s)
-        await _renew_redis(ctx)
+        attempt = node.clock.now()
+        if in_doubt(ctx):
+            node.unsettled = True
+            log.warning("node_keepalive_lapsed", node=ctx.node_id)
+        heard = await _renew_redis(ctx)
         try:
             async with ctx.db.session() as s:
                 renewed = await s.execute(
-                    update(Node).where(Node.id == ctx.node_id).values(last_seen_at=node.clock.now())
+                    update(Node).where(Node.id == ctx.node_id).values(last_seen_at=attempt)
                 )
             if not getattr(renewed, "rowcount", 1):  # the row went (pruned by mistake)
                 await _register(ctx)
+            heard = True
         except SQLAlchemyError:
             log.exception("node_keepalive_failed", node=ctx.node_id)
+        if node.unsettled:
+            await settle_doubt(ctx)
+        if heard:
+            node.renewed_at = attempt
 
 
-async def _renew_redis(ctx: Context) -> None:
+def in_doubt(ctx: Context) -> bool:
+    """Whether this node may have been taken for dead by the others (its keepalive lapsed, or
+    a lapse is not settled yet): what it owns must be checked before it acts on it."""
+    node = node_of(ctx)
+    if node.unsettled:
+        return True
+    if node.renewed_at is None:
+        return False
+    lapse = (node.clock.now() - node.renewed_at).total_seconds()
+    settings = ctx.settings
+    return lapse >= max(settings.node_dead_after_s - settings.node_keepalive_s, 0.0)
+
+
+def when_in_doubt(ctx: Context, hook: DoubtHook) -> None:
+    """Run ``hook`` when this node may have been taken for dead (see the module's docstring)."""
+    node_of(ctx).doubt_hooks.append(hook)
+
+
+async def settle_doubt(ctx: Context) -> bool:
+    """Run the doubt hooks; the doubt is settled once they all ran (else the next keepalive
+    runs them again). Whether it is settled."""
+    node = node_of(ctx)
+    node.unsettled = True
+    for hook in node.doubt_hooks:
+        try:
+            await hook(ctx)
+        except Exception:
+            log.exception("node_doubt_not_settled", node=ctx.node_id)
+            return False
+    node.unsettled = False
+    return True
+
+
+async def _renew_redis(ctx: Context) -> bool:
+    """Renew the Redis keepalive; whether it was written (False without Redis)."""
     if ctx.redis is None:
-        return
+        return False
     node = node_of(ctx)
     value = json.dumps(_description(ctx))
     try:
@@ -181,10 +244,11 @@ async def _renew_redis(ctx: Context) -> None:
         if not node.redis_failing:  # once per outage, not every second
             log.warning("node_keepalive_redis_failed", node=ctx.node_id, error=repr(exc))
         node.redis_failing = True
-        return
+        return False
     if node.redis_failing:
         log.info("node_keepalive_redis_back", node=ctx.node_id)
     node.redis_failing = False
+    return True
 
 
 def _description(ctx: Context) -> dict[str, Any]:

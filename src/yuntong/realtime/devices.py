@@ -18,7 +18,9 @@ per node of the devices it holds, ``yuntong:devnode:<node>`` (:class:`RedisDevic
 - a Redis that restarted empty (or lost its data) forgot every entry: each node keeps a mark,
   ``yuntong:devmark:<node>``, and puts its devices back (where nobody else placed them
   meanwhile) when its mark is gone (:meth:`RedisDevices.restore`, every keepalive), else
-  every user would look offline to the other nodes until their sockets reconnected.
+  every user would look offline to the other nodes until their sockets reconnected. The sweep
+  of a dead node deletes its mark with its entries, so a node that was only stalled (taken for
+  dead meanwhile) puts its devices back the same way.
 
 While Redis is unreachable each node answers from its own channels only (as for busy marks,
 docs/operations.md "Shared truth").
@@ -333,7 +335,8 @@ class RedisDevices(Devices):
                         keys=[KEY.format(user), node_key], args=[device, prefix, member], client=r
                     )
                 )
-            await r.delete(node_key)
+            # and its mark: a node taken for dead that was only stalled puts its devices back
+            await r.delete(node_key, MARK_KEY.format(node_id))
             return n
 
         try:

@@ -10,6 +10,7 @@ node with its resume token keeps its call and gets what it missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,15 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.integration.calls.test_credit_control import Desk
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
 from yuntong.calls.engine import do_watch_devices, engine_of
+from yuntong.cluster import nodes as cluster_nodes
 from yuntong.cluster.forward import forwarding_of
-from yuntong.cluster.nodes import live_view
+from yuntong.cluster.nodes import in_doubt, live_view, node_of
 from yuntong.presence.service import status_of
 from yuntong.realtime.hub import HAND_OVER
 
@@ -358,3 +361,107 @@ async def test_a_callee_logged_out_through_the_other_node_ends_the_call_at_once(
     await bob.closed.wait()
     ended = await alice.expect("call.ended", call_id=call_id, timeout=2)
     assert (ended["outcome"], ended["reason"]) == ("failed", "connection_lost")
+
+
+async def taken_over(nodes: Nodes, call_id: str) -> None:
+    """Wait until node b runs ``call_id``, taken over from node a (the sweep, every second)."""
+    for _ in range(100):
+        if call_id in engine_of(nodes.b.app_context).calls:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"node b did not take {call_id} over")
+
+
+async def stall_keepalive(node: InProcessServer) -> None:
+    """Node ``node`` stops renewing its keepalive, as a stalled process (SIGSTOP, a long pause)
+    would: the others take it for dead. Its sockets and the rest of it go on."""
+    state = node_of(node.app_context)
+    assert state.task is not None
+    state.task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await state.task
+
+
+def resume_keepalive(node: InProcessServer) -> None:
+    state = node_of(node.app_context)
+    state.task = asyncio.create_task(cluster_nodes._keepalive(node.app_context))
+
+
+async def test_a_node_taken_for_dead_while_stalled_lets_the_survivor_end_its_call(
+    mortal_nodes: Nodes,
+) -> None:
+    """Node a owns a call and stalls past its keepalive: node b takes the call over. When node
+    a comes back it still holds the call in memory; the caller's hang-up, on node a, must
+    reach the call's owner now (node b) and end it once, billed from the answer to the
+    hang-up — node a must not end it on its own record (fenced) nor leave node b holding it."""
+    nodes = mortal_nodes
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = await answered(alice, bob)  # node a took the invite: it owns the call
+    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    await alice.expect("call.connected", call_id=call_id)
+    await nodes.advance(2)
+
+    await stall_keepalive(nodes.a)
+    await taken_over(nodes, call_id)
+    on_a = nodes.a.app_context
+    assert call_id in engine_of(on_a).calls  # node a does not know yet …
+    assert in_doubt(on_a)  # … but knows it may have been taken for dead
+    await nodes.advance(3)
+
+    resume_keepalive(nodes.a)
+    await alice.request("call.hangup", {"call_id": call_id})  # alice's socket is on node a
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "hangup")
+    assert ended["hung_up_by"] == alice.hello["user"]["user_id"]
+    assert (await alice.expect("call.ended", call_id=call_id))["billable_seconds"] == 5
+    assert call_id not in engine_of(on_a).calls
+    assert call_id not in engine_of(nodes.b.app_context).calls
+    found = await record(nodes.a, alice.token, call_id)
+    assert (found["outcome"], found["billable_seconds"]) == ("answered", 5)
+    await asyncio.sleep(0.3)  # nothing else comes: the call ended once
+    assert not alice.has("call.ended", call_id=call_id)
+    assert not bob.has("call.ended", call_id=call_id)
+    for _ in range(50):  # and node a, settled, is no longer in doubt
+        if not in_doubt(on_a):
+            break
+        await asyncio.sleep(0.1)
+    assert not in_doubt(on_a)
+
+
+async def test_a_prepaid_call_taken_over_from_a_dead_node_is_still_cut_off_on_time(
+    mortal_nodes: Nodes,
+) -> None:
+    """60.00 a minute, 1/1 increments, 10.00 in hand: the call may last 10 s. Its node dies
+    4 s in; the node that takes it over warns and ends it when the balance runs out, 10 s
+    after the answer — not never."""
+    nodes = mortal_nodes
+    desk = await Desk(nodes.a).start()
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    await desk.prepaid(alice, await desk.package("6000"), "10.00")
+    ack = await alice.request(
+        "call.invite", {"to": bob.username, "media": "video", "sdp": FAKE_SDP}
+    )
+    call_id = ack["call_id"]
+    await bob.expect("call.incoming", call_id=call_id)
+    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    await alice.expect("call.connected", call_id=call_id)
+    await nodes.advance(4)
+
+    await nodes.a.stop()  # the call's node dies; alice comes back on node b
+    await alice.closed.wait()
+    alice.ws_url = nodes.b.ws_url
+    await alice.connect(resume=True)
+    await taken_over(nodes, call_id)
+    await nodes.advance(5.9)
+    assert not bob.has("call.ended", call_id=call_id)
+    await nodes.advance(0.1)
+    ended = await bob.expect("call.ended", call_id=call_id)
+    assert (ended["outcome"], ended["reason"]) == ("answered", "credit_exhausted")
+    assert ended["billable_seconds"] == 10
+    await alice.expect("call.ended", call_id=call_id)
+    found = await record(nodes.b, bob.token, call_id)
+    assert (found["outcome"], found["billable_seconds"]) == ("answered", 10)
