@@ -142,6 +142,7 @@ async def start_engine(ctx: Context) -> None:
     engine = engine_of(ctx)
     hub = hub_of(ctx)
     hub.on_device_gone.append(partial(do_device_gone, ctx))
+    hub.on_event_from.setdefault("call.incoming", []).append(partial(_note_incoming, ctx))
     forward.serve(ctx, CALL_COMMAND, partial(_run_forwarded, ctx))
     nodes.when_in_doubt(ctx, do_reconcile)
     engine.checkpointer = asyncio.create_task(_checkpoint_loop(ctx), name="call-checkpoints")
@@ -519,6 +520,13 @@ async def _forwarded(ctx: Context, call_id: str, op: str, **args: Any) -> bool:
             raise
         await forward.ask(ctx, again, CALL_COMMAND, payload)
     return True
+
+
+def _note_incoming(ctx: Context, data: dict[str, Any], node: str) -> None:
+    """The callee's node learns who owns a call from its ``call.incoming``, which the owner
+    sent: the callee's first commands are forwarded without looking the owner up."""
+    if node and node != ctx.node_id:
+        engine_of(ctx).note_owner(str(data["call_id"]), node)
 
 
 async def _look_up_owner(ctx: Context, call_id: str) -> str | None:

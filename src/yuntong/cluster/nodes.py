@@ -337,6 +337,24 @@ async def live_nodes(ctx: Context) -> set[str]:
     return heard | await _heard_in_redis(ctx)
 
 
+async def silent_for(ctx: Context, node_ids: Collection[str]) -> dict[str, float]:
+    """Seconds since each of ``node_ids`` was last heard in the database (its last keepalive,
+    or its clean stop); a node without a row has been silent for ever."""
+    now = node_of(ctx).clock.now()
+    silent = dict.fromkeys(node_ids, float("inf"))
+    if not silent:
+        return silent
+    async with ctx.db.session() as s:
+        rows = await s.execute(
+            select(Node.id, Node.last_seen_at, Node.stopped_at).where(Node.id.in_(list(silent)))
+        )
+    for node_id, seen, stopped in rows:
+        last = stopped if stopped is not None else seen
+        if last is not None:
+            silent[node_id] = max(0.0, (now - last).total_seconds())
+    return silent
+
+
 async def _heard_in_redis(ctx: Context) -> set[str]:
     if ctx.redis is None:
         return set()

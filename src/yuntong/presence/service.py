@@ -11,6 +11,7 @@ not import presence back.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -22,26 +23,33 @@ from yuntong.presence.busy import busy_marks
 from yuntong.presence.dnd import dnd_states
 from yuntong.realtime.connection import hub_of
 
+WATCHERS_KEPT = 50_000  # users whose watchers a node remembers, the least recently asked go
 WATCHERS = Piece(
     "presence.watchers",
     "per-node cache",
-    lambda ctx: dict[int, list[int]](),
-    "who keeps an online user in their contacts (dropped on contacts.changed)",
+    lambda ctx: OrderedDict[int, list[int]](),
+    "who keeps a user in their contacts, for the users last asked about (dropped on "
+    "contacts.changed, a durable topic: every node hears it)",
 )
 
 
-def _watcher_cache(ctx: Context) -> dict[int, list[int]]:
+def _watcher_cache(ctx: Context) -> OrderedDict[int, list[int]]:
     return ctx.services.get(WATCHERS)
 
 
 async def _watchers(ctx: Context, user_id: int) -> list[int]:
-    """Who may see the user's presence; cached while the user is online (asked on every call)."""
+    """Who may see the user's presence (asked at every call's start and end, for both parties,
+    on the node that owns the call: the callee's devices may be on another node, so the cache
+    is not limited to this node's users)."""
     cache = _watcher_cache(ctx)
     watchers = cache.get(user_id)
-    if watchers is None:
-        watchers = await contacts.watcher_ids(ctx, user_id)
-        if hub_of(ctx).has_devices_here(user_id):  # bounded by the users on this node
-            cache[user_id] = watchers
+    if watchers is not None:
+        cache.move_to_end(user_id)
+        return watchers
+    watchers = await contacts.watcher_ids(ctx, user_id)
+    cache[user_id] = watchers
+    if len(cache) > WATCHERS_KEPT:
+        cache.popitem(last=False)
     return watchers
 
 

@@ -37,7 +37,7 @@ from functools import partial
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-from yuntong.cluster.nodes import live_view, recoverable
+from yuntong.cluster.nodes import live_view, recoverable, silent_for
 from yuntong.core.context import Context
 from yuntong.core.logging import get_logger
 from yuntong.core.shared import RedisLink, SharedUnavailable, redis_link
@@ -368,10 +368,15 @@ def devices_for(ctx: Context, online_here: Callable[[int], Collection[str]]) -> 
 
 
 async def do_forget_dead_devices(ctx: Context, directory: Devices, *, at_start: bool) -> int:
-    """Delete the directory entries of dead nodes (and, at start-up, this node's previous
-    run's): they already count as offline; this frees their memory. Returns how many."""
+    """Delete the directory entries of nodes dead for longer than the reconnect grace period
+    (and, at start-up, this node's previous run's): they already count as offline; this frees
+    their memory. Until then a device of a dead node that resumes elsewhere is recognised by
+    its entry, and is told what it missed (``hello.resync``). Returns how many."""
     owners = await recoverable(ctx, await directory.holders(), at_start=at_start)
+    others = [node_id for node_id in owners.nodes if node_id != ctx.node_id]
+    silent = await silent_for(ctx, others)
     forgotten = 0
     for node_id in owners.nodes:
-        forgotten += await directory.forget_node(node_id)
+        if node_id == ctx.node_id or silent[node_id] >= ctx.settings.reconnect_grace_s:
+            forgotten += await directory.forget_node(node_id)
     return forgotten

@@ -99,6 +99,9 @@ class Hub:
         self.on_device_gone: list[DeviceListener] = []
         self.on_user_online: list[UserListener] = []
         self.on_user_offline: list[UserListener] = []
+        # event type -> what learns, on the node delivering it, which node sent it (the calls
+        # engine: a call's events come from the node that owns it)
+        self.on_event_from: dict[str, list[Callable[[dict[str, Any], str], None]]] = {}
         self._running = False
         self.closing = False  # the server is stopping: its own 1001 closes are no goodbyes
         self.directory = devices_for(ctx, lambda user_id: self.devices.get(user_id, {}).keys())
@@ -355,10 +358,19 @@ class Hub:
         """Send an event to all of a user's devices, one device, or all but one."""
         await self.ctx.bus.publish(
             f"user:{user_id}",
-            {"user_id": user_id, "type": type_, "data": data, "device": device, "exclude": exclude},
+            {
+                "user_id": user_id,
+                "type": type_,
+                "data": data,
+                "device": device,
+                "exclude": exclude,
+                "node": self.ctx.node_id,
+            },
         )
 
     async def _deliver_local(self, message: dict[str, Any]) -> None:
+        for learn in self.on_event_from.get(message["type"], ()):
+            learn(message["data"], str(message.get("node", "")))
         user_devices = self.devices.get(message["user_id"], {})
         device, exclude = message.get("device"), message.get("exclude")
         targets = [

@@ -29,6 +29,7 @@ from yuntong.cluster import nodes as cluster_nodes
 from yuntong.cluster.forward import forwarding_of
 from yuntong.cluster.nodes import in_doubt, live_view, node_of
 from yuntong.presence.service import status_of
+from yuntong.realtime.connection import forget_dead_devices
 from yuntong.realtime.hub import HAND_OVER
 
 GRACE_S = 20.0
@@ -53,6 +54,7 @@ async def mortal_nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterat
         reconnect_grace_s=GRACE_S,
         node_keepalive_s=0.2,
         node_dead_after_s=1.0,
+        job_lease_s=2.0,  # the sweep's lease, if the stopped node held it
     ) as started:
         yield started
 
@@ -239,18 +241,42 @@ async def test_a_call_whose_party_was_on_a_node_that_died_ends_when_they_do_not_
     assert (ended["outcome"], ended["reason"]) == ("answered", "connection_lost")
     found = await record(nodes.b, bob.token, call_id)
     assert found["billable_seconds"] == GRACE_S
-    # the sweep deleted the dead node's directory entries
-    shared = Redis.from_url(redis_server.url)
-    try:
-        for _ in range(100):  # the sweep runs every dead-after period (1 s here)
-            if not await shared.exists("yuntong:devnode:node-a"):
-                break
-            await asyncio.sleep(0.1)
-        assert await shared.hkeys(f"yuntong:dev:{alice.hello['user']['user_id']}") == []
-        assert not await shared.exists("yuntong:devnode:node-a")
-        assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
-    finally:
-        await shared.aclose()
+    assert await status_of(on_b, alice.hello["user"]["user_id"]) == "offline"
+
+
+async def test_a_dead_nodes_directory_entries_go_once_its_devices_had_their_grace_period(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The sweep keeps a dead node's device entries (offline) for the reconnect grace period,
+    so that a device resuming on another node is still recognised, then deletes them."""
+    async with two_nodes(
+        "postgres",
+        tmp_path,
+        redis_server.url,
+        reconnect_grace_s=1.5,
+        node_keepalive_s=0.2,
+        node_dead_after_s=1.0,
+        job_lease_s=2.0,
+    ) as nodes:
+        alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+        bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+        await nodes.a.stop()
+        shared = Redis.from_url(redis_server.url)
+        try:
+            alice_key = f"yuntong:dev:{alice.hello['user']['user_id']}"
+            assert await shared.hkeys(alice_key) == [b"alice"]  # kept, offline
+            assert await status_of(nodes.b.app_context, alice.hello["user"]["user_id"]) == (
+                "offline"
+            )
+            for _ in range(100):  # the sweep runs every dead-after period (1 s here)
+                if not await shared.exists("yuntong:devnode:node-a"):
+                    break
+                await asyncio.sleep(0.1)
+            assert await shared.hkeys(alice_key) == []
+            assert not await shared.exists("yuntong:devnode:node-a")
+            assert await shared.hkeys(f"yuntong:dev:{bob.hello['user']['user_id']}") == [b"bob"]
+        finally:
+            await shared.aclose()
 
 
 async def test_a_device_back_from_a_dead_node_is_told_the_calls_that_ended_meanwhile(
@@ -266,6 +292,13 @@ async def test_a_device_back_from_a_dead_node_is_told_the_calls_that_ended_meanw
     await nodes.advance(2)
     await bob.request("call.hangup", {"call_id": call_id})  # … and the hang-up finds no one
     await bob.expect("call.ended", call_id=call_id)
+    # the sweep has seen node a dead before alice is back: her entry is kept (grace period)
+    on_b = nodes.b.app_context
+    for _ in range(100):
+        if "node-a" not in await live_view(on_b):
+            break
+        await asyncio.sleep(0.1)
+    await forget_dead_devices(on_b, at_start=False)
 
     alice.ws_url = nodes.b.ws_url
     await alice.connect(resume=True)
