@@ -574,7 +574,6 @@ async def _end(
     for timer in call.credit_timers:
         timer.cancel()
     engine_of(ctx).remove(call)
-    await _release_parties(ctx, call)
     now = ctx.clock.now()
     duration_ms = 0
     if outcome == CallOutcome.ANSWERED and call.answered_at is not None:
@@ -589,7 +588,7 @@ async def _end(
             ctx, call.caller_id, call.id, f"call.{call.media}", billable, call.answered_at
         )
     try:
-        await store.update_record(
+        written = await store.end_record(
             ctx.writer,
             call.id,
             ctx.node_id,
@@ -604,7 +603,15 @@ async def _end(
         )
     except BaseException:
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
+        await _release_parties(ctx, call)
         raise
+    if not written:
+        # another node took the call over, or closed it, while this one stalled unaware: the
+        # call and its parties' busy marks are the other node's, and so is telling them
+        credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
+        log.warning("call_end_fenced", call_id=call.id)
+        return
+    await _release_parties(ctx, call)
     CALLS_TOTAL.labels(outcome.value).inc()
     hub = hub_of(ctx)
     data = _ended_payload(call.id, outcome, reason, hung_up_by, billable)
@@ -830,7 +837,7 @@ async def do_watch_devices(ctx: Context) -> int:
 async def _owned_for_sure(ctx: Context) -> None:
     """Before acting on its calls, a node that may have been taken for dead checks which are
     still its own (:func:`do_reconcile`)."""
-    if ctx.redis is not None and nodes.in_doubt(ctx):
+    if nodes.in_doubt(ctx):
         await do_reconcile(ctx)
 
 

@@ -5,6 +5,7 @@ their node knew them alive."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from yuntong.calls import engine, store
 from yuntong.calls.models import CallOutcome, CallRecord, CallState
@@ -37,6 +38,7 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
     closed: list[CallRecord] = []
     async with ctx.db.session() as session:
         records = await store.open_records(session, owners.nodes, owners.unowned)
+        session.expunge_all()  # closed by fenced statements below, never by a flush
         for record in records:
             if several and record.node_id is not None and record.answered_at is not None:
                 if record.node_id == ctx.node_id or await store.take_over(
@@ -50,16 +52,21 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
             if answered is not None:
                 ended = max(answered, record.alive_at or answered)
                 duration_ms = int((ended - answered).total_seconds() * 1000)
-            record.state = CallState.ENDED
-            record.outcome = CallOutcome.INTERRUPTED
-            record.end_reason = "server_restart"
-            record.ended_at = ended
-            record.duration_ms = duration_ms
-            record.billable_seconds = math.ceil(duration_ms / 1000)
-            closed.append(record)
+            values: dict[str, Any] = {
+                "state": CallState.ENDED,
+                "outcome": CallOutcome.INTERRUPTED,
+                "end_reason": "server_restart",
+                "ended_at": ended,
+                "duration_ms": duration_ms,
+                "billable_seconds": math.ceil(duration_ms / 1000),
+            }
+            if await store.close_open(session, record, **values):
+                for name, value in values.items():
+                    setattr(record, name, value)
+                closed.append(record)
     for record in adopted:
         await engine.do_adopt(ctx, record)
     if several:
         for record in closed:
             await engine.tell_ended(ctx, record)
-    return len(records)
+    return len(adopted) + len(closed)

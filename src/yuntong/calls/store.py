@@ -48,6 +48,14 @@ async def update_record(writer: GroupCommitter, call_id: str, owner: str, **valu
     await writer.execute(_UPDATE, {"record_id": call_id, "owner": owner, **values})
 
 
+async def end_record(writer: GroupCommitter, call_id: str, owner: str, **values: Any) -> bool:
+    """Close one open record node ``owner`` owns with ``values``; whether it did (False:
+    another node took the call over, or closed it, meanwhile)."""
+    return bool(
+        await writer.execute_counted(_UPDATE, {"record_id": call_id, "owner": owner, **values})
+    )
+
+
 CHECKPOINT_CHUNK = 5000  # ids per statement (SQLite's bound-parameter limit is 32,766)
 
 
@@ -102,6 +110,23 @@ async def take_over(session: AsyncSession, call_id: str, dead: str, node_id: str
         update(CallRecord)
         .where(CallRecord.id == call_id, CallRecord.node_id == dead, CallRecord.ended_at.is_(None))
         .values(node_id=node_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def close_open(session: AsyncSession, record: CallRecord, **values: Any) -> bool:
+    """Close ``record`` (a stopped node's call) with ``values`` if it is still open and still
+    its node's; whether it did (a stalled owner may have ended it meanwhile, fenced the same
+    way: one of the two wins)."""
+    owner = (
+        CallRecord.node_id.is_(None)
+        if record.node_id is None
+        else CallRecord.node_id == record.node_id
+    )
+    result = await session.execute(
+        update(CallRecord)
+        .where(CallRecord.id == record.id, owner, CallRecord.ended_at.is_(None))
+        .values(**values)
     )
     return bool(getattr(result, "rowcount", 0))
 

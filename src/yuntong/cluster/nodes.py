@@ -176,9 +176,6 @@ async def _keepalive(ctx: Context) -> None:
     while True:
         await node.clock.sleep(ctx.settings.node_keepalive_s)
         attempt = node.clock.now()
-        if in_doubt(ctx):
-            node.unsettled = True
-            log.warning("node_keepalive_lapsed", node=ctx.node_id)
         heard = await _renew_redis(ctx)
         try:
             async with ctx.db.session() as s:
@@ -190,6 +187,11 @@ async def _keepalive(ctx: Context) -> None:
             heard = True
         except SQLAlchemyError:
             log.exception("node_keepalive_failed", node=ctx.node_id)
+        # checked once written: a keepalive late, or written so slowly that the others judged
+        # by the previous one meanwhile
+        if not node.unsettled and in_doubt(ctx):
+            node.unsettled = True
+            log.warning("node_keepalive_lapsed", node=ctx.node_id)
         if node.unsettled:
             await settle_doubt(ctx)
         if heard:

@@ -31,7 +31,8 @@ COMMIT_SECONDS = Histogram(
 )
 MAX_BATCH = 500
 Params = dict[str, Any] | None
-Item = tuple[Executable, Params, "asyncio.Future[None]"]
+# a statement, its parameters, whether its own row count is wanted, and the future that gets it
+Item = tuple[Executable, Params, bool, "asyncio.Future[int]"]
 
 
 class GroupCommitter:
@@ -60,13 +61,22 @@ class GroupCommitter:
         """Run ``statement`` (with ``params``) in the next group transaction; returns once it
         is committed. Pass a statement built once (a module constant) with bound parameters so
         that concurrent writes share its compiled form and one ``executemany``."""
+        await self._submit(statement, params, counted=False)
+
+    async def execute_counted(self, statement: Executable, params: Params = None) -> int:
+        """As :meth:`execute`, for a conditional write whose caller must know whether it took
+        effect: run on its own within the group transaction (not in an ``executemany``, whose
+        row count covers every row), it returns the rows it changed."""
+        return await self._submit(statement, params, counted=True)
+
+    async def _submit(self, statement: Executable, params: Params, *, counted: bool) -> int:
         if self._task is None:  # not started (tools, tests): a transaction of its own
             async with self.db.connection() as conn:
-                await conn.execute(statement, params)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((statement, params, future))
-        await future
+                result = await conn.execute(statement, params)
+            return _rowcount(result)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((statement, params, counted, future))
+        return await future
 
     async def _run(self) -> None:
         while True:
@@ -79,34 +89,38 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[Item]) -> None:
         started = time.perf_counter()
+        counts: dict[int, int] = {}
         try:
             async with self.db.connection() as conn:
-                for statement, rows in _grouped(batch):
-                    await conn.execute(statement, rows)
+                for statement, rows, item in _grouped(batch):
+                    result = await conn.execute(statement, rows)
+                    if item is not None:
+                        counts[item] = _rowcount(result)
             COMMIT_SECONDS.observe(time.perf_counter() - started)
         except Exception as exc:
             if len(batch) == 1:
-                if not batch[0][2].done():
-                    batch[0][2].set_exception(exc)
+                if not batch[0][3].done():
+                    batch[0][3].set_exception(exc)
                 return
             log.warning("group_commit_retrying_singly", size=len(batch))
-            for item in batch:
-                await self._commit([item])
+            for one in batch:
+                await self._commit([one])
             return
         self.batches += 1
         self.statements += len(batch)
-        for _, _, future in batch:
+        for index, (_, _, _, future) in enumerate(batch):
             if not future.done():
-                future.set_result(None)
+                future.set_result(counts.get(index, 0))
 
 
-def _grouped(batch: list[Item]) -> list[tuple[Executable, Any]]:
-    """One entry per statement and parameter names: its rows, for one ``executemany``."""
+def _grouped(batch: list[Item]) -> list[tuple[Executable, Any, int | None]]:
+    """One entry per statement and parameter names: its rows, for one ``executemany``; a
+    counted write alone, with its index in the batch (its row count is its caller's)."""
     groups: dict[tuple[int, tuple[str, ...]], tuple[Executable, list[dict[str, Any]]]] = {}
-    single: list[tuple[Executable, Any]] = []
-    for statement, params, _ in batch:
-        if params is None:
-            single.append((statement, None))
+    single: list[tuple[Executable, Any, int | None]] = []
+    for index, (statement, params, counted, _) in enumerate(batch):
+        if params is None or counted:
+            single.append((statement, params, index if counted else None))
             continue
         key = (id(statement), tuple(params))
         group = groups.get(key)
@@ -114,4 +128,10 @@ def _grouped(batch: list[Item]) -> list[tuple[Executable, Any]]:
             groups[key] = (statement, [params])
         else:
             group[1].append(params)
-    return single + [(stmt, rows[0] if len(rows) == 1 else rows) for stmt, rows in groups.values()]
+    return single + [
+        (stmt, rows[0] if len(rows) == 1 else rows, None) for stmt, rows in groups.values()
+    ]
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

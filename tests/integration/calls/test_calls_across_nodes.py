@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from tests.integration.calls.test_credit_control import Desk
 from tests.support.inprocess import InProcessServer
@@ -498,3 +500,42 @@ async def test_a_prepaid_call_taken_over_from_a_dead_node_is_still_cut_off_on_ti
     await alice.expect("call.ended", call_id=call_id)
     found = await record(nodes.b, bob.token, call_id)
     assert (found["outcome"], found["billable_seconds"]) == ("answered", 10)
+
+
+async def test_a_stalled_nodes_late_end_of_a_call_closed_by_the_survivor_changes_nothing(
+    mortal_nodes: Nodes,
+) -> None:
+    """The fence itself: node a owns a ringing call and stalls; node b closes the call as
+    interrupted and tells both parties. Node a then ends the call on its own (its ring
+    time-out) without having noticed the lapse: its write finds the record closed by another
+    node and changes nothing, and nobody is told a second, different outcome."""
+    nodes = mortal_nodes
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
+    call_id = await place(alice, bob)  # ringing, owned by node a
+
+    await stall_keepalive(nodes.a)
+    ended = await bob.expect("call.ended", call_id=call_id, timeout=10)  # node b's sweep
+    assert ended["outcome"] == "interrupted"
+    assert (await alice.expect("call.ended", call_id=call_id))["outcome"] == "interrupted"
+    on_a = nodes.a.app_context
+    assert call_id in engine_of(on_a).calls
+    state = node_of(on_a)
+    # node a has not noticed it stalled (and does not before its timer fires)
+    state.renewed_at = state.clock.now() + timedelta(hours=1)
+    assert not in_doubt(on_a)
+
+    with capture_logs() as logs:
+        await nodes.advance(60)  # node a's ring time-out fires, and its end is fenced
+        for _ in range(100):
+            if any(e["event"] == "call_end_fenced" for e in logs):
+                break
+            await asyncio.sleep(0.1)
+    assert [e["call_id"] for e in logs if e["event"] == "call_end_fenced"] == [call_id]
+    assert call_id not in engine_of(on_a).calls
+    await asyncio.sleep(0.3)
+    assert not alice.has("call.ended", call_id=call_id)
+    assert not bob.has("call.ended", call_id=call_id)
+    found = await record(nodes.b, bob.token, call_id)
+    assert found["outcome"] == "interrupted"
+    resume_keepalive(nodes.a)
