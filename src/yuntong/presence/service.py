@@ -22,36 +22,54 @@ from yuntong.presence.busy import busy_marks
 from yuntong.presence.dnd import dnd_states
 from yuntong.realtime.connection import hub_of
 
+
+class Circles:
+    """Per node: each online user's :class:`contacts.Circle` (who sees the user's presence,
+    whose the user sees), dropped on ``contacts.changed``; ``generation`` counts the drops, so
+    that a read that started before one is not kept."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, contacts.Circle] = {}
+        self.generation = 0
+
+    def drop(self, *user_ids: int) -> None:
+        self.generation += 1
+        for user_id in user_ids:
+            self.by_user.pop(user_id, None)
+
+
 WATCHERS = Piece(
     "presence.watchers",
     "per-node cache",
-    lambda ctx: dict[int, list[int]](),
-    "who keeps an online user in their contacts (dropped on contacts.changed)",
+    lambda ctx: Circles(),
+    "who keeps an online user in their contacts, and whose presence the user sees (dropped "
+    "on contacts.changed)",
 )
 
 
-def _watcher_cache(ctx: Context) -> dict[int, list[int]]:
+def _circles(ctx: Context) -> Circles:
     return ctx.services.get(WATCHERS)
 
 
-async def _watchers(ctx: Context, user_id: int) -> list[int]:
-    """Who may see the user's presence; cached while the user is online (asked on every call)."""
-    cache = _watcher_cache(ctx)
-    watchers = cache.get(user_id)
-    if watchers is None:
-        watchers = await contacts.watcher_ids(ctx, user_id)
-        if hub_of(ctx).has_devices_here(user_id):  # bounded by the users on this node
-            cache[user_id] = watchers
-    return watchers
+async def _circle(ctx: Context, user_id: int) -> contacts.Circle:
+    """Whom the user's presence concerns; cached while the user is online here (asked when a
+    device comes online, for its snapshot, and on every call)."""
+    circles = _circles(ctx)
+    found = circles.by_user.get(user_id)
+    if found is None:
+        generation = circles.generation
+        found = await contacts.circle_of(ctx, user_id)
+        # bounded by the users on this node
+        if circles.generation == generation and hub_of(ctx).has_devices_here(user_id):
+            circles.by_user[user_id] = found
+    return found
 
 
 async def on_contacts_changed(ctx: Context, message: dict[str, Any]) -> None:
     """A contact was added or removed, or a block set or lifted: both sides learn at once
     what they may now see of each other (the blocked one sees "offline")."""
     owner, other = message["owner_id"], message["other_id"]
-    cache = _watcher_cache(ctx)
-    cache.pop(owner, None)
-    cache.pop(other, None)
+    _circles(ctx).drop(owner, other)
     await _tell(ctx, owner, about=other)
     await _tell(ctx, other, about=owner)
 
@@ -60,7 +78,7 @@ async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
     hub = hub_of(ctx)
     if not await hub.is_online(to_user):
         return
-    visible = to_user in await _watchers(ctx, about)
+    visible = to_user in (await _circle(ctx, about)).watchers
     status = await status_of(ctx, about) if visible else "offline"
     await hub.send(to_user, "presence", {"user_id": about, "status": status})
 
@@ -91,7 +109,7 @@ async def is_dnd(ctx: Context, user_id: int) -> bool:
 
 async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
     """Presence of everyone in the user's address book who has not blocked the user."""
-    ids = await contacts.visible_contact_ids(ctx, user_id)
+    ids = (await _circle(ctx, user_id)).visible
     statuses = await statuses_of(ctx, ids)
     return [{"user_id": uid, "status": statuses[uid]} for uid in ids]
 
@@ -99,7 +117,7 @@ async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
 async def do_publish(ctx: Context, user_id: int) -> None:
     """Push the user's current status to the online users who have them as a contact."""
     hub = hub_of(ctx)
-    everyone = await _watchers(ctx, user_id)
+    everyone = (await _circle(ctx, user_id)).watchers
     online = await hub.online_among(everyone) if everyone else set()
     watchers = [w for w in everyone if w in online]
     if not watchers:
@@ -135,7 +153,7 @@ async def on_user_online(ctx: Context, user_id: int) -> None:
 async def on_user_offline(ctx: Context, user_id: int) -> None:
     await dnd_states(ctx).offline(user_id)
     await do_publish(ctx, user_id)
-    _watcher_cache(ctx).pop(user_id, None)
+    _circles(ctx).by_user.pop(user_id, None)
 
 
 def install(ctx: Context) -> None:
