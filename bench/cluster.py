@@ -585,7 +585,7 @@ def render(run: dict[str, Any]) -> str:
                 f"{p99_ratio(at, 'pg-2x', 'sqlite')} | {p99_ratio(at, 'pg-1', 'sqlite')} |"
             )
     lines += ["", "Redis commands per call set-up by command (last round, highest rate):", ""]
-    for c in run["rounds"][-1]:
+    for c in run["rounds"][-1] if run["rounds"] else []:  # none with --no-calls
         if c["config"] == "sqlite" or not c["steps"]:
             continue
         s = c["steps"][-1]
@@ -598,10 +598,10 @@ def render(run: dict[str, Any]) -> str:
         lines += [
             "",
             f"Failover: {run['args']['sessions']} sessions of `yuntong.client.signaling."
-            "Signaling` (2 client processes) through HAProxy (round robin, `/readyz` checked "
-            "every 300 ms, down after 2 failures, `option redispatch`) on 3 nodes; node 2 "
-            "killed with SIGKILL; per session that lost its socket, the time from the kill to "
-            "a `hello` with `resumed: true`.",
+            f"Signaling` ({run['args']['client_procs']} client processes) through HAProxy "
+            "(round robin, `/readyz` checked every 300 ms, down after 2 failures, "
+            "`option redispatch`) on 3 nodes; node 2 killed with SIGKILL; per session that "
+            "lost its socket, the time from the kill to a `hello` with `resumed: true`.",
             "",
             "| round | sessions | lost their node | resumed | failed | p50 | p99 | min | max |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
