@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing as mp
 import os
 import shlex
 import shutil
@@ -47,11 +46,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from results_file import write_section  # bench/, beside this script
+from results_file import report  # bench/, beside this script
 from signaling import (
     ROOT,
     Pool,
@@ -441,7 +441,7 @@ class FailoverWorker:
         return {}
 
 
-def failover_worker_main(conn: Any) -> None:
+def failover_worker_main(conn: Any, index: int) -> None:
     from signaling import serve_commands
 
     raise_nofile()
@@ -454,24 +454,11 @@ def failover_worker_main(conn: Any) -> None:
         uvloop.run(serve_commands(worker, conn))
 
 
-class FailoverPool(Pool):
-    def __init__(self, size: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.conns = []
-        self.procs = []
-        for _ in range(size):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=failover_worker_main, args=(child,), daemon=True)
-            proc.start()
-            self.conns.append(parent)
-            self.procs.append(proc)
-
-
 async def run_failover(args: argparse.Namespace, workdir: Path, log: Any) -> dict[str, Any]:
     log(f"== failover: {args.sessions} sessions through HAProxy on 3 nodes, one killed")
     target = ClusterConfig("failover", 3, args.pg_dsn, workdir, **node_env(args))
     target.billing = False
-    pool = FailoverPool(args.client_procs)
+    pool = Pool(args.client_procs, failover_worker_main)
     out: dict[str, Any] = {}
     try:
         await target.start_async()
@@ -598,7 +585,7 @@ def render(run: dict[str, Any]) -> str:
                 f"{p99_ratio(at, 'pg-2x', 'sqlite')} | {p99_ratio(at, 'pg-1', 'sqlite')} |"
             )
     lines += ["", "Redis commands per call set-up by command (last round, highest rate):", ""]
-    for c in run["rounds"][-1]:
+    for c in run["rounds"][-1] if run["rounds"] else []:  # none with --no-calls
         if c["config"] == "sqlite" or not c["steps"]:
             continue
         s = c["steps"][-1]
@@ -611,10 +598,10 @@ def render(run: dict[str, Any]) -> str:
         lines += [
             "",
             f"Failover: {run['args']['sessions']} sessions of `yuntong.client.signaling."
-            "Signaling` (2 client processes) through HAProxy (round robin, `/readyz` checked "
-            "every 300 ms, down after 2 failures, `option redispatch`) on 3 nodes; node 2 "
-            "killed with SIGKILL; per session that lost its socket, the time from the kill to "
-            "a `hello` with `resumed: true`.",
+            f"Signaling` ({run['args']['client_procs']} client processes) through HAProxy "
+            "(round robin, `/readyz` checked every 300 ms, down after 2 failures, "
+            "`option redispatch`) on 3 nodes; node 2 killed with SIGKILL; per session that "
+            "lost its socket, the time from the kill to a `hello` with `resumed: true`.",
             "",
             "| round | sessions | lost their node | resumed | failed | p50 | p99 | min | max |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -719,7 +706,10 @@ def make_config(name: str, args: argparse.Namespace, workdir: Path) -> Any:
     )
 
 
-async def amain(args: argparse.Namespace) -> dict[str, Any]:
+def start_run(script: str, args: dict[str, Any]) -> tuple[dict[str, Any], Callable[[str], None]]:
+    """A run begins: logging quiet, the open-files limit raised, the raw results' header
+    (date, command, machine, code, load average, ``args``) and a log function that prints the
+    seconds since now."""
     from yuntong.core.logging import configure_logging
 
     configure_logging("WARNING", json=False)
@@ -731,11 +721,21 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 
     run: dict[str, Any] = {
         "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "command": " ".join(shlex.quote(a) for a in ["python", "bench/cluster.py", *sys.argv[1:]]),
+        "command": " ".join(shlex.quote(a) for a in ["python", script, *sys.argv[1:]]),
         "machine": machine_info(),
         "source": source_state(),
         "loadavg_before": loadavg(),
-        "args": {
+        "args": args,
+        "rounds": [],
+    }
+    return run, log
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    run, log = start_run(
+        "bench/cluster.py",
+        {
             "rates": args.rate_list,
             "duration": args.duration,
             "pairs": args.pairs,
@@ -743,9 +743,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "sessions": args.sessions,
             "node_env": node_env(args),
         },
-        "rounds": [],
-        "failover": [],
-    }
+    )
+    run["failover"] = []
     workdir = Path(tempfile.mkdtemp(prefix="yuntong-cluster-bench-"))
     names = [n for n in args.configs.split(",") if n]
     try:
@@ -787,19 +786,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.from_json:
-        run = json.loads(Path(args.from_json).read_text())
-    else:
-        run = asyncio.run(amain(args))
-    if args.findings:
-        run["findings"] = Path(args.findings).read_text()
-    if args.json:
-        Path(args.json).write_text(json.dumps(run, indent=1, default=str))
-    section = render(run)
-    print(section)
-    if args.out:
-        write_section(Path(args.out), SECTION_START, SECTION_END, section)
-        print(f"results written to {args.out}")
+    report(args, lambda: asyncio.run(amain(args)), render, SECTION_START, SECTION_END)
 
 
 if __name__ == "__main__":

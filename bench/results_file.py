@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 FINDINGS = "### Findings"
 
@@ -25,3 +28,25 @@ def write_section(path: Path, start: str, end: str, section: str) -> None:
             f"{FINDINGS} (written for the run of the previous results; check them){kept}\n\n{end}",
         )
     path.write_text(head + section.rstrip("\n") + tail)
+
+
+def report(
+    args: Any,
+    measure: Callable[[], dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    start: str,
+    end: str,
+) -> None:
+    """A benchmark's end: its results measured (or read from ``--from-json``), with
+    ``--findings``, dumped to ``--json``, printed, and written into ``--out`` between the
+    markers ``start`` and ``end``."""
+    run = json.loads(Path(args.from_json).read_text()) if args.from_json else measure()
+    if args.findings:
+        run["findings"] = Path(args.findings).read_text()
+    if args.json:
+        Path(args.json).write_text(json.dumps(run, indent=1, default=str))
+    section = render(run)
+    print(section)
+    if args.out:
+        write_section(Path(args.out), start, end, section)
+        print(f"results written to {args.out}")

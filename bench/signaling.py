@@ -503,13 +503,14 @@ def worker_main(conn: Any, index: int) -> None:
 class Pool:
     """The client worker processes (spawned, so none inherits the orchestrator's loop)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, main: Any = None) -> None:
+        """``main(conn, index)``: the workers' entry point (default: :class:`ClientWorker`)."""
         ctx = mp.get_context("spawn")
         self.conns: list[Any] = []
         self.procs: list[Any] = []
         for i in range(size):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child, i), daemon=True)
+            proc = ctx.Process(target=main or worker_main, args=(child, i), daemon=True)
             proc.start()
             self.conns.append(parent)
             self.procs.append(proc)
@@ -639,6 +640,7 @@ class YuntongTarget:
         self.db_info: dict[str, str] = {}
         self.nice = 0
         self.billing = True
+        self.env: dict[str, str] = {}  # for the server process (e.g. PYTHONPATH: another src/)
 
     @property
     def ws_url(self) -> str:
@@ -676,7 +678,8 @@ class YuntongTarget:
         url = await self._database_url()
         # a short reconnect grace so the sessions closed after the memory phase are dropped
         # (and their presence published) before the call steps start
-        self.server = ServerProcess(self.workdir / "var", url, YUNTONG_RECONNECT_GRACE_S="3")
+        env = {"YUNTONG_RECONNECT_GRACE_S": "3", **self.env}
+        self.server = ServerProcess(self.workdir / "var", url, **env)
         await asyncio.to_thread(self.server.start)
 
     async def seed(self, n_hold: int, n_pairs: int, contacts: bool) -> Seeded:

@@ -22,11 +22,14 @@ from yuntong.config import SECRETS_FILE
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
+# maxconn: bench/cluster.py's failover holds 5,000 sessions through it; each connection takes
+# two descriptors, so 2 × maxconn stays under the usual open-files limit (20,000)
 HAPROXY_CONFIG = """\
 global
-    maxconn 4000
+    maxconn 9000
 defaults
     mode http
+    maxconn 9000
     option http-server-close
     timeout connect 2s
     timeout client 60s

@@ -53,7 +53,7 @@ class Principal:
     via: str  # "cookie" | "bearer" (| "cli" for operator commands)
 
 
-def principal_for(user: User, session_id: str, via: str) -> Principal:
+def principal_for(user: User | store.PrincipalRow, session_id: str, via: str) -> Principal:
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -70,21 +70,21 @@ def principal_for(user: User, session_id: str, via: str) -> Principal:
 async def principal_from_token(ctx: Context, token: str, via: str = "bearer") -> Principal | None:
     """The principal of a valid, unexpired, unrevoked session token; otherwise None.
 
-    ``last_seen_at`` is written at most once a minute per session.
+    Checked in the database every time (a session revoked on any node is refused at once on
+    every node), with one plain-column query: it runs for every request and every WebSocket
+    connect (a reconnect storm). ``last_seen_at`` is written at most once a minute per session,
+    through the group commit, so that a burst of connects shares its transactions.
     """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = ctx.clock.now()
-    async with ctx.db.session() as s:
-        found = await store.get_live_session(s, token_hash(token), now)
-        if found is None:
-            return None
-        session, user = found
-        if user.status not in _SIGNED_IN_STATUSES:
-            return None
-        if now - session.last_seen_at >= SESSION_TOUCH_INTERVAL:
-            await store.touch_session(s, session.id, now)
-    return principal_for(user, session.id, via)
+    async with ctx.db.connection() as conn:
+        row = await store.get_live_principal(conn, token_hash(token), now)
+    if row is None or row.status not in _SIGNED_IN_STATUSES:
+        return None
+    if now - row.last_seen_at >= SESSION_TOUCH_INTERVAL:
+        await ctx.writer.execute(store.TOUCH_SESSION, {"sid": row.session_id, "seen_at": now})
+    return principal_for(row, row.session_id, via)
 
 
 def token_from_request(connection: HTTPConnection) -> tuple[str, str] | None:

@@ -53,6 +53,12 @@ async def get_users(ctx: Context, ids: Iterable[int]) -> dict[int, User]:
         return {u.id: u for u in await store.get_users_by_ids(s, ids)}
 
 
+async def dnd_among(ctx: Context, ids: Iterable[int]) -> set[int]:
+    """Those of the users ``ids`` who asked not to be disturbed (``users.dnd``)."""
+    async with ctx.db.connection() as conn:
+        return await store.dnd_among(conn, ids)
+
+
 def _lookup_throttle(ctx: Context) -> Throttle:
     return throttle(ctx, "users.lookup", Limit(ctx.settings.lookup_per_minute, window_s=60))
 

@@ -1,7 +1,7 @@
 """Queries on users, organisations, login sessions and audit events — no business rules.
 
-Every function takes the caller's :class:`AsyncSession`, so a service decides what one
-transaction holds.
+Every function takes the caller's :class:`AsyncSession` (a few plain-column reads of hot paths
+an :class:`AsyncConnection`), so a service decides what one transaction holds.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from yuntong.accounts.models import AuditEvent, LoginSession, Organisation, Role, User
 
@@ -61,6 +61,15 @@ async def get_users_by_ids(s: AsyncSession, ids: Iterable[int]) -> list[User]:
     if not wanted:
         return []
     return list((await s.execute(select(User).where(User.id.in_(wanted)))).scalars())
+
+
+async def dnd_among(conn: AsyncConnection, ids: Iterable[int]) -> set[int]:
+    """Those of ``ids`` who asked not to be disturbed (one column, no ORM objects)."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    stmt = select(User.id).where(User.id.in_(wanted), User.dnd.is_(True))
+    return set((await conn.execute(stmt)).scalars())
 
 
 async def list_users(
@@ -136,26 +145,47 @@ async def list_audit(s: AsyncSession, target_user_id: int, limit: int = 200) -> 
     return list((await s.execute(stmt)).scalars())
 
 
-async def get_live_session(
-    s: AsyncSession, token_hash: str, now: datetime
-) -> tuple[LoginSession, User] | None:
-    """The unrevoked, unexpired session holding this token, with its user."""
-    stmt = (
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)
-        .where(
-            LoginSession.token_hash == token_hash,
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > now,
-        )
+# what a session check needs, as plain columns (no ORM objects: every request and every
+# WebSocket connect runs it); built once, so its compiled form is cached
+_LIVE_PRINCIPAL = (
+    select(
+        LoginSession.id.label("session_id"),
+        LoginSession.last_seen_at,
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.status,
+        User.organisation_id,
+        User.locale,
     )
-    row = (await s.execute(stmt)).first()
-    return (row[0], row[1]) if row else None
+    .join(User, User.id == LoginSession.user_id)
+    .where(
+        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.revoked_at.is_(None),
+        LoginSession.expires_at > bindparam("now", type_=LoginSession.expires_at.type),
+    )
+)
+# concurrent touches share one statement: the group commit writes them as one executemany
+TOUCH_SESSION = (
+    update(LoginSession)
+    .where(LoginSession.id == bindparam("sid"))
+    .values(last_seen_at=bindparam("seen_at", type_=LoginSession.last_seen_at.type))
+)
 
 
-async def touch_session(s: AsyncSession, session_id: str, now: datetime) -> None:
-    stmt = update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)
-    await s.execute(stmt)
+# session_id, last_seen_at, id (the user's), username, display_name, role, status,
+# organisation_id, locale
+PrincipalRow = Row[str, datetime, int, str, str, str, str, int | None, str]
+
+
+async def get_live_principal(
+    conn: AsyncConnection, token_hash: str, now: datetime
+) -> PrincipalRow | None:
+    """The unrevoked, unexpired session holding this token, joined with the user's columns a
+    principal is made of (``session_id``, ``last_seen_at``, then as on ``User``: ``id`` …)."""
+    result = await conn.execute(_LIVE_PRINCIPAL, {"token_hash": token_hash, "now": now})
+    return result.first()
 
 
 async def list_live_sessions(s: AsyncSession, user_id: int, now: datetime) -> list[LoginSession]:

@@ -238,9 +238,20 @@ async def is_blocked(ctx: Context, owner_id: int, other_id: int) -> bool:
     return other_id in blocked
 
 
-async def watcher_ids(ctx: Context, user_id: int) -> list[int]:
-    async with ctx.db.session() as session:
-        return await store.watcher_ids(session, user_id)
+@dataclass(frozen=True)
+class Circle:
+    """Whom a user's presence concerns, either way round."""
+
+    watchers: list[int]  # who keeps the user in their contacts, not blocked by the user
+    visible: list[int]  # the user's contacts who have not blocked the user
+
+
+async def circle_of(ctx: Context, user_id: int) -> Circle:
+    """Who keeps the user in their contacts and :func:`visible_contact_ids`, in one
+    transaction (a user coming online needs both)."""
+    async with ctx.db.connection() as conn:
+        watchers, visible = await store.circle(conn, user_id)
+    return Circle(watchers, visible)
 
 
 async def visible_contact_ids(ctx: Context, owner_id: int) -> list[int]:

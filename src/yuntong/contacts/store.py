@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, delete, func, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from yuntong.contacts.models import Block, Contact
 
@@ -55,17 +55,6 @@ async def delete_block(session: AsyncSession, owner_id: int, other_id: int) -> i
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def watcher_ids(session: AsyncSession, user_id: int) -> list[int]:
-    """Owners who keep ``user_id`` in their contacts and whom ``user_id`` has not blocked."""
-    blocked = select(Block.blocked_user_id).where(Block.owner_id == user_id)
-    result = await session.execute(
-        select(Contact.owner_id).where(
-            Contact.contact_user_id == user_id, Contact.owner_id.not_in(blocked)
-        )
-    )
-    return list(result.scalars())
-
-
 async def visible_contact_ids(session: AsyncSession, owner_id: int) -> list[int]:
     """The owner's contacts, minus those who have blocked the owner."""
     blockers = select(Block.owner_id).where(Block.blocked_user_id == owner_id)
@@ -75,3 +64,36 @@ async def visible_contact_ids(session: AsyncSession, owner_id: int) -> list[int]
         )
     )
     return list(result.scalars())
+
+
+# built once (a connect asks it for every user that comes online): the user's contact and block
+# rows either way round, in one statement, each row marked with its table (c / b)
+_AROUND = union_all(
+    select(literal("c"), Contact.owner_id, Contact.contact_user_id).where(
+        or_(
+            Contact.owner_id == bindparam("user_id"),
+            Contact.contact_user_id == bindparam("user_id"),
+        )
+    ),
+    select(literal("b"), Block.owner_id, Block.blocked_user_id).where(
+        or_(Block.owner_id == bindparam("user_id"), Block.blocked_user_id == bindparam("user_id"))
+    ),
+)
+
+
+async def circle(conn: AsyncConnection, user_id: int) -> tuple[list[int], list[int]]:
+    """Of one user: who keeps the user in their contacts and is not blocked by the user (the
+    watchers of the user's presence), and :func:`visible_contact_ids`, at once, from the
+    contact and block rows either way round: one plain query."""
+    rows = (await conn.execute(_AROUND, {"user_id": user_id})).all()
+    contacts = [(owner, other) for table, owner, other in rows if table == "c"]
+    blocks = [(owner, other) for table, owner, other in rows if table == "b"]
+    blocked_by_user = {blocked for owner, blocked in blocks if owner == user_id}
+    blocking_user = {owner for owner, blocked in blocks if blocked == user_id}
+    watchers = [
+        owner for owner, other in contacts if other == user_id and owner not in blocked_by_user
+    ]
+    visible = [
+        other for owner, other in contacts if owner == user_id and other not in blocking_user
+    ]
+    return watchers, visible

@@ -1,7 +1,8 @@
 """Do-not-disturb as every node sees it. The user's row (``users.dnd``) is the truth; on the
-embedded single node this process mirrors it for its online users, and with several nodes
-Redis caches it per user, written at once by the node where the user switched it, so that
-every node's presence says "dnd" at once (docs/operations.md, "Shared truth").
+embedded single node this process keeps it for its online users (read when first asked for),
+and with several nodes Redis caches it per user, written at once by the node where the user
+switched it, so that every node's presence says "dnd" at once (docs/operations.md, "Shared
+truth").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from yuntong.accounts import directory
 from yuntong.core.context import Context, Piece
 from yuntong.core.logging import get_logger
 from yuntong.core.shared import RedisLink, SharedUnavailable, redis_link
+from yuntong.realtime.connection import hub_of
 
 log = get_logger(__name__)
 
@@ -46,26 +48,32 @@ class DndStates(ABC):
 
 
 class LocalDnd(DndStates):
-    """One process: the online users with do-not-disturb on, read at their first login."""
+    """One process: each online user's choice, read from the database when first asked for
+    (a user coming online costs nothing until someone looks at their presence)."""
 
     def __init__(self) -> None:
-        self.users: set[int] = set()
+        self.known: dict[int, bool] = {}
 
     async def among(self, ctx: Context, user_ids: Sequence[int]) -> set[int]:
-        return {user_id for user_id in user_ids if user_id in self.users}
+        on = {user_id for user_id in user_ids if self.known.get(user_id)}
+        missing = [user_id for user_id in user_ids if user_id not in self.known]
+        if missing:
+            read = await directory.dnd_among(ctx, missing)
+            on |= read
+            hub = hub_of(ctx)
+            for user_id in missing:  # a choice noted meanwhile is newer than the read
+                if hub.has_devices_here(user_id):  # bounded by the users online here
+                    self.known.setdefault(user_id, user_id in read)
+        return on
 
     async def note(self, user_id: int, on: bool) -> None:
-        if on:
-            self.users.add(user_id)
-        else:
-            self.users.discard(user_id)
+        self.known[user_id] = on
 
     async def online(self, ctx: Context, user_id: int) -> None:
-        user = (await directory.get_users(ctx, [user_id])).get(user_id)
-        await self.note(user_id, bool(user and user.dnd))
+        """Nothing to load: the choice is read when first asked for."""
 
     async def offline(self, user_id: int) -> None:
-        self.users.discard(user_id)
+        self.known.pop(user_id, None)
 
 
 class RedisDnd(DndStates):
@@ -98,8 +106,7 @@ class RedisDnd(DndStates):
         return on
 
     async def _from_database(self, ctx: Context, user_ids: list[int]) -> set[int]:
-        users = await directory.get_users(ctx, user_ids)
-        return {user_id for user_id, user in users.items() if user.dnd}
+        return await directory.dnd_among(ctx, user_ids)
 
     async def _fill(self, user_ids: list[int], on: set[int]) -> None:
         """Cache what was read, unless a node wrote a newer choice meanwhile (``NX``)."""
@@ -140,7 +147,7 @@ DND = Piece(
     "shared state",
     _build,
     "who asked not to be disturbed (the truth is users.dnd): cached per user in Redis with "
-    "several nodes, else this process's online users read at their first login here",
+    "several nodes, else this process's online users', read when first asked for",
 )
 
 

@@ -23,43 +23,64 @@ from yuntong.presence.busy import busy_marks
 from yuntong.presence.dnd import dnd_states
 from yuntong.realtime.connection import hub_of
 
-WATCHERS_KEPT = 50_000  # users whose watchers a node remembers, the least recently asked go
+CIRCLES_KEPT = 50_000  # users whose circle a node remembers; the least recently asked go
+
+
+class Circles:
+    """Per node: the :class:`contacts.Circle` (who sees the user's presence, whose the user
+    sees) of the users last asked about, dropped on ``contacts.changed`` (a durable topic:
+    every node hears it); ``generation`` counts the drops, so that a read that started before
+    one is not kept. Not only this node's users: the node that owns a call publishes both
+    parties' presence at its start and end, and the callee's devices may be on another node."""
+
+    def __init__(self) -> None:
+        self.by_user: OrderedDict[int, contacts.Circle] = OrderedDict()
+        self.generation = 0
+
+    def keep(self, user_id: int, circle: contacts.Circle) -> None:
+        self.by_user[user_id] = circle
+        if len(self.by_user) > CIRCLES_KEPT:
+            self.by_user.popitem(last=False)
+
+    def drop(self, *user_ids: int) -> None:
+        self.generation += 1
+        for user_id in user_ids:
+            self.by_user.pop(user_id, None)
+
+
 WATCHERS = Piece(
     "presence.watchers",
     "per-node cache",
-    lambda ctx: OrderedDict[int, list[int]](),
-    "who keeps a user in their contacts, for the users last asked about (dropped on "
-    "contacts.changed, a durable topic: every node hears it)",
+    lambda ctx: Circles(),
+    "who keeps a user in their contacts, and whose presence the user sees, for the users last "
+    "asked about (dropped on contacts.changed)",
 )
 
 
-def _watcher_cache(ctx: Context) -> OrderedDict[int, list[int]]:
+def _circles(ctx: Context) -> Circles:
     return ctx.services.get(WATCHERS)
 
 
-async def _watchers(ctx: Context, user_id: int) -> list[int]:
-    """Who may see the user's presence (asked at every call's start and end, for both parties,
-    on the node that owns the call: the callee's devices may be on another node, so the cache
-    is not limited to this node's users)."""
-    cache = _watcher_cache(ctx)
-    watchers = cache.get(user_id)
-    if watchers is not None:
-        cache.move_to_end(user_id)
-        return watchers
-    watchers = await contacts.watcher_ids(ctx, user_id)
-    cache[user_id] = watchers
-    if len(cache) > WATCHERS_KEPT:
-        cache.popitem(last=False)
-    return watchers
+async def _circle(ctx: Context, user_id: int) -> contacts.Circle:
+    """Whom the user's presence concerns (asked when a device comes online, for its
+    snapshot, and at every call's start and end)."""
+    circles = _circles(ctx)
+    found = circles.by_user.get(user_id)
+    if found is not None:
+        circles.by_user.move_to_end(user_id)
+        return found
+    generation = circles.generation
+    found = await contacts.circle_of(ctx, user_id)
+    if circles.generation == generation:
+        circles.keep(user_id, found)
+    return found
 
 
 async def on_contacts_changed(ctx: Context, message: dict[str, Any]) -> None:
     """A contact was added or removed, or a block set or lifted: both sides learn at once
     what they may now see of each other (the blocked one sees "offline")."""
     owner, other = message["owner_id"], message["other_id"]
-    cache = _watcher_cache(ctx)
-    cache.pop(owner, None)
-    cache.pop(other, None)
+    _circles(ctx).drop(owner, other)
     await _tell(ctx, owner, about=other)
     await _tell(ctx, other, about=owner)
 
@@ -68,7 +89,7 @@ async def _tell(ctx: Context, to_user: int, *, about: int) -> None:
     hub = hub_of(ctx)
     if not await hub.is_online(to_user):
         return
-    visible = to_user in await _watchers(ctx, about)
+    visible = to_user in (await _circle(ctx, about)).watchers
     status = await status_of(ctx, about) if visible else "offline"
     await hub.send(to_user, "presence", {"user_id": about, "status": status})
 
@@ -99,7 +120,7 @@ async def is_dnd(ctx: Context, user_id: int) -> bool:
 
 async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
     """Presence of everyone in the user's address book who has not blocked the user."""
-    ids = await contacts.visible_contact_ids(ctx, user_id)
+    ids = (await _circle(ctx, user_id)).visible
     statuses = await statuses_of(ctx, ids)
     return [{"user_id": uid, "status": statuses[uid]} for uid in ids]
 
@@ -107,7 +128,7 @@ async def snapshot(ctx: Context, user_id: int) -> list[dict[str, Any]]:
 async def do_publish(ctx: Context, user_id: int) -> None:
     """Push the user's current status to the online users who have them as a contact."""
     hub = hub_of(ctx)
-    everyone = await _watchers(ctx, user_id)
+    everyone = (await _circle(ctx, user_id)).watchers
     online = await hub.online_among(everyone) if everyone else set()
     watchers = [w for w in everyone if w in online]
     if not watchers:
@@ -143,7 +164,7 @@ async def on_user_online(ctx: Context, user_id: int) -> None:
 async def on_user_offline(ctx: Context, user_id: int) -> None:
     await dnd_states(ctx).offline(user_id)
     await do_publish(ctx, user_id)
-    _watcher_cache(ctx).pop(user_id, None)
+    _circles(ctx).by_user.pop(user_id, None)
 
 
 def install(ctx: Context) -> None:

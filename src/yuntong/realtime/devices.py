@@ -50,10 +50,12 @@ MARK_KEY = "yuntong:devmark:{}"  # this node's entries are in the directory (see
 MAX_TABS = 50  # second, third … tab of one device id: beyond, the id is refused as taken
 
 # KEYS: the user's hash, this node's set. ARGV: device, expected value ('' = absent), new
-# value, set member. Sets the entry when it still holds what the caller saw; returns 1 if set.
+# value, set member. Sets the entry when it still holds what the caller expected and returns
+# the integer 1; else returns the string it holds ('' = absent), so that the caller looks
+# again without a read of its own (a new device, the common case, costs one round trip).
 _CAS = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if (cur or '') ~= ARGV[2] then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if cur ~= ARGV[2] then return cur end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 return 1
@@ -191,42 +193,47 @@ class RedisDevices(Devices):
         value = f"{self.node_id}|{token_digest(token)}"
         resuming = token_digest(resume_token) if resume_token else None
         candidate, n = device_id, 1
+        current = ""  # what the entry is expected to hold: nothing, until Redis says otherwise
         try:
             while n <= MAX_TABS:
                 if candidate in here:
                     n += 1
                     candidate = f"{device_id}.{n}"
                     continue
-                current = await self.link.run(partial(_hget, key=key, field=candidate))
-                placement: Placement | None = Placement(candidate)
-                if current:
-                    holder, _, digest = current.partition("|")
-                    live = holder in await self._live()
-                    if resuming is not None and digest == resuming and holder != self.node_id:
-                        placement = Placement(
-                            candidate,
-                            moved_from=holder if live else None,
-                            dead_from=None if live else holder,
-                        )
-                    elif live:  # another tab's, on this node (left over) or another
-                        placement = None if holder != self.node_id else Placement(candidate)
-                    else:
-                        placement = Placement(candidate, dead_from=holder)
+                placement = await self._placement(candidate, current, resuming)
                 if placement is None:
                     n += 1
-                    candidate = f"{device_id}.{n}"
+                    candidate, current = f"{device_id}.{n}", ""
                     continue
-                member = f"{user_id}/{candidate}"
-                args = [candidate, current or "", value, member]
+                args = [candidate, current, value, f"{user_id}/{candidate}"]
                 done = await self.link.run(
                     partial(_run_script, self._cas, keys=[key, node_key], args=args)
                 )
-                if int(done):
+                if isinstance(done, int):
                     return placement
-                # changed meanwhile (another socket of this device): look again
+                current = _text(done)  # held otherwise (another tab, or a resume): look again
         except SharedUnavailable:
             return await self.local.place(user_id, device_id, resume_token, token, here)
         return Placement(_free_id(device_id, here))
+
+    async def _placement(
+        self, candidate: str, current: str, resuming: str | None
+    ) -> Placement | None:
+        """Where the device goes if its entry holds ``current`` ('': none); None when the id is
+        another live tab's."""
+        if not current:
+            return Placement(candidate)
+        holder, _, digest = current.partition("|")
+        live = holder in await self._live()
+        if resuming is not None and digest == resuming and holder != self.node_id:
+            return Placement(
+                candidate,
+                moved_from=holder if live else None,
+                dead_from=None if live else holder,
+            )
+        if live:  # another tab's, on this node (left over) or another
+            return None if holder != self.node_id else Placement(candidate)
+        return Placement(candidate, dead_from=holder)
 
     async def release(self, user_id: int, device_id: str) -> bool:
         args = [device_id, f"{self.node_id}|", f"{user_id}/{device_id}"]
@@ -345,13 +352,11 @@ class RedisDevices(Devices):
             return 0
 
 
-async def _run_script(script: AsyncScript, r: Redis, *, keys: list[str], args: list[str]) -> int:
-    return int(await script(keys=keys, args=args, client=r))
-
-
-async def _hget(r: Redis, *, key: str, field: str) -> str | None:
-    value = await r.hget(key, field)
-    return None if value is None else _text(value)
+async def _run_script(
+    script: AsyncScript, r: Redis, *, keys: list[str], args: list[str]
+) -> int | bytes | str:
+    result: int | bytes | str = await script(keys=keys, args=args, client=r)
+    return result
 
 
 def _text(value: bytes | str | None) -> str:

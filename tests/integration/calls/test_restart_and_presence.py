@@ -138,3 +138,33 @@ async def test_blocking_a_watcher_hides_your_presence_from_them(
     await bob.request("presence.set", {"status": "dnd"})
     await asyncio.sleep(0.3)
     assert not alice.has("presence", user_id=bob_id)
+
+
+async def test_a_new_devices_snapshot_follows_contact_changes_made_while_online(
+    server: InProcessServer, connect: Connect
+) -> None:
+    """The node keeps an online user's contacts for the snapshots of the user's next devices:
+    a contact added, and a contact who blocks the user, show in the next device's snapshot."""
+    alice, bob = await connect(), await connect()
+    bob_id = bob.hello["user"]["user_id"]
+
+    async def next_devices_snapshot() -> list[dict[str, object]]:
+        device = WsClient(server.ws_url, alice.token, device="tab")
+        await device.connect()
+        snap = await device.expect("presence.snapshot")
+        await device.close()
+        return list(snap["contacts"])
+
+    assert await next_devices_snapshot() == []
+    await _add_contact(server, alice, bob.username)
+    await alice.expect("presence", user_id=bob_id, status="online")
+    assert await next_devices_snapshot() == [{"user_id": bob_id, "status": "online"}]
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        resp = await http.post(
+            "/api/v1/blocks",
+            json={"query": alice.username},
+            headers={"Authorization": f"Bearer {bob.token}"},
+        )
+        assert resp.status_code == 201, resp.text
+    await alice.expect("presence", user_id=bob_id, status="offline")
+    assert await next_devices_snapshot() == []
