@@ -106,5 +106,15 @@ window.ytLayout = (() => {
     });
   }
 
-  return { problems, onScreen, linkLines };
+  /** Show a toast now: null if it keeps clear of the control bar `bar`, else what it covers. */
+  async function toastClearOf(bar) {
+    const { toast } = await import('/static/js/ui.js');
+    toast('A notice as long as they get: someone joined, left, or the network is weak now');
+    const shown = document.querySelector('#toasts .toast:last-child').getBoundingClientRect();
+    const controls = document.querySelector(bar).getBoundingClientRect();
+    const apart = shown.bottom <= controls.top || shown.top >= controls.bottom;
+    return apart ? null : `a toast [${Math.round(shown.top)}, ${Math.round(shown.bottom)}] covers ${bar} from ${Math.round(controls.top)}`;
+  }
+
+  return { problems, onScreen, linkLines, toastClearOf };
 })();

@@ -4,8 +4,9 @@ On each page, with real data in its tables: nothing scrolls sideways; tables fit
 scrolls inside them, so no amount is cut); no label is squeezed to a character or two per
 line; on a phone the menu is one button that opens, by mouse or keyboard, to every link on one
 line each; in a call the hang-up button, in a meeting the leave and end-for-all buttons, are on
-the screen and not covered. The pages come from the routes in ``yuntong.web.pages*``, so a new
-page fails :func:`test_every_page_is_checked` until it is added here.
+the screen and not covered, and a notice (toast) keeps clear of their bar. The pages come from
+the routes in ``yuntong.web.pages*``, so a new page fails :func:`test_every_page_is_checked`
+until it is added here.
 
 A page with a problem is saved as ``var/e2e-screenshots/layout-<size>-<language>-...png``;
 with ``YUNTONG_E2E_LAYOUT_SHOTS=1`` every page and control checked is, to look at.
@@ -424,6 +425,8 @@ async def in_a_call(
         )
         controls = ["#btn-hangup", "#btn-mute", "#btn-camera", "#btn-switch-camera"]
         await check_on_screen(page, controls, f"{label}-call")
+        covered = await page.evaluate("window.ytLayout.toastClearOf('.call-controls')")
+        assert covered is None, f"{label}: {covered}"
         problems = await page.evaluate("(w) => window.ytLayout.problems(w)", width)
         assert not problems, f"{label}: {problems}"
         await page.click("#btn-hangup")
@@ -447,6 +450,8 @@ async def in_a_meeting(page: Page, world: World, phone: bool, label: str) -> Non
     await expect(page.locator("#btn-end-all")).to_be_visible()
     controls = ["#btn-leave", "#btn-end-all", "#btn-mic", "#btn-cam", "#btn-people"]
     await check_on_screen(page, controls, f"{label}-meeting")
+    covered = await page.evaluate("window.ytLayout.toastClearOf('.room-controls')")
+    assert covered is None, f"{label}: {covered}"
     if phone:
         await page.click("#btn-more")
         await check_on_screen(page, ["#btn-hand", "#btn-layout", "#btn-devices"], f"{label}-more")
