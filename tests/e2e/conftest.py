@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import unique
 from tests.support.server import ServerProcess, free_port
-from yuntong.accounts.validation import resident_id_check_digit
+from yuntong.accounts.validation import resident_id_check_digit, uscc_check_character
 
 CHROMIUM = os.environ.get("YUNTONG_CHROMIUM", "/usr/bin/chromium")
 # DESIGN.md (Tests): loopback only, fake camera and microphone, nothing phoning home
@@ -114,6 +114,25 @@ def identity(seed: int) -> dict[str, str]:
         "id_number": first17 + resident_id_check_digit(first17),
         "birth_date": "1990-01-01",
         "phone": f"139{random.randrange(10**8):08d}",
+    }
+
+
+def organisation(username: str, **fields: str) -> dict[str, str]:
+    """A valid organisation sign-up form (a credit code of its own, with its check character)
+    whose administrator is ``username``; ``fields`` replace the defaults."""
+    first17 = f"91350100{random.randrange(10**9):09d}"  # credit codes must be unique
+    return {
+        "legal_name": "云通测试有限公司",
+        "uscc": first17 + uscc_check_character(first17),
+        "legal_representative": "王五",
+        "contact_name": "赵六",
+        "contact_phone": identity(3)["phone"],
+        "address": "上海市浦东新区测试路 2 号",
+        "username": username,
+        "display_name": "Test Org Admin",
+        "password": PASSWORD,
+        "email": f"{username}@example.com",
+        **fields,
     }
 
 

@@ -33,9 +33,12 @@ async def staff_client(server: ServerProcess) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
 
 
-async def priced_package(server: ServerProcess, *, next_price: bool = False) -> str:
-    """A package at 30 yuan a month with video calls at 0.15 yuan a minute (6/6), 100 minutes
-    included; optionally a price change 40 days ahead. Returns its code."""
+async def priced_package(
+    server: ServerProcess, *, next_price: bool = False, included_s: int = 6000
+) -> str:
+    """A package at 30 yuan a month with video calls at 0.15 yuan a minute (6/6),
+    ``included_s`` seconds (100 minutes) included; optionally a price change 40 days ahead.
+    Returns its code."""
     code = unique("pkg")
     async with await staff_client(server) as staff:
         product = await staff.post(
@@ -53,7 +56,7 @@ async def priced_package(server: ServerProcess, *, next_price: bool = False) -> 
         price = {
             "effective_on": today().isoformat(),
             "monthly_fee_fen": 3000,
-            "allowances": {"call.video": 6000},
+            "allowances": {"call.video": included_s} if included_s else {},
             "rates": {"call.video": {"per_minute_fen": "15", "increment": "6/6"}},
         }
         url = f"/api/v1/billing/products/{product.json()['id']}/prices"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.conftest import unique
-from tests.e2e.conftest import PASSWORD, identity, log_in, screenshot
+from tests.e2e.conftest import PASSWORD, identity, log_in, organisation, screenshot
 from tests.support.server import ServerProcess
-from yuntong.accounts.validation import uscc_check_character
 from yuntong.core.i18n import MESSAGES
 
 pytestmark = pytest.mark.e2e
@@ -154,19 +152,7 @@ async def test_an_organisation_signs_up_and_waits_for_approval(new_person: Any) 
     await page.goto("/signup?kind=organisation")
     form = page.locator("#signup-organisation")
     await expect(form).to_be_visible()
-    first17 = f"91350100{random.randrange(10**9):09d}"  # credit codes must be unique
-    for name, value in {
-        "legal_name": "云通测试有限公司",
-        "uscc": first17 + uscc_check_character(first17),
-        "legal_representative": "王五",
-        "contact_name": "赵六",
-        "contact_phone": identity(3)["phone"],
-        "address": "上海市浦东新区测试路 2 号",
-        "username": person.username,
-        "display_name": "Test Org Admin",
-        "password": PASSWORD,
-        "email": f"{person.username}@example.com",
-    }.items():
+    for name, value in organisation(person.username).items():
         await form.locator(f"[name={name}]").fill(value)
     await screenshot(page, "signup-organisation")
     await form.locator("button[type=submit]").click()

@@ -23,6 +23,7 @@ STRINGS = strings(
         "ui.nav.logout": ("退出登录", "Log out"),
         "ui.nav.missed": ("{count} 个未接来电", "{count} missed calls"),
         "ui.nav.offline": ("连接已断开，正在重连…", "Connection lost, reconnecting…"),
+        "ui.nav.menu": ("菜单", "Menu"),
         "ui.common.ok": ("确定", "OK"),
         "ui.common.save": ("保存", "Save"),
         "ui.common.cancel": ("取消", "Cancel"),

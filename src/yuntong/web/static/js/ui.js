@@ -79,3 +79,38 @@ export function onSubmit(form, handler) {
     }
   });
 }
+
+// -- narrow tables ------------------------------------------------------------------------------
+
+/** Give each body cell of a table its column's heading as data-label: where the table is narrow
+ * (a phone, a side column) the stylesheet shows a row as a card with the heading in front of
+ * each value. The headings are the table's own <th>s (already in the page's language); rows
+ * added later are labelled as they come. */
+function labelCells(table) {
+  const heads = [...(table.tHead?.rows[0]?.cells || [])].map((th) => th.textContent.trim());
+  if (!heads.length) return;
+  for (const body of table.tBodies) {
+    for (const tr of body.rows) {
+      let column = 0;
+      for (const td of tr.cells) {
+        if (!td.hasAttribute('data-label')) td.dataset.label = heads[column] || '';
+        column += td.colSpan;
+      }
+    }
+  }
+}
+
+function labelTablesIn(records) {
+  const tables = new Set();
+  for (const record of records) {
+    const table = record.target.closest?.('table.table');
+    if (table) tables.add(table);
+    for (const node of record.addedNodes) {
+      if (node.nodeType === Node.ELEMENT_NODE) node.querySelectorAll('table.table').forEach((found) => tables.add(found));
+    }
+  }
+  tables.forEach(labelCells);
+}
+
+$$('table.table').forEach(labelCells);
+new MutationObserver(labelTablesIn).observe(document.body, { childList: true, subtree: true });
