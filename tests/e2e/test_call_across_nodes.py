@@ -188,42 +188,52 @@ async def test_users_on_two_nodes_call_each_other_with_media_both_ways(
     await assert_recorded((alice, bob), answered, ended)
 
 
-async def test_a_call_goes_on_when_the_node_owning_it_is_killed(
-    browser_person: Any, nodes: Cluster
-) -> None:
-    alice = await signed_in(browser_person, nodes, nodes.url)  # wherever round-robin sends her
+async def caller_and_callee(browser_person: Any, nodes: Cluster) -> tuple[Person, Person, str]:
+    """Alice's page opened through the balancer (wherever round-robin sends her socket) and
+    Bob's at another node's own address (his node survives, so it needs no balancer), in a
+    video call Alice placed: her node owns it. Also that node."""
+    alice = await signed_in(browser_person, nodes, nodes.url)
     alice_node = await socket_node(nodes, alice)
     assert alice_node is not None
-    # Bob's page on another node's own address: his node survives, so it needs no balancer
     other = next(node for node in alive(nodes) if nodes.node_id(node) != alice_node)
     bob = await signed_in(browser_person, nodes, other.url)
     assert await socket_node(nodes, bob) == nodes.node_id(other)
+    return alice, bob, alice_node
 
+
+async def crash_under(nodes: Cluster, person: Person, node_id: str) -> float:
+    """Kill -9 the node under the person's socket; when (monotonic), once the page is back
+    by itself, through the balancer, on a survivor, its session resumed."""
+    connection = await person.page.evaluate("window.yuntong.rt.hello.connection_id")
+    killed = time.monotonic()
+    nodes.node(node_id).stop(signal.SIGKILL)
+    await person.page.wait_for_function(
+        "(before) => window.yuntong.rt.ready && window.yuntong.rt.hello.connection_id !== before",
+        arg=connection,
+        timeout=BACK_WITHIN_S * 1000,
+    )
+    back = time.monotonic() - killed
+    print(f"{person.username}'s page was back in {back:.2f} s")
+    assert back < BACK_WITHIN_S
+    hello = await person.page.evaluate("window.yuntong.rt.hello")
+    # resumed, with nothing to replay from a dead node (calls that ended are told again)
+    assert (hello["resumed"], hello["resync"]) == (True, True), hello
+    assert await socket_node(nodes, person) in {nodes.node_id(n) for n in alive(nodes)}
+    await expect(person.page.locator("#my-presence")).to_have_attribute("data-status", "online")
+    await expect(person.page.locator("#conn-banner")).to_be_hidden()
+    return killed
+
+
+async def test_a_call_goes_on_when_the_node_owning_it_is_killed(
+    browser_person: Any, nodes: Cluster
+) -> None:
+    alice, bob, alice_node = await caller_and_callee(browser_person, nodes)
     answered = await video_call(alice, bob)
     call_id = await alice.page.evaluate("window.yuntong.call.callId")
     assert await nodes.owner(call_id) == alice_node  # the node that took the invite owns it
     async with MediaLog((alice.page, bob.page)) as media:
         await asyncio.sleep(2.0)  # some talk (and media samples) before the crash
-        connection = await alice.page.evaluate("window.yuntong.rt.hello.connection_id")
-        killed = time.monotonic()
-        nodes.node(alice_node).stop(signal.SIGKILL)
-
-        # Alice's page is back by itself, through the balancer, on a survivor, resumed
-        await alice.page.wait_for_function(
-            "(before) => window.yuntong.rt.ready"
-            " && window.yuntong.rt.hello.connection_id !== before",
-            arg=connection,
-            timeout=BACK_WITHIN_S * 1000,
-        )
-        back = time.monotonic() - killed
-        print(f"alice's page was back in {back:.2f} s")
-        assert back < BACK_WITHIN_S
-        hello = await alice.page.evaluate("window.yuntong.rt.hello")
-        # resumed, with nothing to replay from a dead node (calls that ended are told again)
-        assert (hello["resumed"], hello["resync"]) == (True, True), hello
-        assert await socket_node(nodes, alice) in {nodes.node_id(n) for n in alive(nodes)}
-        await expect(alice.page.locator("#my-presence")).to_have_attribute("data-status", "online")
-        await expect(alice.page.locator("#conn-banner")).to_be_hidden()
+        killed = await crash_under(nodes, alice, alice_node)
 
         # a survivor runs the call on; both pages still show it in progress
         survivor = await nodes.taken_over(call_id, alice_node)
@@ -242,3 +252,25 @@ async def test_a_call_goes_on_when_the_node_owning_it_is_killed(
     # the window the record fell in is narrower than the time from the crash to the hang-up:
     # a record closed at the crash (or billed from the take-over, later still) falls outside
     assert uncertain < MEDIA_WATCHED_S - 1, uncertain
+
+
+async def test_a_hang_up_before_the_take_over_ends_the_call_once_a_survivor_has_it(
+    browser_person: Any, nodes: Cluster
+) -> None:
+    """Alice hangs up as soon as her page is back, before a survivor took the call over: her
+    hang-up cannot reach the dead owner, and reaches the survivor once it has the call (the
+    node she is on asks again after the forward time-out; had it answered
+    ``node_unreachable``, her page would ask again after ``retry_after``). Bob's call ends
+    with her hang-up within seconds, instead of running on until his media times out, and
+    the record ends with it."""
+    alice, bob, alice_node = await caller_and_callee(browser_person, nodes)
+    answered = await video_call(alice, bob)
+    call_id = await alice.page.evaluate("window.yuntong.call.callId")
+    await crash_under(nodes, alice, alice_node)
+    assert await nodes.owner(call_id) == alice_node, "taken over before the hang-up"
+
+    ended = await hang_up(alice, bob)
+    print(f"the hang-up reached bob in {ended[1] - ended[0]:.2f} s")
+    assert await bob.page.evaluate("window.yuntong.lastCall.endReason") == "hangup"
+    assert await nodes.owner(call_id) != alice_node
+    await assert_recorded((alice, bob), answered, ended)
