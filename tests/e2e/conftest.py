@@ -8,6 +8,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -80,13 +81,14 @@ class Person:
 
 
 @pytest.fixture
-async def new_person(browser: Browser, e2e_server: ServerProcess) -> AsyncIterator[object]:
-    """Factory: ``await new_person(username)`` → a Person with a fresh English browser context."""
+async def browser_person(browser: Browser) -> AsyncIterator[object]:
+    """Factory: ``await browser_person(base_url, username)`` → a Person with a fresh English
+    browser context on the server (or balancer) at ``base_url``; every context is closed after."""
     contexts: list[BrowserContext] = []
 
-    async def make(username: str | None = None) -> Person:
+    async def make(base_url: str, username: str | None = None) -> Person:
         context = await browser.new_context(
-            base_url=e2e_server.url, locale="en-US", viewport={"width": 1280, "height": 800}
+            base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 800}
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
@@ -105,6 +107,18 @@ async def new_person(browser: Browser, e2e_server: ServerProcess) -> AsyncIterat
     yield make
     for context in contexts:
         await context.close()
+
+
+@pytest.fixture
+def new_person(browser_person: Any, e2e_server: ServerProcess) -> object:
+    """Factory: ``await new_person(username)`` → a Person with a fresh English browser context
+    on ``e2e_server``."""
+
+    async def make(username: str | None = None) -> Person:
+        person: Person = await browser_person(e2e_server.url, username)
+        return person
+
+    return make
 
 
 def identity(seed: int) -> dict[str, str]:

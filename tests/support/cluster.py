@@ -5,6 +5,7 @@ and one private Redis, behind a real HAProxy (Debian's) doing round-robin with h
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import signal
@@ -15,12 +16,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.redis import RedisServer
 from tests.support.server import ServerProcess, free_port
 from yuntong.config import SECRETS_FILE
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+# a dead node is seen in 2 s and swept within 2 s more, its leases lapse in 3 s: what a test
+# that kills a node mid-call runs with (the defaults take 15 s)
+FAST_FAILOVER = {
+    "YUNTONG_NODE_KEEPALIVE_S": "0.5",
+    "YUNTONG_NODE_DEAD_AFTER_S": "2",
+    "YUNTONG_JOB_LEASE_S": "3",
+}
 
 # maxconn: bench/cluster.py's failover holds 5,000 sessions through it; each connection takes
 # two descriptors, so 2 × maxconn stays under the usual open-files limit (20,000)
@@ -35,6 +47,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 1h
+    timeout check 2s
     option redispatch
     retries 2
 frontend yuntong
@@ -108,6 +121,40 @@ class Cluster:
     def url(self) -> str:
         assert self.balancer is not None
         return self.balancer.url
+
+    def node_id(self, node: ServerProcess) -> str:
+        return f"node{self.nodes.index(node) + 1}"
+
+    def node(self, node_id: str) -> ServerProcess:
+        return self.nodes[int(node_id.removeprefix("node")) - 1]
+
+    async def holder(self, user_id: int, device_id: str) -> str | None:
+        """The node whose socket holds the user's device, as the device directory says."""
+        async with Redis.from_url(self.redis.url) as shared:
+            value = await shared.hget(f"yuntong:dev:{user_id}", device_id)
+        return value.decode().split("|")[0] if value else None
+
+    async def owner(self, call_id: str) -> str | None:
+        """The node that owns the call (its record's ``node_id``)."""
+        engine = create_async_engine(self.database_url)
+        try:
+            async with engine.connect() as db:
+                owner: str | None = (
+                    await db.execute(
+                        text("SELECT node_id FROM call_records WHERE id = :id"), {"id": call_id}
+                    )
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        return owner
+
+    async def taken_over(self, call_id: str, dead: str, timeout: float = 20.0) -> str | None:
+        """The survivor that took the call over from the ``dead`` node (waited for)."""
+        deadline = time.monotonic() + timeout
+        while (owner := await self.owner(call_id)) == dead:
+            assert time.monotonic() < deadline, f"nobody took {call_id} over from {dead}"
+            await asyncio.sleep(0.2)
+        return owner
 
     def start(self) -> None:
         self.redis.start()

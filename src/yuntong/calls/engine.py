@@ -504,7 +504,13 @@ async def _forwarded(ctx: Context, call_id: str, op: str, **args: Any) -> bool:
     await _owned_for_sure(ctx)
     if call_id in engine.calls:
         return False
-    owner = engine.owners.get(call_id) or await _look_up_owner(ctx, call_id)
+    owner = engine.owners.get(call_id)
+    if owner is not None and owner not in await nodes.live_view(ctx):
+        # remembered from before its owner died: a survivor may own it now (asking the dead
+        # one first would hold the command for the whole forward time-out)
+        engine.owners.pop(call_id, None)
+        owner = None
+    owner = owner or await _look_up_owner(ctx, call_id)
     if owner is None or owner == ctx.node_id:
         return False
     payload = {"op": op, "call_id": call_id, **args}

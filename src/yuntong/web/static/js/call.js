@@ -10,6 +10,7 @@ import { Tone } from './ringtone.js';
 
 const QUALITY_TICK_MS = 2500; // indicator refresh
 const QUALITY_REPORT_EVERY = 2; // ticks: a call.quality report every 5 s
+const END_ASKED_FOR_MS = 30000; // how long ending the call is asked again when the server says
 
 export class CallController extends EventTarget {
   /**
@@ -116,7 +117,7 @@ export class CallController extends EventTarget {
   async decline() {
     if (this.state !== 'incoming') return;
     this.tone.stop();
-    this.rt.request('call.reject', { call_id: this.callId }).catch(() => {});
+    this._askToEnd('call.reject');
     await this._finish('rejected', 'rejected');
   }
 
@@ -128,10 +129,25 @@ export class CallController extends EventTarget {
     if (this.state === 'incoming') return this.decline();
     const type = this._endingMessage();
     if (type === 'call.hangup') await this._sendFinalQuality();
-    if (this.callId) this.rt.request(type, { call_id: this.callId }).catch(() => {});
+    if (this.callId) this._askToEnd(type);
     const local = { 'call.hangup': ['answered', 'hangup'], 'call.cancel': ['canceled', 'canceled'] };
     const [outcome, reason] = local[type] || ['rejected', 'rejected'];
     await this._finish(outcome, reason);
+  }
+
+  /**
+   * Ask the server to end the call from this side (the page has ended it already). An error
+   * that says when to try again (`retry_after`: the node that owns the call cannot be reached
+   * just now, e.g. it died and a survivor is taking the call over) is followed: else the call
+   * would run on at the server, for the other party and the bill.
+   */
+  _askToEnd(type, data = {}) {
+    const until = Date.now() + END_ASKED_FOR_MS;
+    const ask = () => this.rt.request(type, { call_id: this.callId, ...data }).catch((err) => {
+      const wait = Number(err?.retry_after) * 1000;
+      if (wait > 0 && Date.now() + wait < until) setTimeout(ask, wait);
+    });
+    ask();
   }
 
   /** The protocol message that ends the call from this side: before or after the answer. */
@@ -314,7 +330,7 @@ export class CallController extends EventTarget {
       // tell the server the media path broke; it ends the call for both sides
       const wasConnected = this.mediaReported;
       if (this.callId) {
-        this.rt.request('call.media', { call_id: this.callId, state: 'failed' }).catch(() => {});
+        this._askToEnd('call.media', { state: 'failed' });
       }
       this._finish(wasConnected ? 'answered' : 'failed', wasConnected ? 'media_lost' : 'media_failed');
       return;
@@ -353,7 +369,7 @@ export class CallController extends EventTarget {
     this.error = err?.message || String(err);
     this.mediaError = Boolean(err?.isMedia);
     console.warn('call failed', err);
-    if (this.callId) this.rt.request(this._endingMessage(), { call_id: this.callId }).catch(() => {});
+    if (this.callId) this._askToEnd(this._endingMessage());
     await this._finish('failed', err?.code || 'error');
   }
 
