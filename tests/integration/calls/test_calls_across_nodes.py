@@ -523,6 +523,7 @@ async def test_a_stalled_nodes_late_end_of_a_call_closed_by_the_survivor_changes
     state = node_of(on_a)
     # node a has not noticed it stalled (and does not before its timer fires)
     state.renewed_at = state.clock.now() + timedelta(hours=1)
+    state.unsettled = False
     assert not in_doubt(on_a)
 
     with capture_logs() as logs:
