@@ -50,6 +50,10 @@ CALLS_ACTIVE = Gauge("yuntong_calls_active", "Calls ringing or in progress")
 CALLS_ADOPTED = Counter(
     "yuntong_calls_taken_over_total", "Answered calls this node took over from a dead node"
 )
+CALLS_END_FENCED = Counter(
+    "yuntong_calls_end_fenced_total",
+    "Ends of calls another node had taken over or closed while this one stalled (not written)",
+)
 CREDIT_WARNING_S = 60
 # suspended accounts still receive calls: they cost the callee nothing
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
@@ -616,6 +620,7 @@ async def _end(
         # call and its parties' busy marks are the other node's, and so is telling them
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
         log.warning("call_end_fenced", call_id=call.id)
+        CALLS_END_FENCED.inc()
         return
     await _release_parties(ctx, call)
     CALLS_TOTAL.labels(outcome.value).inc()
