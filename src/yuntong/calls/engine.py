@@ -816,17 +816,22 @@ async def do_watch_devices(ctx: Context) -> int:
     that drops from a live node is that node's to time out). Returns how many ended."""
     if ctx.redis is None:
         return 0
-    directory = hub_of(ctx).directory
     now = ctx.clock.now()
     ended = 0
-    for call in list(engine_of(ctx).calls.values()):
-        if call.state not in (CallState.ANSWERED, CallState.CONNECTED):
-            continue
-        present = (await directory.where(call.caller_id, [call.caller_device]))[call.caller_device]
-        if present is not None and call.callee_device is not None:
-            where = await directory.where(call.callee_id, [call.callee_device])
-            present = where[call.callee_device]
-        if present is not None:
+    calls = [
+        call
+        for call in engine_of(ctx).calls.values()
+        if call.state in (CallState.ANSWERED, CallState.CONNECTED)
+    ]
+    parties = [(call.caller_id, call.caller_device) for call in calls] + [
+        (call.callee_id, call.callee_device) for call in calls if call.callee_device is not None
+    ]
+    online = await hub_of(ctx).directory.where_each(parties)  # one look for every call
+    for call in calls:
+        present = online[(call.caller_id, call.caller_device)] and (
+            call.callee_device is None or online[(call.callee_id, call.callee_device)]
+        )
+        if present:
             call.devices_missing_since = None
             continue
         if call.devices_missing_since is None:

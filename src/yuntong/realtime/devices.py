@@ -115,6 +115,15 @@ class Devices(ABC):
     async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
         """The live node holding each device (None: not online)."""
 
+    async def where_each(self, devices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], bool]:
+        """Whether each (user, device) is held by a live node (one look for them all)."""
+        found: dict[tuple[int, str], bool] = {}
+        for user_id, device_id in devices:
+            found[(user_id, device_id)] = (await self.where(user_id, [device_id]))[
+                device_id
+            ] is not None
+        return found
+
     async def forget_node(self, node_id: str) -> int:
         """Drop the entries of a node that died or restarted; how many."""
         return 0
@@ -288,6 +297,27 @@ class RedisDevices(Devices):
             node = _text(value).partition("|")[0] if value is not None else None
             result[device_id] = node if node in live else None
         return result
+
+    async def where_each(self, devices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], bool]:
+        if not devices:
+            return {}
+
+        async def held(r: Redis) -> list[bytes | str | None]:
+            async with r.pipeline(transaction=False) as pipe:
+                for user_id, device_id in devices:
+                    pipe.hget(KEY.format(user_id), device_id)
+                found: list[bytes | str | None] = await pipe.execute()
+            return found
+
+        try:
+            values = await self.link.run(held)
+        except SharedUnavailable:
+            return await self.local.where_each(devices)
+        live = await self._live()
+        return {
+            pair: value is not None and _text(value).partition("|")[0] in live
+            for pair, value in zip(devices, values, strict=True)
+        }
 
     async def holders(self) -> set[str]:
         prefix = NODE_KEY.format("")
