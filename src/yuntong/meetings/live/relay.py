@@ -13,7 +13,11 @@ its own sockets.
 
 When the owner goes (it died, or lost the meeting to another node), the relay closes the
 socket for a restart (1012) and the client reconnects with its ticket: to the new owner, or
-through a relay to it. The owner treats the sockets of a relay that died as dropped.
+through a relay to it. The relay checks its owners every half of the shorter of
+``node_dead_after_s`` and ``meeting_lease_s``, so its clients come back as soon as their owner
+is seen dead; a socket's admission that waits on an owner seen dead meanwhile gives up at
+once (``node_unreachable``) rather than at the forward time-out. The owner treats the sockets
+of a relay that died as dropped.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import asyncio
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from yuntong.cluster import forward
-from yuntong.cluster.nodes import node_of
+from yuntong.cluster.nodes import live_view, node_of
 from yuntong.core.bus import node_channel
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -150,7 +157,7 @@ async def attach(
     relayed = Relayed(ctx, owner, meeting_id, "", conn, socket)
     relays.by_conn[conn] = relayed  # events may follow the hello at once
     try:
-        hello = await forward.ask(ctx, owner, FORWARDED_SOCKET, request)
+        hello = await _ask_while_alive(ctx, owner, request)
     except BaseException:
         relays.by_conn.pop(conn, None)
         raise
@@ -172,6 +179,44 @@ async def ask(ctx: Context, relayed: Relayed, type_: str, data: dict[str, Any]) 
         if exc.code == "node_unreachable":
             _spawn(ctx, relayed.socket.close(*MOVED))
         raise
+
+
+async def _ask_while_alive(ctx: Context, owner: str, request: dict[str, Any]) -> Any:
+    """``forward.ask`` the owner, giving up (``node_unreachable``) once it is seen dead."""
+    asking = asyncio.ensure_future(forward.ask(ctx, owner, FORWARDED_SOCKET, request))
+    dying = asyncio.ensure_future(_until_dead(ctx, owner))
+    try:
+        await asyncio.wait({asking, dying}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        dying.cancel()
+        if not asking.done():
+            asking.cancel()
+    if asking.cancelled():
+        raise YuntongError("node_unreachable", retry_after=1)
+    return asking.result()
+
+
+async def _until_dead(ctx: Context, node_id: str) -> None:
+    """Return once ``node_id`` is seen dead (looked at every keepalive)."""
+    clock = node_of(ctx).clock
+    while node_id in await live_view(ctx):
+        await clock.sleep(ctx.settings.node_keepalive_s)
+
+
+async def owner_gone(ctx: Context, meeting_id: str, owner: str, wait_s: float) -> bool:
+    """After ``owner`` did not answer: wait (up to ``wait_s``) until the meeting's lease is no
+    longer held by it, if it is dead — its lease lapses, or another node takes the meeting
+    over — so that the socket goes to whoever runs the meeting next. False at once while
+    ``owner`` is alive (merely slow), or when the wait ran out."""
+    if owner in await live_view(ctx):
+        return False
+    clock = node_of(ctx).clock
+    deadline = clock.now() + timedelta(seconds=wait_s)
+    while await lease.owner(ctx, meeting_id) == owner:
+        if clock.now() >= deadline:
+            return False
+        await clock.sleep(ctx.settings.node_keepalive_s)
+    return True
 
 
 def lost(ctx: Context, relayed: Relayed) -> None:
@@ -205,8 +250,8 @@ def _spawn(ctx: Context, work: Coroutine[Any, Any, Any]) -> None:
 
 
 def _watch(ctx: Context) -> None:
-    """While this node relays sockets, check every lease period that their rooms still run
-    where they did; a socket whose owner is gone is closed for its client to come back."""
+    """While this node relays sockets, check that their rooms still run where they did, on a
+    live node; a socket whose owner is gone is closed for its client to come back."""
     relays = relays_of(ctx)
     if relays.check is not None or not relays.by_conn:
         return
@@ -215,16 +260,24 @@ def _watch(ctx: Context) -> None:
         relays.check = None
         _spawn(ctx, _check(ctx))
 
-    relays.check = node_of(ctx).clock.call_later(ctx.settings.meeting_lease_s, due)
+    every = min(ctx.settings.meeting_lease_s, ctx.settings.node_dead_after_s) / 2
+    relays.check = node_of(ctx).clock.call_later(every, due)
 
 
 async def _check(ctx: Context) -> None:
     relays = relays_of(ctx)
-    owners: dict[str, str | None] = {}
+    meetings = {relayed.meeting_id for relayed in relays.by_conn.values()}
+    try:
+        owners = await lease.owners(ctx, meetings) if meetings else {}
+        alive = await live_view(ctx)
+    except SQLAlchemyError:  # the next check looks again
+        log.exception("meeting_relay_check_failed")
+        owners, alive = {}, frozenset()
     for relayed in list(relays.by_conn.values()):
         if relayed.meeting_id not in owners:
-            owners[relayed.meeting_id] = await lease.owner(ctx, relayed.meeting_id)
-        if owners[relayed.meeting_id] != relayed.owner:
+            continue
+        owner = owners[relayed.meeting_id]
+        if owner != relayed.owner or owner not in alive:
             log.info("meeting_relay_owner_gone", meeting=relayed.meeting_id, owner=relayed.owner)
             await relayed.socket.close(*MOVED)
     _watch(ctx)
