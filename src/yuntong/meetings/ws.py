@@ -258,6 +258,8 @@ async def _admit_ticket(ctx: Context, ticket_text: str, socket: TicketSocket) ->
                 ctx, ticket.meeting_id, str(owner), TAKE_OVER_WAIT_S
             ):
                 raise
+            if socket.closed:  # closed meanwhile: its client comes back on another socket
+                raise
     participant = await room.attach_socket(ticket, socket)
     lost = partial(room.socket_lost, participant, socket)
     return Admission(Attendee(room, participant), _hello(ctx, room, participant), lost)
@@ -281,6 +283,7 @@ def _bound(type_: str, handler: Handler) -> GatewayHandler[Conn]:
 async def _relayed_attach(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     ticket = service.decode_ticket(ctx, str(request["ticket"]))
     room = await open_room(ctx, ticket.meeting_id)
+    relay.check_in_time(ctx, request)
     socket = RelayedSocket(ctx, str(request["via"]), str(request["conn"]), room.meeting_id)
     participant = socket.participant = await room.attach_socket(ticket, socket)
     relay.serve(ctx, socket)

@@ -15,9 +15,9 @@ When the owner goes (it died, or lost the meeting to another node), the relay cl
 socket for a restart (1012) and the client reconnects with its ticket: to the new owner, or
 through a relay to it. The relay checks its owners every half of the shorter of
 ``node_dead_after_s`` and ``meeting_lease_s``, so its clients come back as soon as their owner
-is seen dead; a socket's admission that waits on an owner seen dead meanwhile gives up at
-once (``node_unreachable``) rather than at the forward time-out. The owner treats the sockets
-of a relay that died as dropped.
+is seen dead. The owner treats the sockets of a relay that died as dropped, and refuses an
+attach that arrives after its relay gave up on it (``until``), which would otherwise replace
+the socket the client opened again meanwhile.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import asyncio
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -118,6 +118,14 @@ def serve(ctx: Context, socket: RelayedSocket) -> None:
     served[socket.conn] = socket
 
 
+def check_in_time(ctx: Context, request: dict[str, Any]) -> None:
+    """As the owner, refuse an attach its relay has given up on (the owner was slow, opening
+    the room): attached late, it would replace the socket its client opened again since."""
+    until = request.get("until")
+    if isinstance(until, str) and node_of(ctx).clock.now() > datetime.fromisoformat(until):
+        raise YuntongError("node_unreachable", retry_after=1)
+
+
 def served(ctx: Context, conn: object) -> tuple[RelayedSocket, Participant]:
     """As the owner, the current relayed socket ``conn`` and its participant."""
     socket = relays_of(ctx).served.get(str(conn))
@@ -152,12 +160,19 @@ async def attach(
     """Attach ``socket`` to the participant of ``ticket`` in the room ``owner`` runs: the
     relay, and the owner's hello (its refusal raised as it is)."""
     conn = secrets.token_hex(8)
-    request = {"op": "attach", "ticket": ticket, "via": ctx.node_id, "conn": conn}
+    given_up = node_of(ctx).clock.now() + timedelta(seconds=ctx.settings.forward_timeout_s)
+    request = {
+        "op": "attach",
+        "ticket": ticket,
+        "via": ctx.node_id,
+        "conn": conn,
+        "until": given_up.isoformat(),  # the relay has given up by then: too late to attach
+    }
     relays = relays_of(ctx)
     relayed = Relayed(ctx, owner, meeting_id, "", conn, socket)
     relays.by_conn[conn] = relayed  # events may follow the hello at once
     try:
-        hello = await _ask_while_alive(ctx, owner, request)
+        hello = await forward.ask(ctx, owner, FORWARDED_SOCKET, request)
     except BaseException:
         relays.by_conn.pop(conn, None)
         raise
@@ -179,28 +194,6 @@ async def ask(ctx: Context, relayed: Relayed, type_: str, data: dict[str, Any]) 
         if exc.code == "node_unreachable":
             _spawn(ctx, relayed.socket.close(*MOVED))
         raise
-
-
-async def _ask_while_alive(ctx: Context, owner: str, request: dict[str, Any]) -> Any:
-    """``forward.ask`` the owner, giving up (``node_unreachable``) once it is seen dead."""
-    asking = asyncio.ensure_future(forward.ask(ctx, owner, FORWARDED_SOCKET, request))
-    dying = asyncio.ensure_future(_until_dead(ctx, owner))
-    try:
-        await asyncio.wait({asking, dying}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        dying.cancel()
-        if not asking.done():
-            asking.cancel()
-    if asking.cancelled():
-        raise YuntongError("node_unreachable", retry_after=1)
-    return asking.result()
-
-
-async def _until_dead(ctx: Context, node_id: str) -> None:
-    """Return once ``node_id`` is seen dead (looked at every keepalive)."""
-    clock = node_of(ctx).clock
-    while node_id in await live_view(ctx):
-        await clock.sleep(ctx.settings.node_keepalive_s)
 
 
 async def owner_gone(ctx: Context, meeting_id: str, owner: str, wait_s: float) -> bool:
@@ -274,8 +267,8 @@ async def _check(ctx: Context) -> None:
         log.exception("meeting_relay_check_failed")
         owners, alive = {}, frozenset()
     for relayed in list(relays.by_conn.values()):
-        if relayed.meeting_id not in owners:
-            continue
+        if relayed.meeting_id not in owners or not relayed.participant_id:
+            continue  # an admission under way: it finds the owner gone by itself
         owner = owners[relayed.meeting_id]
         if owner != relayed.owner or owner not in alive:
             log.info("meeting_relay_owner_gone", meeting=relayed.meeting_id, owner=relayed.owner)
