@@ -8,14 +8,24 @@ import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from sqlalchemy import select
 
 from tests.support.inprocess import Served
 from tests.support.janus import Janus
 from tests.support.server import ServerProcess, free_port, wait_for
 from yuntong.client.meeting import MeetingClient, get_ticket
+from yuntong.meetings.models import MeetingAttendance
+
+
+class Reachable(Protocol):
+    """What the REST and socket helpers need of a server: its URL (a node, or a balancer)."""
+
+    @property
+    def url(self) -> str: ...
+
 
 # a lost Janus noticed within half a second; a dropped participant gone after 3 s
 FAST_MEETINGS = {
@@ -69,7 +79,7 @@ def janus_pid(server: ServerProcess) -> int:
 
 
 async def api(
-    server: Served, token: str | None, method: str, path: str, **kwargs: Any
+    server: Reachable, token: str | None, method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     headers.update(kwargs.pop("headers", {}))
@@ -77,7 +87,7 @@ async def api(
         return await client.request(method, path, headers=headers, **kwargs)
 
 
-async def create_meeting(server: Served, token: str, **settings: Any) -> dict[str, Any]:
+async def create_meeting(server: Reachable, token: str, **settings: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"title": "周会 weekly", "settings": settings}
     resp = await api(server, token, "POST", "/api/v1/meetings", json=body)
     assert resp.status_code == 201, resp.text
@@ -86,7 +96,7 @@ async def create_meeting(server: Served, token: str, **settings: Any) -> dict[st
 
 
 async def connect(
-    server: Served,
+    server: Reachable,
     meeting: dict[str, Any],
     *,
     token: str | None = None,
@@ -169,3 +179,20 @@ async def three_people(
         everyone = [alice, bob, carol]
         await all_see_all(everyone, frames)
         yield meeting, everyone
+
+
+async def stays(server: ServerProcess, meeting_id: str) -> dict[str, MeetingAttendance]:
+    """The meeting's stays (attendance rows) by participant id, as the database has them now."""
+    ctx = await server.context()
+    async with ctx.db.session() as s:
+        rows = await s.execute(
+            select(MeetingAttendance)
+            .where(MeetingAttendance.meeting_id == meeting_id)
+            .execution_options(populate_existing=True)
+        )
+        return {r.id: r for r in rows.scalars()}
+
+
+def entry(room: dict[str, Any], participant_id: str) -> dict[str, Any]:
+    """One participant's entry in a room snapshot."""
+    return next(p for p in room["participants"] if p["id"] == participant_id)

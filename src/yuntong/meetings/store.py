@@ -287,7 +287,11 @@ async def close_stay_at_checkpoint(s: AsyncSession, row: MeetingAttendance, reas
     await s.execute(
         update(MeetingAttendance)
         .where(MeetingAttendance.id == row.id, MeetingAttendance.left_at.is_(None))
-        .values(left_at=row.joined_at + timedelta(seconds=row.seconds), leave_reason=reason)
+        .values(
+            left_at=row.joined_at + timedelta(seconds=row.seconds),
+            leave_reason=reason,
+            billed_s=max(row.billed_s, row.seconds),
+        )
     )
 
 
@@ -354,9 +358,12 @@ def _held(meeting_id: str, me: str, fence: int) -> tuple[Any, ...]:
 async def renew_owner_lease(
     s: AsyncSession, meeting_id: str, me: str, fence: int, until: datetime
 ) -> bool:
-    """Extend ``me``'s lease; False when another node has taken it since (fenced out)."""
+    """Extend ``me``'s lease; False when another node has taken it since (fenced out), or it
+    was let go meanwhile (the room ended: a renewal under way must not take it back)."""
     renewed = await s.execute(
-        update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=until)
+        update(Meeting)
+        .where(*_held(meeting_id, me, fence), Meeting.owner_until.is_not(None))
+        .values(owner_until=until)
     )
     return bool(getattr(renewed, "rowcount", 0))
 
@@ -381,6 +388,54 @@ async def meetings_to_take_over(s: AsyncSession, me: str, now: datetime) -> list
         .distinct()
     )
     return [(str(meeting_id), str(node)) for meeting_id, node in found.all()]
+
+
+async def lease_held(s: AsyncSession, meeting_id: str, me: str, fence: int) -> bool:
+    """Whether ``me`` still holds the meeting's lease under ``fence`` (nobody took it since);
+    the row is share-locked until the transaction ends, so that a take-over waits for the
+    writes this guards (and they see it once it is committed)."""
+    found = await s.scalar(
+        select(Meeting.id).where(*_held(meeting_id, me, fence)).with_for_update(read=True)
+    )
+    return found is not None
+
+
+async def lease_of(s: AsyncSession, meeting_id: str) -> tuple[str | None, datetime | None]:
+    """Who holds (or held) the meeting's lease, and until when (None: not held)."""
+    found = (
+        await s.execute(
+            select(Meeting.node_id, Meeting.owner_until).where(
+                Meeting.id == meeting_id, Meeting.status != MeetingStatus.ENDED
+            )
+        )
+    ).first()
+    return (None, None) if found is None else (found[0], found[1])
+
+
+async def owners_of(
+    s: AsyncSession, meeting_ids: Collection[str], now: datetime
+) -> dict[str, str | None]:
+    """:func:`owner_of` for several meetings at once (None: nobody holds it now)."""
+    found = await s.execute(
+        select(Meeting.id, Meeting.node_id).where(
+            Meeting.id.in_(list(meeting_ids)),
+            Meeting.status != MeetingStatus.ENDED,
+            Meeting.owner_until > now,
+        )
+    )
+    owners: dict[str, str | None] = dict.fromkeys(meeting_ids)
+    owners.update({str(meeting_id): node for meeting_id, node in found.all()})
+    return owners
+
+
+async def recording_under_way(s: AsyncSession, meeting_id: str) -> MeetingRecording | None:
+    """The meeting's recording still marked as recording (its room stopped without ending it)."""
+    found = await s.scalars(
+        select(MeetingRecording)
+        .where(MeetingRecording.meeting_id == meeting_id, MeetingRecording.status == "recording")
+        .order_by(MeetingRecording.started_at.desc())
+    )
+    return found.first()
 
 
 async def owner_of(s: AsyncSession, meeting_id: str, now: datetime) -> str | None:

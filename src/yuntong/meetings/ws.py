@@ -228,13 +228,38 @@ def _hello(ctx: Context, room: Room, participant: Participant) -> dict[str, Any]
     }
 
 
+TAKE_OVER_WAIT_S = 6.0  # a socket waits this long for a dead owner's meeting to be taken over
+
+
 async def _admit_ticket(ctx: Context, ticket_text: str, socket: TicketSocket) -> Admission[Conn]:
+    """Attach the socket to its participant: in the room here, or relayed to the owner. A
+    socket arriving while the owner has just died waits for the meeting to be taken over
+    (here once the dead owner's lease lapses, or by another node) for a few seconds rather
+    than being sent back at once."""
     ticket = service.decode_ticket(ctx, ticket_text)
-    owner = await lease.owner(ctx, ticket.meeting_id)
-    if owner is not None and owner != ctx.node_id:  # the room runs on another node
-        relayed, hello = await relay.attach(ctx, owner, ticket.meeting_id, ticket_text, socket)
-        return Admission(relayed, hello, partial(relay.lost, ctx, relayed))
-    room = await open_room(ctx, ticket.meeting_id)
+    tries = 3
+    while True:
+        owner = await lease.owner(ctx, ticket.meeting_id)
+        try:
+            if owner is not None and owner != ctx.node_id:  # the room runs on another node
+                relayed, hello = await relay.attach(
+                    ctx, owner, ticket.meeting_id, ticket_text, socket
+                )
+                return Admission(relayed, hello, partial(relay.lost, ctx, relayed))
+            room = await open_room(ctx, ticket.meeting_id)
+            break
+        except YuntongError as exc:
+            tries -= 1
+            if exc.code != "node_unreachable" or not tries:
+                raise
+            # the owner died, or another node took the meeting over meanwhile
+            elsewhere = owner is not None and owner != ctx.node_id
+            if elsewhere and not await relay.owner_gone(
+                ctx, ticket.meeting_id, str(owner), TAKE_OVER_WAIT_S
+            ):
+                raise
+            if socket.closed:  # closed meanwhile: its client comes back on another socket
+                raise
     participant = await room.attach_socket(ticket, socket)
     lost = partial(room.socket_lost, participant, socket)
     return Admission(Attendee(room, participant), _hello(ctx, room, participant), lost)
@@ -258,6 +283,7 @@ def _bound(type_: str, handler: Handler) -> GatewayHandler[Conn]:
 async def _relayed_attach(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     ticket = service.decode_ticket(ctx, str(request["ticket"]))
     room = await open_room(ctx, ticket.meeting_id)
+    relay.check_in_time(ctx, request)
     socket = RelayedSocket(ctx, str(request["via"]), str(request["conn"]), room.meeting_id)
     participant = socket.participant = await room.attach_socket(ticket, socket)
     relay.serve(ctx, socket)

@@ -13,18 +13,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.support.janus import needs_janus, running_janus
 from tests.support.meetings import all_see_all, api, connect, create_meeting, janus_ready
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.server import wait_for
+from yuntong.billing.models import UsageRecord
 from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 from yuntong.core.errors import YuntongError
 from yuntong.meetings.live.room import Room
 from yuntong.meetings.live.rooms import live_room, open_room
-from yuntong.meetings.models import Meeting
+from yuntong.meetings.models import Meeting, MeetingAttendance
 
 pytestmark = needs_janus
 QUIET = {"publish_audio": False, "publish_video": False}
@@ -229,6 +230,105 @@ async def test_a_participant_on_the_other_node_is_in_the_room_through_a_relay(
         await bob.leave()
         left = await alice.wait_event("meeting.left")
         assert left.data == {"participant_id": bob.participant_id, "reason": "left"}
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def stay_and_usage(
+    nodes: Nodes, participant_id: str
+) -> tuple[MeetingAttendance, list[UsageRecord]]:
+    """A stay's row and the usage records billed for it (its parts), oldest first."""
+    async with nodes.a.app_context.db.session() as s:
+        row = await s.get(MeetingAttendance, participant_id, populate_existing=True)
+        usage = await s.scalars(
+            select(UsageRecord)
+            .where(
+                UsageRecord.source == "meeting", UsageRecord.source_id.startswith(participant_id)
+            )
+            .order_by(UsageRecord.id)
+        )
+        assert row is not None
+        return row, list(usage)
+
+
+async def test_a_node_that_lost_the_lease_neither_extends_nor_closes_its_stays(
+    nodes: Nodes,
+) -> None:
+    """Node a stalled, node b took the meeting over; node a resumes, and what was due on it
+    meanwhile (a checkpoint, a participant's grace period running out, a host's mute) writes
+    and bills nothing: the stays are node b's to go on with."""
+    host, member = await person(nodes), await person(nodes)
+    meeting = await create_meeting(nodes.a, host)
+    alice = await connect(nodes.a, meeting, token=host, **QUIET)
+    bob = await connect(nodes.a, meeting, token=member, **QUIET)
+    try:
+        room = live_room(nodes.a.app_context, meeting["id"])
+        assert room is not None
+        await nodes.advance(20)
+        await room.checkpoint()
+        before, _ = await stay_and_usage(nodes, bob.participant_id)
+        assert before.seconds == 20 and before.left_at is None
+        async with nodes.a.app_context.db.session() as s:
+            await s.execute(
+                update(Meeting)
+                .where(Meeting.id == meeting["id"])
+                .values(node_id="node-b", owner_fence=Meeting.owner_fence + 1)
+            )
+        await nodes.advance(10)
+        p = room.get(bob.participant_id)
+        await room.checkpoint()
+        with pytest.raises(YuntongError) as refused:
+            await room.mute(room.get(alice.participant_id), p.id, True, None)
+        assert refused.value.code == "node_unreachable"
+        await room.leave(p, "connection_lost")
+        after, usage = await stay_and_usage(nodes, bob.participant_id)
+        assert (after.left_at, after.seconds, after.muted_audio) == (None, 20, False)
+        assert usage == []
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_stay_closed_by_a_clean_stop_goes_on_when_its_participant_comes_back(
+    nodes: Nodes,
+) -> None:
+    """The node running the meeting stops cleanly (its stays closed and billed as
+    ``server_stopped``); the participant's client comes back with the same ticket, to a new
+    room: the stay reopens, and its time after the stop is billed as a part of its own."""
+    host = await person(nodes)
+    meeting = await create_meeting(nodes.a, host)
+    alice = await connect(nodes.a, meeting, token=host, **QUIET)
+    clients = [alice]
+    try:
+        room = live_room(nodes.a.app_context, meeting["id"])
+        assert room is not None
+        await nodes.advance(20)
+        await room.shutdown()  # what a stopping process does to each of its rooms
+        await wait_for(lambda: alice.signaling.closed, timeout=5)
+        stopped, usage = await stay_and_usage(nodes, alice.participant_id)
+        assert (stopped.leave_reason, stopped.seconds) == ("server_stopped", 20)
+        assert [u.quantity_s for u in usage] == [20]
+
+        again = MeetingClient(nodes.b.url, alice.ticket, **QUIET)
+        clients.append(again)
+        assert (await again.connect())["participant_id"] == alice.participant_id
+        assert (await again.join())["state"] == "joined"
+        reopened, _ = await stay_and_usage(nodes, alice.participant_id)
+        assert reopened.left_at is None and reopened.joined_at == stopped.joined_at
+        await nodes.advance(10)
+        await again.leave()
+
+        async def closed() -> bool:
+            return (await stay_and_usage(nodes, alice.participant_id))[0].left_at is not None
+
+        await wait_for(closed, timeout=5, interval=0.1)
+        stay, usage = await stay_and_usage(nodes, alice.participant_id)
+        assert (stay.leave_reason, stay.seconds) == ("left", 30)
+        assert [(u.source_id, u.quantity_s) for u in usage] == [
+            (alice.participant_id, 20),
+            (f"{alice.participant_id}+20", 10),
+        ]
     finally:
         for client in clients:
             await client.close()

@@ -13,18 +13,24 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from tests.conftest import own_database, unique
 from tests.support.cluster import Cluster, cluster
 from tests.support.janus import needs_janus, running_janus
-from tests.support.meetings import api, connect, create_meeting, janus_nodes_env, janus_ready
+from tests.support.meetings import (
+    api,
+    connect,
+    create_meeting,
+    entry,
+    janus_nodes_env,
+    janus_ready,
+    stays,
+)
 from tests.support.server import ServerProcess, wait_for
 from yuntong.client.meeting import MeetingClient
-from yuntong.meetings.models import Meeting, MeetingAttendance
+from yuntong.meetings.models import Meeting
 
 pytestmark = needs_janus
 QUIET = {"publish_audio": False, "publish_video": False}
@@ -67,17 +73,6 @@ async def meeting_row(node: ServerProcess, meeting_id: str) -> Meeting:
     return row
 
 
-async def stays(node: ServerProcess, meeting_id: str) -> dict[str, MeetingAttendance]:
-    ctx = await node.context()
-    async with ctx.db.session() as s:
-        rows = await s.execute(
-            select(MeetingAttendance)
-            .where(MeetingAttendance.meeting_id == meeting_id)
-            .execution_options(populate_existing=True)
-        )
-        return {r.id: r for r in rows.scalars()}
-
-
 async def back(node: ServerProcess, old: MeetingClient) -> MeetingClient:
     """``old``'s participant reconnected to ``node`` with its ticket, and joined again."""
     client = MeetingClient(node.url, old.ticket, **QUIET)
@@ -85,10 +80,6 @@ async def back(node: ServerProcess, old: MeetingClient) -> MeetingClient:
     assert hello["participant_id"] == old.participant_id
     await client.join()
     return client
-
-
-def entry(room: dict[str, Any], participant_id: str) -> dict[str, Any]:
-    return next(p for p in room["participants"] if p["id"] == participant_id)
 
 
 async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) -> None:

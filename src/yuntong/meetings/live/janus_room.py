@@ -1,11 +1,20 @@
 """A live meeting's VideoRoom on Janus: the node it runs on, the control handle, one Janus
 session per participant, the handles that lead Janus's events back to their participant, and
-recovery to the same node (the supervisor restarts a local Janus) or another healthy one."""
+recovery to the same node (the supervisor restarts a local Janus) or another healthy one.
+
+A room's secret (what Janus asks to edit or destroy it) is derived from the meeting, the room
+and the secret key every node shares (:func:`room_secret`), so the node taking a meeting over
+destroys the room the previous owner left on Janus (:meth:`JanusRoom.destroy_left`) before it
+opens its own: the dead node's publishers are dropped there, and one meeting never has two
+live rooms."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Callable, Coroutine
@@ -17,7 +26,14 @@ from prometheus_client import Counter
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
-from yuntong.media.janus import VIDEOROOM, JanusClient, JanusEvent, JanusHandle, JanusSession
+from yuntong.media.janus import (
+    VIDEOROOM,
+    JanusClient,
+    JanusError,
+    JanusEvent,
+    JanusHandle,
+    JanusSession,
+)
 from yuntong.media.pool import POOL, JanusPool, NodeState
 from yuntong.meetings.live.participant import Feed, Handles, Participant
 
@@ -29,6 +45,14 @@ MEDIA_WAIT_S = 15.0
 OnEvent = Callable[[Participant, JanusHandle, JanusEvent], Coroutine[Any, Any, None]]
 
 
+def room_secret(ctx: Context, meeting_id: str, room_id: int) -> str:
+    """The VideoRoom's secret: the same on every node (they share the secret key)."""
+    key = ctx.settings.secret_key.get_secret_value().encode()
+    message = f"janus-room:{meeting_id}:{room_id}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
 class JanusRoom:
     """The Janus side of one live meeting; the room's tasks run (and are cancelled) here."""
 
@@ -38,7 +62,7 @@ class JanusRoom:
         self.number = number
         self.handles = handles
         self.room_id = secrets.randbelow(2**52) + 1
-        self.secret = secrets.token_urlsafe(24)
+        self.secret = room_secret(ctx, meeting_id, self.room_id)
         self.node: NodeState | None = None
         self.media_ready = asyncio.Event()
         self.publishers = 0
@@ -200,6 +224,35 @@ class JanusRoom:
         self.handles.pop(handle.id, None)
         with contextlib.suppress(YuntongError, OSError):
             await handle.detach()
+
+    async def destroy_left(self, node_name: str | None, room_id: int | None) -> None:
+        """Destroy the VideoRoom a previous owner of the meeting left on Janus node
+        ``node_name`` (it died, or stopped): its publishers are dropped. Nothing to do when that
+        node is unknown or unreachable (its rooms went with it) or the room is gone already."""
+        pool = self.ctx.services.get(POOL).value
+        if node_name is None or room_id is None or room_id == self.room_id or pool is None:
+            return
+        node = pool.nodes.get(node_name)
+        if node is None:
+            return
+        try:
+            client = await pool.connect(node, timeout_s=2.0)
+        except YuntongError as exc:
+            log.info("meeting_left_room_unreachable", meeting=self.meeting_id, error=str(exc))
+            return
+        try:
+            session = await client.create_session()
+            control = await session.attach(VIDEOROOM)
+            secret = room_secret(self.ctx, self.meeting_id, room_id)
+            await control.request({"request": "destroy", "room": room_id, "secret": secret})
+            log.info("meeting_left_room_destroyed", meeting=self.meeting_id, node=node_name)
+        except JanusError as exc:  # no such room (Janus restarted), or a secret of old
+            log.info("meeting_left_room_not_destroyed", meeting=self.meeting_id, error=str(exc))
+        except YuntongError as exc:
+            log.warning("meeting_left_room_not_destroyed", meeting=self.meeting_id, error=str(exc))
+        finally:
+            with contextlib.suppress(YuntongError, OSError):
+                await client.close()
 
     async def destroy(self) -> None:
         with contextlib.suppress(YuntongError, OSError):

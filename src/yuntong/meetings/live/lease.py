@@ -96,3 +96,10 @@ async def owner(ctx: Context, meeting_id: str) -> str | None:
     now = node_of(ctx).clock.now()
     async with ctx.db.session() as s:
         return await store.owner_of(s, meeting_id, now)
+
+
+async def owners(ctx: Context, meeting_ids: set[str]) -> dict[str, str | None]:
+    """:func:`owner` of several meetings, in one query."""
+    now = node_of(ctx).clock.now()
+    async with ctx.db.session() as s:
+        return await store.owners_of(s, meeting_ids, now)

@@ -4,8 +4,8 @@ sockets of relay nodes that died, and the room taken over from a node that died.
 :func:`keep_lease` renews the meeting's lease (:mod:`.lease`) every third of it; once it is
 lost (this node stalled and another took the meeting over) the room stops acting
 (:meth:`~.room.Room.abandon`). :func:`restore` fills a room opened for a meeting a dead node
-left live with the stays that node wrote: who was in or waiting, roles, the host's mutes and
-the lock, as the single-node Janus recovery keeps them in memory.
+left live with the stays that node wrote: who was in, waiting or let in, roles, the host's
+mutes, raised hands and the lock, as the single-node Janus recovery keeps them in memory.
 """
 
 from __future__ import annotations
@@ -25,32 +25,41 @@ log = get_logger(__name__)
 
 def restore(room: Room, stays: list[MeetingAttendance], locked: bool) -> None:
     """Take over the open stays another node's room left (it died): the participants come
-    back as they were — in or waiting, role, the host's mutes — and each keeps its place for
-    the reconnect grace period; a stay's seconds continue from its last checkpoint once its
-    participant is back (``carried_s``). Removed participants stay out."""
+    back as they were — in, waiting or let in, role, the host's mutes, a raised hand — and
+    each keeps its place for the reconnect grace period; a stay's seconds continue from its
+    last checkpoint once its participant is back (``carried_s``). Removed participants stay
+    out: their tickets are refused as in the room they were removed from, and they may not
+    join again."""
     room.locked = locked
     for row in stays:
+        joined = row.joined_at is not None
         if row.removed:
             room.ban(row.user_id, row.guest_key)
-            continue
-        joined = row.joined_at is not None
+            state = ParticipantState.LEFT
+        elif joined:
+            state = ParticipantState.JOINED
+        else:
+            state = ParticipantState.ADMITTED if row.admitted else ParticipantState.WAITING
         p = Participant(
             id=row.id,
             name=row.name,
             role=Role(row.role),
             user_id=row.user_id,
             guest_key=row.guest_key,
-            state=ParticipantState.JOINED if joined else ParticipantState.WAITING,
+            state=state,
             host_muted_audio=row.muted_audio,
             host_muted_video=row.muted_video,
             must_ask_to_unmute=row.ask_to_unmute,
+            hand=row.hand,
             joined_at=row.joined_at,
             carried_s=row.seconds,
             media_lost=True,
             sent_video=row.media == "video",
         )
-        p.chat = chat.allowance(room.ctx)
         room.participants.add(p)
+        if state == ParticipantState.LEFT:
+            continue
+        p.chat = chat.allowance(room.ctx)
         if joined:
             PARTICIPANTS.inc()
         p.grace = room.grace_for(p)

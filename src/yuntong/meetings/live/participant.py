@@ -137,6 +137,11 @@ class Participant:
         self.state = to
 
     @property
+    def admitted(self) -> bool:
+        """Let in from the lobby by a host, not joined yet."""
+        return self.state == ParticipantState.ADMITTED
+
+    @property
     def is_host(self) -> bool:
         return self.role in HOSTS
 

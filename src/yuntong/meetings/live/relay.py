@@ -13,7 +13,11 @@ its own sockets.
 
 When the owner goes (it died, or lost the meeting to another node), the relay closes the
 socket for a restart (1012) and the client reconnects with its ticket: to the new owner, or
-through a relay to it. The owner treats the sockets of a relay that died as dropped.
+through a relay to it. The relay checks its owners every half of the shorter of
+``node_dead_after_s`` and ``meeting_lease_s``, so its clients come back as soon as their owner
+is seen dead. The owner treats the sockets of a relay that died as dropped, and refuses an
+attach that arrives after its relay gave up on it (``until``), which would otherwise replace
+the socket the client opened again meanwhile.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import asyncio
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from yuntong.cluster import forward
-from yuntong.cluster.nodes import node_of
+from yuntong.cluster.nodes import live_view, node_of
 from yuntong.core.bus import node_channel
 from yuntong.core.clock import Timer
 from yuntong.core.context import Context, Piece
@@ -111,6 +118,14 @@ def serve(ctx: Context, socket: RelayedSocket) -> None:
     served[socket.conn] = socket
 
 
+def check_in_time(ctx: Context, request: dict[str, Any]) -> None:
+    """As the owner, refuse an attach its relay has given up on (the owner was slow, opening
+    the room): attached late, it would replace the socket its client opened again since."""
+    until = request.get("until")
+    if isinstance(until, str) and node_of(ctx).clock.now() > datetime.fromisoformat(until):
+        raise YuntongError("node_unreachable", retry_after=1)
+
+
 def served(ctx: Context, conn: object) -> tuple[RelayedSocket, Participant]:
     """As the owner, the current relayed socket ``conn`` and its participant."""
     socket = relays_of(ctx).served.get(str(conn))
@@ -145,7 +160,14 @@ async def attach(
     """Attach ``socket`` to the participant of ``ticket`` in the room ``owner`` runs: the
     relay, and the owner's hello (its refusal raised as it is)."""
     conn = secrets.token_hex(8)
-    request = {"op": "attach", "ticket": ticket, "via": ctx.node_id, "conn": conn}
+    given_up = node_of(ctx).clock.now() + timedelta(seconds=ctx.settings.forward_timeout_s)
+    request = {
+        "op": "attach",
+        "ticket": ticket,
+        "via": ctx.node_id,
+        "conn": conn,
+        "until": given_up.isoformat(),  # the relay has given up by then: too late to attach
+    }
     relays = relays_of(ctx)
     relayed = Relayed(ctx, owner, meeting_id, "", conn, socket)
     relays.by_conn[conn] = relayed  # events may follow the hello at once
@@ -172,6 +194,22 @@ async def ask(ctx: Context, relayed: Relayed, type_: str, data: dict[str, Any]) 
         if exc.code == "node_unreachable":
             _spawn(ctx, relayed.socket.close(*MOVED))
         raise
+
+
+async def owner_gone(ctx: Context, meeting_id: str, owner: str, wait_s: float) -> bool:
+    """After ``owner`` did not answer: wait (up to ``wait_s``) until the meeting's lease is no
+    longer held by it, if it is dead — its lease lapses, or another node takes the meeting
+    over — so that the socket goes to whoever runs the meeting next. False at once while
+    ``owner`` is alive (merely slow), or when the wait ran out."""
+    if owner in await live_view(ctx):
+        return False
+    clock = node_of(ctx).clock
+    deadline = clock.now() + timedelta(seconds=wait_s)
+    while await lease.owner(ctx, meeting_id) == owner:
+        if clock.now() >= deadline:
+            return False
+        await clock.sleep(ctx.settings.node_keepalive_s)
+    return True
 
 
 def lost(ctx: Context, relayed: Relayed) -> None:
@@ -205,8 +243,8 @@ def _spawn(ctx: Context, work: Coroutine[Any, Any, Any]) -> None:
 
 
 def _watch(ctx: Context) -> None:
-    """While this node relays sockets, check every lease period that their rooms still run
-    where they did; a socket whose owner is gone is closed for its client to come back."""
+    """While this node relays sockets, check that their rooms still run where they did, on a
+    live node; a socket whose owner is gone is closed for its client to come back."""
     relays = relays_of(ctx)
     if relays.check is not None or not relays.by_conn:
         return
@@ -215,16 +253,24 @@ def _watch(ctx: Context) -> None:
         relays.check = None
         _spawn(ctx, _check(ctx))
 
-    relays.check = node_of(ctx).clock.call_later(ctx.settings.meeting_lease_s, due)
+    every = min(ctx.settings.meeting_lease_s, ctx.settings.node_dead_after_s) / 2
+    relays.check = node_of(ctx).clock.call_later(every, due)
 
 
 async def _check(ctx: Context) -> None:
     relays = relays_of(ctx)
-    owners: dict[str, str | None] = {}
+    meetings = {relayed.meeting_id for relayed in relays.by_conn.values()}
+    try:
+        owners = await lease.owners(ctx, meetings) if meetings else {}
+        alive = await live_view(ctx)
+    except SQLAlchemyError:  # the next check looks again
+        log.exception("meeting_relay_check_failed")
+        owners, alive = {}, frozenset()
     for relayed in list(relays.by_conn.values()):
-        if relayed.meeting_id not in owners:
-            owners[relayed.meeting_id] = await lease.owner(ctx, relayed.meeting_id)
-        if owners[relayed.meeting_id] != relayed.owner:
+        if relayed.meeting_id not in owners or not relayed.participant_id:
+            continue  # an admission under way: it finds the owner gone by itself
+        owner = owners[relayed.meeting_id]
+        if owner != relayed.owner or owner not in alive:
             log.info("meeting_relay_owner_gone", meeting=relayed.meeting_id, owner=relayed.owner)
             await relayed.socket.close(*MOVED)
     _watch(ctx)

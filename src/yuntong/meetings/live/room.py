@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Gauge
@@ -232,12 +233,12 @@ class Room:
                 self.participants.add(p)
             if p.state == WAITING and self.settings.waiting_room and not p.is_host:
                 if not known:
-                    await attendance.write(self.ctx, self.meeting_id, p, waited=True)
+                    await attendance.write(self.ctx, self.lease, p, waited=True)
                     await self.participants.tell_hosts_lobby()
                 return {"state": "waiting"}
             if len(self.joined()) >= self.settings.max_participants:
                 if not known:  # who tried, with no time joined
-                    await attendance.write(self.ctx, self.meeting_id, p)
+                    await attendance.write(self.ctx, self.lease, p)
                 raise YuntongError("meeting_full")
             await self.janus.session_for(p)
             if self.settings.mute_on_entry and not p.is_host and p.joined_at is None:
@@ -246,7 +247,9 @@ class Room:
             p.move(JOINED)
             p.joined_at = p.joined_at or self.ctx.clock.now()
             p.counted_from = p.counted_from or p.joined_at
-            await attendance.write(self.ctx, self.meeting_id, p, joined=True)
+            back = await attendance.write(self.ctx, self.lease, p, joined=True)
+            if back is not None:  # its stay was closed when its room stopped: it goes on
+                p.carried_s, p.joined_at = back.seconds, back.joined_at
             self._cancel_empty_timer()
             PARTICIPANTS.inc()
         await self.tell_participant(p, but=p)
@@ -302,7 +305,7 @@ class Room:
             await self.janus.end_session(p)
             if was_joined:
                 PARTICIPANTS.dec()
-            await attendance.close(self.ctx, self.host_user_id, p, reason)
+            await attendance.close(self.ctx, self.lease, self.host_user_id, p, reason)
         if was_joined:
             message = {"participant_id": p.id, "reason": reason}
             await self.participants.broadcast("meeting.left", message)
@@ -418,6 +421,7 @@ class Room:
     async def set_hand(self, p: Participant, raised: bool) -> None:
         p.check_joined()
         p.hand = raised
+        await attendance.save_controls(self.ctx, self.lease, p)
         await self.tell_participant(p)
 
     async def chat(self, p: Participant, text: str, to: str | None) -> dict[str, Any]:
@@ -440,6 +444,7 @@ class Room:
             if q.state != WAITING:
                 continue
             q.move(ADMITTED)
+            await attendance.save_controls(self.ctx, self.lease, q)
             await self.participants.send(q, "meeting.admitted", {})
             admitted += 1
         await self.participants.tell_hosts_lobby()
@@ -483,7 +488,7 @@ class Room:
             await self.feeds.moderate(q, "video", video)
             changes["video"] = video
         q.must_ask_to_unmute = bool(ask and (q.host_muted_audio or q.host_muted_video))
-        await attendance.save_controls(self.ctx, q)
+        await attendance.save_controls(self.ctx, self.lease, q)
         await self.participants.send(q, "meeting.muted", changes)
         await self.tell_participant(q)
 
@@ -522,7 +527,7 @@ class Room:
         if q.role == Role.GUEST and role == Role.PARTICIPANT:
             return  # a guest stays a guest
         q.role = role
-        await attendance.save_controls(self.ctx, q)
+        await attendance.save_controls(self.ctx, self.lease, q)
         await self.tell_participant(q)
         # what q may do to the others has changed with its role
         for other in self.joined():
@@ -566,7 +571,7 @@ class Room:
         self._cancel_empty_timer()
         for p in self.participants.values():
             if p.state == JOINED:
-                await attendance.close(self.ctx, self.host_user_id, p, "server_stopped")
+                await attendance.close(self.ctx, self.lease, self.host_user_id, p, "server_stopped")
                 if p.socket is not None:
                     with contextlib.suppress(Exception):
                         await p.socket.close(1012, "restarting")
@@ -637,6 +642,20 @@ class Room:
             await self._finish_recording()
         await self._broadcast_state()
 
+    async def resume_recording(self, recording_id: str, directory: Path) -> None:
+        """A recording the room of the previous owner was making when it died or stopped goes
+        on here, as a new segment in its directory (as after a Janus restart); if Janus
+        refuses, the recording ends there and what was recorded is processed."""
+        try:
+            await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+            await self.janus.record_to(directory)
+        except (YuntongError, OSError) as exc:
+            log.warning("meeting_recording_not_resumed", meeting=self.meeting_id, error=str(exc))
+            recordings.process_later(self.ctx, recording_id)
+            return
+        self.recording_id = recording_id
+        log.info("meeting_recording_resumed", meeting=self.meeting_id, recording=recording_id)
+
     async def _finish_recording(self) -> None:
         recording_id, self.recording_id = self.recording_id, None
         if recording_id is not None:
@@ -678,4 +697,4 @@ class Room:
                 log.exception("meeting_checkpoint_failed", meeting=self.meeting_id)
 
     async def checkpoint(self) -> None:
-        await attendance.checkpoint(self.ctx, self.joined())
+        await attendance.checkpoint(self.ctx, self.lease, self.joined())

@@ -6,6 +6,7 @@ meetings a previous process left live."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from prometheus_client import Gauge
 
@@ -70,8 +71,9 @@ def live_room(ctx: Context, meeting_id: str) -> Room | None:
 async def open_room(ctx: Context, meeting_id: str) -> Room:
     """The live room of a meeting, created on the least-loaded healthy Janus node if needed,
     once this node holds the meeting's owner lease (``node_unreachable`` while another node
-    holds it). A meeting still live from a node that died is taken over: its room opens with
-    the stays that node left (:func:`.ownership.restore`)."""
+    holds it). A meeting still live from a node that died (or stopped) is taken over: its room
+    opens with the stays that node left (:func:`.ownership.restore`), after the Janus room that
+    node left is destroyed, and a recording it was making goes on in the new room."""
     rooms = rooms_of(ctx)
     lock = rooms.opening.setdefault(meeting_id, asyncio.Lock())
     async with lock:
@@ -85,11 +87,16 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
             raise YuntongError("node_unreachable", retry_after=1)
         room = Room(ctx, meeting, held, rooms.by_handle, rooms.forget)
         try:
-            if meeting.status == MeetingStatus.LIVE:
+            recording = None
+            if meeting.status == MeetingStatus.LIVE:  # taken over: who was in, as they were
                 async with ctx.db.session() as s:
                     stays = await store.stays_to_take_over(s, meeting_id)
+                    recording = await store.recording_under_way(s, meeting_id)
                 ownership.restore(room, stays, meeting.room_locked)
+                await room.janus.destroy_left(meeting.janus_node, meeting.janus_room)
             await room.open()
+            if recording is not None:
+                await room.resume_recording(recording.id, Path(recording.directory))
             room.spawn(ownership.keep_lease(room))
         except BaseException:
             await room.discard()
