@@ -115,11 +115,11 @@ class MeetingAttendance(Base):
     muted_audio: Mapped[bool] = mapped_column(default=False, server_default=false())
     muted_video: Mapped[bool] = mapped_column(default=False, server_default=false())
     ask_to_unmute: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # a raised hand, and let in from the lobby but not joined yet (migration 0012): kept by a
+    # a raised hand, and let in from the lobby but not joined yet (migration 0013): kept by a
     # node taking the live meeting over
     hand: Mapped[bool] = mapped_column(default=False, server_default=false())
     admitted: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # the stay's seconds billed so far (migration 0012): a stay reopened when its participant
+    # the stay's seconds billed so far (migration 0013): a stay reopened when its participant
     # came back after its room stopped is billed again only for what came after
     billed_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
