@@ -21,7 +21,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from tests.integration.calls.test_credit_control import Desk
+from tests.integration.calls.test_credit_control import Desk, connected_call
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
@@ -475,14 +475,7 @@ async def test_a_prepaid_call_taken_over_from_a_dead_node_is_still_cut_off_on_ti
     alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
     bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
     await desk.prepaid(alice, await desk.package("6000"), "10.00")
-    ack = await alice.request(
-        "call.invite", {"to": bob.username, "media": "video", "sdp": FAKE_SDP}
-    )
-    call_id = ack["call_id"]
-    await bob.expect("call.incoming", call_id=call_id)
-    await bob.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
-    await alice.expect("call.answered", call_id=call_id)
-    await bob.request("call.media", {"call_id": call_id, "state": "connected"})
+    call_id = await connected_call(alice, bob)  # a video call: charged on this package
     await alice.expect("call.connected", call_id=call_id)
     await nodes.advance(4)
 
