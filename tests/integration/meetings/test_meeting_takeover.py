@@ -107,6 +107,7 @@ async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) 
         await asyncio.sleep(CHECKPOINT_S * 2.5)  # a checkpoint or two of everyone's stay
         before = await stays(first, mid)
         assert before[alice.participant_id].seconds >= CHECKPOINT_S
+        old_room = (await meeting_row(first, mid)).janus_room
 
         first.stop(signal.SIGKILL)
         # the relay closes dave's socket for a restart once the room's owner is gone
@@ -114,10 +115,11 @@ async def test_a_dead_nodes_meeting_is_taken_over_by_a_survivor(nodes: Cluster) 
         for client in clients:
             await client.close()
 
-        # the survivor takes the meeting over once the dead node's lease expired
+        # the survivor takes the meeting over once the dead node's lease expired, and marks it
+        # live in its new room (the stays move to it in that same transaction)
         async def taken() -> bool:
             row = await meeting_row(second, mid)
-            return row.node_id == "node2" and row.status == "live"
+            return row.node_id == "node2" and row.status == "live" and row.janus_room != old_room
 
         await wait_for(taken, timeout=30, interval=0.2)
         row = await meeting_row(second, mid)
