@@ -163,9 +163,7 @@ async def stop_engine(ctx: Context) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     for call in list(engine.calls.values()):
-        _cancel_timer(call)
-        for timer in call.credit_timers:
-            timer.cancel()
+        _cancel_timers(call)
     # calls still live at shutdown stay open in the database and are closed as
     # `interrupted` by the next start (do_close_interrupted_calls), billed up to now; their
     # busy marks expire when no longer renewed
@@ -580,9 +578,7 @@ async def _end(
     if engine_of(ctx).calls.get(call.id) is not call:
         return  # no longer this node's (it was taken for dead): its owner ends it
     call.move(CallState.ENDED)
-    _cancel_timer(call)
-    for timer in call.credit_timers:
-        timer.cancel()
+    _cancel_timers(call)
     engine_of(ctx).remove(call)
     now = ctx.clock.now()
     duration_ms = 0
@@ -698,6 +694,13 @@ def _cancel_timer(call: ActiveCall) -> None:
     if call.timer is not None:
         call.timer.cancel()
         call.timer = None
+
+
+def _cancel_timers(call: ActiveCall) -> None:
+    """The call's timer and its credit timers: it ends, or is no longer this node's."""
+    _cancel_timer(call)
+    for timer in call.credit_timers:
+        timer.cancel()
 
 
 def _start_credit_timers(ctx: Context, call: ActiveCall) -> None:
@@ -877,9 +880,7 @@ async def do_reconcile(ctx: Context) -> int:
             if call is None or owner == ctx.node_id:
                 continue
             call.state = CallState.ENDED  # whoever waits on its lock finds it over here
-            _cancel_timer(call)
-            for timer in call.credit_timers:
-                timer.cancel()
+            _cancel_timers(call)
             engine.remove(call)
             if owner is not None:
                 engine.note_owner(call_id, owner)

@@ -193,7 +193,7 @@ async def _keepalive(ctx: Context) -> None:
             node.unsettled = True
             log.warning("node_keepalive_lapsed", node=ctx.node_id)
         if node.unsettled:
-            await settle_doubt(ctx)
+            await _settle_doubt(ctx)
         if heard:
             node.renewed_at = attempt
 
@@ -216,19 +216,17 @@ def when_in_doubt(ctx: Context, hook: DoubtHook) -> None:
     node_of(ctx).doubt_hooks.append(hook)
 
 
-async def settle_doubt(ctx: Context) -> bool:
+async def _settle_doubt(ctx: Context) -> None:
     """Run the doubt hooks; the doubt is settled once they all ran (else the next keepalive
-    runs them again). Whether it is settled."""
+    runs them again)."""
     node = node_of(ctx)
-    node.unsettled = True
     for hook in node.doubt_hooks:
         try:
             await hook(ctx)
         except Exception:
             log.exception("node_doubt_not_settled", node=ctx.node_id)
-            return False
+            return
     node.unsettled = False
-    return True
 
 
 async def _renew_redis(ctx: Context) -> bool:

@@ -112,17 +112,8 @@ class Devices(ABC):
         """Those of ``user_ids`` with a device on a live node."""
 
     @abstractmethod
-    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
-        """The live node holding each device (None: not online)."""
-
     async def where_each(self, devices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], bool]:
         """Whether each (user, device) is held by a live node (one look for them all)."""
-        found: dict[tuple[int, str], bool] = {}
-        for user_id, device_id in devices:
-            found[(user_id, device_id)] = (await self.where(user_id, [device_id]))[
-                device_id
-            ] is not None
-        return found
 
     async def forget_node(self, node_id: str) -> int:
         """Drop the entries of a node that died or restarted; how many."""
@@ -161,9 +152,10 @@ class LocalDevices(Devices):
     async def online_among(self, user_ids: Sequence[int]) -> set[int]:
         return {user_id for user_id in user_ids if self.online_here(user_id)}
 
-    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
-        held = self.online_here(user_id)
-        return {d: self.node_id if d in held else None for d in device_ids}
+    async def where_each(self, devices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], bool]:
+        return {
+            (user_id, device): device in self.online_here(user_id) for user_id, device in devices
+        }
 
 
 def _free_id(device_id: str, taken: Collection[str]) -> str:
@@ -277,26 +269,6 @@ class RedisDevices(Devices):
             if any(_text(v).partition("|")[0] in live for v in values):
                 online.add(user_id)
         return online
-
-    async def where(self, user_id: int, device_ids: Sequence[str]) -> dict[str, str | None]:
-        if not device_ids:
-            return {}
-        key = KEY.format(user_id)
-
-        async def held(r: Redis) -> list[bytes | str | None]:
-            found: list[bytes | str | None] = await r.hmget(key, list(device_ids))
-            return found
-
-        try:
-            values = await self.link.run(held)
-        except SharedUnavailable:
-            return await self.local.where(user_id, device_ids)
-        live = await self._live()
-        result: dict[str, str | None] = {}
-        for device_id, value in zip(device_ids, values, strict=True):
-            node = _text(value).partition("|")[0] if value is not None else None
-            result[device_id] = node if node in live else None
-        return result
 
     async def where_each(self, devices: Sequence[tuple[int, str]]) -> dict[tuple[int, str], bool]:
         if not devices:

@@ -35,6 +35,9 @@ from yuntong.realtime.connection import forget_dead_devices
 from yuntong.realtime.hub import HAND_OVER
 
 GRACE_S = 20.0
+# nodes that see each other dead within a second, and a sweep lease a stopped node lets go of
+# soon (its holder may be the node a test stops)
+MORTAL = {"node_keepalive_s": 0.2, "node_dead_after_s": 1.0, "job_lease_s": 2.0}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 192.0.2.1 40000 typ host", "sdpMid": "0"}
 
 
@@ -54,9 +57,7 @@ async def mortal_nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterat
         tmp_path,
         redis_server.url,
         reconnect_grace_s=GRACE_S,
-        node_keepalive_s=0.2,
-        node_dead_after_s=1.0,
-        job_lease_s=2.0,  # the sweep's lease, if the stopped node held it
+        **MORTAL,
     ) as started:
         yield started
 
@@ -256,9 +257,7 @@ async def test_a_dead_nodes_directory_entries_go_once_its_devices_had_their_grac
         tmp_path,
         redis_server.url,
         reconnect_grace_s=1.5,
-        node_keepalive_s=0.2,
-        node_dead_after_s=1.0,
-        job_lease_s=2.0,
+        **MORTAL,
     ) as nodes:
         alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
         bob = await nodes.connect(nodes.b, await nodes.user("bob"), "bob")
