@@ -28,6 +28,7 @@ from yuntong.meetings.models import (
     MeetingRecording,
 )
 from yuntong.notifications.models import Notice
+from yuntong.numbers.models import NumberBlock, NumberEvent, PhoneNumber
 from yuntong.sla.models import Incident
 from yuntong.terminals.models import Device, DeviceClaim
 
@@ -55,6 +56,9 @@ __all__ = [
     "MeetingRecording",
     "Node",
     "Notice",
+    "NumberBlock",
+    "NumberEvent",
+    "PhoneNumber",
     "Order",
     "Organisation",
     "Payment",
