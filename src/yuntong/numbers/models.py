@@ -25,6 +25,7 @@ class NumberState(enum.StrEnum):
     ASSIGNED = "assigned"
     QUARANTINED = "quarantined"  # released; back to available at quarantine_until
     BLOCKED = "blocked"  # taken out by staff
+    PORTED_OUT = "ported_out"  # left for another carrier with its holder (携号转网); final
 
 
 class NumberKind(enum.StrEnum):
