@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.calls import history as call_history
@@ -40,6 +40,12 @@ class CallOut(BaseModel):
     media: str
     outcome: str | None
     end_reason: str | None
+    cause: int | None = Field(
+        description="Q.850 cause of the ending (16 normal clearing, 17 user busy, 19 no answer,"
+        " 20 subscriber absent, 21 rejected, 41 temporary failure; docs/calls-by-number.md)"
+    )
+    calling_number: str | None = Field(description="E.164; null for a call by username")
+    called_number: str | None = Field(description="E.164 number dialled; null by username")
     hung_up_by: int | None
     created_at: datetime
     answered_at: datetime | None

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal
 from yuntong.calls import store
+from yuntong.calls.causes import cause_for
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.machine import check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallRecord, CallState
@@ -39,6 +40,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
+from yuntong.numbers import directory as numbers
 from yuntong.presence import service as presence
 from yuntong.presence.busy import busy_marks
 from yuntong.realtime.connection import hub_of
@@ -198,13 +200,28 @@ def _get_call(ctx: Context, call_id: str, user_id: int) -> ActiveCall:
 
 
 async def do_invite(
-    ctx: Context, caller: Principal, device: str, to: str | int, media: str, sdp: str
+    ctx: Context,
+    caller: Principal,
+    device: str,
+    to: str | int,
+    media: str,
+    sdp: str,
+    from_number: str | None = None,
 ) -> dict[str, Any]:
-    """Place a call; returns ``{call_id}`` and, when it ended at once, its ``ended`` outcome."""
+    """Place a call; returns ``{call_id}`` and, when it ended at once, its ``ended`` outcome.
+
+    ``to`` is a user id, a username, an e-mail address or a number: a number the inventory
+    holds rings the user it is assigned to (``number_unallocated`` when it is not assigned) and
+    the call becomes a call by number, presented from ``from_number`` (one of the caller's own
+    numbers; by default their first)."""
     check_sdp(sdp)
     engine = engine_of(ctx)
     if engine.is_busy(caller.user_id):
         raise YuntongError("already_in_call")
+    to, called_number = await _dialled(ctx, caller.user_id, to)
+    calling_number = None
+    if called_number is not None or from_number is not None:
+        calling_number = await numbers.check_calling_number(ctx, caller.user_id, from_number)
     callee = await directory.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
@@ -225,10 +242,18 @@ async def do_invite(
         "created_at": now,
         "node_id": ctx.node_id,
         "max_seconds": max_seconds,
+        "calling_number": calling_number,
+        "called_number": called_number,
     }
     if immediate is not None:
         outcome, reason = immediate
-        record.update(state=CallState.ENDED, outcome=outcome, end_reason=reason, ended_at=now)
+        record.update(
+            state=CallState.ENDED,
+            outcome=outcome,
+            end_reason=reason,
+            ended_at=now,
+            cause=cause_for(outcome, reason),
+        )
     try:
         await store.insert_record(ctx.writer, **record)
     except BaseException:
@@ -254,10 +279,22 @@ async def do_invite(
             },
             "media": media,
             "sdp": sdp,
+            **({"to_number": called_number} if called_number else {}),
         },
     )
     await _publish_presence(ctx, call)
     return {"call_id": call.id}
+
+
+async def _dialled(ctx: Context, caller_id: int, to: str | int) -> tuple[str | int, str | None]:
+    """Who ``to`` means, and the number dialled when it is one the inventory holds."""
+    if isinstance(to, int) or not numbers.looks_dialled(to):
+        return to, None
+    e164 = numbers.parse_dialled(to)
+    if e164 is None:
+        return to, None  # no valid number: perhaps a username made of digits
+    user_id = await numbers.user_for_number(ctx, caller_id, e164)
+    return (to, None) if user_id is None else (user_id, e164)
 
 
 async def _immediate_outcome(
@@ -606,6 +643,7 @@ async def _end(
             ended_at=now,
             duration_ms=duration_ms,
             billable_seconds=billable,
+            cause=cause_for(outcome, reason),
         )
     except BaseException:
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuntong.core.db import Base, UTCDateTime
@@ -55,6 +56,14 @@ class CallRecord(Base):
     # prepaid: the longest the call may last (migration 0012; None: unlimited), so that the node
     # taking over a dead node's call keeps its credit cut-off
     max_seconds: Mapped[int | None] = mapped_column(Integer)
+    # calls by number (migration 0015, CP 1.3): the numbers in E.164 (None: a call by username),
+    # the Q.850 cause of its ending (yuntong.calls.causes), and for a forwarded call the record
+    # of the leg it continues and the numbers it was forwarded by, in order
+    calling_number: Mapped[str | None] = mapped_column(String(20))
+    called_number: Mapped[str | None] = mapped_column(String(20))
+    cause: Mapped[int | None] = mapped_column(Integer)
+    parent_call_id: Mapped[str | None] = mapped_column(String(32))
+    forwarding: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)
@@ -68,6 +77,8 @@ class CallRecord(Base):
         Index("ix_call_records_caller_created", "caller_id", "created_at"),
         Index("ix_call_records_callee_created", "callee_id", "created_at"),
         Index("ix_call_records_open", "ended_at"),
+        Index("ix_call_records_called_number", "called_number", "created_at"),
+        Index("ix_call_records_calling_number", "calling_number", "created_at"),
     )
 
 

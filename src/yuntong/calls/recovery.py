@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from yuntong.calls import engine, store
+from yuntong.calls.causes import cause_for
 from yuntong.calls.models import CallOutcome, CallRecord, CallState
 from yuntong.cluster import nodes
 from yuntong.core.context import Context
@@ -59,6 +60,7 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
                 "ended_at": ended,
                 "duration_ms": duration_ms,
                 "billable_seconds": math.ceil(duration_ms / 1000),
+                "cause": cause_for(CallOutcome.INTERRUPTED, "server_restart"),
             }
             if await store.close_open(session, record, **values):
                 for name, value in values.items():

@@ -23,6 +23,8 @@ class Invite(_Msg):
     to: str | int
     media: Literal["audio", "video"] = "video"
     sdp: str = Field(max_length=MAX_SDP_BYTES)
+    # a call by number: which of the caller's numbers it is presented from (default: the first)
+    from_number: str | None = Field(default=None, max_length=32)
 
 
 class Answer(CallRef):
@@ -49,7 +51,7 @@ class Quality(CallRef):
 
 async def invite(conn: Connection, msg: Invite) -> dict[str, Any]:
     return await engine.do_invite(
-        conn.ctx, conn.principal, conn.device_id, msg.to, msg.media, msg.sdp
+        conn.ctx, conn.principal, conn.device_id, msg.to, msg.media, msg.sdp, msg.from_number
     )
 
 

@@ -95,8 +95,10 @@ class CallClient:
         """Begin reading signaling events (call once, before place/answer_next)."""
         self._tasks.append(asyncio.create_task(self._dispatch(), name="call-dispatch"))
 
-    async def place(self, to: str, media: Media = "audio") -> str:
-        """Send ``call.invite`` with a complete offer (aiortc gathers before it returns)."""
+    async def place(self, to: str, media: Media = "audio", from_number: str | None = None) -> str:
+        """Send ``call.invite`` with a complete offer (aiortc gathers before it returns).
+        ``to``: a username, user id or number; ``from_number``: which of one's own numbers a
+        call by number is presented from (default: the first)."""
         self._move("calling")
         self.role, self.media = "caller", media
         pc = self._new_peer_connection()
@@ -104,6 +106,8 @@ class CallClient:
         await pc.setLocalDescription(await pc.createOffer())
         self.local_candidate_types = candidate_types(pc.localDescription.sdp)
         data = {"to": to, "media": media, "sdp": pc.localDescription.sdp}
+        if from_number is not None:
+            data["from_number"] = from_number
         try:
             ack = await self.signaling.request("call.invite", data)
         except BaseException:
@@ -415,6 +419,7 @@ async def run_call(
     to: str | None = None,
     answer: bool = False,
     media: Media = "audio",
+    from_number: str | None = None,
     duration: float = 10.0,
     device: str | None = None,
     relay_only: bool = False,
@@ -450,7 +455,7 @@ async def run_call(
     )
     client.start()
     try:
-        return await _converse(client, to, media, duration, wait_s)
+        return await _converse(client, to, media, duration, wait_s, from_number)
     finally:
         if client.state in ("calling", "ringing", "answered"):  # interrupted (Ctrl-C)
             with contextlib.suppress(Exception):
@@ -460,11 +465,16 @@ async def run_call(
 
 
 async def _converse(
-    client: CallClient, to: str | None, media: Media, duration: float, wait_s: float
+    client: CallClient,
+    to: str | None,
+    media: Media,
+    duration: float,
+    wait_s: float,
+    from_number: str | None = None,
 ) -> CallResult:
     try:
         if to is not None:
-            await client.place(to, media)
+            await client.place(to, media, from_number)
         else:
             await client.answer_next(timeout=wait_s)
     except TimeoutError:

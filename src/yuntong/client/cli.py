@@ -61,7 +61,12 @@ def call_main(
         ),
     ],
     to: Annotated[
-        str | None, typer.Option("--to", help="Place a call to this username or user id.")
+        str | None,
+        typer.Option("--to", help="Place a call to this username, user id or number (+86…, 138…)."),
+    ] = None,
+    from_number: Annotated[
+        str | None,
+        typer.Option("--from", help="Call by number from this one of your numbers."),
     ] = None,
     answer: Annotated[
         bool, typer.Option("--answer", help="Wait for an incoming call and answer it.")
@@ -101,6 +106,7 @@ def call_main(
                 to=to,
                 answer=answer,
                 media=media.value,
+                from_number=from_number,
                 duration=duration,
                 device=device,
                 relay_only=relay_only,

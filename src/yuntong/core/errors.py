@@ -50,6 +50,13 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "contact_self": (400, "不能添加自己为联系人", "You cannot add yourself"),
     "call_not_found": (404, "找不到该通话", "No such call"),
     "call_self": (400, "不能呼叫自己", "You cannot call yourself"),
+    "number_unallocated": (404, "您拨打的号码是空号", "The number you dialled is not in service"),
+    "invalid_number": (400, "号码格式不正确", "That is not a valid phone number"),
+    "number_not_yours": (
+        403,
+        "只能使用分配给您的号码作为主叫号码",
+        "You can only call from a number assigned to you",
+    ),
     "already_in_call": (409, "您正在通话中", "You are already in a call"),
     "invalid_sdp": (400, "SDP 无效", "Invalid SDP"),
     "message_too_large": (413, "消息过大", "Message too large"),

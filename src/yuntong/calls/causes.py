@@ -1,0 +1,55 @@
+"""The Q.850 cause of every call ending (ITU-T Q.850, as ISDN and SIP networks report them).
+
+A call record keeps its outcome (what the user saw), its ``end_reason`` (why, in Yuntong's
+words) and the cause a telephone network would give for that ending, so that records of calls
+by number read like a carrier's CDRs and the SIP edge can hand the same causes to the public
+network (RFC 3398 maps them to SIP responses). One table, :data:`CAUSES`, decides it; a pair it
+does not list gets the outcome's cause, and an outcome it does not know 31 (normal,
+unspecified).
+"""
+
+from __future__ import annotations
+
+from yuntong.calls.models import CallOutcome as O
+
+UNALLOCATED_NUMBER = 1
+NORMAL_CLEARING = 16
+USER_BUSY = 17
+NO_USER_RESPONDING = 18
+NO_ANSWER = 19  # the user was alerted
+SUBSCRIBER_ABSENT = 20
+CALL_REJECTED = 21
+NORMAL_UNSPECIFIED = 31
+NETWORK_OUT_OF_ORDER = 38
+TEMPORARY_FAILURE = 41
+OUTGOING_BARRED = 53  # outgoing calls barred (call restriction, CP 1.4)
+INCOMING_BARRED = 55  # incoming calls barred
+INTERWORKING = 127
+
+# (outcome, end_reason) -> cause; (outcome, None) is the outcome's cause for other reasons
+CAUSES: dict[tuple[O, str | None], int] = {
+    (O.ANSWERED, None): NORMAL_CLEARING,
+    (O.ANSWERED, "media_lost"): NORMAL_UNSPECIFIED,
+    (O.ANSWERED, "connection_lost"): NORMAL_UNSPECIFIED,
+    (O.REJECTED, None): CALL_REJECTED,
+    (O.BUSY, None): USER_BUSY,  # in another call, or do-not-disturb
+    (O.NO_ANSWER, None): NO_ANSWER,
+    (O.CANCELED, None): NORMAL_CLEARING,  # the caller gave up
+    (O.CANCELED, "connection_lost"): NORMAL_UNSPECIFIED,
+    # offline, and blocked (which must look exactly like offline), and a callee whose account
+    # takes no calls: the callee cannot be reached
+    (O.UNREACHABLE, None): SUBSCRIBER_ABSENT,
+    (O.UNREACHABLE, "barred_incoming"): INCOMING_BARRED,
+    (O.UNREACHABLE, "barred_outgoing"): OUTGOING_BARRED,
+    (O.FAILED, None): TEMPORARY_FAILURE,  # media never connected, a device lost
+    (O.INTERRUPTED, None): TEMPORARY_FAILURE,  # the node running it stopped
+}
+
+
+def cause_for(outcome: str, reason: str | None) -> int:
+    """The Q.850 cause of a call that ended with ``outcome`` for ``reason``."""
+    try:
+        key = O(outcome)
+    except ValueError:
+        return NORMAL_UNSPECIFIED
+    return CAUSES.get((key, reason), CAUSES.get((key, None), NORMAL_UNSPECIFIED))
