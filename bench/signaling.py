@@ -629,12 +629,14 @@ class BaselineTarget:
 class YuntongTarget:
     """A real Yuntong (tests.support.server.ServerProcess) on SQLite or PostgreSQL."""
 
-    def __init__(self, backend: str, pg_dsn: str, workdir: Path) -> None:
-        self.name = backend
-        self.label = f"Yuntong ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})"
+    def __init__(self, backend: str, pg_dsn: str, workdir: Path, by_number: bool = False) -> None:
+        self.name = f"{backend}-number" if by_number else backend
+        db = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        self.label = f"Yuntong ({db}, calls by number)" if by_number else f"Yuntong ({db})"
+        self.by_number = by_number  # every party has a number; callers dial the callee's
         self.backend = backend
         self.pg_dsn = pg_dsn
-        self.workdir = workdir / backend
+        self.workdir = workdir / self.name
         self.server: Any = None
         self.pg_db: str | None = None
         self.db_info: dict[str, str] = {}
@@ -769,6 +771,11 @@ class YuntongTarget:
             async with ctx.db.session() as s:
                 if rows:
                     await s.execute(insert(Contact), rows)
+        to = {b: b for b in callees}
+        if self.by_number:
+            numbers = await seed_numbers(ctx, [ids[n] for n in callers + callees])
+            to = {b: numbers[ids[b]] for b in callees}
+            notes["numbers"] = len(numbers)
         notes["seed_s"] = time.perf_counter() - t
         notes["users"] = len(all_names) + 1
         if self.billing:
@@ -776,7 +783,7 @@ class YuntongTarget:
         await server.aclose()  # the bench holds no database connection while measuring
         return Seeded(
             [tokens[n] for n in names],
-            [(tokens[a], tokens[b], b) for a, b in zip(callers, callees, strict=True)],
+            [(tokens[a], tokens[b], to[b]) for a, b in zip(callers, callees, strict=True)],
             notes,
         )
 
@@ -909,6 +916,44 @@ class YuntongTarget:
 
 BILLING_RATE = {"per_minute_fen": "10", "increment": "60/60", "connect_fee_fen": 0}
 BILLING_ALLOWANCE_S = 120
+
+
+async def seed_numbers(ctx: Any, user_ids: list[int]) -> dict[int, str]:
+    """A mobile number assigned to every user (rows as the numbers service writes them, from
+    one block with its source); returns each user's number in the national form callers dial."""
+    from sqlalchemy import insert
+
+    from yuntong.numbers.models import NumberBlock, NumberState, PhoneNumber
+
+    now = ctx.clock.now()
+    async with ctx.db.session() as s:
+        block = NumberBlock(carrier="bench", source_ref="bench allocation", created_at=now)
+        s.add(block)
+        await s.flush()
+        block_id = block.id
+    national = {uid: f"139{20_000_000 + i:08d}" for i, uid in enumerate(user_ids)}
+    rows = [
+        {
+            "e164": f"+86{n}",
+            "national": n,
+            "national_reversed": n[::-1],
+            "kind": "mobile",
+            "block_id": block_id,
+            "carrier": "bench",
+            "current_carrier": "bench",
+            "state": NumberState.ASSIGNED,
+            "state_changed_at": now,
+            "user_id": uid,
+            "holder_user_id": uid,
+            "assigned_at": now,
+            "created_at": now,
+        }
+        for uid, n in national.items()
+    ]
+    for chunk in _chunks(rows, 2000):
+        async with ctx.db.session() as s:
+            await s.execute(insert(PhoneNumber), chunk)
+    return national
 
 
 async def seed_billing(ctx: Any, caller_ids: list[int]) -> dict[str, Any]:
@@ -1702,6 +1747,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare relay")
     parser.add_argument(
+        "--by-number",
+        action="store_true",
+        help="also run each backend with calls placed by number (every party has an assigned "
+        "number, callers dial the callee's), reported beside the calls by username",
+    )
+    parser.add_argument(
         "--talk-ms",
         type=float,
         default=20.0,
@@ -1837,7 +1888,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_baseline:
         targets.append(BaselineTarget())
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    targets += [YuntongTarget(b, args.pg_dsn, workdir) for b in backends]
+    for b in backends:
+        targets.append(YuntongTarget(b, args.pg_dsn, workdir))
+        if args.by_number:
+            targets.append(YuntongTarget(b, args.pg_dsn, workdir, by_number=True))
     for target in targets:
         if isinstance(target, YuntongTarget):
             target.billing = not args.no_billing

@@ -12,6 +12,7 @@ from yuntong.accounts.auth import Principal, require_user
 from yuntong.calls import history as call_history
 from yuntong.core.api_types import DbId
 from yuntong.core.context import Context, get_context
+from yuntong.numbers import directory as numbers
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -80,6 +81,18 @@ async def history(
     subject = user_id if user_id is not None else user.user_id
     items, total = await call_history.list_history(ctx, user, subject, filters, page, page_size)
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+class CallingNumbers(BaseModel):
+    numbers: list[str] = Field(
+        description="E.164 numbers a call by number may be presented from; the first is the default"
+    )
+
+
+@router.get("/calls/calling-numbers", response_model=CallingNumbers)
+async def calling_numbers(ctx: Ctx, user: User) -> dict[str, list[str]]:
+    """The caller's own assigned numbers (``from_number`` of ``call.invite``)."""
+    return {"numbers": await numbers.numbers_of_user(ctx, user.user_id)}
 
 
 @router.get("/calls/missed-count")

@@ -33,7 +33,7 @@ function presenceChanged() {
 }
 
 /** Place a call to a username (or user id); `peer` is what the screen shows meanwhile. */
-export function startCall(to, media, peer = null) {
+export function startCall(to, media, peer = null, { fromNumber = null } = {}) {
   if (current?.active) {
     toast(t('ui.call.busy_here'), { error: true });
     return null;
@@ -42,6 +42,7 @@ export function startCall(to, media, peer = null) {
     direction: 'outgoing',
     peer: peer || { username: String(to), display_name: String(to) },
     media,
+    fromNumber,
   });
   show(call);
   call.dial(to);
@@ -65,6 +66,7 @@ function incoming(data) {
     media: data.media,
     callId: data.call_id,
     offerSdp: data.sdp,
+    toNumber: data.to_number || null,
   });
   show(call);
   call.ring();

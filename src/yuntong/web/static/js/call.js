@@ -18,12 +18,14 @@ export class CallController extends EventTarget {
    * @param options  {direction: 'outgoing'|'incoming', peer: {user_id?, username, display_name},
    *                  media: 'audio'|'video', callId?, offerSdp?}
    */
-  constructor(rt, { direction, peer, media, callId = null, offerSdp = null }) {
+  constructor(rt, { direction, peer, media, callId = null, offerSdp = null, fromNumber = null, toNumber = null }) {
     super();
     this.rt = rt;
     this.direction = direction;
     this.peer = peer;
     this.media = media;
+    this.fromNumber = fromNumber; // a call by number: which of one's numbers it is from
+    this.toNumber = toNumber; // an incoming call by number: which of one's numbers was dialled
     this.callId = callId;
     this.offerSdp = offerSdp;
     this.state = direction === 'incoming' ? 'incoming' : 'calling';
@@ -67,6 +69,7 @@ export class CallController extends EventTarget {
       await this.pc.setLocalDescription(offer);
       const ack = await this.rt.request('call.invite', {
         to, media: this.media, sdp: this.pc.localDescription.sdp,
+        ...(this.fromNumber ? { from_number: this.fromNumber } : {}),
       });
       this.callId = ack.call_id;
       if (ack.ended) {

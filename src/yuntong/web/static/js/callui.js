@@ -58,7 +58,9 @@ export class CallScreen {
     this.el.avatar.textContent = initials(name);
     this.el.incomingAvatar.textContent = initials(name);
     this.el.incomingTitle.textContent = t(call.media === 'video' ? 'ui.call.incoming_video' : 'ui.call.incoming_audio', { name });
-    this.el.incomingUser.textContent = call.peer.username ? `@${call.peer.username}` : '';
+    const dialled = call.toNumber ? t('ui.call.to_number', { number: call.toNumber }) : '';
+    this.el.incomingUser.textContent = [call.peer.username ? `@${call.peer.username}` : '', dialled]
+      .filter(Boolean).join(' · ');
     this.el.outcome.hidden = true;
     this.el.outcome.removeAttribute('data-outcome');
     this.el.remote.srcObject = null;

@@ -165,8 +165,22 @@ onSubmit(dialForm, async (event) => {
   }
   const media = event.submitter?.value === 'audio' ? 'audio' : 'video';
   const known = contacts.find((c) => c.username === to.toLowerCase());
-  startCall(to, media, known ? { user_id: known.user_id, username: known.username, display_name: known.name } : null);
+  const fromNumber = dialForm.from_number?.value || null;
+  startCall(to, media, known ? { user_id: known.user_id, username: known.username, display_name: known.name } : null, { fromNumber });
 });
+
+// a caller with numbers of their own chooses which one a call by number comes from
+async function loadCallingNumbers() {
+  const select = dialForm.from_number;
+  try {
+    const { numbers } = await get('/calls/calling-numbers');
+    select.replaceChildren(...numbers.map((n) => new Option(n, n)));
+    $('#dial-from-field').hidden = numbers.length < 2;
+  } catch {
+    // calls by username need no number
+  }
+}
+loadCallingNumbers();
 
 // -- filters and do-not-disturb --------------------------------------------------------------
 

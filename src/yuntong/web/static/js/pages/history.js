@@ -64,7 +64,9 @@ function row(call) {
   const name = call.other.display_name || call.other.username || `#${call.other.user_id}`;
   tr.querySelector('.c-time').textContent = formatDateTime(call.created_at);
   tr.querySelector('.peer-name').textContent = name;
-  tr.querySelector('.peer-username').textContent = call.other.username ? `@${call.other.username}` : '';
+  const number = call.direction === 'outgoing' ? call.called_number : call.calling_number;
+  tr.querySelector('.peer-username').textContent = [call.other.username ? `@${call.other.username}` : '', number || '']
+    .filter(Boolean).join(' · ');
   tr.querySelector('.dir-icon').textContent = call.direction === 'outgoing' ? '↗' : '↙';
   tr.querySelector('.c-type-label').textContent = t(`ui.history.${call.missed ? 'missed' : call.direction}`);
   tr.querySelector('.c-media').textContent = t(`ui.media.${call.media}`);
