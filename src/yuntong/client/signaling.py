@@ -11,6 +11,10 @@ events missed are replayed into the queue, and calls go on, on whichever node th
 picks. Requests in flight when it dropped fail with ``ConnectionError``. A socket the server
 closed for good (logged out 4401, terminated 4403, a bad request 4400), or a resume the server
 no longer knows (``resumed: false``: the calls ended), ends the session: :data:`CLOSED`.
+
+A node with too many sockets opening at once answers ``node_busy`` with ``retry_after`` (1–3 s,
+jittered) and closes with 1013: the client comes back after exactly that long, when it connects
+and when it resumes, instead of its own shorter back-off (which would only add to the storm).
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ CLOSED = "connection.closed"  # local pseudo-event once the socket is gone
 FINAL_CLOSE_CODES = frozenset({4400, 4401, 4403})  # refused or ended by the server: no retry
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 2.0
+
+
+class NodeBusy(ConnectionError):
+    """The node shed the socket (admission control): come back after ``retry_after``."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"node busy: retry after {retry_after:g} s")
+        self.retry_after = retry_after
 
 
 class SignalingError(Exception):
@@ -81,6 +93,8 @@ class Signaling:
         self.closed = False
         self.resume_within_s = resume_within_s  # 0: never reconnect
         self.resumes = 0  # times the session came back on a new socket
+        self.shed = 0  # times a node answered node_busy and the client waited as told
+        self._connecting = False
         self._closing = False
         self._resuming = False
         self._ws: ClientConnection | None = None
@@ -91,10 +105,25 @@ class Signaling:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def connect(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Open the socket and return the server's ``hello`` data."""
+        """Open the socket and return the server's ``hello`` data; a node that sheds it
+        (``node_busy``) is tried again after its ``retry_after``, within ``timeout``."""
         if self._ws is not None:
             raise RuntimeError("already connected")
-        self.hello = await self._open(self.url, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._connecting = True
+        try:
+            while True:
+                try:
+                    self.hello = await self._open(self.url, max(0.5, deadline - loop.time()))
+                    break
+                except NodeBusy as busy:
+                    if loop.time() + busy.retry_after >= deadline:
+                        raise
+                    self.shed += 1
+                    await asyncio.sleep(busy.retry_after)
+        finally:
+            self._connecting = False
         heartbeat = float(self.hello.get("heartbeat_s") or 20.0)
         self._tasks.append(asyncio.create_task(self._heartbeat(heartbeat), name="signaling-ping"))
         return self.hello
@@ -131,11 +160,17 @@ class Signaling:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.resume_within_s
         delay = RETRY_FIRST_S
+        wait = delay * random.uniform(0.5, 1.0)
         while not self._closing and loop.time() < deadline:
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await asyncio.sleep(wait)
             delay = min(delay * 2, RETRY_MAX_S)
+            wait = delay * random.uniform(0.5, 1.0)
             try:
                 hello = await self._open(self._resume_url(), max(0.5, deadline - loop.time()))
+            except NodeBusy as busy:  # told when to come back: exactly then
+                self.shed += 1
+                wait = busy.retry_after
+                continue
             except (OSError, TimeoutError, ConnectionError, InvalidHandshake):
                 continue
             if not hello.get("resumed"):
@@ -206,7 +241,7 @@ class Signaling:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(lost)
-        if self._resuming:  # a socket opened to resume failed: the resume loop tries again
+        if self._resuming or self._connecting:  # the loop opening it tries again
             if self._hello is not None and not self._hello.done():
                 self._hello.set_exception(lost)
             return
@@ -233,6 +268,10 @@ class Signaling:
                 future.set_exception(
                     SignalingError(str(data.get("code")), str(data.get("message")), data)
                 )
+            return
+        if type_ == "error" and message.get("re") is None and data.get("code") == "node_busy":
+            if self._hello is not None and not self._hello.done():
+                self._hello.set_exception(NodeBusy(float(data.get("retry_after") or 1)))
             return
         seq = message.get("seq")
         if isinstance(seq, int):

@@ -15,6 +15,7 @@ import websockets
 from tests.conftest import own_database
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.wsclient import WsClient
+from yuntong.client.signaling import Signaling
 from yuntong.realtime.ws import GATEWAY
 
 
@@ -66,3 +67,24 @@ async def test_a_storm_of_sockets_is_shed_with_a_retry_hint_and_all_get_in_on_re
         kind, data = await arrive(100 + n)
         assert kind == "hello", data
     await steady.close()
+
+
+async def test_the_python_client_comes_back_when_told_and_every_session_gets_in(
+    server: InProcessServer,
+) -> None:
+    """``yuntong call`` and the load tools: shed sockets wait the ``retry_after`` they were
+    given (not their own shorter back-off) and connect within their time-out."""
+    await server.create_user("stormpy")
+    token = await server.login("stormpy")
+    clients = [Signaling(server.url, token, f"py{n}") for n in range(30)]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        hellos = await asyncio.gather(*(c.connect(timeout=30) for c in clients))
+        elapsed = loop.time() - started
+        assert all(h["device_id"] == f"py{n}" for n, h in enumerate(hellos))
+        shed = sum(c.shed for c in clients)
+        assert shed > 0  # 30 at once against ws_max_opening=2: some were told to wait
+        assert elapsed >= 1.0  # and waited at least the shortest hint (1 s) before getting in
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))

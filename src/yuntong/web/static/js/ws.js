@@ -103,6 +103,10 @@ export class RealtimeClient {
       this._hello(msg.data); // emits 'hello' itself, after the outbox: not again below
       return;
     }
+    if (msg.type === 'error' && !msg.re && msg.data?.code === 'node_busy') {
+      // shed by admission control (a 1013 close follows): come back when told, not sooner
+      this.retryAfterMs = Math.max(0, Number(msg.data.retry_after) || 1) * 1000;
+    }
     if ((msg.type === 'ack' || msg.type === 'error') && msg.re) {
       const entry = this.pending.get(msg.re);
       if (entry) {
@@ -151,7 +155,9 @@ export class RealtimeClient {
     if (this.closed) return;
     const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     this.attempt += 1;
-    setTimeout(() => this.connect(), base / 2 + Math.random() * base / 2);
+    const told = this.retryAfterMs || 0; // node_busy's retry_after (already jittered)
+    this.retryAfterMs = 0;
+    setTimeout(() => this.connect(), Math.max(told, base / 2 + Math.random() * base / 2));
   }
 
   _emit(type, data, msg) {
