@@ -29,7 +29,7 @@ class Block(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    blocked_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    blocked_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("owner_id", "blocked_user_id"),)
