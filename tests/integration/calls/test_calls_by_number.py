@@ -4,56 +4,20 @@ number that is not in service is told as such (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import itertools
-import random
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 
 from tests.conftest import unique
 from tests.integration.calls.conftest import Connect
 from tests.support.inprocess import InProcessServer
+from tests.support.numbers import number_for
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
-from yuntong.numbers.models import NumberBlock, NumberState, PhoneNumber
-
-_serial = itertools.count(random.randrange(10_000_000, 90_000_000, 1_000))
+from yuntong.numbers.models import NumberState
 
 
 @pytest.fixture
 def server(inprocess_server_any: InProcessServer) -> InProcessServer:
     return inprocess_server_any
-
-
-async def number_for(
-    server: InProcessServer, user_id: int | None, state: NumberState = NumberState.ASSIGNED
-) -> str:
-    """A mobile number of the inventory (a block with its source), in ``state``, ringing
-    ``user_id``; returns its national form."""
-    national = f"139{next(_serial):08d}"
-    now = datetime.now(UTC)
-    async with (await server.context()).db.session() as s:
-        block = NumberBlock(carrier="中国移动", source_ref="test allocation", created_at=now)
-        s.add(block)
-        await s.flush()
-        s.add(
-            PhoneNumber(
-                e164=f"+86{national}",
-                national=national,
-                national_reversed=national[::-1],
-                kind="mobile",
-                block_id=block.id,
-                carrier="中国移动",
-                current_carrier="中国移动",
-                state=state,
-                state_changed_at=now,
-                user_id=user_id,
-                holder_user_id=user_id,
-                assigned_at=now if state == NumberState.ASSIGNED else None,
-                created_at=now,
-            )
-        )
-    return national
 
 
 async def user_with_number(server: InProcessServer, connect: Connect) -> tuple[WsClient, str]:
