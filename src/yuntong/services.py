@@ -57,6 +57,7 @@ from yuntong.meetings.live.rooms import ROOMS
 from yuntong.meetings.recordings import TASKS as RECORDING_TASKS
 from yuntong.notifications import notices
 from yuntong.notifications.notices import RECIPIENTS
+from yuntong.numbers.directory import NUMBERS
 from yuntong.presence.busy import BUSY
 from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
@@ -71,6 +72,7 @@ PIECES: tuple[Piece[Any], ...] = (
     THROTTLES,
     HUB,
     PARTIES,
+    NUMBERS,
     DUMMY_HASH,
     BLOCKS,
     PRESENCE,

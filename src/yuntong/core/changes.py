@@ -57,6 +57,7 @@ DURABLE_TOPICS = frozenset(
         "contacts.changed",  # contacts/service.py block lists; presence/service.py watchers
         "billing.catalog",  # billing/catalog/catalog.py: products and prices
         "billing.account",  # billing/ledger/credit.py: credit standings
+        "numbers.changed",  # numbers/directory.py: numbers' state and user for calls by number
     }
 )
 HOLE_WAIT_S = 60.0  # an id skipped over is looked for again this long (a late commit)

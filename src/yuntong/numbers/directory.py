@@ -6,19 +6,78 @@ user an assigned number rings, and :func:`numbers_of_user` the numbers a caller 
 the calling number. A number the inventory holds rings only while it is ``assigned``: a
 quarantined or available one is unallocated (Q.850 cause 1), so a recycled number never rings
 its former holder.
+
+Both answers are kept in memory (:class:`NumberCache`, a per-node cache): without it a call by
+number read two rows more than a call by username. Whatever changes a number (its state, its
+user, an import) publishes on the durable ``numbers.changed`` topic after committing
+(:func:`publish_changed`), and every node drops its whole copy: changes are rare next to calls.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import phonenumbers
 from sqlalchemy import select
 
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.throttle import Limit, Throttle, throttle
 from yuntong.numbers.models import NumberState, PhoneNumber
 
 _DIAL_CHARS = frozenset("+0123456789 -()")
+CHANGED = "numbers.changed"  # durable bus topic, after any change of a number's state or user
+MAX_ENTRIES = 200_000  # per map; cleared wholesale when full
+
+
+class NumberCache:
+    """E.164 → (state, user) or None (not in the inventory), and user → their numbers."""
+
+    def __init__(self) -> None:
+        self.by_number: dict[str, tuple[str, int | None] | None] = {}
+        self.by_user: dict[int, list[str]] = {}
+        # bumped by every invalidation: what was read before it must not be stored after it
+        self.generation = 0
+
+    async def on_changed(self, _message: dict[str, Any]) -> None:
+        self.generation += 1
+        self.by_number.clear()
+        self.by_user.clear()
+
+    def keep_number(self, e164: str, found: tuple[str, int | None] | None, generation: int) -> None:
+        if generation == self.generation:
+            if len(self.by_number) >= MAX_ENTRIES:
+                self.by_number.clear()
+            self.by_number[e164] = found
+
+    def keep_user(self, user_id: int, numbers: list[str], generation: int) -> None:
+        if generation == self.generation:
+            if len(self.by_user) >= MAX_ENTRIES:
+                self.by_user.clear()
+            self.by_user[user_id] = numbers
+
+
+def _subscribed(ctx: Context) -> NumberCache:
+    cache = NumberCache()
+    ctx.bus.subscribe(CHANGED, cache.on_changed)
+    return cache
+
+
+NUMBERS = Piece(
+    "numbers.directory",
+    "per-node cache",
+    _subscribed,
+    "numbers' state and user, users' numbers, for calls by number (dropped on numbers.changed)",
+)
+
+
+def number_cache(ctx: Context) -> NumberCache:
+    return ctx.services.get(NUMBERS)
+
+
+async def publish_changed(ctx: Context) -> None:
+    """Tell every node (and process) that numbers changed: call after committing."""
+    await ctx.bus.publish(CHANGED, {})
 
 
 def parse_dialled(text: str) -> str | None:
@@ -49,13 +108,19 @@ def looks_dialled(text: str) -> bool:
 
 async def number_state(ctx: Context, e164: str) -> tuple[str, int | None] | None:
     """``(state, user_id)`` of a number the inventory holds; None when it holds no such number."""
+    cache = number_cache(ctx)
+    if e164 in cache.by_number:
+        return cache.by_number[e164]
+    generation = cache.generation
     async with ctx.db.connection() as conn:
         row = (
             await conn.execute(
                 select(PhoneNumber.state, PhoneNumber.user_id).where(PhoneNumber.e164 == e164)
             )
         ).first()
-    return None if row is None else (str(row[0]), row[1])
+    found = None if row is None else (str(row[0]), row[1])
+    cache.keep_number(e164, found, generation)
+    return found
 
 
 def _unallocated_throttle(ctx: Context) -> Throttle:
@@ -81,13 +146,20 @@ async def user_for_number(ctx: Context, caller_id: int, e164: str) -> int | None
 async def numbers_of_user(ctx: Context, user_id: int) -> list[str]:
     """The assigned numbers that ring ``user_id``, oldest assignment first (the first is the
     calling number when the caller does not choose)."""
+    cache = number_cache(ctx)
+    known = cache.by_user.get(user_id)
+    if known is not None:
+        return list(known)
+    generation = cache.generation
     query = (
         select(PhoneNumber.e164)
         .where(PhoneNumber.user_id == user_id, PhoneNumber.state == NumberState.ASSIGNED)
         .order_by(PhoneNumber.assigned_at, PhoneNumber.id)
     )
     async with ctx.db.connection() as conn:
-        return [str(x) for x in (await conn.execute(query)).scalars()]
+        numbers = [str(x) for x in (await conn.execute(query)).scalars()]
+    cache.keep_user(user_id, numbers, generation)
+    return list(numbers)
 
 
 async def check_calling_number(ctx: Context, user_id: int, wanted: str | None) -> str | None:

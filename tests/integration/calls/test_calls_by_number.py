@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import unique
 from tests.integration.calls.conftest import Connect
 from tests.support.inprocess import InProcessServer
 from tests.support.numbers import number_for
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
-from yuntong.numbers.models import NumberState
+from yuntong.core import changes
+from yuntong.numbers import directory as numbers_directory
+from yuntong.numbers.models import NumberState, PhoneNumber
 
 
 @pytest.fixture
@@ -158,3 +161,33 @@ async def test_calls_by_username_stay_without_numbers(
     await alice.expect("call.ended", call_id=ack["call_id"])
     entry = (await history(server, alice))[0]
     assert (entry["calling_number"], entry["called_number"], entry["cause"]) == (None, None, 21)
+
+
+async def test_a_number_given_to_someone_else_rings_them_once_the_change_is_announced(
+    server: InProcessServer, connect: Connect
+) -> None:
+    """Servers keep numbers in memory; a change made elsewhere (the CLI, another node) reaches
+    them through the change feed, and the next call goes to the number's new user."""
+    alice = await connect()
+    bob_name, carol_name = unique("num"), unique("num")
+    bob_id = await server.create_user(bob_name)
+    carol_id = await server.create_user(carol_name)
+    bob, carol = await connect(bob_name), await connect(carol_name)
+    number = await number_for(server, bob_id)
+
+    async def ring(callee: WsClient) -> None:
+        ack = await alice.request("call.invite", {"to": number, "media": "audio", "sdp": FAKE_SDP})
+        await callee.expect("call.incoming", call_id=ack["call_id"])
+        await alice.request("call.cancel", {"call_id": ack["call_id"]})
+        await callee.expect("call.ended", call_id=ack["call_id"])
+
+    await ring(bob)  # the server now knows the number is bob's
+    other = await server.context()  # another process: its own bus
+    async with other.db.session() as s:
+        await s.execute(
+            update(PhoneNumber).where(PhoneNumber.national == number).values(user_id=carol_id)
+        )
+    await numbers_directory.publish_changed(other)
+    await changes.do_poll(server.app_context)  # the server's next poll of the feed
+    await ring(carol)
+    assert not [e for e in bob.events if e["type"] == "call.incoming"]

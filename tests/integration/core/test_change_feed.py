@@ -20,6 +20,7 @@ from yuntong.core import changes
 from yuntong.core.changes import CacheChange
 from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
+from yuntong.numbers import directory as numbers_directory
 from yuntong.services import build_context
 
 
@@ -63,6 +64,7 @@ def test_every_cache_topic_is_durable() -> None:
         contacts.CHANGED_CHANNEL,
         catalog.CATALOG_CHANNEL,
         billing_accounts.ACCOUNT_CHANNEL,
+        numbers_directory.CHANGED,
     } <= changes.DURABLE_TOPICS
 
 
