@@ -32,7 +32,6 @@ from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
 from yuntong.cluster import nodes
-from yuntong.cluster.jobs import singleton
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context, close_context
 from yuntong.core.crypto import PiiCipher
@@ -373,21 +372,17 @@ def billing_worker(
 @billing_app.command("daily")
 def billing_daily() -> None:
     """Run the daily billing jobs now: close every ended cycle not closed yet, late fees,
-    reminders, suspensions, pending e-mail (failed e-mails are retried and counted). Under the
-    daily run's lease, like the workers: refused while a worker runs it."""
+    reminders, suspensions, pending e-mail (failed e-mails are retried and counted)."""
 
     async def action(ctx: Context) -> dunning.DailyResult:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        async with singleton(ctx, worker.DAILY_JOB) as lease:
-            if lease is None:
-                raise YuntongError("job_running_elsewhere", job=worker.DAILY_JOB)
-            with Progress(*columns, console=console) as progress:
-                task = progress.add_task("Reviewing accounts", total=None)
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("Reviewing accounts", total=None)
 
-                def advance(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
 
-                return await dunning.do_daily_run(ctx, advance)
+            return await dunning.do_daily_run(ctx, advance)
 
     result = _run(_settings(), action)
     console.print(
