@@ -923,6 +923,7 @@ async def seed_numbers(ctx: Any, user_ids: list[int]) -> dict[int, str]:
     one block with its source); returns each user's number in the national form callers dial."""
     from sqlalchemy import insert
 
+    from tests.support.numbers import number_row
     from yuntong.numbers.models import NumberBlock, NumberState, PhoneNumber
 
     now = ctx.clock.now()
@@ -932,24 +933,7 @@ async def seed_numbers(ctx: Any, user_ids: list[int]) -> dict[int, str]:
         await s.flush()
         block_id = block.id
     national = {uid: f"139{20_000_000 + i:08d}" for i, uid in enumerate(user_ids)}
-    rows = [
-        {
-            "e164": f"+86{n}",
-            "national": n,
-            "national_reversed": n[::-1],
-            "kind": "mobile",
-            "block_id": block_id,
-            "carrier": "bench",
-            "current_carrier": "bench",
-            "state": NumberState.ASSIGNED,
-            "state_changed_at": now,
-            "user_id": uid,
-            "holder_user_id": uid,
-            "assigned_at": now,
-            "created_at": now,
-        }
-        for uid, n in national.items()
-    ]
+    rows = [number_row(n, block_id, uid, NumberState.ASSIGNED, now) for uid, n in national.items()]
     for chunk in _chunks(rows, 2000):
         async with ctx.db.session() as s:
             await s.execute(insert(PhoneNumber), chunk)

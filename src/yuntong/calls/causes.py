@@ -12,19 +12,13 @@ from __future__ import annotations
 
 from yuntong.calls.models import CallOutcome as O
 
-UNALLOCATED_NUMBER = 1
 NORMAL_CLEARING = 16
 USER_BUSY = 17
-NO_USER_RESPONDING = 18
 NO_ANSWER = 19  # the user was alerted
 SUBSCRIBER_ABSENT = 20
 CALL_REJECTED = 21
 NORMAL_UNSPECIFIED = 31
-NETWORK_OUT_OF_ORDER = 38
 TEMPORARY_FAILURE = 41
-OUTGOING_BARRED = 53  # outgoing calls barred (call restriction, CP 1.4)
-INCOMING_BARRED = 55  # incoming calls barred
-INTERWORKING = 127
 
 # (outcome, end_reason) -> cause; (outcome, None) is the outcome's cause for other reasons
 CAUSES: dict[tuple[O, str | None], int] = {
@@ -39,8 +33,6 @@ CAUSES: dict[tuple[O, str | None], int] = {
     # offline, and blocked (which must look exactly like offline), and a callee whose account
     # takes no calls: the callee cannot be reached
     (O.UNREACHABLE, None): SUBSCRIBER_ABSENT,
-    (O.UNREACHABLE, "barred_incoming"): INCOMING_BARRED,
-    (O.UNREACHABLE, "barred_outgoing"): OUTGOING_BARRED,
     (O.FAILED, None): TEMPORARY_FAILURE,  # media never connected, a device lost
     (O.INTERRUPTED, None): TEMPORARY_FAILURE,  # the node running it stopped
 }

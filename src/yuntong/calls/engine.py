@@ -288,11 +288,9 @@ async def do_invite(
 
 async def _dialled(ctx: Context, caller_id: int, to: str | int) -> tuple[str | int, str | None]:
     """Who ``to`` means, and the number dialled when it is one the inventory holds."""
-    if isinstance(to, int) or not numbers.looks_dialled(to):
-        return to, None
-    e164 = numbers.parse_dialled(to)
+    e164 = None if isinstance(to, int) else numbers.parse_dialled(to)
     if e164 is None:
-        return to, None  # no valid number: perhaps a username made of digits
+        return to, None  # a user id, a name, or digits that are no valid number
     user_id = await numbers.user_for_number(ctx, caller_id, e164)
     return (to, None) if user_id is None else (user_id, e164)
 

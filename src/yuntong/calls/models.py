@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuntong.core.db import Base, UTCDateTime
@@ -57,13 +56,10 @@ class CallRecord(Base):
     # taking over a dead node's call keeps its credit cut-off
     max_seconds: Mapped[int | None] = mapped_column(Integer)
     # calls by number (migration 0015, CP 1.3): the numbers in E.164 (None: a call by username),
-    # the Q.850 cause of its ending (yuntong.calls.causes), and for a forwarded call the record
-    # of the leg it continues and the numbers it was forwarded by, in order
+    # and the Q.850 cause of its ending (yuntong.calls.causes)
     calling_number: Mapped[str | None] = mapped_column(String(20))
     called_number: Mapped[str | None] = mapped_column(String(20))
     cause: Mapped[int | None] = mapped_column(Integer)
-    parent_call_id: Mapped[str | None] = mapped_column(String(32))
-    forwarding: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)

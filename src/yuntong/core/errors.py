@@ -51,7 +51,6 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "call_not_found": (404, "找不到该通话", "No such call"),
     "call_self": (400, "不能呼叫自己", "You cannot call yourself"),
     "number_unallocated": (404, "您拨打的号码是空号", "The number you dialled is not in service"),
-    "invalid_number": (400, "号码格式不正确", "That is not a valid phone number"),
     "number_not_yours": (
         403,
         "只能使用分配给您的号码作为主叫号码",

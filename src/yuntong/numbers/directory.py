@@ -15,7 +15,7 @@ user, an import) publishes on the durable ``numbers.changed`` topic after commit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from sqlalchemy import select
@@ -28,6 +28,8 @@ from yuntong.numbers.models import NumberState, PhoneNumber
 _DIAL_CHARS = frozenset("+0123456789 -()")
 CHANGED = "numbers.changed"  # durable bus topic, after any change of a number's state or user
 MAX_ENTRIES = 200_000  # per map; cleared wholesale when full
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class NumberCache:
@@ -44,17 +46,12 @@ class NumberCache:
         self.by_number.clear()
         self.by_user.clear()
 
-    def keep_number(self, e164: str, found: tuple[str, int | None] | None, generation: int) -> None:
+    def keep(self, into: dict[K, V], key: K, value: V, generation: int) -> None:
+        """Keep what was read at ``generation`` unless numbers changed since."""
         if generation == self.generation:
-            if len(self.by_number) >= MAX_ENTRIES:
-                self.by_number.clear()
-            self.by_number[e164] = found
-
-    def keep_user(self, user_id: int, numbers: list[str], generation: int) -> None:
-        if generation == self.generation:
-            if len(self.by_user) >= MAX_ENTRIES:
-                self.by_user.clear()
-            self.by_user[user_id] = numbers
+            if len(into) >= MAX_ENTRIES:
+                into.clear()
+            into[key] = value
 
 
 def _subscribed(ctx: Context) -> NumberCache:
@@ -84,10 +81,9 @@ def parse_dialled(text: str) -> str | None:
     """E.164 of a dialled number, or None when ``text`` is not one (a username, an address).
 
     A valid number for its region is required (Chinese numbers by default, ``+`` or ``00`` for
-    others); ``None`` also for digits that are no valid number, which the caller reports as
-    ``invalid_number`` when the user meant a number."""
+    others); digits that are no valid number give ``None`` too (perhaps a username of digits)."""
     raw = text.strip()
-    if not raw or not set(raw) <= _DIAL_CHARS or sum(c.isdigit() for c in raw) < 5:
+    if not set(raw) <= _DIAL_CHARS or sum(c.isdigit() for c in raw) < 5:
         return None
     if raw.startswith("00"):
         raw = "+" + raw[2:]
@@ -98,12 +94,6 @@ def parse_dialled(text: str) -> str | None:
     if not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def looks_dialled(text: str) -> bool:
-    """Whether ``text`` is written as a number (digits and dial punctuation only)."""
-    raw = text.strip()
-    return bool(raw) and set(raw) <= _DIAL_CHARS and any(c.isdigit() for c in raw)
 
 
 async def number_state(ctx: Context, e164: str) -> tuple[str, int | None] | None:
@@ -119,7 +109,7 @@ async def number_state(ctx: Context, e164: str) -> tuple[str, int | None] | None
             )
         ).first()
     found = None if row is None else (str(row[0]), row[1])
-    cache.keep_number(e164, found, generation)
+    cache.keep(cache.by_number, e164, found, generation)
     return found
 
 
@@ -158,7 +148,7 @@ async def numbers_of_user(ctx: Context, user_id: int) -> list[str]:
     )
     async with ctx.db.connection() as conn:
         numbers = [str(x) for x in (await conn.execute(query)).scalars()]
-    cache.keep_user(user_id, numbers, generation)
+    cache.keep(cache.by_user, user_id, numbers, generation)
     return list(numbers)
 
 

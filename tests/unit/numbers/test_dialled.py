@@ -7,7 +7,7 @@ import pytest
 
 from yuntong.calls.causes import CAUSES, cause_for
 from yuntong.calls.models import CallOutcome
-from yuntong.numbers.directory import looks_dialled, parse_dialled
+from yuntong.numbers.directory import parse_dialled
 
 
 @pytest.mark.parametrize(
@@ -29,13 +29,6 @@ def test_dialled_forms_become_e164(dialled: str, e164: str) -> None:
 @pytest.mark.parametrize("text", ["zhang.san", "a@b.cn", "12345", "1380013800", "", "+86 abc"])
 def test_what_is_no_valid_number_gives_none(text: str) -> None:
     assert parse_dialled(text) is None
-
-
-def test_digits_made_usernames_look_dialled_but_names_do_not() -> None:
-    assert looks_dialled("12345")
-    assert looks_dialled("+86 138")
-    assert not looks_dialled("zhang.san")
-    assert not looks_dialled("   ")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""calls by number: calling and called numbers, the Q.850 cause of every ending, forwarded legs
+"""calls by number: calling and called numbers, the Q.850 cause of every ending
 
 Records that ended before this revision get their cause from their outcome and end reason, as
 ``yuntong.calls.causes`` gives it for new ones.
@@ -24,8 +24,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("calling_number", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("called_number", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("cause", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("parent_call_id", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("forwarding", sa.JSON(), nullable=True))
         batch_op.create_index(
             "ix_call_records_called_number", ["called_number", "created_at"], unique=False
         )
@@ -56,8 +54,6 @@ def downgrade() -> None:
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.drop_index("ix_call_records_calling_number")
         batch_op.drop_index("ix_call_records_called_number")
-        batch_op.drop_column("forwarding")
-        batch_op.drop_column("parent_call_id")
         batch_op.drop_column("cause")
         batch_op.drop_column("called_number")
         batch_op.drop_column("calling_number")
