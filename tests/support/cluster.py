@@ -204,4 +204,6 @@ async def cluster(
     finally:
         nodes.stop()
         for node in nodes.nodes:
+            # shown only when the test failed (pytest shows a failed test's captured output)
+            print(f"--- the end of {node.var_dir.name}'s log ---\n{node.log_tail()}")
             await node.aclose()

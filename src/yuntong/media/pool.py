@@ -262,6 +262,12 @@ def pool_nodes(ctx: Context) -> list[JanusNode]:
     return [local.as_node()]
 
 
+def janus_healthy(ctx: Context) -> bool:
+    """Whether a meeting's room could be placed now: a Janus node of the pool answers."""
+    pool = ctx.services.get(POOL).value
+    return pool is not None and any(node.healthy for node in pool.nodes.values())
+
+
 def media_check(ctx: Context) -> str:
     """What meetings need of this node's media for it to be ready.
 

@@ -17,7 +17,7 @@ one usage record per part, each part once).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -234,11 +234,14 @@ async def bill_stay(
         log.warning("meeting_usage_not_recorded", participant=row.id, error=exc.code)
 
 
-async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
+async def close_interrupted(
+    ctx: Context, *, at_start: bool = True, keep: Collection[str] = ()
+) -> int:
     """Stays left open by a stopped node (``cluster.nodes.recoverable``: at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only), of meetings no node owns now (their lease expired): each is billed up to its last
-    checkpoint and closed there (``server_stopped``); how many."""
+    only), of meetings no node owns now (their lease expired) other than ``keep`` (a
+    take-over tried again at the next sweep): each is billed up to its last checkpoint and
+    closed there (``server_stopped``); how many."""
     async with ctx.db.session() as s:
         found = await store.open_stay_owners(s)
     owners = await nodes.recoverable(ctx, found, at_start=at_start)
@@ -246,7 +249,7 @@ async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
         return 0
     now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        stays = await store.open_stays(s, owners.nodes, owners.unowned, ctx.node_id, now)
+        stays = await store.open_stays(s, owners.nodes, owners.unowned, ctx.node_id, now, keep)
     for row, host_id in stays:  # billed first: a crash in between bills nothing twice
         await bill_stay(ctx, host_id, row, row.seconds, row.media)
     async with ctx.db.session() as s:

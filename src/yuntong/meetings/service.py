@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -484,10 +484,13 @@ async def do_reschedule_abandoned(ctx: Context, meeting_id: str) -> int:
         return await store.reschedule_live_meeting(s, meeting_id, ctx.node_id, now)
 
 
-async def do_reschedule_interrupted(ctx: Context, *, at_start: bool = True) -> int:
+async def do_reschedule_interrupted(
+    ctx: Context, *, at_start: bool = True, keep: Collection[str] = ()
+) -> int:
     """Meetings a stopped node left live wait for their participants again (at start-up this
     node's previous run's, a dead node's and those without a node; in a sweep a dead node's
-    only: ``cluster.nodes.recoverable``), once their owner lease has expired."""
+    only: ``cluster.nodes.recoverable``), once their owner lease has expired; not the
+    meetings ``keep`` (their take-over is tried again at the next sweep)."""
     check_move(MeetingStatus.LIVE, MeetingStatus.SCHEDULED)
     async with ctx.db.session() as s:
         found = await store.live_meeting_owners(s)
@@ -497,7 +500,7 @@ async def do_reschedule_interrupted(ctx: Context, *, at_start: bool = True) -> i
     now = nodes.node_of(ctx).clock.now()
     async with ctx.db.session() as s:
         return await store.reschedule_live_meetings(
-            s, owners.nodes, owners.unowned, ctx.node_id, now
+            s, owners.nodes, owners.unowned, ctx.node_id, now, keep
         )
 
 

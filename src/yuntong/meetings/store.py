@@ -186,16 +186,22 @@ async def live_meeting_owners(s: AsyncSession) -> set[str | None]:
 
 
 async def reschedule_live_meetings(
-    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
+    s: AsyncSession,
+    nodes: Collection[str],
+    unowned: bool,
+    me: str,
+    now: datetime,
+    keep: Collection[str] = (),
 ) -> int:
     """Meetings left live by the processes of ``nodes`` wait for their participants again
-    (once their owner lease is free for ``me``)."""
+    (once their owner lease is free for ``me``), other than the meetings ``keep``."""
     done = await s.execute(
         update(Meeting)
         .where(
             Meeting.status == MeetingStatus.LIVE,
             _owned(Meeting.node_id, nodes, unowned),
             _lease_free(me, now),
+            Meeting.id.not_in(list(keep)),
         )
         .values(status=MeetingStatus.SCHEDULED, janus_room=None, owner_until=None)
     )
@@ -264,11 +270,17 @@ async def open_stay_owners(s: AsyncSession) -> set[str | None]:
 
 
 async def open_stays(
-    s: AsyncSession, nodes: Collection[str], unowned: bool, me: str, now: datetime
+    s: AsyncSession,
+    nodes: Collection[str],
+    unowned: bool,
+    me: str,
+    now: datetime,
+    keep: Collection[str] = (),
 ) -> list[tuple[MeetingAttendance, int]]:
     """The stays of ``nodes`` joined and not left, with their meeting's host (who pays), of
     meetings whose owner lease is free for ``me`` (a live meeting's stays wait while its
-    lease runs: the node taking it over continues them)."""
+    lease runs: the node taking it over continues them), other than the meetings ``keep``
+    (a take-over to be tried again)."""
     found = await s.execute(
         select(MeetingAttendance, Meeting.host_id)
         .join(Meeting, Meeting.id == MeetingAttendance.meeting_id)
@@ -276,6 +288,7 @@ async def open_stays(
             *_open_stay(),
             _owned(MeetingAttendance.node_id, nodes, unowned),
             _lease_free(me, now),
+            Meeting.id.not_in(list(keep)),
         )
     )
     return [(row, host_id) for row, host_id in found.all()]
@@ -372,11 +385,13 @@ async def release_owner_lease(s: AsyncSession, meeting_id: str, me: str, fence: 
     await s.execute(update(Meeting).where(*_held(meeting_id, me, fence)).values(owner_until=None))
 
 
-async def meetings_to_take_over(s: AsyncSession, me: str, now: datetime) -> list[tuple[str, str]]:
+async def meetings_to_take_over(
+    s: AsyncSession, me: str, now: datetime
+) -> list[tuple[str, str, datetime | None]]:
     """Live meetings of other nodes whose owner lease is free and that someone is still in
-    (an open stay): (meeting id, the node that ran it)."""
+    (an open stay): (meeting id, the node that ran it, when its lease ran out)."""
     found = await s.execute(
-        select(Meeting.id, Meeting.node_id)
+        select(Meeting.id, Meeting.node_id, Meeting.owner_until)
         .join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
         .where(
             Meeting.status == MeetingStatus.LIVE,
@@ -387,7 +402,7 @@ async def meetings_to_take_over(s: AsyncSession, me: str, now: datetime) -> list
         )
         .distinct()
     )
-    return [(str(meeting_id), str(node)) for meeting_id, node in found.all()]
+    return [(str(meeting_id), str(node), until) for meeting_id, node, until in found.all()]
 
 
 async def lease_held(s: AsyncSession, meeting_id: str, me: str, fence: int) -> bool:

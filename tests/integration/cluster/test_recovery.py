@@ -212,3 +212,30 @@ async def test_a_node_killed_while_others_run_is_swept_once_its_keepalive_lapsed
     finally:
         await recovery.stop_sweeping(sweeper)
     await assert_closed_at_checkpoint(b, rows)
+
+
+async def test_a_meeting_no_janus_can_take_over_waits_for_the_next_sweep_within_the_grace(
+    node_factory: Any,
+) -> None:
+    """A dead node's live meeting that people were in, whose lease has just run out: the
+    sweeper finds no Janus to open its room on, and tries again at the next sweep while the
+    participants' reconnect grace lasts (the meeting stays live, the stay open); once the grace
+    since the lease ran out has passed, it is closed as before take-overs were."""
+    b, dead = [await node_factory(clock=Clock(), meeting_reconnect_grace_s=30) for _ in range(2)]
+    for ctx in (b, dead):
+        await nodes.start(ctx, "serve")
+    await nodes.stop(dead)
+    rows = await open_rows(b, dead.node_id)
+
+    async def lease_ran_out(seconds_ago: float) -> None:
+        async with b.db.session() as s:
+            meeting = await s.get(Meeting, rows.meeting_id)
+            assert meeting is not None
+            meeting.owner_until = nodes.node_of(b).clock.now() - timedelta(seconds=seconds_ago)
+
+    await lease_ran_out(1)
+    assert await recovery.do_sweep(b, RECOVERIES) == 1  # the call only
+    assert await is_open(b, rows) == (False, True, True)
+    await lease_ran_out(31)
+    assert await recovery.do_sweep(b, RECOVERIES) == 2  # the stay and the meeting
+    await assert_closed_at_checkpoint(b, rows)

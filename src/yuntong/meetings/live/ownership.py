@@ -67,16 +67,17 @@ def restore(room: Room, stays: list[MeetingAttendance], locked: bool) -> None:
 
 
 async def keep_lease(room: Room) -> None:
-    """Renew the room's lease every third of it; once it is lost, stop acting."""
+    """Renew the room's lease as soon as it is open, then every third of it; once it is lost,
+    stop acting."""
     clock = node_of(room.ctx).clock
     while not room.closed:
-        await clock.sleep(room.ctx.settings.meeting_lease_s / 3)
-        if room.closed:
-            return
+        # first at once: opening the room (Janus, the take-over's stays) may have taken a
+        # good part of the lease taken before it
         if not await lease.renew(room.ctx, room.lease):
             room.spawn(room.abandon())
             return
         await _drop_dead_relays(room)
+        await clock.sleep(room.ctx.settings.meeting_lease_s / 3)
 
 
 async def _drop_dead_relays(room: Room) -> None:

@@ -6,6 +6,7 @@ meetings a previous process left live."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client import Gauge
@@ -14,6 +15,7 @@ from yuntong.cluster.nodes import node_of, recoverable
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
+from yuntong.media.pool import janus_healthy
 from yuntong.meetings import attendance, service, store
 from yuntong.meetings.live import lease, ownership
 from yuntong.meetings.live.participant import Handles, Participant
@@ -106,20 +108,28 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
         return room
 
 
-async def take_over(ctx: Context) -> int:
+async def take_over(ctx: Context) -> tuple[int, set[str]]:
     """Open here the live meetings of dead nodes that people were in, once their owner lease
     has expired (the sweep of dead nodes, :mod:`yuntong.cluster.recovery`): the room comes back
     with who was in it, their roles, the lobby, the host's mutes and the lock; each stay goes
     on from its last checkpoint. How many (with those that could not be opened and wait for
-    their participants again)."""
+    their participants again), and the meetings to try again at the next sweep: no Janus
+    answered, while their participants' reconnect grace since the lease ran out lasts."""
+    now = node_of(ctx).clock.now()
     async with ctx.db.session() as s:
-        found = await store.meetings_to_take_over(s, ctx.node_id, node_of(ctx).clock.now())
+        found = await store.meetings_to_take_over(s, ctx.node_id, now)
     if not found:
-        return 0
-    owners = await recoverable(ctx, {node for _, node in found}, at_start=False)
-    taken = 0
-    for meeting_id, node in found:
+        return 0, set()
+    owners = await recoverable(ctx, {node for _, node, _ in found}, at_start=False)
+    taken, again = 0, set[str]()
+    grace = timedelta(seconds=ctx.settings.meeting_reconnect_grace_s)
+    for meeting_id, node, until in found:
         if node not in owners.nodes:
+            continue
+        if not janus_healthy(ctx) and until is not None and now - until < grace:
+            # the meeting stays the dead node's (this node takes no lease) for the next sweep
+            log.warning("meeting_take_over_deferred", meeting=meeting_id)
+            again.add(meeting_id)
             continue
         try:
             await open_room(ctx, meeting_id)
@@ -130,7 +140,7 @@ async def take_over(ctx: Context) -> int:
             taken += await service.do_reschedule_abandoned(ctx, meeting_id)
             continue
         taken += 1
-    return taken
+    return taken, again
 
 
 async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
@@ -139,6 +149,8 @@ async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     (:func:`take_over`); the stays of the others are billed up to their last checkpoint and
     closed there, and those meetings wait for their participants again. A live node's meetings
     are never touched."""
-    taken = 0 if at_start else await take_over(ctx)
-    stays = await attendance.close_interrupted(ctx, at_start=at_start)
-    return taken + stays + await service.do_reschedule_interrupted(ctx, at_start=at_start)
+    taken, again = (0, set[str]()) if at_start else await take_over(ctx)
+    stays = await attendance.close_interrupted(ctx, at_start=at_start, keep=again)
+    return (
+        taken + stays + await service.do_reschedule_interrupted(ctx, at_start=at_start, keep=again)
+    )
