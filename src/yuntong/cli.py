@@ -372,7 +372,9 @@ def billing_worker(
 @billing_app.command("daily")
 def billing_daily() -> None:
     """Run the daily billing jobs now: close every ended cycle not closed yet, late fees,
-    reminders, suspensions, pending e-mail (failed e-mails are retried and counted)."""
+    reminders, suspensions, pending e-mail (failed e-mails are retried and counted). Under the
+    daily run's lease, like the servers' workers: while one of them runs it, this waits for
+    that run to end."""
 
     async def action(ctx: Context) -> dunning.DailyResult:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -382,7 +384,7 @@ def billing_daily() -> None:
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            return await dunning.do_daily_run(ctx, advance)
+            return await worker.do_daily_run_now(ctx, advance)
 
     result = _run(_settings(), action)
     console.print(

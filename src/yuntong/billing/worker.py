@@ -25,7 +25,7 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from yuntong.billing.ledger import credit
 from yuntong.billing.ledger.rating import do_rate_pending
 from yuntong.billing.ledger.usage import do_collect_call_usage
 from yuntong.cluster import nodes
-from yuntong.cluster.jobs import last_done, lease_done, singleton
+from yuntong.cluster.jobs import last_done, lease_done, singleton, singleton_when_free
 from yuntong.config import Settings
 from yuntong.core import changes
 from yuntong.core.context import Context, Piece, Slot
@@ -89,6 +89,17 @@ async def do_daily_if_due(ctx: Context) -> DailyResult | None:
         result = await do_daily_run(ctx)
         await lease_done(ctx, lease, day)
         return result
+
+
+async def do_daily_run_now(
+    ctx: Context, on_progress: Callable[[int, int], None] | None = None
+) -> DailyResult:
+    """The daily run started by a person (``yuntong billing daily``, the staff desk): under the
+    daily run's lease like a worker's, so it never runs beside one — while a worker runs it,
+    this waits for that run to end (``job_running_elsewhere`` if it takes longer than a lease).
+    The day is not marked done: the scheduled run still happens."""
+    async with singleton_when_free(ctx, DAILY_JOB):
+        return await do_daily_run(ctx, on_progress)
 
 
 async def _loop(ctx: Context) -> None:

@@ -32,6 +32,7 @@ from yuntong.cluster.models import JobLease
 from yuntong.cluster.nodes import node_of
 from yuntong.core.context import Context
 from yuntong.core.db import insert_ignoring_duplicates
+from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -96,6 +97,24 @@ async def singleton(ctx: Context, name: str) -> AsyncIterator[Lease | None]:
                 await _release(ctx, lease)
             except SQLAlchemyError:  # it expires by itself
                 log.exception("job_lease_not_released", job=name)
+
+
+@asynccontextmanager
+async def singleton_when_free(ctx: Context, name: str) -> AsyncIterator[Lease]:
+    """:func:`singleton` for a job started by hand (the CLI, just another node): while another
+    node runs the job, wait for its run to end (or, if that node died, for its lease to expire:
+    at most ``job_lease_s``) and then hold it; ``job_running_elsewhere`` if it is still held
+    after that (a live holder with a long run)."""
+    clock = node_of(ctx).clock
+    deadline = clock.now() + timedelta(seconds=ctx.settings.job_lease_s)
+    while True:
+        async with singleton(ctx, name) as lease:
+            if lease is not None:
+                yield lease
+                return
+        if clock.now() >= deadline:
+            raise YuntongError("job_running_elsewhere", job=name)
+        await clock.sleep(min(0.5, ctx.settings.job_lease_s / 3))
 
 
 async def try_take(ctx: Context, name: str) -> Lease | None:

@@ -208,6 +208,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "This device was replaced and handed back; make the claim on the new device",
     ),
     "incident_not_found": (404, "找不到该故障记录", "No such incident"),
+    "job_running_elsewhere": (
+        409,
+        "任务 {job} 正在另一节点运行，请稍后再试",
+        "The job {job} is running on another node; try again later",
+    ),
     "node_busy": (
         503,
         "服务繁忙，请 {seconds} 秒后重试",

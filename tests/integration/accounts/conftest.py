@@ -142,14 +142,18 @@ def error_code(resp: httpx.Response) -> str:
     return code
 
 
-async def run_cli(ctx: Context, *args: str, input: str | None = None) -> Result:
-    """Run ``yuntong ARGS`` against the test database (in a thread: the CLI runs its own loop)."""
+async def run_cli(
+    ctx: Context, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    """Run ``yuntong ARGS`` against the test database (in a thread: the CLI runs its own loop),
+    with ``env`` added to its environment."""
     env = {
         "YUNTONG_VAR_DIR": str(ctx.settings.var_dir),
         "YUNTONG_DATABASE_URL": ctx.settings.database_url,
         "YUNTONG_START_COTURN": "false",
         "YUNTONG_START_JANUS": "false",
         "COLUMNS": "200",
+        **(env or {}),
     }
     runner = CliRunner()
     return await asyncio.to_thread(runner.invoke, cli_app, list(args), input=input, env=env)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts import roles
 from yuntong.accounts.auth import Principal, require_user
+from yuntong.billing import worker
 from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.tariff import USAGE_TYPES
 from yuntong.billing.collections import dunning, lifecycle
@@ -559,7 +560,7 @@ async def close_cycle(ctx: Ctx, user: User, label: str) -> dict[str, Any]:
 @router.post("/daily-run", summary="Staff: run late fees, reminders and suspensions now")
 async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
     roles.check_staff(user)
-    result = await dunning.do_daily_run(ctx)
+    result = await worker.do_daily_run_now(ctx)
     return {k: str(v) if isinstance(v, date) else v for k, v in result.__dict__.items()}
 
 
