@@ -12,6 +12,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.media.recording import convert_recording
+from yuntong.meetings import store
 from yuntong.meetings.models import MeetingRecording
 
 log = get_logger(__name__)
@@ -43,6 +44,18 @@ def process_later(ctx: Context, recording_id: str) -> None:
     task = asyncio.create_task(do_process(ctx, recording_id), name=f"recording-{recording_id}")
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+async def do_process_abandoned(ctx: Context) -> int:
+    """Recordings a stopped or dead node's room left marked as recording, of meetings that were
+    not taken over: what was recorded is converted, as when the host stops a recording (with
+    ``var/recordings`` on a folder every node shares). How many."""
+    async with ctx.db.session() as s:
+        claimed = await store.claim_abandoned_recordings(s, ctx.clock.now())
+    for recording_id in claimed:
+        log.warning("recording_abandoned_processed", recording=recording_id)
+        process_later(ctx, recording_id)
+    return len(claimed)
 
 
 async def wait_processing(ctx: Context) -> None:

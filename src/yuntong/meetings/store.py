@@ -463,3 +463,24 @@ async def owner_of(s: AsyncSession, meeting_id: str, now: datetime) -> str | Non
         )
     )
     return None if found is None else str(found)
+
+
+async def claim_abandoned_recordings(s: AsyncSession, now: datetime) -> list[str]:
+    """Recordings still marked as recording of meetings no room runs (not live: the node that
+    ran it stopped or died, and the meeting was not taken over), claimed for conversion (each
+    by one node: the conditional update)."""
+    found = await s.scalars(
+        select(MeetingRecording.id)
+        .join(Meeting, Meeting.id == MeetingRecording.meeting_id)
+        .where(MeetingRecording.status == "recording", Meeting.status != MeetingStatus.LIVE)
+    )
+    claimed = []
+    for recording_id in found.all():
+        done = await s.execute(
+            update(MeetingRecording)
+            .where(MeetingRecording.id == recording_id, MeetingRecording.status == "recording")
+            .values(status="processing", stopped_at=now)
+        )
+        if getattr(done, "rowcount", 0):
+            claimed.append(str(recording_id))
+    return claimed

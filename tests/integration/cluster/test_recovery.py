@@ -26,7 +26,8 @@ from yuntong.cluster import nodes, recovery
 from yuntong.core.clock import Clock
 from yuntong.core.context import Context
 from yuntong.core.ids import new_id
-from yuntong.meetings.models import Meeting, MeetingAttendance, MeetingStatus
+from yuntong.meetings import recordings
+from yuntong.meetings.models import Meeting, MeetingAttendance, MeetingRecording, MeetingStatus
 
 ALIVE_S = 30  # each open call was last checkpointed this long after its answer
 STAY_S = 40  # each open stay's seconds at its last checkpoint
@@ -239,3 +240,42 @@ async def test_a_meeting_no_janus_can_take_over_waits_for_the_next_sweep_within_
     await lease_ran_out(31)
     assert await recovery.do_sweep(b, RECOVERIES) == 2  # the stay and the meeting
     await assert_closed_at_checkpoint(b, rows)
+
+
+async def test_a_recording_a_dead_nodes_room_was_making_is_converted_by_the_sweep(
+    node_factory: Any, tmp_path: Any
+) -> None:
+    """The dead node's room was recording; its meeting is not taken over (nobody can open it
+    here): the recording is no longer shown as under way — what was recorded is converted, once,
+    while a live node's recording is left alone."""
+    a, b, dead = [await node_factory(clock=Clock()) for _ in range(3)]
+    for ctx in (a, b, dead):
+        await nodes.start(ctx, "serve")
+    await nodes.stop(dead)
+    rows = {name: await open_rows(a, ctx.node_id) for name, ctx in (("a", a), ("dead", dead))}
+    for name, row in rows.items():
+        async with a.db.session() as s:
+            s.add(
+                MeetingRecording(
+                    id=f"rec{row.meeting_id[:20]}",
+                    meeting_id=row.meeting_id,
+                    status="recording",
+                    started_at=a.clock.now() - timedelta(minutes=2),
+                    directory=str(tmp_path / name),
+                    files=[],
+                )
+            )
+        (tmp_path / name).mkdir()
+    assert await recovery.do_sweep(b, RECOVERIES) == 4  # the call, stay, meeting, recording
+    await recordings.wait_processing(b)
+    assert await recovery.do_sweep(b, RECOVERIES) == 0  # converted once
+    async with a.db.session() as s:
+        status = {
+            name: (
+                await s.get(MeetingRecording, f"rec{row.meeting_id[:20]}", populate_existing=True)
+            )
+            for name, row in rows.items()
+        }
+    assert status["a"] is not None and status["a"].status == "recording"
+    done = status["dead"]
+    assert done is not None and done.status == "ready" and done.stopped_at is not None

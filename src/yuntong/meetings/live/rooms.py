@@ -16,7 +16,7 @@ from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.media.pool import janus_healthy
-from yuntong.meetings import attendance, service, store
+from yuntong.meetings import attendance, recordings, service, store
 from yuntong.meetings.live import lease, ownership
 from yuntong.meetings.live.participant import Handles, Participant
 from yuntong.meetings.live.room import Room
@@ -147,10 +147,9 @@ async def close_interrupted(ctx: Context, *, at_start: bool = True) -> int:
     """Meetings left live by a stopped node (its own previous run at start-up, or a dead one
     once their lease expired): in a sweep, those people were in are taken over
     (:func:`take_over`); the stays of the others are billed up to their last checkpoint and
-    closed there, and those meetings wait for their participants again. A live node's meetings
-    are never touched."""
+    closed there, and those meetings wait for their participants again; a recording their room
+    was making is converted. A live node's meetings are never touched."""
     taken, again = (0, set[str]()) if at_start else await take_over(ctx)
     stays = await attendance.close_interrupted(ctx, at_start=at_start, keep=again)
-    return (
-        taken + stays + await service.do_reschedule_interrupted(ctx, at_start=at_start, keep=again)
-    )
+    rescheduled = await service.do_reschedule_interrupted(ctx, at_start=at_start, keep=again)
+    return taken + stays + rescheduled + await recordings.do_process_abandoned(ctx)
