@@ -218,7 +218,7 @@ async def do_import_block(
     result = ImportResult(block_id=block.id)
     for start in range(0, len(numbers), BATCH):
         batch = numbers[start : start + BATCH]
-        await _import_batch(ctx, actor, block, batch, result)
+        await _import_batch(ctx, actor, block, given, batch, result)
         if progress is not None:
             progress(min(start + BATCH, len(numbers)), len(numbers))
     async with ctx.db.session() as s:
@@ -235,7 +235,12 @@ async def do_import_block(
 
 
 async def _import_batch(
-    ctx: Context, actor: Actor, block: NumberBlock, batch: Sequence[str], result: ImportResult
+    ctx: Context,
+    actor: Actor,
+    block: NumberBlock,
+    given: Attribution | None,
+    batch: Sequence[str],
+    result: ImportResult,
 ) -> None:
     now = ctx.clock.now()
     rows: dict[str, dict[str, object]] = {}
@@ -247,11 +252,7 @@ async def _import_batch(
         if checked.e164 in rows:
             result.skipped += 1
             continue
-        place = (
-            Attribution(block.province, block.city)
-            if block.province is not None
-            else attribution_of(checked.e164)
-        )
+        place = given if given is not None else attribution_of(checked.e164)
         rows[checked.e164] = {
             "e164": checked.e164,
             "national": checked.national,

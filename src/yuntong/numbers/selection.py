@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, func, or_, select
 
 from yuntong.accounts import directory, roles
-from yuntong.accounts.models import Role, User
+from yuntong.accounts.models import AccountStatus, Role, User
 from yuntong.accounts.roles import Actor
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -222,7 +222,12 @@ async def customer_of(ctx: Context, actor: Actor, for_user_id: int | None) -> Us
     else:
         customer = await directory.get_user(ctx, actor.user_id)
     individual = customer.organisation_id is None and customer.role == Role.SUBSCRIBER
-    if not (individual or customer.role == Role.ORG_ADMIN):
+    in_good_standing = customer.status in (
+        AccountStatus.ACTIVE,
+        AccountStatus.WARNED,
+        AccountStatus.LIMITED,
+    )
+    if not (individual or customer.role == Role.ORG_ADMIN) or not in_good_standing:
         raise YuntongError("number_customer_only")
     return customer
 
