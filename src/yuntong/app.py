@@ -41,6 +41,7 @@ from yuntong.meetings import control as meetings_control
 from yuntong.meetings import janus_events, recordings
 from yuntong.meetings import ws as meetings_ws
 from yuntong.meetings.live import rooms as meeting_rooms
+from yuntong.numbers import api as numbers_api
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
 from yuntong.presence import service as presence
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.router,
         pages.router,
         pages_meetings.router,
+        numbers_api.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

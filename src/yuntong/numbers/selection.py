@@ -22,7 +22,7 @@ from yuntong.core.errors import YuntongError
 from yuntong.numbers.directory import publish_changed
 from yuntong.numbers.inventory import check_number
 from yuntong.numbers.machine import NumberAction, move_txn
-from yuntong.numbers.models import NumberState, PhoneNumber
+from yuntong.numbers.models import NumberEvent, NumberState, PhoneNumber
 from yuntong.numbers.patterns import PATTERNS
 from yuntong.numbers.tiers import TierView, tier_by_pattern
 
@@ -317,3 +317,12 @@ async def do_cancel_hold(ctx: Context, actor: Actor, number: str) -> NumberView:
             raise YuntongError("number_taken")
     await publish_changed(ctx)
     return (await views_of(ctx, [await number_row(ctx, row.e164)]))[0]
+
+
+async def events_of(ctx: Context, actor: Actor, number: str) -> list[NumberEvent]:
+    """Staff: a number's trail, oldest first."""
+    roles.check_staff(actor)
+    row = await number_row(ctx, number)
+    async with ctx.db.session() as s:
+        query = select(NumberEvent).where(NumberEvent.number_id == row.id)
+        return list((await s.execute(query.order_by(NumberEvent.id))).scalars())
