@@ -51,7 +51,7 @@ from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.terminals import api as terminals_api
-from yuntong.web import pages, pages_meetings
+from yuntong.web import pages, pages_meetings, pages_numbers
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages.router,
         pages_meetings.router,
         numbers_api.router,
+        pages_numbers.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
