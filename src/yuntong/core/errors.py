@@ -266,6 +266,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "只能分配给本组织的成员",
         "A number can only go to a member of your organisation",
     ),
+    "number_rent_with_number": (
+        409,
+        "号码月租随号码释放而停止：请在号码页面释放号码",
+        "A number's rent ends when the number is released: release it on the numbers page",
+    ),
     "number_customer_only": (
         403,
         "只有个人用户或组织管理员可以选号",

@@ -1,7 +1,9 @@
 """Price tiers of numbers (靓号): the operator puts pattern classes into tiers, and each tier is
 a catalog product whose monthly fee is the rent of a number in it (docs/numbers.md).
 
-A pattern class belongs to at most one tier; plain numbers (class ``""``) are rented in the
+A tier's product is inactive in the catalog: it is rented only with a number (never ordered on
+its own, not on the general price list; /numbers shows the tiers). A pattern class belongs to at
+most one tier; plain numbers (class ``""``) are rented in the
 tier that lists ``""`` (usually "standard"). A number whose class is in no tier cannot be
 assigned (``number_tier_unpriced``). The rent follows the catalog's price versions: a change
 of a tier's rent is a new price version, with the notice the catalog requires.
@@ -19,12 +21,13 @@ from yuntong.accounts.roles import Actor
 from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.catalog import Catalog, load_catalog, local_day
 from yuntong.billing.models import Product, ProductKind
+from yuntong.billing.orders.orders import NUMBER_RENT_PREFIX
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.numbers.models import NumberTier
 from yuntong.numbers.patterns import PATTERNS, PLAIN
 
-PRODUCT_PREFIX = "number."
+PRODUCT_PREFIX = NUMBER_RENT_PREFIX
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ async def do_set_tier(
         )
         await _price(ctx, actor, product, monthly_rent_fen, today)
         async with ctx.db.session() as s:
+            # rented only with a number: not orderable on its own, not on the general price list
+            offered = await s.get(Product, product.id)
+            assert offered is not None
+            offered.active = False
             tier = NumberTier(
                 code=code,
                 name_zh=name_zh,
@@ -123,6 +130,7 @@ async def do_set_tier(
                 created_at=ctx.clock.now(),
             )
             s.add(tier)
+        await catalog.publish_changed(ctx)
     else:
         async with ctx.db.session() as s:
             row = await s.get(NumberTier, tier.id)

@@ -268,3 +268,19 @@ async def test_a_number_in_no_priced_tier_is_not_assigned(
     await do_import_block(ctx, staff, [abcde], BlockSource("中国移动", "批文 5"))
     await selection.do_reserve(ctx, customer, abcde)
     assert await _code(assignment.do_assign(ctx, customer, abcde)) == "number_tier_unpriced"
+
+
+async def test_a_numbers_rent_is_neither_ordered_nor_cancelled_without_the_number(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    from yuntong.billing.orders.orders import do_cancel_product, do_place_order
+
+    assert await _code(do_place_order(ctx, customer, None, ["number.standard"])) == (
+        "product_not_found"
+    )
+    plain = fresh_range()[0][:-1] + "1"
+    await import_range(ctx, staff, plain, plain)
+    await assignment.do_assign(ctx, staff, plain, for_user_id=customer.user_id)
+    assert await _code(do_cancel_product(ctx, customer, None, "number.standard")) == (
+        "number_rent_with_number"
+    )

@@ -43,6 +43,9 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import translate
 from yuntong.core.money import format_yuan
 
+# a phone number's rent (yuntong.numbers.tiers): it starts and ends with the number, never alone
+NUMBER_RENT_PREFIX = "number."
+
 
 def _document(
     kind: str,
@@ -268,6 +271,8 @@ async def do_cancel_product(
     account = await account_for_actor(ctx, actor, account_id)
     catalog = await load_catalog(ctx)
     product = catalog.by_code(product_code)
+    if product.code.startswith(NUMBER_RENT_PREFIX):
+        raise YuntongError("number_rent_with_number")
     now = ctx.clock.now()
     cycle = cycle_of(now, account.close_day, business_tz(ctx))
     async with ctx.db.session() as s:
