@@ -265,7 +265,8 @@ async def do_reserve(
     now = ctx.clock.now()
     if held_by(row, customer.id, now):
         return (await views_of(ctx, [row]))[0]
-    if row.state == S.RESERVED:
+    if row.state == S.RESERVED or (row.state != S.AVAILABLE and not roles.is_staff(actor)):
+        # customers learn only that it is not to be had, not whether it is in service
         raise YuntongError("number_taken")
     async with ctx.db.session() as s:
         held = (

@@ -207,7 +207,10 @@ async def test_a_released_number_never_rings_its_former_holder(
         ).scalar_one()
     assert sub.ends_at is not None  # the rent ends with the cycle
     assert await selection.search(ctx, NumberQuery(prefix=start)) == []
-    assert await _code(selection.do_reserve(ctx, other, start)) == "number_transition_refused"
+    assert await _code(selection.do_reserve(ctx, other, start)) == "number_taken"
+    assert await _code(selection.do_reserve(ctx, staff, start, other.user_id)) == (
+        "number_transition_refused"
+    )
     _advance(ctx, days=ctx.settings.numbers_quarantine_days, seconds=1)
     await selection.do_reserve(ctx, other, start)
     await assignment.do_assign(ctx, other, start)
@@ -227,7 +230,7 @@ async def test_staff_block_and_unblock_and_assign_on_a_customers_behalf(
     assert await _code(blocking.do_block(ctx, customer, start, "x")) == "forbidden"
     blocked = await blocking.do_block(ctx, staff, start, "complaint 42")
     assert blocked.state == NumberState.BLOCKED
-    assert await _code(selection.do_reserve(ctx, customer, start)) == "number_transition_refused"
+    assert await _code(selection.do_reserve(ctx, customer, start)) == "number_taken"
     await blocking.do_unblock(ctx, staff, start, "resolved")
     assert await _code(assignment.do_assign(ctx, customer, end)) == "number_hold_lapsed"
     done = await assignment.do_assign(ctx, staff, end, for_user_id=customer.user_id)
