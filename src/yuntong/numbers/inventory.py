@@ -9,6 +9,7 @@ each; the geocoder (about 200 MB of tables) is imported only when a block is imp
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,8 +140,21 @@ def split_en(description: str) -> tuple[str | None, str | None]:
     return (province, city) if city else (province, province)
 
 
+@functools.lru_cache(maxsize=100_000)
+def _attribution_of_prefix(e164: str) -> Attribution:
+    return _geocoded(e164)
+
+
 def attribution_of(e164: str) -> Attribution:
-    """The geocoder's attribution of a number (imported here: it is large)."""
+    """The geocoder's attribution of a number (imported here: it is large). A mobile number's
+    attribution is a property of its first seven digits (the segment and its H code): asked
+    once per segment."""
+    if e164.startswith("+861") and len(e164) == 14:
+        return _attribution_of_prefix(e164[:10] + "0000")
+    return _geocoded(e164)
+
+
+def _geocoded(e164: str) -> Attribution:
     from phonenumbers import geocoder  # 200 MB: only when importing
 
     parsed = phonenumbers.parse(e164)
@@ -153,11 +167,16 @@ def attribution_of(e164: str) -> Attribution:
 
 def original_carrier(e164: str, fallback: str) -> str:
     """The carrier that allocated the number's segment (zh), else the block's."""
+    if not e164.startswith("+861") or len(e164) != 14:  # known for mobile segments only
+        return fallback
+    return _segment_carrier(e164[:10] + "0000") or fallback
+
+
+@functools.lru_cache(maxsize=100_000)
+def _segment_carrier(e164: str) -> str:
     from phonenumbers import carrier  # its tables are large too
 
-    if not e164.startswith("+861"):  # carriers are known for mobile segments only
-        return fallback
-    return carrier.name_for_number(phonenumbers.parse(e164), "zh") or fallback
+    return str(carrier.name_for_number(phonenumbers.parse(e164), "zh"))
 
 
 def expand_range(start: str, end: str) -> list[str]:

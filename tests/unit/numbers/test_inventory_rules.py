@@ -134,3 +134,17 @@ def test_refusals_speak_both_languages() -> None:
         check_transition(NumberState.BLOCKED, NumberAction.RESERVE)
     assert "blocked" in caught.value.message("en")
     assert "号码当前状态" in caught.value.message("zh-CN")
+
+
+def test_prefix_searches_are_index_ranges_even_at_nines() -> None:
+    from yuntong.numbers.selection import NumberQuery, search_query
+
+    def where(prefix: str) -> str:
+        statement = search_query(NumberQuery(prefix=prefix))
+        return str(statement.compile(compile_kwargs={"literal_binds": True}))
+
+    assert "phone_numbers.national >= '139120'" in where("139120")
+    assert "phone_numbers.national < '139121'" in where("139120")
+    assert "phone_numbers.national < '140'" in where("139")
+    assert "phone_numbers.national <" not in where("999")  # nothing above: no upper bound
+    assert "7551234" in where("0755-1234")  # a fixed line's area code with its 0
