@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from yuntong.accounts import roles
+from yuntong.accounts import audit, roles
 from yuntong.accounts.roles import Actor
 from yuntong.billing.catalog import catalog
 from yuntong.billing.catalog.catalog import Catalog, load_catalog, local_day
@@ -142,6 +142,15 @@ async def do_set_tier(
             notice = 0 if current is None else ctx.settings.billing_price_notice_days
             product = products.products[tier.product_id]
             await _price(ctx, actor, product, monthly_rent_fen, today + timedelta(days=notice))
+    await audit.record(
+        ctx,
+        actor.user_id,
+        "numbers.tier",
+        None,
+        code=code,
+        patterns=patterns,
+        monthly_rent_fen=monthly_rent_fen,
+    )
     views = {t.code: t for t in await list_tiers(ctx)}
     return views[code]
 

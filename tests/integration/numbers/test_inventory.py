@@ -287,3 +287,17 @@ async def test_a_numbers_rent_is_neither_ordered_nor_cancelled_without_the_numbe
     assert await _code(do_cancel_product(ctx, customer, None, "number.standard")) == (
         "number_rent_with_number"
     )
+
+
+async def test_a_large_block_goes_in_batches(ctx: Context, staff: Principal) -> None:
+    from yuntong.numbers.inventory import expand_range
+
+    head = fresh_range()[0][:7]
+    seen: list[tuple[int, int]] = []
+    numbers = expand_range(f"{head}0000", f"{head}2499")
+    source = BlockSource("中国移动", "批文 2500")
+    result = await do_import_block(
+        ctx, staff, numbers, source, progress=lambda done, total: seen.append((done, total))
+    )
+    assert result.imported == 2500
+    assert seen == [(2000, 2500), (2500, 2500)]
