@@ -30,9 +30,9 @@ from yuntong.billing.catalog.catalog import business_tz, load_catalog, local_day
 from yuntong.billing.catalog.cycles import cycle_of
 from yuntong.billing.ledger import accounts as billing_accounts
 from yuntong.billing.ledger.credit import check_account_usable
-from yuntong.billing.ledger.rents import rent_entry
+from yuntong.billing.ledger.rents import live_subscriptions, monthly_rent_fen, rent_entry
 from yuntong.billing.models import BillingAccount, Order, Subscription
-from yuntong.billing.orders.orders import service_terms
+from yuntong.billing.orders.orders import check_rent_within_credit_limit, service_terms
 from yuntong.billing.statements.statements import do_issue_first_statement
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -95,6 +95,10 @@ async def do_assign(
         first = (
             await s.execute(select(Order.id).where(Order.account_id == account.id).limit(1))
         ).first() is None
+        live = await live_subscriptions(s, account.id, now)
+        held = [products.products[x.product_id] for x in live]
+        rent_fen = monthly_rent_fen(products, [*held, product], local_day(ctx, now))
+        limit_rule = await check_rent_within_credit_limit(ctx, actor, s, account.id, rent_fen)
         order = Order(
             account_id=account.id,
             kind="subscribe",
@@ -130,6 +134,8 @@ async def do_assign(
             "charges_fen": [charge["amount_fen"]] if charge else [],
             "terms": {"account_kind": account.kind, **service_terms(ctx.settings)},
         }
+        if limit_rule is not None:
+            order.document["credit_limit_rule"] = limit_rule
         individual = org is None
         won = await move_txn(
             s,
