@@ -17,7 +17,8 @@ its former holder.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +66,20 @@ async def _tier_of(ctx: Context, row: PhoneNumber) -> TierView:
     return tier
 
 
+def check_assignable(actor: Actor, row: PhoneNumber, customer_id: int, now: datetime) -> None:
+    """Whether ``row`` may become ``customer_id``'s now: held by them (hold not lapsed), or
+    available and assigned by staff. Customers learn only that another's number is taken."""
+    staff = roles.is_staff(actor)
+    if row.state == S.RESERVED and row.reserved_by != customer_id:
+        raise YuntongError("number_taken")
+    if row.state == S.RESERVED and not held_by(row, customer_id, now):
+        raise YuntongError("number_hold_lapsed")
+    if row.state == S.AVAILABLE and not staff:
+        raise YuntongError("number_hold_lapsed")
+    if row.state not in (S.RESERVED, S.AVAILABLE) and not staff:
+        raise YuntongError("number_taken")
+
+
 async def do_assign(
     ctx: Context, actor: Actor, number: str, for_user_id: int | None = None
 ) -> NumberView:
@@ -78,65 +93,13 @@ async def do_assign(
     now = ctx.clock.now()
     if row.state == S.ASSIGNED and _same_holder(row, customer.id, org):
         return (await views_of(ctx, [row]))[0]
-    if row.state == S.RESERVED and row.reserved_by != customer.id:
-        raise YuntongError("number_taken")
-    if row.state == S.AVAILABLE and not roles.is_staff(actor):
-        raise YuntongError("number_hold_lapsed")
-    if row.state == S.RESERVED and not held_by(row, customer.id, now):
-        raise YuntongError("number_hold_lapsed")
+    check_assignable(actor, row, customer.id, now)
     tier = await _tier_of(ctx, row)
     account = await billing_accounts.account_for_user(ctx, customer.id)
     await check_account_usable(ctx, account.id)
-    products = await load_catalog(ctx)
-    product = products.by_code(tier.product_code)
-    tz = business_tz(ctx)
-    cycle = cycle_of(now, account.close_day, tz)
+    individual = customer.id if org is None else None
     async with ctx.db.session() as s:
-        first = (
-            await s.execute(select(Order.id).where(Order.account_id == account.id).limit(1))
-        ).first() is None
-        live = await live_subscriptions(s, account.id, now)
-        held = [products.products[x.product_id] for x in live]
-        rent_fen = monthly_rent_fen(products, [*held, product], local_day(ctx, now))
-        limit_rule = await check_rent_within_credit_limit(ctx, actor, s, account.id, rent_fen)
-        order = Order(
-            account_id=account.id,
-            kind="subscribe",
-            placed_by=actor.user_id,
-            placed_at=now,
-            document={},
-        )
-        s.add(order)
-        await s.flush()
-        sub = Subscription(
-            account_id=account.id, product_id=product.id, order_id=order.id, starts_at=now
-        )
-        s.add(sub)
-        await s.flush()
-        charge = rent_entry(sub, product, products, cycle, now, tz)
-        await billing_store.insert_entries(s, [charge] if charge else [])
-        order.document = {
-            "kind": "number",
-            "account_id": account.id,
-            "placed_at": now.isoformat(),
-            "number": row.e164,
-            "tier": tier.code,
-            "products": [
-                {
-                    "code": product.code,
-                    "kind": product.kind,
-                    "name_zh": product.name_zh,
-                    "name_en": product.name_en,
-                    "price": price_summary(products.price_on(product.id, local_day(ctx, now))),
-                }
-            ],
-            "ending": [],
-            "charges_fen": [charge["amount_fen"]] if charge else [],
-            "terms": {"account_kind": account.kind, **service_terms(ctx.settings)},
-        }
-        if limit_rule is not None:
-            order.document["credit_limit_rule"] = limit_rule
-        individual = org is None
+        rent = await _rent_order_txn(ctx, s, actor, account, tier, row.e164)
         won = await move_txn(
             s,
             row,
@@ -144,21 +107,21 @@ async def do_assign(
             actor.user_id,
             now,
             values={
-                "holder_user_id": customer.id if individual else None,
+                "holder_user_id": individual,
                 "holder_organisation_id": org,
-                "user_id": customer.id if individual else None,
+                "user_id": individual,
                 "account_id": account.id,
-                "subscription_id": sub.id,
+                "subscription_id": rent.subscription.id,
                 "assigned_at": now,
                 "tier": tier.code,
                 "reserved_by": None,
                 "reserved_until": None,
             },
             detail={
-                "holder_user_id": customer.id if individual else None,
+                "holder_user_id": individual,
                 "holder_organisation_id": org,
-                "order_id": order.id,
-                "subscription_id": sub.id,
+                "order_id": rent.order.id,
+                "subscription_id": rent.subscription.id,
                 "monthly_rent_fen": tier.monthly_rent_fen,
             },
             also=or_(PhoneNumber.reserved_by.is_(None), PhoneNumber.reserved_by == customer.id),
@@ -167,9 +130,71 @@ async def do_assign(
             raise YuntongError("number_taken")  # rolls the order back with it
     await billing_accounts.publish_changed(ctx, account.id)
     await publish_changed(ctx)
-    if first:
-        await do_issue_first_statement(ctx, account.id, order)
+    if rent.first:
+        await do_issue_first_statement(ctx, account.id, rent.order)
     return (await views_of(ctx, [await number_row(ctx, row.e164)]))[0]
+
+
+@dataclass(frozen=True)
+class RentOrder:
+    order: Order
+    subscription: Subscription
+    first: bool  # the account's first order: its first statement is issued after commit
+
+
+async def _rent_order_txn(
+    ctx: Context,
+    s: AsyncSession,
+    actor: Actor,
+    account: BillingAccount,
+    tier: TierView,
+    e164: str,
+) -> RentOrder:
+    """The number's rent order, in the assignment's transaction: a subscription to the tier's
+    product, the rest of the cycle charged now, the credit-limit rule applied."""
+    now = ctx.clock.now()
+    today = local_day(ctx, now)
+    products = await load_catalog(ctx)
+    product = products.by_code(tier.product_code)
+    tz = business_tz(ctx)
+    earlier = await s.execute(select(Order.id).where(Order.account_id == account.id).limit(1))
+    first = earlier.first() is None
+    held = [products.products[x.product_id] for x in await live_subscriptions(s, account.id, now)]
+    rent_fen = monthly_rent_fen(products, [*held, product], today)
+    limit_rule = await check_rent_within_credit_limit(ctx, actor, s, account.id, rent_fen)
+    order = Order(
+        account_id=account.id, kind="subscribe", placed_by=actor.user_id, placed_at=now, document={}
+    )
+    s.add(order)
+    await s.flush()
+    sub = Subscription(
+        account_id=account.id, product_id=product.id, order_id=order.id, starts_at=now
+    )
+    s.add(sub)
+    await s.flush()
+    charge = rent_entry(sub, product, products, cycle_of(now, account.close_day, tz), now, tz)
+    await billing_store.insert_entries(s, [charge] if charge else [])
+    order.document = {
+        "kind": "number",
+        "account_id": account.id,
+        "placed_at": now.isoformat(),
+        "number": e164,
+        "tier": tier.code,
+        "products": [
+            {
+                "code": product.code,
+                "kind": product.kind,
+                "name_zh": product.name_zh,
+                "name_en": product.name_en,
+                "price": price_summary(products.price_on(product.id, today)),
+            }
+        ],
+        "ending": [],
+        "charges_fen": [charge["amount_fen"]] if charge else [],
+        "terms": {"account_kind": account.kind, **service_terms(ctx.settings)},
+        **({"credit_limit_rule": limit_rule} if limit_rule is not None else {}),
+    }
+    return RentOrder(order, sub, first)
 
 
 def check_holder(actor: Actor, row: PhoneNumber) -> None:
