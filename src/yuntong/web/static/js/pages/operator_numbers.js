@@ -29,23 +29,25 @@ async function loadInventory() {
   $('#inventory-rows').replaceChildren(...found.map((n) => {
     const tr = document.createElement('tr');
     tr.dataset.number = n.national;
-    cell(tr, n.national);
+    cell(tr, n.pattern ? `${n.national} · ${n.pattern}` : n.national);
     cell(tr, n.place || t('ui.numbers.unknown_place'));
     cell(tr, n.carrier);
-    cell(tr, n.pattern || t('ui.numbers.pattern.plain'));
     cell(tr, t(`ui.numbers.state.${n.state}`));
-    const reason = document.createElement('input');
-    reason.maxLength = 500;
-    reason.placeholder = t('ui.opnumbers.reason');
-    reason.setAttribute('aria-label', t('ui.opnumbers.reason'));
     const action = n.state === 'blocked' ? 'unblock' : 'block';
     const allowed = n.state === 'blocked' || ['available', 'reserved', 'quarantined'].includes(n.state);
-    cell(tr, allowed ? reason : '', 'reason-cell');
+    if (!allowed) {
+      cell(tr, '');
+      return tr;
+    }
+    const reason = document.createElement('input');
+    reason.maxLength = 500;
+    reason.size = 10;
+    reason.placeholder = t('ui.opnumbers.reason');
+    reason.setAttribute('aria-label', t('ui.opnumbers.reason'));
     const b = document.createElement('button');
     b.type = 'button';
     b.className = `btn btn-sm btn-ghost act-${action}`;
     b.textContent = t(`ui.opnumbers.${action}`);
-    b.hidden = !allowed;
     b.addEventListener('click', async () => {
       if (!reason.value.trim()) {
         toast(t('ui.opnumbers.reason_required'), { error: true });
@@ -60,7 +62,10 @@ async function loadInventory() {
       }
       await loadInventory();
     });
-    cell(tr, b, 'num');
+    const row = document.createElement('div');
+    row.className = 'row inline-form';
+    row.append(reason, b);
+    cell(tr, row, 'num');
     return tr;
   }));
   $('#inventory-empty').hidden = found.length > 0;
