@@ -41,6 +41,7 @@ from yuntong.meetings import control as meetings_control
 from yuntong.meetings import janus_events, recordings
 from yuntong.meetings import ws as meetings_ws
 from yuntong.meetings.live import rooms as meeting_rooms
+from yuntong.numbers import api as numbers_api
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
 from yuntong.presence import service as presence
@@ -50,7 +51,7 @@ from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.terminals import api as terminals_api
-from yuntong.web import pages, pages_meetings
+from yuntong.web import pages, pages_meetings, pages_numbers
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -151,6 +152,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.router,
         pages.router,
         pages_meetings.router,
+        numbers_api.router,
+        pages_numbers.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -31,6 +31,7 @@ from yuntong.app import create_app
 from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
+from yuntong.cli_numbers import numbers_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context, close_context
@@ -58,6 +59,7 @@ billing_app = typer.Typer(help="Billing: rating, cycle close, daily jobs.", no_a
 app.add_typer(keys_app, name="keys")
 app.add_typer(billing_app, name="billing")
 app.add_typer(holidays_app, name="holidays")
+app.add_typer(numbers_app, name="numbers")
 
 console = Console()
 errors = Console(stderr=True)

@@ -230,6 +230,16 @@ class Settings(BaseSettings):
     # RFC 6062 TCP relays (TCP connections opened from the server to a peer); off unless set
     turn_tcp_relay: bool = False
 
+    # phone numbers (docs/numbers.md): a customer's hold on a number lapses after
+    # numbers_hold_minutes, at most numbers_max_holds at once; a released number rests in
+    # quarantine numbers_quarantine_days before it is offered again (it never rings its former
+    # holder); the kinds imported, and which prefixes are service numbers (400, 95xxx)
+    numbers_hold_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    numbers_max_holds: int = Field(5, ge=1, le=100)
+    numbers_quarantine_days: int = Field(90, ge=0, le=3650)
+    numbers_kinds: list[str] = Field(default_factory=lambda: ["mobile", "fixed_line", "service"])
+    numbers_service_prefixes: list[str] = Field(default_factory=lambda: ["400", "95"])
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -28,7 +28,7 @@ from yuntong.meetings.models import (
     MeetingRecording,
 )
 from yuntong.notifications.models import Notice
-from yuntong.numbers.models import NumberBlock, NumberEvent, PhoneNumber
+from yuntong.numbers.models import NumberBlock, NumberEvent, NumberTier, PhoneNumber
 from yuntong.sla.models import Incident
 from yuntong.terminals.models import Device, DeviceClaim
 
@@ -58,6 +58,7 @@ __all__ = [
     "Notice",
     "NumberBlock",
     "NumberEvent",
+    "NumberTier",
     "Order",
     "Organisation",
     "Payment",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from tests.e2e.test_meeting_pages import e2e_server  # noqa: F401  (a server wit
 from tests.support.meetings import api, create_meeting, participant
 from tests.support.server import ServerProcess, wait_for
 from yuntong.client.call import run_call
-from yuntong.web import pages, pages_meetings
+from yuntong.web import pages, pages_meetings, pages_numbers
 
 pytestmark = pytest.mark.e2e
 
@@ -115,13 +116,15 @@ VISITS = (
         lambda w: f"/billing/statements/{w.statement_id}",
         ("#line-rows tr",),
     ),
+    Visit("/numbers", "customer", at("/numbers"), ("#result-rows tr", "#mine-rows tr")),
+    Visit("/operator/numbers", "staff", at("/operator/numbers"), ("#inventory-rows tr",)),
 )
 
 
 def test_every_page_is_checked() -> None:
     routes = {
         route.path
-        for router in (pages.router, pages_meetings.router)
+        for router in (pages.router, pages_meetings.router, pages_numbers.router)
         for route in router.routes
         if "GET" in getattr(route, "methods", ())
     }
@@ -189,6 +192,20 @@ async def pending_applicant(server: ServerProcess) -> None:
     created(await api(server, None, "POST", "/api/v1/accounts/register/individual", json=form))
 
 
+async def numbers_of(server: ServerProcess, staff_token: str, token: str) -> None:
+    """A priced tier, a block of numbers to choose from, and one of them the customer's."""
+    tier = {"name_zh": "普通号", "name_en": "Standard", "patterns": ["", "AAA"]}
+    path = f"/api/v1/admin/numbers/tiers/{unique('std')}"
+    created(await api(server, staff_token, "PUT", path, json={**tier, "monthly_rent_fen": 800}))
+    head = f"138{random.randrange(1000, 9999)}"
+    block = {"carrier": "中国移动", "source_ref": "工信部码号〔2026〕12号"}
+    block |= {"start": f"{head}0100", "end": f"{head}0109"}
+    created(await api(server, staff_token, "POST", "/api/v1/admin/numbers/blocks", json=block))
+    mine = f"/api/v1/numbers/%2B86{head}0103"  # a plain number (…0101 is ABAB)
+    created(await api(server, token, "POST", f"{mine}/reserve"))
+    created(await api(server, token, "POST", f"{mine}/assign"))
+
+
 @pytest.fixture(scope="module")
 async def world(e2e_server: ServerProcess) -> AsyncIterator[World]:  # noqa: F811
     server = e2e_server
@@ -239,6 +256,7 @@ async def world(e2e_server: ServerProcess) -> AsyncIterator[World]:  # noqa: F81
     created(await api(server, staff_token, "POST", "/api/v1/billing/payments", json=payment))
 
     org_admin = await organisation_admin(server, staff_token, code)
+    await numbers_of(server, staff_token, token)
     await pending_applicant(server)
 
     start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

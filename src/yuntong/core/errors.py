@@ -229,6 +229,58 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "数据库暂时不可用，请稍后再试",
         "The database is unavailable; try again shortly",
     ),
+    # phone numbers (numbers/)
+    "number_not_found": (404, "找不到该号码", "No such number"),
+    "number_transition_refused": (
+        409,
+        "号码当前状态（{state}）不允许此操作（{action}）",
+        "The number's state ({state}) does not allow this ({action})",
+    ),
+    "number_taken": (
+        409,
+        "该号码已被他人选中，请换一个",
+        "Someone else took that number; pick another",
+    ),
+    "number_hold_limit": (
+        409,
+        "同时最多可预留 {max} 个号码，请先确认或释放",
+        "You can hold at most {max} numbers at once; confirm or let some go first",
+    ),
+    "number_hold_lapsed": (
+        409,
+        "号码预留已过期，请重新预留",
+        "Your hold on the number lapsed; reserve it again",
+    ),
+    "number_source_required": (
+        422,
+        "号码必须登记合法来源（运营商和码号批文编号）",
+        "Numbers need a legitimate source (carrier and allocation document reference)",
+    ),
+    "number_range_invalid": (
+        422,
+        "号段无效：起止号码须同长度，且最多 {max} 个",
+        "Invalid range: start and end must have the same length, at most {max} numbers",
+    ),
+    "number_tier_unpriced": (
+        409,
+        "该号码的价格档位（{tier}）尚未定价",
+        "The number's price tier ({tier}) has no price yet",
+    ),
+    "number_member_invalid": (
+        422,
+        "只能分配给本组织的成员",
+        "A number can only go to a member of your organisation",
+    ),
+    "number_rent_with_number": (
+        409,
+        "号码月租随号码释放而停止：请在号码页面释放号码",
+        "A number's rent ends when the number is released: release it on the numbers page",
+    ),
+    "number_customer_only": (
+        403,
+        "只有个人用户或组织管理员可以选号",
+        "Only individual subscribers and organisation administrators select numbers",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -112,3 +112,20 @@ class NumberEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(12))
     to_state: Mapped[str | None] = mapped_column(String(12))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class NumberTier(Base):
+    """A price tier of "beautiful numbers" (靓号): the pattern classes it takes, and the catalog
+    product whose monthly fee is the rent of each number in it (versioned as every price)."""
+
+    __tablename__ = "number_tiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(60))
+    # pattern classes (yuntong.numbers.patterns) in this tier; "" is the plain numbers' class
+    patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

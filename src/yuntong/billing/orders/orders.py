@@ -43,6 +43,9 @@ from yuntong.core.errors import YuntongError
 from yuntong.core.i18n import translate
 from yuntong.core.money import format_yuan
 
+# a phone number's rent (yuntong.numbers.tiers): it starts and ends with the number, never alone
+NUMBER_RENT_PREFIX = "number."
+
 
 def _document(
     kind: str,
@@ -268,6 +271,8 @@ async def do_cancel_product(
     account = await account_for_actor(ctx, actor, account_id)
     catalog = await load_catalog(ctx)
     product = catalog.by_code(product_code)
+    if product.code.startswith(NUMBER_RENT_PREFIX):
+        raise YuntongError("number_rent_with_number")
     now = ctx.clock.now()
     cycle = cycle_of(now, account.close_day, business_tz(ctx))
     async with ctx.db.session() as s:
@@ -312,3 +317,24 @@ async def list_subscriptions(
     async with ctx.db.session() as s:
         subs = (await store.subscriptions_for(s, [account.id])).get(account.id, [])
     return [(x, catalog.products[x.product_id]) for x in subs]
+
+
+async def check_rent_within_credit_limit(
+    ctx: Context, actor: Actor, s: AsyncSession, account_id: int, rent_fen: int
+) -> dict[str, Any] | None:
+    """For rent ordered outside :func:`do_place_order` (a phone number's, in the caller's
+    transaction): the same credit-limit rule for the account's whole monthly rent
+    ``rent_fen``; a raised limit is audited. Returns what the order document records."""
+    _account, rule = await _rent_within_credit_limit(ctx, s, account_id, rent_fen)
+    if rule is not None and "raised_to_fen" in rule:
+        await audit.add(
+            s,
+            ctx.clock.now(),
+            actor.user_id,
+            "billing.credit_limit",
+            None,
+            account_id=account_id,
+            fen=rule["raised_to_fen"],
+            reason="rent_over_credit_limit",
+        )
+    return rule

@@ -1,0 +1,299 @@
+"""REST routes for phone numbers: customers search, hold, confirm, release and give numbers to
+members; staff import blocks, list, block and set the price tiers (docs/numbers.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from yuntong.accounts.auth import Principal, require_role, require_user
+from yuntong.accounts.models import Role
+from yuntong.core.api_types import DbId, NonNegativeFen
+from yuntong.core.context import Context, get_context
+from yuntong.numbers import assignment, blocking, inventory, selection, tiers
+from yuntong.numbers.models import NumberKind, NumberState
+from yuntong.numbers.patterns import PATTERNS
+from yuntong.numbers.selection import NumberQuery, NumberView
+
+router = APIRouter(prefix="/api/v1", tags=["numbers"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+Staff = Annotated[Principal, Depends(require_role(Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT))]
+Digits = Annotated[str | None, Query(max_length=16, pattern=r"^\+?[0-9 \-]*$")]
+
+
+class NumberOut(BaseModel):
+    e164: str
+    national: str
+    kind: NumberKind
+    state: NumberState
+    place: str | None = Field(
+        description="attribution (归属地) in the caller's language; null: unknown"
+    )
+    province: str | None
+    city: str | None
+    province_en: str | None
+    city_en: str | None
+    carrier: str
+    pattern: str = Field(description='pattern class ("" for a plain number)')
+    tier: str | None = Field(description="price tier; null: in no priced tier")
+    monthly_rent_fen: int | None
+    reserved_until: datetime | None
+    quarantine_until: datetime | None
+    holder_user_id: int | None
+    holder_organisation_id: int | None
+    user_id: int | None = Field(description="the user the number rings")
+
+    @classmethod
+    def of(cls, view: NumberView, locale: str) -> NumberOut:
+        fields = {k: v for k, v in view.__dict__.items() if k in cls.model_fields}
+        return cls(**fields, place=view.place(locale))
+
+
+def _out(views: list[NumberView], who: Principal) -> list[NumberOut]:
+    return [NumberOut.of(v, who.locale) for v in views]
+
+
+class OnBehalfIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    for_user_id: DbId | None = Field(default=None, description="staff only: the customer")
+
+
+class MemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: DbId | None = Field(description="the member it rings; null: nobody")
+
+
+class TierOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    patterns: list[str]
+    product_code: str
+    monthly_rent_fen: int | None
+
+
+class TierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name_zh: str = Field(min_length=1, max_length=60)
+    name_en: str = Field(min_length=1, max_length=60)
+    patterns: list[str] = Field(min_length=1, max_length=len(PATTERNS) + 1)
+    monthly_rent_fen: NonNegativeFen
+
+
+class BlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: str = Field(min_length=1, max_length=60)
+    source_ref: str = Field(
+        min_length=1, max_length=120, description="allocation document (码号批文) or contract"
+    )
+    note: str = Field(default="", max_length=2000)
+    start: str | None = Field(default=None, max_length=20, description="first of a range")
+    end: str | None = Field(default=None, max_length=20, description="last of a range")
+    numbers: list[Annotated[str, Field(max_length=20)]] | None = Field(
+        default=None, max_length=inventory.MAX_BLOCK
+    )
+    province: str | None = Field(default=None, max_length=40, description="set for the block")
+    city: str | None = Field(default=None, max_length=40)
+    province_en: str | None = Field(default=None, max_length=60)
+    city_en: str | None = Field(default=None, max_length=60)
+
+    @model_validator(mode="after")
+    def _range_or_list(self) -> BlockIn:
+        ranged = self.start is not None and self.end is not None
+        if ranged == (self.numbers is not None) or (self.start is None) != (self.end is None):
+            raise ValueError("give either start and end, or numbers")
+        return self
+
+
+class InvalidOut(BaseModel):
+    number: str
+    reason: str = Field(description="invalid | kind_not_sold")
+
+
+class ImportOut(BaseModel):
+    block_id: int | None = Field(description="null: nothing new, no block kept")
+    imported: int
+    skipped: int = Field(description="already in the inventory")
+    invalid: list[InvalidOut]
+
+
+class EventOut(BaseModel):
+    at: datetime
+    actor_id: int | None
+    action: str
+    from_state: str | None
+    to_state: str | None
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+@router.get("/numbers/search", response_model=list[NumberOut])
+async def search_numbers(
+    ctx: Ctx,
+    user: User,
+    province: Annotated[str | None, Query(max_length=40)] = None,
+    city: Annotated[str | None, Query(max_length=40)] = None,
+    prefix: Digits = None,
+    contains: Digits = None,
+    ends_with: Digits = None,
+    pattern: Annotated[str | None, Query(max_length=10)] = None,
+    kind: NumberKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=selection.MAX_RESULTS)] = 50,
+    after: Digits = None,
+) -> list[NumberOut]:
+    """Available numbers: by attribution, prefix, digits contained, ending, pattern class."""
+    query = NumberQuery(
+        province=province,
+        city=city,
+        prefix=prefix,
+        contains=contains,
+        ends_with=ends_with,
+        pattern=pattern,
+        kind=kind,
+        limit=limit,
+        after=after,
+    )
+    return _out(await selection.search(ctx, query), user)
+
+
+@router.get("/numbers/tiers", response_model=list[TierOut])
+async def number_tiers(ctx: Ctx, user: User) -> list[TierOut]:
+    """The price tiers: which pattern classes each takes and its monthly rent."""
+    return [TierOut(**t.__dict__) for t in await tiers.list_tiers(ctx)]
+
+
+@router.get("/numbers/mine", response_model=list[NumberOut])
+async def my_numbers(ctx: Ctx, user: User) -> list[NumberOut]:
+    """Numbers the caller holds (its organisation's, for an administrator), rings or has on hold."""
+    return _out(await assignment.my_numbers(ctx, user), user)
+
+
+@router.post("/numbers/{number}/reserve", response_model=NumberOut)
+async def reserve_number(
+    ctx: Ctx, user: User, number: str, body: OnBehalfIn | None = None
+) -> NumberOut:
+    """Hold a number for ``numbers_hold_minutes``; asking again keeps the hold."""
+    held = await selection.do_reserve(ctx, user, number, body.for_user_id if body else None)
+    return NumberOut.of(held, user.locale)
+
+
+@router.delete("/numbers/{number}/reserve", response_model=NumberOut)
+async def cancel_hold(ctx: Ctx, user: User, number: str) -> NumberOut:
+    """Let a hold go."""
+    return NumberOut.of(await selection.do_cancel_hold(ctx, user, number), user.locale)
+
+
+@router.post("/numbers/{number}/assign", response_model=NumberOut)
+async def assign_number(
+    ctx: Ctx, user: User, number: str, body: OnBehalfIn | None = None
+) -> NumberOut:
+    """Confirm a hold: the number is the customer's, its monthly rent is ordered."""
+    done = await assignment.do_assign(ctx, user, number, body.for_user_id if body else None)
+    return NumberOut.of(done, user.locale)
+
+
+@router.post("/numbers/{number}/release", response_model=NumberOut)
+async def release_number(ctx: Ctx, user: User, number: str) -> NumberOut:
+    """Give a number back: quarantined, its rent ends with the cycle."""
+    return NumberOut.of(await assignment.do_release(ctx, user, number), user.locale)
+
+
+@router.put("/numbers/{number}/member", response_model=NumberOut)
+async def assign_member(ctx: Ctx, user: User, number: str, body: MemberIn) -> NumberOut:
+    """Organisation administrators: the member an organisation's number rings."""
+    done = await assignment.do_assign_member(ctx, user, number, body.user_id)
+    return NumberOut.of(done, user.locale)
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+@router.post("/admin/numbers/blocks", response_model=ImportOut, tags=["admin"])
+async def import_block(ctx: Ctx, staff: Staff, body: BlockIn) -> ImportOut:
+    """Import a block (a range or a list) with its legitimate source; existing numbers are
+    skipped and counted."""
+    if body.numbers is not None:
+        numbers = body.numbers
+    else:
+        assert body.start is not None and body.end is not None
+        numbers = inventory.expand_range(body.start, body.end)
+    given = None
+    if body.province:
+        given = inventory.Attribution(body.province, body.city, body.province_en, body.city_en)
+    source = inventory.BlockSource(body.carrier, body.source_ref, body.note, given)
+    result = await inventory.do_import_block(ctx, staff, numbers, source)
+    return ImportOut(
+        block_id=result.block_id,
+        imported=result.imported,
+        skipped=result.skipped,
+        invalid=[InvalidOut(number=n, reason=r) for n, r in result.invalid],
+    )
+
+
+@router.get("/admin/numbers", response_model=list[NumberOut], tags=["admin"])
+async def list_numbers(
+    ctx: Ctx,
+    staff: Staff,
+    state: Annotated[list[NumberState] | None, Query()] = None,
+    block_id: DbId | None = None,
+    province: Annotated[str | None, Query(max_length=40)] = None,
+    prefix: Digits = None,
+    ends_with: Digits = None,
+    pattern: Annotated[str | None, Query(max_length=10)] = None,
+    limit: Annotated[int, Query(ge=1, le=selection.MAX_RESULTS)] = 100,
+    after: Digits = None,
+) -> list[NumberOut]:
+    """Numbers in any state, with the search filters."""
+    query = NumberQuery(
+        states=[s.value for s in (state or list(NumberState))],
+        block_id=block_id,
+        province=province,
+        prefix=prefix,
+        ends_with=ends_with,
+        pattern=pattern,
+        limit=limit,
+        after=after,
+    )
+    return _out(await selection.list_numbers(ctx, staff, query), staff)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/admin/numbers/{number}/block", response_model=NumberOut, tags=["admin"])
+async def block_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+    return NumberOut.of(await blocking.do_block(ctx, staff, number, body.reason), staff.locale)
+
+
+@router.post("/admin/numbers/{number}/unblock", response_model=NumberOut, tags=["admin"])
+async def unblock_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+    return NumberOut.of(await blocking.do_unblock(ctx, staff, number, body.reason), staff.locale)
+
+
+@router.get("/admin/numbers/{number}/events", response_model=list[EventOut], tags=["admin"])
+async def number_events(ctx: Ctx, staff: Staff, number: str) -> list[EventOut]:
+    """The number's trail: every change, who made it, when."""
+    events = await selection.events_of(ctx, staff, number)
+    return [EventOut.model_validate(e, from_attributes=True) for e in events]
+
+
+@router.put("/admin/numbers/tiers/{code}", response_model=TierOut, tags=["admin"])
+async def set_tier(ctx: Ctx, staff: Staff, code: str, body: TierIn) -> TierOut:
+    """Create or change a price tier (a changed rent starts after the catalog's notice)."""
+    view = await tiers.do_set_tier(
+        ctx,
+        staff,
+        code,
+        name_zh=body.name_zh,
+        name_en=body.name_en,
+        patterns=body.patterns,
+        monthly_rent_fen=body.monthly_rent_fen,
+    )
+    return TierOut(**view.__dict__)
