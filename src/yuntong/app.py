@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.router,
         pages.router,
         pages_meetings.router,
+        sla_api.completion_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

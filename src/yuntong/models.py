@@ -29,7 +29,7 @@ from yuntong.meetings.models import (
 )
 from yuntong.notifications.models import Notice
 from yuntong.numbers.models import NumberBlock, NumberEvent, PhoneNumber
-from yuntong.sla.models import Incident
+from yuntong.sla.models import CompletionAlert, Incident
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "CacheChange",
     "CallQualityReport",
     "CallRecord",
+    "CompletionAlert",
     "Contact",
     "Device",
     "DeviceClaim",
