@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.integration.accounts.conftest import run_cli
 from tests.integration.billing.conftest import PASSWORD, beijing, move_to, person
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import AuditEvent
@@ -371,3 +372,30 @@ async def test_the_api_gives_the_operator_everything_and_a_customer_its_own(
     assert refused.json()["error"]["code"] == "billing_account_not_found"
     no_alerts = await app_client.get("/api/v1/completion/alerts", headers=customer)
     assert no_alerts.status_code == 403
+
+
+# -- the CLI -----------------------------------------------------------------------------------
+
+
+async def test_the_cli_prints_the_days_and_the_failure_reasons(
+    ctx: Context, staff: Principal, callee: Principal
+) -> None:
+    caller = await person(ctx)
+    await the_worked_day(ctx, caller, callee, date(2026, 6, 2))
+    account = await account_for_user(ctx, caller.user_id)
+    args = ["completion", "--from", "2026-06-01", "--to", "2026-06-02"]
+    result = await run_cli(ctx, *args, "--customer", str(account.id), "--as", staff.username)
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [c.strip() for c in line.split("│")[1:-1]] for line in result.output.splitlines()
+        )
+        if cells
+    }
+    assert rows["2026-06-02"][:6] == ["100", "90", "97", "3", "90.00", "97.00"]
+    assert rows["2026-06-02"][6] == "31 normal_unspecified 1, 41 temporary_failure 2"
+    assert rows["2026-06-01"][:6] == ["0", "0", "0", "0", "—", "—"]  # no attempts, no ratio
+    assert "days below it: 1" in result.output
+    bad = await run_cli(ctx, "completion", "--from", "2026-06-03", "--to", "2026-06-01")
+    assert bad.exit_code == 1 and "validation_failed" in bad.output
