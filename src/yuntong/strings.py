@@ -15,6 +15,7 @@ from yuntong.notifications import strings as notifications
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import billing as web_billing
+from yuntong.web.strings import completion as web_completion
 from yuntong.web.strings import meetings as web_meetings
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
@@ -32,6 +33,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_billing.STRINGS,
     operator_billing.STRINGS,
     web_meetings.STRINGS,
+    web_completion.STRINGS,
 )
 
 

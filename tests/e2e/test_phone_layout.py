@@ -115,6 +115,13 @@ VISITS = (
         lambda w: f"/billing/statements/{w.statement_id}",
         ("#line-rows tr",),
     ),
+    Visit("/completion", "customer", at("/completion"), ("#day-rows tr", "#completion-total dt")),
+    Visit(
+        "/operator/completion",
+        "staff",
+        at("/operator/completion"),
+        ("#day-rows tr", "#customer-rows tr", "#completion-chart circle"),
+    ),
 )
 
 

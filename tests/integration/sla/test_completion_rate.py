@@ -399,3 +399,31 @@ async def test_the_cli_prints_the_days_and_the_failure_reasons(
     assert "days below it: 1" in result.output
     bad = await run_cli(ctx, "completion", "--from", "2026-06-03", "--to", "2026-06-01")
     assert bad.exit_code == 1 and "validation_failed" in bad.output
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+
+async def signed_in_page(client: httpx.AsyncClient, who: Principal, path: str) -> httpx.Response:
+    login = {"username": who.username, "password": PASSWORD, "kind": "web"}
+    assert (await client.post("/api/v1/auth/login", json=login)).status_code == 200
+    return await client.get(path, follow_redirects=True)
+
+
+async def test_the_operator_dashboard_and_the_customer_page_in_both_languages(
+    ctx: Context, app_client: httpx.AsyncClient, staff: Principal
+) -> None:
+    app_client.cookies.set("yt_locale", "en")
+    page = await signed_in_page(app_client, staff, "/completion")  # staff go to the dashboard
+    assert page.status_code == 200 and page.url.path == "/operator/completion"
+    assert 'id="completion-chart"' in page.text and 'id="customer-rows"' in page.text
+    assert 'id="alert-rows"' in page.text and "Completion rate" in page.text
+    app_client.cookies.clear()
+    app_client.cookies.set("yt_locale", "zh-CN")
+    customer = await person(ctx)
+    page = await signed_in_page(app_client, customer, "/completion")
+    assert page.status_code == 200 and page.url.path == "/completion"
+    assert "接通率" in page.text and 'id="number-rows"' in page.text
+    assert 'id="customer-rows"' not in page.text and 'id="alert-rows"' not in page.text
+    refused = await app_client.get("/operator/completion", follow_redirects=False)
+    assert refused.status_code == 303
