@@ -485,7 +485,8 @@ def completion_rate(
     first: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
     last: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
     customer: Annotated[
-        int | None, typer.Option("--customer", help="One customer's billing account id.")
+        int | None,
+        typer.Option("--customer", min=1, max=2**31 - 1, help="One customer's billing account id."),
     ] = None,
     number: Annotated[str | None, typer.Option("--number", help="One calling number.")] = None,
     operator: AsOperator = None,

@@ -35,6 +35,7 @@ MAX_DAYS = 366  # the longest range one report covers
 DEFAULT_DAYS = 30
 RECHECKED_DAYS = 7  # the daily check looks this many finished days back (a missed run)
 MAX_ROWS = 500  # customers or numbers listed in one report, worst NER first
+EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)  # days a report may ask for
 
 
 class Kind(enum.StrEnum):
@@ -160,6 +161,9 @@ class Report:
 def check_range(ctx: Context, first: date | None, last: date | None) -> tuple[date, date]:
     """The days asked for: by default the last :data:`DEFAULT_DAYS` up to today (business
     time zone); at most :data:`MAX_DAYS`, first not after last."""
+    for name, day in (("from", first), ("to", last)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise YuntongError("validation_failed", fields={name: "invalid"})
     if last is None:
         last = local_day(ctx, ctx.clock.now())
     if first is None:

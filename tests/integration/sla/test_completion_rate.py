@@ -239,6 +239,10 @@ async def test_the_range_is_checked(ctx: Context, staff: Principal) -> None:
     assert reversed_range.value.code == "validation_failed"
     with pytest.raises(YuntongError):
         await completion.report_for(ctx, staff, None, None, date(2025, 1, 1), date(2026, 3, 1))
+    for first, last in ((None, date.min), (date.max, None), (date(1, 1, 1), date(1, 1, 2))):
+        with pytest.raises(YuntongError) as out_of_range:
+            await completion.report_for(ctx, staff, None, None, first, last)
+        assert out_of_range.value.code == "validation_failed"
 
 
 # -- who sees what -----------------------------------------------------------------------------

@@ -45,6 +45,10 @@ STRINGS = strings(
         ),
         "ui.completion.no_attempts": ("此期间没有呼叫尝试", "No call attempts in this period"),
         "ui.completion.days": ("按日", "By day"),
+        "ui.completion.days_hint": (
+            "最新的在前；没有呼叫尝试的日期不列出（没有接通率）",
+            "Newest first; days without attempts (and so without a ratio) are not listed",
+        ),
         "ui.completion.customers": ("按客户（NER 最低在前）", "By customer (worst NER first)"),
         "ui.completion.numbers": ("按号码（NER 最低在前）", "By number (worst NER first)"),
         "ui.completion.alerts": ("告警：低于合同值的日期", "Alerts: days below the contract"),

@@ -174,7 +174,8 @@ async function load() {
   form.to.value = report.last_day;
   renderTotal(report);
   drawChart(report);
-  fill('#day-rows', null, [...report.days].reverse().map((d) => tallyRow(d.day, d)));
+  // newest first, only days with attempts (the chart shows the gaps)
+  fill('#day-rows', '#days-empty', report.days.filter((d) => d.attempts > 0).reverse().map((d) => tallyRow(d.day, d)));
   fill('#number-rows', '#numbers-empty', report.numbers.map((n) => tallyRow(n.number, n)));
   if (staff) {
     fill('#customer-rows', '#customers-empty', report.customers.map((c) => tallyRow(`#${c.account_id}`, c)));
