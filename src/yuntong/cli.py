@@ -514,7 +514,7 @@ def completion_rate(
     below = [d for d, t in report.days if t.below(report.contracted_bp)]
     console.print(f"Contracted NER {contracted} %; days below it: {len(below)}")
     if report.customers:
-        rows = [(str(a), t) for a, t in report.customers]
+        rows = [(f"{a} {report.names.get(a, '')}", t) for a, t in report.customers]
         console.print(_completion_table("customers (worst NER first)", "account", rows))
     if report.numbers:
         console.print(_completion_table("numbers (worst NER first)", "number", report.numbers))

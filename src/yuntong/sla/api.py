@@ -102,6 +102,7 @@ class DayOut(TallyOut):
 
 class CustomerOut(TallyOut):
     account_id: int
+    name: str  # the holder: an organisation's legal name, or the user's names
 
 
 class NumberOut(TallyOut):
@@ -173,7 +174,10 @@ async def completion_rate(
         number=report.scope.number,
         total=TallyOut(**_tally(report.total, bp)),
         days=[DayOut(day=day, **_tally(t, bp)) for day, t in report.days],
-        customers=[CustomerOut(account_id=a, **_tally(t, bp)) for a, t in report.customers],
+        customers=[
+            CustomerOut(account_id=a, name=report.names.get(a, ""), **_tally(t, bp))
+            for a, t in report.customers
+        ],
         numbers=[NumberOut(number=n, **_tally(t, bp)) for n, t in report.numbers],
     )
 

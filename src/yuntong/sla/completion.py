@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal_column, null, se
 from sqlalchemy.orm import aliased
 
 from yuntong.accounts import audit, roles
-from yuntong.accounts.models import User
+from yuntong.accounts.models import Organisation, User
 from yuntong.accounts.roles import Actor
 from yuntong.billing.catalog.catalog import business_tz, local_day
 from yuntong.billing.ledger.accounts import account_for_actor, get_account
@@ -153,6 +153,7 @@ class Report:
     total: Tally
     customers: list[tuple[int, Tally]]  # every customer's scope only (operator staff)
     numbers: list[tuple[str, Tally]]
+    names: dict[int, str] = field(default_factory=dict)  # the customers' holders
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -312,7 +313,27 @@ async def completion_report(
         customers = _ranked(await _tallies(ctx, starts, scope, "customer"))
     numbers = _ranked(await _tallies(ctx, starts, scope, "number"))
     bp = ctx.settings.completion_ner_contracted_bp
-    return Report(first, last, bp, scope, days, total, customers, numbers)
+    names = await holder_names(ctx, {account for account, _ in customers})
+    return Report(first, last, bp, scope, days, total, customers, numbers, names)
+
+
+async def holder_names(ctx: Context, account_ids: set[int]) -> dict[int, str]:
+    """Who holds each account (an organisation's legal name, else the user's display name and
+    username), in one read."""
+    if not account_ids:
+        return {}
+    query = (
+        select(BillingAccount.id, Organisation.legal_name, User.display_name, User.username)
+        .outerjoin(Organisation, Organisation.id == BillingAccount.organisation_id)
+        .outerjoin(User, User.id == BillingAccount.user_id)
+        .where(BillingAccount.id.in_(account_ids))
+    )
+    async with ctx.db.session() as s:
+        rows = (await s.execute(query)).all()
+    names = {}
+    for account, org, display, username in rows:
+        names[account] = org if org is not None else f"{display} (@{username})"
+    return names
 
 
 async def report_for(

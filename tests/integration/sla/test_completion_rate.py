@@ -9,18 +9,20 @@ ASR 90/100 = 90.00 %, NER (90 + 4 + 3)/100 = 97.00 % < 98 %: an alert.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from tests.integration.accounts.conftest import run_cli
+from tests.conftest import unique
+from tests.integration.accounts.conftest import register_org, run_cli
 from tests.integration.billing.conftest import PASSWORD, beijing, move_to, person
-from yuntong.accounts.auth import Principal
-from yuntong.accounts.models import AuditEvent
+from yuntong.accounts import status
+from yuntong.accounts.auth import Principal, principal_for
+from yuntong.accounts.models import AuditEvent, User
 from yuntong.billing.collections.dunning import do_daily_run
 from yuntong.billing.ledger.accounts import account_for_user
 from yuntong.calls import causes
@@ -201,6 +203,7 @@ async def test_customers_and_numbers_each_have_their_own_figures(
 
     everyone = await completion.report_for(ctx, staff, None, None, day, day)
     by_customer = dict(everyone.customers)
+    assert everyone.names[theirs.id] == f"{second.display_name} (@{second.username})"
     assert by_customer[mine.id].ner == "89.47"
     assert (by_customer[theirs.id].attempts, by_customer[theirs.id].ner) == (4, "50.00")
 
@@ -271,6 +274,36 @@ async def test_a_customer_sees_its_own_figures_and_never_another_customers(
     with pytest.raises(YuntongError) as alerts:
         await completion.list_alerts(ctx, mine)
     assert alerts.value.code == "forbidden"
+
+
+async def test_an_organisation_is_one_customer_its_administrator_sees_and_a_member_does_not(
+    ctx: Context, staff: Principal, callee: Principal
+) -> None:
+    n = int(uuid.uuid4().int % 9_000) + 100
+    admin_user, org = await register_org(ctx, n, username=unique("orgadm"))
+    admin = principal_for(await status.do_approve(ctx, staff, admin_user.id), "", "cli")
+    member = await person(ctx)
+    async with ctx.db.session() as s:
+        await s.execute(
+            update(User).where(User.id == member.user_id).values(organisation_id=org.id)
+        )
+    member = replace(member, organisation_id=org.id)
+    at = beijing(2026, 3, 16, 10)
+    await calls(ctx, admin, callee, at, ANSWERED, 2)
+    await calls(ctx, member, callee, at, BUSY)
+    await calls(ctx, member, callee, at, MEDIA_FAILED)
+    move_to(ctx, beijing(2026, 3, 17, 9))
+    day = date(2026, 3, 16)
+    account = await account_for_user(ctx, admin.user_id)
+    assert account.organisation_id == org.id
+    own = await completion.report_for(ctx, admin, None, None, day, day)
+    assert (own.total.attempts, own.total.asr, own.total.ner) == (4, "50.00", "75.00")
+    everyone = await completion.report_for(ctx, staff, None, None, day, day)
+    assert dict(everyone.customers)[account.id].attempts == 4  # the members' calls are its
+    assert everyone.names[account.id] == org.legal_name
+    with pytest.raises(YuntongError) as refused:
+        await completion.report_for(ctx, member, None, None, day, day)
+    assert refused.value.code == "billing_account_not_found"
 
 
 # -- the alert ---------------------------------------------------------------------------------

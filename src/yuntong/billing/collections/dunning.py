@@ -563,8 +563,10 @@ async def do_daily_run(
     delivery = await deliver_pending(ctx)
     result.mailed, result.mail_failed = delivery.sent, delivery.failing
     check = ctx.services.get(DAILY_CHECK).value
-    if check is not None:
-        result.alerts = await check(ctx)
+    try:
+        result.alerts = 0 if check is None else await check(ctx)
+    except Exception:  # the billing day is done regardless; the check looks back a week
+        log.exception("billing_daily_check_failed")
     log.info("billing_daily_run", **{k: str(v) for k, v in result.__dict__.items()})
     return result
 

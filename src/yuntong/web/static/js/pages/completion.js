@@ -178,7 +178,7 @@ async function load() {
   fill('#day-rows', '#days-empty', report.days.filter((d) => d.attempts > 0).reverse().map((d) => tallyRow(d.day, d)));
   fill('#number-rows', '#numbers-empty', report.numbers.map((n) => tallyRow(n.number, n)));
   if (staff) {
-    fill('#customer-rows', '#customers-empty', report.customers.map((c) => tallyRow(`#${c.account_id}`, c)));
+    fill('#customer-rows', '#customers-empty', report.customers.map((c) => tallyRow(`#${c.account_id} ${c.name}`, c)));
   }
 }
 
