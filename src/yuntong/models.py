@@ -29,7 +29,7 @@ from yuntong.meetings.models import (
 )
 from yuntong.notifications.models import Notice
 from yuntong.numbers.models import NumberBlock, NumberEvent, PhoneNumber
-from yuntong.sla.models import CompletionAlert, Incident
+from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
     "CallQualityReport",
     "CallRecord",
     "CompletionAlert",
+    "CompletionCount",
+    "CompletionCountedDay",
     "Contact",
     "Device",
     "DeviceClaim",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, null, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal_column, null, select
 from sqlalchemy.orm import aliased
 
 from yuntong.accounts import audit, roles
@@ -27,7 +27,7 @@ from yuntong.core.context import Context
 from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
-from yuntong.sla.models import CompletionAlert
+from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay
 
 log = get_logger(__name__)
 
@@ -86,28 +86,41 @@ def percent(part: int, whole: int) -> str | None:
 
 @dataclass
 class Tally:
-    """Attempts of one day, customer or number, by kind; user outcomes and failures by cause."""
+    """Attempts of one day, customer or number, by whether answered and cause; their kinds."""
 
-    attempts: int = 0
-    answered: int = 0
-    user: dict[int, int] = field(default_factory=dict)
-    failures: dict[int, int] = field(default_factory=dict)
+    counts: dict[tuple[bool, int], int] = field(default_factory=dict)  # (answered, cause) → n
 
     def add(self, cause: int, answered: bool, count: int) -> None:
-        self.attempts += count
-        kind = classify(cause, answered)
-        if kind == Kind.ANSWERED:
-            self.answered += count
-        else:
-            into = self.user if kind == Kind.USER else self.failures
-            into[cause] = into.get(cause, 0) + count
+        self.counts[(answered, cause)] = self.counts.get((answered, cause), 0) + count
 
     def merge(self, other: Tally) -> None:
-        self.attempts += other.attempts
-        self.answered += other.answered
-        for mine, theirs in ((self.user, other.user), (self.failures, other.failures)):
-            for cause, count in theirs.items():
-                mine[cause] = mine.get(cause, 0) + count
+        for (answered, cause), count in other.counts.items():
+            self.add(cause, answered, count)
+
+    def _of(self, kind: Kind) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for (answered, cause), count in self.counts.items():
+            if classify(cause, answered) == kind:
+                found[cause] = found.get(cause, 0) + count
+        return found
+
+    @property
+    def attempts(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def answered(self) -> int:
+        return sum(self._of(Kind.ANSWERED).values())
+
+    @property
+    def user(self) -> dict[int, int]:
+        """User outcomes by cause."""
+        return self._of(Kind.USER)
+
+    @property
+    def failures(self) -> dict[int, int]:
+        """Network failures by cause."""
+        return self._of(Kind.NETWORK)
 
     @property
     def effective(self) -> int:
@@ -244,34 +257,39 @@ def _customer_key() -> tuple[ColumnElement[Any], Sequence[Any]]:
     return key, joins
 
 
-async def _tallies(
+async def _raw(
     ctx: Context, starts: list[datetime], scope: Scope, by: str | None
 ) -> dict[tuple[int, Any], Tally]:
-    """Tallies by (day index, key) over ``starts[0]``..``starts[-1]``; the key is None, the
-    customer's account id (``by="customer"``) or the calling number (``by="number"``).
+    """Tallies read from the call records by (day index, key) over ``starts[0]``..
+    ``starts[-1]``; the key is None, the customer's account id (``by="customer"``), the calling
+    number (``by="number"``) or both (``by="count"``: what :func:`do_count_day` keeps, 0 and ""
+    for none).
 
     The day is told by comparing with the days' first moments (any time zone, any offset), in
     a subquery so that PostgreSQL groups by the column, not by an expression with parameters.
     """
     day: ColumnElement[Any] = literal_column("0")
-    if by == "day" and len(starts) > 2:
+    if len(starts) > 2:
         day = case(
             *[(CallRecord.created_at < start, i) for i, start in enumerate(starts[1:-1])],
             else_=len(starts) - 2,
         )
-    key: ColumnElement[Any] = null()
+    account: ColumnElement[Any] = null()
+    number: ColumnElement[Any] = null()
     joins: Sequence[Any] = ()
     where = [*_in_scope(scope), CallRecord.created_at >= starts[0]]
     where.append(CallRecord.created_at < starts[-1])
-    if by == "customer":
-        key, joins = _customer_key()
-    elif by == "number":
-        key = CallRecord.calling_number.expression
+    if by in ("customer", "count"):
+        account, joins = _customer_key()
+    if by in ("number", "count"):
+        number = CallRecord.calling_number.expression
+    if by == "number":
         where.append(CallRecord.calling_number.is_not(None))
     answered = case((CallRecord.answered_at.is_(None), 0), else_=1)
     query = select(
         day.label("day"),
-        key.label("key"),
+        account.label("account"),
+        number.label("number"),
         answered.label("answered"),
         CallRecord.cause,
         CallRecord.outcome,
@@ -284,14 +302,102 @@ async def _tallies(
     found: dict[tuple[int, Any], Tally] = {}
     async with ctx.db.session() as s:
         rows = (await s.execute(grouped)).all()
-    for day_index, group, was_answered, cause, outcome, reason, count in map(tuple, rows):
+    for day_index, account_id, calling, was_answered, cause, outcome, reason, count in map(
+        tuple, rows
+    ):
         code = cause if cause is not None else causes.cause_for(outcome or "", reason)
-        found.setdefault((int(day_index), group), Tally()).add(code, bool(was_answered), count)
+        keys = {
+            "customer": account_id,
+            "number": calling,
+            "count": (account_id or 0, calling or ""),
+        }
+        tally = found.setdefault((int(day_index), keys.get(by or "")), Tally())
+        tally.add(code, bool(was_answered), count)
     return found
 
 
+async def _counted(
+    ctx: Context, first: date, last: date, scope: Scope, by: str | None
+) -> dict[tuple[int, Any], Tally]:
+    """The same tallies (day index from ``first``) read from the counts of counted days."""
+    key: ColumnElement[Any] = null()
+    where: list[ColumnElement[bool]] = [CompletionCount.day >= first, CompletionCount.day <= last]
+    if scope.account is not None:
+        where.append(CompletionCount.account_id == scope.account.id)
+    if scope.number is not None:
+        where.append(CompletionCount.number == scope.number)
+    if by == "customer":
+        key = CompletionCount.account_id.expression
+    elif by == "number":
+        key = CompletionCount.number.expression
+        where.append(CompletionCount.number != "")
+    query = (
+        select(
+            CompletionCount.day,
+            key.label("key"),
+            CompletionCount.answered,
+            CompletionCount.cause,
+            func.sum(CompletionCount.attempts),
+        )
+        .where(and_(*where))
+        .group_by(
+            CompletionCount.day,
+            *([] if by is None else [key]),  # PostgreSQL groups by no constant
+            CompletionCount.answered,
+            CompletionCount.cause,
+        )
+    )
+    found: dict[tuple[int, Any], Tally] = {}
+    async with ctx.db.session() as s:
+        rows = (await s.execute(query)).all()
+    for day, group, answered, cause, count in map(tuple, rows):
+        group = None if by == "customer" and group == 0 else group
+        tally = found.setdefault(((day - first).days, group), Tally())
+        tally.add(int(cause), bool(answered), int(count))
+    return found
+
+
+async def counted_days(ctx: Context, first: date, last: date) -> set[date]:
+    query = select(CompletionCountedDay.day).where(
+        CompletionCountedDay.day >= first, CompletionCountedDay.day <= last
+    )
+    async with ctx.db.session() as s:
+        return set((await s.execute(query)).scalars())
+
+
+async def _tallies(
+    ctx: Context, first: date, last: date, scope: Scope, by: str | None
+) -> dict[tuple[int, Any], Tally]:
+    """Tallies by (day index from ``first``, key): the counted days from their counts, each
+    run of days not counted yet (today; a day the daily run has not reached) from the call
+    records."""
+    counted = await counted_days(ctx, first, last)
+    found = await _counted(ctx, first, last, scope, by) if counted else {}
+    index, count = 0, (last - first).days + 1
+    while index < count:
+        if first + timedelta(days=index) in counted:
+            index += 1
+            continue
+        end = index
+        while end < count and first + timedelta(days=end) not in counted:
+            end += 1
+        starts = day_starts(ctx, first + timedelta(days=index), end - index)
+        for (offset, key), tally in (await _raw(ctx, starts, scope, by)).items():
+            found.setdefault((index + offset, key), Tally()).merge(tally)
+        index = end
+    return found
+
+
+def _by_key(tallies: dict[tuple[int, Any], Tally]) -> dict[Any, Tally]:
+    merged: dict[Any, Tally] = {}
+    for (_, key), tally in tallies.items():
+        if key is not None:
+            merged.setdefault(key, Tally()).merge(tally)
+    return merged
+
+
 def _ranked(tallies: dict[tuple[int, Any], Tally]) -> list[tuple[Any, Tally]]:
-    rows = [(key, tally) for (_, key), tally in tallies.items() if key is not None]
+    rows = list(_by_key(tallies).items())
     rows.sort(key=lambda row: row[1].sort_key())
     return rows[:MAX_ROWS]
 
@@ -302,16 +408,15 @@ async def completion_report(
     """The figures of ``scope`` (from :func:`check_scope`) for the days ``first``..``last``:
     each day's, the range's, and each customer's (every customer's scope) and number's."""
     count = (last - first).days + 1
-    starts = day_starts(ctx, first, count)
-    daily = await _tallies(ctx, starts, scope, "day")
+    daily = await _tallies(ctx, first, last, scope, None)
     days = [(first + timedelta(days=i), daily.get((i, None), Tally())) for i in range(count)]
     total = Tally()
     for _, tally in days:
         total.merge(tally)
     customers: list[tuple[int, Tally]] = []
     if scope.account is None and roles.is_staff(actor):
-        customers = _ranked(await _tallies(ctx, starts, scope, "customer"))
-    numbers = _ranked(await _tallies(ctx, starts, scope, "number"))
+        customers = _ranked(await _tallies(ctx, first, last, scope, "customer"))
+    numbers = _ranked(await _tallies(ctx, first, last, scope, "number"))
     bp = ctx.settings.completion_ner_contracted_bp
     names = await holder_names(ctx, {account for account, _ in customers})
     return Report(first, last, bp, scope, days, total, customers, numbers, names)
@@ -362,7 +467,7 @@ async def do_check_day(ctx: Context, day: date) -> CompletionAlert | None:
     """Raise the alert for ``day`` when every customer's NER that day was below the contract;
     the new alert, or None (not below, no attempts, or raised already: checking a day again
     never raises a second alert)."""
-    tally = (await _tallies(ctx, day_starts(ctx, day, 1), Scope(), None)).get((0, None))
+    tally = (await _tallies(ctx, day, day, Scope(), None)).get((0, None))
     bp = ctx.settings.completion_ner_contracted_bp
     if tally is None or not tally.below(bp):
         return None
@@ -392,13 +497,37 @@ async def do_check_day(ctx: Context, day: date) -> CompletionAlert | None:
     return alert
 
 
+async def do_count_day(ctx: Context, day: date) -> int:
+    """Count a finished day's ended attempts into :class:`CompletionCount` (by customer,
+    number, answered and cause), replacing what was counted for it before, in one transaction:
+    counting a day again gives the same rows plus the calls that have ended since. Returns the
+    attempts counted."""
+    tallies = await _raw(ctx, day_starts(ctx, day, 1), Scope(), "count")
+    values = [
+        {"day": day, "account_id": a, "number": n, "answered": ans, "cause": c, "attempts": k}
+        for (_, (a, n)), tally in tallies.items()
+        for (ans, c), k in tally.counts.items()
+    ]
+    attempts = sum(tally.attempts for tally in tallies.values())
+    async with ctx.db.session() as s:
+        await s.execute(delete(CompletionCount).where(CompletionCount.day == day))
+        await s.execute(delete(CompletionCountedDay).where(CompletionCountedDay.day == day))
+        if values:
+            await s.execute(insert(CompletionCount), values)
+        s.add(CompletionCountedDay(day=day, attempts=attempts, counted_at=ctx.clock.now()))
+    return attempts
+
+
 async def do_check_recent_days(ctx: Context) -> list[CompletionAlert]:
-    """The daily run's check: the last :data:`RECHECKED_DAYS` finished business days (so a day
-    the run missed is still checked); each day alerts at most once."""
+    """The daily run's work: count the last :data:`RECHECKED_DAYS` finished business days
+    again (calls that ended late, a run missed) and raise the alert of each below the
+    contract (at most once per day)."""
     today = local_day(ctx, ctx.clock.now())
     raised = []
     for back in range(RECHECKED_DAYS, 0, -1):
-        alert = await do_check_day(ctx, today - timedelta(days=back))
+        day = today - timedelta(days=back)
+        await do_count_day(ctx, day)
+        alert = await do_check_day(ctx, day)
         if alert is not None:
             raised.append(alert)
     return raised

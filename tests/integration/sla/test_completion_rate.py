@@ -32,7 +32,7 @@ from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.sla import completion
 from yuntong.sla.completion import Kind, Tally, classify, percent
-from yuntong.sla.models import CompletionAlert
+from yuntong.sla.models import CompletionAlert, CompletionCount
 
 
 @dataclass(frozen=True)
@@ -304,6 +304,52 @@ async def test_an_organisation_is_one_customer_its_administrator_sees_and_a_memb
     with pytest.raises(YuntongError) as refused:
         await completion.report_for(ctx, member, None, None, day, day)
     assert refused.value.code == "billing_account_not_found"
+
+
+def figures(report: completion.Report) -> list[Any]:
+    """What a report shows, to compare two readings."""
+    parts: list[Any] = [(d, t.attempts, t.asr, t.ner, t.user, t.failures) for d, t in report.days]
+    for rows in (report.customers, report.numbers):
+        parts += [(key, t.attempts, t.asr, t.ner, t.failures) for key, t in rows]
+    return parts
+
+
+async def count_rows(ctx: Context, day: date) -> int:
+    async with ctx.db.session() as s:
+        query = select(func.count()).select_from(CompletionCount).where(CompletionCount.day == day)
+        return int((await s.execute(query)).scalar_one())
+
+
+async def test_a_counted_day_reads_as_its_records_did_and_counting_again_changes_nothing(
+    ctx: Context, staff: Principal, callee: Principal
+) -> None:
+    first, second = await person(ctx), await person(ctx)
+    theirs = await account_for_user(ctx, second.user_id)
+    await account_for_user(ctx, first.user_id)
+    day, today = date(2026, 7, 8), date(2026, 7, 9)
+    await the_worked_day(ctx, first, callee, day)
+    await calls(ctx, second, callee, beijing(2026, 7, 8, 23, 59), BUSY, 2, number="+8613912340031")
+    await calls(ctx, second, callee, beijing(2026, 7, 9, 0, 0), ANSWERED, number="+8613912340031")
+    move_to(ctx, beijing(2026, 7, 9, 1, 30))
+    before = await completion.report_for(ctx, staff, None, None, date(2026, 7, 7), today)
+    assert await completion.do_count_day(ctx, day) == 102
+    rows = await count_rows(ctx, day)
+    after = await completion.report_for(ctx, staff, None, None, date(2026, 7, 7), today)
+    assert figures(after) == figures(before)  # the counted day, and today from the records
+    assert after.days[1][1].ner == "97.06" and after.days[2][1].attempts == 1
+    # the counts are what is read: records of a counted day added later are not, until counted
+    await calls(ctx, second, callee, beijing(2026, 7, 8, 12), MEDIA_FAILED, 3)
+    stale = await completion.report_for(ctx, staff, None, None, day, day)
+    assert stale.total.attempts == 102
+    assert await completion.do_count_day(ctx, day) == 105
+    assert await count_rows(ctx, day) == rows + 1  # the second customer's unnamed failures
+    assert await completion.do_count_day(ctx, day) == 105  # again: the same
+    assert await count_rows(ctx, day) == rows + 1
+    recounted = await completion.report_for(ctx, staff, None, None, day, day)
+    assert (recounted.total.attempts, recounted.total.effective) == (105, 99)
+    own = await completion.report_for(ctx, second, None, "+8613912340031", day, day)
+    assert own.total.attempts == 2 and own.scope.account is not None
+    assert own.scope.account.id == theirs.id
 
 
 # -- the alert ---------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
-"""completion rate (CP 2.1): call attempts found by when they were placed, and the days whose
-network effectiveness ratio fell below the contract
-
-The completion figures are computed from the call records on read, over a range of days for
-every customer at once: without the index that read scanned the whole table.
+"""completion rate (CP 2.1): each finished day's attempts counted by customer, number, answer
+and cause; the days whose network effectiveness ratio fell below the contract; call attempts
+found by when they were placed (the days not counted yet are read from the call records)
 
 Revision ID: 0018
 Revises: 0016
@@ -34,6 +32,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_completion_alerts")),
         sa.UniqueConstraint("day", name=op.f("uq_completion_alerts_day")),
     )
+    op.create_table(
+        "completion_counts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("answered", sa.Boolean(), nullable=False),
+        sa.Column("cause", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_completion_counts")),
+        sa.UniqueConstraint(
+            "day",
+            "account_id",
+            "number",
+            "answered",
+            "cause",
+            name=op.f("uq_completion_counts_day"),
+        ),
+    )
+    with op.batch_alter_table("completion_counts", schema=None) as batch_op:
+        batch_op.create_index("ix_completion_counts_account_day", ["account_id", "day"])
+        batch_op.create_index("ix_completion_counts_number_day", ["number", "day"])
+    op.create_table(
+        "completion_counted_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("counted_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_completion_counted_days")),
+    )
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.create_index("ix_call_records_created", ["created_at"], unique=False)
 
@@ -41,4 +68,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("call_records", schema=None) as batch_op:
         batch_op.drop_index("ix_call_records_created")
+    op.drop_table("completion_counted_days")
+    with op.batch_alter_table("completion_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_completion_counts_number_day")
+        batch_op.drop_index("ix_completion_counts_account_day")
+    op.drop_table("completion_counts")
     op.drop_table("completion_alerts")
