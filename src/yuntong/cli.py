@@ -393,6 +393,11 @@ def billing_daily() -> None:
         f"{result.terminated} terminated, {result.lifted} restored; "
         f"late fees {result.late_fees_fen / 100:.2f} yuan; {result.mailed} e-mails sent."
     )
+    if result.alerts:
+        errors.print(
+            f"{result.alerts} days' completion rate (NER) fell below the contract: "
+            "`yuntong completion` shows them."
+        )
     if result.mail_failed:
         errors.print(
             f"{result.mail_failed} notice e-mails failed and are retried on the next runs "

@@ -1,6 +1,7 @@
 """The call completion rate (CP 2.1): ITU-T E.411's answer-seizure ratio (ASR) and E.425's
 network effectiveness ratio (NER, the contract's 98 %) per business day, per customer (billing
-account) and per calling number, computed from the call records on read; and the operator's
+account) and per calling number, from the call records: a finished day counted once a day by
+the billing daily run, the days not counted yet read from the records; and the operator's
 alert for a day whose NER fell below the contract (docs/completion-rate.md).
 """
 
