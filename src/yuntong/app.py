@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages_meetings.router,
         numbers_api.router,
         pages_numbers.router,
+        sla_api.completion_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -42,6 +43,7 @@ from yuntong.core.migrate import upgrade
 from yuntong.core.workdays_cli import holidays_app
 from yuntong.meetings import service as meetings
 from yuntong.services import build_context
+from yuntong.sla import completion
 
 T = TypeVar("T")
 
@@ -395,6 +397,11 @@ def billing_daily() -> None:
         f"{result.terminated} terminated, {result.lifted} restored; "
         f"late fees {result.late_fees_fen / 100:.2f} yuan; {result.mailed} e-mails sent."
     )
+    if result.alerts:
+        errors.print(
+            f"{result.alerts} days' completion rate (NER) fell below the contract: "
+            "`yuntong completion` shows them."
+        )
     if result.mail_failed:
         errors.print(
             f"{result.mail_failed} notice e-mails failed and are retried on the next runs "
@@ -454,6 +461,72 @@ def meeting(ctx: typer.Context) -> None:
     result = module.meeting_command(list(ctx.args))
     if isinstance(result, int) and result:
         raise typer.Exit(result)
+
+
+def _completion_table(title: str, label: str, rows: list[tuple[str, completion.Tally]]) -> Table:
+    counts = ("attempts", "answered", "effective", "network failures", "ASR %", "NER %")
+    table = Table(
+        label,
+        *[Column(name, justify="right") for name in counts],
+        "failures by cause",
+        title=title,
+    )
+    for name, tally in rows:
+        reasons = ", ".join(
+            f"{cause} {completion.cause_name(cause)} {count}"
+            for cause, count in sorted(tally.failures.items())
+        )
+        table.add_row(
+            name,
+            str(tally.attempts),
+            str(tally.answered),
+            str(tally.effective),
+            str(tally.network_failures),
+            tally.asr or "—",
+            tally.ner or "—",
+            reasons,
+        )
+    return table
+
+
+@app.command("completion")
+def completion_rate(
+    first: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
+    customer: Annotated[
+        int | None,
+        typer.Option("--customer", min=1, max=2**31 - 1, help="One customer's billing account id."),
+    ] = None,
+    number: Annotated[str | None, typer.Option("--number", help="One calling number.")] = None,
+    operator: AsOperator = None,
+) -> None:
+    """The completion rate (CP 2.1): ASR (E.411) and NER (E.425) per business day, with each
+    network failure's cause, then per customer and per number (docs/completion-rate.md)."""
+
+    def day(text: str | None, option: str) -> date | None:
+        try:
+            return None if text is None else date.fromisoformat(text)
+        except ValueError:
+            raise typer.BadParameter(f"{option} takes a day as YYYY-MM-DD") from None
+
+    first_day, last_day = day(first, "--from"), day(last, "--to")
+
+    async def action(ctx: Context) -> completion.Report:
+        actor = await _operator(ctx, operator)
+        return await completion.report_for(ctx, actor, customer, number, first_day, last_day)
+
+    report = _run(_settings(), action)
+    days = [(d.isoformat(), t) for d, t in report.days]
+    days.append(("total", report.total))
+    console.print(_completion_table(f"{report.first} – {report.last}", "day", days))
+    contracted = completion.percent(report.contracted_bp, 10_000)
+    below = [d for d, t in report.days if t.below(report.contracted_bp)]
+    console.print(f"Contracted NER {contracted} %; days below it: {len(below)}")
+    if report.customers:
+        rows = [(f"{a} {report.names.get(a, '')}", t) for a, t in report.customers]
+        console.print(_completion_table("customers (worst NER first)", "account", rows))
+    if report.numbers:
+        console.print(_completion_table("numbers (worst NER first)", "number", report.numbers))
 
 
 if __name__ == "__main__":  # pragma: no cover

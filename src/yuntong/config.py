@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     turn_allowed_peer_ips: list[str] = Field(default_factory=list)
     # RFC 6062 TCP relays (TCP connections opened from the server to a peer); off unless set
     turn_tcp_relay: bool = False
+    # the network effectiveness ratio the contract promises (CP 2.1), in hundredths of a
+    # percent (9800: 98.00 %); a day below it raises an operator alert (sla/completion.py)
+    completion_ner_contracted_bp: int = Field(9800, ge=0, le=10_000)
 
     # phone numbers (docs/numbers.md): a customer's hold on a number lapses after
     # numbers_hold_minutes, at most numbers_max_holds at once; a released number rests in

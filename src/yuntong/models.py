@@ -29,7 +29,7 @@ from yuntong.meetings.models import (
 )
 from yuntong.notifications.models import Notice
 from yuntong.numbers.models import NumberBlock, NumberEvent, NumberTier, PhoneNumber
-from yuntong.sla.models import Incident
+from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -40,6 +40,9 @@ __all__ = [
     "CacheChange",
     "CallQualityReport",
     "CallRecord",
+    "CompletionAlert",
+    "CompletionCount",
+    "CompletionCountedDay",
     "Contact",
     "Device",
     "DeviceClaim",

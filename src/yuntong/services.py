@@ -29,6 +29,8 @@ from yuntong import strings
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.sessions import DUMMY_HASH
 from yuntong.billing.catalog.catalog import CATALOG
+from yuntong.billing.collections import dunning
+from yuntong.billing.collections.dunning import DAILY_CHECK
 from yuntong.billing.ledger import credit, usage
 from yuntong.billing.ledger.accounts import notice_recipient
 from yuntong.billing.ledger.credit import STANDINGS
@@ -62,6 +64,7 @@ from yuntong.presence.busy import BUSY
 from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
+from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 
 PIECES: tuple[Piece[Any], ...] = (
@@ -95,6 +98,7 @@ PIECES: tuple[Piece[Any], ...] = (
     INCIDENT_TITLES,
     CREDIT_GATE,
     CALL_SOURCE,
+    DAILY_CHECK,
 )
 
 
@@ -103,7 +107,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     the change feed (so that other processes see them), and the functions domains hand each
     other where one may not import the other: billing's credit gate to calls, the finished
     calls' query to billing's usage collection, billing's recipient look-up to notifications,
-    sla's incident titles to statements."""
+    sla's incident titles to statements, sla's completion check to the daily run."""
     strings.install()
     ctx = new_context(settings, clock)
     ctx.services.build(ctx, PIECES)
@@ -111,5 +115,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     usage.collect_calls_from(ctx, calls_store.finished_calls)
     notices.send_to(ctx, notice_recipient)
     views.name_incidents_with(ctx, incident_titles)
+    dunning.check_daily_with(ctx, completion.do_daily_check)
     changes.attach(ctx)
     return ctx

@@ -15,6 +15,7 @@ from yuntong.notifications import strings as notifications
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import billing as web_billing
+from yuntong.web.strings import completion as web_completion
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 
@@ -34,6 +35,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     operator_billing.STRINGS,
     web_meetings.STRINGS,
     web_numbers.STRINGS,
+    web_completion.STRINGS,
 )
 
 

@@ -118,6 +118,13 @@ VISITS = (
     ),
     Visit("/numbers", "customer", at("/numbers"), ("#result-rows tr", "#mine-rows tr")),
     Visit("/operator/numbers", "staff", at("/operator/numbers"), ("#inventory-rows tr",)),
+    Visit("/completion", "customer", at("/completion"), ("#day-rows tr", "#completion-total dt")),
+    Visit(
+        "/operator/completion",
+        "staff",
+        at("/operator/completion"),
+        ("#day-rows tr", "#customer-rows tr", "#completion-chart circle"),
+    ),
 )
 
 

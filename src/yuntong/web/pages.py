@@ -307,3 +307,27 @@ async def operator_billing_page(request: Request) -> Response:
             today, page_locale(request)
         ),
     )
+
+
+# -- the completion rate (CP 2.1) ----------------------------------------------------------
+
+
+@router.get("/completion")
+async def completion_page(request: Request) -> Response:
+    """A customer's own completion rate (an organisation's administrator: the organisation's)."""
+    member = await require_member(request)
+    if isinstance(member, Response):
+        return member
+    if member.role in STAFF_ROLES:
+        return RedirectResponse("/operator/completion", status_code=303)
+    return member_page(request, member, "completion.html", "ui.completion.title")
+
+
+@router.get("/operator/completion")
+async def operator_completion_page(request: Request) -> Response:
+    member = await require_member(request, roles=STAFF_ROLES)
+    if isinstance(member, Response):
+        return member
+    return member_page(
+        request, member, "completion.html", "ui.completion.title", active="operator_completion"
+    )

@@ -17,7 +17,7 @@ lifts a suspension.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -41,7 +41,7 @@ from yuntong.billing.models import (
     Statement,
 )
 from yuntong.billing.statements.statements import do_close_ended_cycles
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan, round_fen
 from yuntong.notifications.notices import deliver_pending, do_notify
@@ -505,6 +505,23 @@ class DailyResult:
     late_fees_fen: int = 0
     mailed: int = 0
     mail_failed: int = 0  # notices whose e-mail failed and waits for a retry
+    alerts: int = 0  # operator alerts the daily checks raised (a day's completion rate)
+
+
+# what another domain checks once a day with the run, returning the alerts it raised: sla hands
+# over the completion rate's check when the context is built (billing does not import sla)
+DailyCheck = Callable[[Context], Awaitable[int]]
+DAILY_CHECK = Piece(
+    "billing.daily_check",
+    "node-owned live state",
+    lambda ctx: Slot[DailyCheck](),
+    "the check the daily run makes for another domain (sla: a day's completion rate)",
+)
+
+
+def check_daily_with(ctx: Context, check: DailyCheck) -> None:
+    """Hand over the daily run's check (``yuntong.services``)."""
+    ctx.services.get(DAILY_CHECK).value = check
 
 
 async def accounts_owing(ctx: Context) -> list[int]:
@@ -545,6 +562,11 @@ async def do_daily_run(
             on_progress(index, len(owing))
     delivery = await deliver_pending(ctx)
     result.mailed, result.mail_failed = delivery.sent, delivery.failing
+    check = ctx.services.get(DAILY_CHECK).value
+    try:
+        result.alerts = 0 if check is None else await check(ctx)
+    except Exception:  # the billing day is done regardless; the check looks back a week
+        log.exception("billing_daily_check_failed")
     log.info("billing_daily_run", **{k: str(v) for k, v in result.__dict__.items()})
     return result
 
