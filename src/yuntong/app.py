@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yuntong import __version__
 from yuntong.accounts import api as accounts_api
@@ -31,6 +33,7 @@ from yuntong.core.clock import Clock
 from yuntong.core.context import close_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.http_errors import ErrorResponses
+from yuntong.core.http_head import HeadAsGet
 from yuntong.core.i18n import MESSAGES, request_locale
 from yuntong.core.logging import configure_logging, get_logger
 from yuntong.media import api as media_api
@@ -61,6 +64,7 @@ RECOVERIES = (
     forget_dead_devices,
 )
 STATIC = Path(__file__).resolve().parent / "web" / "static"
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # routing's own refusals
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     contacts_service.show_presence_with(ctx, presence.statuses_of)
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)
+    app.add_middleware(HeadAsGet)
     for router in (
         ops_api.router,
         accounts_api.router,
@@ -166,6 +171,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _yuntong_error(request: Request, exc: YuntongError) -> JSONResponse:
         body = {"error": exc.to_dict(request_locale(request))}
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """An address no route serves, or a method it does not take: a page in the visitor's
+        language on the web app's addresses, the JSON error envelope under ``/api/``."""
+        code = HTTP_CODES.get(exc.status_code)
+        if code is None:
+            return await http_exception_handler(request, exc)
+        if not request.url.path.startswith(("/api/", "/ws")):
+            return pages.error_page(request, exc.status_code)
+        error = YuntongError(code)
+        body = {"error": error.to_dict(request_locale(request))}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

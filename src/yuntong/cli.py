@@ -67,8 +67,24 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        console.print(f"yuntong {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _install_strings() -> None:
+def _install_strings(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
     # every command, with or without a context, reads the one string catalogue
     strings.install()
 

@@ -114,6 +114,23 @@ def render_page(
     return HTMLResponse(body, headers=SECURITY_HEADERS)
 
 
+ERROR_PAGES: Final = {
+    404: ("ui.error.not_found.title", "ui.error.not_found.body"),
+    405: ("ui.error.method.title", "ui.error.method.body"),
+}
+
+
+def error_page(request: Request, status: int) -> HTMLResponse:
+    """A page for an address that is no page (404) or a request a page does not take (405), in
+    the visitor's language."""
+    heading, body = ERROR_PAGES.get(status, ERROR_PAGES[404])
+    page = render_page(
+        request, "error.html", title_key=heading, heading_key=heading, body_key=body, status=status
+    )
+    page.status_code = status
+    return page
+
+
 async def signed_in(request: Request) -> Principal | None:
     found = token_from_request(request)
     if found is None:

@@ -98,6 +98,17 @@ STRINGS = strings(
         "ui.signup.have_account": ("已有账号？", "Already registered?"),
         "ui.signup.fix_fields": ("请修改标出的字段", "Please correct the marked fields"),
         # pending approval
+        "ui.error.not_found.title": ("页面不存在", "Page not found"),
+        "ui.error.not_found.body": (
+            "您访问的地址不存在或已移动，请检查链接是否完整。",
+            "The address you opened does not exist or has moved; check that the link is complete.",
+        ),
+        "ui.error.method.title": ("无法以这种方式访问", "This page cannot be used that way"),
+        "ui.error.method.body": (
+            "该地址不支持此操作，请从页面上的按钮或链接进入。",
+            "This address does not accept that request; use the buttons and links on the pages.",
+        ),
+        "ui.error.home": ("返回首页", "Go to the home page"),
         "ui.pending.title": ("等待审核", "Awaiting approval"),
         "ui.pending.body": (
             "您的注册已提交。运营方审核通过后，您就可以登录并开始通话。",
