@@ -63,6 +63,7 @@ from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sla.incidents import incident_titles
+from yuntong.supplementary.profile import PROFILES
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -95,6 +96,7 @@ PIECES: tuple[Piece[Any], ...] = (
     INCIDENT_TITLES,
     CREDIT_GATE,
     CALL_SOURCE,
+    PROFILES,
 )
 
 
