@@ -49,6 +49,7 @@ from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
+from yuntong.supplementary import api as supplementary_api
 from yuntong.terminals import api as terminals_api
 from yuntong.web import pages, pages_meetings
 
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         realtime_ws.router,
         pages.router,
         pages_meetings.router,
+        supplementary_api.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -247,7 +247,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "呼叫限制密码错误次数过多，请 15 分钟后再试",
         "Too many wrong barring PINs; try again in 15 minutes",
     ),
-    "mmi_unknown": (400, "无法识别的业务代码：{code}", "Unknown service code: {code}"),
+    "mmi_unknown": (400, "无法识别的业务代码：{dialled}", "Unknown service code: {dialled}"),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

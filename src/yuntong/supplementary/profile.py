@@ -202,12 +202,12 @@ async def do_set_services(
 ) -> Profile:
     """Change the user's services: what is switched on must have been ordered, and any change
     of barring needs the barring PIN."""
-    checked = await check_changes(ctx, user_id, changes)
     before = await profile_of(ctx, user_id)
+    await products.check_ordered(ctx, user_id, services_switched_on(before, changes))
+    checked = await check_changes(ctx, user_id, changes)
     checked = {k: v for k, v in checked.items() if _differs(before, k, v)}
     if not checked:
         return before
-    await products.check_ordered(ctx, user_id, services_switched_on(before, checked))
     if any(k in BARRING_FIELDS for k in checked):
         await pin.check_pin(ctx, user_id, barring_pin)
     return await do_store(ctx, user_id, checked, "supplementary.changed")
