@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import unique
 from tests.support.inprocess import InProcessServer
@@ -17,6 +18,7 @@ from tests.support.wsclient import WsClient
 from yuntong.accounts import directory
 from yuntong.accounts.auth import principal_for
 from yuntong.billing.orders.orders import do_place_order
+from yuntong.calls.models import CallRecord
 from yuntong.supplementary import products
 
 
@@ -42,20 +44,23 @@ def server(inprocess_server_any: InProcessServer) -> InProcessServer:
 
 @pytest.fixture
 async def subscriber(server: InProcessServer) -> AsyncIterator[Make]:
-    """subscriber(*services) → a user with a number, on a socket, who ordered ``services``."""
+    """subscriber(*services, online=True) → a user with a number, on a socket (unless not
+    ``online``), who ordered ``services``."""
     ctx = server.app_context
     staff_id = await server.create_user(unique("staff"), role="operator_admin")
     staff = principal_for(await directory.get_user(ctx, staff_id), "", "cli")
     await products.do_add_products(ctx, staff)
     clients: list[WsClient] = []
 
-    async def make(*services: str) -> Subscriber:
+    async def make(*services: str, online: bool = True) -> Subscriber:
         username = unique("vas")
         user_id = await server.create_user(username)
         number = await number_for(server, user_id)
         token = await server.login(username)
-        client = await WsClient(server.ws_url, token, "dev1").connect()
-        clients.append(client)
+        client = WsClient(server.ws_url, token, "dev1")
+        if online:
+            await client.connect()
+            clients.append(client)
         if services:
             user = principal_for(await directory.get_user(ctx, user_id), "", "web")
             codes = [products.BY_SERVICE[s].code for s in services]
@@ -84,3 +89,20 @@ async def set_services(server: InProcessServer, who: Subscriber, **changes: Any)
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body
+
+
+async def records_of(server: InProcessServer, call_id: str) -> list[CallRecord]:
+    """A call's record and the records of its forwarded legs, in order."""
+    found: list[CallRecord] = []
+    parent = call_id
+    async with (await server.context()).db.session() as s:
+        first = await s.get(CallRecord, call_id)
+        assert first is not None
+        found.append(first)
+        while True:
+            query = select(CallRecord).where(CallRecord.parent_call_id == parent)
+            leg = (await s.execute(query)).scalar_one_or_none()
+            if leg is None:
+                return found
+            found.append(leg)
+            parent = leg.id
