@@ -5,9 +5,17 @@ subscriber, with both legs' records linked (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from sqlalchemy import select
 
-from tests.integration.supplementary.conftest import Make, Subscriber, records_of, set_services
+from tests.integration.supplementary.conftest import (
+    Make,
+    Subscriber,
+    api,
+    records_of,
+    set_services,
+)
 from tests.support.inprocess import InProcessServer
 from tests.support.wsclient import FAKE_SDP
 from yuntong.billing.ledger.usage import do_collect_call_usage
@@ -125,8 +133,6 @@ async def test_no_reply_forwards_after_the_users_timer(
 async def test_the_no_reply_timer_defaults_to_20_seconds_and_stays_within_5_to_30(
     server: InProcessServer, subscriber: Make
 ) -> None:
-    from tests.integration.supplementary.conftest import api
-
     bob = await subscriber("forwarding")
     carol = await subscriber()
     view = await set_services(server, bob, cfnry=carol.number)
@@ -162,7 +168,7 @@ async def test_forwarding_chains_until_someone_answers(
     incoming = await dave.client.expect("call.incoming", call_id=ack["call_id"])
     assert (incoming["forwarded_by"], incoming["forwarding"]) == (carol.e164, "cfnrc")
     await alice.client.request("call.cancel", {"call_id": ack["call_id"]})
-    first, leg1, leg2 = await records_of(server, ack["call_id"])
+    _, leg1, leg2 = await records_of(server, ack["call_id"])
     assert (leg1.caller_id, leg1.forwarding) == (bob.user_id, "cfu")
     assert (leg2.caller_id, leg2.forwarding, leg2.calling_number) == (
         carol.user_id,
@@ -189,7 +195,7 @@ async def test_a_forwarding_loop_is_refused_with_a_cause(
 async def test_forwarding_stops_after_five_hops(server: InProcessServer, subscriber: Make) -> None:
     alice = await subscriber()
     chain = [await subscriber("forwarding") for _ in range(7)]
-    for here, there in zip(chain, chain[1:], strict=False):
+    for here, there in pairwise(chain):
         await set_services(server, here, cfu=there.number)
     ack = await invite(alice, chain[0])
     assert ack["ended"]["reason"] == "forwarding_loop"
@@ -199,7 +205,7 @@ async def test_forwarding_stops_after_five_hops(server: InProcessServer, subscri
 async def test_five_hops_are_allowed(server: InProcessServer, subscriber: Make) -> None:
     alice = await subscriber()
     chain = [await subscriber("forwarding") for _ in range(6)]
-    for here, there in zip(chain, chain[1:], strict=False):
+    for here, there in pairwise(chain):
         await set_services(server, here, cfu=there.number)
     ack = await invite(alice, chain[0])
     assert "ended" not in ack
