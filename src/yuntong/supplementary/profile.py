@@ -129,6 +129,33 @@ async def profile_of(ctx: Context, user_id: int) -> Profile:
 # -- changes -------------------------------------------------------------------------------
 
 
+def parse_assignments(texts: Iterable[str]) -> dict[str, Any]:
+    """``name=value`` words (the command line) as changes: on/off for switches, off for a
+    forwarding, numbers separated by commas for the incoming list."""
+    changes: dict[str, Any] = {}
+    for text in texts:
+        name, _, value = text.partition("=")
+        name, value = name.strip(), value.strip()
+        if name not in _NAMES or not _:
+            raise YuntongError("validation_failed", fields={name or text: "invalid"})
+        default = getattr(OFF, name)
+        if isinstance(default, bool):
+            if value not in ("on", "off", "true", "false"):
+                raise YuntongError("validation_failed", fields={name: "invalid"})
+            changes[name] = value in ("on", "true")
+        elif isinstance(default, int):
+            if not value.isdigit():
+                raise YuntongError("validation_failed", fields={name: "invalid"})
+            changes[name] = int(value)
+        elif name in FORWARDINGS:
+            changes[name] = None if value in ("", "off") else value
+        elif name == "incoming_list":
+            changes[name] = [v for v in value.split(",") if v]
+        else:
+            changes[name] = "" if value == "off" else value
+    return changes
+
+
 def check_number(value: str) -> str:
     e164 = numbers.parse_dialled(value)
     if e164 is None:

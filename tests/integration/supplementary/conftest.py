@@ -28,6 +28,7 @@ class Subscriber:
     user_id: int
     number: str  # national form
     token: str
+    username: str
 
     @property
     def e164(self) -> str:
@@ -65,7 +66,7 @@ async def subscriber(server: InProcessServer) -> AsyncIterator[Make]:
             user = principal_for(await directory.get_user(ctx, user_id), "", "web")
             codes = [products.BY_SERVICE[s].code for s in services]
             await do_place_order(ctx, user, None, codes)
-        return Subscriber(client, user_id, number, token)
+        return Subscriber(client, user_id, number, token, username)
 
     yield make
     for client in clients:
