@@ -16,6 +16,7 @@ from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import billing as web_billing
 from yuntong.web.strings import meetings as web_meetings
+from yuntong.web.strings import services as web_services
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -32,6 +33,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_billing.STRINGS,
     operator_billing.STRINGS,
     web_meetings.STRINGS,
+    web_services.STRINGS,
 )
 
 
