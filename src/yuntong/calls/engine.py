@@ -431,7 +431,8 @@ async def _forward_ringing(ctx: Context, call: ActiveCall, kind: str, outcome: C
         return True
     left = call.callee_id
     legs = len(call.legs)
-    if await _hop(ctx, call, hop) is None:
+    status = await _hop(ctx, call, hop)
+    if status is None:
         return False
     _cancel_timer(call)
     call.ringing_sent = False
@@ -439,7 +440,7 @@ async def _forward_ringing(ctx: Context, call: ActiveCall, kind: str, outcome: C
     await hub_of(ctx).send(
         left, "call.ended", _ended_payload(call.id, outcome, "forwarded", None, 0)
     )
-    immediate = await _route(ctx, call, await _status_of(ctx, call), with_caller=False)
+    immediate = await _route(ctx, call, status, with_caller=False)
     await _insert_legs(ctx, call, call.legs[legs:], {})
     if immediate is not None:
         await _end(ctx, call, immediate[0], immediate[1], None)
@@ -448,11 +449,6 @@ async def _forward_ringing(ctx: Context, call: ActiveCall, kind: str, outcome: C
     await presence.do_publish(ctx, left)
     await presence.do_publish(ctx, call.callee_id)
     return True
-
-
-async def _status_of(ctx: Context, call: ActiveCall) -> str:
-    party = await directory.resolve_call_parties(ctx, call.caller_id, call.media, call.callee_id)
-    return party.status
 
 
 async def _dialled(ctx: Context, caller_id: int, to: str | int) -> tuple[str | int, str | None]:
