@@ -53,6 +53,7 @@ from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
+from yuntong.supplementary import api as supplementary_api
 from yuntong.terminals import api as terminals_api
 from yuntong.web import pages, pages_meetings, pages_numbers
 
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         numbers_api.router,
         pages_numbers.router,
         sla_api.completion_router,
+        supplementary_api.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -44,6 +44,8 @@ from yuntong.core.workdays_cli import holidays_app
 from yuntong.meetings import service as meetings
 from yuntong.services import build_context
 from yuntong.sla import completion
+from yuntong.supplementary import products as supplementary_products
+from yuntong.supplementary import profile as supplementary_profile
 
 T = TypeVar("T")
 
@@ -543,6 +545,67 @@ def completion_rate(
         console.print(_completion_table("customers (worst NER first)", "account", rows))
     if report.numbers:
         console.print(_completion_table("numbers (worst NER first)", "number", report.numbers))
+
+
+# -- supplementary services (yuntong.supplementary) ---------------------------------------------
+
+services_app = typer.Typer(
+    help="Users' supplementary services: caller ID, forwarding, barring.", no_args_is_help=True
+)
+app.add_typer(services_app, name="services")
+
+
+@services_app.command("show")
+def services_show(username: str) -> None:
+    """A user's supplementary services, and which of them the user ordered."""
+
+    async def action(ctx: Context) -> tuple[dict[str, Any], set[str]]:
+        user = await directory.find_user_by_username(ctx, username)
+        profile = await supplementary_profile.profile_of(ctx, user.id)
+        return profile.public(), await supplementary_products.ordered_services(ctx, user.id)
+
+    shown, ordered = _run(_settings(), action)
+    table = Table("setting", Column("value", no_wrap=True))
+    for name, value in shown.items():
+        table.add_row(name, ", ".join(value) if isinstance(value, list) else str(value))
+    console.print(table)
+    console.print(f"ordered: {', '.join(sorted(ordered)) or '-'}")
+
+
+@services_app.command("set")
+def services_set(
+    username: str,
+    changes: Annotated[
+        list[str], typer.Argument(help="name=value: clip=on cfu=13912345678 cfu=off ...")
+    ],
+    pin: Annotated[str | None, typer.Option(help="The user's barring PIN.")] = None,
+) -> None:
+    """Change a user's services as the user would: only services ordered, barring with the PIN."""
+
+    async def action(ctx: Context) -> dict[str, Any]:
+        user = await directory.find_user_by_username(ctx, username)
+        parsed = supplementary_profile.parse_assignments(changes)
+        done = await supplementary_profile.do_set_services(ctx, user.id, parsed, pin)
+        return done.public()
+
+    shown = _run(_settings(), action)
+    console.print(", ".join(f"{k}={v}" for k, v in shown.items() if k in set(_names(changes))))
+
+
+def _names(changes: list[str]) -> list[str]:
+    return [text.partition("=")[0].strip() for text in changes]
+
+
+@services_app.command("products")
+def services_products(operator: AsOperator = None) -> None:
+    """Add the services to the catalogue as add-on products priced from today (once)."""
+
+    async def action(ctx: Context) -> list[str]:
+        actor = await _operator(ctx, operator)
+        return await supplementary_products.do_add_products(ctx, actor)
+
+    added = _run(_settings(), action)
+    console.print(f"added: {', '.join(added)}" if added else "all services are in the catalogue")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ from yuntong.meetings.models import (
 from yuntong.notifications.models import Notice
 from yuntong.numbers.models import NumberBlock, NumberEvent, NumberTier, PhoneNumber
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
+from yuntong.supplementary.models import ServiceSettings
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "PhoneNumber",
     "Product",
     "ProductPrice",
+    "ServiceSettings",
     "Statement",
     "StatementLine",
     "Subscription",

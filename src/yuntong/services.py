@@ -66,6 +66,7 @@ from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
+from yuntong.supplementary.profile import PROFILES
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -99,6 +100,7 @@ PIECES: tuple[Piece[Any], ...] = (
     CREDIT_GATE,
     CALL_SOURCE,
     DAILY_CHECK,
+    PROFILES,
 )
 
 

@@ -18,6 +18,7 @@ from yuntong.web.strings import billing as web_billing
 from yuntong.web.strings import completion as web_completion
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
+from yuntong.web.strings import services as web_services
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -36,6 +37,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_meetings.STRINGS,
     web_numbers.STRINGS,
     web_completion.STRINGS,
+    web_services.STRINGS,
 )
 
 

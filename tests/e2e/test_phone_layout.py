@@ -93,6 +93,7 @@ VISITS = (
     ),
     Visit("/m/{number}", "customer", lambda w: w.room, ("#prejoin-form",)),
     Visit("/account", "customer", at("/account"), ("#sessions-rows tr", "#identity dt")),
+    Visit("/services", "customer", at("/services"), ("#services-page[data-loaded]",)),
     Visit(
         "/billing",
         "customer",

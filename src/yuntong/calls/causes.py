@@ -17,8 +17,14 @@ USER_BUSY = 17
 NO_ANSWER = 19  # the user was alerted
 SUBSCRIBER_ABSENT = 20
 CALL_REJECTED = 21
+# anonymous call rejection: "call rejected due to feature at the destination"
+REJECTED_BY_FEATURE = 24
+EXCHANGE_ROUTING_ERROR = 25  # a forwarding loop or too many hops (SIP 483)
 NORMAL_UNSPECIFIED = 31
 TEMPORARY_FAILURE = 41
+# call barring (TS 22.088; the ISUP causes 52/54, as GSM networks give them)
+OUTGOING_CALL_BARRED = 52
+INCOMING_CALL_BARRED = 54
 
 # (outcome, end_reason) -> cause; (outcome, None) is the outcome's cause for other reasons
 CAUSES: dict[tuple[O, str | None], int] = {
@@ -26,6 +32,11 @@ CAUSES: dict[tuple[O, str | None], int] = {
     (O.ANSWERED, "media_lost"): NORMAL_UNSPECIFIED,
     (O.ANSWERED, "connection_lost"): NORMAL_UNSPECIFIED,
     (O.REJECTED, None): CALL_REJECTED,
+    (O.REJECTED, "barred_outgoing"): OUTGOING_CALL_BARRED,
+    (O.REJECTED, "barred_international"): OUTGOING_CALL_BARRED,
+    (O.REJECTED, "barred_incoming"): INCOMING_CALL_BARRED,
+    (O.REJECTED, "anonymous_rejected"): REJECTED_BY_FEATURE,
+    (O.UNREACHABLE, "forwarding_loop"): EXCHANGE_ROUTING_ERROR,
     (O.BUSY, None): USER_BUSY,  # in another call, or do-not-disturb
     (O.NO_ANSWER, None): NO_ANSWER,
     (O.CANCELED, None): NORMAL_CLEARING,  # the caller gave up

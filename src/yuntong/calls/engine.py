@@ -45,6 +45,9 @@ from yuntong.presence import service as presence
 from yuntong.presence.busy import busy_marks
 from yuntong.realtime.connection import hub_of
 from yuntong.realtime.protocol import MAX_SDP_BYTES
+from yuntong.supplementary import barring, clip, forwarding
+from yuntong.supplementary.forwarding import Hop, Route
+from yuntong.supplementary.profile import profiles_of
 
 log = get_logger(__name__)
 CALLS_TOTAL = Counter("yuntong_calls_total", "Finished call attempts by outcome", ["outcome"])
@@ -83,6 +86,10 @@ class ActiveCall:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # several nodes: since when a party's device has been on no live node (do_watch_devices)
     devices_missing_since: datetime | None = None
+    # supplementary services: who the call reached and how, and the records of its forwarded
+    # legs (each billed to its forwarding subscriber), ended with the call
+    route: Route | None = None
+    legs: list[tuple[str, Hop]] = field(default_factory=list)
 
     def move(self, to: CallState) -> None:
         self.state = check_move(self.state, to)
@@ -123,6 +130,13 @@ class CallEngine:
         self.by_user[call.caller_id] = call.id
         self.by_user[call.callee_id] = call.id
         CALLS_ACTIVE.set(len(self.calls))
+
+    def move_callee(self, call: ActiveCall, to: int) -> None:
+        """A ringing call forwarded: ``to`` is its callee now."""
+        if self.by_user.get(call.callee_id) == call.id:
+            del self.by_user[call.callee_id]
+        call.callee_id = to
+        self.by_user[to] = call.id
 
     def remove(self, call: ActiveCall) -> None:
         self.calls.pop(call.id, None)
@@ -207,17 +221,23 @@ async def do_invite(
     media: str,
     sdp: str,
     from_number: str | None = None,
+    withhold: bool | None = None,
 ) -> dict[str, Any]:
     """Place a call; returns ``{call_id}`` and, when it ended at once, its ``ended`` outcome.
 
     ``to`` is a user id, a username, an e-mail address or a number: a number the inventory
     holds rings the user it is assigned to (``number_unallocated`` when it is not assigned) and
     the call becomes a call by number, presented from ``from_number`` (one of the caller's own
-    numbers; by default their first)."""
+    numbers; by default their first). ``withhold`` (or ``#31#`` / ``*31#`` dialled before the
+    number) withholds or shows the caller on this call; the parties' supplementary services
+    (:mod:`yuntong.supplementary`) bar, present and forward it (:func:`_route`)."""
     check_sdp(sdp)
     engine = engine_of(ctx)
     if engine.is_busy(caller.user_id):
         raise YuntongError("already_in_call")
+    if isinstance(to, str):
+        to, dialled_withhold = clip.split_prefix(to)
+        withhold = withhold if dialled_withhold is None else dialled_withhold
     to, called_number = await _dialled(ctx, caller.user_id, to)
     calling_number = None
     if called_number is not None or from_number is not None:
@@ -225,13 +245,23 @@ async def do_invite(
     callee = await directory.resolve_call_parties(ctx, caller.user_id, media, to)
     if callee.id == caller.user_id:
         raise YuntongError("call_self")
+    profiles = await profiles_of(ctx, (caller.user_id, callee.id))
+    shown = {
+        "user_id": caller.user_id,
+        "username": caller.username,
+        "display_name": caller.display_name,
+    }
+    withheld = clip.check_withheld(profiles[caller.user_id], withhold)
+    route = Route(calling_number, withheld, shown, sdp, called_number, profiles[callee.id])
+    route.visited_users.add(caller.user_id)  # forwarding back to the caller is a loop
     max_seconds = await credit_gate(ctx).check_may_start(ctx, caller.user_id, f"call.{media}")
     now = ctx.clock.now()
-    call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now)
+    call = ActiveCall(new_id(), caller.user_id, callee.id, media, device, now, route=route)
     call.max_seconds = max_seconds
-    immediate = await _immediate_outcome(ctx, caller.user_id, callee.id, callee.status)
+    barred = barring.outgoing_barred(profiles[caller.user_id], called_number)
+    immediate: tuple[CallOutcome, str] | None = (CallOutcome.REJECTED, barred) if barred else None
     if immediate is None:
-        immediate = await _take_parties(ctx, call)
+        immediate = await _route(ctx, call, callee.status, with_caller=True)
     record: dict[str, Any] = {
         "id": call.id,
         "caller_id": caller.user_id,
@@ -241,49 +271,184 @@ async def do_invite(
         "caller_device": device,
         "created_at": now,
         "node_id": ctx.node_id,
-        "max_seconds": max_seconds,
+        "max_seconds": call.max_seconds,
         "calling_number": calling_number,
         "called_number": called_number,
     }
+    ended: dict[str, Any] = {}
     if immediate is not None:
         outcome, reason = immediate
-        record.update(
-            state=CallState.ENDED,
-            outcome=outcome,
-            end_reason=reason,
-            ended_at=now,
-            cause=cause_for(outcome, reason),
-        )
+        ended = {
+            "state": CallState.ENDED,
+            "outcome": outcome,
+            "end_reason": reason,
+            "ended_at": now,
+            "cause": cause_for(outcome, reason),
+        }
     try:
-        await store.insert_record(ctx.writer, **record)
+        await store.insert_record(ctx.writer, **{**record, **ended})
+        await _insert_legs(ctx, call, call.legs, ended)
     except BaseException:
         if immediate is None:
             await _release_parties(ctx, call)
         raise
     if immediate is not None:
         CALLS_TOTAL.labels(immediate[0]).inc()
-        ended = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
-        await hub_of(ctx).send(caller.user_id, "call.ended", ended, device=device)
-        return {"call_id": call.id, "ended": ended}
+        payload = _ended_payload(call.id, immediate[0], public_reason(immediate[1]), None, 0)
+        await hub_of(ctx).send(caller.user_id, "call.ended", payload, device=device)
+        return {"call_id": call.id, "ended": payload}
     engine.add(call)
-    call.timer = _later(ctx, ctx.settings.ring_timeout_s, partial(_ring_timeout, ctx, call))
+    await _ring(ctx, call)
+    await _publish_presence(ctx, call)
+    return {"call_id": call.id}
+
+
+async def _ring(ctx: Context, call: ActiveCall) -> None:
+    """Ring the callee: ``call.incoming`` as their services present the caller, and the ring
+    timer (the callee's no-reply timer when they forward on no reply)."""
+    route = call.route
+    assert route is not None
+    profile = route.callee_profile
+    delay = profile.cfnry_timer_s if profile.cfnry else ctx.settings.ring_timeout_s
+    call.timer = _later(ctx, delay, partial(_ring_timeout, ctx, call))
+    shown = await clip.presented(ctx, profile, route.caller, route.calling_number, route.withheld)
     await hub_of(ctx).send(
-        callee.id,
+        call.callee_id,
         "call.incoming",
         {
             "call_id": call.id,
-            "from": {
-                "user_id": caller.user_id,
-                "username": caller.username,
-                "display_name": caller.display_name,
-            },
-            "media": media,
-            "sdp": sdp,
-            **({"to_number": called_number} if called_number else {}),
+            **shown,
+            "media": call.media,
+            "sdp": route.offer,
+            **({"to_number": route.callee_number} if route.callee_number else {}),
+            **forwarding.incoming_extras(route),
         },
     )
-    await _publish_presence(ctx, call)
-    return {"call_id": call.id}
+
+
+async def _route(
+    ctx: Context, call: ActiveCall, callee_status: str, *, with_caller: bool
+) -> tuple[CallOutcome, str] | None:
+    """Take the parties for a call that rings its callee, following the callee's forwarding
+    (TS 22.082) hop by hop; the outcome when it ends at once instead (barred by the callee,
+    unreachable, busy, a forwarding loop). ``with_caller``: the caller is not held yet."""
+    route = call.route
+    assert route is not None
+    skip_cfu = False
+    while True:
+        barred = barring.incoming_barred(route.callee_profile, route.calling_number, route.withheld)
+        if barred is not None:
+            return CallOutcome.REJECTED, barred
+        hop = None if skip_cfu else await forwarding.next_hop(ctx, route, call.callee_id, "cfu")
+        outcome = None
+        if hop is None:
+            outcome = await _immediate_outcome(ctx, call.caller_id, call.callee_id, callee_status)
+            if outcome is None:
+                outcome = await _take_parties(ctx, call, with_caller=with_caller)
+            kind = forwarding.kind_for(outcome)
+            if kind is None:
+                return outcome
+            hop = await forwarding.next_hop(ctx, route, call.callee_id, kind)
+            if hop is None:
+                return outcome
+        if isinstance(hop, str):
+            return CallOutcome.UNREACHABLE, hop  # the loop guard
+        status = await _hop(ctx, call, hop)
+        if status is None:  # the forwarder may not forward (suspended, no credit)
+            if outcome is not None:
+                return outcome
+            skip_cfu = True
+            continue
+        callee_status, skip_cfu = status, False
+
+
+async def _hop(ctx: Context, call: ActiveCall, hop: Hop) -> str | None:
+    """Forward ``call`` along ``hop``: a leg of the forwarder's own (checked as a call they
+    place); the target's status, or None when the forwarder may not place it."""
+    route = call.route
+    assert route is not None
+    try:
+        target = await directory.resolve_call_parties(
+            ctx, hop.forwarder_id, call.media, hop.target_id
+        )
+        limit = await credit_gate(ctx).check_may_start(ctx, hop.forwarder_id, f"call.{call.media}")
+    except YuntongError:
+        return None
+    if limit is not None:
+        call.max_seconds = limit if call.max_seconds is None else min(call.max_seconds, limit)
+    route.hops.append(hop)
+    route.callee_number = hop.target_number
+    route.callee_profile = (await profiles_of(ctx, (hop.target_id,)))[hop.target_id]
+    call.legs.append((new_id(), hop))
+    engine = engine_of(ctx)
+    if engine.calls.get(call.id) is call:
+        engine.move_callee(call, hop.target_id)
+    else:
+        call.callee_id = hop.target_id
+    return target.status
+
+
+async def _insert_legs(
+    ctx: Context, call: ActiveCall, legs: list[tuple[str, Hop]], ended: dict[str, Any]
+) -> None:
+    """The records of forwarded legs: the forwarder calls the target, presenting the original
+    calling number, linked to the leg before (``parent_call_id``)."""
+    route = call.route
+    assert route is not None
+    now = ctx.clock.now()
+    for leg_id, hop in legs:
+        index = [leg for leg, _ in call.legs].index(leg_id)
+        parent = call.id if index == 0 else call.legs[index - 1][0]
+        leg: dict[str, Any] = {
+            "id": leg_id,
+            "caller_id": hop.forwarder_id,
+            "callee_id": hop.target_id,
+            "media": call.media,
+            "state": CallState.RINGING,
+            "caller_device": "",
+            "created_at": now,
+            "node_id": ctx.node_id,
+            "max_seconds": call.max_seconds,
+            "calling_number": route.calling_number,
+            "called_number": hop.target_number,
+            "parent_call_id": parent,
+            "forwarding": hop.kind,
+        }
+        await store.insert_record(ctx.writer, **{**leg, **ended})
+
+
+async def _forward_ringing(ctx: Context, call: ActiveCall, kind: str, outcome: CallOutcome) -> bool:
+    """A ringing callee did not answer (CFNRy) or declined (CFB): forward the call if they
+    forward it so (caller holds ``call.lock``). False: they do not."""
+    route = call.route
+    if route is None:
+        return False
+    hop = await forwarding.next_hop(ctx, route, call.callee_id, kind)
+    if hop is None:
+        return False
+    if isinstance(hop, str):
+        await _end(ctx, call, CallOutcome.UNREACHABLE, hop, None)
+        return True
+    left = call.callee_id
+    legs = len(call.legs)
+    status = await _hop(ctx, call, hop)
+    if status is None:
+        return False
+    _cancel_timer(call)
+    call.ringing_sent = False
+    await busy_marks(ctx).release(call.id, (left,))
+    await hub_of(ctx).send(
+        left, "call.ended", _ended_payload(call.id, outcome, "forwarded", None, 0)
+    )
+    immediate = await _route(ctx, call, status, with_caller=False)
+    await _insert_legs(ctx, call, call.legs[legs:], {})
+    if immediate is not None:
+        await _end(ctx, call, immediate[0], immediate[1], None)
+        return True
+    await _ring(ctx, call)
+    await presence.do_publish(ctx, left)
+    await presence.do_publish(ctx, call.callee_id)
+    return True
 
 
 async def _dialled(ctx: Context, caller_id: int, to: str | int) -> tuple[str | int, str | None]:
@@ -308,16 +473,20 @@ async def _immediate_outcome(
     return None
 
 
-async def _take_parties(ctx: Context, call: ActiveCall) -> tuple[CallOutcome, str] | None:
+async def _take_parties(
+    ctx: Context, call: ActiveCall, *, with_caller: bool = True
+) -> tuple[CallOutcome, str] | None:
     """Mark both parties busy with ``call``, atomically on every node (of two calls placed to
-    one user at once, exactly one rings); the outcome when the callee cannot take it."""
-    held = await busy_marks(ctx).take(call.id, (call.caller_id, call.callee_id))
+    one user at once, exactly one rings); the outcome when the callee cannot take it.
+    ``with_caller=False``: the caller is held already (a call forwarded while ringing)."""
+    parties = (call.caller_id, call.callee_id) if with_caller else (call.callee_id,)
+    held = await busy_marks(ctx).take(call.id, parties)
     if held == call.caller_id:
         raise YuntongError("already_in_call")  # placed from another device meanwhile
     if held is not None:
         return CallOutcome.BUSY, "in_call"
     if await presence.is_dnd(ctx, call.callee_id):
-        await _release_parties(ctx, call)
+        await busy_marks(ctx).release(call.id, parties)
         return CallOutcome.BUSY, "dnd"
     return None
 
@@ -441,6 +610,8 @@ async def _end_ringing(
             raise YuntongError("forbidden")
         if call.state != CallState.RINGING:
             raise YuntongError("invalid_transition", state=call.state.value)
+        if party == "callee" and await _forward_ringing(ctx, call, "cfb", outcome):
+            return  # user determined user busy: forwarded on busy
         await _end(ctx, call, outcome, outcome.value, user_id)
 
 
@@ -591,7 +762,9 @@ async def _run_forwarded(ctx: Context, payload: dict[str, Any]) -> None:
 
 async def _ring_timeout(ctx: Context, call: ActiveCall) -> None:
     async with call.lock:
-        if call.state == CallState.RINGING:
+        if call.state != CallState.RINGING:
+            return
+        if not await _forward_ringing(ctx, call, "cfnry", CallOutcome.NO_ANSWER):
             await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None)
 
 
@@ -628,21 +801,21 @@ async def _end(
         credit_gate(ctx).note_call_ended(
             ctx, call.caller_id, call.id, f"call.{call.media}", billable, call.answered_at
         )
+    ended: dict[str, Any] = {
+        "state": CallState.ENDED,
+        "outcome": outcome,
+        "end_reason": reason,
+        "hung_up_by": hung_up_by,
+        "connected_at": call.connected_at,
+        "ended_at": now,
+        "duration_ms": duration_ms,
+        "billable_seconds": billable,
+        "cause": cause_for(outcome, reason),
+    }
     try:
-        written = await store.end_record(
-            ctx.writer,
-            call.id,
-            ctx.node_id,
-            state=CallState.ENDED,
-            outcome=outcome,
-            end_reason=reason,
-            hung_up_by=hung_up_by,
-            connected_at=call.connected_at,
-            ended_at=now,
-            duration_ms=duration_ms,
-            billable_seconds=billable,
-            cause=cause_for(outcome, reason),
-        )
+        written = await store.end_record(ctx.writer, call.id, ctx.node_id, **ended)
+        if written:
+            await _end_legs(ctx, call, ended)
     except BaseException:
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
         await _release_parties(ctx, call)
@@ -661,6 +834,18 @@ async def _end(
     await hub.send(call.caller_id, "call.ended", data, device=call.caller_device)
     await hub.send(call.callee_id, "call.ended", data)
     await _publish_presence(ctx, call)
+
+
+async def _end_legs(ctx: Context, call: ActiveCall, ended: dict[str, Any]) -> None:
+    """End the forwarded legs with their call, each counted against its forwarder."""
+    billable = int(ended["billable_seconds"])
+    for leg_id, hop in call.legs:
+        if billable and call.answered_at is not None:
+            credit_gate(ctx).note_call_ended(
+                ctx, hop.forwarder_id, leg_id, f"call.{call.media}", billable, call.answered_at
+            )
+        values = {**ended, "answered_at": call.answered_at, "callee_device": call.callee_device}
+        await store.end_record(ctx.writer, leg_id, ctx.node_id, **values)
 
 
 def _record_ended(record: CallRecord) -> dict[str, Any]:

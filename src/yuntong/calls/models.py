@@ -60,6 +60,10 @@ class CallRecord(Base):
     calling_number: Mapped[str | None] = mapped_column(String(20))
     called_number: Mapped[str | None] = mapped_column(String(20))
     cause: Mapped[int | None] = mapped_column(Integer)
+    # a forwarded leg (migration 0019, yuntong.supplementary.forwarding): the leg it continues,
+    # and the forwarding that made it (cfu | cfb | cfnry | cfnrc); its caller is the forwarder
+    parent_call_id: Mapped[str | None] = mapped_column(String(32))
+    forwarding: Mapped[str | None] = mapped_column(String(8))
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     rtt_ms: Mapped[float | None] = mapped_column(Float)
@@ -77,6 +81,7 @@ class CallRecord(Base):
         Index("ix_call_records_calling_number", "calling_number", "created_at"),
         # the completion rate of a range of days, every customer at once (migration 0018)
         Index("ix_call_records_created", "created_at"),
+        Index("ix_call_records_parent", "parent_call_id"),
     )
 
 

@@ -25,6 +25,9 @@ class Invite(_Msg):
     sdp: str = Field(max_length=MAX_SDP_BYTES)
     # a call by number: which of the caller's numbers it is presented from (default: the first)
     from_number: str | None = Field(default=None, max_length=32)
+    # CLIR for this call: true withholds the caller's identity, false shows it (default: the
+    # caller's CLIR setting); "#31#" / "*31#" before the number do the same
+    clir: bool | None = None
 
 
 class Answer(CallRef):
@@ -51,7 +54,14 @@ class Quality(CallRef):
 
 async def invite(conn: Connection, msg: Invite) -> dict[str, Any]:
     return await engine.do_invite(
-        conn.ctx, conn.principal, conn.device_id, msg.to, msg.media, msg.sdp, msg.from_number
+        conn.ctx,
+        conn.principal,
+        conn.device_id,
+        msg.to,
+        msg.media,
+        msg.sdp,
+        msg.from_number,
+        msg.clir,
     )
 
 

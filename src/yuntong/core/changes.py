@@ -58,6 +58,7 @@ DURABLE_TOPICS = frozenset(
         "billing.catalog",  # billing/catalog/catalog.py: products and prices
         "billing.account",  # billing/ledger/credit.py: credit standings
         "numbers.changed",  # numbers/directory.py: numbers' state and user for calls by number
+        "supplementary.changed",  # supplementary/profile.py: users' services for call set-up
     }
 )
 HOLE_WAIT_S = 60.0  # an id skipped over is looked for again this long (a late commit)

@@ -282,6 +282,30 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "只有个人用户或组织管理员可以选号",
         "Only individual subscribers and organisation administrators select numbers",
     ),
+    # supplementary services (yuntong.supplementary)
+    "service_not_ordered": (
+        403,
+        "您尚未订购该业务（{service}），请先在业务订购中订购",
+        "You have not ordered this service ({service}); order it first",
+    ),
+    "forwarding_target_invalid": (
+        400,
+        "转移号码须为其他用户正在使用的云通号码",
+        "Calls can only be forwarded to another user's Yuntong number in service",
+    ),
+    "barring_pin_invalid": (400, "呼叫限制密码须为 4 位数字", "The barring PIN must be 4 digits"),
+    "barring_pin_required": (
+        403,
+        "请先设置呼叫限制密码",
+        "Set a barring PIN first",
+    ),
+    "barring_pin_wrong": (403, "呼叫限制密码错误", "Wrong barring PIN"),
+    "barring_pin_locked": (
+        429,
+        "呼叫限制密码错误次数过多，请 15 分钟后再试",
+        "Too many wrong barring PINs; try again in 15 minutes",
+    ),
+    "mmi_unknown": (400, "无法识别的业务代码：{dialled}", "Unknown service code: {dialled}"),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -270,6 +270,14 @@ async def account_page(request: Request) -> Response:
     return member_page(request, member, "account.html", "ui.account.title")
 
 
+@router.get("/services")
+async def services_page(request: Request) -> Response:
+    member = await require_member(request)
+    if isinstance(member, Response):
+        return member
+    return member_page(request, member, "services.html", "ui.services.title")
+
+
 @router.get("/operator")
 async def operator_page(request: Request) -> Response:
     member = await require_member(request, roles=STAFF_ROLES)

@@ -142,6 +142,9 @@ export class CallScreen {
       const seconds = call.answeredAt ? (call.endedAt - call.answeredAt) / 1000 : 0;
       return `${t('ui.call.state.ended')} · ${formatDuration(seconds)}`;
     }
+    // barred, anonymous rejected, a forwarding loop: the reason says more than the outcome
+    const reasonKey = `ui.call.reason.${call.endReason}`;
+    if (t(reasonKey) !== reasonKey) return t(reasonKey);
     return t(`ui.outcome.${call.outcome}`);
   }
 

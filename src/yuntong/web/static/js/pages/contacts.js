@@ -163,11 +163,30 @@ onSubmit(dialForm, async (event) => {
     dialForm.to.closest('.field').classList.add('invalid');
     return;
   }
+  if (KEYPAD_CODE.test(to)) {
+    await runKeypadCode(to);
+    return;
+  }
   const media = event.submitter?.value === 'audio' ? 'audio' : 'video';
   const known = contacts.find((c) => c.username === to.toLowerCase());
   const fromNumber = dialForm.from_number?.value || null;
   startCall(to, media, known ? { user_id: known.user_id, username: known.username, display_name: known.name } : null, { fromNumber });
 });
+
+// a keypad code (*21*number#, #21#, *#21# ...) is done by the server, not dialled
+const KEYPAD_CODE = /^[*#][0-9*#]*#$/;
+async function runKeypadCode(code) {
+  try {
+    const done = await post('/services/mmi', { code });
+    toast(t('ui.services.mmi_done', {
+      service: done.service,
+      state: t(done.active ? 'ui.services.on' : 'ui.services.off'),
+    }));
+    dialForm.reset();
+  } catch (err) {
+    toast(err.message, { error: true });
+  }
+}
 
 // a caller with numbers of their own chooses which one a call by number comes from
 async function loadCallingNumbers() {

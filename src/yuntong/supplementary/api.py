@@ -1,0 +1,121 @@
+"""REST routes for a user's supplementary services: read and change them, set the barring PIN,
+and run a keypad code (MMI) dialled on the dial pad (thin: the rules are in the modules)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from yuntong.accounts.auth import Principal, require_user
+from yuntong.core.context import Context, get_context
+from yuntong.supplementary import mmi, pin, products
+from yuntong.supplementary.models import ServiceSettings
+from yuntong.supplementary.profile import do_set_services, profile_of
+
+router = APIRouter(prefix="/api/v1", tags=["supplementary services"])
+Ctx = Annotated[Context, Depends(get_context)]
+User = Annotated[Principal, Depends(require_user)]
+Number = Annotated[str, Field(min_length=5, max_length=32, description="a Yuntong number")]
+
+
+class ServicesOut(BaseModel):
+    clip: bool = Field(description="the calling number and its attribution shown on calls")
+    clir_mode: Literal["", "temporary", "always"] = Field(
+        description='withholding: "" not activated, "temporary" per call, "always" by default'
+    )
+    cfu: str | None = Field(description="forwarding unconditional to (E.164)")
+    cfb: str | None = Field(description="forwarding on busy to")
+    cfnry: str | None = Field(description="forwarding on no reply to")
+    cfnrc: str | None = Field(description="forwarding when not reachable to")
+    cfnry_timer_s: int = Field(description="no-reply timer, 5–30 s")
+    bar_outgoing: bool
+    bar_international: bool
+    bar_incoming: bool
+    bar_anonymous: bool = Field(description="anonymous call rejection")
+    incoming_list_mode: Literal["", "blacklist", "whitelist"]
+    incoming_list: list[str]
+
+
+class ServicesView(BaseModel):
+    services: ServicesOut
+    ordered: list[str] = Field(description="services ordered: clip, clir, forwarding, barring")
+    pin_set: bool = Field(description="a barring PIN is set")
+
+
+class ServicesIn(BaseModel):
+    """Only the fields given change; barring fields need ``barring_pin``."""
+
+    model_config = ConfigDict(extra="forbid")
+    clip: bool | None = None
+    clir_mode: Literal["", "temporary", "always"] | None = None
+    cfu: Number | None = None
+    cfb: Number | None = None
+    cfnry: Number | None = None
+    cfnrc: Number | None = None
+    cfnry_timer_s: int | None = Field(default=None, ge=5, le=30)
+    bar_outgoing: bool | None = None
+    bar_international: bool | None = None
+    bar_incoming: bool | None = None
+    bar_anonymous: bool | None = None
+    incoming_list_mode: Literal["", "blacklist", "whitelist"] | None = None
+    incoming_list: list[Number] | None = Field(default=None, max_length=100)
+    barring_pin: str | None = Field(default=None, max_length=8)
+    # forwarding numbers given as null switch that forwarding off
+    clear: list[Literal["cfu", "cfb", "cfnry", "cfnrc"]] = Field(
+        default_factory=list, description="forwardings to switch off"
+    )
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    old_pin: str | None = Field(default=None, max_length=8)
+    new_pin: str = Field(max_length=8)
+
+
+class MmiIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=2, max_length=64, description="what was dialled, e.g. *21*139…#")
+
+
+class MmiOut(BaseModel):
+    service: str
+    procedure: str = Field(description="activate, deactivate, interrogate, register or erase")
+    active: bool
+    profile: ServicesOut
+
+
+async def _view(ctx: Context, user_id: int) -> ServicesView:
+    profile = await profile_of(ctx, user_id)
+    async with ctx.db.session() as s:
+        row = await s.get(ServiceSettings, user_id)
+        pin_set = row is not None and row.pin_hash is not None
+    return ServicesView(
+        services=ServicesOut(**profile.public()),
+        ordered=sorted(await products.ordered_services(ctx, user_id)),
+        pin_set=pin_set,
+    )
+
+
+@router.get("/services", response_model=ServicesView)
+async def get_services(ctx: Ctx, user: User) -> ServicesView:
+    return await _view(ctx, user.user_id)
+
+
+@router.put("/services", response_model=ServicesView)
+async def put_services(ctx: Ctx, user: User, body: ServicesIn) -> ServicesView:
+    changes: dict[str, Any] = body.model_dump(exclude_none=True, exclude={"barring_pin", "clear"})
+    changes.update(dict.fromkeys(body.clear))
+    await do_set_services(ctx, user.user_id, changes, barring_pin=body.barring_pin)
+    return await _view(ctx, user.user_id)
+
+
+@router.put("/services/pin", status_code=204)
+async def put_pin(ctx: Ctx, user: User, body: PinIn) -> None:
+    await pin.do_set_pin(ctx, user.user_id, body.old_pin, body.new_pin)
+
+
+@router.post("/services/mmi", response_model=MmiOut)
+async def post_mmi(ctx: Ctx, user: User, body: MmiIn) -> dict[str, Any]:
+    return await mmi.do_mmi(ctx, user.user_id, body.code)
