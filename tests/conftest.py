@@ -10,6 +10,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+# The CLI's rich consoles take their width from COLUMNS when they are created (at import), and
+# pytest-xdist workers run with COLUMNS=80: tables in CLI tests would be cut to 80 columns
+# whatever COLUMNS the test gives its command. Set before anything imports yuntong.cli.
+os.environ["COLUMNS"] = "200"
+
 import asyncpg
 import httpx
 import pytest

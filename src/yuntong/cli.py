@@ -484,8 +484,8 @@ def meeting(ctx: typer.Context) -> None:
 def _completion_table(title: str, label: str, rows: list[tuple[str, completion.Tally]]) -> Table:
     counts = ("attempts", "answered", "effective", "network failures", "ASR %", "NER %")
     table = Table(
-        label,
-        *[Column(name, justify="right") for name in counts],
+        Column(label, no_wrap=True),
+        *[Column(name, justify="right", no_wrap=True) for name in counts],
         "failures by cause",
         title=title,
     )

@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal, principal_for
@@ -68,7 +68,8 @@ def _act(
 
 
 def _table(views: list[NumberView]) -> None:
-    table = Table("number", "kind", "state", "attribution", "carrier", "pattern", "tier", "rent")
+    number = Column("number", no_wrap=True, min_width=12)  # a number is never cut in two
+    table = Table(number, "kind", "state", "attribution", "carrier", "pattern", "tier", "rent")
     for v in views:
         rent = "—" if v.monthly_rent_fen is None else format_yuan(v.monthly_rent_fen)
         table.add_row(

@@ -14,6 +14,8 @@ from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, identity, log_in, organisation, screenshot
 from tests.support.server import ServerProcess
 from yuntong.core.i18n import MESSAGES
+from yuntong.numbers.models import NumberKind, NumberState
+from yuntong.sla import completion
 
 pytestmark = pytest.mark.e2e
 WEB = Path(__file__).resolve().parents[2] / "src" / "yuntong" / "web"
@@ -48,6 +50,21 @@ DYNAMIC = {
     "ui.operator.kind.": ["individual", "organisation"],
     "ui.field.id_type.": ["resident_id", "passport", "other"],
     "ui.field.": ["full_name", "email", "phone", "birth_date", "id_type", "id_number", "address"],
+    "ui.numbers.state.": [state.value for state in NumberState],
+    "ui.numbers.kind.": [kind.value for kind in NumberKind],
+    "ui.opnumbers.": ["block", "unblock"],
+    # completion.js: the network failures' causes (an unknown one is shown by its number)
+    "ui.completion.cause.": list(completion.NETWORK_CAUSES.values()),
+    # callui.js: the reasons it words (others fall back to the outcome)
+    "ui.call.reason.": [
+        *("barred_outgoing", "barred_international", "barred_incoming"),
+        *("anonymous_rejected", "forwarding_loop"),
+    ],
+    # services.html: the forwarding kinds and the barring options it loops over
+    "ui.services.": [
+        *("cfu", "cfb", "cfnry", "cfnrc"),
+        *("bar_outgoing", "bar_international", "bar_incoming", "bar_anonymous"),
+    ],
 }
 
 

@@ -16,6 +16,12 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "bad_request": (400, "请求无效", "Invalid request"),
     "validation_failed": (422, "输入有误，请检查标出的字段", "Some fields are invalid"),
     "not_found": (404, "找不到请求的内容", "Not found"),
+    "price_already_corrected": (
+        409,
+        "该价格版本已被更正（更正编号 {correction_id}），请更正最新的版本",
+        "This price version was already corrected (correction {correction_id}); correct the "
+        "latest version instead",
+    ),
     "method_not_allowed": (405, "该地址不支持此请求方法", "This address does not take that method"),
     "unauthenticated": (401, "请先登录", "Please log in"),
     "forbidden": (403, "没有权限执行此操作", "You are not allowed to do this"),

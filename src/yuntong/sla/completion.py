@@ -57,6 +57,13 @@ USER_CAUSES: dict[int, str] = {
     causes.NO_ANSWER: "no_answer",
     causes.SUBSCRIBER_ABSENT: "subscriber_absent",
     causes.CALL_REJECTED: "call_rejected",
+    # the parties' own supplementary services ended it as they set them: barring (TS 22.088),
+    # anonymous call rejection, and forwarding that loops back (the subscribers' settings, not
+    # the network, chose that path)
+    causes.REJECTED_BY_FEATURE: "rejected_by_feature",
+    causes.OUTGOING_CALL_BARRED: "outgoing_call_barred",
+    causes.INCOMING_CALL_BARRED: "incoming_call_barred",
+    causes.EXCHANGE_ROUTING_ERROR: "forwarding_loop",
 }
 # Network failures, whether answered or not: 41 is a call whose media never connected, or that
 # a stopped node cut; an unanswered 31 is a device's connection lost while ringing. Any cause

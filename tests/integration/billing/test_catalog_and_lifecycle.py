@@ -102,6 +102,13 @@ async def test_a_tariff_correction_re_rates_with_adjustments_once(
     )
     assert adjusted == 1  # corrected and re-rated in one transaction
     assert await rating.do_rerate(ctx, staff, fixed.id) == 0  # again: nothing more
+    # the wrong version cannot be corrected a second time: its correction is the one to fix
+    with pytest.raises(YuntongError) as twice:
+        await rating.do_correct_price(
+            ctx, staff, wrong.id, rates={"call.video": rate("20", "60/60")}, note="again"
+        )
+    assert twice.value.code == "price_already_corrected"
+    assert twice.value.params["correction_id"] == fixed.id
     account = await account_of(ctx, customer)
     assert [e.amount_fen for e in await entries(ctx, account.id, EntryKind.USAGE)] == [300]
     adjustments = await entries(ctx, account.id, EntryKind.ADJUSTMENT)

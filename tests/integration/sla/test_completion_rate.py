@@ -119,6 +119,9 @@ async def the_worked_day(ctx: Context, caller: Principal, callee: Principal, day
 def test_every_cause_the_engine_gives_is_classified() -> None:
     effective = {causes.NORMAL_CLEARING, causes.USER_BUSY, causes.NO_ANSWER}
     effective |= {causes.SUBSCRIBER_ABSENT, causes.CALL_REJECTED}
+    # the parties' own barring, anonymous call rejection and forwarding settings
+    effective |= {causes.OUTGOING_CALL_BARRED, causes.INCOMING_CALL_BARRED}
+    effective |= {causes.REJECTED_BY_FEATURE, causes.EXCHANGE_ROUTING_ERROR}
     for (outcome, _), cause in CAUSES.items():
         assert cause in completion.USER_CAUSES or cause in completion.NETWORK_CAUSES
         answered = outcome in (CallOutcome.ANSWERED, CallOutcome.FAILED)

@@ -276,6 +276,9 @@ def check_correction(
     wrong = catalog.by_id.get(price_id)
     if wrong is None:
         raise YuntongError("product_not_found")
+    later = [p.id for p in catalog.by_id.values() if p.corrects_id == wrong.id]
+    if later:
+        raise YuntongError("price_already_corrected", correction_id=max(later))
     return ProductPrice(
         product_id=wrong.product_id,
         effective_on=wrong.effective_on,

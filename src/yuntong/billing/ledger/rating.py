@@ -18,7 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import roles
 from yuntong.accounts.roles import Actor
@@ -366,10 +367,17 @@ async def do_correct_price(
     corrected = check_correction(
         ctx, actor, catalog, price_id, rates=rates, allowances=allowances, note=note
     )
-    async with ctx.db.session() as s:
-        s.add(corrected)
-        await s.flush()  # its id, for the adjustments
-        touched, adjusted = await _rerate(s, catalog, corrected, actor, corrected.created_at)
+    try:
+        async with ctx.db.session() as s:
+            s.add(corrected)
+            await s.flush()  # its id, for the adjustments
+            touched, adjusted = await _rerate(s, catalog, corrected, actor, corrected.created_at)
+    except IntegrityError:  # corrected meanwhile by another request (the unique version key)
+        async with ctx.db.session() as s:
+            later = await s.scalar(
+                select(func.max(ProductPrice.id)).where(ProductPrice.corrects_id == price_id)
+            )
+        raise YuntongError("price_already_corrected", correction_id=later) from None
     await publish_catalog_changed(ctx)
     await publish_changed(ctx, *touched, rated=True)
     log.info("billing_rerated", correction_id=corrected.id, adjustments=adjusted)
