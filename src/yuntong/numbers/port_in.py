@@ -180,6 +180,14 @@ def view_of(row: PortRequest) -> PortRequestView:
     return PortRequestView(**fields)
 
 
+def reason_message(view: PortRequestView, locale: str, settings: Settings) -> str | None:
+    """Why a request was rejected, in ``locale``: staff's words, or the failed check's message."""
+    if view.reason is None or view.reason == "staff":
+        return view.reason_text
+    days = settings.numbers_porting_min_service_days
+    return YuntongError(view.reason, days=days).message(locale)
+
+
 def _sees(actor: Actor, row: PortRequest) -> bool:
     if roles.is_staff(actor) or row.customer_id == actor.user_id:
         return True
