@@ -75,3 +75,8 @@ async def read_document(ctx: Context, ref: str) -> bytes:
     except FileNotFoundError as exc:
         raise YuntongError("not_found") from exc
     return base64.b64decode(ctx.cipher.decrypt(sealed, context=_context(ref)))
+
+
+async def delete_document(ctx: Context, ref: str) -> None:
+    """Remove the document of a request that was not filed after all."""
+    await asyncio.to_thread(_path(ctx, ref).unlink, missing_ok=True)

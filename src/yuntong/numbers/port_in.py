@@ -20,6 +20,7 @@ operator's). Every change is one conditional ``UPDATE`` with its ``port_request_
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import secrets
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import directory, roles
@@ -69,7 +71,13 @@ from yuntong.numbers.models import (
     PortState,
 )
 from yuntong.numbers.patterns import pattern_class
-from yuntong.numbers.port_documents import check_document, read_document, store_document
+from yuntong.numbers.port_documents import (
+    PortDocument,
+    check_document,
+    delete_document,
+    read_document,
+    store_document,
+)
 from yuntong.numbers.selection import customer_of
 
 P = PortState
@@ -331,19 +339,44 @@ async def do_submit(ctx: Context, actor: Actor, form: PortInForm) -> PortRequest
     )
     holder = await _holder_of(ctx, customer)
     await _check_not_ours(ctx, checked.e164)
+    await _check_no_open_request(ctx, checked.e164)
     ref = "PI" + secrets.token_hex(8).upper()
     await store_document(ctx, ref, form.document)
     now = ctx.clock.now()
+    try:
+        row = await _filed(ctx, actor, customer, ref, checked.e164, carrier, document, now)
+    except IntegrityError:  # another request for the number was filed at the same moment
+        await delete_document(ctx, ref)
+        raise YuntongError("port_in_open_request") from None
     async with ctx.db.session() as s:
-        open_already = await s.execute(
-            select(PortRequest.id).where(PortRequest.open_e164 == checked.e164)
-        )
-        if open_already.first() is not None:
+        await _move_txn(s, row, PortAction.CHECK, actor.user_id, now)
+    await losing_carrier(ctx).ask_checks(ref, checked.national, holder)
+    return await get_request(ctx, actor, row.id)
+
+
+async def _check_no_open_request(ctx: Context, e164: str) -> None:
+    async with ctx.db.session() as s:
+        found = await s.execute(select(PortRequest.id).where(PortRequest.open_e164 == e164))
+        if found.first() is not None:
             raise YuntongError("port_in_open_request")
+
+
+async def _filed(
+    ctx: Context,
+    actor: Actor,
+    customer: User,
+    ref: str,
+    e164: str,
+    carrier: str,
+    document: PortDocument,
+    now: datetime,
+) -> PortRequest:
+    """The new request's row and its first event (one transaction)."""
+    async with ctx.db.session() as s:
         row = PortRequest(
             ref=ref,
-            e164=checked.e164,
-            open_e164=checked.e164,
+            e164=e164,
+            open_e164=e164,
             losing_carrier=carrier,
             state=P.SUBMITTED.value,
             customer_id=customer.id,
@@ -370,10 +403,7 @@ async def do_submit(ctx: Context, actor: Actor, form: PortInForm) -> PortRequest
                 detail={"document_sha256": document.sha256, "losing_carrier": carrier},
             )
         )
-    async with ctx.db.session() as s:
-        await _move_txn(s, row, PortAction.CHECK, actor.user_id, now)
-    await losing_carrier(ctx).ask_checks(ref, checked.national, holder)
-    return await get_request(ctx, actor, row.id)
+    return row
 
 
 async def _check_not_ours(ctx: Context, e164: str) -> None:
@@ -424,15 +454,16 @@ async def do_carrier_answer(ctx: Context, signature: str | None, raw: bytes) -> 
                 )
         else:
             values = {**recorded, "reason": failed.code, "reason_text": None}
-            await _move_txn(
-                s,
-                row,
-                PortAction.REJECT,
-                None,
-                now,
-                values=values,
-                detail={"reason": failed.code, "answer_id": answer.answer_id},
-            )
+            with contextlib.suppress(YuntongError):  # decided meanwhile: the first one stands
+                await _move_txn(
+                    s,
+                    row,
+                    PortAction.REJECT,
+                    None,
+                    now,
+                    values=values,
+                    detail={"reason": failed.code, "answer_id": answer.answer_id},
+                )
     async with ctx.db.session() as s:
         fresh = await s.get(PortRequest, row.id)
         assert fresh is not None

@@ -195,9 +195,9 @@ async def test_what_yuntong_knows_itself_refuses_before_the_carrier_is_asked(
     on_register(ctx, national, id_number)
     await file(ctx, customer, national)
     assert await _code(file(ctx, customer, national)) == "port_in_open_request"
-    start = fresh_range(1)[0]
-    await import_range(ctx, staff, start, start)
-    assert await _code(file(ctx, customer, start)) == "port_in_number_ours"
+    ours = beijing_number()
+    await import_range(ctx, staff, ours, ours)
+    assert await _code(file(ctx, customer, ours)) == "port_in_number_ours"
     assert await _code(file(ctx, staff, national)) == "validation_failed"  # staff: for whom?
 
 
@@ -302,10 +302,10 @@ async def test_customers_see_only_their_own_requests(
     assert doc.status_code == 200 and doc.content == PDF
 
     # an organisation's number: registered to its USCC, filed by its administrator
-    admin_user, org = await register_org(ctx, random.randrange(20_000, 30_000))
+    n = random.randrange(20_000, 30_000)
+    admin_user, org = await register_org(ctx, n)
     admin = principal_for(await status.do_approve(ctx, staff, admin_user.id), "", "cli")
     org_number = beijing_number()
-    n = int(admin_user.username.removeprefix("org"))
     on_register(ctx, org_number, organisation(n)["uscc"])
     org_filed = await file(ctx, admin, org_number)
     assert org_filed.checks_passed and org_filed.organisation_id == org.id
@@ -333,22 +333,23 @@ async def test_a_port_out_code_is_valid_once_expires_and_is_throttled(
     expired = port_out.sandbox_present(ctx, number, first.code)
     assert await _code(expired) == "port_out_code_invalid"
     second = await port_out.do_issue_code(ctx, customer, number)
-    third = await port_out.do_issue_code(ctx, customer, number)
+    await port_out.do_issue_code(ctx, customer, number)
+    last = await port_out.do_issue_code(ctx, customer, number)
     assert await _code(port_out.do_issue_code(ctx, customer, number)) == ("port_out_code_throttled")
     replaced = port_out.sandbox_present(ctx, number, second.code)  # a new code replaces it
     assert await _code(replaced) == "port_out_code_invalid"
-    wrong = "0" * 8 if third.code != "0" * 8 else "1" * 8
+    wrong = "0" * 8 if last.code != "0" * 8 else "1" * 8
     for _ in range(port_out.PRESENT_MAX_FAILURES - 2):
         assert await _code(port_out.sandbox_present(ctx, number, wrong)) == (
             "port_out_code_invalid"
         )
-    locked = port_out.sandbox_present(ctx, number, third.code)
+    locked = port_out.sandbox_present(ctx, number, last.code)
     assert await _code(locked) == "port_out_code_locked"  # even the right one
 
     _advance(ctx, seconds=port_out.PRESENT_LOCKOUT_S + 1)
-    done = await port_out.sandbox_present(ctx, number, third.code, "中国联通", "pres-1")
+    done = await port_out.sandbox_present(ctx, number, last.code, "中国联通", "pres-1")
     assert done.state == "ported_out" and done.gaining_carrier == "中国联通"
-    again = await port_out.sandbox_present(ctx, number, third.code, "中国联通", "pres-1")
+    again = await port_out.sandbox_present(ctx, number, last.code, "中国联通", "pres-1")
     assert again.state == "ported_out"  # presented again: answered the same
     assert await _code(user_for_number(ctx, other.user_id, f"+86{number}")) == (
         "number_unallocated"
@@ -366,7 +367,7 @@ async def test_a_port_out_code_is_valid_once_expires_and_is_throttled(
     assert row.state == "ported_out" and row.current_carrier == "中国联通"
     assert row.holder_user_id is None and row.ported
     assert sub.ends_at is not None  # the rent ends with the cycle
-    assert all(third.code not in h for (h,) in stored)
+    assert all(last.code not in h for (h,) in stored)
     assert await _code(assignment.do_release(ctx, customer, number)) == "number_not_found"
 
 
