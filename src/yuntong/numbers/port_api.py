@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yuntong.accounts.auth import Principal, require_role, require_user
 from yuntong.accounts.models import Role
 from yuntong.config import Settings
-from yuntong.core.api_types import DbId
+from yuntong.core.api_types import INT32_MAX, DbId, NonNegativeFen
 from yuntong.core.context import Context, get_context
 from yuntong.numbers import port_in, port_out
 from yuntong.numbers.carrier import SIGNATURE_HEADER
@@ -80,23 +80,25 @@ class PortOutCodeOut(BaseModel):
 
 
 class CarrierAnswerIn(BaseModel):
-    """The losing carrier's answer (documents the signed callback's body)."""
+    """The losing carrier's answer to a port-in's checks."""
 
-    answer_id: str
-    ref: str
-    known: bool
-    same_holder: bool
+    answer_id: str = Field(min_length=1, max_length=64, description="its id of the answer")
+    ref: str = Field(min_length=1, max_length=24, description="the request's reference")
+    known: bool = Field(description="the number is in service with the carrier")
+    same_holder: bool = Field(description="registered to the identity Yuntong sent")
     in_service_since: date | None
-    arrears_fen: int
+    arrears_fen: NonNegativeFen
 
 
 class CodePresentedIn(BaseModel):
-    """The gaining carrier presents a port-out code (documents the signed call's body)."""
+    """The gaining carrier presents a port-out code."""
 
-    presentation_id: str = Field(description="its id: presented again, answered the same")
-    number: str
-    code: str
-    gaining_carrier: str
+    presentation_id: str = Field(
+        min_length=1, max_length=64, description="its id: presented again, answered the same"
+    )
+    number: str = Field(max_length=20)
+    code: str = Field(max_length=20)
+    gaining_carrier: str = Field(min_length=1, max_length=60)
 
 
 class AnsweredOut(BaseModel):
@@ -110,15 +112,6 @@ class PortOutOut(BaseModel):
     gaining_carrier: str
 
 
-def _body_of(model: type[BaseModel]) -> dict[str, object]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
-
-
 # --- customers -----------------------------------------------------------------------------
 
 
@@ -129,7 +122,9 @@ async def request_port_in(
     number: Annotated[str, Form(max_length=20)],
     losing_carrier: Annotated[str, Form(min_length=1, max_length=60)],
     document: Annotated[UploadFile, File(description="authorisation document: PDF, JPEG, PNG")],
-    for_user_id: Annotated[int | None, Form(ge=1, description="staff only: the customer")] = None,
+    for_user_id: Annotated[
+        int | None, Form(ge=1, le=INT32_MAX, description="staff only: the customer")
+    ] = None,
 ) -> PortRequestOut:
     """Ask to bring a number held at another carrier; the losing carrier's checks follow."""
     limit = ctx.settings.numbers_porting_document_max_bytes
@@ -233,9 +228,11 @@ async def port_in_document(ctx: Ctx, staff: Staff, request_id: DbId) -> Response
     tags=["porting"],
     summary="The losing carrier's answer to a port-in's checks (signed, idempotent)",
     description=SIGNED,
-    openapi_extra=_body_of(CarrierAnswerIn),
 )
-async def carrier_answer(ctx: Ctx, request: Request, signature: Signature = None) -> AnsweredOut:
+async def carrier_answer(
+    ctx: Ctx, request: Request, body: CarrierAnswerIn, signature: Signature = None
+) -> AnsweredOut:
+    # the body is validated as documented, and its signature checked on the bytes received
     view = await port_in.do_carrier_answer(ctx, signature, await request.body())
     return AnsweredOut(ref=view.ref, state=view.state)
 
@@ -246,8 +243,9 @@ async def carrier_answer(ctx: Ctx, request: Request, signature: Signature = None
     tags=["porting"],
     summary="The gaining carrier presents a port-out authorisation code (signed, idempotent)",
     description=SIGNED,
-    openapi_extra=_body_of(CodePresentedIn),
 )
-async def code_presented(ctx: Ctx, request: Request, signature: Signature = None) -> PortOutOut:
+async def code_presented(
+    ctx: Ctx, request: Request, body: CodePresentedIn, signature: Signature = None
+) -> PortOutOut:
     result = await port_out.do_code_presented(ctx, signature, await request.body())
     return PortOutOut(**result.__dict__)

@@ -21,6 +21,7 @@ from tests.integration.accounts.conftest import (
     organisation,
     register_org,
     run_cli,
+    web_login,
 )
 from tests.integration.numbers.conftest import STANDARD_FEN, fresh_range, import_range
 from yuntong.accounts import status
@@ -408,3 +409,33 @@ async def test_porting_from_the_terminal(ctx: Context, staff: Principal, tmp_pat
     assert await user_for_number(ctx, staff.user_id, f"+86{national}") == customer.user_id
     code = await run_cli(ctx, "numbers", "port-out-code", national, env=env)
     assert code.exit_code == 0 and "authorisation code" in code.output, code.output
+
+
+async def test_the_pages_and_the_openapi_document_show_porting(
+    app_client: Any, staff: Principal, customer: Principal
+) -> None:
+    await web_login(app_client, customer.username)
+    page = await app_client.get("/numbers")
+    assert 'id="port-in-form"' in page.text and "携号转入" in page.text
+    english = await app_client.get("/numbers", headers={"Accept-Language": "en"})
+    assert "Port a number in" in english.text
+    await web_login(app_client, staff.username)
+    desk = await app_client.get("/operator/numbers")
+    assert 'id="port-queue"' in desk.text
+    spec = (await app_client.get("/openapi.json")).json()
+    for path in (
+        "/api/v1/numbers/port-ins",
+        "/api/v1/numbers/port-ins/{request_id}",
+        "/api/v1/numbers/port-ins/{request_id}/events",
+        "/api/v1/numbers/{number}/port-out-code",
+        "/api/v1/admin/numbers/port-ins",
+        "/api/v1/admin/numbers/port-ins/{request_id}/approve",
+        "/api/v1/admin/numbers/port-ins/{request_id}/reject",
+        "/api/v1/admin/numbers/port-ins/{request_id}/complete",
+        "/api/v1/admin/numbers/port-ins/{request_id}/document",
+        "/api/v1/porting/carrier/answers",
+        "/api/v1/porting/carrier/port-out",
+    ):
+        assert path in spec["paths"], path
+    answers = spec["paths"]["/api/v1/porting/carrier/answers"]["post"]
+    assert "requestBody" in answers and "X-Carrier-Signature" in answers["description"]
