@@ -274,11 +274,14 @@ def set_tier(
 
 
 def _port_table(views: list[PortRequestView]) -> None:
-    table = Table("id", "number", "from", "state", "checks", "porting date", "reason", "filed")
+    table = Table(
+        "id", "number", "customer", "from", "state", "checks", "porting date", "reason", "filed"
+    )
     for v in views:
         table.add_row(
             str(v.id),
             v.e164,
+            v.customer_username or str(v.customer_id),
             v.losing_carrier,
             v.state,
             "passed" if v.checks_passed else "—",

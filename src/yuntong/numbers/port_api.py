@@ -48,6 +48,7 @@ class PortRequestOut(BaseModel):
     reason_text: str | None = Field(description="rejected: the reason in the viewer's language")
     created_at: datetime
     updated_at: datetime
+    customer_username: str | None = Field(description="in staff's queue only")
 
     @classmethod
     def of(cls, view: PortRequestView, who: Principal, settings: Settings) -> PortRequestOut:

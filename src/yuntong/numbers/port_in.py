@@ -181,11 +181,14 @@ class PortRequestView:
     reason_text: str | None
     created_at: datetime
     updated_at: datetime
+    customer_username: str | None = None  # in staff's queue
 
 
-def view_of(row: PortRequest) -> PortRequestView:
-    fields = {k: getattr(row, k) for k in PortRequestView.__dataclass_fields__}
-    return PortRequestView(**fields)
+def view_of(row: PortRequest, customer_username: str | None = None) -> PortRequestView:
+    names = [k for k in PortRequestView.__dataclass_fields__ if k != "customer_username"]
+    return PortRequestView(
+        **{k: getattr(row, k) for k in names}, customer_username=customer_username
+    )
 
 
 def reason_message(view: PortRequestView, locale: str, settings: Settings) -> str | None:
@@ -235,8 +238,12 @@ async def list_requests(
             mine.append(PortRequest.organisation_id == actor.organisation_id)
         query = query.where(or_(*mine)).order_by(PortRequest.id.desc())
     async with ctx.db.session() as s:
-        rows = (await s.execute(query.limit(limit))).scalars()
+        rows = list((await s.execute(query.limit(limit))).scalars())
+    if not roles.is_staff(actor):
         return [view_of(r) for r in rows]
+    users = await directory.get_users(ctx, {r.customer_id for r in rows})
+    names = {user_id: user.username for user_id, user in users.items()}
+    return [view_of(r, names.get(r.customer_id)) for r in rows]
 
 
 async def events_of(ctx: Context, actor: Actor, request_id: int) -> list[PortRequestEvent]:

@@ -189,7 +189,7 @@ async function loadQueue() {
     const tr = document.createElement('tr');
     tr.dataset.request = String(r.id);
     cell(tr, r.e164.replace(/^\+86/, ''));
-    cell(tr, `#${r.customer_id}`);
+    cell(tr, r.customer_username || `#${r.customer_id}`);
     cell(tr, r.losing_carrier);
     cell(tr, t(`ui.porting.state.${r.state}`));
     const detail = r.state === 'rejected' ? r.reason_text : (r.porting_date || (r.checks_passed ? t('ui.porting.checks_passed') : ''));
