@@ -327,6 +327,9 @@ async def test_a_port_out_code_is_valid_once_expires_and_is_throttled(
     ctx: Context, staff: Principal, customer: Principal, other: Principal
 ) -> None:
     number = await _assigned(ctx, staff, customer)
+    async with ctx.db.session() as s:
+        query = select(PhoneNumber.subscription_id).where(PhoneNumber.e164 == f"+86{number}")
+        rent_id = (await s.execute(query)).scalar_one()
     assert await _code(port_out.do_issue_code(ctx, other, number)) == "number_not_found"
     first = await port_out.do_issue_code(ctx, customer, number)
     assert len(first.code) == 8 and first.code.isdigit()
@@ -359,15 +362,13 @@ async def test_a_port_out_code_is_valid_once_expires_and_is_throttled(
         row = (
             await s.execute(select(PhoneNumber).where(PhoneNumber.e164 == f"+86{number}"))
         ).scalar_one()
-        sub = (
-            await s.execute(select(Subscription).order_by(Subscription.id.desc()).limit(1))
-        ).scalar_one()
+        sub = await s.get(Subscription, rent_id)
         stored = (
             await s.execute(select(PortOutCode.code_hash).where(PortOutCode.number_id == row.id))
         ).all()
     assert row.state == "ported_out" and row.current_carrier == "中国联通"
     assert row.holder_user_id is None and row.ported
-    assert sub.ends_at is not None  # the rent ends with the cycle
+    assert sub is not None and sub.ends_at is not None  # the rent ends with the cycle
     assert all(last.code not in h for (h,) in stored)
     assert await _code(assignment.do_release(ctx, customer, number)) == "number_not_found"
 
@@ -401,7 +402,7 @@ async def test_porting_from_the_terminal(ctx: Context, staff: Principal, tmp_pat
     [request] = [r for r in await port_in.list_requests(ctx, staff) if r.e164 == f"+86{national}"]
     listed = await run_cli(ctx, "numbers", "port-requests", "--state", "checking", env=env)
     assert national in listed.output
-    today = datetime.now(UTC).date().isoformat()
+    today = local_day(ctx, datetime.now(UTC)).isoformat()  # the CLI's clock is the real one
     approved = await run_cli(ctx, "numbers", "approve", str(request.id), "--date", today, env=env)
     assert approved.exit_code == 0 and "approved" in approved.output, approved.output
     completed = await run_cli(ctx, "numbers", "complete", str(request.id), env=env)
