@@ -96,6 +96,10 @@ def _advance(ctx: Context, **delta: float) -> None:
     ctx.clock.advance(**delta)
 
 
+def _signed(signature: str) -> dict[str, str]:
+    return {"X-Carrier-Signature": signature, "Content-Type": "application/json"}
+
+
 class SilentCarrier:
     """A losing carrier that answers later (the test sends its signed callback)."""
 
@@ -259,15 +263,15 @@ async def test_the_carriers_callback_is_signed_and_taken_once(
     raw, signature = signed(ctx.settings, answer, ctx.clock.now())
     url = "/api/v1/porting/carrier/answers"
     forged = await app_client.post(
-        url, content=raw.replace(b"true", b"false"), headers={"X-Carrier-Signature": signature}
+        url, content=raw.replace(b"true", b"false"), headers=_signed(signature)
     )
     assert forged.status_code == 401 and error_code(forged) == "bad_signature"
     for _ in range(2):  # delivered twice: taken once
-        taken = await app_client.post(url, content=raw, headers={"X-Carrier-Signature": signature})
+        taken = await app_client.post(url, content=raw, headers=_signed(signature))
         assert taken.status_code == 200 and taken.json() == {"ref": ref, "state": "checking"}
     late = CarrierAnswer("ans-2", ref, True, False, since, 500).as_body()
     raw2, signature2 = signed(ctx.settings, late, ctx.clock.now())
-    after = await app_client.post(url, content=raw2, headers={"X-Carrier-Signature": signature2})
+    after = await app_client.post(url, content=raw2, headers=_signed(signature2))
     assert after.json()["state"] == "checking"  # the first answer stands
     events = await app_client.get(
         f"/api/v1/numbers/port-ins/{filed['id']}/events", headers=as_customer
