@@ -1,5 +1,6 @@
 """``yuntong numbers``: import blocks, list and search the inventory, hold, assign and release
-numbers for customers, block and unblock, and set the price tiers (docs/numbers.md). Every
+numbers for customers, block and unblock, set the price tiers, and port numbers in and out
+(携号转网; docs/numbers.md). Every
 action is recorded under an operator (``--as``, default the first operator admin). It sits
 beside cli.py, not in the numbers package: it builds contexts (services), which imports it."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -22,8 +24,9 @@ from yuntong.core.context import Context, close_context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.money import format_yuan
-from yuntong.numbers import assignment, blocking, inventory, selection, tiers
-from yuntong.numbers.models import NumberState
+from yuntong.numbers import assignment, blocking, inventory, port_in, port_out, selection, tiers
+from yuntong.numbers.models import NumberState, PortState
+from yuntong.numbers.port_in import PortInForm, PortRequestView
 from yuntong.numbers.selection import NumberQuery, NumberView
 from yuntong.services import build_context
 
@@ -266,3 +269,118 @@ def set_tier(
     )
     rent = "—" if view.monthly_rent_fen is None else format_yuan(view.monthly_rent_fen)
     console.print(f"Tier {view.code}: {', '.join(view.patterns) or 'plain'} — {rent} a month.")
+
+
+# -- porting (携号转网) ------------------------------------------------------------------------
+
+
+def _port_table(views: list[PortRequestView]) -> None:
+    table = Table(
+        "id", "number", "customer", "from", "state", "checks", "porting date", "reason", "filed"
+    )
+    for v in views:
+        table.add_row(
+            str(v.id),
+            v.e164,
+            v.customer_username or str(v.customer_id),
+            v.losing_carrier,
+            v.state,
+            "passed" if v.checks_passed else "—",
+            str(v.porting_date or "—"),
+            v.reason_text or v.reason or "—",
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+    console.print(f"{len(views)} requests")
+
+
+def _port_line(v: PortRequestView) -> None:
+    why = f" ({v.reason_text or v.reason})" if v.reason else ""
+    date_part = f", porting on {v.porting_date}" if v.porting_date else ""
+    console.print(f"Request {v.id} ({v.ref}) for {v.e164}: {v.state}{date_part}{why}.")
+
+
+@numbers_app.command("port-in")
+def request_port_in(
+    number: str,
+    customer: ForUser,
+    losing_carrier: Annotated[str, typer.Option("--losing-carrier", help="The number's carrier.")],
+    document: Annotated[Path, typer.Option(help="The signed authorisation (PDF, JPEG, PNG).")],
+    operator: AsOperator = None,
+) -> None:
+    """File a port-in request for a customer; the losing carrier's checks follow."""
+
+    async def action(ctx: Context, staff: Principal) -> PortRequestView:
+        form = PortInForm(
+            number,
+            losing_carrier,
+            document.name,
+            document.read_bytes(),
+            await _customer_id(ctx, customer),
+        )
+        return await port_in.do_submit(ctx, staff, form)
+
+    _port_line(_act(operator, action))
+
+
+@numbers_app.command("port-requests")
+def port_requests(
+    state: Annotated[list[PortState] | None, typer.Option(help="Only these states.")] = None,
+    operator: AsOperator = None,
+) -> None:
+    """The port-in requests, oldest first."""
+    states = [s.value for s in state] if state else None
+    _port_table(_act(operator, lambda ctx, staff: port_in.list_requests(ctx, staff, states)))
+
+
+@numbers_app.command("approve")
+def approve(
+    request_id: int,
+    porting_date: Annotated[
+        str, typer.Option("--date", help="The porting date, YYYY-MM-DD (today or later).")
+    ],
+    operator: AsOperator = None,
+) -> None:
+    """Approve a port-in request whose checks passed."""
+    try:
+        day = date.fromisoformat(porting_date)
+    except ValueError:
+        errors.print("--date: YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    _port_line(_act(operator, lambda ctx, staff: port_in.do_approve(ctx, staff, request_id, day)))
+
+
+@numbers_app.command("reject")
+def reject(request_id: int, reason: Reason, operator: AsOperator = None) -> None:
+    """Reject an open port-in request."""
+    _port_line(_act(operator, lambda ctx, staff: port_in.do_reject(ctx, staff, request_id, reason)))
+
+
+@numbers_app.command("complete")
+def complete(request_id: int, operator: AsOperator = None) -> None:
+    """Complete an approved port-in on or after its date: the number is the customer's."""
+    _port_line(_act(operator, lambda ctx, staff: port_in.do_complete(ctx, staff, request_id)))
+
+
+@numbers_app.command("port-out-code")
+def port_out_code(number: str, operator: AsOperator = None) -> None:
+    """A port-out authorisation code for an assigned number (shown once)."""
+    issued = _act(operator, lambda ctx, staff: port_out.do_issue_code(ctx, staff, number))
+    console.print(
+        f"{issued.number}: authorisation code {issued.code}, "
+        f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC. It is not shown again."
+    )
+
+
+@numbers_app.command("port-out-present")
+def port_out_present(
+    number: str,
+    code: str,
+    gaining_carrier: Annotated[str, typer.Option("--gaining-carrier")] = "sandbox",
+    operator: AsOperator = None,
+) -> None:
+    """The sandbox gaining carrier presents a code (development and tests)."""
+    done = _act(
+        operator, lambda ctx, _staff: port_out.sandbox_present(ctx, number, code, gaining_carrier)
+    )
+    console.print(f"{done.number} ported out to {done.gaining_carrier}.")

@@ -242,6 +242,19 @@ class Settings(BaseSettings):
     numbers_quarantine_days: int = Field(90, ge=0, le=3650)
     numbers_kinds: list[str] = Field(default_factory=lambda: ["mobile", "fixed_line", "service"])
     numbers_service_prefixes: list[str] = Field(default_factory=lambda: ["400", "95"])
+    # porting (携号转网, docs/numbers.md "Porting"): the province whose local network the
+    # operator serves (None: no port-in) and the carrier a ported-in number is with; days a
+    # number must have been in service; the authorisation document's largest size; the
+    # port-out code's lifetime; the secret both carriers sign their calls with (empty: derived
+    # from secret_key, for the sandbox); the sandbox losing carrier's register:
+    # national number -> {"holder_id", "in_service_since", "arrears_fen"}
+    numbers_porting_province: str | None = None
+    numbers_porting_carrier_name: str = Field("云通", min_length=1, max_length=60)
+    numbers_porting_min_service_days: int = Field(120, ge=0, le=3650)
+    numbers_porting_document_max_bytes: int = Field(5_000_000, ge=1000, le=50_000_000)
+    numbers_port_out_code_hours: int = Field(72, ge=1, le=30 * 24)
+    numbers_porting_carrier_secret: SecretStr = SecretStr("")
+    numbers_porting_sandbox: dict[str, dict[str, str | int]] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

@@ -28,7 +28,15 @@ from yuntong.meetings.models import (
     MeetingRecording,
 )
 from yuntong.notifications.models import Notice
-from yuntong.numbers.models import NumberBlock, NumberEvent, NumberTier, PhoneNumber
+from yuntong.numbers.models import (
+    NumberBlock,
+    NumberEvent,
+    NumberTier,
+    PhoneNumber,
+    PortOutCode,
+    PortRequest,
+    PortRequestEvent,
+)
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.supplementary.models import ServiceSettings
 from yuntong.terminals.models import Device, DeviceClaim
@@ -67,6 +75,9 @@ __all__ = [
     "Organisation",
     "Payment",
     "PhoneNumber",
+    "PortOutCode",
+    "PortRequest",
+    "PortRequestEvent",
     "Product",
     "ProductPrice",
     "ServiceSettings",

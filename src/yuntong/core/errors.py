@@ -312,6 +312,89 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "Too many wrong barring PINs; try again in 15 minutes",
     ),
     "mmi_unknown": (400, "无法识别的业务代码：{dialled}", "Unknown service code: {dialled}"),
+    # porting (numbers/port_in.py, numbers/port_out.py)
+    "port_in_unavailable": (
+        409,
+        "本运营商暂不受理携号转入",
+        "This operator does not take numbers ported in",
+    ),
+    "port_in_not_mobile": (422, "只有手机号码可以携号转网", "Only mobile numbers can be ported"),
+    "port_in_other_network": (
+        422,
+        "只能携入本地网（{province}）的号码",
+        "Only numbers of the local network ({province}) can be ported in",
+    ),
+    "port_in_number_ours": (
+        409,
+        "该号码已在本运营商",
+        "That number is with this operator already",
+    ),
+    "port_in_open_request": (
+        409,
+        "该号码已有正在办理的携入申请",
+        "That number has a port-in request in progress",
+    ),
+    "port_in_identity_missing": (
+        422,
+        "请先完成实名登记（证件号码）再申请携号转入",
+        "Complete your real-name registration (ID number) before porting a number in",
+    ),
+    "port_in_number_unknown": (
+        422,
+        "原运营商查无此号码",
+        "The losing carrier has no such number in service",
+    ),
+    "port_in_holder_mismatch": (
+        422,
+        "该号码在原运营商登记的实名信息与申请人不一致",
+        "The number is registered to someone else at the losing carrier",
+    ),
+    "port_in_too_new": (
+        422,
+        "号码在网时间不足 {days} 天",
+        "The number has been in service for less than {days} days",
+    ),
+    "port_in_arrears": (
+        422,
+        "该号码在原运营商尚有欠费，请结清后再申请",
+        "The number has arrears at the losing carrier; settle them first",
+    ),
+    "port_document_invalid": (
+        422,
+        "授权书须为 PDF、JPEG 或 PNG 文件，且不超过 {max_mb} MB",
+        "The authorisation document must be a PDF, JPEG or PNG of at most {max_mb} MB",
+    ),
+    "port_request_not_found": (404, "找不到该携号申请", "No such porting request"),
+    "port_transition_refused": (
+        409,
+        "携号申请当前状态（{state}）不允许此操作（{action}）",
+        "The porting request's state ({state}) does not allow this ({action})",
+    ),
+    "port_request_checks_pending": (
+        409,
+        "原运营商的校验结果尚未返回",
+        "The losing carrier has not answered the checks yet",
+    ),
+    "port_request_too_early": (
+        409,
+        "未到携号日期（{date}）",
+        "The porting date ({date}) has not come yet",
+    ),
+    "port_out_code_throttled": (
+        429,
+        "授权码申请过于频繁，请稍后再试",
+        "Too many authorisation codes asked for; try again later",
+    ),
+    "port_out_code_invalid": (
+        403,
+        "授权码错误或已过期",
+        "The authorisation code is wrong or has expired",
+    ),
+    "port_out_code_locked": (
+        429,
+        "授权码错误次数过多，请 {minutes} 分钟后再试",
+        "Too many wrong authorisation codes; try again in {minutes} minutes",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

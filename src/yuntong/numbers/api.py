@@ -13,7 +13,7 @@ from yuntong.accounts.auth import Principal, require_role, require_user
 from yuntong.accounts.models import Role
 from yuntong.core.api_types import DbId, NonNegativeFen
 from yuntong.core.context import Context, get_context
-from yuntong.numbers import assignment, blocking, inventory, selection, tiers
+from yuntong.numbers import assignment, blocking, inventory, port_api, selection, tiers
 from yuntong.numbers.models import NumberKind, NumberState
 from yuntong.numbers.patterns import PATTERNS
 from yuntong.numbers.selection import NumberQuery, NumberView
@@ -297,3 +297,6 @@ async def set_tier(ctx: Ctx, staff: Staff, code: str, body: TierIn) -> TierOut:
         monthly_rent_fen=body.monthly_rent_fen,
     )
     return TierOut(**view.__dict__)
+
+
+router.include_router(port_api.router)

@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import directory, roles
-from yuntong.accounts.models import Role
+from yuntong.accounts.models import Role, User
 from yuntong.accounts.roles import Actor
 from yuntong.billing import store as billing_store
 from yuntong.billing.catalog.catalog import business_tz, load_catalog, local_day, price_summary
@@ -59,11 +59,67 @@ def _same_holder(row: PhoneNumber, user_id: int, organisation_id: int | None) ->
     return row.holder_user_id == user_id
 
 
-async def _tier_of(ctx: Context, row: PhoneNumber) -> TierView:
-    tier = (await tier_by_pattern(ctx)).get(row.pattern)
+async def tier_of_pattern(ctx: Context, pattern: str) -> TierView:
+    """The priced tier a number of class ``pattern`` is rented in; ``number_tier_unpriced``."""
+    tier = (await tier_by_pattern(ctx)).get(pattern)
     if tier is None or tier.monthly_rent_fen is None:
-        raise YuntongError("number_tier_unpriced", tier=row.pattern or "standard")
+        raise YuntongError("number_tier_unpriced", tier=pattern or "standard")
     return tier
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """Whose a number becomes and what it is rented at, read before the assigning transaction."""
+
+    customer: User
+    tier: TierView
+    account: BillingAccount
+
+    @property
+    def individual(self) -> int | None:
+        return self.customer.id if self.customer.organisation_id is None else None
+
+
+async def tenancy_of(ctx: Context, customer: User, pattern: str) -> Tenancy:
+    """The tier and the usable billing account a number of ``pattern`` is rented on."""
+    tier = await tier_of_pattern(ctx, pattern)
+    account = await billing_accounts.account_for_user(ctx, customer.id)
+    await check_account_usable(ctx, account.id)
+    return Tenancy(customer, tier, account)
+
+
+def holder_values(tenancy: Tenancy, rent: RentOrder, now: datetime) -> dict[str, object]:
+    """The columns of a number assigned under ``tenancy`` with its rent ``rent``."""
+    return {
+        "holder_user_id": tenancy.individual,
+        "holder_organisation_id": tenancy.customer.organisation_id,
+        "user_id": tenancy.individual,
+        "account_id": tenancy.account.id,
+        "subscription_id": rent.subscription.id,
+        "assigned_at": now,
+        "tier": tenancy.tier.code,
+        "reserved_by": None,
+        "reserved_until": None,
+    }
+
+
+def rent_detail(tenancy: Tenancy, rent: RentOrder) -> dict[str, object]:
+    """What an assigning event records of the holder and the rent."""
+    return {
+        "holder_user_id": tenancy.individual,
+        "holder_organisation_id": tenancy.customer.organisation_id,
+        "order_id": rent.order.id,
+        "subscription_id": rent.subscription.id,
+        "monthly_rent_fen": tenancy.tier.monthly_rent_fen,
+    }
+
+
+async def after_rent(ctx: Context, tenancy: Tenancy, rent: RentOrder) -> None:
+    """After the assigning transaction committed: tell every node, issue a first statement."""
+    await billing_accounts.publish_changed(ctx, tenancy.account.id)
+    await publish_changed(ctx)
+    if rent.first:
+        await do_issue_first_statement(ctx, tenancy.account.id, rent.order)
 
 
 def check_assignable(actor: Actor, row: PhoneNumber, customer_id: int, now: datetime) -> None:
@@ -94,44 +150,22 @@ async def do_assign(
     if row.state == S.ASSIGNED and _same_holder(row, customer.id, org):
         return (await views_of(ctx, [row]))[0]
     check_assignable(actor, row, customer.id, now)
-    tier = await _tier_of(ctx, row)
-    account = await billing_accounts.account_for_user(ctx, customer.id)
-    await check_account_usable(ctx, account.id)
-    individual = customer.id if org is None else None
+    tenancy = await tenancy_of(ctx, customer, row.pattern)
     async with ctx.db.session() as s:
-        rent = await _rent_order_txn(ctx, s, actor, account, tier, row.e164)
+        rent = await rent_order_txn(ctx, s, actor, tenancy, row.e164)
         won = await move_txn(
             s,
             row,
             NumberAction.ASSIGN,
             actor.user_id,
             now,
-            values={
-                "holder_user_id": individual,
-                "holder_organisation_id": org,
-                "user_id": individual,
-                "account_id": account.id,
-                "subscription_id": rent.subscription.id,
-                "assigned_at": now,
-                "tier": tier.code,
-                "reserved_by": None,
-                "reserved_until": None,
-            },
-            detail={
-                "holder_user_id": individual,
-                "holder_organisation_id": org,
-                "order_id": rent.order.id,
-                "subscription_id": rent.subscription.id,
-                "monthly_rent_fen": tier.monthly_rent_fen,
-            },
+            values=holder_values(tenancy, rent, now),
+            detail=rent_detail(tenancy, rent),
             also=or_(PhoneNumber.reserved_by.is_(None), PhoneNumber.reserved_by == customer.id),
         )
         if not won:
             raise YuntongError("number_taken")  # rolls the order back with it
-    await billing_accounts.publish_changed(ctx, account.id)
-    await publish_changed(ctx)
-    if rent.first:
-        await do_issue_first_statement(ctx, account.id, rent.order)
+    await after_rent(ctx, tenancy, rent)
     return (await views_of(ctx, [await number_row(ctx, row.e164)]))[0]
 
 
@@ -142,16 +176,13 @@ class RentOrder:
     first: bool  # the account's first order: its first statement is issued after commit
 
 
-async def _rent_order_txn(
-    ctx: Context,
-    s: AsyncSession,
-    actor: Actor,
-    account: BillingAccount,
-    tier: TierView,
-    e164: str,
+async def rent_order_txn(
+    ctx: Context, s: AsyncSession, actor: Actor, tenancy: Tenancy, e164: str
 ) -> RentOrder:
-    """The number's rent order, in the assignment's transaction: a subscription to the tier's
-    product, the rest of the cycle charged now, the credit-limit rule applied."""
+    """The number's rent order, in the assigning transaction (a confirmed hold, staff's
+    assignment, a completed port-in): a subscription to the tier's product, the rest of the
+    cycle charged now, the credit-limit rule applied."""
+    account, tier = tenancy.account, tenancy.tier
     now = ctx.clock.now()
     today = local_day(ctx, now)
     products = await load_catalog(ctx)
@@ -247,15 +278,22 @@ async def do_release(ctx: Context, actor: Actor, number: str) -> NumberView:
         )
         if not won:
             raise YuntongError("number_transition_refused", state=row.state, action="release")
-        await _end_rent(ctx, s, row, actor)
+        await end_rent_txn(ctx, s, row, actor.user_id)
     if row.account_id is not None:
         await billing_accounts.publish_changed(ctx, row.account_id)
     await publish_changed(ctx)
     return (await views_of(ctx, [await number_row(ctx, row.e164)]))[0]
 
 
-async def _end_rent(ctx: Context, s: AsyncSession, row: PhoneNumber, actor: Actor) -> None:
-    """The number's subscription ends with the current cycle (as any cancellation)."""
+async def end_rent_txn(
+    ctx: Context,
+    s: AsyncSession,
+    row: PhoneNumber,
+    actor_id: int | None,
+    why: str = "number_release",
+) -> None:
+    """The number's subscription ends with the current cycle (as any cancellation); ``why``:
+    the cancelling order's kind (a release, a port-out)."""
     if row.subscription_id is None or row.account_id is None:
         return
     sub = await s.get(Subscription, row.subscription_id)
@@ -270,10 +308,10 @@ async def _end_rent(ctx: Context, s: AsyncSession, row: PhoneNumber, actor: Acto
         Order(
             account_id=account.id,
             kind="cancel",
-            placed_by=actor.user_id,
+            placed_by=actor_id,
             placed_at=now,
             document={
-                "kind": "number_release",
+                "kind": why,
                 "account_id": account.id,
                 "number": row.e164,
                 "subscription_id": sub.id,

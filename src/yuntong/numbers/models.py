@@ -10,10 +10,10 @@ of state is written together with a ``number_events`` row (who, when, from, to, 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuntong.core.db import Base, UTCDateTime
@@ -129,3 +129,78 @@ class NumberTier(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortState(enum.StrEnum):
+    """A port-in request's states (携号转网): see yuntong.numbers.port_in."""
+
+    SUBMITTED = "submitted"
+    CHECKING = "checking"  # the losing carrier was asked; its answer arrives by callback
+    APPROVED = "approved"  # checks passed, staff set the porting date
+    COMPLETED = "completed"  # the number is in the inventory, assigned to the requester
+    REJECTED = "rejected"  # with a reason (a failed check's code, or staff's words)
+
+
+class PortRequest(Base):
+    """A customer's request to bring a number it holds at another carrier (port-in)."""
+
+    __tablename__ = "port_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # what the losing carrier knows the request by (our ids are not shown to it)
+    ref: Mapped[str] = mapped_column(String(24), unique=True)
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    # e164 while the request is open, None once completed or rejected: one open request a number
+    open_e164: Mapped[str | None] = mapped_column(String(20), unique=True)
+    losing_carrier: Mapped[str] = mapped_column(String(60))
+    state: Mapped[str] = mapped_column(String(12), default=PortState.SUBMITTED)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    filed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # the authorisation document, encrypted at rest under var/porting/
+    document_name: Mapped[str] = mapped_column(String(80))
+    document_type: Mapped[str] = mapped_column(String(40))
+    document_bytes: Mapped[int] = mapped_column(Integer)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    # the losing carrier's answer (once: a repeated callback changes nothing)
+    carrier_answer_id: Mapped[str | None] = mapped_column(String(64))
+    carrier_answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    checks_passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    porting_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(60))  # an error code, or "staff"
+    reason_text: Mapped[str | None] = mapped_column(Text)
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("phone_numbers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortRequestEvent(Base):
+    """Append-only trail of a port-in request: every change of state, who, when, why."""
+
+    __tablename__ = "port_request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("port_requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PortOutCode(Base):
+    """A port-out authorisation code (授权码): kept as a keyed hash, shown once, expiring."""
+
+    __tablename__ = "port_out_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("phone_numbers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the gaining carrier's id of its presentation (a repeated one is answered the same)
+    used_ref: Mapped[str | None] = mapped_column(String(64))
+    gaining_carrier: Mapped[str | None] = mapped_column(String(60))

@@ -16,7 +16,8 @@ export class ApiError extends Error {
 export async function api(method, path, body = undefined, query = undefined) {
   const headers = { Accept: 'application/json' };
   if (!SAFE.has(method)) headers['X-CSRF-Token'] = csrf();
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const form = body instanceof FormData; // a file upload: the browser sets the boundary
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   let url = `/api/v1${path}`;
   if (query) {
     const params = new URLSearchParams();
@@ -30,7 +31,7 @@ export async function api(method, path, body = undefined, query = undefined) {
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch (err) {
     throw new ApiError(0, { code: 'network_error', message: err.message });

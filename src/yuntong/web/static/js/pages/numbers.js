@@ -1,12 +1,13 @@
 // Choosing a number: search the available ones, hold one, confirm it (its monthly rent goes on
 // the bill), see one's own numbers, release them, and (organisation administrators) choose the
-// member each rings. Everything goes through the numbers REST API.
+// member each rings; port a number in from another carrier (携号转网) and get a port-out code.
+// Everything goes through the numbers REST API.
 import '../app.js';
 
 import { del, get, post, put } from '../api.js';
 import { money } from '../billing.js';
 import { formatDateTime, t } from '../i18n.js';
-import { $, confirmDialog, formValues, onSubmit, showErrors, toast } from '../ui.js';
+import { $, clearErrors, confirmDialog, formValues, onSubmit, showErrors, toast } from '../ui.js';
 
 const me = JSON.parse($('#yt-me')?.textContent || '{}');
 const form = $('#search-form');
@@ -127,7 +128,10 @@ async function loadMine() {
         )),
       );
     } else if (n.holder_user_id === me.user_id || members) {
-      actions.append(button(t('ui.numbers.release'), 'btn-ghost act-release', () => release(n)));
+      actions.append(
+        button(t('ui.porting.out_code'), 'btn-ghost act-port-out', () => portOutCode(n)),
+        button(t('ui.numbers.release'), 'btn-ghost act-release', () => release(n)),
+      );
     }
     cell(tr, actions, 'num');
     return tr;
@@ -147,10 +151,61 @@ async function loadTiers() {
   $('#tiers-empty').hidden = tiers.length > 0;
 }
 
+// -- porting --------------------------------------------------------------------------------
+
+async function portOutCode(n) {
+  if (!await confirmDialog(t('ui.porting.out_code_question', { number: n.national }))) return;
+  try {
+    const issued = await post(`${path(n)}/port-out-code`);
+    const shown = $('#port-out-result');
+    shown.textContent = t('ui.porting.out_code_shown', {
+      number: n.national, code: issued.code, until: formatDateTime(issued.expires_at),
+    });
+    shown.hidden = false;
+    shown.scrollIntoView({ block: 'nearest' });
+  } catch (err) {
+    toast(err.message, { error: true });
+  }
+}
+
+function portDetail(r) {
+  if (r.state === 'rejected') return r.reason_text || '';
+  if (r.porting_date) return r.porting_date;
+  return r.checks_passed ? t('ui.porting.checks_passed') : '';
+}
+
+async function loadPortRequests() {
+  const requests = await get('/numbers/port-ins');
+  $('#port-rows').replaceChildren(...requests.map((r) => {
+    const tr = document.createElement('tr');
+    tr.dataset.request = String(r.id);
+    cell(tr, r.e164.replace(/^\+86/, ''));
+    cell(tr, r.losing_carrier);
+    cell(tr, t(`ui.porting.state.${r.state}`), `port-state-${r.state}`);
+    cell(tr, portDetail(r));
+    return tr;
+  }));
+  $('#port-empty').hidden = requests.length > 0;
+}
+
+const portForm = $('#port-in-form');
+onSubmit(portForm, async () => {
+  clearErrors(portForm);
+  const body = new FormData(portForm);
+  try {
+    const filed = await post('/numbers/port-ins', body);
+    toast(t('ui.porting.submitted', { state: t(`ui.porting.state.${filed.state}`) }));
+    portForm.reset();
+  } catch (err) {
+    showErrors(portForm, err);
+  }
+  await loadPortRequests();
+});
+
 if (me.role === 'org_admin') {
   const found = await get('/org/members').catch(() => []);
   members = found.map((m) => ({ id: m.user.id, name: m.user.display_name || m.user.username }));
 }
 onSubmit(form, search);
 form.addEventListener('reset', () => setTimeout(search));
-await Promise.all([search(), loadMine(), loadTiers()]);
+await Promise.all([search(), loadMine(), loadTiers(), loadPortRequests()]);

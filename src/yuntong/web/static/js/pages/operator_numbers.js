@@ -1,5 +1,6 @@
 // Staff's number inventory: import a block with its source, list numbers by state and filters,
-// block and unblock them, and set the price tiers of beautiful numbers.
+// block and unblock them, set the price tiers of beautiful numbers, and work the queue of
+// port-in requests (approve with a date, reject with a reason, complete).
 import '../app.js';
 
 import { get, post, put } from '../api.js';
@@ -118,5 +119,87 @@ onSubmit(tierForm, async () => {
   await loadTiers();
 });
 
+// -- port-in requests -------------------------------------------------------------------------
+
+function small(label, className, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = `btn btn-sm ${className}`;
+  b.textContent = label;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+async function portAction(r, action, body) {
+  try {
+    const done = await post(`/admin/numbers/port-ins/${r.id}/${action}`, body);
+    toast(t('ui.opporting.done', { id: done.id, state: t(`ui.porting.state.${done.state}`) }));
+  } catch (err) {
+    toast(err.message, { error: true });
+  }
+  await Promise.all([loadQueue(), loadInventory()]);
+}
+
+function portActions(r) {
+  const row = document.createElement('div');
+  row.className = 'row inline-form';
+  if (r.state === 'checking' && r.checks_passed) {
+    const day = document.createElement('input');
+    day.type = 'date';
+    day.setAttribute('aria-label', t('ui.opporting.date'));
+    row.append(day, small(t('ui.opporting.approve'), 'btn-primary act-approve', () => {
+      if (!day.value) {
+        toast(t('ui.opporting.date_required'), { error: true });
+        return;
+      }
+      portAction(r, 'approve', { porting_date: day.value });
+    }));
+  }
+  if (r.state === 'approved') {
+    row.append(small(t('ui.opporting.complete'), 'btn-primary act-complete', () => portAction(r, 'complete', {})));
+  }
+  if (['submitted', 'checking', 'approved'].includes(r.state)) {
+    const reason = document.createElement('input');
+    reason.maxLength = 500;
+    reason.size = 10;
+    reason.placeholder = t('ui.opnumbers.reason');
+    reason.setAttribute('aria-label', t('ui.opnumbers.reason'));
+    row.append(reason, small(t('ui.opporting.reject'), 'btn-ghost act-reject', () => {
+      if (!reason.value.trim()) {
+        toast(t('ui.opnumbers.reason_required'), { error: true });
+        reason.focus();
+        return;
+      }
+      portAction(r, 'reject', { reason: reason.value.trim() });
+    }));
+  }
+  const doc = document.createElement('a');
+  doc.href = `/api/v1/admin/numbers/port-ins/${r.id}/document`;
+  doc.textContent = t('ui.opporting.document');
+  row.append(doc);
+  return row;
+}
+
+async function loadQueue() {
+  const open = $('#port-open-only').checked;
+  const requests = await get('/admin/numbers/port-ins', open ? { state: 'checking' } : {});
+  const approved = open ? await get('/admin/numbers/port-ins', { state: 'approved' }) : [];
+  const all = [...requests, ...approved];
+  $('#port-queue-rows').replaceChildren(...all.map((r) => {
+    const tr = document.createElement('tr');
+    tr.dataset.request = String(r.id);
+    cell(tr, r.e164.replace(/^\+86/, ''));
+    cell(tr, r.customer_username || `#${r.customer_id}`);
+    cell(tr, r.losing_carrier);
+    cell(tr, t(`ui.porting.state.${r.state}`));
+    const detail = r.state === 'rejected' ? r.reason_text : (r.porting_date || (r.checks_passed ? t('ui.porting.checks_passed') : ''));
+    cell(tr, detail || '');
+    cell(tr, portActions(r), 'num');
+    return tr;
+  }));
+  $('#port-queue-empty').hidden = all.length > 0;
+}
+
+$('#port-open-only').addEventListener('change', loadQueue);
 onSubmit(listForm, loadInventory);
-await Promise.all([loadInventory(), loadTiers()]);
+await Promise.all([loadInventory(), loadTiers(), loadQueue()]);
