@@ -22,24 +22,27 @@ Results go to bench/RESULTS.md (the section between the ``numbers`` markers).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import random
-import statistics
 import sys
-import tempfile
-import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+# this file is named as the issue names it, like the standard library's ``numbers``: keep
+# bench/ after the standard library on the path, or ``import statistics`` finds this file
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-for _path in (BENCH, ROOT, ROOT / "src"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+sys.path.append(str(BENCH))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from typing import Any  # noqa: E402
 
 import asyncpg  # noqa: E402
 from results_file import write_section  # noqa: E402
@@ -189,7 +192,7 @@ async def measure(count: int, n: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     print(f"generating {count:,} numbers", flush=True)
     rows = inventory(count, rng)
-    out: dict[str, Any] = {"count": count, "queries": n, "load": os.getloadavg()[0]}
+    out: dict[str, Any] = {"count": count, "queries": n, "load": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite", flush=True)
         out["sqlite"] = await measure_backend(

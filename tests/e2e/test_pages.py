@@ -14,7 +14,7 @@ from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, identity, log_in, organisation, screenshot
 from tests.support.server import ServerProcess
 from yuntong.core.i18n import MESSAGES
-from yuntong.numbers.models import NumberKind, NumberState
+from yuntong.numbers.models import NumberKind, NumberState, PortState
 from yuntong.sla import completion
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +52,7 @@ DYNAMIC = {
     "ui.field.": ["full_name", "email", "phone", "birth_date", "id_type", "id_number", "address"],
     "ui.numbers.state.": [state.value for state in NumberState],
     "ui.numbers.kind.": [kind.value for kind in NumberKind],
+    "ui.porting.state.": [state.value for state in PortState],
     "ui.opnumbers.": ["block", "unblock"],
     # completion.js: the network failures' causes (an unknown one is shown by its number)
     "ui.completion.cause.": list(completion.NETWORK_CAUSES.values()),
