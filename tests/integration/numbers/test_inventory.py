@@ -5,10 +5,14 @@ quarantine that never rings the former holder, blocking, and organisations' memb
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import make_settings, own_database
 from tests.integration.numbers.conftest import (
     STANDARD_FEN,
     fresh_range,
@@ -21,13 +25,33 @@ from yuntong.billing.models import LedgerEntry, Subscription
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.core.migrate import upgrade
 from yuntong.numbers import assignment, blocking, selection
 from yuntong.numbers.directory import user_for_number
 from yuntong.numbers.inventory import Attribution, BlockSource, do_import_block
 from yuntong.numbers.models import NumberEvent, NumberState, PhoneNumber
 from yuntong.numbers.selection import NumberQuery
+from yuntong.services import build_context
 
 pytestmark = pytest.mark.usefixtures("tiers")
+
+
+@pytest.fixture
+async def ctx(
+    db_url: str, tmp_path: Path, settings_overrides: dict[str, Any]
+) -> AsyncIterator[Context]:
+    """A database of each test's own, on the session's backend: the session's shared database
+    also serves live servers whose billing workers issue statements and notices meanwhile, and
+    these tests open accounts whose first statements they issue."""
+    backend = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    async with own_database(backend, tmp_path) as url:
+        upgrade(url)
+        settings = make_settings(tmp_path / "var", url, **settings_overrides)
+        context = build_context(settings, clock=FrozenClock())
+        try:
+            yield context
+        finally:
+            await context.db.dispose()
 
 
 def _advance(ctx: Context, **delta: float) -> None:
