@@ -114,3 +114,22 @@ function labelTablesIn(records) {
 
 $$('table.table').forEach(labelCells);
 new MutationObserver(labelTablesIn).observe(document.body, { childList: true, subtree: true });
+
+// a table cell with text (or a node), and a small button: what the staff and number pages build rows of
+export function cell(tr, content, className = '') {
+  const td = document.createElement('td');
+  if (className) td.className = className;
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content ?? '';
+  tr.append(td);
+  return td;
+}
+
+export function button(label, className, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = `btn btn-sm ${className}`;
+  b.textContent = label;
+  b.addEventListener('click', onClick);
+  return b;
+}

@@ -7,29 +7,11 @@ import '../app.js';
 import { del, get, post, put } from '../api.js';
 import { money } from '../billing.js';
 import { formatDateTime, t } from '../i18n.js';
-import { $, clearErrors, confirmDialog, formValues, onSubmit, showErrors, toast } from '../ui.js';
+import { $, button, cell, clearErrors, confirmDialog, formValues, onSubmit, showErrors, toast } from '../ui.js';
 
 const me = JSON.parse($('#yt-me')?.textContent || '{}');
 const form = $('#search-form');
 let members = null; // an organisation administrator's members: [{id, name}]
-
-function cell(tr, content, className = '') {
-  const td = document.createElement('td');
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content ?? '';
-  tr.append(td);
-  return td;
-}
-
-function button(label, className, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = `btn btn-sm ${className}`;
-  b.textContent = label;
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 const path = (n) => `/numbers/${encodeURIComponent(n.e164)}`;
 const place = (n) => n.place || t('ui.numbers.unknown_place');

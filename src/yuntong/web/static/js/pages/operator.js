@@ -6,27 +6,9 @@ import '../app.js';
 
 import { get, post } from '../api.js';
 import { formatDateTime, t } from '../i18n.js';
-import { $, toast } from '../ui.js';
+import { $, button, cell, toast } from '../ui.js';
 
 const statusFilter = $('#users-status');
-
-function cell(tr, content, className = '') {
-  const td = document.createElement('td');
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content ?? '';
-  tr.append(td);
-  return td;
-}
-
-function button(label, className, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = `btn btn-sm ${className}`;
-  b.textContent = label;
-  b.addEventListener('click', onClick);
-  return b;
-}
 
 function reasonInput() {
   const input = document.createElement('input');

@@ -6,18 +6,9 @@ import '../app.js';
 import { get, post, put } from '../api.js';
 import { money, parseYuan } from '../billing.js';
 import { t } from '../i18n.js';
-import { $, clearErrors, formValues, onSubmit, showErrors, toast } from '../ui.js';
+import { $, cell, clearErrors, formValues, onSubmit, showErrors, toast } from '../ui.js';
 
 const listForm = $('#list-form');
-
-function cell(tr, content, className = '') {
-  const td = document.createElement('td');
-  if (className) td.className = className;
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content ?? '';
-  tr.append(td);
-  return td;
-}
 
 async function loadInventory() {
   let found;
