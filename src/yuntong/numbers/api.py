@@ -269,11 +269,13 @@ class ReasonIn(BaseModel):
 
 @router.post("/admin/numbers/{number}/block", response_model=NumberOut, tags=["admin"])
 async def block_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+    """Staff: take a number out of service (available, held or quarantined), with a reason."""
     return NumberOut.of(await blocking.do_block(ctx, staff, number, body.reason), staff.locale)
 
 
 @router.post("/admin/numbers/{number}/unblock", response_model=NumberOut, tags=["admin"])
 async def unblock_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+    """Staff: offer a blocked number again."""
     return NumberOut.of(await blocking.do_unblock(ctx, staff, number, body.reason), staff.locale)
 
 

@@ -144,6 +144,7 @@ async def my_port_ins(ctx: Ctx, user: User) -> list[PortRequestOut]:
 
 @router.get("/numbers/port-ins/{request_id}", response_model=PortRequestOut)
 async def port_in_request(ctx: Ctx, user: User, request_id: DbId) -> PortRequestOut:
+    """One of the caller's port-in requests and its state."""
     return PortRequestOut.of(await port_in.get_request(ctx, user, request_id), user, ctx.settings)
 
 
@@ -192,6 +193,7 @@ async def approve_port_in(
 async def reject_port_in(
     ctx: Ctx, staff: Staff, request_id: DbId, body: RejectIn
 ) -> PortRequestOut:
+    """Reject a request, with the reason the customer is shown."""
     view = await port_in.do_reject(ctx, staff, request_id, body.reason)
     return PortRequestOut.of(view, staff, ctx.settings)
 

@@ -100,11 +100,13 @@ async def _view(ctx: Context, user_id: int) -> ServicesView:
 
 @router.get("/services", response_model=ServicesView)
 async def get_services(ctx: Ctx, user: User) -> ServicesView:
+    """The caller's supplementary services: what is on, and what has been ordered."""
     return await _view(ctx, user.user_id)
 
 
 @router.put("/services", response_model=ServicesView)
 async def put_services(ctx: Ctx, user: User, body: ServicesIn) -> ServicesView:
+    """Change the caller's services; barring changes need the barring PIN."""
     changes: dict[str, Any] = body.model_dump(exclude_none=True, exclude={"barring_pin", "clear"})
     changes.update(dict.fromkeys(body.clear))
     await do_set_services(ctx, user.user_id, changes, barring_pin=body.barring_pin)
@@ -113,9 +115,11 @@ async def put_services(ctx: Ctx, user: User, body: ServicesIn) -> ServicesView:
 
 @router.put("/services/pin", status_code=204)
 async def put_pin(ctx: Ctx, user: User, body: PinIn) -> None:
+    """Set or change the barring PIN (the old one is needed once set)."""
     await pin.do_set_pin(ctx, user.user_id, body.old_pin, body.new_pin)
 
 
 @router.post("/services/mmi", response_model=MmiOut)
 async def post_mmi(ctx: Ctx, user: User, body: MmiIn) -> dict[str, Any]:
+    """Run a keypad code dialled on the dial panel (``*21*number#`` …) and say what it did."""
     return await mmi.do_mmi(ctx, user.user_id, body.code)
