@@ -300,7 +300,9 @@ class TicketAuthenticator(Generic[C]):
             admission = await self.admit(ctx, websocket.query_params.get("ticket", ""), socket)
         except YuntongError as err:
             await socket.send_raw(reply("error", None, err.to_dict(locale)))
-            if err.retry_after is not None:  # 4400-4499 are final: this one is not
+            if err.retry_after is not None or err.status >= 500:
+                # 4400-4499 are final; a busy node or a server-side failure (no healthy media
+                # server, an unreachable database) is not: try again later with the same ticket
                 await socket.close(1013, err.code)
                 return None
             await socket.close(
