@@ -91,6 +91,17 @@ async def was_removed(
     return found is not None
 
 
+async def removed_of(s: AsyncSession, meeting_id: str) -> list[tuple[int | None, str | None]]:
+    """Who was removed from a meeting (user id, guest key): a room opened for it again keeps
+    them out, as new tickets do (:func:`was_removed`)."""
+    rows = await s.execute(
+        select(MeetingAttendance.user_id, MeetingAttendance.guest_key).where(
+            MeetingAttendance.meeting_id == meeting_id, MeetingAttendance.removed.is_(True)
+        )
+    )
+    return [(user_id, guest_key) for user_id, guest_key in rows]
+
+
 async def removed_from(s: AsyncSession, meeting_ids: Sequence[str], user_id: int) -> set[str]:
     """Which of ``meeting_ids`` the signed-in ``user_id`` was removed from (one query)."""
     if not meeting_ids:

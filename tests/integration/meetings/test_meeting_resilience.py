@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import av
+import pytest
 from sqlalchemy import select
 
 from tests.support.janus import needs_janus
@@ -29,6 +30,7 @@ from tests.support.meetings import (
 )
 from tests.support.server import ServerProcess, private_server, wait_for
 from yuntong.billing.models import UsageRecord
+from yuntong.client.meeting import MeetingClient, MeetingError, get_ticket
 from yuntong.meetings.models import MeetingAttendance
 
 pytestmark = needs_janus
@@ -161,3 +163,40 @@ async def _all_past(
 ) -> bool:
     rows = (await stays()).values()
     return len(rows) == 2 and all(r.seconds >= seconds and r.media == "video" for r in rows)
+
+
+async def test_someone_removed_stays_out_with_an_old_ticket_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A clean restart makes the meeting wait for its participants again; the room opened
+    anew keeps out whom the host removed, also when they come back with their old ticket."""
+    async with private_server(tmp_path, **janus_env()) as server:
+        await janus_ready(server)
+        await server.create_user("rm-host")
+        host = await server.login("rm-host")
+        await server.create_user("rm-member")
+        member = await server.login("rm-member")
+        meeting = await create_meeting(server, host)
+        ticket = await get_ticket(
+            server.url, meeting["number"], token=member, passcode=meeting["passcode"]
+        )
+        alice = await connect(server, meeting, token=host)
+        bob = MeetingClient(server.url, ticket["ticket"])
+        await bob.connect()
+        await bob.join()
+        await alice.request("meeting.remove", {"participant_id": bob.participant_id})
+        await bob.wait_event("meeting.removed")
+        await asyncio.gather(alice.close(), bob.close(), return_exceptions=True)
+
+        server.restart()
+        await janus_ready(server)
+        again = await connect(server, meeting, token=host)  # the room opens anew
+        stale = MeetingClient(server.url, ticket["ticket"])
+        try:
+            with pytest.raises(MeetingError) as refused:
+                await stale.connect()
+                await stale.join()
+            assert refused.value.code == "meeting_removed"
+        finally:
+            await stale.close()
+            await again.leave()

@@ -96,6 +96,10 @@ async def open_room(ctx: Context, meeting_id: str) -> Room:
                     recording = await store.recording_under_way(s, meeting_id)
                 ownership.restore(room, stays, meeting.room_locked)
                 await room.janus.destroy_left(meeting.janus_node, meeting.janus_room)
+            else:  # opened again (after a clean stop, a restart): the removed stay out
+                async with ctx.db.session() as s:
+                    for user_id, guest_key in await store.removed_of(s, meeting_id):
+                        room.ban(user_id, guest_key)
             await room.open()
             if recording is not None:
                 await room.resume_recording(recording.id, Path(recording.directory))
