@@ -196,6 +196,24 @@ async def test_a_hold_lapses_by_itself_and_is_limited_per_customer(
     assert await _code(selection.do_reserve(ctx, customer, numbers[-1])) == "number_hold_limit"
 
 
+async def test_holds_asked_for_at_once_stay_within_the_limit(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    """Several holds asked for at the same moment (two tabs, a retrying client) never add up
+    to more than the limit: the holds of one customer are counted one request at a time."""
+    start, end = fresh_range(10)
+    await import_range(ctx, staff, start, end)
+    numbers = [f"{start[:-1]}{d}" for d in range(10)]
+    results = await asyncio.gather(
+        *(selection.do_reserve(ctx, customer, n) for n in numbers), return_exceptions=True
+    )
+    won = [r for r in results if isinstance(r, selection.NumberView)]
+    refused = {r.code for r in results if isinstance(r, YuntongError)}
+    assert len(won) == ctx.settings.numbers_max_holds
+    assert refused == {"number_hold_limit"}
+    assert len(won) + sum(isinstance(r, YuntongError) for r in results) == len(numbers)
+
+
 async def test_confirming_rents_the_number_and_it_rings_its_holder(
     ctx: Context, staff: Principal, customer: Principal
 ) -> None:
