@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Insert, MetaData, event, make_url
+from sqlalchemy import DateTime, Insert, MetaData, event, make_url, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -123,6 +123,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+async def lock_rows(s: AsyncSession, model: Any, ids: Sequence[int]) -> None:
+    """Hold the rows of ``model`` with primary keys ``ids`` until the transaction ends, so that
+    what is read after this sees every competing transaction on them committed: a write that
+    changes nothing takes the row locks on PostgreSQL and the database's write lock on SQLite
+    (where a plain ``SELECT … FOR UPDATE`` locks nothing and reads run before the transaction
+    takes its lock)."""
+    if ids:
+        key = model.__table__.c.id
+        await s.execute(update(model.__table__).where(key.in_(sorted(ids))).values(id=key))
 
 
 def insert_ignoring_duplicates(s: AsyncSession, model: Any) -> Insert:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from yuntong.accounts import directory, roles
 from yuntong.accounts.models import AccountStatus, Role, User
 from yuntong.accounts.roles import Actor
 from yuntong.core.context import Context
+from yuntong.core.db import lock_rows
 from yuntong.core.errors import YuntongError
 from yuntong.numbers.directory import publish_changed
 from yuntong.numbers.inventory import check_number
@@ -279,10 +280,7 @@ async def do_reserve(
         # customers learn only that it is not to be had, not whether it is in service
         raise YuntongError("number_taken")
     async with ctx.db.session() as s:
-        # one hold request per customer at a time: a write to the customer's row first takes
-        # its row lock (PostgreSQL) or the database's write lock (SQLite) until this commits,
-        # so the count below sees every hold committed before it
-        await s.execute(update(User).where(User.id == customer.id).values(id=User.id))
+        await lock_rows(s, User, [customer.id])  # one hold request per customer at a time
         held = (
             await s.execute(
                 select(func.count())

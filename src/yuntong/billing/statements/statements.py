@@ -33,7 +33,7 @@ from yuntong.billing.models import (
     StatementKind,
 )
 from yuntong.core.context import Context
-from yuntong.core.db import insert_ignoring_duplicates
+from yuntong.core.db import insert_ignoring_duplicates, lock_rows
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
 from yuntong.core.money import format_yuan
@@ -264,6 +264,9 @@ async def _close_chunk(
     now = ctx.clock.now()
     due_on = due_date(ctx, now, ctx.settings.billing_due_workdays)
     async with ctx.db.session() as s:
+        # a first or final statement issued meanwhile for one of these accounts (an order at
+        # the close, another node) is committed before its entries are chosen below
+        await lock_rows(s, BillingAccount, account_ids)
         closed = set(
             (
                 await s.execute(
@@ -358,6 +361,7 @@ async def _issue_now(
     now = ctx.clock.now()
     due_on = due_date(ctx, now, workdays)
     async with ctx.db.session() as s:
+        await lock_rows(s, BillingAccount, [account_id])  # one statement issued at a time
         query = select(Statement).where(
             Statement.account_id == account_id, Statement.kind == kind, Statement.cycle == label
         )
