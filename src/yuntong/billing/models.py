@@ -265,8 +265,7 @@ class Payment(Base):
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # no foreign key (migration 0003): checking it locked every ledger row a close bills
-    entry_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), unique=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
 
     __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
 
