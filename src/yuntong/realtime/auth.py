@@ -172,7 +172,13 @@ class SessionTokenAuthenticator:
             await websocket.close(code=4400, reason="invalid device id")
             return None
         await websocket.accept()
-        locale = pick_locale(principal.locale or websocket.cookies.get("yt_locale"))
+        # the page's language (what it sends, else the language switch's cookie), else the
+        # account's: an account in zh-CN on a page switched to English reads English errors
+        locale = pick_locale(
+            websocket.query_params.get("locale")
+            or websocket.cookies.get("yt_locale")
+            or principal.locale
+        )
         hub = hub_of(ctx)
         try:
             last_seq = int(websocket.query_params.get("last_seq", "0"))

@@ -42,6 +42,8 @@ export class RealtimeClient {
   connect() {
     this.closed = false;
     const params = new URLSearchParams({ device: this.resume?.device || deviceId() });
+    // the server's error messages in the page's language (docs/protocol.md)
+    if (document.documentElement.lang) params.set('locale', document.documentElement.lang);
     if (this.resume?.token) {
       params.set('resume', this.resume.token);
       params.set('last_seq', String(this.resume.lastSeq || 0));
