@@ -6,7 +6,7 @@ operation gets the examples, coverage (boundary values: the 2**64 that gave 500 
 operation/parameter pairs) and fuzzing phases, positive and negative data, with a bounded
 number of cases so the whole module takes a couple of minutes on two cores.
 
-``YUNTONG_FUZZ_EXAMPLES`` (default 8) and ``YUNTONG_FUZZ_SEED`` explore further.
+``YUNTONG_FUZZ_EXAMPLES`` (default 5) and ``YUNTONG_FUZZ_SEED`` explore further.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from schemathesis.engine import Status, events, from_schema
 from tests.conftest import own_database
 from tests.support.server import ServerProcess
 
-EXAMPLES = int(os.environ.get("YUNTONG_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("YUNTONG_FUZZ_EXAMPLES", "5"))
 SEED = os.environ.get("YUNTONG_FUZZ_SEED")
 # What would end the fuzzing user's own session half-way (the rest of the run would then
 # test only 401s); they are fuzzed without credentials.
