@@ -1,6 +1,7 @@
 // Supplementary services page: caller ID, forwarding, barring and the barring PIN, call waiting
 // (/services).
 
+import '../app.js'; // the signed-in shell: calls (and call waiting) ring on this page too
 import { get, put } from '../api.js';
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
