@@ -550,7 +550,8 @@ def completion_rate(
 # -- supplementary services (yuntong.supplementary) ---------------------------------------------
 
 services_app = typer.Typer(
-    help="Users' supplementary services: caller ID, forwarding, barring.", no_args_is_help=True
+    help="Users' supplementary services: caller ID, forwarding, barring, call waiting.",
+    no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
 

@@ -8,7 +8,9 @@ checkpointed every ``call_checkpoint_s``; calls left open by a crash are closed 
 ``interrupted`` by :mod:`yuntong.calls.recovery`. A device that is gone ends the call it
 carried. Who is busy is decided by the busy marks (:mod:`yuntong.presence.busy`), taken for
 both parties at the invite and released at the end, shared by every node; this node renews
-its own.
+its own. Call waiting (TS 22.083): a callee with it, in an answered call, is rung by a second
+call as a waiting call, which they answer by holding or ending the first, reject (busy) or
+let ring to forwarding; a held call goes on (and is billed) until its holder resumes it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from yuntong.accounts.auth import Principal
 from yuntong.calls import store
 from yuntong.calls.causes import cause_for
 from yuntong.calls.gate import credit_gate
-from yuntong.calls.machine import check_move, public_reason
+from yuntong.calls.machine import check_may_hold, check_move, public_reason
 from yuntong.calls.models import CallOutcome, CallRecord, CallState
 from yuntong.cluster import forward, nodes
 from yuntong.contacts import service as contacts
@@ -64,6 +66,10 @@ CREDIT_WARNING_S = 60
 RECEIVING_STATUSES = frozenset({"active", "warned", "limited", "suspended"})
 CALL_COMMAND = "calls.command"  # a party's command forwarded to the node that owns the call
 OWNERS_KEPT = 10_000  # owners of other nodes' calls remembered by a node
+# call waiting: what answering a waiting call does with the call its callee is in
+ANSWER_MODES = ("hold", "end")
+# the other call of a user that ended, or is not answered, meanwhile: nothing to hold or end
+_GONE = frozenset({"call_not_found", "invalid_transition"})
 
 
 @dataclass(eq=False)
@@ -90,6 +96,10 @@ class ActiveCall:
     # legs (each billed to its forwarding subscriber), ended with the call
     route: Route | None = None
     legs: list[tuple[str, Hop]] = field(default_factory=list)
+    # call waiting: rung while its callee was in another call (until that one ends); the
+    # parties who hold the call (its media paused; it runs on and is billed)
+    waiting: bool = False
+    holders: set[int] = field(default_factory=set)
 
     def move(self, to: CallState) -> None:
         self.state = check_move(self.state, to)
@@ -103,12 +113,12 @@ class ActiveCall:
 
 
 class CallEngine:
-    """In-memory registry of live calls on this node (``by_user``: this node's calls only;
-    the busy marks decide busy across nodes)."""
+    """In-memory registry of live calls on this node (``by_user``: this node's calls only,
+    two for a user with a call waiting or held; the busy marks decide busy across nodes)."""
 
     def __init__(self) -> None:
         self.calls: dict[str, ActiveCall] = {}
-        self.by_user: dict[int, str] = {}
+        self.by_user: dict[int, set[str]] = {}
         self.checkpointer: asyncio.Task[None] | None = None
         self.renewer: asyncio.Task[None] | None = None
         # calls other nodes own, as last looked up (call id -> node), oldest first
@@ -127,23 +137,28 @@ class CallEngine:
 
     def add(self, call: ActiveCall) -> None:
         self.calls[call.id] = call
-        self.by_user[call.caller_id] = call.id
-        self.by_user[call.callee_id] = call.id
+        self.by_user.setdefault(call.caller_id, set()).add(call.id)
+        self.by_user.setdefault(call.callee_id, set()).add(call.id)
         CALLS_ACTIVE.set(len(self.calls))
 
     def move_callee(self, call: ActiveCall, to: int) -> None:
         """A ringing call forwarded: ``to`` is its callee now."""
-        if self.by_user.get(call.callee_id) == call.id:
-            del self.by_user[call.callee_id]
+        self._drop(call.callee_id, call.id)
         call.callee_id = to
-        self.by_user[to] = call.id
+        self.by_user.setdefault(to, set()).add(call.id)
 
     def remove(self, call: ActiveCall) -> None:
         self.calls.pop(call.id, None)
         for uid in (call.caller_id, call.callee_id):
-            if self.by_user.get(uid) == call.id:
-                del self.by_user[uid]
+            self._drop(uid, call.id)
         CALLS_ACTIVE.set(len(self.calls))
+
+    def _drop(self, user_id: int, call_id: str) -> None:
+        ids = self.by_user.get(user_id)
+        if ids is not None:
+            ids.discard(call_id)
+            if not ids:
+                del self.by_user[user_id]
 
 
 ENGINE = Piece(
@@ -290,7 +305,7 @@ async def do_invite(
         await _insert_legs(ctx, call, call.legs, ended)
     except BaseException:
         if immediate is None:
-            await _release_parties(ctx, call)
+            await _release(ctx, call.id, (call.caller_id, call.callee_id))
         raise
     if immediate is not None:
         CALLS_TOTAL.labels(immediate[0]).inc()
@@ -322,6 +337,7 @@ async def _ring(ctx: Context, call: ActiveCall) -> None:
             "sdp": route.offer,
             **({"to_number": route.callee_number} if route.callee_number else {}),
             **forwarding.incoming_extras(route),
+            **({"waiting": True, "answer_modes": list(ANSWER_MODES)} if call.waiting else {}),
         },
     )
 
@@ -436,7 +452,8 @@ async def _forward_ringing(ctx: Context, call: ActiveCall, kind: str, outcome: C
         return False
     _cancel_timer(call)
     call.ringing_sent = False
-    await busy_marks(ctx).release(call.id, (left,))
+    call.waiting = False  # the next callee's marks decide anew
+    await _release(ctx, call.id, (left,))
     await hub_of(ctx).send(
         left, "call.ended", _ended_payload(call.id, outcome, "forwarded", None, 0)
     )
@@ -481,18 +498,60 @@ async def _take_parties(
     ``with_caller=False``: the caller is held already (a call forwarded while ringing)."""
     parties = (call.caller_id, call.callee_id) if with_caller else (call.callee_id,)
     held = await busy_marks(ctx).take(call.id, parties)
+    if held is not None and held == call.callee_id:
+        held = await _take_waiting(ctx, call, parties[:-1])
     if held == call.caller_id:
         raise YuntongError("already_in_call")  # placed from another device meanwhile
     if held is not None:
         return CallOutcome.BUSY, "in_call"
     if await presence.is_dnd(ctx, call.callee_id):
-        await busy_marks(ctx).release(call.id, parties)
+        await _release(ctx, call.id, parties)
         return CallOutcome.BUSY, "dnd"
     return None
 
 
-async def _release_parties(ctx: Context, call: ActiveCall) -> None:
-    await busy_marks(ctx).release(call.id, (call.caller_id, call.callee_id))
+async def _take_waiting(ctx: Context, call: ActiveCall, busy_ids: tuple[int, ...]) -> int | None:
+    """The callee is in a call: with call waiting (TS 22.083) on and that call answered, this
+    one waits for them (one at most, decided by the shared marks); the user who stops it
+    otherwise (the callee: busy)."""
+    route = call.route
+    if route is None or not route.callee_profile.waiting:
+        return call.callee_id
+    marks = busy_marks(ctx)
+    current = await marks.call_of(call.callee_id)
+    if current is None or not await _is_answered(ctx, current):
+        return call.callee_id
+    held = await marks.take_waiting(call.id, busy_ids, call.callee_id, current)
+    call.waiting = held is None
+    return held
+
+
+async def _is_answered(ctx: Context, call_id: str) -> bool:
+    """Whether a live call (this node's, or with several nodes any node's) was answered."""
+    call = engine_of(ctx).calls.get(call_id)
+    if call is not None:
+        return call.state in (CallState.ANSWERED, CallState.CONNECTED)
+    if ctx.redis is None:
+        return False  # one node: its calls are all here
+    async with ctx.db.session() as session:
+        return await store.is_answered(session, call_id)
+
+
+async def _still_waiting(ctx: Context, call: ActiveCall) -> bool:
+    """A waiting call waits while its callee's busy mark is another call's; when that call
+    ended, it rings on as an ordinary call."""
+    if call.waiting:
+        current = await busy_marks(ctx).call_of(call.callee_id)
+        call.waiting = current is not None and current != call.id
+    return call.waiting
+
+
+async def _release(ctx: Context, call_id: str, user_ids: tuple[int, ...]) -> None:
+    """Free the marks a call holds; a call waiting for one of its parties (call waiting) is
+    no longer waiting: its callee is told, and it rings on as an ordinary call."""
+    for user_id, moved in await busy_marks(ctx).release(call_id, user_ids):
+        data = {"call_id": moved, "waiting": False, "answer_modes": []}
+        await hub_of(ctx).send(user_id, "call.waiting", data)
 
 
 async def do_ringing(ctx: Context, user_id: int, call_id: str) -> None:
@@ -507,22 +566,34 @@ async def _ringing(ctx: Context, user_id: int, call_id: str) -> None:
             return
         if not call.ringing_sent:
             call.ringing_sent = True
-            await hub_of(ctx).send(
-                call.caller_id, "call.ringing", {"call_id": call.id}, device=call.caller_device
-            )
+            data = {"call_id": call.id, **({"waiting": True} if call.waiting else {})}
+            await hub_of(ctx).send(call.caller_id, "call.ringing", data, device=call.caller_device)
 
 
-async def do_answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: str) -> None:
+async def do_answer(
+    ctx: Context, user_id: int, device: str, call_id: str, sdp: str, mode: str | None = None
+) -> None:
+    """Answer a ringing call; a waiting call holds (``mode`` "hold", the default) or ends
+    ("end") the call its callee is in first."""
     check_sdp(sdp)
-    if not await _forwarded(ctx, call_id, "answer", user_id=user_id, device=device, sdp=sdp):
-        await _answer(ctx, user_id, device, call_id, sdp)
+    if mode is not None and mode not in ANSWER_MODES:
+        raise YuntongError("bad_request")
+    if not await _forwarded(
+        ctx, call_id, "answer", user_id=user_id, device=device, sdp=sdp, mode=mode
+    ):
+        await _answer(ctx, user_id, device, call_id, sdp, mode)
 
 
-async def _answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: str) -> None:
+async def _answer(
+    ctx: Context, user_id: int, device: str, call_id: str, sdp: str, mode: str | None = None
+) -> None:
     call = _get_call(ctx, call_id, user_id)
     async with call.lock:
         if call.party(user_id) != "callee":
             raise YuntongError("forbidden")
+        check_move(call.state, CallState.ANSWERED)
+        if call.waiting:
+            await _make_way(ctx, call, mode or "hold")
         call.move(CallState.ANSWERED)
         _cancel_timer(call)
         call.callee_device = device
@@ -547,6 +618,84 @@ async def _answer(ctx: Context, user_id: int, device: str, call_id: str, sdp: st
         await hub.send(
             call.callee_id, "call.answered_elsewhere", {"call_id": call.id}, exclude=device
         )
+
+
+async def _make_way(ctx: Context, call: ActiveCall, mode: str) -> None:
+    """A waiting call is answered: the call its callee is in (on whichever node) is held, or
+    ended as the callee's hang-up, first (caller holds ``call.lock``)."""
+    for other in await _other_calls(ctx, call.callee_id, call.id):
+        try:
+            if mode == "end":
+                await do_hangup(ctx, call.callee_id, other)
+            else:
+                await do_hold(ctx, call.callee_id, other)
+        except YuntongError as exc:
+            if exc.code not in _GONE:
+                raise
+
+
+async def _other_calls(ctx: Context, user_id: int, call_id: str) -> list[str]:
+    """The user's calls other than ``call_id``, on any node (one at most, with call
+    waiting)."""
+    found = set(engine_of(ctx).by_user.get(user_id, ()))
+    found.update(await busy_marks(ctx).calls_of(user_id))
+    found.discard(call_id)
+    return sorted(found)
+
+
+async def do_hold(ctx: Context, user_id: int, call_id: str) -> None:
+    """Hold an answered call: its media pauses (both parties are told ``call.held``), the call
+    runs on and is billed as usual."""
+    if not await _forwarded(ctx, call_id, "hold", user_id=user_id):
+        await _hold(ctx, user_id, call_id)
+
+
+async def _hold(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        check_may_hold(call.state)
+        if user_id not in call.holders:
+            call.holders.add(user_id)
+            await _tell_hold(ctx, call, "call.held")
+
+
+async def do_resume(ctx: Context, user_id: int, call_id: str) -> None:
+    """Take back a call the user holds; the other call they are in, if answered, is held in
+    its place (a swap)."""
+    if not await _forwarded(ctx, call_id, "resume", user_id=user_id):
+        await _resume(ctx, user_id, call_id)
+    for other in await _other_calls(ctx, user_id, call_id):
+        try:
+            await do_hold(ctx, user_id, other)
+        except YuntongError as exc:
+            if exc.code not in _GONE:
+                raise
+
+
+async def _resume(ctx: Context, user_id: int, call_id: str) -> None:
+    call = _get_call(ctx, call_id, user_id)
+    async with call.lock:
+        check_may_hold(call.state)
+        if user_id not in call.holders:
+            raise YuntongError("call_not_held")
+        call.holders.discard(user_id)
+        await _tell_hold(ctx, call, "call.resumed")
+
+
+async def _tell_hold(ctx: Context, call: ActiveCall, type_: str) -> None:
+    """``call.held`` / ``call.resumed`` to both parties: whether the call is on hold now, and
+    whether the one told may resume it (they hold it)."""
+    hub = hub_of(ctx)
+    for user_id, device in (
+        (call.caller_id, call.caller_device),
+        (call.callee_id, call.callee_device),
+    ):
+        data = {
+            "call_id": call.id,
+            "on_hold": bool(call.holders),
+            "can_resume": user_id in call.holders,
+        }
+        await hub.send(user_id, type_, data, device=device)
 
 
 async def do_media_connected(ctx: Context, user_id: int, call_id: str) -> None:
@@ -610,9 +759,12 @@ async def _end_ringing(
             raise YuntongError("forbidden")
         if call.state != CallState.RINGING:
             raise YuntongError("invalid_transition", state=call.state.value)
+        reason = outcome.value
+        if party == "callee" and await _still_waiting(ctx, call):
+            outcome, reason = CallOutcome.BUSY, "waiting_rejected"  # user busy (TS 22.083)
         if party == "callee" and await _forward_ringing(ctx, call, "cfb", outcome):
             return  # user determined user busy: forwarded on busy
-        await _end(ctx, call, outcome, outcome.value, user_id)
+        await _end(ctx, call, outcome, reason, user_id)
 
 
 async def do_hangup(ctx: Context, user_id: int, call_id: str) -> None:
@@ -656,15 +808,13 @@ async def do_device_gone(ctx: Context, user_id: int, device: str) -> None:
     """A device is gone (closed by its client, logged out, or not back within the grace
     period): end the call it carried, and a call ringing for a callee with no device left.
     The node that owns the call decides, wherever the device was."""
-    engine = engine_of(ctx)
-    call_id = engine.by_user.get(user_id)
-    if call_id is None and ctx.redis is not None:
-        call_id = await busy_marks(ctx).call_of(user_id)  # a call another node may own
-    if call_id is None:
-        return
-    with contextlib.suppress(YuntongError):  # ended, or its owner died: its sweep ends it
-        if not await _forwarded(ctx, call_id, "device_gone", user_id=user_id, device=device):
-            await _device_gone(ctx, user_id, device, call_id)
+    call_ids = set(engine_of(ctx).by_user.get(user_id, ()))
+    if ctx.redis is not None:
+        call_ids.update(await busy_marks(ctx).calls_of(user_id))  # calls other nodes may own
+    for call_id in sorted(call_ids):
+        with contextlib.suppress(YuntongError):  # ended, or its owner died: its sweep ends it
+            if not await _forwarded(ctx, call_id, "device_gone", user_id=user_id, device=device):
+                await _device_gone(ctx, user_id, device, call_id)
 
 
 async def _device_gone(ctx: Context, user_id: int, device: str, call_id: str) -> None:
@@ -697,6 +847,8 @@ _OPS: dict[str, Callable[..., Awaitable[None]]] = {
     "reject": _reject,
     "cancel": _cancel,
     "hangup": _hangup,
+    "hold": _hold,
+    "resume": _resume,
     "ice": _relay_ice,
     "device_gone": _device_gone,
 }
@@ -764,8 +916,14 @@ async def _ring_timeout(ctx: Context, call: ActiveCall) -> None:
     async with call.lock:
         if call.state != CallState.RINGING:
             return
-        if not await _forward_ringing(ctx, call, "cfnry", CallOutcome.NO_ANSWER):
-            await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None)
+        if await _forward_ringing(ctx, call, "cfnry", CallOutcome.NO_ANSWER):
+            return
+        # a waiting call left to ring goes on as the callee's busy would (TS 22.083)
+        if await _still_waiting(ctx, call) and await _forward_ringing(
+            ctx, call, "cfb", CallOutcome.NO_ANSWER
+        ):
+            return
+        await _end(ctx, call, CallOutcome.NO_ANSWER, "ring_timeout", None)
 
 
 async def _media_timeout(ctx: Context, call: ActiveCall) -> None:
@@ -818,7 +976,7 @@ async def _end(
             await _end_legs(ctx, call, ended)
     except BaseException:
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
-        await _release_parties(ctx, call)
+        await _release(ctx, call.id, (call.caller_id, call.callee_id))
         raise
     if not written:
         # another node took the call over, or closed it, while this one stalled unaware: the
@@ -827,7 +985,7 @@ async def _end(
         log.warning("call_end_fenced", call_id=call.id)
         CALLS_END_FENCED.inc()
         return
-    await _release_parties(ctx, call)
+    await _release(ctx, call.id, (call.caller_id, call.callee_id))
     CALLS_TOTAL.labels(outcome.value).inc()
     hub = hub_of(ctx)
     data = _ended_payload(call.id, outcome, reason, hung_up_by, billable)
@@ -1020,7 +1178,7 @@ async def tell_ended(ctx: Context, record: CallRecord) -> None:
     hub = hub_of(ctx)
     await hub.send(record.caller_id, "call.ended", data, device=record.caller_device)
     await hub.send(record.callee_id, "call.ended", data)
-    await busy_marks(ctx).release(record.id, (record.caller_id, record.callee_id))
+    await _release(ctx, record.id, (record.caller_id, record.callee_id))
     await presence.do_publish(ctx, record.caller_id)
     await presence.do_publish(ctx, record.callee_id)
 

@@ -2,6 +2,8 @@
 
 A live call moves only along :data:`TRANSITIONS`; :func:`check_move` refuses any other move
 with ``invalid_transition``. Every outcome ends the call in ``ended``; ``ended`` goes nowhere.
+Holding (call waiting, TS 22.083) is no state of its own: an answered call is held or resumed
+by a party and stays answered (or connected), running and billed, meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ def check_move(state: CallState, to: CallState) -> CallState:
     if to not in TRANSITIONS[state]:
         raise YuntongError("invalid_transition", state=state.value)
     return to
+
+
+# the states in which a party may hold or resume a call
+HOLDABLE = frozenset({CallState.ANSWERED, CallState.CONNECTED})
+
+
+def check_may_hold(state: CallState) -> None:
+    """``invalid_transition`` unless a call in ``state`` may be held or resumed."""
+    if state not in HOLDABLE:
+        raise YuntongError("invalid_transition", state=state.value)
 
 
 def public_reason(reason: str) -> str:

@@ -103,6 +103,16 @@ async def owner_of(session: AsyncSession, call_id: str) -> str | None:
     return result.scalar_one_or_none()
 
 
+async def is_answered(session: AsyncSession, call_id: str) -> bool:
+    """Whether a call still open was answered (call waiting asks it of another node's call)."""
+    answered_at = await session.scalar(
+        select(CallRecord.answered_at).where(
+            CallRecord.id == call_id, CallRecord.ended_at.is_(None)
+        )
+    )
+    return answered_at is not None
+
+
 async def take_over(session: AsyncSession, call_id: str, dead: str, node_id: str) -> bool:
     """Make ``node_id`` the owner of an open call of the dead node ``dead``; whether it did
     (fenced: another node may have taken it first)."""

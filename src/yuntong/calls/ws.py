@@ -32,6 +32,8 @@ class Invite(_Msg):
 
 class Answer(CallRef):
     sdp: str = Field(max_length=MAX_SDP_BYTES)
+    # a waiting call (call waiting): hold (the default) or end the call the callee is in
+    mode: Literal["hold", "end"] | None = None
 
 
 class Ice(CallRef):
@@ -70,7 +72,7 @@ async def ringing(conn: Connection, msg: CallRef) -> None:
 
 
 async def answer(conn: Connection, msg: Answer) -> None:
-    await engine.do_answer(conn.ctx, conn.user_id, conn.device_id, msg.call_id, msg.sdp)
+    await engine.do_answer(conn.ctx, conn.user_id, conn.device_id, msg.call_id, msg.sdp, msg.mode)
 
 
 async def reject(conn: Connection, msg: CallRef) -> None:
@@ -83,6 +85,10 @@ async def cancel(conn: Connection, msg: CallRef) -> None:
 
 async def hangup(conn: Connection, msg: CallRef) -> None:
     await engine.do_hangup(conn.ctx, conn.user_id, msg.call_id)
+
+
+async def resume(conn: Connection, msg: CallRef) -> None:
+    await engine.do_resume(conn.ctx, conn.user_id, msg.call_id)
 
 
 async def ice(conn: Connection, msg: Ice) -> None:
@@ -109,6 +115,7 @@ HANDLERS: HandlerTable = {
     "call.reject": (CallRef, reject),
     "call.cancel": (CallRef, cancel),
     "call.hangup": (CallRef, hangup),
+    "call.resume": (CallRef, resume),
     "call.ice": (Ice, ice),
     "call.media": (MediaState, media),
     "call.quality": (Quality, quality),

@@ -395,6 +395,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "授权码错误次数过多，请 {minutes} 分钟后再试",
         "Too many wrong authorisation codes; try again in {minutes} minutes",
     ),
+    # call waiting (calls/engine.py)
+    "call_not_held": (409, "该通话未被您保持", "You have not put this call on hold"),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

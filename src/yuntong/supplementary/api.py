@@ -36,11 +36,16 @@ class ServicesOut(BaseModel):
     bar_anonymous: bool = Field(description="anonymous call rejection")
     incoming_list_mode: Literal["", "blacklist", "whitelist"]
     incoming_list: list[str]
+    waiting: bool = Field(
+        description="call waiting: a second call while in an answered call rings as waiting"
+    )
 
 
 class ServicesView(BaseModel):
     services: ServicesOut
-    ordered: list[str] = Field(description="services ordered: clip, clir, forwarding, barring")
+    ordered: list[str] = Field(
+        description="services ordered: clip, clir, forwarding, barring, waiting"
+    )
     pin_set: bool = Field(description="a barring PIN is set")
 
 
@@ -61,6 +66,7 @@ class ServicesIn(BaseModel):
     bar_anonymous: bool | None = None
     incoming_list_mode: Literal["", "blacklist", "whitelist"] | None = None
     incoming_list: list[Number] | None = Field(default=None, max_length=100)
+    waiting: bool | None = Field(default=None, description="call waiting on or off")
     barring_pin: str | None = Field(default=None, max_length=8)
     # forwarding numbers given as null switch that forwarding off
     clear: list[Literal["cfu", "cfb", "cfnry", "cfnrc"]] = Field(

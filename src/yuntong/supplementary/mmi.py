@@ -6,7 +6,8 @@ old*new*new#`` changes the barring PIN. Service codes: 21 CFU, 67 CFB, 61 CFNRy
 (``*61*number*timer#``), 62 CFNRc, 002 all forwarding (off only), 30 CLIP, 31 CLIR (``*31#``
 shows the number, ``#31#`` withholds it on every call), 33 barring of all outgoing, 331 of
 outgoing international, 35 of all incoming (barring codes carry the PIN: ``*33*PIN#``),
-330 all barring (off only).
+330 all barring (off only), 43 call waiting (``*43#`` on, ``#43#`` off, ``*#43#`` ask; TS
+22.083 / 24.083).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ BARRING_CODES = {"33": "bar_outgoing", "331": "bar_international", "35": "bar_in
 ALL_FORWARDING = "002"
 ALL_BARRING = "330"
 PIN_CHANGE = "03"
+CALL_WAITING = "43"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ async def do_mmi(ctx: Context, user_id: int, text: str) -> dict[str, Any]:
         return await _barring(ctx, user_id, mmi)
     if mmi.code in ("30", "31"):
         return await _caller_id(ctx, user_id, mmi)
+    if mmi.code == CALL_WAITING:
+        return await _call_waiting(ctx, user_id, mmi)
     raise YuntongError("mmi_unknown", dialled=text.strip()[:32])
 
 
@@ -131,6 +135,17 @@ async def _caller_id(ctx: Context, user_id: int, mmi: Mmi) -> dict[str, Any]:
         mode = "temporary" if mmi.procedure == "activate" else "always"
         profile = await do_set_services(ctx, user_id, {"clir_mode": mode})
     return _answer("clir", mmi, profile.clir_mode == "always", profile)
+
+
+async def _call_waiting(ctx: Context, user_id: int, mmi: Mmi) -> dict[str, Any]:
+    if mmi.procedure == "interrogate":
+        profile = await profile_of(ctx, user_id)
+    elif mmi.procedure in ("activate", "deactivate", "erase"):
+        on = mmi.procedure == "activate"
+        profile = await do_set_services(ctx, user_id, {"waiting": on})
+    else:
+        raise YuntongError("mmi_unknown", dialled=mmi.code)
+    return _answer("waiting", mmi, profile.waiting, profile)
 
 
 async def _change_pin(ctx: Context, user_id: int, mmi: Mmi) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Per-user supplementary service settings: caller-ID (CLIP/CLIR), forwarding, barring and the
-barring PIN (issue 16, "Value-added services"; migration 0019).
+barring PIN (issue 16, "Value-added services"; migration 0019), call waiting (migration 0022).
 
 One row per user who ever set a service; no row means every service off. The barring PIN is
 kept hashed (argon2), never in clear.
@@ -39,6 +39,7 @@ class ServiceSettings(Base):
     incoming_list: Mapped[list[str]] = mapped_column(JSON, default=list)
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    waiting: Mapped[bool] = mapped_column(Boolean, default=False)  # call waiting (TS 22.083)
 
 
 # the columns of a new row: every service off
@@ -52,4 +53,5 @@ SETTINGS_OFF: dict[str, Any] = {
     "bar_anonymous": False,
     "incoming_list_mode": "",
     "incoming_list": [],
+    "waiting": False,
 }

@@ -16,7 +16,7 @@ from yuntong.core.errors import YuntongError
 
 @dataclass(frozen=True)
 class ServiceProduct:
-    service: str  # clip | clir | forwarding | barring
+    service: str  # clip | clir | forwarding | barring | waiting
     code: str  # the catalogue's product code
     name_zh: str
     name_en: str
@@ -28,6 +28,7 @@ PRODUCTS: tuple[ServiceProduct, ...] = (
     ServiceProduct("clir", "vas_clir", "主叫号码隐藏", "Caller ID restriction (CLIR)", 300),
     ServiceProduct("forwarding", "vas_forwarding", "呼叫转移", "Call forwarding", 500),
     ServiceProduct("barring", "vas_barring", "呼叫限制", "Call barring", 300),
+    ServiceProduct("waiting", "vas_call_waiting", "呼叫等待", "Call waiting", 300),
 )
 BY_SERVICE = {p.service: p for p in PRODUCTS}
 

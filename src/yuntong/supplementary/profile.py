@@ -57,6 +57,7 @@ class Profile:
     bar_anonymous: bool = False
     incoming_list_mode: str = ""
     incoming_list: tuple[str, ...] = ()
+    waiting: bool = False  # call waiting (TS 22.083)
 
     def forwarding_to(self, kind: str) -> str | None:
         target: str | None = getattr(self, kind)
@@ -197,6 +198,8 @@ def services_switched_on(before: Profile, changes: Mapping[str, Any]) -> set[str
         on.add("forwarding")
     if any(changes.get(k) for k in BARRING_FIELDS if k != "incoming_list"):
         on.add("barring")
+    if changes.get("waiting") and not before.waiting:
+        on.add("waiting")
     return on
 
 

@@ -137,5 +137,18 @@ STRINGS = strings(
         "ui.history.col.quality": ("质量", "Quality"),
         "ui.history.empty": ("没有符合条件的通话", "No calls match these filters"),
         "ui.history.call_back": ("回拨", "Call back"),
+        # call waiting and hold (callui.js)
+        "ui.call.waiting": ("呼叫等待：{name}", "Call waiting: {name}"),
+        "ui.call.waiting_over": ("来电：{name}", "Incoming call: {name}"),
+        "ui.call.answer_hold": ("保持当前通话并接听", "Hold current & answer"),
+        "ui.call.answer_end": ("结束当前通话并接听", "End current & answer"),
+        "ui.call.swap": ("切换通话", "Swap"),
+        "ui.call.resume": ("恢复通话", "Resume"),
+        "ui.call.on_hold": ("通话已保持", "On hold"),
+        "ui.call.held_by_peer": ("对方已保持通话", "The other side put you on hold"),
+        "ui.call.peer_waiting": (
+            "对方正在通话中，请稍候…",
+            "They are in another call — waiting…",
+        ),
     },
 )

@@ -84,5 +84,20 @@ STRINGS = strings(
             "呼叫转移设置形成循环，无法接通",
             "The call's forwarding goes round in a loop",
         ),
+        # call waiting (TS 22.083)
+        "ui.services.waiting": ("呼叫等待", "Call waiting"),
+        "ui.services.waiting_on": (
+            "通话中有新来电时提示我（呼叫等待）",
+            "Let a second call wait while I am in a call",
+        ),
+        "ui.services.waiting_hint": (
+            "新来电以提示音提醒：可保持或结束当前通话后接听，或拒接（对方听到忙音，"
+            "按遇忙转移处理），无人接听时按无应答或遇忙转移处理。"
+            "拨号盘代码：*43# 开启，#43# 关闭，*#43# 查询。",
+            "A second call plays a waiting tone: answer it by holding or ending the current "
+            "call, or reject it (the caller hears busy and your forwarding on busy applies); "
+            "unanswered, it forwards as on no reply or on busy. Keypad codes: *43# on, "
+            "#43# off, *#43# ask.",
+        ),
     },
 )

@@ -1,21 +1,24 @@
-// The shell of every signed-in page: the realtime connection, presence, calls in and out,
-// the missed-call badge, log-out, and the `window.yuntong` hooks that tests read.
+// The shell of every signed-in page: the realtime connection, presence, calls in and out (and
+// a second call: waiting, or held), the missed-call badge, log-out, and the `window.yuntong`
+// hooks that tests read.
 
 import { get, post } from './api.js';
 import { CallController } from './call.js';
-import { CallScreen } from './callui.js';
+import { CallScreen, SecondCallCard } from './callui.js';
 import { t } from './i18n.js';
 import { $, toast } from './ui.js';
 import { RealtimeClient } from './ws.js';
 
 const CALL_EVENTS = [
   'call.ringing', 'call.answered', 'call.ice', 'call.connected', 'call.answered_elsewhere', 'call.ended',
+  'call.waiting', 'call.held', 'call.resumed',
 ];
 
 export const me = JSON.parse($('#yt-me')?.textContent || 'null');
 export const rt = new RealtimeClient();
 const presence = new Map(); // user id -> online | busy | dnd | offline
 let current = null; // the CallController shown on screen, or null
+let second = null; // the user's other call: a waiting call, or a held one
 let lastCall = null;
 
 const screen = new CallScreen({
@@ -23,6 +26,41 @@ const screen = new CallScreen({
     if (current === call) current = null;
   },
 });
+
+const card = new SecondCallCard({
+  onAnswer: (call, mode) => answerSecond(call, mode),
+  onReject: (call) => {
+    setSecond(null);
+    call.decline();
+  },
+  onSwap: (call) => swapTo(call),
+});
+
+function setSecond(call) {
+  second = call;
+  card.show(call);
+}
+
+/** Answer the waiting call, holding or ending (`mode`) the one on screen, as the server offered. */
+async function answerSecond(call, mode) {
+  const previous = current?.active ? current : null;
+  setSecond(mode === 'hold' ? previous : null);
+  show(call);
+  await call.accept(mode);
+}
+
+/** Resume the held call; the server holds the one on screen, which becomes the second call. */
+async function swapTo(call) {
+  try {
+    await call.resume();
+  } catch (err) {
+    toast(err.message, { error: true });
+    return;
+  }
+  const previous = current?.active ? current : null;
+  setSecond(previous);
+  show(call);
+}
 
 export function presenceOf(userId) {
   return presence.get(userId) || 'offline';
@@ -44,6 +82,7 @@ export function startCall(to, media, peer = null, { fromNumber = null } = {}) {
     media,
     fromNumber,
   });
+  track(call);
   show(call);
   call.dial(to);
   return call;
@@ -53,13 +92,25 @@ function show(call) {
   current = call;
   lastCall = call;
   screen.show(call);
+}
+
+/** Every call this page runs: when it ends, the missed-call badge, and its place taken. */
+function track(call) {
   call.addEventListener('change', () => {
-    if (call.state === 'ended') refreshMissed();
+    if (call.state !== 'ended') return;
+    refreshMissed();
+    if (second === call) {
+      setSecond(null);
+    } else if (current === call && second?.active) {
+      // the call on screen is over: the other one (held, or ringing on) takes its place
+      const next = second;
+      setSecond(null);
+      show(next);
+    }
   });
 }
 
 function incoming(data) {
-  if (current?.active) return; // the server does not ring a user who is in a call
   const call = new CallController(rt, {
     direction: 'incoming',
     peer: data.from,
@@ -67,9 +118,25 @@ function incoming(data) {
     callId: data.call_id,
     offerSdp: data.sdp,
     toNumber: data.to_number || null,
+    waiting: Boolean(data.waiting),
+    answerModes: data.answer_modes || [],
   });
+  if (current?.active || data.waiting) {
+    // the server rings a user in a call only with a waiting call, and one at most
+    if (!data.waiting || second?.active) return;
+    track(call);
+    setSecond(call);
+    call.ring();
+    return;
+  }
+  track(call);
   show(call);
   call.ring();
+}
+
+function route(type, data) {
+  if (current?.handle(type, data)) return;
+  second?.handle(type, data);
 }
 
 export async function refreshMissed() {
@@ -102,9 +169,12 @@ function wire() {
   });
   rt.on('hello', (data) => {
     // a fresh session (not a resume) means the server has ended whatever this tab was doing
-    if (!data.resumed && current?.active && current.callId !== null) current.handle('call.ended', {
-      call_id: current.callId, outcome: 'interrupted', reason: 'connection_lost',
-    });
+    if (data.resumed) return;
+    for (const call of [second, current]) {
+      if (call?.active && call.callId !== null) call.handle('call.ended', {
+        call_id: call.callId, outcome: 'interrupted', reason: 'connection_lost',
+      });
+    }
   });
   rt.on('connection', ({ up }) => {
     const banner = $('#conn-banner');
@@ -112,7 +182,7 @@ function wire() {
     $('#my-presence')?.setAttribute('data-status', up ? 'online' : 'offline');
   });
   rt.on('call.incoming', incoming);
-  for (const type of CALL_EVENTS) rt.on(type, (data) => current?.handle(type, data));
+  for (const type of CALL_EVENTS) rt.on(type, (data) => route(type, data));
   rt.on('call.ended', () => refreshMissed());
 
   $('#logout')?.addEventListener('click', logout);
@@ -132,6 +202,7 @@ export async function logout() {
 window.yuntong = {
   get call() { return current; },
   get lastCall() { return lastCall; },
+  get second() { return second; },
   rt,
   presence,
   stats: async () => (current ? current.stats() : null),

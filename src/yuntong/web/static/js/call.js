@@ -2,6 +2,9 @@
 //
 // States: calling → ringing → connecting → connected → ended (caller),
 //         incoming → connecting → connected → ended (callee).
+// Call waiting: an incoming call may be `waiting` (its callee is in another call) and says how
+// it may be answered (`answerModes`, from the server); an answered call may be on hold
+// (`onHold`; `canResume` when this side holds it), its local tracks paused meanwhile.
 // The controller emits 'change' whenever anything the UI shows changed.
 
 import { rtcConfig } from './media/ice.js';
@@ -18,7 +21,10 @@ export class CallController extends EventTarget {
    * @param options  {direction: 'outgoing'|'incoming', peer: {user_id?, username, display_name},
    *                  media: 'audio'|'video', callId?, offerSdp?}
    */
-  constructor(rt, { direction, peer, media, callId = null, offerSdp = null, fromNumber = null, toNumber = null }) {
+  constructor(rt, {
+    direction, peer, media, callId = null, offerSdp = null, fromNumber = null, toNumber = null,
+    waiting = false, answerModes = [],
+  }) {
     super();
     this.rt = rt;
     this.direction = direction;
@@ -53,6 +59,11 @@ export class CallController extends EventTarget {
     this.ticks = 0;
     this.finalSent = false;
     this.tone = new Tone();
+    this.waiting = waiting; // an incoming call waiting while this user is in another call
+    this.answerModes = answerModes; // what answering it may do with the other call: hold, end
+    this.peerWaiting = false; // an outgoing call waiting at its callee, who is in another call
+    this.onHold = false;
+    this.canResume = false;
   }
 
   get active() {
@@ -92,11 +103,12 @@ export class CallController extends EventTarget {
   /** A new incoming call: tell the caller this device rings, and ring. */
   ring() {
     this.rt.send('call.ringing', { call_id: this.callId });
-    this.tone.start('ring');
+    this.tone.start(this.waiting ? 'waiting' : 'ring');
     this._changed();
   }
 
-  async accept() {
+  /** Answer; a waiting call with `mode` 'hold' or 'end' for the call this user is in. */
+  async accept(mode = null) {
     if (this.state !== 'incoming') return;
     this.tone.stop();
     this.state = 'connecting';
@@ -110,7 +122,9 @@ export class CallController extends EventTarget {
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       this.answerSent = true;
-      await this.rt.request('call.answer', { call_id: this.callId, sdp: this.pc.localDescription.sdp });
+      await this.rt.request('call.answer', {
+        call_id: this.callId, sdp: this.pc.localDescription.sdp, ...(mode ? { mode } : {}),
+      });
       this._startTrickle();
     } catch (err) {
       await this._fail(err);
@@ -136,6 +150,11 @@ export class CallController extends EventTarget {
     const local = { 'call.hangup': ['answered', 'hangup'], 'call.cancel': ['canceled', 'canceled'] };
     const [outcome, reason] = local[type] || ['rejected', 'rejected'];
     await this._finish(outcome, reason);
+  }
+
+  /** Take back a call this side holds (the server holds the other call, if any: a swap). */
+  async resume() {
+    await this.rt.request('call.resume', { call_id: this.callId });
   }
 
   /**
@@ -170,9 +189,24 @@ export class CallController extends EventTarget {
       case 'call.ringing':
         if (this.state === 'calling') {
           this.state = 'ringing';
+          this.peerWaiting = Boolean(data.waiting);
           this.tone.start('ringback');
           this._changed();
         }
+        break;
+      case 'call.waiting':
+        // the call this user was in ended: this one rings on as an ordinary call
+        this.waiting = Boolean(data.waiting);
+        this.answerModes = data.answer_modes || [];
+        if (this.state === 'incoming') this.tone.start(this.waiting ? 'waiting' : 'ring');
+        this._changed();
+        break;
+      case 'call.held':
+      case 'call.resumed':
+        this.onHold = Boolean(data.on_hold);
+        this.canResume = Boolean(data.can_resume);
+        this._applyTracks();
+        this._changed();
         break;
       case 'call.answered':
         this._answered(data.sdp);
@@ -209,14 +243,20 @@ export class CallController extends EventTarget {
 
   setMuted(muted) {
     this.muted = muted;
-    for (const track of this.localStream?.getAudioTracks() || []) track.enabled = !muted;
+    this._applyTracks();
     this._changed();
   }
 
   setCameraOff(off) {
     this.cameraOff = off;
-    for (const track of this.localStream?.getVideoTracks() || []) track.enabled = !off;
+    this._applyTracks();
     this._changed();
+  }
+
+  /** What this side sends: nothing while the call is on hold, else what the user chose. */
+  _applyTracks() {
+    for (const track of this.localStream?.getAudioTracks() || []) track.enabled = !this.muted && !this.onHold;
+    for (const track of this.localStream?.getVideoTracks() || []) track.enabled = !this.cameraOff && !this.onHold;
   }
 
   /** Use another camera ('videoinput') or microphone ('audioinput') without renegotiating. */
@@ -225,7 +265,7 @@ export class CallController extends EventTarget {
     const stream = await navigator.mediaDevices.getUserMedia({ [media]: { deviceId: { exact: deviceId } } });
     const track = stream.getTracks()[0];
     const old = this.localStream?.getTracks().find((t) => t.kind === track.kind);
-    track.enabled = media === 'video' ? !this.cameraOff : !this.muted;
+    track.enabled = (media === 'video' ? !this.cameraOff : !this.muted) && !this.onHold;
     await this.senders[track.kind]?.replaceTrack(track);
     if (old) {
       this.localStream.removeTrack(old);

@@ -1,4 +1,5 @@
-// Binds a CallController to the incoming-call overlay and the in-call screen (_call.html).
+// Binds a CallController to the incoming-call overlay and the in-call screen (_call.html), and
+// a second call (waiting, or held) to its card (SecondCallCard).
 
 import { t, formatDuration } from './i18n.js';
 import { $, initials, toast } from './ui.js';
@@ -32,6 +33,7 @@ export class CallScreen {
       cameraLabel: $('#btn-camera-label'),
       switchCamera: $('#btn-switch-camera'),
       hangup: $('#btn-hangup'),
+      resume: $('#btn-resume'),
       pickCamera: $('#pick-camera'),
       pickMic: $('#pick-microphone'),
     };
@@ -39,6 +41,7 @@ export class CallScreen {
     $('#incoming-accept').addEventListener('click', () => this.call?.accept());
     $('#incoming-decline').addEventListener('click', () => this.call?.decline());
     e.hangup.addEventListener('click', () => this.call?.hangup());
+    e.resume.addEventListener('click', () => this.call?.resume().catch((err) => toast(err.message, { error: true })));
     e.mute.addEventListener('click', () => this.call?.setMuted(!this.call.muted));
     e.camera.addEventListener('click', () => this.call?.setCameraOff(!this.call.cameraOff));
     e.switchCamera.addEventListener('click', () => this.call?.nextCamera().then(() => this._fillDevices()));
@@ -84,7 +87,9 @@ export class CallScreen {
     if (call.localStream && e.local.srcObject !== call.localStream) e.local.srcObject = call.localStream;
     if (e.remote.srcObject !== call.remoteStream) e.remote.srcObject = call.remoteStream;
     e.state.dataset.state = call.state;
-    e.state.textContent = t(`ui.call.state.${call.state}`);
+    e.state.textContent = stateText(call);
+    e.screen.classList.toggle('on-hold', call.onHold && call.active);
+    e.resume.hidden = !(call.canResume && call.active);
     e.mute.setAttribute('aria-pressed', String(call.muted));
     e.muteLabel.textContent = t(call.muted ? 'ui.call.unmute' : 'ui.call.mute');
     e.camera.setAttribute('aria-pressed', String(call.cameraOff));
@@ -173,5 +178,72 @@ export class CallScreen {
       select.disabled = select.options.length < 2;
     }
     this.el.switchCamera.disabled = this.el.pickCamera.options.length < 2;
+  }
+}
+
+/** What the screen says of a call: on hold (by this side or the other), waiting at the callee,
+ * or its state. */
+function stateText(call) {
+  if (call.onHold && call.active) return t(call.canResume ? 'ui.call.on_hold' : 'ui.call.held_by_peer');
+  if (call.state === 'ringing' && call.peerWaiting) return t('ui.call.peer_waiting');
+  return t(`ui.call.state.${call.state}`);
+}
+
+/**
+ * The second call of a user in a call: a waiting call (answer holding or ending the current
+ * one, as the server offers, or reject) or a held one (swap to it). The buttons call back to
+ * the shell (app.js), which decides which call is on the screen.
+ */
+export class SecondCallCard {
+  constructor({ onAnswer, onReject, onSwap }) {
+    this.call = null;
+    this.el = {
+      card: $('#second-call'),
+      avatar: $('#second-avatar'),
+      title: $('#second-title'),
+      state: $('#second-state'),
+      answer: $('#second-answer'),
+      answerHold: $('#second-answer-hold'),
+      answerEnd: $('#second-answer-end'),
+      reject: $('#second-reject'),
+      swap: $('#second-swap'),
+    };
+    const e = this.el;
+    e.answer.addEventListener('click', () => onAnswer(this.call, null));
+    e.answerHold.addEventListener('click', () => onAnswer(this.call, 'hold'));
+    e.answerEnd.addEventListener('click', () => onAnswer(this.call, 'end'));
+    e.reject.addEventListener('click', () => onReject(this.call));
+    e.swap.addEventListener('click', () => onSwap(this.call));
+    this.onChange = () => this.render();
+  }
+
+  show(call) {
+    this.call?.removeEventListener('change', this.onChange);
+    this.call = call;
+    call?.addEventListener('change', this.onChange);
+    this.render();
+  }
+
+  render() {
+    const call = this.call;
+    const e = this.el;
+    e.card.hidden = !call?.active;
+    if (e.card.hidden) {
+      document.body.style.removeProperty('--second-call-h');
+      return;
+    }
+    const name = call.peer.display_name || call.peer.username;
+    const incoming = call.state === 'incoming';
+    e.card.dataset.kind = incoming ? 'waiting' : 'held';
+    e.avatar.textContent = initials(name);
+    e.title.textContent = incoming ? t(call.waiting ? 'ui.call.waiting' : 'ui.call.waiting_over', { name }) : name;
+    e.state.textContent = incoming ? t(call.media === 'video' ? 'ui.media.video' : 'ui.media.audio') : stateText(call);
+    // the server says how a waiting call may be answered; an ordinary one is just answered
+    e.answerHold.hidden = !(incoming && call.answerModes.includes('hold'));
+    e.answerEnd.hidden = !(incoming && call.answerModes.includes('end'));
+    e.answer.hidden = !(incoming && call.answerModes.length === 0);
+    e.reject.hidden = !incoming;
+    e.swap.hidden = !(!incoming && call.canResume);
+    document.body.style.setProperty('--second-call-h', `${e.card.offsetHeight}px`);
   }
 }

@@ -5,6 +5,8 @@ const PATTERNS = {
   ring: { freqs: [440, 480], on: 1.0, period: 3.0, gain: 0.18 },
   // outgoing ring-back (China: 450 Hz, 1 s on, 4 s off)
   ringback: { freqs: [450], on: 1.0, period: 5.0, gain: 0.08 },
+  // call waiting: a short soft beep while in another call (China: 450 Hz, 0.4 s on, 4 s off)
+  waiting: { freqs: [450], on: 0.4, period: 4.0, gain: 0.06 },
 };
 
 export class Tone {

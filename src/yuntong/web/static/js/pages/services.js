@@ -1,5 +1,7 @@
-// Supplementary services page: caller ID, forwarding, barring and the barring PIN (/services).
+// Supplementary services page: caller ID, forwarding, barring and the barring PIN, call waiting
+// (/services).
 
+import '../app.js'; // the signed-in shell: calls (and call waiting) ring on this page too
 import { get, put } from '../api.js';
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
@@ -21,6 +23,7 @@ function render(view) {
   bar.incoming_list_mode.value = s.incoming_list_mode;
   bar.incoming_list.value = s.incoming_list.map(national).join('\n');
   bar.barring_pin.value = '';
+  $('#waiting-form').waiting.checked = s.waiting;
   for (const note of $$('[data-needs]')) note.hidden = view.ordered.includes(note.dataset.needs);
   $('#pin-old-field').hidden = !view.pin_set;
   $('#services-page').dataset.loaded = 'true';
@@ -60,6 +63,11 @@ onSubmit($('#barring-form'), async () => {
   for (const name of BARS) body[name] = form[name].checked;
   body.incoming_list = form.incoming_list.value.split(/\s+/).filter(Boolean);
   await save(form, body);
+});
+
+onSubmit($('#waiting-form'), async () => {
+  const form = $('#waiting-form');
+  await save(form, { waiting: form.waiting.checked });
 });
 
 onSubmit($('#pin-form'), async () => {
