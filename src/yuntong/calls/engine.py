@@ -598,14 +598,17 @@ async def _answer(
         _cancel_timer(call)
         call.callee_device = device
         call.answered_at = ctx.clock.now()
-        await store.update_record(
-            ctx.writer,
-            call.id,
-            ctx.node_id,
-            state=CallState.ANSWERED,
-            answered_at=call.answered_at,
-            callee_device=device,
-        )
+        # the forwarded legs are answered with their call: checkpointed with it from now on,
+        # so that a crash bills each forwarder for the time its leg was alive
+        for record_id in (call.id, *(leg for leg, _ in call.legs)):
+            await store.update_record(
+                ctx.writer,
+                record_id,
+                ctx.node_id,
+                state=CallState.ANSWERED,
+                answered_at=call.answered_at,
+                callee_device=device,
+            )
         call.timer = _later(ctx, ctx.settings.media_timeout_s, partial(_media_timeout, ctx, call))
         _start_credit_timers(ctx, call)
         hub = hub_of(ctx)
@@ -1150,10 +1153,11 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
     engine = engine_of(ctx)
     if record.id in engine.calls or record.answered_at is None:
         return
+    legs = await _adopt_legs(ctx, record)
     call = ActiveCall(
         record.id,
         record.caller_id,
-        record.callee_id,
+        legs[-1][1].target_id if legs else record.callee_id,  # who answered a forwarded call
         record.media,
         record.caller_device,
         record.created_at,
@@ -1164,11 +1168,30 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
         ringing_sent=True,
         max_seconds=record.max_seconds,
     )
+    call.legs = legs
     engine.add(call)
     _start_credit_timers(ctx, call)  # the balance's cut-off stays where the dead node had it
     await busy_marks(ctx).adopt(call.id, (call.caller_id, call.callee_id))
     CALLS_ADOPTED.inc()
     log.warning("call_taken_over", call_id=call.id)
+
+
+async def _adopt_legs(ctx: Context, record: CallRecord) -> list[tuple[str, Hop]]:
+    """The forwarded legs of a call taken over, taken over with it (fenced like the call):
+    ended with it later, each billed to its forwarder."""
+    async with ctx.db.session() as session:
+        rows = await store.legs_of(session, record.id)
+        for leg in rows:
+            if leg.node_id is not None and leg.node_id != ctx.node_id:
+                await store.take_over(session, leg.id, leg.node_id, ctx.node_id)
+    legs, reached = [], record.called_number
+    for leg in rows:
+        hop = Hop(
+            str(leg.forwarding), leg.caller_id, reached, leg.callee_id, str(leg.called_number)
+        )
+        legs.append((leg.id, hop))
+        reached = leg.called_number
+    return legs
 
 
 async def tell_ended(ctx: Context, record: CallRecord) -> None:
@@ -1274,7 +1297,10 @@ async def do_checkpoint_calls(ctx: Context) -> int:
     (off the signaling path), every ``call_checkpoint_s``. Returns how many."""
     engine = engine_of(ctx)
     live = [
-        c.id for c in engine.calls.values() if c.state in (CallState.ANSWERED, CallState.CONNECTED)
+        record_id
+        for c in engine.calls.values()
+        if c.state in (CallState.ANSWERED, CallState.CONNECTED)
+        for record_id in (c.id, *(leg for leg, _ in c.legs))
     ]
     if live:
         async with ctx.db.session() as session:

@@ -41,6 +41,9 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
         records = await store.open_records(session, owners.nodes, owners.unowned)
         session.expunge_all()  # closed by fenced statements below, never by a flush
         for record in records:
+            leg_of = record.parent_call_id if record.answered_at is not None else None
+            if several and leg_of is not None and await store.is_open(session, leg_of):
+                continue  # an answered forwarded leg goes with its call (engine.do_adopt)
             if several and record.node_id is not None and record.answered_at is not None:
                 if record.node_id == ctx.node_id or await store.take_over(
                     session, record.id, record.node_id, ctx.node_id
@@ -70,5 +73,6 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
         await engine.do_adopt(ctx, record)
     if several:
         for record in closed:
-            await engine.tell_ended(ctx, record)
+            if record.parent_call_id is None:  # a leg's parties are told with its call
+                await engine.tell_ended(ctx, record)
     return len(adopted) + len(closed)

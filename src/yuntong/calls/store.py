@@ -124,6 +124,31 @@ async def take_over(session: AsyncSession, call_id: str, dead: str, node_id: str
     return bool(getattr(result, "rowcount", 0))
 
 
+async def is_open(session: AsyncSession, call_id: str) -> bool:
+    """Whether the call record ``call_id`` exists and has not ended."""
+    found = await session.scalar(
+        select(CallRecord.id).where(CallRecord.id == call_id, CallRecord.ended_at.is_(None))
+    )
+    return found is not None
+
+
+MAX_LEGS = 20  # far above the forwarding hop limit: a chain is never followed further
+
+
+async def legs_of(session: AsyncSession, call_id: str) -> list[CallRecord]:
+    """The forwarded legs of a call in order: each linked to the one before it (the first to
+    the call) by ``parent_call_id``."""
+    legs: list[CallRecord] = []
+    parent = call_id
+    while len(legs) < MAX_LEGS:
+        leg = await session.scalar(select(CallRecord).where(CallRecord.parent_call_id == parent))
+        if leg is None:
+            break
+        legs.append(leg)
+        parent = leg.id
+    return legs
+
+
 async def close_open(session: AsyncSession, record: CallRecord, **values: Any) -> bool:
     """Close ``record`` (a stopped node's call) with ``values`` if it is still open and still
     its node's; whether it did (a stalled owner may have ended it meanwhile, fenced the same

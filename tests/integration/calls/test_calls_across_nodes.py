@@ -21,18 +21,26 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
+from tests.conftest import unique
 from tests.integration.calls.test_credit_control import Desk, connected_call
 from tests.support.inprocess import InProcessServer
 from tests.support.nodes import Nodes, two_nodes
+from tests.support.numbers import number_for
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP, WsClient, WsError
+from yuntong.accounts import directory
+from yuntong.accounts.auth import principal_for
+from yuntong.billing.orders.orders import do_place_order
 from yuntong.calls.engine import do_watch_devices, engine_of
+from yuntong.calls.models import CallRecord
+from yuntong.calls.store import legs_of
 from yuntong.cluster import nodes as cluster_nodes
 from yuntong.cluster.forward import forwarding_of
 from yuntong.cluster.nodes import in_doubt, live_view, node_of
 from yuntong.presence.service import status_of
 from yuntong.realtime.connection import forget_dead_devices
 from yuntong.realtime.hub import HAND_OVER
+from yuntong.supplementary import products
 
 GRACE_S = 20.0
 # nodes that see each other dead within a second, and a sweep lease a stopped node lets go of
@@ -537,3 +545,58 @@ async def test_a_stalled_nodes_late_end_of_a_call_closed_by_the_survivor_changes
 def _fenced_ends() -> float:
     """Call ends refused by the fence, on every node of this process (``/metrics``)."""
     return REGISTRY.get_sample_value("yuntong_calls_end_fenced_total") or 0.0
+
+
+async def test_a_forwarded_call_taken_over_goes_on_with_whom_it_reached_and_bills_its_leg(
+    mortal_nodes: Nodes,
+) -> None:
+    """Alice (node a) calls Bob's number; Bob forwards everything to Carol (node b), who
+    answers. Node a dies: node b takes the call over with its forwarded leg, Carol (not Bob,
+    whom Alice dialled) is its callee, her hang-up ends it, and Bob's leg is billed the same
+    10 s as Alice's call."""
+    nodes = mortal_nodes
+    ctx = nodes.a.app_context
+    staff_name = unique("staff")
+    await nodes.a.create_user(staff_name, role="operator_admin")
+    staff = principal_for(await directory.find_user_by_username(ctx, staff_name), "", "cli")
+    await products.do_add_products(ctx, staff)
+    bob_name, carol_name = await nodes.user("bob"), await nodes.user("carol")
+    bob = await directory.find_user_by_username(ctx, bob_name)
+    carol = await directory.find_user_by_username(ctx, carol_name)
+    bob_number = await number_for(nodes.a, bob.id)
+    carol_number = await number_for(nodes.a, carol.id)
+    await do_place_order(
+        ctx, principal_for(bob, "", "web"), None, [products.BY_SERVICE["forwarding"].code]
+    )
+    async with httpx.AsyncClient(base_url=nodes.a.url) as http:
+        resp = await http.put(
+            "/api/v1/services",
+            json={"cfu": carol_number},
+            headers={"Authorization": f"Bearer {await nodes.a.login(bob_name)}"},
+        )
+    assert resp.status_code == 200, resp.text
+    alice = await nodes.connect(nodes.a, await nodes.user("alice"), "alice")
+    carol_ws = await nodes.connect(nodes.b, carol_name, "carol")
+    ack = await alice.request("call.invite", {"to": bob_number, "media": "audio", "sdp": FAKE_SDP})
+    call_id = str(ack["call_id"])
+    await carol_ws.expect("call.incoming", call_id=call_id)
+    await carol_ws.request("call.answer", {"call_id": call_id, "sdp": FAKE_SDP})
+    await alice.expect("call.answered", call_id=call_id)
+    await nodes.advance(4)
+
+    await nodes.a.stop()
+    await alice.closed.wait()
+    alice.ws_url = nodes.b.ws_url
+    await alice.connect(resume=True)
+    await taken_over(nodes, call_id)
+    await nodes.advance(6)
+    await carol_ws.request("call.hangup", {"call_id": call_id})
+    done = await alice.expect("call.ended", call_id=call_id)
+    assert (done["outcome"], done["reason"]) == ("answered", "hangup")
+
+    async with nodes.b.app_context.db.session() as s:
+        call = await s.get(CallRecord, call_id)
+        [leg] = await legs_of(s, call_id)
+    assert call is not None and call.billable_seconds == 10
+    assert (leg.caller_id, leg.callee_id, leg.forwarding) == (bob.id, carol.id, "cfu")
+    assert (leg.outcome, leg.end_reason, leg.billable_seconds) == ("answered", "hangup", 10)
