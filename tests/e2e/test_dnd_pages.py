@@ -4,7 +4,9 @@ its link back to the schedules. Nothing scrolls sideways."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, expect
@@ -14,6 +16,8 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
+BEIJING = ZoneInfo("Asia/Shanghai")  # the server's business time zone (the default)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 async def _fits(page: Page) -> None:
@@ -41,12 +45,15 @@ async def test_quiet_hours_are_added_and_do_not_disturb_switched_on_a_phone(
     await expect(page.locator("#dnd-weekdays")).to_be_hidden()
     await form.locator("[name=start]").fill("22:00")
     await form.locator("[name=end]").fill("07:30")
+    # kept, not applied: whatever the time of the run, do-not-disturb stays off
+    await form.locator("[name=enabled]").uncheck()
     await form.locator("button[type=submit]").click()
     item = page.locator("#dnd-schedules li").first
     await expect(item).to_contain_text("Night")
     await expect(item).to_contain_text(
         "Workdays (make-up workdays included) · 22:00–07:30 (next day)"
     )
+    await expect(item.locator("input[type=checkbox]")).not_to_be_checked()
 
     # chosen weekdays: the weekday boxes appear; none chosen is refused in words
     await form.locator("[name=days]").select_option("weekdays")
@@ -58,11 +65,14 @@ async def test_quiet_hours_are_added_and_do_not_disturb_switched_on_a_phone(
     await expect(form.locator("[data-error-for=weekdays]")).to_have_text(
         "Choose at least one day, Monday to Sunday"
     )
-    await form.locator("input[name=weekday][value='6']").check()
-    await form.locator("input[name=weekday][value='7']").check()
+    # the day after tomorrow (Beijing time): not a window of now, whenever the test runs
+    later = (datetime.now(BEIJING) + timedelta(days=2)).isoweekday()
+    await form.locator(f"input[name=weekday][value='{later}']").check()
     await form.locator("button[type=submit]").click()
     await expect(page.locator("#dnd-schedules li")).to_have_count(2)
-    await expect(page.locator("#dnd-schedules li").nth(1)).to_contain_text("Sat Sun · 12:00–13:00")
+    line = f"{WEEKDAYS[later - 1]} · 12:00–13:00"
+    await expect(page.locator("#dnd-schedules li").nth(1)).to_contain_text(line)
+    await expect(page.locator("#dnd-state")).to_contain_text("Off")
     await _fits(page)
 
     await page.locator("#dnd-now").check()

@@ -101,6 +101,7 @@ function edit(schedule) {
   form.name.focus();
 }
 
+/** Add (id null) or replace a schedule; errors under the form's fields, or in a toast. */
 async function save(id, body, errorsOn) {
   try {
     if (id === null) await post('/presence/dnd/schedules', body);
@@ -112,6 +113,7 @@ async function save(id, body, errorsOn) {
     return false;
   }
   toast(t('ui.common.saved'));
+  if (errorsOn) reset(); // saved from the form: free it before the list shows the schedule
   await load();
   return true;
 }
@@ -144,10 +146,7 @@ onSubmit(form, async () => {
     end: form.end.value,
     enabled: form.enabled.checked,
   };
-  if (await save(editing, body, form)) {
-    reset();
-    render(view);
-  }
+  await save(editing, body, form);
 });
 
 $('#dnd-now').addEventListener('change', async (event) => {
