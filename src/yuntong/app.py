@@ -47,6 +47,8 @@ from yuntong.meetings.live import rooms as meeting_rooms
 from yuntong.numbers import api as numbers_api
 from yuntong.ops import api as ops_api
 from yuntong.ops import gcwatch
+from yuntong.presence import api as presence_api
+from yuntong.presence import boundaries as dnd_boundaries
 from yuntong.presence import service as presence
 from yuntong.presence import ws as presence_ws
 from yuntong.realtime import ws as realtime_ws
@@ -105,9 +107,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         billing_process = await billing_worker.start_process(settings)
         ctx.services.get(WORKER).value = billing_process
         gc_policy = gcwatch.start(settings.gc_freeze_interval_s, settings.gc_sweep_interval_s)
+        dnd_windows = dnd_boundaries.start_watching(ctx)  # presence as DND windows start, end
         try:
             yield
         finally:
+            await dnd_boundaries.stop_watching(dnd_windows)
             await recovery.stop_sweeping(sweeper)
             await gcwatch.stop(gc_policy)
             await billing_worker.stop(billing)
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages_numbers.router,
         sla_api.completion_router,
         supplementary_api.router,
+        presence_api.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -32,6 +32,7 @@ from yuntong.app import create_app
 from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
+from yuntong.cli_dnd import dnd_app
 from yuntong.cli_numbers import numbers_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
@@ -550,10 +551,12 @@ def completion_rate(
 # -- supplementary services (yuntong.supplementary) ---------------------------------------------
 
 services_app = typer.Typer(
-    help="Users' supplementary services: caller ID, forwarding, barring, call waiting.",
+    help="Users' supplementary services: caller ID, forwarding, barring, call waiting, "
+    "do-not-disturb.",
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
+services_app.add_typer(dnd_app, name="dnd")  # do-not-disturb and its schedules (cli_dnd.py)
 
 
 @services_app.command("show")

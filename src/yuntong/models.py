@@ -37,6 +37,7 @@ from yuntong.numbers.models import (
     PortRequest,
     PortRequestEvent,
 )
+from yuntong.presence.models import DndPause, DndSchedule
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.supplementary.models import ServiceSettings
 from yuntong.terminals.models import Device, DeviceClaim
@@ -57,6 +58,8 @@ __all__ = [
     "DeviceClaim",
     "Dispute",
     "DisputeEvent",
+    "DndPause",
+    "DndSchedule",
     "Incident",
     "JobLease",
     "LedgerEntry",

@@ -61,6 +61,7 @@ from yuntong.notifications import notices
 from yuntong.notifications.notices import RECIPIENTS
 from yuntong.numbers.directory import NUMBERS
 from yuntong.presence.busy import BUSY
+from yuntong.presence.dnd import CALENDAR as DND_CALENDAR
 from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
@@ -101,6 +102,7 @@ PIECES: tuple[Piece[Any], ...] = (
     CALL_SOURCE,
     DAILY_CHECK,
     PROFILES,
+    DND_CALENDAR,
 )
 
 

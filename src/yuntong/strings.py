@@ -16,6 +16,7 @@ from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import billing as web_billing
 from yuntong.web.strings import completion as web_completion
+from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
@@ -38,6 +39,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_numbers.STRINGS,
     web_completion.STRINGS,
     web_services.STRINGS,
+    web_dnd.STRINGS,
 )
 
 

@@ -66,6 +66,9 @@ DYNAMIC = {
         *("cfu", "cfb", "cfnry", "cfnrc"),
         *("bar_outgoing", "bar_international", "bar_incoming", "bar_anonymous"),
     ],
+    # services.html and dnd.js: do-not-disturb schedules' days and weekdays
+    "ui.dnd.days.": ["every_day", "workdays", "rest_days", "weekdays"],
+    "ui.dnd.weekday.": [str(day) for day in range(1, 8)],
 }
 
 

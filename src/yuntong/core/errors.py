@@ -397,6 +397,23 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     # call waiting (calls/engine.py)
     "call_not_held": (409, "该通话未被您保持", "You have not put this call on hold"),
+    # do-not-disturb schedules (presence/schedules.py)
+    "dnd_schedule_not_found": (404, "找不到该勿扰时段", "No such do-not-disturb schedule"),
+    "dnd_schedule_limit": (
+        409,
+        "最多可设置 {max} 个勿扰时段",
+        "You can have at most {max} do-not-disturb schedules",
+    ),
+    "dnd_schedule_time_invalid": (
+        422,
+        "时间须为 00:00–23:59 之间的“时:分”",
+        "Times are hours and minutes between 00:00 and 23:59",
+    ),
+    "dnd_schedule_weekdays_invalid": (
+        422,
+        "“指定星期”须至少选择一天（周一至周日）；其他重复方式不选星期",
+        "Choose at least one weekday (Monday to Sunday) for chosen weekdays, and none otherwise",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)
@@ -489,5 +506,9 @@ FIELDS = strings(
         "field.taken": ("已被使用", "Already in use"),
         "field.in_the_past": ("时间已过", "That time has passed"),
         "field.not_a_contact": ("只能邀请您的联系人", "You can only invite your contacts"),
+        "field.weekdays": (
+            "请至少选择一天（周一至周日）",
+            "Choose at least one day, Monday to Sunday",
+        ),
     },
 )

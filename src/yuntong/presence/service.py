@@ -1,8 +1,9 @@
 """Presence: online / busy / dnd / offline, pushed live to the user's contacts only.
 
 Status is derived, never stored: offline without an attached device, busy while in a call
-(the busy marks the call engine takes, :mod:`yuntong.presence.busy`), dnd when the user asked
-for it (kept on the user's row, ``users.dnd``; :mod:`yuntong.presence.dnd`), online otherwise.
+(the busy marks the call engine takes, :mod:`yuntong.presence.busy`), dnd when the user
+switched it on (``users.dnd``) or is inside one of their schedules' windows
+(:mod:`yuntong.presence.dnd`, :mod:`yuntong.presence.schedules`), online otherwise.
 Busy and dnd are shared truth: with several nodes every node sees them at once. Only users who
 keep someone in their contacts and whom that someone has not blocked see it; the address book
 tells presence who they are, and ``create_app`` hands it :func:`statuses_of`, so that it does
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from yuntong.accounts import directory
 from yuntong.contacts import service as contacts
 from yuntong.core.context import Context, Piece
+from yuntong.presence import schedules
 from yuntong.presence.busy import busy_marks
 from yuntong.presence.dnd import dnd_states
 from yuntong.realtime.connection import hub_of
@@ -114,7 +115,8 @@ async def status_of(ctx: Context, user_id: int) -> str:
 
 
 async def is_dnd(ctx: Context, user_id: int) -> bool:
-    """Whether the (online) user asked not to be disturbed, as every node sees it."""
+    """Whether the (online) user is not to be disturbed now — switched on, or inside a
+    schedule's window — as every node sees it."""
     return bool(await dnd_states(ctx).among(ctx, [user_id]))
 
 
@@ -139,21 +141,35 @@ async def do_publish(ctx: Context, user_id: int) -> None:
 
 
 async def get_dnd(ctx: Context, user_id: int) -> bool:
-    """Whether the user asked not to be disturbed (remembered across log-ins)."""
-    user = (await directory.get_users(ctx, [user_id])).get(user_id)
-    return bool(user and user.dnd)
+    """Whether the user is not to be disturbed now (switched on, or in a scheduled window)."""
+    return (await schedules.effective_of(ctx, user_id)).on
 
 
 async def do_set_dnd(ctx: Context, user_id: int, on: bool) -> str:
-    """Turn do-not-disturb on or off: kept, applied on every node, and pushed to the user's
-    watchers.
+    """Turn do-not-disturb on or off (off inside a scheduled window: until the window ends):
+    kept, applied on every node, and pushed to the user's watchers.
 
     Returns the user's presence now.
     """
-    await directory.do_update_profile(ctx, user_id, dnd=on)
-    await dnd_states(ctx).note(user_id, on)
-    await do_publish(ctx, user_id)
+    await schedules.do_switch(ctx, user_id, on)
     return await status_of(ctx, user_id)
+
+
+async def do_push_dnd(ctx: Context, user_id: int) -> None:
+    """The user's do-not-disturb changed (or a window started or ended): their presence to
+    their watchers, and the new state (``presence.dnd``) to their own devices."""
+    await do_publish(ctx, user_id)
+    effective = await schedules.effective_of(ctx, user_id)
+    await hub_of(ctx).send(user_id, "presence.dnd", schedules.effective_data(effective))
+
+
+async def on_dnd_changed(ctx: Context, message: dict[str, Any]) -> None:
+    """A user's do-not-disturb changed on some node or in the CLI (``presence.dnd``): drop the
+    copy, and the nodes holding the user's devices push the news."""
+    user_id = int(message["user_id"])
+    await dnd_states(ctx).forget(user_id)
+    if hub_of(ctx).has_devices_here(user_id):
+        await do_push_dnd(ctx, user_id)
 
 
 async def on_user_online(ctx: Context, user_id: int) -> None:
@@ -168,8 +184,10 @@ async def on_user_offline(ctx: Context, user_id: int) -> None:
 
 
 def install(ctx: Context) -> None:
-    """Follow devices coming and going, and address-book changes (the watcher cache)."""
+    """Follow devices coming and going, address-book changes (the watcher cache) and
+    do-not-disturb changes."""
     hub = hub_of(ctx)
     hub.on_user_online.append(partial(on_user_online, ctx))
     hub.on_user_offline.append(partial(on_user_offline, ctx))
     ctx.bus.subscribe(contacts.CHANGED_CHANNEL, partial(on_contacts_changed, ctx))
+    ctx.bus.subscribe(schedules.CHANGED, partial(on_dnd_changed, ctx))

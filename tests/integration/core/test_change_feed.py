@@ -21,6 +21,7 @@ from yuntong.core.changes import CacheChange
 from yuntong.core.context import Context
 from yuntong.core.migrate import upgrade
 from yuntong.numbers import directory as numbers_directory
+from yuntong.presence import schedules as dnd_schedules
 from yuntong.services import build_context
 
 
@@ -65,6 +66,7 @@ def test_every_cache_topic_is_durable() -> None:
         catalog.CATALOG_CHANNEL,
         billing_accounts.ACCOUNT_CHANNEL,
         numbers_directory.CHANGED,
+        dnd_schedules.CHANGED,
     } <= changes.DURABLE_TOPICS
 
 

@@ -3,6 +3,7 @@
 
 import { del, get, patch, post } from '../api.js';
 import { presenceOf, rt, startCall } from '../app.js';
+import { describe } from '../dnd.js';
 import { t } from '../i18n.js';
 import { $, clearErrors, confirmDialog, formValues, initials, onSubmit, showErrors, toast } from '../ui.js';
 
@@ -218,6 +219,23 @@ for (const [id, fav] of [['#filter-all', false], ['#filter-fav', true]]) {
 }
 
 const dnd = $('#dnd-toggle');
+let dndZone = null; // the schedules' time zone, from GET /presence/dnd
+
+function paintDnd(state) {
+  dnd.checked = state.on;
+  $('#dnd-why').textContent = describe(state, dndZone);
+}
+
+async function loadDnd() {
+  try {
+    const state = await get('/presence/dnd');
+    dndZone = state.timezone;
+    paintDnd(state);
+  } catch {
+    // the switch still works; the explanation is a convenience
+  }
+}
+
 dnd.addEventListener('change', async () => {
   try {
     await rt.request('presence.set', { status: dnd.checked ? 'dnd' : 'online' });
@@ -225,7 +243,11 @@ dnd.addEventListener('change', async () => {
     dnd.checked = !dnd.checked;
     toast(err.message || err.code, { error: true });
   }
+  await loadDnd();
 });
+// a window started or ended, or do-not-disturb changed elsewhere
+rt.on('presence.dnd', (state) => (dndZone ? paintDnd(state) : loadDnd()));
+loadDnd();
 
 document.addEventListener('yt:presence', paintPresence);
 load();

@@ -1,10 +1,11 @@
-// Supplementary services page: caller ID, forwarding, barring and the barring PIN, call waiting
-// (/services).
+// Supplementary services page: caller ID, forwarding, barring and the barring PIN, call waiting,
+// and do-not-disturb with its schedules (services_dnd.js) (/services).
 
 import '../app.js'; // the signed-in shell: calls (and call waiting) ring on this page too
 import { get, put } from '../api.js';
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
+import { mountDnd } from './services_dnd.js';
 
 const FORWARDINGS = ['cfu', 'cfb', 'cfnry', 'cfnrc'];
 const BARS = ['bar_outgoing', 'bar_international', 'bar_incoming', 'bar_anonymous'];
@@ -84,4 +85,5 @@ onSubmit($('#pin-form'), async () => {
   render(await get('/services'));
 });
 
+mountDnd();
 render(await get('/services'));
