@@ -67,6 +67,9 @@ function incoming(data) {
     callId: data.call_id,
     offerSdp: data.sdp,
     toNumber: data.to_number || null,
+    // caller ID (CLIP) and forwarding: the caller's number and which number forwarded the call
+    callerNumber: data.from_number || null,
+    forwardedBy: data.forwarded_by || null,
   });
   show(call);
   call.ring();

@@ -1,6 +1,7 @@
 // Supplementary services page: caller ID, forwarding, barring and the barring PIN (/services).
 
 import { get, put } from '../api.js';
+import '../app.js'; // the signed-in shell: realtime connection, presence, incoming calls
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
 
