@@ -320,8 +320,10 @@ def render(r: dict[str, Any]) -> str:
 
 # -- call set-ups by number with forwarding, beside calls by username ---------------------------
 
-CALLS_START = "<!-- numbers-calls:start -->"
-CALLS_END = "<!-- numbers-calls:end -->"
+
+def calls_markers(backend: str) -> tuple[str, str]:
+    """The markers of a ``--calls`` run's section (one per backend, or both)."""
+    return f"<!-- numbers-calls-{backend}:start -->", f"<!-- numbers-calls-{backend}:end -->"
 
 
 class ForwardingTarget(YuntongTarget):
@@ -411,6 +413,7 @@ async def measure_calls(args: argparse.Namespace) -> dict[str, Any]:
     quiet = signaling.Quiet(sig.quiet_threshold, sig.quiet_wait, log)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     out: dict[str, Any] = {"load": load, "rate": args.rate, "duration": args.duration}
+    out["backend"] = args.backend
     out |= {"pairs": args.pairs, "source": signaling.source_state(), "targets": {}}
     try:
         for backend in backends:
@@ -430,9 +433,11 @@ async def measure_calls(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render_calls(r: dict[str, Any]) -> str:
+    start, end = calls_markers(r["backend"])
     lines = [
-        CALLS_START,
-        "## Calls by number with forwarding (issue 16), beside calls by username",
+        start,
+        "## Calls by number with forwarding (issue 16), beside calls by username"
+        f" ({ {'sqlite': 'SQLite', 'postgres': 'PostgreSQL'}.get(r['backend'], 'both') })",
         "",
         f"`bench/numbers.py --calls`, {r['pairs']} caller/callee pairs, warmed up, then "
         f"{r['rate']:g} set-ups/s offered for {r['duration']:g} s per server (invite → the "
@@ -444,9 +449,9 @@ def render_calls(r: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in machine_info().items() if k in MACHINE)
         + f"; load average at the start {r['load']}; {r['source']}; {r['total_s']} s in all",
         "",
-        "| server | offered | achieved | p50 ms | p99 ms | errors | time-outs | server CPU |"
-        " worker CPU | db CPU | other CPU | usage records |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | offered | achieved | p50 ms | p99 ms | errors | time-outs | skipped |"
+        " server CPU | worker CPU | db CPU | other CPU | usage records |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for t in r["targets"].values():
         for st in t["calls"]["steps"]:
@@ -454,16 +459,21 @@ def render_calls(r: dict[str, Any]) -> str:
             lines.append(
                 f"| {t['label']} | {st['rate']:g}/s | {st['achieved']:.1f}/s |"
                 f" {signaling._ms(st['p50'])} | {signaling._ms(st['p99'])} | {st['n_errors']} |"
-                f" {st['timeouts']} | {st['server_cpu']:.0f}% | {st['worker_cpu']:.0f}% |"
+                f" {st['timeouts']} | {st['skipped']} | {st['server_cpu']:.0f}% |"
+                f" {st['worker_cpu']:.0f}% |"
                 f" {st['db_cpu']:.0f}% | {st['other_cpu']:.0f}% | {usage} |"
             )
     for t in r["targets"].values():
+        for st in t["calls"]["steps"]:
+            if st["errors"]:
+                codes = ", ".join(f"{code} × {n}" for code, n in sorted(st["errors"].items()))
+                lines.append(f"\n{t['label']}, errors at {st['rate']:g}/s: {codes}.")
         if "records" in t:
             lines.append(
                 f"\n{t['label']}: {t['records']['records']} call records, of which "
                 f"{t['records']['legs']} forwarded legs (warm-up included)."
             )
-    lines += ["", CALLS_END, ""]
+    lines += ["", end, ""]
     return "\n".join(lines)
 
 
@@ -505,7 +515,7 @@ def main() -> None:
         section = render_calls(asyncio.run(measure_calls(args)))
         print(section)
         if not args.no_write:
-            write_section(BENCH / "RESULTS.md", CALLS_START, CALLS_END, section)
+            write_section(BENCH / "RESULTS.md", *calls_markers(args.backend), section)
         return
     count, n = (100_000, 100) if args.quick else (args.count, args.queries)
     backend = "both" if args.backend_search is None else args.backend_search
