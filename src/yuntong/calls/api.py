@@ -33,6 +33,11 @@ class QualityOut(BaseModel):
     bitrate_kbps: float | None
 
 
+class ForwardedTo(BaseModel):
+    number: str | None = Field(description="E.164 number the call was forwarded to")
+    forwarding: str | None = Field(description="why: cfu, cfb, cfnry or cfnrc")
+
+
 class CallOut(BaseModel):
     id: str
     direction: Literal["incoming", "outgoing"]
@@ -53,6 +58,19 @@ class CallOut(BaseModel):
     ended_at: datetime | None
     billable_seconds: int
     duration_ms: int
+    forwarding: str | None = Field(
+        default=None,
+        description="on a forwarded leg (its caller is the forwarding subscriber, who pays it):"
+        " the forwarding that made it, cfu | cfb | cfnry | cfnrc; null otherwise",
+    )
+    forwarded_by: str | None = Field(
+        default=None, description="on a forwarded leg: E.164 number that forwarded the call"
+    )
+    forwarded_to: ForwardedTo | None = Field(
+        default=None,
+        description="a call forwarded on from its callee: where to and why (the leg that"
+        " continues it is a record of its own, in the forwarding subscriber's history)",
+    )
     quality: QualityOut
 
 

@@ -8,7 +8,7 @@ reports clients send during and after a call with the worst-side summary kept on
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -99,12 +99,35 @@ async def list_history(
     )
     async with ctx.db.session() as session:
         records, total = await store.page(session, stmt, (page - 1) * page_size, page_size)
+        links = Links(*await store.forwarding_links(session, records))
     others = {r.callee_id if r.caller_id == subject_id else r.caller_id for r in records}
     users = await directory.get_users(ctx, list(others))
-    return [history_entry(r, subject_id, users) for r in records], total
+    return [history_entry(r, subject_id, users, links) for r in records], total
 
 
-def history_entry(record: CallRecord, subject_id: int, users: dict[int, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Links:
+    """How the records of a page are linked by forwarding (``store.forwarding_links``)."""
+
+    forwarded_by: dict[str, str | None] = field(default_factory=dict)
+    forwarded_to: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+def _forwarding(record: CallRecord, links: Links, outgoing: bool) -> dict[str, Any]:
+    """A forwarded leg says which number forwarded it and why; a call forwarded on tells its
+    callee to which number and why (never its caller: where a subscriber forwards their calls
+    is theirs to know; docs/supplementary-services.md)."""
+    onward = None if outgoing else links.forwarded_to.get(record.id)
+    return {
+        "forwarding": record.forwarding,
+        "forwarded_by": links.forwarded_by.get(record.parent_call_id or ""),
+        "forwarded_to": None if onward is None else {"number": onward[0], "forwarding": onward[1]},
+    }
+
+
+def history_entry(
+    record: CallRecord, subject_id: int, users: dict[int, Any], links: Links | None = None
+) -> dict[str, Any]:
     outgoing = record.caller_id == subject_id
     other_id = record.callee_id if outgoing else record.caller_id
     other = users.get(other_id)
@@ -135,6 +158,7 @@ def history_entry(record: CallRecord, subject_id: int, users: dict[int, Any]) ->
         "ended_at": record.ended_at,
         "billable_seconds": record.billable_seconds,
         "duration_ms": record.duration_ms,
+        **_forwarding(record, links or Links(), outgoing),
         "quality": {
             "mos": record.mos,
             "rtt_ms": record.rtt_ms,
@@ -163,7 +187,9 @@ async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, A
     if subject is None or (subject == record.callee_id and record.end_reason == "blocked"):
         raise YuntongError("call_not_found")
     users = await directory.get_users(ctx, [record.caller_id, record.callee_id])
-    return history_entry(record, subject, users)
+    async with ctx.db.session() as session:
+        links = Links(*await store.forwarding_links(session, [record]))
+    return history_entry(record, subject, users, links)
 
 
 async def missed_count(ctx: Context, user_id: int) -> int:

@@ -247,6 +247,26 @@ async def page(
     return list(result.scalars()), int(total or 0)
 
 
+async def forwarding_links(
+    session: AsyncSession, records: Collection[CallRecord]
+) -> tuple[dict[str, str | None], dict[str, tuple[str | None, str | None]]]:
+    """How ``records`` are linked by forwarding: for each forwarded leg, the number dialled on
+    the leg before it (the number that forwarded it); for each record forwarded on, the number
+    and kind of the leg that continues it."""
+    parents = {r.parent_call_id for r in records if r.parent_call_id}
+    forwarded_by: dict[str, str | None] = {}
+    if parents:
+        numbers = select(CallRecord.id, CallRecord.called_number).where(CallRecord.id.in_(parents))
+        forwarded_by = {i: n for i, n in (await session.execute(numbers)).all()}
+    forwarded_to: dict[str, tuple[str | None, str | None]] = {}
+    if records:
+        onward = select(
+            CallRecord.parent_call_id, CallRecord.called_number, CallRecord.forwarding
+        ).where(CallRecord.parent_call_id.in_([r.id for r in records]))
+        forwarded_to = {p: (n, k) for p, n, k in (await session.execute(onward)).all() if p}
+    return forwarded_by, forwarded_to
+
+
 async def unseen_missed_count(session: AsyncSession, user_id: int) -> int:
     stmt = select(func.count()).where(
         CallRecord.callee_id == user_id, CallRecord.callee_seen.is_(False), _missed_clause()

@@ -92,6 +92,8 @@ class PhoneNumber(Base):
         Index("ix_phone_numbers_search", "state", "province", "city", "national"),
         Index("ix_phone_numbers_national", "national"),
         Index("ix_phone_numbers_reversed", "national_reversed"),
+        # and on PostgreSQL a trigram (pg_trgm GIN) index of national for "contains"
+        # searches: ix_phone_numbers_national_trgm, migration 0023
         Index("ix_phone_numbers_pattern", "state", "pattern"),
         Index("ix_phone_numbers_user", "user_id"),
         Index("ix_phone_numbers_holder_org", "holder_organisation_id"),

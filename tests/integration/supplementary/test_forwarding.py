@@ -211,3 +211,47 @@ async def test_five_hops_are_allowed(server: InProcessServer, subscriber: Make) 
     assert "ended" not in ack
     await chain[-1].client.expect("call.incoming", call_id=ack["call_id"])
     await alice.client.request("call.cancel", {"call_id": ack["call_id"]})
+
+
+async def test_each_party_sees_how_the_call_was_forwarded_in_their_history(
+    server: InProcessServer, subscriber: Make
+) -> None:
+    alice = await subscriber()
+    bob = await subscriber("forwarding")
+    carol = await subscriber("forwarding")
+    dave = await subscriber()
+    await set_services(server, bob, cfu=carol.number)
+    await set_services(server, carol, cfu=dave.number)
+    ack = await invite(alice, bob)
+    await dave.client.expect("call.incoming", call_id=ack["call_id"])
+    await alice.client.request("call.cancel", {"call_id": ack["call_id"]})
+    first, to_carol, to_dave = await records_of(server, ack["call_id"])
+
+    async def history(who: Subscriber) -> dict[str, dict]:
+        resp = await api(server, who, "GET", "/calls")
+        assert resp.status_code == 200, resp.text
+        return {item["id"]: item for item in resp.json()["items"]}
+
+    def links(item: dict) -> tuple:
+        return item["direction"], item["forwarding"], item["forwarded_by"], item["forwarded_to"]
+
+    # the caller is not told where the callee forwards their calls
+    assert {k: links(v) for k, v in (await history(alice)).items()} == {
+        first.id: ("outgoing", None, None, None)
+    }
+    assert {k: links(v) for k, v in (await history(bob)).items()} == {
+        first.id: ("incoming", None, None, {"number": carol.e164, "forwarding": "cfu"}),
+        to_carol.id: ("outgoing", "cfu", bob.e164, None),
+    }
+    assert {k: links(v) for k, v in (await history(carol)).items()} == {
+        to_carol.id: ("incoming", "cfu", bob.e164, {"number": dave.e164, "forwarding": "cfu"}),
+        to_dave.id: ("outgoing", "cfu", carol.e164, None),
+    }
+    seen = await history(dave)
+    assert {k: links(v) for k, v in seen.items()} == {
+        to_dave.id: ("incoming", "cfu", carol.e164, None)
+    }
+    assert seen[to_dave.id]["calling_number"] == alice.e164
+    # one call looked up on its own says the same
+    resp = await api(server, carol, "GET", f"/calls/{to_carol.id}")
+    assert links(resp.json()) == links((await history(carol))[to_carol.id])

@@ -150,5 +150,20 @@ STRINGS = strings(
             "对方正在通话中，请稍候…",
             "They are in another call — waiting…",
         ),
+        # forwarding (supplementary services): the final callee's incoming call, the history
+        "ui.call.forwarded_by": ("由 {number} 转接", "Forwarded by {number}"),
+        "ui.history.forwarded_leg": ("转接", "Forwarded"),
+        "ui.history.forwarded_by": ("由 {number} 转接", "forwarded by {number}"),
+        "ui.history.forwarded_for": ("为 {number} 转接", "forwarded for {number}"),
+        "ui.history.forwarded_to.cfu": ("已无条件转移至 {number}", "Forwarded to {number}"),
+        "ui.history.forwarded_to.cfb": ("遇忙已转移至 {number}", "Busy: forwarded to {number}"),
+        "ui.history.forwarded_to.cfnry": (
+            "无应答已转移至 {number}",
+            "No reply: forwarded to {number}",
+        ),
+        "ui.history.forwarded_to.cfnrc": (
+            "不可及已转移至 {number}",
+            "Unreachable: forwarded to {number}",
+        ),
     },
 )

@@ -120,6 +120,9 @@ function incoming(data) {
     toNumber: data.to_number || null,
     waiting: Boolean(data.waiting),
     answerModes: data.answer_modes || [],
+    // caller ID (CLIP) and forwarding: the caller's number and which number forwarded the call
+    callerNumber: data.from_number || null,
+    forwardedBy: data.forwarded_by || null,
   });
   if (current?.active || data.waiting) {
     // the server rings a user in a call only with a waiting call, and one at most

@@ -24,6 +24,7 @@ export class CallController extends EventTarget {
   constructor(rt, {
     direction, peer, media, callId = null, offerSdp = null, fromNumber = null, toNumber = null,
     waiting = false, answerModes = [],
+    callerNumber = null, forwardedBy = null,
   }) {
     super();
     this.rt = rt;
@@ -32,6 +33,8 @@ export class CallController extends EventTarget {
     this.media = media;
     this.fromNumber = fromNumber; // a call by number: which of one's numbers it is from
     this.toNumber = toNumber; // an incoming call by number: which of one's numbers was dialled
+    this.callerNumber = callerNumber; // incoming, with caller ID (CLIP): {number, province, city, …}
+    this.forwardedBy = forwardedBy; // incoming, forwarded: the number that forwarded it to us
     this.callId = callId;
     this.offerSdp = offerSdp;
     this.state = direction === 'incoming' ? 'incoming' : 'calling';

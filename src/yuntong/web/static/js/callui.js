@@ -1,10 +1,18 @@
 // Binds a CallController to the incoming-call overlay and the in-call screen (_call.html), and
 // a second call (waiting, or held) to its card (SecondCallCard).
 
-import { t, formatDuration } from './i18n.js';
+import { locale, t, formatDuration } from './i18n.js';
 import { $, initials, toast } from './ui.js';
 
 const ENDED_SCREEN_MS = 3000;
+
+/** A calling number as caller ID shows it: the number, then its attribution (归属地) when known. */
+function callerNumberText(shown) {
+  const en = locale === 'en';
+  const place = [en ? shown.province_en : shown.province, en ? shown.city_en : shown.city]
+    .filter(Boolean).join(en ? ', ' : ' ');
+  return place ? `${shown.number} · ${place}` : shown.number;
+}
 
 export class CallScreen {
   constructor({ onClosed }) {
@@ -17,6 +25,8 @@ export class CallScreen {
       incomingTitle: $('#incoming-title'),
       incomingUser: $('#incoming-username'),
       incomingAvatar: $('#incoming-avatar'),
+      incomingNumber: $('#incoming-number'),
+      incomingForwarded: $('#incoming-forwarded'),
       screen: $('#callscreen'),
       peer: $('#call-peer'),
       avatar: $('#call-avatar'),
@@ -64,6 +74,11 @@ export class CallScreen {
     const dialled = call.toNumber ? t('ui.call.to_number', { number: call.toNumber }) : '';
     this.el.incomingUser.textContent = [call.peer.username ? `@${call.peer.username}` : '', dialled]
       .filter(Boolean).join(' · ');
+    // caller ID (CLIP): the caller's number and where it is from; a forwarded call says who forwarded it
+    this.el.incomingNumber.textContent = call.callerNumber ? callerNumberText(call.callerNumber) : '';
+    this.el.incomingNumber.hidden = !call.callerNumber;
+    this.el.incomingForwarded.textContent = call.forwardedBy ? t('ui.call.forwarded_by', { number: call.forwardedBy }) : '';
+    this.el.incomingForwarded.hidden = !call.forwardedBy;
     this.el.outcome.hidden = true;
     this.el.outcome.removeAttribute('data-outcome');
     this.el.remote.srcObject = null;

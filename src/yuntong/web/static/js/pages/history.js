@@ -65,14 +65,31 @@ function row(call) {
   tr.querySelector('.c-time').textContent = formatDateTime(call.created_at);
   tr.querySelector('.peer-name').textContent = name;
   const number = call.direction === 'outgoing' ? call.called_number : call.calling_number;
-  tr.querySelector('.peer-username').textContent = [call.other.username ? `@${call.other.username}` : '', number || '']
+  // a forwarded leg: the forwarder's (outgoing) leg is for the original caller's number; the
+  // final callee's (incoming) one came from that number, forwarded by the forwarder's
+  let forwarded = '';
+  if (call.forwarding && call.direction === 'outgoing' && call.calling_number) {
+    forwarded = t('ui.history.forwarded_for', { number: call.calling_number });
+  } else if (call.forwarding && call.forwarded_by) {
+    forwarded = t('ui.history.forwarded_by', { number: call.forwarded_by });
+  }
+  tr.querySelector('.peer-username').textContent = [call.other.username ? `@${call.other.username}` : '', number || '', forwarded]
     .filter(Boolean).join(' · ');
   tr.querySelector('.dir-icon').textContent = call.direction === 'outgoing' ? '↗' : '↙';
-  tr.querySelector('.c-type-label').textContent = t(`ui.history.${call.missed ? 'missed' : call.direction}`);
+  const type = call.forwarding && call.direction === 'outgoing' ? 'forwarded_leg' : (call.missed ? 'missed' : call.direction);
+  tr.querySelector('.c-type-label').textContent = t(`ui.history.${type}`);
   tr.querySelector('.c-media').textContent = t(`ui.media.${call.media}`);
+  if (call.forwarding) tr.dataset.forwarding = call.forwarding;
   const tag = tr.querySelector('.c-result .tag');
-  tag.textContent = call.outcome ? t(`ui.outcome.${call.outcome}`) : t('ui.call.state.connected');
-  if (OUTCOME_TAG[call.outcome]) tag.classList.add(OUTCOME_TAG[call.outcome]);
+  const onward = call.direction === 'incoming' ? call.forwarded_to : null;
+  if (onward) {
+    // the call rang here and went on to another number: that, not its outcome, is what happened here
+    tr.dataset.forwardedTo = onward.number || '';
+    tag.textContent = t(`ui.history.forwarded_to.${onward.forwarding}`, { number: onward.number || '' });
+  } else {
+    tag.textContent = call.outcome ? t(`ui.outcome.${call.outcome}`) : t('ui.call.state.connected');
+    if (OUTCOME_TAG[call.outcome]) tag.classList.add(OUTCOME_TAG[call.outcome]);
+  }
   tr.querySelector('.c-duration').textContent = call.outcome === 'answered' ? formatDuration(call.duration_ms / 1000) : '—';
   const mos = call.quality?.mos;
   tr.querySelector('.c-quality').textContent = mos ? `MOS ${mos.toFixed(1)}` : '—';

@@ -3,6 +3,7 @@
 
 import '../app.js'; // the signed-in shell: calls (and call waiting) ring on this page too
 import { get, put } from '../api.js';
+import '../app.js'; // the signed-in shell: realtime connection, presence, incoming calls
 import { t } from '../i18n.js';
 import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
 import { mountDnd } from './services_dnd.js';
