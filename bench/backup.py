@@ -275,10 +275,12 @@ def _mb(n: int) -> str:
 def render(run: dict[str, Any]) -> str:
     lines = [
         SECTION_START,
-        "## Backup and restore (issue 19): 1,000,000 call records",
+        "## Backup and restore (issue 19): "
+        f"{max(r['calls'] for r in run['backends'].values()):,} call records",
         "",
-        f"Run {run['at']} — `python bench/backup.py {run['argv']}`. Machine: {run['machine']}; "
-        f"load average at the start {run['load']}.",
+        f"Run {run['at']} — `{run['argv']}`. Machine: {run['machine']}; "
+        f"load average at the start {run['load']}, at the end {run.get('load_end', '?')} (other "
+        "work shared the machine: times are upper bounds).",
         "",
         "Each database holds the call records (written by bulk insert) and two users; the "
         "backup is `service.do_create` (online snapshot and its row counts, AES-256-GCM, the "
@@ -308,7 +310,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     result: dict[str, Any] = {
         "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "argv": " ".join(sys.argv[1:]),
+        "argv": " ".join(["python bench/backup.py", *sys.argv[1:]]),
         "machine": _machine(),
         "load": f"{os.getloadavg()[0]:.2f}",
         "backends": {},
@@ -319,6 +321,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["backends"][backend] = await measure_backend(backend, args.calls, folder)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    result["load_end"] = f"{os.getloadavg()[0]:.2f}"
     return result
 
 
