@@ -303,7 +303,10 @@ async def pg_scratch_contents(url: str, dump: Path, name: str) -> Contents:
     drop it again."""
     admin = await pg_connect(url, "postgres")
     try:
-        await admin.execute(f"CREATE DATABASE {_quoted(name)}")
+        try:
+            await admin.execute(f"CREATE DATABASE {_quoted(name)}")
+        except asyncpg.PostgresError as exc:
+            raise YuntongError("backup_scratch_refused", reason=str(exc)) from None
         try:
             await pg_restore(url, dump, name)
             conn = await pg_connect(url, name)

@@ -483,7 +483,11 @@ async def _restore_database(
         target = database.sqlite_file(url)
         incoming = target.with_name(f"{target.name}.restoring")
         incoming.unlink(missing_ok=True)
-        await asyncio.to_thread(_unseal_to, path / db.file, key, incoming, db, on)
+        try:
+            await asyncio.to_thread(_unseal_to, path / db.file, key, incoming, db, on)
+        except BaseException:
+            incoming.unlink(missing_ok=True)
+            raise
         if target.exists() and target.stat().st_size:
             moved = target.with_name(f"{target.name}.before-restore-{stamp}")
             await asyncio.to_thread(database.sqlite_set_aside, target, moved)

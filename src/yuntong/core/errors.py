@@ -455,6 +455,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "{tool} (version {version}) is older than the database server ({server})",
     ),
     "backup_tool_failed": (500, "{tool} 失败：{reason}", "{tool} failed: {reason}"),
+    "backup_scratch_refused": (
+        409,
+        "无法创建用于校验的临时数据库（需要 CREATEDB 权限）：{reason}",
+        "The scratch database for verifying could not be made (it needs CREATEDB): {reason}",
+    ),
     "backup_backend_mismatch": (
         409,
         "这是 {backup} 数据库的备份，不能恢复到 {target}",
