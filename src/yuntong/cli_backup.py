@@ -92,6 +92,8 @@ def _progress() -> Iterator[service.Progress]:
         tasks: dict[str, TaskID] = {}
 
         def advance(phase: str, done: int, total: int | None) -> None:
+            if total == 0:  # nothing to do there: shown as done
+                done = total = 1
             if phase not in tasks:
                 tasks[phase] = progress.add_task(PHASES.get(phase, phase), total=total)
             progress.update(tasks[phase], completed=done, total=total)

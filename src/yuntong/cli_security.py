@@ -76,7 +76,7 @@ def check(
 
 
 def _print(findings: list[security.Finding], language: str) -> None:
-    table = Table("", "finding")
+    table = Table("", translate("security.heading", language))
     for f in findings:
         level = translate(f"security.level.{f.level}", language)
         table.add_row(
@@ -85,6 +85,5 @@ def _print(findings: list[security.Finding], language: str) -> None:
         )
     console.print(table)
     problems = sum(f.level == security.ERROR for f in findings)
-    console.print(
-        f"{problems} problems, {sum(f.level == security.WARNING for f in findings)} warnings"
-    )
+    warnings = sum(f.level == security.WARNING for f in findings)
+    console.print(translate("security.summary", language, problems=problems, warnings=warnings))

@@ -408,6 +408,7 @@ async def do_verify(
         for part in (manifest.files, manifest.secrets):
             on_progress("verify", 0, len(part.members))
             await asyncio.to_thread(_check_members, SealedReader(path / part.file, key), part)
+            on_progress("verify", len(part.members), len(part.members))
     except YuntongError as exc:
         if exc.code in BACKUP_FAULTS:
             _record(ctx, path, ok=False, problem=exc.code)

@@ -10,6 +10,11 @@ SECURITY = strings(
         "security.level.error": ("问题", "PROBLEM"),
         "security.level.warning": ("注意", "warning"),
         "security.level.ok": ("正常", "ok"),
+        "security.heading": ("检查结果", "finding"),
+        "security.summary": (
+            "{problems} 个问题，{warnings} 个提醒",
+            "{problems} problems, {warnings} warnings",
+        ),
         "security.weak_secret": (
             "密钥 {name} 过短或是示例值：请换成至少 32 个字符的随机值",
             "The secret {name} is short or an example value: use at least 32 random characters",
