@@ -37,6 +37,7 @@ class Contents:
 
     tables: dict[str, int]
     revision: str
+    compressible: bool = False  # a SQLite file (pg_dump's custom format is compressed already)
 
 
 @dataclass
@@ -104,7 +105,7 @@ def sqlite_contents(path: Path) -> Contents:
             revision = str(row[0]) if row else ""
     finally:
         conn.close()
-    return Contents(tables, revision)
+    return Contents(tables, revision, compressible=True)
 
 
 def sqlite_target(path: Path, now: datetime, dead_after_s: float) -> TargetState:

@@ -28,8 +28,9 @@ PARTIAL = ".partial"
 
 @dataclass
 class Part:
-    """One sealed file of a backup: its checksum and size (as stored), the plain stream's, and
-    what it holds: the files in it (path → SHA-256) or the tables' row counts."""
+    """One sealed file of a backup: its checksum and size (as stored), the plain stream's (as
+    sealed: compressed, if it is), and what it holds: the files in it (path → SHA-256) or the
+    tables' row counts."""
 
     file: str
     sha256: str = ""
@@ -38,6 +39,7 @@ class Part:
     plain_bytes: int = 0
     members: dict[str, str] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    compression: str = ""  # "zlib": the plain stream is compressed (the SQLite snapshot)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ CONFIG_FOLDER = "config"
 # missing tool says nothing about the backup
 BACKUP_FAULTS = frozenset({"backup_tampered", "backup_incomplete", "backup_rows_differ"})
 STALE_PARTIAL = timedelta(days=1)
+ZLIB_LEVEL = 1  # call records shrink several times even at the fastest level
 
 # (phase, done, total): phases "database", "files", "secrets", "verify", "restore"
 Progress = Callable[[str, int, int | None], None]
@@ -116,15 +118,23 @@ def backup_root(settings: Settings, folder: Path | None = None) -> Path:
 # -- create --------------------------------------------------------------------------------
 
 
-def _seal_file(source: Path, target: Path, key: BackupKey, phase: str, on: Progress) -> Part:
+def _seal_file(source: Path, target: Path, key: BackupKey, on: Progress, *, compress: bool) -> Part:
+    """Seal a file (a SQLite snapshot compressed first: zlib, fast level; a pg_dump archive
+    is compressed already)."""
     writer = SealedWriter(target, key)
-    total = source.stat().st_size
+    total, done = source.stat().st_size, 0
+    packer = zlib.compressobj(ZLIB_LEVEL) if compress else None
     with source.open("rb") as fh:
         while block := fh.read(1 << 20):
-            writer.write(block)
-            on(phase, writer.plain_bytes, total)
+            writer.write(packer.compress(block) if packer else block)
+            done += len(block)
+            on("database", done, total)
+    if packer:
+        writer.write(packer.flush())
     writer.close()
-    return _part(target, writer)
+    part = _part(target, writer)
+    part.compression = "zlib" if compress else ""
+    return part
 
 
 def _part(target: Path, writer: SealedWriter, members: dict[str, str] | None = None) -> Part:
@@ -152,7 +162,9 @@ async def _seal_database(
             contents = await asyncio.to_thread(database.sqlite_contents, plain)
         else:
             contents, tool = await database.pg_dump(url, plain)
-        part = await asyncio.to_thread(_seal_file, plain, into / DATABASE_FILE, key, "database", on)
+        part = await asyncio.to_thread(
+            _seal_file, plain, into / DATABASE_FILE, key, on, compress=contents.compressible
+        )
     part.tables = contents.tables
     return part, contents.revision, tool
 
@@ -341,13 +353,16 @@ def _open_checked(path: Path, key: BackupKey) -> Manifest:
 def _unseal_to(source: Path, key: BackupKey, target: Path, part: Part, on: Progress) -> None:
     """Decrypt a sealed file into a new owner-only file, checking its plain checksum."""
     reader = SealedReader(source, key)
+    unpacker = zlib.decompressobj() if part.compression == "zlib" else None
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     done = 0
     with os.fdopen(fd, "wb") as fh:
         while block := reader.read(1 << 20):
-            fh.write(block)
             done += len(block)
+            fh.write(unpacker.decompress(block) if unpacker else block)
             on("restore", done, part.plain_bytes)
+        if unpacker:
+            fh.write(unpacker.flush())
     if reader.plain.hexdigest() != part.plain_sha256:
         raise YuntongError("backup_tampered", file=source.name)
 
