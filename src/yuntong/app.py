@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yuntong import __version__
 from yuntong.accounts import api as accounts_api
+from yuntong.backup import api as backup_api
 from yuntong.billing import worker as billing_worker
 from yuntong.billing.api import disputes as api_disputes
 from yuntong.billing.api import routes as billing_api
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         sla_api.completion_router,
         supplementary_api.router,
         presence_api.router,
+        backup_api.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

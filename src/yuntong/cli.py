@@ -32,8 +32,10 @@ from yuntong.app import create_app
 from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
+from yuntong.cli_backup import backup_app
 from yuntong.cli_dnd import dnd_app
 from yuntong.cli_numbers import numbers_app
+from yuntong.cli_security import security_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context, close_context
@@ -65,6 +67,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(billing_app, name="billing")
 app.add_typer(holidays_app, name="holidays")
 app.add_typer(numbers_app, name="numbers")
+app.add_typer(backup_app, name="backup")
+app.add_typer(security_app, name="security")
 
 console = Console()
 errors = Console(stderr=True)

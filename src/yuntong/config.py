@@ -256,6 +256,18 @@ class Settings(BaseSettings):
     numbers_porting_carrier_secret: SecretStr = SecretStr("")
     numbers_porting_sandbox: dict[str, dict[str, str | int]] = Field(default_factory=dict)
 
+    # backups (docs/backup.md): the key every backup is encrypted with (32 random bytes,
+    # URL-safe base64, as `yuntong backup key` prints one): never generated nor defaulted, and
+    # kept apart from this machine (whoever holds a backup and its key holds all the data);
+    # the folder the daily backup is written to (None: no scheduled backup), at which hour of
+    # the business day, and how many to keep: the newest of each of the last
+    # backup_keep_daily days and of the last backup_keep_monthly months
+    backup_key: SecretStr = SecretStr("")
+    backup_dir: Path | None = None
+    backup_hour: int = Field(3, ge=0, le=23)
+    backup_keep_daily: int = Field(7, ge=1, le=366)
+    backup_keep_monthly: int = Field(12, ge=0, le=1200)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -351,8 +363,8 @@ def _load_or_create_secrets(var_dir: Path) -> dict[str, Any]:
     return data
 
 
-def write_secrets(path: Path, data: dict[str, Any]) -> None:
-    """Write the secrets file atomically with owner-only permissions."""
+def secrets_text(data: dict[str, Any]) -> str:
+    """The secrets file's text for ``data`` (secret_key, turn_secret, the PII key ring)."""
     lines = [
         f'secret_key = "{data["secret_key"]}"',
         f'turn_secret = "{data["turn_secret"]}"',
@@ -360,11 +372,27 @@ def write_secrets(path: Path, data: dict[str, Any]) -> None:
         "[pii_keys]",
         *(f'{kid} = "{key}"' for kid, key in sorted(data["pii_keys"].items())),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def write_secrets(path: Path, data: dict[str, Any]) -> None:
+    """Write the secrets file atomically with owner-only permissions."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write(secrets_text(data))
     tmp.replace(path)
+
+
+def secrets_in_use(settings: Settings) -> dict[str, Any]:
+    """The secrets ``settings`` run with (wherever they came from), as the secrets file holds
+    them: what a backup keeps apart from the data."""
+    return {
+        "secret_key": settings.secret_key.get_secret_value(),
+        "turn_secret": settings.turn_secret.get_secret_value(),
+        "pii_active_key": settings.pii_active_key,
+        "pii_keys": {kid: key.get_secret_value() for kid, key in settings.pii_keys.items()},
+    }
 
 
 def rotate_pii_key(var_dir: Path) -> str:

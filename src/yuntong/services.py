@@ -26,8 +26,11 @@ from __future__ import annotations
 from typing import Any
 
 from yuntong import strings
+from yuntong.accounts import audit_chain
 from yuntong.accounts.parties import PARTIES
 from yuntong.accounts.sessions import DUMMY_HASH
+from yuntong.backup import schedule as backup_schedule
+from yuntong.billing import worker
 from yuntong.billing.catalog.catalog import CATALOG
 from yuntong.billing.collections import dunning
 from yuntong.billing.collections.dunning import DAILY_CHECK
@@ -38,7 +41,7 @@ from yuntong.billing.ledger.rating import RATER
 from yuntong.billing.ledger.usage import CALL_SOURCE, WATERMARK
 from yuntong.billing.statements import view as views
 from yuntong.billing.statements.view import INCIDENT_TITLES
-from yuntong.billing.worker import WORKER
+from yuntong.billing.worker import PASS_JOBS, WORKER
 from yuntong.calls import store as calls_store
 from yuntong.calls.engine import ENGINE
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
@@ -103,6 +106,8 @@ PIECES: tuple[Piece[Any], ...] = (
     DAILY_CHECK,
     PROFILES,
     DND_CALENDAR,
+    PASS_JOBS,
+    backup_schedule.RUNNING,
 )
 
 
@@ -120,5 +125,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     notices.send_to(ctx, notice_recipient)
     views.name_incidents_with(ctx, incident_titles)
     dunning.check_daily_with(ctx, completion.do_daily_check)
+    worker.run_on_each_pass(ctx, backup_schedule.do_backup_if_due)  # the daily backup
+    worker.run_on_each_pass(ctx, audit_chain.do_seal_on_pass)  # the audit trail's chain
     changes.attach(ctx)
     return ctx

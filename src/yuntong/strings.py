@@ -12,8 +12,10 @@ from yuntong.core import errors, i18n, workdays
 from yuntong.core.i18n import Strings
 from yuntong.meetings import strings as meetings
 from yuntong.notifications import strings as notifications
+from yuntong.ops import strings as ops
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
+from yuntong.web.strings import backups as web_backups
 from yuntong.web.strings import billing as web_billing
 from yuntong.web.strings import completion as web_completion
 from yuntong.web.strings import dnd as web_dnd
@@ -40,6 +42,8 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_completion.STRINGS,
     web_services.STRINGS,
     web_dnd.STRINGS,
+    ops.SECURITY,
+    web_backups.STRINGS,
 )
 
 

@@ -103,3 +103,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the tamper-evident chain (migration 0024, accounts/audit_chain.py): the order the event
+    # was sealed in, and the HMAC over it and the previous event's MAC (None: not sealed yet)
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    chain_mac: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_events_chain_seq", "chain_seq", unique=True),)

@@ -25,7 +25,7 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,22 @@ PROCESS_NAME = "billing-worker"
 _PR_SET_PDEATHSIG = 1
 
 
+# what other domains run on each of the worker's passes, handed over when the context is built
+# (billing imports none of them): the daily backup's check (yuntong.backup.schedule)
+PassJob = Callable[[Context], Awaitable[None]]
+PASS_JOBS = Piece(
+    "billing.pass_jobs",
+    "node-owned live state",
+    lambda ctx: list[PassJob](),
+    "what other domains run on each pass of the billing worker (the daily backup's check)",
+)
+
+
+def run_on_each_pass(ctx: Context, job: PassJob) -> None:
+    """Hand the worker a job for each of its passes (``yuntong.services``)."""
+    ctx.services.get(PASS_JOBS).append(job)
+
+
 async def run_once(ctx: Context) -> int:
     """Collect finished calls and rate everything pending; returns records rated."""
     await do_collect_call_usage(ctx)
@@ -63,7 +79,8 @@ async def run_once(ctx: Context) -> int:
 async def do_pass(ctx: Context, passes: int) -> None:
     """One pass of the worker: rate, then the daily run when it is due, else every
     :data:`MAIL_EVERY` passes the pending e-mail; each a singleton job, so that of the workers
-    beside several servers one rates at a time and one runs the day's jobs, once."""
+    beside several servers one rates at a time and one runs the day's jobs, once. Then what
+    other domains handed over (:func:`run_on_each_pass`)."""
     async with singleton(ctx, RATING_JOB) as rating:
         if rating is not None:
             await run_once(ctx)
@@ -71,6 +88,8 @@ async def do_pass(ctx: Context, passes: int) -> None:
         async with singleton(ctx, MAIL_JOB) as mail:
             if mail is not None:
                 await do_deliver_pending(ctx)
+    for job in ctx.services.get(PASS_JOBS):
+        await job(ctx)
 
 
 async def do_daily_if_due(ctx: Context) -> DailyResult | None:

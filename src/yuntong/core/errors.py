@@ -414,6 +414,98 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "“指定星期”须至少选择一天（周一至周日）；其他重复方式不选星期",
         "Choose at least one weekday (Monday to Sunday) for chosen weekdays, and none otherwise",
     ),
+    # backups (yuntong backup; docs/backup.md)
+    "backup_key_missing": (
+        409,
+        "未设置备份密钥（YUNTONG_BACKUP_KEY）；用 yuntong backup key 生成一个，并另行妥善保管",
+        "No backup key is set (YUNTONG_BACKUP_KEY); make one with `yuntong backup key` and keep "
+        "it apart from this machine",
+    ),
+    "backup_key_invalid": (
+        409,
+        "备份密钥无效：须为 32 字节的 URL 安全 Base64 编码",
+        "The backup key is invalid: it must be 32 bytes in URL-safe base64",
+    ),
+    "backup_wrong_key": (
+        409,
+        "该备份不是用当前备份密钥加密的",
+        "This backup was not encrypted with the backup key set here",
+    ),
+    "backup_tampered": (
+        409,
+        "备份已损坏或被改动（{file} 校验不符）",
+        "The backup is damaged or was altered ({file} does not match its checksum)",
+    ),
+    "backup_incomplete": (
+        409,
+        "备份不完整：缺少 {file}",
+        "The backup is incomplete: {file} is missing",
+    ),
+    "backup_rows_differ": (
+        409,
+        "表 {table} 的行数与备份清单不符（清单 {expected}，实际 {found}）",
+        "Table {table} does not have the rows the manifest lists ({expected} listed, "
+        "{found} found)",
+    ),
+    "backup_not_found": (404, "找不到备份 {name}", "No backup named {name}"),
+    "backup_dir_missing": (
+        409,
+        "未设置备份目录：用 --folder 指定，或设置 YUNTONG_BACKUP_DIR",
+        "No backup folder: give --folder or set YUNTONG_BACKUP_DIR",
+    ),
+    "backup_unsupported_database": (
+        409,
+        "只能备份 SQLite 文件数据库或 PostgreSQL",
+        "Only a SQLite database file or PostgreSQL can be backed up",
+    ),
+    "backup_database_unreachable": (
+        503,
+        "无法连接数据库：{reason}",
+        "The database cannot be reached: {reason}",
+    ),
+    "backup_tool_missing": (
+        409,
+        "找不到 {tool}：请安装与数据库服务器版本一致的 PostgreSQL 客户端工具",
+        "{tool} was not found: install the PostgreSQL client tools of the server's version",
+    ),
+    "backup_tool_too_old": (
+        409,
+        "{tool} 的版本（{version}）低于数据库服务器（{server}）",
+        "{tool} (version {version}) is older than the database server ({server})",
+    ),
+    "backup_tool_failed": (500, "{tool} 失败：{reason}", "{tool} failed: {reason}"),
+    "backup_scratch_refused": (
+        409,
+        "无法创建用于校验的临时数据库（需要 CREATEDB 权限）：{reason}",
+        "The scratch database for verifying could not be made (it needs CREATEDB): {reason}",
+    ),
+    "backup_backend_mismatch": (
+        409,
+        "这是 {backup} 数据库的备份，不能恢复到 {target}",
+        "This is a backup of a {backup} database; it cannot go into {target}",
+    ),
+    "backup_restore_live": (
+        409,
+        "数据库正在使用中（运行中的节点：{nodes}）；请先停止所有节点再恢复",
+        "The database is in use (nodes running: {nodes}); stop every node before restoring",
+    ),
+    "backup_restore_in_use": (
+        409,
+        "另有 {sessions} 个会话连接着该数据库；请先停止使用它的进程再恢复",
+        "{sessions} other sessions are connected to the database; stop what uses it first",
+    ),
+    "backup_restore_not_empty": (
+        409,
+        "目标数据库不是空的（{tables} 张表）；恢复到空数据库，或确认后加 --replace",
+        "The target database is not empty ({tables} tables); restore into an empty one, or "
+        "give --replace",
+    ),
+    "backup_restore_files_exist": (
+        409,
+        "{folder} 中已有数据；恢复到空目录，或确认后加 --replace（原有内容另存）",
+        "{folder} holds data already; restore into an empty place, or give --replace (what is "
+        "there is set aside)",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -23,6 +23,7 @@ from yuntong.accounts.auth import (
     token_from_request,
 )
 from yuntong.accounts.roles import STAFF_ROLES
+from yuntong.backup import service as backup_service
 from yuntong.billing.catalog.tariff import USAGE_TYPES
 from yuntong.billing.orders.orders import terms_text
 from yuntong.core.context import get_context
@@ -283,7 +284,15 @@ async def operator_page(request: Request) -> Response:
     member = await require_member(request, roles=STAFF_ROLES)
     if isinstance(member, Response):
         return member
-    return member_page(request, member, "operator.html", "ui.operator.title")
+    backups = await backup_service.recent_backups(get_context(request), member)
+    return member_page(
+        request,
+        member,
+        "operator.html",
+        "ui.operator.title",
+        backups=backups,
+        backups_on=get_context(request).settings.backup_dir is not None,
+    )
 
 
 # -- billing -------------------------------------------------------------------------------
