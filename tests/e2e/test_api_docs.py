@@ -13,6 +13,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
+from tests.conftest import unique
+from tests.e2e.conftest import PASSWORD
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -145,3 +147,30 @@ async def test_redoc_works_offline(offline: Offline, live_server: ServerProcess)
     assert offline.blocked == []
     assert await offline.violations() == []
     assert offline.errors == []
+
+
+async def test_try_it_out_writes_as_the_signed_in_browser(
+    offline: Offline, live_server: ServerProcess
+) -> None:
+    """A browser signed in to Yuntong runs a write from /docs as itself: its session cookie
+    goes along, and /docs adds the CSRF token the write needs."""
+    page = offline.page
+    name = unique("docs")
+    await live_server.create_user(name, PASSWORD)
+    signed_in = await page.request.post(
+        "/api/v1/auth/login", data={"username": name, "password": PASSWORD, "kind": "web"}
+    )
+    assert signed_in.ok  # the browser context now holds the session cookie
+
+    await page.goto("/docs#/me/patch_me_api_v1_me_patch")  # opened, scrolled to
+    operation = page.locator("#operations-me-patch_me_api_v1_me_patch")
+    await operation.locator(".try-out__btn").click(timeout=RENDERED_S * 1000)
+    await operation.locator("textarea.body-param__text").fill('{"display_name": "Docs Tester"}')
+    await operation.locator(".btn.execute").click()
+    status = operation.locator(".live-responses-table .response .response-col_status").first
+    await expect(status).to_have_text("200")
+
+    me = await page.request.get("/api/v1/me")
+    assert (await me.json())["user"]["display_name"] == "Docs Tester"
+    assert offline.blocked == []
+    assert await offline.violations() == []
