@@ -58,7 +58,7 @@ from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
 from yuntong.terminals import api as terminals_api
-from yuntong.web import pages, pages_meetings, pages_numbers
+from yuntong.web import apidocs, pages, pages_meetings, pages_numbers
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -134,7 +134,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         title="Yuntong 云通",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: yuntong.web.apidocs, from the package (offline)
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.ctx = ctx
@@ -169,8 +170,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         supplementary_api.router,
         presence_api.router,
         backup_api.router,
+        apidocs.router,
     ):
         app.include_router(router)
+    apidocs.install(app)  # the OpenAPI document's errors, security and examples
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

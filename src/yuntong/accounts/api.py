@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts import audit, directory, identity, registration, sessions
@@ -40,21 +40,33 @@ router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[Context, Depends(get_context)]
 Staff = Annotated[Principal, Depends(require_role(Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT))]
 OrgAdmin = Annotated[Principal, Depends(require_role(Role.ORG_ADMIN))]
+UserId = Annotated[DbId, Path(description="The user's id")]
 
 
 # --- response and request shapes -----------------------------------------------------------
 
 
 class UserOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: str
-    status: str
-    status_reason: str | None
-    organisation_id: int | None
-    locale: str
-    created_at: datetime
+    """A user account as its owner, its organisation's admin and operator staff see it."""
+
+    id: int = Field(description="The user's id")
+    username: str = Field(description="Login name (lowercase; unique)")
+    display_name: str = Field(description="The name shown to others")
+    role: str = Field(
+        description="subscriber, org_admin, support_agent or operator_admin (docs/architecture.md)"
+    )
+    status: str = Field(
+        description="Account state: pending, rejected, active, warned, limited, suspended or "
+        "terminated"
+    )
+    status_reason: str | None = Field(
+        description="Why the account is in its state (a rejection or suspension), if given"
+    )
+    organisation_id: int | None = Field(
+        description="The organisation the user belongs to; null for an individual"
+    )
+    locale: str = Field(description="Preferred language of messages: zh-CN or en")
+    created_at: datetime = Field(description="When the account was registered")
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -72,29 +84,36 @@ class UserOut(BaseModel):
 
 
 class OrganisationIdentityOut(BaseModel):
-    id: int
-    legal_name: str
-    uscc: str
-    legal_representative: str
-    contact_name: str
-    contact_phone: str
-    address: str
+    """An organisation's registered identity."""
+
+    id: int = Field(description="The organisation's id")
+    legal_name: str = Field(description="Registered legal name")
+    uscc: str = Field(description="Unified social credit code (统一社会信用代码)")
+    legal_representative: str = Field(description="Legal representative (法定代表人)")
+    contact_name: str = Field(description="Contact person")
+    contact_phone: str = Field(description="Contact person's phone number")
+    address: str = Field(description="Registered address")
 
 
 class IdentityOut(BaseModel):
     """Identity data; ``masked`` tells whether personal fields are partly hidden."""
 
-    user_id: int
-    masked: bool
-    full_name: str
-    email: str | None
-    birth_date: str | None
-    address: str | None
-    id_type: str | None
-    id_number: str | None
-    employer: str | None
-    phone: str | None
-    organisation: OrganisationIdentityOut | None
+    user_id: int = Field(description="Whose identity this is")
+    masked: bool = Field(
+        description="Whether personal fields are partly hidden (staff without the right to see "
+        "them in full)"
+    )
+    full_name: str = Field(description="Legal name")
+    email: str | None = Field(description="E-mail address")
+    birth_date: str | None = Field(description="Date of birth (YYYY-MM-DD)")
+    address: str | None = Field(description="Postal address")
+    id_type: str | None = Field(description="Identity document: resident_id, passport or other")
+    id_number: str | None = Field(description="Identity document number")
+    employer: str | None = Field(description="Employer, if given")
+    phone: str | None = Field(description="Mobile phone number")
+    organisation: OrganisationIdentityOut | None = Field(
+        description="The organisation's identity, for an organisation's member"
+    )
 
     @classmethod
     def of(cls, view: identity.IdentityView) -> IdentityOut:
@@ -115,58 +134,80 @@ class IdentityOut(BaseModel):
 
 
 class OrganisationOut(BaseModel):
-    id: int
-    legal_name: str
+    """An organisation, by id and name."""
+
+    id: int = Field(description="The organisation's id")
+    legal_name: str = Field(description="Registered legal name")
 
 
 class RegistrationOut(BaseModel):
-    user: UserOut
-    organisation: OrganisationOut | None = None
+    """A registration received: the account waits for the operator's review (pending)."""
+
+    user: UserOut = Field(description="The new account (status pending)")
+    organisation: OrganisationOut | None = Field(
+        None, description="The new organisation, for an organisation's registration"
+    )
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=254, description="username or e-mail")
-    password: str = Field(min_length=1, max_length=1024)
-    kind: Literal["web", "api"] = "web"
+    password: str = Field(min_length=1, max_length=1024, description="The account's password")
+    kind: Literal["web", "api"] = Field(
+        "web",
+        description="web: a session cookie and a CSRF token (browsers); api: a bearer token "
+        "(programs)",
+    )
 
 
 class LoginOut(BaseModel):
-    user: UserOut
-    expires_at: datetime
+    user: UserOut = Field(description="The signed-in user")
+    expires_at: datetime = Field(description="When the session ends unless renewed by use")
     csrf_token: str | None = Field(None, description="web logins: send as X-CSRF-Token")
     token: str | None = Field(None, description="api logins: send as Authorization: Bearer")
 
 
 class MeOut(BaseModel):
-    user: UserOut
+    user: UserOut = Field(description="The signed-in user")
     csrf_token: str | None = Field(None, description="present for cookie sessions")
 
 
 class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display_name: Name | None = None
-    locale: Literal["zh-CN", "en"] | None = None
+    display_name: Name | None = Field(None, description="New display name (omit: unchanged)")
+    locale: Literal["zh-CN", "en"] | None = Field(
+        None, description="New preferred language (omit: unchanged)"
+    )
 
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    current_password: str = Field(
+        min_length=1, max_length=1024, description="The password in use now"
+    )
+    new_password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="At least 10 characters, not the username (field error weak_password)",
+    )
 
 
 class PasswordChanged(BaseModel):
-    sessions_revoked: int
+    sessions_revoked: int = Field(
+        description="How many other sessions of the account were ended (this one stays)"
+    )
 
 
 class SessionOut(BaseModel):
-    id: str
-    kind: str
-    user_agent: str
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-    current: bool
+    """One signed-in session of the user (a browser or a program)."""
+
+    id: str = Field(description="The session's id (to end it: DELETE /api/v1/me/sessions/{id})")
+    kind: str = Field(description="web (cookie) or api (bearer token)")
+    user_agent: str = Field(description="The User-Agent that logged in")
+    created_at: datetime = Field(description="When it logged in")
+    last_seen_at: datetime = Field(description="When it was last used")
+    expires_at: datetime = Field(description="When it ends unless used again")
+    current: bool = Field(description="Whether it is the session making this request")
 
     @classmethod
     def of(cls, session: LoginSession, current_id: str) -> SessionOut:
@@ -183,7 +224,7 @@ class SessionOut(BaseModel):
 
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Reason
+    reason: Reason = Field(description="Why, shown to the applicant")
 
 
 class StatusIn(BaseModel):
@@ -194,18 +235,20 @@ class StatusIn(BaseModel):
         AccountStatus.LIMITED,
         AccountStatus.SUSPENDED,
         AccountStatus.TERMINATED,
-    ]
-    reason: Reason
+    ] = Field(description="The new status (one of the user's status_moves)")
+    reason: Reason = Field(description="Why, kept in the audit log and shown to the user")
 
 
 class StaffUserOut(UserOut):
     """A user in the operator's list, with what the staff member asking may do to it now
     (the checks of the approve, reject and status routes; the console derives nothing)."""
 
-    status_moves: list[str]  # the statuses POST .../status accepts now, in the ladder's order
-    suggested_status: str | None  # the one of status_moves offered first
-    can_approve: bool
-    can_reject: bool
+    status_moves: list[str] = Field(
+        description="The statuses POST .../status accepts now, in the ladder's order"
+    )
+    suggested_status: str | None = Field(description="The one of status_moves offered first")
+    can_approve: bool = Field(description="Whether the asking staff member may approve it now")
+    can_reject: bool = Field(description="Whether the asking staff member may reject it now")
 
     @classmethod
     def seen_by(cls, actor: Principal, user: User) -> StaffUserOut:
@@ -219,22 +262,26 @@ class StaffUserOut(UserOut):
 
 
 class AdminUserOut(BaseModel):
-    user: UserOut
-    identity: IdentityOut
+    user: UserOut = Field(description="The account")
+    identity: IdentityOut = Field(description="Its identity data (masked per the staff role)")
 
 
 class MemberOut(BaseModel):
-    user: UserOut
-    identity: IdentityOut
+    user: UserOut = Field(description="The member's account")
+    identity: IdentityOut = Field(description="The member's identity data")
 
 
 class AuditOut(BaseModel):
-    id: int
-    at: datetime
-    actor_id: int | None
-    action: str
-    target_user_id: int | None
-    detail: dict[str, Any]
+    """One entry of the audit log."""
+
+    id: int = Field(description="The entry's id")
+    at: datetime = Field(description="When it happened")
+    actor_id: int | None = Field(description="Who did it (null: the system)")
+    action: str = Field(
+        description="What was done (e.g. account.approve, account.reject, account.status)"
+    )
+    target_user_id: int | None = Field(description="The user it was done to")
+    detail: dict[str, Any] = Field(description="The action's particulars (e.g. reason)")
 
     @classmethod
     def of(cls, event: AuditEvent) -> AuditOut:
@@ -273,6 +320,8 @@ def _registration_out(user: User, organisation: Organisation | None = None) -> R
 async def register_individual(
     form: IndividualRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
+    """Sign up as an individual (real-name registration); the account is pending until the
+    operator reviews it."""
     async with registration.registration_guard(ctx, client_of(request)):
         user = await registration.do_register_individual(ctx, form, locale=_locale(request))
     return _registration_out(user)
@@ -287,6 +336,8 @@ async def register_individual(
 async def register_organisation(
     form: OrganisationRegistration, request: Request, ctx: Ctx
 ) -> RegistrationOut:
+    """Sign up an organisation and its first administrator (org_admin); both are pending
+    until the operator reviews them."""
     async with registration.registration_guard(ctx, client_of(request)):
         user, organisation = await registration.do_register_organisation(
             ctx, form, locale=_locale(request)
@@ -298,6 +349,9 @@ async def register_organisation(
     "/auth/login", response_model=LoginOut, response_model_exclude_none=True, tags=["auth"]
 )
 async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> LoginOut:
+    """Log in with a username (or e-mail) and password. ``kind`` ``api`` answers a bearer
+    ``token``; ``web`` sets the session cookie and answers the ``csrf_token`` to send with
+    writes. Wrong passwords are throttled per client and account (429, then 423)."""
     result = await sessions.do_login(
         ctx,
         body.username,
@@ -325,6 +379,7 @@ async def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 async def logout(principal: CurrentUser, response: Response, ctx: Ctx) -> None:
+    """End this session (and clear the session cookie)."""
     await sessions.do_logout(ctx, principal.user_id, principal.session_id)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=ctx.settings.cookie_secure
@@ -341,11 +396,13 @@ def _me(ctx: Context, principal: Principal, user: User) -> MeOut:
 
 @router.get("/me", response_model=MeOut, tags=["me"])
 async def get_me(principal: CurrentUser, ctx: Ctx) -> MeOut:
+    """The signed-in user (and, for a cookie session, its CSRF token)."""
     return _me(ctx, principal, await directory.get_user(ctx, principal.user_id))
 
 
 @router.patch("/me", response_model=MeOut, tags=["me"])
 async def patch_me(body: MePatch, principal: CurrentUser, ctx: Ctx) -> MeOut:
+    """Change the signed-in user's display name or language."""
     user = await directory.do_update_profile(
         ctx, principal.user_id, display_name=body.display_name, locale=body.locale
     )
@@ -354,6 +411,7 @@ async def patch_me(body: MePatch, principal: CurrentUser, ctx: Ctx) -> MeOut:
 
 @router.get("/me/identity", response_model=IdentityOut, tags=["me"])
 async def get_my_identity(principal: CurrentUser, ctx: Ctx) -> IdentityOut:
+    """The identity data the user registered with (as held, decrypted for its owner)."""
     return IdentityOut.of(await identity.get_identity(ctx, principal, principal.user_id))
 
 
@@ -361,6 +419,7 @@ async def get_my_identity(principal: CurrentUser, ctx: Ctx) -> IdentityOut:
 async def change_password(
     body: PasswordChange, principal: CurrentUser, ctx: Ctx
 ) -> PasswordChanged:
+    """Change the password; every other session of the account ends."""
     revoked = await sessions.do_change_password(
         ctx, principal.user_id, principal.session_id, body.current_password, body.new_password
     )
@@ -369,12 +428,18 @@ async def change_password(
 
 @router.get("/me/sessions", response_model=list[SessionOut], tags=["me"])
 async def my_sessions(principal: CurrentUser, ctx: Ctx) -> list[SessionOut]:
+    """The user's live sessions (browsers and programs signed in)."""
     live = await sessions.list_sessions(ctx, principal.user_id)
     return [SessionOut.of(s, principal.session_id) for s in live]
 
 
 @router.delete("/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["me"])
-async def revoke_my_session(session_id: str, principal: CurrentUser, ctx: Ctx) -> None:
+async def revoke_my_session(
+    session_id: Annotated[str, Path(description="The session's id (from GET /me/sessions)")],
+    principal: CurrentUser,
+    ctx: Ctx,
+) -> None:
+    """End one of the user's sessions (sign out a browser or program)."""
     await sessions.do_revoke_session(ctx, principal.user_id, session_id)
 
 
@@ -385,38 +450,48 @@ async def revoke_my_session(session_id: str, principal: CurrentUser, ctx: Ctx) -
 async def admin_list_users(
     principal: Staff,
     ctx: Ctx,
-    status_: Annotated[AccountStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    status_: Annotated[
+        AccountStatus | None, Query(alias="status", description="Only accounts in this status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many")] = 100,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX, description="Skip this many first")] = 0,
 ) -> list[StaffUserOut]:
+    """Operator staff: the user accounts, newest first, with what the caller may do to each."""
     users = await directory.list_users(ctx, principal, status=status_, limit=limit, offset=offset)
     return [StaffUserOut.seen_by(principal, u) for u in users]
 
 
 @router.get("/admin/users/{user_id}", response_model=AdminUserOut, tags=["admin"])
-async def admin_get_user(user_id: DbId, principal: Staff, ctx: Ctx) -> AdminUserOut:
+async def admin_get_user(user_id: UserId, principal: Staff, ctx: Ctx) -> AdminUserOut:
+    """Operator staff: one account and its identity data (masked unless the role may see it in
+    full; every look is audited)."""
     view = await identity.get_identity(ctx, principal, user_id)
     user = await directory.get_user(ctx, user_id)
     return AdminUserOut(user=UserOut.of(user), identity=IdentityOut.of(view))
 
 
 @router.get("/admin/users/{user_id}/audit", response_model=list[AuditOut], tags=["admin"])
-async def admin_user_audit(user_id: DbId, principal: Staff, ctx: Ctx) -> list[AuditOut]:
+async def admin_user_audit(user_id: UserId, principal: Staff, ctx: Ctx) -> list[AuditOut]:
+    """Operator staff: the audit log of what was done to an account."""
     return [AuditOut.of(e) for e in await audit.list_events(ctx, principal, user_id)]
 
 
 @router.post("/admin/users/{user_id}/approve", response_model=UserOut, tags=["admin"])
-async def admin_approve(user_id: DbId, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_approve(user_id: UserId, principal: Staff, ctx: Ctx) -> UserOut:
+    """Operator staff: approve a pending registration (the account becomes active)."""
     return UserOut.of(await accounts_status.do_approve(ctx, principal, user_id))
 
 
 @router.post("/admin/users/{user_id}/reject", response_model=UserOut, tags=["admin"])
-async def admin_reject(user_id: DbId, body: RejectIn, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_reject(user_id: UserId, body: RejectIn, principal: Staff, ctx: Ctx) -> UserOut:
+    """Operator staff: reject a pending registration, with the reason the applicant sees."""
     return UserOut.of(await accounts_status.do_reject(ctx, principal, user_id, body.reason))
 
 
 @router.post("/admin/users/{user_id}/status", response_model=UserOut, tags=["admin"])
-async def admin_set_status(user_id: DbId, body: StatusIn, principal: Staff, ctx: Ctx) -> UserOut:
+async def admin_set_status(user_id: UserId, body: StatusIn, principal: Staff, ctx: Ctx) -> UserOut:
+    """Operator staff: move an account along the status ladder (warn, limit, suspend,
+    reactivate, terminate), with a reason."""
     user = await accounts_status.do_set_status(ctx, principal, user_id, body.status, body.reason)
     return UserOut.of(user)
 
@@ -426,5 +501,6 @@ async def admin_set_status(user_id: DbId, body: StatusIn, principal: Staff, ctx:
 
 @router.get("/org/members", response_model=list[MemberOut], tags=["org"])
 async def org_members(principal: OrgAdmin, ctx: Ctx) -> list[MemberOut]:
+    """Organisation admins: the organisation's members and their identity data."""
     members = await identity.list_org_members(ctx, principal)
     return [MemberOut(user=UserOut.of(u), identity=IdentityOut.of(i)) for u, i in members]

@@ -167,9 +167,15 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 class _Registration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(examples=["zhang.san"])
-    password: str = Field(examples=["correct horse battery"])
-    display_name: Name
+    username: str = Field(
+        examples=["zhang.san"],
+        description="3–32 lowercase letters, digits, dot, underscore or hyphen; unique",
+    )
+    password: str = Field(
+        examples=["correct horse battery"],
+        description="At least 10 characters, not the username",
+    )
+    display_name: Name = Field(description="The name shown to others")
 
     @field_validator("username")
     @classmethod
@@ -185,15 +191,22 @@ class _Registration(BaseModel):
 class IndividualRegistration(_Registration):
     """A person registering with their true identity (UA 篇2 五.1, VP 1)."""
 
-    email: str | None = None
-    full_name: Name = Field(examples=["张三"])
-    id_type: IdType = "resident_id"
-    id_number: str = Field(examples=["11010519491231002X"])
+    email: str | None = Field(None, description="E-mail address (optional); unique")
+    full_name: Name = Field(examples=["张三"], description="Legal name, as on the ID")
+    id_type: IdType = Field(
+        "resident_id", description="Identity document: resident_id, passport or other"
+    )
+    id_number: str = Field(
+        examples=["11010519491231002X"],
+        description="Document number; a resident ID's check digit is verified",
+    )
     # after id_number so that the check against the ID can see the validated number
-    birth_date: date = Field(examples=["1949-12-31"])
-    address: LongText
-    employer: LongText
-    phone: str = Field(examples=["13812345678"])
+    birth_date: date = Field(
+        examples=["1949-12-31"], description="Date of birth; must match a resident ID"
+    )
+    address: LongText = Field(description="Postal address")
+    employer: LongText = Field(description="Employer")
+    phone: str = Field(examples=["13812345678"], description="Mobile phone number; unique")
 
     @field_validator("email")
     @classmethod
@@ -219,13 +232,18 @@ class IndividualRegistration(_Registration):
 class OrganisationRegistration(_Registration):
     """An organisation registering under its full legal name; its contact becomes its admin."""
 
-    email: str
-    legal_name: LongText = Field(examples=["北京云通科技有限公司"])
-    uscc: str = Field(examples=["91350100M000100Y43"])
-    legal_representative: Name
-    contact_name: Name
-    contact_phone: str
-    address: LongText
+    email: str = Field(description="The administrator's e-mail address; unique")
+    legal_name: LongText = Field(
+        examples=["北京云通科技有限公司"], description="Full registered legal name"
+    )
+    uscc: str = Field(
+        examples=["91350100M000100Y43"],
+        description="Unified social credit code (统一社会信用代码), check character verified",
+    )
+    legal_representative: Name = Field(description="Legal representative (法定代表人)")
+    contact_name: Name = Field(description="Contact person")
+    contact_phone: str = Field(description="Contact person's phone number")
+    address: LongText = Field(description="Registered address")
 
     @field_validator("email")
     @classmethod

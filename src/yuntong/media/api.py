@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.core.context import Context, get_context
@@ -17,14 +17,20 @@ User = Annotated[Principal, Depends(require_user)]
 
 
 class IceServer(BaseModel):
-    urls: list[str] | str
-    username: str | None = None
-    credential: str | None = None
+    """One entry of WebRTC's ``iceServers`` (RTCIceServer)."""
+
+    urls: list[str] | str = Field(description="stun: or turn:/turns: URLs")
+    username: str | None = Field(
+        None, description="TURN user name (expiry timestamp:user id); absent for STUN"
+    )
+    credential: str | None = Field(
+        None, description="TURN password (HMAC of the user name); absent for STUN"
+    )
 
 
 class IceServers(BaseModel):
-    ice_servers: list[IceServer]
-    ttl_s: int
+    ice_servers: list[IceServer] = Field(description="Pass as RTCPeerConnection's iceServers")
+    ttl_s: int = Field(description="Seconds the TURN credentials stay valid; ask again before")
 
 
 @router.get("/ice-servers", response_model=IceServers)

@@ -51,40 +51,68 @@ class MeetingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    waiting_room: bool = False
-    mute_on_entry: bool = False
-    allow_guests: bool = True
-    max_participants: int = Field(50, ge=2, le=100)
-    allow_screen_share: bool = True
-    allow_chat: bool = True
-    allow_recording: bool = True
-    ask_to_unmute: bool = False
-    auto_end_after_empty_s: int = Field(300, ge=10, le=24 * 3600)
+    waiting_room: bool = Field(False, description="Participants wait in a lobby to be admitted")
+    mute_on_entry: bool = Field(False, description="Participants join with the microphone muted")
+    allow_guests: bool = Field(True, description="People without an account may join by name")
+    max_participants: int = Field(50, ge=2, le=100, description="At most this many in the room")
+    allow_screen_share: bool = Field(True, description="Participants may share their screen")
+    allow_chat: bool = Field(True, description="The meeting has a chat")
+    allow_recording: bool = Field(True, description="The host may record the meeting")
+    ask_to_unmute: bool = Field(
+        False, description="Muted participants raise a hand to be unmuted instead of unmuting"
+    )
+    auto_end_after_empty_s: int = Field(
+        300, ge=10, le=24 * 3600, description="End the meeting once empty for this many seconds"
+    )
 
 
 class MeetingInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200)
-    kind: Literal["instant", "scheduled"] = "instant"
-    start_at: datetime | None = None
-    duration_min: int = Field(60, ge=5, le=24 * 60)
-    time_zone: str = Field("Asia/Shanghai", max_length=64)
-    recurrence: Recurrence | None = None
-    recurrence_count: int | None = Field(None, ge=2, le=365)
-    passcode: str | None = Field(None, pattern=r"^[0-9]{4,10}$")
-    no_passcode: bool = False
-    settings: MeetingSettings = Field(default_factory=MeetingSettings)
+    title: str = Field(min_length=1, max_length=200, description="The meeting's title")
+    kind: Literal["instant", "scheduled"] = Field(
+        "instant", description="instant: starts now; scheduled: at start_at"
+    )
+    start_at: datetime | None = Field(
+        None, description="When it starts (needed for scheduled; with a UTC offset)"
+    )
+    duration_min: int = Field(60, ge=5, le=24 * 60, description="Planned length, minutes")
+    time_zone: str = Field(
+        "Asia/Shanghai",
+        max_length=64,
+        description="IANA time zone of the start time and of the repeats (e.g. Asia/Shanghai)",
+    )
+    recurrence: Recurrence | None = Field(None, description="How it repeats (null: once)")
+    recurrence_count: int | None = Field(
+        None, ge=2, le=365, description="How many occurrences a repeating meeting has"
+    )
+    passcode: str | None = Field(
+        None,
+        pattern=r"^[0-9]{4,10}$",
+        description="4–10 digits (omit: one is generated unless no_passcode)",
+    )
+    no_passcode: bool = Field(False, description="Anyone with the number may join")
+    settings: MeetingSettings = Field(
+        default_factory=MeetingSettings, description="What the host decides (defaults shown)"
+    )
 
 
 class MeetingUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    start_at: datetime | None = None
-    duration_min: int | None = Field(None, ge=5, le=24 * 60)
-    time_zone: str | None = Field(None, max_length=64)
-    settings: MeetingSettings | None = None
+    title: str | None = Field(
+        None, min_length=1, max_length=200, description="New title (omit: unchanged)"
+    )
+    start_at: datetime | None = Field(None, description="New start (omit: unchanged)")
+    duration_min: int | None = Field(
+        None, ge=5, le=24 * 60, description="New planned length, minutes (omit: unchanged)"
+    )
+    time_zone: str | None = Field(
+        None, max_length=64, description="New IANA time zone (omit: unchanged)"
+    )
+    settings: MeetingSettings | None = Field(
+        None, description="New settings, all of them (omit: unchanged); a live room applies them"
+    )
 
 
 def settings_of(meeting: Meeting) -> MeetingSettings:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yuntong.accounts.auth import Principal, require_role, require_user
@@ -22,29 +22,55 @@ router = APIRouter(prefix="/api/v1", tags=["numbers"])
 Ctx = Annotated[Context, Depends(get_context)]
 User = Annotated[Principal, Depends(require_user)]
 Staff = Annotated[Principal, Depends(require_role(Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT))]
-Digits = Annotated[str | None, Query(max_length=16, pattern=r"^\+?[0-9 \-]*$")]
+DIGITS = r"^\+?[0-9 \-]*$"
+Prefix = Annotated[
+    str | None, Query(max_length=16, pattern=DIGITS, description="Numbers starting with these")
+]
+Contains = Annotated[
+    str | None, Query(max_length=16, pattern=DIGITS, description="Numbers containing these")
+]
+EndsWith = Annotated[
+    str | None, Query(max_length=16, pattern=DIGITS, description="Numbers ending with these")
+]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=16,
+        pattern=DIGITS,
+        description="The next page: numbers after this one (the last e164 of the page before)",
+    ),
+]
+Pattern = Annotated[
+    str | None, Query(max_length=10, description="A pattern class (e.g. AABB); see tiers")
+]
+Province = Annotated[str | None, Query(max_length=40, description="Attribution: province")]
+NumberPath = Annotated[str, Path(description="The number, E.164 or national")]
 
 
 class NumberOut(BaseModel):
-    e164: str
-    national: str
-    kind: NumberKind
-    state: NumberState
+    """A phone number of the operator's inventory."""
+
+    e164: str = Field(description="The number, E.164 (+86…)")
+    national: str = Field(description="The number as dialled in China")
+    kind: NumberKind = Field(description="mobile, fixed_line or service (95xxx / 400 numbers)")
+    state: NumberState = Field(description="Where it is in its life (docs/numbers.md)")
     place: str | None = Field(
         description="attribution (归属地) in the caller's language; null: unknown"
     )
-    province: str | None
-    city: str | None
-    province_en: str | None
-    city_en: str | None
-    carrier: str
+    province: str | None = Field(description="Attribution province (Chinese)")
+    city: str | None = Field(description="Attribution city (Chinese)")
+    province_en: str | None = Field(description="Attribution province (English)")
+    city_en: str | None = Field(description="Attribution city (English)")
+    carrier: str = Field(description="The carrier that allocated it")
     pattern: str = Field(description='pattern class ("" for a plain number)')
     tier: str | None = Field(description="price tier; null: in no priced tier")
-    monthly_rent_fen: int | None
-    reserved_until: datetime | None
-    quarantine_until: datetime | None
-    holder_user_id: int | None
-    holder_organisation_id: int | None
+    monthly_rent_fen: int | None = Field(description="Monthly rent of its tier, fen")
+    reserved_until: datetime | None = Field(description="End of the hold on it, if held")
+    quarantine_until: datetime | None = Field(
+        description="When it may be offered again, if quarantined"
+    )
+    holder_user_id: int | None = Field(description="The individual holding it")
+    holder_organisation_id: int | None = Field(description="The organisation holding it")
     user_id: int | None = Field(description="the user the number rings")
 
     @classmethod
@@ -68,38 +94,46 @@ class MemberIn(BaseModel):
 
 
 class TierOut(BaseModel):
-    code: str
-    name_zh: str
-    name_en: str
-    patterns: list[str]
-    product_code: str
-    monthly_rent_fen: int | None
+    """A price tier of numbers (their monthly rent by pattern class)."""
+
+    code: str = Field(description="The tier's code")
+    name_zh: str = Field(description="Name in Chinese")
+    name_en: str = Field(description="Name in English")
+    patterns: list[str] = Field(description="The pattern classes it takes")
+    product_code: str = Field(description="The catalog product that bills its rent")
+    monthly_rent_fen: int | None = Field(description="Monthly rent in force, fen")
 
 
 class TierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name_zh: str = Field(min_length=1, max_length=60)
-    name_en: str = Field(min_length=1, max_length=60)
-    patterns: list[str] = Field(min_length=1, max_length=len(PATTERNS) + 1)
-    monthly_rent_fen: NonNegativeFen
+    name_zh: str = Field(min_length=1, max_length=60, description="Name in Chinese")
+    name_en: str = Field(min_length=1, max_length=60, description="Name in English")
+    patterns: list[str] = Field(
+        min_length=1,
+        max_length=len(PATTERNS) + 1,
+        description='The pattern classes it takes ("" for plain numbers)',
+    )
+    monthly_rent_fen: NonNegativeFen = Field(description="Monthly rent, fen")
 
 
 class BlockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    carrier: str = Field(min_length=1, max_length=60)
+    carrier: str = Field(min_length=1, max_length=60, description="The allocating carrier")
     source_ref: str = Field(
         min_length=1, max_length=120, description="allocation document (码号批文) or contract"
     )
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, description="Staff's note")
     start: str | None = Field(default=None, max_length=20, description="first of a range")
     end: str | None = Field(default=None, max_length=20, description="last of a range")
     numbers: list[Annotated[str, Field(max_length=20)]] | None = Field(
-        default=None, max_length=inventory.MAX_BLOCK
+        default=None, max_length=inventory.MAX_BLOCK, description="a list instead of a range"
     )
     province: str | None = Field(default=None, max_length=40, description="set for the block")
-    city: str | None = Field(default=None, max_length=40)
-    province_en: str | None = Field(default=None, max_length=60)
-    city_en: str | None = Field(default=None, max_length=60)
+    city: str | None = Field(
+        default=None, max_length=40, description="attribution city (default: looked up)"
+    )
+    province_en: str | None = Field(default=None, max_length=60, description="province, English")
+    city_en: str | None = Field(default=None, max_length=60, description="city, English")
 
     @model_validator(mode="after")
     def _range_or_list(self) -> BlockIn:
@@ -110,23 +144,25 @@ class BlockIn(BaseModel):
 
 
 class InvalidOut(BaseModel):
-    number: str
+    number: str = Field(description="The number as given")
     reason: str = Field(description="invalid | kind_not_sold")
 
 
 class ImportOut(BaseModel):
     block_id: int | None = Field(description="null: nothing new, no block kept")
-    imported: int
+    imported: int = Field(description="numbers added to the inventory")
     skipped: int = Field(description="already in the inventory")
-    invalid: list[InvalidOut]
+    invalid: list[InvalidOut] = Field(description="numbers refused, with why")
 
 
 class EventOut(BaseModel):
-    at: datetime
-    actor_id: int | None
-    action: str
-    from_state: str | None
-    to_state: str | None
+    """One change in a number's life."""
+
+    at: datetime = Field(description="When")
+    actor_id: int | None = Field(description="Who (null: the system, e.g. a hold expiring)")
+    action: str = Field(description="What was done (import, reserve, assign, block…)")
+    from_state: str | None = Field(description="The state before")
+    to_state: str | None = Field(description="The state after")
 
 
 # --- customers -----------------------------------------------------------------------------
@@ -136,15 +172,17 @@ class EventOut(BaseModel):
 async def search_numbers(
     ctx: Ctx,
     user: User,
-    province: Annotated[str | None, Query(max_length=40)] = None,
-    city: Annotated[str | None, Query(max_length=40)] = None,
-    prefix: Digits = None,
-    contains: Digits = None,
-    ends_with: Digits = None,
-    pattern: Annotated[str | None, Query(max_length=10)] = None,
-    kind: NumberKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=selection.MAX_RESULTS)] = 50,
-    after: Digits = None,
+    province: Province = None,
+    city: Annotated[str | None, Query(max_length=40, description="Attribution: city")] = None,
+    prefix: Prefix = None,
+    contains: Contains = None,
+    ends_with: EndsWith = None,
+    pattern: Pattern = None,
+    kind: Annotated[NumberKind | None, Query(description="Only numbers of this kind")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=selection.MAX_RESULTS, description="At most this many")
+    ] = 50,
+    after: After = None,
 ) -> list[NumberOut]:
     """Available numbers: by attribution, prefix, digits contained, ending, pattern class."""
     query = NumberQuery(
@@ -175,7 +213,7 @@ async def my_numbers(ctx: Ctx, user: User) -> list[NumberOut]:
 
 @router.post("/numbers/{number}/reserve", response_model=NumberOut)
 async def reserve_number(
-    ctx: Ctx, user: User, number: str, body: OnBehalfIn | None = None
+    ctx: Ctx, user: User, number: NumberPath, body: OnBehalfIn | None = None
 ) -> NumberOut:
     """Hold a number for ``numbers_hold_minutes``; asking again keeps the hold."""
     held = await selection.do_reserve(ctx, user, number, body.for_user_id if body else None)
@@ -183,14 +221,14 @@ async def reserve_number(
 
 
 @router.delete("/numbers/{number}/reserve", response_model=NumberOut)
-async def cancel_hold(ctx: Ctx, user: User, number: str) -> NumberOut:
+async def cancel_hold(ctx: Ctx, user: User, number: NumberPath) -> NumberOut:
     """Let a hold go."""
     return NumberOut.of(await selection.do_cancel_hold(ctx, user, number), user.locale)
 
 
 @router.post("/numbers/{number}/assign", response_model=NumberOut)
 async def assign_number(
-    ctx: Ctx, user: User, number: str, body: OnBehalfIn | None = None
+    ctx: Ctx, user: User, number: NumberPath, body: OnBehalfIn | None = None
 ) -> NumberOut:
     """Confirm a hold: the number is the customer's, its monthly rent is ordered."""
     done = await assignment.do_assign(ctx, user, number, body.for_user_id if body else None)
@@ -198,13 +236,13 @@ async def assign_number(
 
 
 @router.post("/numbers/{number}/release", response_model=NumberOut)
-async def release_number(ctx: Ctx, user: User, number: str) -> NumberOut:
+async def release_number(ctx: Ctx, user: User, number: NumberPath) -> NumberOut:
     """Give a number back: quarantined, its rent ends with the cycle."""
     return NumberOut.of(await assignment.do_release(ctx, user, number), user.locale)
 
 
 @router.put("/numbers/{number}/member", response_model=NumberOut)
-async def assign_member(ctx: Ctx, user: User, number: str, body: MemberIn) -> NumberOut:
+async def assign_member(ctx: Ctx, user: User, number: NumberPath, body: MemberIn) -> NumberOut:
     """Organisation administrators: the member an organisation's number rings."""
     done = await assignment.do_assign_member(ctx, user, number, body.user_id)
     return NumberOut.of(done, user.locale)
@@ -239,14 +277,18 @@ async def import_block(ctx: Ctx, staff: Staff, body: BlockIn) -> ImportOut:
 async def list_numbers(
     ctx: Ctx,
     staff: Staff,
-    state: Annotated[list[NumberState] | None, Query()] = None,
-    block_id: DbId | None = None,
-    province: Annotated[str | None, Query(max_length=40)] = None,
-    prefix: Digits = None,
-    ends_with: Digits = None,
-    pattern: Annotated[str | None, Query(max_length=10)] = None,
-    limit: Annotated[int, Query(ge=1, le=selection.MAX_RESULTS)] = 100,
-    after: Digits = None,
+    state: Annotated[
+        list[NumberState] | None, Query(description="Only these states (repeat; default: all)")
+    ] = None,
+    block_id: Annotated[DbId | None, Query(description="Only numbers of this block")] = None,
+    province: Province = None,
+    prefix: Prefix = None,
+    ends_with: EndsWith = None,
+    pattern: Pattern = None,
+    limit: Annotated[
+        int, Query(ge=1, le=selection.MAX_RESULTS, description="At most this many")
+    ] = 100,
+    after: After = None,
 ) -> list[NumberOut]:
     """Numbers in any state, with the search filters."""
     query = NumberQuery(
@@ -264,30 +306,35 @@ async def list_numbers(
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in its trail)")
 
 
 @router.post("/admin/numbers/{number}/block", response_model=NumberOut, tags=["admin"])
-async def block_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+async def block_number(ctx: Ctx, staff: Staff, number: NumberPath, body: ReasonIn) -> NumberOut:
     """Staff: take a number out of service (available, held or quarantined), with a reason."""
     return NumberOut.of(await blocking.do_block(ctx, staff, number, body.reason), staff.locale)
 
 
 @router.post("/admin/numbers/{number}/unblock", response_model=NumberOut, tags=["admin"])
-async def unblock_number(ctx: Ctx, staff: Staff, number: str, body: ReasonIn) -> NumberOut:
+async def unblock_number(ctx: Ctx, staff: Staff, number: NumberPath, body: ReasonIn) -> NumberOut:
     """Staff: offer a blocked number again."""
     return NumberOut.of(await blocking.do_unblock(ctx, staff, number, body.reason), staff.locale)
 
 
 @router.get("/admin/numbers/{number}/events", response_model=list[EventOut], tags=["admin"])
-async def number_events(ctx: Ctx, staff: Staff, number: str) -> list[EventOut]:
+async def number_events(ctx: Ctx, staff: Staff, number: NumberPath) -> list[EventOut]:
     """The number's trail: every change, who made it, when."""
     events = await selection.events_of(ctx, staff, number)
     return [EventOut.model_validate(e, from_attributes=True) for e in events]
 
 
 @router.put("/admin/numbers/tiers/{code}", response_model=TierOut, tags=["admin"])
-async def set_tier(ctx: Ctx, staff: Staff, code: str, body: TierIn) -> TierOut:
+async def set_tier(
+    ctx: Ctx,
+    staff: Staff,
+    code: Annotated[str, Path(description="The tier's code")],
+    body: TierIn,
+) -> TierOut:
     """Create or change a price tier (a changed rent starts after the catalog's notice)."""
     view = await tiers.do_set_tier(
         ctx,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,11 @@ router = APIRouter(tags=["numbers"])
 Ctx = Annotated[Context, Depends(get_context)]
 User = Annotated[Principal, Depends(require_user)]
 Staff = Annotated[Principal, Depends(require_role(Role.OPERATOR_ADMIN, Role.SUPPORT_AGENT))]
-Signature = Annotated[str | None, Header(alias=SIGNATURE_HEADER)]
+Signature = Annotated[
+    str | None,
+    Header(alias=SIGNATURE_HEADER, description="t=<unix>,v1=<hex HMAC-SHA256> (see above)"),
+]
+RequestId = Annotated[DbId, Path(description="The port-in request's id")]
 SIGNED = (
     f"Header `{SIGNATURE_HEADER}: t=<unix>,v1=<hex>`, the HMAC-SHA256 of `<t>.` + body under "
     "the carriers' shared secret (the payment webhook's scheme)."
@@ -32,22 +36,24 @@ SIGNED = (
 
 
 class PortRequestOut(BaseModel):
-    id: int
+    """A request to bring a number from another carrier (port-in, 携号转网)."""
+
+    id: int = Field(description="the request's id")
     ref: str = Field(description="the reference the losing carrier knows the request by")
-    e164: str
-    losing_carrier: str
-    state: PortState
-    customer_id: int
-    organisation_id: int | None
+    e164: str = Field(description="the number, E.164")
+    losing_carrier: str = Field(description="the carrier the number leaves")
+    state: PortState = Field(description="where the request is (docs/numbers.md, Porting)")
+    customer_id: int = Field(description="the user the number is for")
+    organisation_id: int | None = Field(description="the organisation it is for, if any")
     filed_by: int | None = Field(description="who filed it (staff, on the customer's behalf)")
-    document_name: str
-    document_type: str
+    document_name: str = Field(description="the authorisation document's file name")
+    document_type: str = Field(description="its type: application/pdf, image/jpeg or image/png")
     checks_passed: bool = Field(description="the losing carrier's answer passed every check")
-    porting_date: date | None
+    porting_date: date | None = Field(description="the day the number ports, once approved")
     reason: str | None = Field(description="rejected: a failed check's error code, or 'staff'")
     reason_text: str | None = Field(description="rejected: the reason in the viewer's language")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="when it was filed")
+    updated_at: datetime = Field(description="when it last changed")
     customer_username: str | None = Field(description="in staff's queue only")
 
     @classmethod
@@ -57,11 +63,13 @@ class PortRequestOut(BaseModel):
 
 
 class PortEventOut(BaseModel):
-    at: datetime
-    actor_id: int | None
-    action: str
-    from_state: str | None
-    to_state: str
+    """One change of a port-in request."""
+
+    at: datetime = Field(description="when")
+    actor_id: int | None = Field(description="who (null: a carrier or the system)")
+    action: str = Field(description="what was done (submit, checks_passed, approve…)")
+    from_state: str | None = Field(description="the state before (null: filed)")
+    to_state: str = Field(description="the state after")
 
 
 class ApproveIn(BaseModel):
@@ -71,13 +79,13 @@ class ApproveIn(BaseModel):
 
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, description="shown to the customer")
 
 
 class PortOutCodeOut(BaseModel):
-    number: str
+    number: str = Field(description="the number, E.164")
     code: str = Field(description="shown this once; give it to the gaining carrier")
-    expires_at: datetime
+    expires_at: datetime = Field(description="when the code stops working")
 
 
 class CarrierAnswerIn(BaseModel):
@@ -87,8 +95,8 @@ class CarrierAnswerIn(BaseModel):
     ref: str = Field(min_length=1, max_length=24, description="the request's reference")
     known: bool = Field(description="the number is in service with the carrier")
     same_holder: bool = Field(description="registered to the identity Yuntong sent")
-    in_service_since: date | None
-    arrears_fen: NonNegativeFen
+    in_service_since: date | None = Field(description="since when the number is in service")
+    arrears_fen: NonNegativeFen = Field(description="what the holder owes the carrier, fen")
 
 
 class CodePresentedIn(BaseModel):
@@ -97,20 +105,20 @@ class CodePresentedIn(BaseModel):
     presentation_id: str = Field(
         min_length=1, max_length=64, description="its id: presented again, answered the same"
     )
-    number: str = Field(max_length=20)
-    code: str = Field(max_length=20)
-    gaining_carrier: str = Field(min_length=1, max_length=60)
+    number: str = Field(max_length=20, description="the number leaving")
+    code: str = Field(max_length=20, description="the authorisation code its holder gave")
+    gaining_carrier: str = Field(min_length=1, max_length=60, description="the carrier presenting")
 
 
 class AnsweredOut(BaseModel):
-    ref: str
-    state: PortState
+    ref: str = Field(description="the request's reference")
+    state: PortState = Field(description="its state after the answer")
 
 
 class PortOutOut(BaseModel):
-    number: str
-    state: str
-    gaining_carrier: str
+    number: str = Field(description="the number")
+    state: str = Field(description="its state after the presentation (ported_out)")
+    gaining_carrier: str = Field(description="the carrier it went to")
 
 
 # --- customers -----------------------------------------------------------------------------
@@ -120,8 +128,12 @@ class PortOutOut(BaseModel):
 async def request_port_in(
     ctx: Ctx,
     user: User,
-    number: Annotated[str, Form(max_length=20)],
-    losing_carrier: Annotated[str, Form(min_length=1, max_length=60)],
+    number: Annotated[
+        str, Form(max_length=20, description="the number to bring (E.164 or national)")
+    ],
+    losing_carrier: Annotated[
+        str, Form(min_length=1, max_length=60, description="the carrier the number is with")
+    ],
     document: Annotated[UploadFile, File(description="authorisation document: PDF, JPEG, PNG")],
     for_user_id: Annotated[
         int | None, Form(ge=1, le=INT32_MAX, description="staff only: the customer")
@@ -143,20 +155,22 @@ async def my_port_ins(ctx: Ctx, user: User) -> list[PortRequestOut]:
 
 
 @router.get("/numbers/port-ins/{request_id}", response_model=PortRequestOut)
-async def port_in_request(ctx: Ctx, user: User, request_id: DbId) -> PortRequestOut:
+async def port_in_request(ctx: Ctx, user: User, request_id: RequestId) -> PortRequestOut:
     """One of the caller's port-in requests and its state."""
     return PortRequestOut.of(await port_in.get_request(ctx, user, request_id), user, ctx.settings)
 
 
 @router.get("/numbers/port-ins/{request_id}/events", response_model=list[PortEventOut])
-async def port_in_events(ctx: Ctx, user: User, request_id: DbId) -> list[PortEventOut]:
+async def port_in_events(ctx: Ctx, user: User, request_id: RequestId) -> list[PortEventOut]:
     """The request's trail: every change, who made it, when."""
     events = await port_in.events_of(ctx, user, request_id)
     return [PortEventOut.model_validate(e, from_attributes=True) for e in events]
 
 
 @router.post("/numbers/{number}/port-out-code", response_model=PortOutCodeOut, status_code=201)
-async def port_out_code(ctx: Ctx, user: User, number: str) -> PortOutCodeOut:
+async def port_out_code(
+    ctx: Ctx, user: User, number: Annotated[str, Path(description="The number, E.164 or national")]
+) -> PortOutCodeOut:
     """A port-out authorisation code (授权码) for one's assigned number: shown once, expiring;
     a new one replaces the earlier."""
     issued = await port_out.do_issue_code(ctx, user, number)
@@ -168,7 +182,11 @@ async def port_out_code(ctx: Ctx, user: User, number: str) -> PortOutCodeOut:
 
 @router.get("/admin/numbers/port-ins", response_model=list[PortRequestOut], tags=["admin"])
 async def port_in_queue(
-    ctx: Ctx, staff: Staff, state: Annotated[list[PortState] | None, Query()] = None
+    ctx: Ctx,
+    staff: Staff,
+    state: Annotated[
+        list[PortState] | None, Query(description="Only these states (repeat; default: all)")
+    ] = None,
 ) -> list[PortRequestOut]:
     """The port-in requests, oldest first; by state."""
     states = [s.value for s in state] if state else None
@@ -180,7 +198,7 @@ async def port_in_queue(
     "/admin/numbers/port-ins/{request_id}/approve", response_model=PortRequestOut, tags=["admin"]
 )
 async def approve_port_in(
-    ctx: Ctx, staff: Staff, request_id: DbId, body: ApproveIn
+    ctx: Ctx, staff: Staff, request_id: RequestId, body: ApproveIn
 ) -> PortRequestOut:
     """Approve a request whose checks passed, with its porting date."""
     view = await port_in.do_approve(ctx, staff, request_id, body.porting_date)
@@ -191,7 +209,7 @@ async def approve_port_in(
     "/admin/numbers/port-ins/{request_id}/reject", response_model=PortRequestOut, tags=["admin"]
 )
 async def reject_port_in(
-    ctx: Ctx, staff: Staff, request_id: DbId, body: RejectIn
+    ctx: Ctx, staff: Staff, request_id: RequestId, body: RejectIn
 ) -> PortRequestOut:
     """Reject a request, with the reason the customer is shown."""
     view = await port_in.do_reject(ctx, staff, request_id, body.reason)
@@ -201,7 +219,7 @@ async def reject_port_in(
 @router.post(
     "/admin/numbers/port-ins/{request_id}/complete", response_model=PortRequestOut, tags=["admin"]
 )
-async def complete_port_in(ctx: Ctx, staff: Staff, request_id: DbId) -> PortRequestOut:
+async def complete_port_in(ctx: Ctx, staff: Staff, request_id: RequestId) -> PortRequestOut:
     """On or after the porting date: the number becomes the requester's, rented."""
     return PortRequestOut.of(await port_in.do_complete(ctx, staff, request_id), staff, ctx.settings)
 
@@ -212,7 +230,7 @@ async def complete_port_in(ctx: Ctx, staff: Staff, request_id: DbId) -> PortRequ
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
 )
-async def port_in_document(ctx: Ctx, staff: Staff, request_id: DbId) -> Response:
+async def port_in_document(ctx: Ctx, staff: Staff, request_id: RequestId) -> Response:
     """The authorisation document, decrypted."""
     row, data = await port_in.document_of(ctx, staff, request_id)
     return Response(

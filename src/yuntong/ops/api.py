@@ -65,4 +65,5 @@ async def readyz(ctx: Ctx) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics() -> Response:
+    """Prometheus metrics of this process, in the text exposition format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

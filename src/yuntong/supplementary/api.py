@@ -30,19 +30,22 @@ class ServicesOut(BaseModel):
     cfnry: str | None = Field(description="forwarding on no reply to")
     cfnrc: str | None = Field(description="forwarding when not reachable to")
     cfnry_timer_s: int = Field(description="no-reply timer, 5–30 s")
-    bar_outgoing: bool
-    bar_international: bool
-    bar_incoming: bool
+    bar_outgoing: bool = Field(description="barring of all outgoing calls")
+    bar_international: bool = Field(description="barring of outgoing international calls")
+    bar_incoming: bool = Field(description="barring of all incoming calls")
     bar_anonymous: bool = Field(description="anonymous call rejection")
-    incoming_list_mode: Literal["", "blacklist", "whitelist"]
-    incoming_list: list[str]
+    incoming_list_mode: Literal["", "blacklist", "whitelist"] = Field(
+        description='incoming call screening: "" off, "blacklist" refuses the numbers listed, '
+        '"whitelist" takes only them'
+    )
+    incoming_list: list[str] = Field(description="the numbers screened (E.164)")
     waiting: bool = Field(
         description="call waiting: a second call while in an answered call rings as waiting"
     )
 
 
 class ServicesView(BaseModel):
-    services: ServicesOut
+    services: ServicesOut = Field(description="the caller's services as they are now")
     ordered: list[str] = Field(
         description="services ordered: clip, clir, forwarding, barring, waiting"
     )
@@ -53,21 +56,33 @@ class ServicesIn(BaseModel):
     """Only the fields given change; barring fields need ``barring_pin``."""
 
     model_config = ConfigDict(extra="forbid")
-    clip: bool | None = None
-    clir_mode: Literal["", "temporary", "always"] | None = None
-    cfu: Number | None = None
-    cfb: Number | None = None
-    cfnry: Number | None = None
-    cfnrc: Number | None = None
-    cfnry_timer_s: int | None = Field(default=None, ge=5, le=30)
-    bar_outgoing: bool | None = None
-    bar_international: bool | None = None
-    bar_incoming: bool | None = None
-    bar_anonymous: bool | None = None
-    incoming_list_mode: Literal["", "blacklist", "whitelist"] | None = None
-    incoming_list: list[Number] | None = Field(default=None, max_length=100)
+    clip: bool | None = Field(default=None, description="show the calling number")
+    clir_mode: Literal["", "temporary", "always"] | None = Field(
+        default=None, description="withholding of the own number (see ServicesOut)"
+    )
+    cfu: Number | None = Field(default=None, description="forward all calls to this number")
+    cfb: Number | None = Field(default=None, description="forward on busy to this number")
+    cfnry: Number | None = Field(default=None, description="forward on no reply to this number")
+    cfnrc: Number | None = Field(
+        default=None, description="forward when not reachable to this number"
+    )
+    cfnry_timer_s: int | None = Field(default=None, ge=5, le=30, description="no-reply timer")
+    bar_outgoing: bool | None = Field(default=None, description="bar all outgoing calls")
+    bar_international: bool | None = Field(
+        default=None, description="bar outgoing international calls"
+    )
+    bar_incoming: bool | None = Field(default=None, description="bar all incoming calls")
+    bar_anonymous: bool | None = Field(default=None, description="reject anonymous calls")
+    incoming_list_mode: Literal["", "blacklist", "whitelist"] | None = Field(
+        default=None, description="incoming call screening mode (see ServicesOut)"
+    )
+    incoming_list: list[Number] | None = Field(
+        default=None, max_length=100, description="the numbers to screen (replaces the list)"
+    )
     waiting: bool | None = Field(default=None, description="call waiting on or off")
-    barring_pin: str | None = Field(default=None, max_length=8)
+    barring_pin: str | None = Field(
+        default=None, max_length=8, description="the barring PIN, needed to change barring"
+    )
     # forwarding numbers given as null switch that forwarding off
     clear: list[Literal["cfu", "cfb", "cfnry", "cfnrc"]] = Field(
         default_factory=list, description="forwardings to switch off"
@@ -76,8 +91,10 @@ class ServicesIn(BaseModel):
 
 class PinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    old_pin: str | None = Field(default=None, max_length=8)
-    new_pin: str = Field(max_length=8)
+    old_pin: str | None = Field(
+        default=None, max_length=8, description="the PIN set now (needed once one is set)"
+    )
+    new_pin: str = Field(max_length=8, description="the new barring PIN: 4 digits")
 
 
 class MmiIn(BaseModel):
@@ -86,10 +103,10 @@ class MmiIn(BaseModel):
 
 
 class MmiOut(BaseModel):
-    service: str
+    service: str = Field(description="the service the code addressed (e.g. cfu, clir)")
     procedure: str = Field(description="activate, deactivate, interrogate, register or erase")
-    active: bool
-    profile: ServicesOut
+    active: bool = Field(description="whether the service is on afterwards")
+    profile: ServicesOut = Field(description="all the caller's services afterwards")
 
 
 async def _view(ctx: Context, user_id: int) -> ServicesView:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yuntong.accounts import roles
@@ -19,23 +19,28 @@ from yuntong.core.context import Context, get_context
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]
 User = Annotated[Principal, Depends(require_user)]
+DisputeId = Annotated[DbId, Path(description="The dispute's id")]
 
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     entry_id: BigDbId = Field(description="the statement line (ledger entry) disputed")
-    reason: str = Field(min_length=1, max_length=2000)
-    amount_fen: Fen | None = Field(default=None, description="default: the whole line")
+    reason: str = Field(min_length=1, max_length=2000, description="why the customer disputes it")
+    amount_fen: Fen | None = Field(
+        default=None, description="the amount disputed, fen; default: the whole line"
+    )
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, description="staff's note")
 
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: Literal["credit", "explanation"]
+    by: Literal["credit", "explanation"] = Field(
+        description="credit: give amount_fen back; explanation: the charge stands, explained"
+    )
     amount_fen: Fen | None = Field(default=None, description="the credit, for by=credit")
     note: str = Field(
         max_length=2000,
@@ -51,31 +56,37 @@ class ResolveIn(BaseModel):
 
 
 class DisputeEventOut(BaseModel):
-    at: datetime
+    """One step in a dispute's history."""
+
+    at: datetime = Field(description="when it happened")
     action: str = Field(description="opened, investigating, credited or explained")
     by: str = Field(description="customer or operator")
     actor_id: int | None = Field(description="who acted: shown to operator staff only")
-    note: str
+    note: str = Field(description="the note given with the step")
 
 
 class DisputeOut(BaseModel):
-    id: int
-    account_id: int
-    statement_id: int
-    statement_number: str
-    entry_id: int
-    amount_fen: int
-    reason: str
-    state: str
-    opened_by: int
-    opened_at: datetime
-    resolved_at: datetime | None
-    credit_entry_id: int | None
-    credited_fen: int
+    """A customer's dispute of a statement line (VP 6)."""
+
+    id: int = Field(description="the dispute's id")
+    account_id: int = Field(description="the billing account")
+    statement_id: int = Field(description="the statement the line is on")
+    statement_number: str = Field(description="that statement's number")
+    entry_id: int = Field(description="the statement line (ledger entry) disputed")
+    amount_fen: int = Field(description="the amount disputed, fen")
+    reason: str = Field(description="why the customer disputes it")
+    state: str = Field(description="open, investigating, credited or explained")
+    opened_by: int = Field(description="the user who opened it")
+    opened_at: datetime = Field(description="when it was opened")
+    resolved_at: datetime | None = Field(description="when it was resolved; null while open")
+    credit_entry_id: int | None = Field(
+        description="the ledger entry of the credit given, for a credit"
+    )
+    credited_fen: int = Field(description="the amount credited back, fen (0: none)")
     explanation: str | None = Field(
         description="the operator's explanation of the resolution; null while still open"
     )
-    events: list[DisputeEventOut]
+    events: list[DisputeEventOut] = Field(description="its history, oldest first")
     actions: list[Literal["investigate", "resolve_credit", "resolve_explanation"]] = Field(
         description="the steps the caller may take on this dispute now (staff only; those its "
         "state allows): investigate (POST …/investigate), resolve_credit and "
@@ -119,8 +130,10 @@ def _dispute_out(view: DisputeView, viewer: Principal) -> DisputeOut:
 async def list_disputes(
     ctx: Ctx,
     user: User,
-    account_id: DbId | None = None,
-    state: Annotated[DisputeState | None, Query()] = None,
+    account_id: Annotated[
+        DbId | None, Query(description="the billing account (staff; customers: their own)")
+    ] = None,
+    state: Annotated[DisputeState | None, Query(description="only disputes in this state")] = None,
 ) -> list[DisputeOut]:
     """The account's disputes (its own for a customer; every account's for staff without one)."""
     views = await disputes.list_disputes(ctx, user, account_id, state)
@@ -129,22 +142,27 @@ async def list_disputes(
 
 @router.post("/disputes", response_model=DisputeOut, status_code=201)
 async def open_dispute(ctx: Ctx, user: User, body: DisputeIn) -> DisputeOut:
+    """A customer disputes a line of one of their statements (all or part of its amount)."""
     view = await disputes.do_open_dispute(ctx, user, body.entry_id, body.reason, body.amount_fen)
     return _dispute_out(view, user)
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeOut)
-async def get_dispute(ctx: Ctx, user: User, dispute_id: DbId) -> DisputeOut:
+async def get_dispute(ctx: Ctx, user: User, dispute_id: DisputeId) -> DisputeOut:
+    """One dispute with its history (the customer's own; staff: any)."""
     return _dispute_out(await disputes.get_dispute(ctx, user, dispute_id), user)
 
 
 @router.post("/disputes/{dispute_id}/investigate", response_model=DisputeOut)
-async def investigate(ctx: Ctx, user: User, dispute_id: DbId, body: NoteIn) -> DisputeOut:
+async def investigate(ctx: Ctx, user: User, dispute_id: DisputeId, body: NoteIn) -> DisputeOut:
+    """Staff take an open dispute up (state investigating)."""
     return _dispute_out(await disputes.do_investigate(ctx, user, dispute_id, body.note), user)
 
 
 @router.post("/disputes/{dispute_id}/resolve", response_model=DisputeOut)
-async def resolve(ctx: Ctx, user: User, dispute_id: DbId, body: ResolveIn) -> DisputeOut:
+async def resolve(ctx: Ctx, user: User, dispute_id: DisputeId, body: ResolveIn) -> DisputeOut:
+    """Staff resolve a dispute: by a credit of ``amount_fen``, or by an explanation; the
+    customer is told either way."""
     if body.by == "credit":
         assert body.amount_fen is not None  # the model requires it for a credit
         view = await disputes.do_resolve_by_credit(

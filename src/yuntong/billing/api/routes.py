@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts import roles
@@ -40,6 +40,8 @@ router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 Ctx = Annotated[Context, Depends(get_context)]
 User = Annotated[Principal, Depends(require_user)]
 AccountQuery = Annotated[DbId | None, Query(description="staff: the account to act on")]
+AccountId = Annotated[DbId, Path(description="The billing account's id")]
+StatementId = Annotated[DbId, Path(description="The statement's id")]
 
 
 class Strict(BaseModel):
@@ -51,64 +53,87 @@ class Strict(BaseModel):
 
 @router.get("/price-list", summary="The published price list (no login needed)")
 async def get_price_list(ctx: Ctx) -> list[dict[str, Any]]:
+    """Every product on sale (packages and value-added services), each with its price in force
+    today and any scheduled next price (monthly fee, allowances, per-minute rates)."""
     return await catalog.price_list(ctx)
 
 
 @router.get("/catalog", summary="Staff: every product with its current and next price")
 async def get_catalog(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """The price list's shape, with products no longer on sale too."""
     roles.check_staff(user)
     return await catalog.price_list(ctx, include_inactive=True)
 
 
 @router.get("/usage-types", summary="What can be rated: codes and names (zh-CN, en)")
 async def get_usage_types() -> list[dict[str, str]]:
+    """Each usage type as ``{code, name_zh, name_en}`` (the keys of allowances and rates)."""
     return [
         {"code": u.code, "name_zh": u.name_zh, "name_en": u.name_en} for u in USAGE_TYPES.values()
     ]
 
 
 class ProductIn(Strict):
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,39}$")
-    kind: Literal["package", "addon"]
-    name_zh: str = Field(min_length=1, max_length=100)
-    name_en: str = Field(min_length=1, max_length=100)
-    description_zh: str = Field(default="", max_length=2000)
-    description_en: str = Field(default="", max_length=2000)
-    is_default: bool = False
+    code: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{1,39}$", description="Stable code customers order by"
+    )
+    kind: Literal["package", "addon"] = Field(
+        description="package (one per account) or addon (a value-added service)"
+    )
+    name_zh: str = Field(min_length=1, max_length=100, description="Name in Chinese")
+    name_en: str = Field(min_length=1, max_length=100, description="Name in English")
+    description_zh: str = Field(default="", max_length=2000, description="Description, Chinese")
+    description_en: str = Field(default="", max_length=2000, description="Description, English")
+    is_default: bool = Field(default=False, description="The package new accounts start on")
 
 
 class PriceIn(Strict):
-    effective_on: date
-    monthly_fee_fen: NonNegativeFen
+    effective_on: date = Field(description="The day this price takes effect (not in the past)")
+    monthly_fee_fen: NonNegativeFen = Field(description="Monthly fee, fen")
     allowances: dict[str, Seconds] = Field(default_factory=dict, description="usage type → seconds")
     rates: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='usage type → {"per_minute_fen": "15", "increment": "6/6", '
         '"connect_fee_fen": 0}',
     )
-    note: str = Field(default="", max_length=500)
+    note: str = Field(default="", max_length=500, description="Staff's note on the change")
 
 
 class CorrectionIn(Strict):
-    rates: dict[str, dict[str, Any]]
-    allowances: dict[str, Seconds] | None = None
-    note: str = Field(min_length=1, max_length=500)
+    rates: dict[str, dict[str, Any]] = Field(description="The corrected rates, as in PriceIn.rates")
+    allowances: dict[str, Seconds] | None = Field(
+        default=None, description="Corrected allowances (omit: unchanged)"
+    )
+    note: str = Field(min_length=1, max_length=500, description="What was wrong")
 
 
 @router.post("/products", status_code=201)
 async def create_product(ctx: Ctx, user: User, body: ProductIn) -> dict[str, Any]:
+    """Staff: add a product to the catalog (priced next, by POST …/prices); answers
+    ``{id, code}``."""
     product = await catalog.do_create_product(ctx, user, **body.model_dump())
     return {"id": product.id, "code": product.code}
 
 
 @router.post("/products/{product_id}/prices", status_code=201)
-async def set_price(ctx: Ctx, user: User, product_id: DbId, body: PriceIn) -> dict[str, Any]:
+async def set_price(
+    ctx: Ctx,
+    user: User,
+    product_id: Annotated[DbId, Path(description="The product's id")],
+    body: PriceIn,
+) -> dict[str, Any]:
+    """Staff: schedule a new price version of a product from ``effective_on``."""
     price = await catalog.do_set_price(ctx, user, product_id, **body.model_dump())
     return catalog.price_summary(price) or {}
 
 
 @router.post("/prices/{price_id}/corrections", status_code=201)
-async def correct_price(ctx: Ctx, user: User, price_id: DbId, body: CorrectionIn) -> dict[str, Any]:
+async def correct_price(
+    ctx: Ctx,
+    user: User,
+    price_id: Annotated[DbId, Path(description="The price version's id")],
+    body: CorrectionIn,
+) -> dict[str, Any]:
     """Correct a tariff error in a price already in force; its usage is re-rated."""
     fixed, adjustments = await rating.do_correct_price(ctx, user, price_id, **body.model_dump())
     return {"price": catalog.price_summary(fixed), "adjustments": adjustments}
@@ -121,24 +146,27 @@ class BillingAccountOut(BaseModel):
     """A billing account as the caller sees it, with what the caller may do to it now (the
     checks the routes run; the pages show these and derive nothing)."""
 
-    id: int
-    organisation_id: int | None
-    user_id: int | None
-    kind: str  # postpaid | prepaid
-    credit_limit_fen: int
-    state: str  # active | suspended | held | terminating | terminated
-    state_reason: str | None
-    in_collections: bool
-    close_day: int
-    balance_fen: int  # owed (negative: in credit)
-    available_fen: int
-    credit_used_percent: int
-    credit_limit_min_fen: int
-    credit_limit_max_fen: int
-    credit_exhausted: bool  # chargeable services pause: the credit is used up
+    id: int = Field(description="The billing account's id")
+    organisation_id: int | None = Field(description="The organisation it bills, if any")
+    user_id: int | None = Field(description="The individual it bills, if any")
+    kind: str = Field(description="postpaid or prepaid")
+    credit_limit_fen: int = Field(description="Credit limit, fen (postpaid)")
+    state: str = Field(description="active, suspended, held, terminating or terminated")
+    state_reason: str | None = Field(description="Why it is in its state, if given")
+    in_collections: bool = Field(description="Overdue amounts are being collected")
+    close_day: int = Field(description="Day of the month the billing cycle closes")
+    balance_fen: int = Field(description="Owed, fen (negative: in credit)")
+    available_fen: int = Field(description="What may still be spent, fen")
+    credit_used_percent: int = Field(description="Share of the credit limit used, percent")
+    credit_limit_min_fen: int = Field(description="The lowest credit limit allowed, fen")
+    credit_limit_max_fen: int = Field(description="The highest credit limit allowed, fen")
+    credit_exhausted: bool = Field(description="Chargeable services pause: the credit is used up")
     # what the customer must be told about the account's standing (credit_exhausted, or the
     # state when not active); None: all is well
-    attention: str | None
+    attention: str | None = Field(
+        description="What the customer must be told about the account's standing "
+        "(credit_exhausted, or the state when not active); null: all is well"
+    )
     actions: list[str] = Field(
         description="the desk's steps the caller may take now (staff: hold, release, suspend)"
     )
@@ -172,18 +200,22 @@ async def _account_out(ctx: Context, actor: Principal, account_id: int) -> Billi
     summary="Your billing account: balance, credit limit, state",
 )
 async def get_account(ctx: Ctx, user: User, account_id: AccountQuery = None) -> BillingAccountOut:
+    """The caller's billing account (staff: the one named) with what the caller may do to it."""
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
     return await _account_out(ctx, user, account.id)
 
 
 class CreditLimitIn(Strict):
-    credit_limit_fen: NonNegativeFen
+    credit_limit_fen: NonNegativeFen = Field(
+        description="New credit limit, fen (within the account's min and max)"
+    )
 
 
 @router.put("/account/credit-limit", response_model=BillingAccountOut)
 async def put_credit_limit(
     ctx: Ctx, user: User, body: CreditLimitIn, account_id: AccountQuery = None
 ) -> BillingAccountOut:
+    """Change a postpaid account's credit limit."""
     account = await billing_accounts.do_set_credit_limit(
         ctx, user, account_id, body.credit_limit_fen
     )
@@ -194,12 +226,18 @@ async def put_credit_limit(
 
 
 class OrderIn(Strict):
-    product_codes: list[str] = Field(min_length=1, max_length=20)
-    idempotency_key: str | None = Field(default=None, max_length=80)
+    product_codes: list[str] = Field(
+        min_length=1, max_length=20, description="Codes of the products ordered (price list)"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=80,
+        description="A key of the client's: the same order sent again with it is placed once",
+    )
 
 
 class CancelIn(Strict):
-    product_code: str = Field(max_length=40)
+    product_code: str = Field(max_length=40, description="The subscribed product's code")
 
 
 def _order_out(order: Any) -> dict[str, Any]:
@@ -215,6 +253,8 @@ def _order_out(order: Any) -> dict[str, Any]:
 async def place_order(
     ctx: Ctx, user: User, body: OrderIn, account_id: AccountQuery = None
 ) -> dict[str, Any]:
+    """Subscribe to a package and/or value-added services from the price list; answers the
+    order ``{id, kind, placed_at, document}`` (the order document with its terms)."""
     order = await orders.do_place_order(
         ctx, user, account_id, body.product_codes, body.idempotency_key
     )
@@ -225,6 +265,7 @@ async def place_order(
 async def list_orders(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
+    """The account's orders, newest first: ``{id, kind, placed_at, document}``."""
     return [_order_out(o) for o in await orders.list_orders(ctx, user, account_id)]
 
 
@@ -232,6 +273,8 @@ async def list_orders(
 async def cancel_subscription(
     ctx: Ctx, user: User, body: CancelIn, account_id: AccountQuery = None
 ) -> dict[str, Any]:
+    """Cancel a subscription: it runs to the end of the current cycle; answers the
+    cancellation order."""
     return _order_out(await orders.do_cancel_product(ctx, user, account_id, body.product_code))
 
 
@@ -239,6 +282,8 @@ async def cancel_subscription(
 async def list_subscriptions(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
+    """The account's subscriptions: ``{id, product_code, kind, name_zh, name_en, starts_at,
+    ends_at, live, can_cancel}`` (``ends_at`` null: until cancelled)."""
     return [
         {
             "id": sub.id,
@@ -305,6 +350,8 @@ def _view_out(view: Any) -> dict[str, Any]:
 async def list_statements(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
+    """The account's statements, newest first: number, cycle, period, issue and due dates,
+    previous balance, payments, charges and total due (fen)."""
     return [_statement_out(st) for st in await views.list_statements(ctx, user, account_id)]
 
 
@@ -316,8 +363,10 @@ async def _view(ctx: Context, user: Principal, statement_id: int, request: Reque
 
 @router.get("/statements/{statement_id}", summary="A statement with every line")
 async def get_statement(
-    ctx: Ctx, user: User, statement_id: DbId, request: Request
+    ctx: Ctx, user: User, statement_id: StatementId, request: Request
 ) -> dict[str, Any]:
+    """The statement's totals and every line (time, kind, description, other party, duration,
+    rate, amount), each with how much of it may still be disputed."""
     st, view = await _view(ctx, user, statement_id, request)
     out = {**_statement_out(st), **_view_out(view)}
     disputable = await disputes.disputable_lines(ctx, st.id)
@@ -328,13 +377,19 @@ async def get_statement(
 
 
 @router.get("/statements/{statement_id}/pdf", response_class=Response)
-async def get_statement_pdf(ctx: Ctx, user: User, statement_id: DbId, request: Request) -> Response:
+async def get_statement_pdf(
+    ctx: Ctx, user: User, statement_id: StatementId, request: Request
+) -> Response:
+    """The statement as a PDF document, in the request's language."""
     st, view = await _view(ctx, user, statement_id, request)
     return _download(statement_pdf(view), "application/pdf", f"{st.number}.pdf")
 
 
 @router.get("/statements/{statement_id}/csv", response_class=Response)
-async def get_statement_csv(ctx: Ctx, user: User, statement_id: DbId, request: Request) -> Response:
+async def get_statement_csv(
+    ctx: Ctx, user: User, statement_id: StatementId, request: Request
+) -> Response:
+    """The statement's lines as a CSV file."""
     st, view = await _view(ctx, user, statement_id, request)
     return _download(statement_csv(view), "text/csv; charset=utf-8", f"{st.number}.csv")
 
@@ -364,13 +419,17 @@ async def bill_to_date(
 
 
 class PaymentIn(Strict):
-    account_id: DbId
+    account_id: DbId = Field(description="The billing account paid to")
     amount: str = Field(description='yuan, e.g. "120.50"', max_length=20)
-    currency: str = Field(default="CNY", max_length=8)
-    method: Literal["bank_transfer", "cash", "card"]
-    statement_id: DbId | None = None
-    received_at: datetime | None = None
-    idempotency_key: str = Field(min_length=1, max_length=80)
+    currency: str = Field(default="CNY", max_length=8, description="Only CNY is accepted")
+    method: Literal["bank_transfer", "cash", "card"] = Field(description="How it was paid")
+    statement_id: DbId | None = Field(
+        default=None, description="The statement it pays (default: the oldest amounts owed)"
+    )
+    received_at: datetime | None = Field(default=None, description="When received (default: now)")
+    idempotency_key: str = Field(
+        min_length=1, max_length=80, description="The same payment sent again is recorded once"
+    )
 
 
 def _payment_out(p: Any) -> dict[str, Any]:
@@ -387,6 +446,8 @@ def _payment_out(p: Any) -> dict[str, Any]:
 
 @router.post("/payments", status_code=201, summary="Staff: record a payment")
 async def record_payment(ctx: Ctx, user: User, body: PaymentIn) -> dict[str, Any]:
+    """Record a payment received at the desk; answers ``{id, receipt_number, account_id,
+    amount_fen, method, statement_id, received_at}``."""
     try:
         amount = parse_yuan(body.amount)
     except ValueError as exc:
@@ -411,12 +472,20 @@ async def record_payment(ctx: Ctx, user: User, body: PaymentIn) -> dict[str, Any
 async def list_payments(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
+    """The account's payments: ``{id, receipt_number, account_id, amount_fen, method,
+    statement_id, received_at}``."""
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
     return [_payment_out(p) for p in await payments.list_payments(ctx, account.id)]
 
 
 @router.get("/payments/{payment_id}/receipt", response_class=Response)
-async def get_receipt(ctx: Ctx, user: User, payment_id: DbId, request: Request) -> Response:
+async def get_receipt(
+    ctx: Ctx,
+    user: User,
+    payment_id: Annotated[DbId, Path(description="The payment's id")],
+    request: Request,
+) -> Response:
+    """The payment's receipt as a PDF document."""
     payment = await payments.get_payment(ctx, payment_id)
     account = await billing_accounts.account_for_actor(ctx, user, payment.account_id)
     locale = request_locale(request)
@@ -444,9 +513,12 @@ async def get_receipt(ctx: Ctx, user: User, payment_id: DbId, request: Request) 
 )
 async def payment_webhook(
     ctx: Ctx,
-    provider: str,
+    provider: Annotated[str, Path(description="The payment provider's name (configured)")],
     request: Request,
-    signature: Annotated[str | None, Header(alias=payments.SIGNATURE_HEADER)] = None,
+    signature: Annotated[
+        str | None,
+        Header(alias=payments.SIGNATURE_HEADER, description="t=<unix>,v1=<hex HMAC-SHA256>"),
+    ] = None,
 ) -> dict[str, Any]:
     if len(provider) > 32 or not provider.isidentifier():
         raise YuntongError("not_found")
@@ -462,6 +534,8 @@ async def payment_webhook(
 async def list_notices(
     ctx: Ctx, user: User, request: Request, account_id: AccountQuery = None
 ) -> list[dict[str, Any]]:
+    """The account's notices (reminders, suspension warnings…): ``{id, kind, subject, body,
+    created_at, read}``, in the request's language."""
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
     locale = request_locale(request)
     out = []
@@ -482,14 +556,18 @@ async def list_notices(
 
 @router.post("/notices/read", status_code=204)
 async def read_notices(ctx: Ctx, user: User, account_id: AccountQuery = None) -> Response:
+    """Mark every notice of the account read."""
     account = await billing_accounts.account_for_actor(ctx, user, account_id)
     await notices.do_mark_read(ctx, account.id)
     return Response(status_code=204)
 
 
 class TerminationOut(BaseModel):
-    account: BillingAccountOut
-    final_statement: dict[str, Any]
+    account: BillingAccountOut = Field(description="The account, now terminating")
+    final_statement: dict[str, Any] = Field(
+        description="The final statement (as in GET /billing/statements): once it is paid the "
+        "account is terminated"
+    )
 
 
 @router.post(
@@ -500,6 +578,8 @@ class TerminationOut(BaseModel):
 async def request_termination(
     ctx: Ctx, user: User, account_id: AccountQuery = None
 ) -> TerminationOut:
+    """Ask to terminate the account: a final statement is issued now, and the account is
+    terminated once it is paid."""
     account, final = await lifecycle.do_request_termination(ctx, user, account_id)
     return TerminationOut(
         account=await _account_out(ctx, user, account.id),
@@ -511,15 +591,16 @@ async def request_termination(
 
 
 class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the history)")
 
 
 class KindIn(Strict):
-    kind: Literal["postpaid", "prepaid"]
+    kind: Literal["postpaid", "prepaid"] = Field(description="The account's new kind")
 
 
 @router.post("/accounts/{account_id}/kind", response_model=BillingAccountOut)
-async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> BillingAccountOut:
+async def set_kind(ctx: Ctx, user: User, account_id: AccountId, body: KindIn) -> BillingAccountOut:
+    """Staff: make an account postpaid or prepaid."""
     await billing_accounts.do_set_kind(ctx, user, account_id, body.kind)
     return await _account_out(ctx, user, account_id)
 
@@ -529,13 +610,15 @@ async def set_kind(ctx: Ctx, user: User, account_id: DbId, body: KindIn) -> Bill
     response_model=BillingAccountOut,
     summary="Staff: lawful suspension (rent continues)",
 )
-async def hold(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> BillingAccountOut:
+async def hold(ctx: Ctx, user: User, account_id: AccountId, body: ReasonIn) -> BillingAccountOut:
+    """Staff: hold the account's services on a lawful request; the monthly fee continues."""
     await lifecycle.do_hold(ctx, user, account_id, body.reason)
     return await _account_out(ctx, user, account_id)
 
 
 @router.post("/accounts/{account_id}/release", response_model=BillingAccountOut)
-async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> BillingAccountOut:
+async def release(ctx: Ctx, user: User, account_id: AccountId, body: ReasonIn) -> BillingAccountOut:
+    """Staff: end a hold; the account is active again."""
     await lifecycle.do_release(ctx, user, account_id, body.reason)
     return await _account_out(ctx, user, account_id)
 
@@ -545,13 +628,20 @@ async def release(ctx: Ctx, user: User, account_id: DbId, body: ReasonIn) -> Bil
     response_model=BillingAccountOut,
     summary="Staff: confirm a suspension for arrears",
 )
-async def confirm_suspension(ctx: Ctx, user: User, account_id: DbId) -> BillingAccountOut:
+async def confirm_suspension(ctx: Ctx, user: User, account_id: AccountId) -> BillingAccountOut:
+    """Staff: suspend an account whose arrears have passed the suspension date."""
     await lifecycle.do_confirm_suspension(ctx, user, account_id)
     return await _account_out(ctx, user, account_id)
 
 
 @router.post("/cycles/{label}/close", summary="Staff: close a billing cycle (idempotent)")
-async def close_cycle(ctx: Ctx, user: User, label: str) -> dict[str, Any]:
+async def close_cycle(
+    ctx: Ctx,
+    user: User,
+    label: Annotated[str, Path(description="The cycle, e.g. 2026-01")],
+) -> dict[str, Any]:
+    """Issue the statements of a cycle now (the billing worker does it by itself); answers
+    ``{cycle, issued, already, empty, not_due}`` counts of accounts."""
     roles.check_staff(user)
     result = await statements.do_close_cycle(ctx, label)
     return result.__dict__
@@ -559,6 +649,8 @@ async def close_cycle(ctx: Ctx, user: User, label: str) -> dict[str, Any]:
 
 @router.post("/daily-run", summary="Staff: run late fees, reminders and suspensions now")
 async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
+    """Run the daily collections pass now (normally the billing worker's): answers what it
+    did, counted."""
     roles.check_staff(user)
     result = await worker.do_daily_run_now(ctx)
     return {k: str(v) if isinstance(v, date) else v for k, v in result.__dict__.items()}
@@ -566,6 +658,9 @@ async def daily_run(ctx: Ctx, user: User) -> dict[str, Any]:
 
 @router.get("/dunning", summary="Staff: accounts with overdue amounts")
 async def dunning_view(ctx: Ctx, user: User) -> list[dict[str, Any]]:
+    """Every account with overdue amounts, oldest first: account_id, state, overdue_fen,
+    disputed_fen, oldest_due, days_overdue, the suspension and termination dates, and the
+    desk's steps the caller may take (actions)."""
     roles.check_staff(user)
     rows = await dunning.dunning_list(ctx)
     return [{**row, "actions": lifecycle.account_actions(user, row["state"])} for row in rows]
