@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal, require_user
@@ -127,6 +127,9 @@ class SwitchIn(BaseModel):
     )
 
 
+ScheduleId = Annotated[DbId, Path(description="The schedule's id (from GET /presence/dnd)")]
+
+
 @router.get("/dnd", response_model=DndOut)
 async def get_dnd(ctx: Ctx, user: User) -> DndOut:
     """The caller's do-not-disturb: on or off, why (switched on or a schedule), until when,
@@ -155,14 +158,16 @@ async def create_schedule(ctx: Ctx, user: User, body: ScheduleIn) -> ScheduleOut
 
 
 @router.put("/dnd/schedules/{schedule_id}", response_model=ScheduleOut)
-async def update_schedule(ctx: Ctx, user: User, schedule_id: DbId, body: ScheduleIn) -> ScheduleOut:
+async def update_schedule(
+    ctx: Ctx, user: User, schedule_id: ScheduleId, body: ScheduleIn
+) -> ScheduleOut:
     """Replace one of the caller's schedules (``dnd_schedule_not_found`` for anyone else's)."""
     view = await schedules.do_update_schedule(ctx, user.user_id, schedule_id, body.form())
     return ScheduleOut.of(view)
 
 
 @router.delete("/dnd/schedules/{schedule_id}", status_code=204)
-async def delete_schedule(ctx: Ctx, user: User, schedule_id: DbId) -> Response:
+async def delete_schedule(ctx: Ctx, user: User, schedule_id: ScheduleId) -> Response:
     """Remove one of the caller's schedules."""
     await schedules.do_delete_schedule(ctx, user.user_id, schedule_id)
     return Response(status_code=204)

@@ -17,6 +17,14 @@ from yuntong import models  # noqa: F401  (every domain's tables on the metadata
 from yuntong.core.db import Base
 from yuntong.core.migrate import upgrade
 
+# PostgreSQL-only structure the migrations make and no model can declare for both backends: the
+# trigram index of number search (migration 0023, pg_trgm)
+POSTGRES_ONLY = {"ix_phone_numbers_national_trgm"}
+
+
+def _known(difference: Any) -> bool:
+    return bool(difference[0] == "remove_index" and difference[1].name in POSTGRES_ONLY)
+
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_the_migrated_schema_is_the_models_schema(backend: str, tmp_path: Path) -> None:
@@ -34,4 +42,4 @@ async def test_the_migrated_schema_is_the_models_schema(backend: str, tmp_path: 
                 found = await conn.run_sync(differences)
         finally:
             await engine.dispose()
-    assert found == []
+    assert [d for d in found if not _known(d)] == []
