@@ -54,8 +54,12 @@ from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
+from yuntong.support import api as support_api
+from yuntong.support import assignment as support_assignment
+from yuntong.support import ws as support_ws
+from yuntong.support.cors import WidgetCors
 from yuntong.terminals import api as terminals_api
-from yuntong.web import pages, pages_meetings, pages_numbers
+from yuntong.web import pages, pages_meetings, pages_numbers, pages_support
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -89,6 +93,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
         janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
         meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
+        support_assignment.install(ctx)  # an agent gone offline: their conversations re-assigned
         closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
@@ -142,6 +147,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(WidgetCors)
     for router in (
         ops_api.router,
         accounts_api.router,
@@ -162,6 +168,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages_numbers.router,
         sla_api.completion_router,
         supplementary_api.router,
+        support_api.router,
+        support_ws.router,
+        pages_support.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

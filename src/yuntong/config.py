@@ -256,6 +256,14 @@ class Settings(BaseSettings):
     numbers_porting_carrier_secret: SecretStr = SecretStr("")
     numbers_porting_sandbox: dict[str, dict[str, str | int]] = Field(default_factory=dict)
 
+    # customer-service desk (docs/support.md): how long a platform's identity signature is
+    # taken after its timestamp; how long a visitor token lasts; the expected wait per place
+    # in the queue while an inbox has no history; how many messages a conversation shows
+    support_identity_max_age_s: int = Field(300, ge=30, le=3600)
+    support_visitor_token_hours: int = Field(24, ge=1, le=24 * 30)
+    support_default_wait_s: int = Field(120, ge=1, le=24 * 3600)
+    support_history_limit: int = Field(200, ge=10, le=1000)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -39,9 +39,21 @@ from yuntong.numbers.models import (
 )
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.supplementary.models import ServiceSettings
+from yuntong.support.models import (
+    Agent,
+    AgentPresence,
+    Conversation,
+    ConversationEvent,
+    Inbox,
+    Message,
+    UsedSignature,
+    Visitor,
+)
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
+    "Agent",
+    "AgentPresence",
     "AuditEvent",
     "Base",
     "BillingAccount",
@@ -53,10 +65,13 @@ __all__ = [
     "CompletionCount",
     "CompletionCountedDay",
     "Contact",
+    "Conversation",
+    "ConversationEvent",
     "Device",
     "DeviceClaim",
     "Dispute",
     "DisputeEvent",
+    "Inbox",
     "Incident",
     "JobLease",
     "LedgerEntry",
@@ -66,6 +81,7 @@ __all__ = [
     "MeetingChatMessage",
     "MeetingInvitation",
     "MeetingRecording",
+    "Message",
     "Node",
     "Notice",
     "NumberBlock",
@@ -85,5 +101,7 @@ __all__ = [
     "StatementLine",
     "Subscription",
     "UsageRecord",
+    "UsedSignature",
     "User",
+    "Visitor",
 ]

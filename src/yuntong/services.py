@@ -67,6 +67,7 @@ from yuntong.realtime.connection import HUB
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
+from yuntong.support.delivery import VISITOR_SOCKETS
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -101,6 +102,7 @@ PIECES: tuple[Piece[Any], ...] = (
     CALL_SOURCE,
     DAILY_CHECK,
     PROFILES,
+    VISITOR_SOCKETS,
 )
 
 

@@ -12,6 +12,7 @@ from yuntong.core import errors, i18n, workdays
 from yuntong.core.i18n import Strings
 from yuntong.meetings import strings as meetings
 from yuntong.notifications import strings as notifications
+from yuntong.support import strings as support
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import billing as web_billing
@@ -19,6 +20,7 @@ from yuntong.web.strings import completion as web_completion
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
+from yuntong.web.strings import support as web_support
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -38,6 +40,8 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_numbers.STRINGS,
     web_completion.STRINGS,
     web_services.STRINGS,
+    support.STRINGS,
+    web_support.STRINGS,
 )
 
 
