@@ -98,18 +98,15 @@ async def do_assign_waiting(ctx: Context, inbox_id: int) -> list[int]:
             a.user_id: a
             for a in (await s.execute(select(Agent).where(Agent.inbox_id == inbox_id))).scalars()
         }
-        loads = dict(
-            (
-                await s.execute(
-                    select(Conversation.agent_id, func.count())
-                    .where(
-                        Conversation.inbox_id == inbox_id,
-                        Conversation.state == ConversationState.ASSIGNED,
-                    )
-                    .group_by(Conversation.agent_id)
-                )
-            ).tuples()
+        counted = await s.execute(
+            select(Conversation.agent_id, func.count())
+            .where(
+                Conversation.inbox_id == inbox_id,
+                Conversation.state == ConversationState.ASSIGNED,
+            )
+            .group_by(Conversation.agent_id)
         )
+        loads = {agent_id: int(n) for agent_id, n in counted.all()}
         pool = [
             Candidate(
                 a.user_id,

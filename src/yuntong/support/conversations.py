@@ -239,7 +239,7 @@ async def conversations_for(
         query = query.where(Conversation.state == ConversationState.RESOLVED)
     query = query.order_by(Conversation.last_message_at.desc()).limit(MAX_LISTED)
     async with ctx.db.session() as s:
-        rows = (await s.execute(query)).tuples().all()
+        rows = (await s.execute(query)).all()
     names = await names_of(ctx, {c.agent_id for c, _ in rows if c.agent_id})
     return [
         agent_view(c, _visitor_summary(ctx, v), names.get(c.agent_id or 0), None, actor.user_id)
