@@ -66,6 +66,12 @@ DYNAMIC = {
         *("cfu", "cfb", "cfnry", "cfnrc"),
         *("bar_outgoing", "bar_international", "bar_incoming", "bar_anonymous"),
     ],
+    # support.html and pages/support.js: statuses, listings, states, trail events, routings
+    "ui.support.status.": ["online", "busy", "away", "offline"],
+    "ui.support.listing.": ["mine", "queue", "open", "resolved"],
+    "ui.support.state.": ["open", "assigned", "resolved"],
+    "ui.support.event.": ["assign", "transfer", "requeue", "resolve", "reopen"],
+    "ui.support.routing.": ["round_robin", "least_busy"],
 }
 
 

@@ -112,6 +112,8 @@ class StatusIn(BaseModel):
 
 class MeOut(BaseModel):
     status: str = Field(description="offline (no socket), online, busy or away")
+    chosen: AgentStatus | None = Field(description="what the agent chose (null: never)")
+    agent: bool = Field(description="the caller answers in at least one inbox")
     inboxes: list[InboxOut]
 
 
@@ -298,22 +300,28 @@ async def remove_agent(ctx: Ctx, user: User, inbox_id: int, user_id: int) -> Non
 # --- the agent workspace -------------------------------------------------------------------
 
 
+async def _me(ctx: Context, user: Principal) -> MeOut:
+    status = (await presence.statuses_of(ctx, [user.user_id]))[user.user_id]
+    chosen = (await presence.chosen_statuses(ctx, [user.user_id])).get(user.user_id)
+    return MeOut(
+        status=status,
+        chosen=None if chosen is None else AgentStatus(chosen),
+        agent=bool(await assignment.inboxes_answered_by(ctx, user.user_id)),
+        inboxes=[InboxOut.of(i) for i in await inboxes.inboxes_of(ctx, user)],
+    )
+
+
 @router.get("/me", response_model=MeOut)
 async def me(ctx: Ctx, user: User) -> MeOut:
     """The caller's desk status and inboxes."""
-    status = (await presence.statuses_of(ctx, [user.user_id]))[user.user_id]
-    return MeOut(
-        status=status, inboxes=[InboxOut.of(i) for i in await inboxes.inboxes_of(ctx, user)]
-    )
+    return await _me(ctx, user)
 
 
 @router.put("/me/status", response_model=MeOut)
 async def set_status(ctx: Ctx, user: User, body: StatusIn) -> MeOut:
     """Online takes conversations, busy keeps its own, away hands them to others."""
-    status = await assignment.do_set_status(ctx, user, body.status)
-    return MeOut(
-        status=status, inboxes=[InboxOut.of(i) for i in await inboxes.inboxes_of(ctx, user)]
-    )
+    await assignment.do_set_status(ctx, user, body.status)
+    return await _me(ctx, user)
 
 
 @router.get("/conversations", response_model=list[ConversationOut])

@@ -200,7 +200,7 @@ async def do_requeue_agent(
     return [i for ids in moved.values() for i in ids]
 
 
-async def _inboxes_answered_by(ctx: Context, user_id: int) -> list[int]:
+async def inboxes_answered_by(ctx: Context, user_id: int) -> list[int]:
     async with ctx.db.session() as s:
         return list(
             (await s.execute(select(Agent.inbox_id).where(Agent.user_id == user_id))).scalars()
@@ -210,7 +210,7 @@ async def _inboxes_answered_by(ctx: Context, user_id: int) -> list[int]:
 async def do_set_status(ctx: Context, actor: Actor, status: AgentStatus) -> str:
     """The agent chose ``status``: away gives their conversations to others, online takes
     waiting ones. Returns their effective status."""
-    inbox_ids = await _inboxes_answered_by(ctx, actor.user_id)
+    inbox_ids = await inboxes_answered_by(ctx, actor.user_id)
     if not inbox_ids:
         raise YuntongError("support_not_an_agent")
     await presence.write_status(ctx, actor.user_id, status)
@@ -285,7 +285,7 @@ def install(ctx: Context) -> None:
     async def gone(user_id: int) -> None:
         if await hub_of(ctx).is_online(user_id):
             return  # still connected on another node
-        if await _inboxes_answered_by(ctx, user_id):
+        if await inboxes_answered_by(ctx, user_id):
             await do_requeue_agent(ctx, user_id, "offline")
 
     hub_of(ctx).on_user_offline.append(gone)
