@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.core.api_types import DbId
+from yuntong.core.api_types import INT32_MAX, DbId
 from yuntong.core.context import Context, get_context
 from yuntong.core.i18n import pick_locale
 from yuntong.support import assignment, conversations, inboxes, presence, views
@@ -34,6 +34,7 @@ VisitorTokenHeader = Annotated[
     Header(alias="X-Visitor-Token", max_length=512, description="the token the session gave"),
 ]
 Attribute = str | int | float | bool | None
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL character
 
 
 class PrechatField(BaseModel):
@@ -49,7 +50,7 @@ class PrechatField(BaseModel):
 
 class InboxIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=80)
+    name: str = Field(min_length=1, max_length=80, pattern=NO_NUL, description="shown to visitors")
     origins: list[Annotated[str, Field(max_length=200)]] = Field(
         max_length=inboxes.MAX_ORIGINS, description="sites the widget runs on: https://host[:port]"
     )
@@ -119,9 +120,12 @@ class MeOut(BaseModel):
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=4000)
+    body: str = Field(min_length=1, max_length=4000, pattern=NO_NUL, description="plain text")
     client_id: str | None = Field(
-        default=None, max_length=40, description="the sender's id: a retry is not a second message"
+        default=None,
+        max_length=40,
+        pattern=NO_NUL,
+        description="the sender's id: a retry is not a second message",
     )
 
 
@@ -138,7 +142,9 @@ class MessageOut(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to_user_id: DbId = Field(description="an agent of the inbox who is online or busy")
-    note: str = Field("", max_length=1000, description="for the agent taking it over")
+    note: str = Field(
+        "", max_length=1000, pattern=NO_NUL, description="for the agent taking it over"
+    )
 
 
 class QueueOut(BaseModel):
@@ -162,7 +168,9 @@ class WidgetStateOut(BaseModel):
 
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    visitor_id: str = Field(min_length=1, max_length=64, description="the platform's id")
+    visitor_id: str = Field(
+        min_length=1, max_length=64, pattern=NO_NUL, description="the platform's id"
+    )
     attributes: dict[str, Attribute] = Field(
         default_factory=dict, description="signed as canonical JSON (name, role, course, class…)"
     )
@@ -247,13 +255,13 @@ async def create_inbox(ctx: Ctx, user: User, body: InboxIn) -> InboxCreated:
 
 
 @router.put("/inboxes/{inbox_id}", response_model=InboxOut)
-async def update_inbox(ctx: Ctx, user: User, inbox_id: int, body: InboxIn) -> InboxOut:
+async def update_inbox(ctx: Ctx, user: User, inbox_id: DbId, body: InboxIn) -> InboxOut:
     """Change an inbox's name, origins, anonymous visitors, pre-chat form or routing."""
     return InboxOut.of(await inboxes.do_update_inbox(ctx, user, inbox_id, body.settings()))
 
 
 @router.post("/inboxes/{inbox_id}/secret", response_model=SecretOut)
-async def rotate_secret(ctx: Ctx, user: User, inbox_id: int) -> SecretOut:
+async def rotate_secret(ctx: Ctx, user: User, inbox_id: DbId) -> SecretOut:
     """A new identity secret, shown once; signatures under the old one are refused."""
     return SecretOut(secret=await inboxes.do_rotate_secret(ctx, user, inbox_id))
 
@@ -275,7 +283,7 @@ async def _agents_out(ctx: Context, inbox_id: int) -> list[AgentOut]:
 
 
 @router.get("/inboxes/{inbox_id}/agents", response_model=list[AgentOut])
-async def list_agents(ctx: Ctx, user: User, inbox_id: int) -> list[AgentOut]:
+async def list_agents(ctx: Ctx, user: User, inbox_id: DbId) -> list[AgentOut]:
     """The inbox's agents with their capacity and status (whom to transfer to)."""
     await inboxes.check_agent(ctx, user, inbox_id)
     return await _agents_out(ctx, inbox_id)
@@ -283,7 +291,7 @@ async def list_agents(ctx: Ctx, user: User, inbox_id: int) -> list[AgentOut]:
 
 @router.put("/inboxes/{inbox_id}/agents/{username}", response_model=list[AgentOut])
 async def set_agent(
-    ctx: Ctx, user: User, inbox_id: int, username: str, body: AgentIn
+    ctx: Ctx, user: User, inbox_id: DbId, username: str, body: AgentIn
 ) -> list[AgentOut]:
     """Make a member of the organisation (or operator staff) an agent, or change capacity."""
     await inboxes.do_set_agent(ctx, user, inbox_id, username, body.capacity)
@@ -292,7 +300,7 @@ async def set_agent(
 
 
 @router.delete("/inboxes/{inbox_id}/agents/{user_id}", status_code=204)
-async def remove_agent(ctx: Ctx, user: User, inbox_id: int, user_id: int) -> None:
+async def remove_agent(ctx: Ctx, user: User, inbox_id: DbId, user_id: DbId) -> None:
     """The agent answers here no more; their conversations go to others."""
     await assignment.do_remove_agent(ctx, user, inbox_id, user_id)
 
@@ -329,20 +337,20 @@ async def list_conversations(
     ctx: Ctx,
     user: User,
     listing: Literal["mine", "queue", "open", "resolved"] = "open",
-    inbox_id: Annotated[int | None, Query(ge=1)] = None,
+    inbox_id: DbId | None = None,
 ) -> list[dict[str, Any]]:
     """Conversations of the caller's inboxes: theirs, waiting, every open one, or resolved."""
     return await conversations.conversations_for(ctx, user, listing, inbox_id)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
-async def get_conversation(ctx: Ctx, user: User, conversation_id: int) -> dict[str, Any]:
+async def get_conversation(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
     """One conversation: the visitor, messages and trail (transfer notes)."""
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-async def reply(ctx: Ctx, user: User, conversation_id: int, body: MessageIn) -> dict[str, Any]:
+async def reply(ctx: Ctx, user: User, conversation_id: DbId, body: MessageIn) -> dict[str, Any]:
     """Answer a conversation assigned to the caller (the visitor receives it live)."""
     return await conversations.do_agent_message(
         ctx, user, conversation_id, body.body, body.client_id
@@ -350,21 +358,21 @@ async def reply(ctx: Ctx, user: User, conversation_id: int, body: MessageIn) -> 
 
 
 @router.post("/conversations/{conversation_id}/resolve", response_model=ConversationDetailOut)
-async def resolve(ctx: Ctx, user: User, conversation_id: int) -> dict[str, Any]:
+async def resolve(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
     """Resolve it (its agent, or anyone while it waits); a visitor writing again reopens it."""
     await conversations.do_resolve(ctx, user, conversation_id)
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/reopen", response_model=ConversationDetailOut)
-async def reopen(ctx: Ctx, user: User, conversation_id: int) -> dict[str, Any]:
+async def reopen(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
     """Back to the queue, and to whoever is free."""
     await conversations.do_reopen(ctx, user, conversation_id)
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=ConversationDetailOut)
-async def transfer(ctx: Ctx, user: User, conversation_id: int, body: TransferIn) -> dict[str, Any]:
+async def transfer(ctx: Ctx, user: User, conversation_id: DbId, body: TransferIn) -> dict[str, Any]:
     """Hand it to another agent of the inbox (online or busy) with a note."""
     await assignment.do_transfer(ctx, user, conversation_id, body.to_user_id, body.note)
     return await conversations.conversation_detail(ctx, user, conversation_id)
@@ -408,7 +416,7 @@ async def widget_conversation(
     ctx: Ctx,
     key: str,
     token: VisitorTokenHeader,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> dict[str, Any]:
     """The visitor's conversation and its messages (after ``after_id``)."""
     visitor = await _visitor(ctx, key, token)

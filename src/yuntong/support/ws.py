@@ -34,8 +34,8 @@ class VisitorConn:
 
 class Send(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=MAX_BODY)
-    client_id: str | None = Field(default=None, max_length=40)
+    body: str = Field(min_length=1, max_length=MAX_BODY, pattern=r"^[^\x00]*$")
+    client_id: str | None = Field(default=None, max_length=40, pattern=r"^[^\x00]*$")
 
 
 async def _send(conn: VisitorConn, data: Send) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import { $, $$, clearErrors, onSubmit, showErrors, toast } from '../ui.js';
 
 const page = $('#support-page');
 const list = $('#conversation-list');
-let listing = 'mine';
+let listing = 'open'; // mine and waiting ones
 let current = null; // the conversation shown (detail)
 let chosen = null; // the status the agent chose
 let refreshing = null;
