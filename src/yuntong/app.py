@@ -67,6 +67,7 @@ RECOVERIES = (
     calls_recovery.do_close_interrupted_calls,
     meeting_rooms.close_interrupted,
     forget_dead_devices,
+    support_assignment.do_requeue_offline,
 )
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # routing's own refusals

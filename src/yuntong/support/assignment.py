@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.roles import Actor
+from yuntong.cluster.nodes import node_of
 from yuntong.core.context import Context
 from yuntong.core.db import lock_rows
 from yuntong.core.errors import YuntongError
@@ -276,6 +277,36 @@ async def do_remove_agent(ctx: Context, actor: Actor, inbox_id: int, user_id: in
     """The user answers the inbox no more: their conversations there go to others."""
     await inboxes.do_remove_agent(ctx, actor, inbox_id, user_id)
     await do_requeue_agent(ctx, user_id, "removed", inbox_id=inbox_id, actor_id=actor.user_id)
+
+
+async def do_requeue_offline(ctx: Context, *, at_start: bool = True) -> int:
+    """A recovery (the dead-node sweep, ``app.RECOVERIES``): conversations whose agent has
+    been offline past the reconnect grace — their node died, or the server restarted and they
+    never came back, so no node saw them go — are given to others. Not at start-up, and not
+    in this node's first grace period: agents are reconnecting then."""
+    grace = timedelta(seconds=ctx.settings.reconnect_grace_s)
+    node = node_of(ctx)
+    if at_start or node.started_at is None or node.clock.now() - node.started_at < grace:
+        return 0
+    async with ctx.db.session() as s:
+        agent_ids = list(
+            (
+                await s.execute(
+                    select(Conversation.agent_id)
+                    .where(
+                        Conversation.state == ConversationState.ASSIGNED,
+                        Conversation.last_message_at < ctx.clock.now() - grace,
+                    )
+                    .distinct()
+                )
+            ).scalars()
+        )
+    statuses = await presence.statuses_of(ctx, [a for a in agent_ids if a is not None])
+    moved = 0
+    for user_id, status in statuses.items():
+        if status == presence.OFFLINE:
+            moved += len(await do_requeue_agent(ctx, user_id, "offline"))
+    return moved
 
 
 def install(ctx: Context) -> None:

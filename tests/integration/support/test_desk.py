@@ -7,6 +7,7 @@ only the inbox's origins."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tests.conftest import unique
@@ -15,6 +16,9 @@ from tests.support.desk import SITE, Desk, VisitorSocket, call, error_code, make
 from tests.support.inprocess import InProcessServer
 from tests.support.server import wait_for
 from tests.support.wsclient import WsClient
+from yuntong.cluster.nodes import node_of
+from yuntong.realtime.connection import hub_of
+from yuntong.support.assignment import do_requeue_offline
 from yuntong.support.models import Conversation
 
 
@@ -255,4 +259,38 @@ async def test_transfer_with_a_note_to_an_agent_who_is_there(
         )
     )
     assert (await message_from(widget, "agent"))["message"]["author"] == bob
+    await widget.close()
+
+
+async def test_the_dead_node_sweep_gives_away_conversations_of_agents_no_node_saw_leave(
+    server: InProcessServer, agent_online: AgentOnline
+) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    desk = await make_desk(server, alice, bob)
+    await desk.add_agent(alice)
+    await agent_online(alice, status="busy")
+    _token, widget = await visitor(server, desk)
+    conversation_id = (await widget.request("support.send", {"body": "在吗"}))["message"][
+        "conversation_id"
+    ]
+    # alice's node died (or the server restarted and she never came back): nobody saw her go
+    ctx = await server.context()
+    async with ctx.db.session() as s:
+        row = await s.get(Conversation, conversation_id)
+        assert row is not None
+        row.state, row.agent_id = "assigned", desk.members[alice]
+    await desk.add_agent(bob)
+    await agent_online(bob)
+    app = server.app_context
+    assert await do_requeue_offline(app, at_start=False) == 0  # alice is still connected
+    await hub_of(app).disconnect_user(desk.members[alice], code=4000)  # gone, listeners told
+    async with ctx.db.session() as s:  # ... but suppose no node told the desk
+        row = await s.get(Conversation, conversation_id)
+        assert row is not None
+        row.state, row.agent_id = "assigned", desk.members[alice]
+    assert await do_requeue_offline(app, at_start=True) == 0  # at start-up agents reconnect
+    node_of(app).started_at = node_of(app).clock.now() - timedelta(minutes=5)
+    await server.advance(app.settings.reconnect_grace_s + 1)
+    assert await do_requeue_offline(app, at_start=False) == 1
+    assert (await conversation_of(server, conversation_id)).agent_id == desk.members[bob]
     await widget.close()
