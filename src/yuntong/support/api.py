@@ -40,9 +40,9 @@ NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL character
 class PrechatField(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="the attribute it fills")
-    label_zh: str = Field(min_length=1, max_length=40)
-    label_en: str = Field(min_length=1, max_length=40)
-    required: bool = False
+    label_zh: str = Field(min_length=1, max_length=40, description="the label in Chinese")
+    label_en: str = Field(min_length=1, max_length=40, description="the label in English")
+    required: bool = Field(False, description="must be answered")
     options: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list, max_length=20, description="choices (e.g. student, parent)"
     )
@@ -55,7 +55,9 @@ class InboxIn(BaseModel):
         max_length=inboxes.MAX_ORIGINS, description="sites the widget runs on: https://host[:port]"
     )
     allow_anonymous: bool = Field(False, description="visitors without the platform's signature")
-    prechat_fields: list[PrechatField] = Field(default_factory=list, max_length=10)
+    prechat_fields: list[PrechatField] = Field(
+        default_factory=list, max_length=10, description="the pre-chat form"
+    )
     routing: Routing = Field(Routing.ROUND_ROBIN, description="how conversations are assigned")
     organisation_id: DbId | None = Field(
         default=None, description="operator administrators: the organisation it is for"
@@ -72,14 +74,14 @@ class InboxIn(BaseModel):
 
 
 class InboxOut(BaseModel):
-    id: int
+    id: int = Field(description="the row id")
     key: str = Field(description="what the widget's script tag names (data-inbox)")
-    organisation_id: int
-    name: str
-    origins: list[str]
-    allow_anonymous: bool
-    prechat_fields: list[dict[str, Any]]
-    routing: str
+    organisation_id: int = Field(description="the organisation it belongs to")
+    name: str = Field(description="shown to visitors")
+    origins: list[str] = Field(description="sites the widget may run on")
+    allow_anonymous: bool = Field(description="visitors without a signature may chat")
+    prechat_fields: list[dict[str, Any]] = Field(description="the pre-chat form")
+    routing: str = Field(description="round_robin or least_busy")
 
     @classmethod
     def of(cls, inbox: Inbox) -> InboxOut:
@@ -100,22 +102,22 @@ class AgentIn(BaseModel):
 
 
 class AgentOut(BaseModel):
-    user_id: int
-    display_name: str
-    capacity: int
+    user_id: int = Field(description="the agent's user id")
+    display_name: str = Field(description="the agent's display name")
+    capacity: int = Field(description="conversations they take at once")
     status: str = Field(description="offline, online, busy or away")
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: AgentStatus
+    status: AgentStatus = Field(description="online, busy or away")
 
 
 class MeOut(BaseModel):
     status: str = Field(description="offline (no socket), online, busy or away")
     chosen: AgentStatus | None = Field(description="what the agent chose (null: never)")
     agent: bool = Field(description="the caller answers in at least one inbox")
-    inboxes: list[InboxOut]
+    inboxes: list[InboxOut] = Field(description="the inboxes the caller manages or answers in")
 
 
 class MessageIn(BaseModel):
@@ -130,13 +132,13 @@ class MessageIn(BaseModel):
 
 
 class MessageOut(BaseModel):
-    id: int
-    conversation_id: int
-    sender: Literal["visitor", "agent", "system"]
+    id: int = Field(description="the row id")
+    conversation_id: int = Field(description="the conversation")
+    sender: Literal["visitor", "agent", "system"] = Field(description="visitor, agent or system")
     author: str | None = Field(description="the agent's display name")
-    body: str
-    client_id: str | None
-    created_at: str
+    body: str = Field(description="plain text")
+    client_id: str | None = Field(description="the sender's own id for it")
+    created_at: str = Field(description="when it was written")
 
 
 class TransferIn(BaseModel):
@@ -150,20 +152,20 @@ class TransferIn(BaseModel):
 class QueueOut(BaseModel):
     position: int = Field(description="1: next in line")
     wait_s: int | None = Field(description="expected wait; null when no agent is online")
-    agents_online: int
+    agents_online: int = Field(description="agents online or busy in the inbox now")
 
 
 class VisitorConversationOut(BaseModel):
-    id: int
+    id: int = Field(description="the row id")
     state: str = Field(description="open (waiting), assigned or resolved")
     agent: str | None = Field(description="the display name of the agent answering")
-    queue: QueueOut | None
+    queue: QueueOut | None = Field(description="the place in the queue while waiting (else null)")
 
 
 class WidgetStateOut(BaseModel):
-    visitor_id: int
-    conversation: VisitorConversationOut | None
-    messages: list[MessageOut]
+    visitor_id: int = Field(description="the visitor")
+    conversation: VisitorConversationOut | None = Field(description="null before the first message")
+    messages: list[MessageOut] = Field(description="oldest first")
 
 
 class IdentityIn(BaseModel):
@@ -190,52 +192,52 @@ class SessionIn(BaseModel):
 
 class SessionOut(BaseModel):
     token: str = Field(description="send as X-Visitor-Token, and as ?ticket= on /ws/support")
-    state: WidgetStateOut
+    state: WidgetStateOut = Field(description="the conversation and messages now")
 
 
 class WidgetConfigOut(BaseModel):
-    name: str
-    allow_anonymous: bool
-    prechat_fields: list[dict[str, Any]]
-    locale: str
+    name: str = Field(description="the inbox's name")
+    allow_anonymous: bool = Field(description="visitors without a signature may chat")
+    prechat_fields: list[dict[str, Any]] = Field(description="the pre-chat form")
+    locale: str = Field(description="the language of the words")
     strings: dict[str, str] = Field(description="the widget's words in this locale")
 
 
 class VisitorOut(BaseModel):
-    id: int
+    id: int = Field(description="the row id")
     verified: bool = Field(description="identified by the platform's signature")
-    external_id: str | None
-    name: str | None
-    attributes: dict[str, Any]
+    external_id: str | None = Field(description="the platform's id (null: anonymous)")
+    name: str | None = Field(description="shown to visitors")
+    attributes: dict[str, Any] = Field(description="signed or pre-chat attributes")
 
 
 class ConversationOut(BaseModel):
-    id: int
-    inbox_id: int
-    state: str
-    agent_id: int | None
-    agent: str | None
-    visitor: VisitorOut
-    opened_at: str
-    last_message_at: str
-    can_reply: bool
-    can_resolve: bool
-    can_reopen: bool
-    can_transfer: bool
+    id: int = Field(description="the row id")
+    inbox_id: int = Field(description="the inbox it came in by")
+    state: str = Field(description="open (waiting), assigned or resolved")
+    agent_id: int | None = Field(description="the agent answering (null: none)")
+    agent: str | None = Field(description="the agent's display name")
+    visitor: VisitorOut = Field(description="who is asking")
+    opened_at: str = Field(description="when it last joined the queue")
+    last_message_at: str = Field(description="the last message, either side")
+    can_reply: bool = Field(description="the caller may answer it")
+    can_resolve: bool = Field(description="the caller may resolve it")
+    can_reopen: bool = Field(description="the caller may reopen it")
+    can_transfer: bool = Field(description="the caller may transfer or assign it")
 
 
 class EventOut(BaseModel):
-    at: str
+    at: str = Field(description="when")
     action: str = Field(description="assign, transfer, requeue, resolve or reopen")
-    actor: str | None
-    to: str | None
-    note: str | None
+    actor: str | None = Field(description="who did it (null: the desk itself)")
+    to: str | None = Field(description="the agent it went to")
+    note: str | None = Field(description="the transfer note")
     reason: str | None = Field(description="why it went back to the queue: away, offline …")
 
 
 class ConversationDetailOut(ConversationOut):
-    messages: list[MessageOut]
-    events: list[EventOut]
+    messages: list[MessageOut] = Field(description="oldest first")
+    events: list[EventOut] = Field(description="the trail: assigned, transferred (with notes), …")
 
 
 # --- inboxes and agents ------------------------------------------------------------------
