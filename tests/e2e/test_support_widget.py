@@ -147,3 +147,39 @@ async def test_a_page_on_an_origin_the_inbox_does_not_list_gets_no_chat(
     await visitor.page.goto(f"{site}/other.html")
     await wait_for(lambda: any("yuntong support widget" in e for e in errors))
     assert await visitor.page.locator("#yuntong-support").count() == 0
+
+
+async def test_an_organisation_administrator_sets_up_an_inbox_on_a_phone(
+    browser_person: Any, live_server: ServerProcess
+) -> None:
+    member = unique("member")
+    _org, admin, _ids = await organisation(live_server, member)
+    person = await browser_person(live_server.url, admin)
+    page = person.page
+    await page.set_viewport_size(PHONE)
+    await log_in(person, "/support")
+    await page.wait_for_selector("#support-page[data-loaded]")
+    await expect(page.locator("#not-agent")).to_be_visible()  # answers in no inbox yet
+
+    await page.fill("#inbox-form [name=name]", "五年级数学课程客服 Grade 5 maths support")
+    await page.fill("#inbox-form [name=origins]", "https://www.example-school.edu.cn")
+    await page.check("#inbox-form [name=allow_anonymous]")
+    await page.click("#inbox-form button[type=submit]")
+    await expect(page.locator("#inbox-secret")).to_be_visible()
+    await expect(page.locator("#inbox-secret")).to_contain_text("shown this once")
+    await expect(page.locator("#inbox-list .embed-code")).to_contain_text("/support/widget.js")
+
+    await page.fill("#agent-form [name=username]", admin)
+    await page.fill("#agent-form [name=capacity]", "4")
+    await page.click("#agent-form button[type=submit]")
+    await expect(page.locator("#toasts")).to_contain_text("Agent added")
+    await expect(page.locator("#not-agent")).to_be_hidden()
+    await page.fill("#agent-form [name=username]", "nobody-such-user")
+    await page.click("#agent-form button[type=submit]")
+    await expect(page.locator("#agent-form .form-error")).to_have_text("No such user")
+    wide = await page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+        .map((e) => e.tagName + '#' + e.id + '.' + e.className)"""
+    )
+    assert not wide, wide
