@@ -57,8 +57,12 @@ from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
+from yuntong.support import api as support_api
+from yuntong.support import assignment as support_assignment
+from yuntong.support import ws as support_ws
+from yuntong.support.cors import WidgetCors
 from yuntong.terminals import api as terminals_api
-from yuntong.web import apidocs, pages, pages_meetings, pages_numbers
+from yuntong.web import apidocs, pages, pages_meetings, pages_numbers, pages_support
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -66,6 +70,7 @@ RECOVERIES = (
     calls_recovery.do_close_interrupted_calls,
     meeting_rooms.close_interrupted,
     forget_dead_devices,
+    support_assignment.do_requeue_offline,
 )
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # routing's own refusals
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
         janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
         meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
+        support_assignment.install(ctx)  # an agent gone offline: their conversations re-assigned
         closed = await calls_recovery.do_close_interrupted_calls(ctx)
         if closed:
             log.warning("calls_interrupted_at_startup", count=closed)
@@ -148,6 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     _install_error_handlers(app)
     app.add_middleware(ErrorResponses)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(WidgetCors)
     for router in (
         ops_api.router,
         accounts_api.router,
@@ -171,6 +178,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         presence_api.router,
         backup_api.router,
         apidocs.router,
+        support_api.router,
+        support_ws.router,
+        pages_support.router,
     ):
         app.include_router(router)
     apidocs.install(app)  # the OpenAPI document's errors, security and examples

@@ -267,6 +267,13 @@ class Settings(BaseSettings):
     backup_hour: int = Field(3, ge=0, le=23)
     backup_keep_daily: int = Field(7, ge=1, le=366)
     backup_keep_monthly: int = Field(12, ge=0, le=1200)
+    # customer-service desk (docs/support.md): how long a platform's identity signature is
+    # taken after its timestamp; how long a visitor token lasts; the expected wait per place
+    # in the queue while an inbox has no history; how many messages a conversation shows
+    support_identity_max_age_s: int = Field(300, ge=30, le=3600)
+    support_visitor_token_hours: int = Field(24, ge=1, le=24 * 30)
+    support_default_wait_s: int = Field(120, ge=1, le=24 * 3600)
+    support_history_limit: int = Field(200, ge=10, le=1000)
 
     @classmethod
     def settings_customise_sources(

@@ -40,9 +40,21 @@ from yuntong.numbers.models import (
 from yuntong.presence.models import DndPause, DndSchedule
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
 from yuntong.supplementary.models import ServiceSettings
+from yuntong.support.models import (
+    Agent,
+    AgentPresence,
+    Conversation,
+    ConversationEvent,
+    Inbox,
+    Message,
+    UsedSignature,
+    Visitor,
+)
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
+    "Agent",
+    "AgentPresence",
     "AuditEvent",
     "Base",
     "BillingAccount",
@@ -54,12 +66,15 @@ __all__ = [
     "CompletionCount",
     "CompletionCountedDay",
     "Contact",
+    "Conversation",
+    "ConversationEvent",
     "Device",
     "DeviceClaim",
     "Dispute",
     "DisputeEvent",
     "DndPause",
     "DndSchedule",
+    "Inbox",
     "Incident",
     "JobLease",
     "LedgerEntry",
@@ -69,6 +84,7 @@ __all__ = [
     "MeetingChatMessage",
     "MeetingInvitation",
     "MeetingRecording",
+    "Message",
     "Node",
     "Notice",
     "NumberBlock",
@@ -88,5 +104,7 @@ __all__ = [
     "StatementLine",
     "Subscription",
     "UsageRecord",
+    "UsedSignature",
     "User",
+    "Visitor",
 ]

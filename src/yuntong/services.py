@@ -71,6 +71,7 @@ from yuntong.realtime.connection import HUB
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
+from yuntong.support.delivery import VISITOR_SOCKETS
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -108,6 +109,7 @@ PIECES: tuple[Piece[Any], ...] = (
     DND_CALENDAR,
     PASS_JOBS,
     backup_schedule.RUNNING,
+    VISITOR_SOCKETS,
 )
 
 

@@ -13,6 +13,7 @@ from yuntong.core.i18n import Strings
 from yuntong.meetings import strings as meetings
 from yuntong.notifications import strings as notifications
 from yuntong.ops import strings as ops
+from yuntong.support import strings as support
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import backups as web_backups
@@ -22,6 +23,7 @@ from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
+from yuntong.web.strings import support as web_support
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -44,6 +46,8 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_dnd.STRINGS,
     ops.SECURITY,
     web_backups.STRINGS,
+    support.STRINGS,
+    web_support.STRINGS,
 )
 
 

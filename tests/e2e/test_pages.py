@@ -70,6 +70,12 @@ DYNAMIC = {
     # services.html and dnd.js: do-not-disturb schedules' days and weekdays
     "ui.dnd.days.": ["every_day", "workdays", "rest_days", "weekdays"],
     "ui.dnd.weekday.": [str(day) for day in range(1, 8)],
+    # support.html and pages/support.js: statuses, listings, states, trail events, routings
+    "ui.support.status.": ["online", "busy", "away", "offline"],
+    "ui.support.listing.": ["mine", "queue", "open", "resolved"],
+    "ui.support.state.": ["open", "assigned", "resolved"],
+    "ui.support.event.": ["assign", "transfer", "requeue", "resolve", "reopen"],
+    "ui.support.routing.": ["round_robin", "least_busy"],
 }
 
 

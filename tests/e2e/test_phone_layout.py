@@ -36,13 +36,13 @@ from tests.e2e.test_meeting_pages import e2e_server  # noqa: F401  (a server wit
 from tests.support.meetings import api, create_meeting, participant
 from tests.support.server import ServerProcess, wait_for
 from yuntong.client.call import run_call
-from yuntong.web import pages, pages_meetings, pages_numbers
+from yuntong.web import pages, pages_meetings, pages_numbers, pages_support
 
 pytestmark = pytest.mark.e2e
 
 SIZES = {"phone": {"width": 390, "height": 844}, "computer": {"width": 1366, "height": 768}}
 # routes that only redirect
-NOT_PAGES = {"/", "/lang/{locale}"}
+NOT_PAGES = {"/", "/lang/{locale}", "/support/widget.js"}  # (the widget's script)
 
 
 @dataclass
@@ -127,13 +127,24 @@ VISITS = (
         at("/operator/completion"),
         ("#day-rows tr", "#customer-rows tr", "#completion-chart circle"),
     ),
+    Visit(
+        "/support",
+        "org_admin",
+        at("/support"),
+        ("#support-page[data-loaded]", "#conversation-list li", "#inbox-list li"),
+    ),
 )
 
 
 def test_every_page_is_checked() -> None:
     routes = {
         route.path
-        for router in (pages.router, pages_meetings.router, pages_numbers.router)
+        for router in (
+            pages.router,
+            pages_meetings.router,
+            pages_numbers.router,
+            pages_support.router,
+        )
         for route in router.routes
         if "GET" in getattr(route, "methods", ())
     }
@@ -215,6 +226,25 @@ async def numbers_of(server: ServerProcess, staff_token: str, token: str) -> Non
     created(await api(server, token, "POST", f"{mine}/assign"))
 
 
+async def support_desk(server: ServerProcess, org_admin: str) -> None:
+    """An inbox of the organisation, its administrator answering in it, a visitor waiting."""
+    token = await server.login(org_admin)
+    inbox = {
+        "name": "五年级数学课程客服 Grade 5 maths course support",
+        "origins": ["https://www.example-education-platform.edu.cn"],
+        "allow_anonymous": True,
+    }
+    made = created(await api(server, token, "POST", "/api/v1/support/inboxes", json=inbox))
+    path = f"/api/v1/support/inboxes/{made['id']}/agents/{org_admin}"
+    created(await api(server, token, "PUT", path, json={"capacity": 3}))
+    widget = f"/api/v1/support/widget/{made['key']}"
+    prechat = {"prechat": {"name": "王小明的家长 Parent of Xiaoming Wang"}}
+    session = created(await api(server, None, "POST", f"{widget}/session", json=prechat))
+    message = {"body": "孩子的作业提交不了，请帮忙看看 The homework will not submit"}
+    visitor = {"X-Visitor-Token": session["token"]}
+    created(await api(server, None, "POST", f"{widget}/messages", json=message, headers=visitor))
+
+
 @pytest.fixture(scope="module")
 async def world(e2e_server: ServerProcess) -> AsyncIterator[World]:  # noqa: F811
     server = e2e_server
@@ -265,6 +295,7 @@ async def world(e2e_server: ServerProcess) -> AsyncIterator[World]:  # noqa: F81
     created(await api(server, staff_token, "POST", "/api/v1/billing/payments", json=payment))
 
     org_admin = await organisation_admin(server, staff_token, code)
+    await support_desk(server, org_admin)
     await numbers_of(server, staff_token, token)
     await pending_applicant(server)
 

@@ -506,6 +506,61 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "{folder} holds data already; restore into an empty place, or give --replace (what is "
         "there is set aside)",
     ),
+    # customer-service desk (support/)
+    "support_identity_invalid": (
+        403,
+        "访客身份签名无效",
+        "The visitor's identity signature is not valid",
+    ),
+    "support_identity_expired": (
+        403,
+        "访客身份签名已过期（有效期 {minutes} 分钟），请刷新页面",
+        "The visitor's identity signature has expired (it lasts {minutes} min); reload the page",
+    ),
+    "support_identity_replayed": (
+        403,
+        "该身份签名已使用过，请刷新页面",
+        "That identity signature was used already; reload the page",
+    ),
+    "support_identity_required": (
+        403,
+        "此客服入口只接待已登录的用户",
+        "This desk only talks to signed-in users of the site",
+    ),
+    "support_visitor_invalid": (
+        401,
+        "访客会话已失效，请刷新页面",
+        "The chat session ended; reload",
+    ),
+    "support_origin_refused": (
+        403,
+        "此网站不在该客服收件箱允许的来源中",
+        "This site is not among the inbox's allowed origins",
+    ),
+    "support_inbox_not_found": (404, "找不到该客服收件箱", "No such inbox"),
+    "support_conversation_not_found": (404, "找不到该会话", "No such conversation"),
+    "support_conversation_changed": (
+        409,
+        "该会话刚刚被他人处理，请刷新",
+        "Someone else just changed this conversation; reload it",
+    ),
+    "support_not_an_agent": (403, "您不是客服坐席", "You are not an agent of any inbox"),
+    "support_not_your_conversation": (
+        403,
+        "该会话未分配给您",
+        "This conversation is not assigned to you",
+    ),
+    "support_agent_not_found": (404, "该用户不是此收件箱的坐席", "Not an agent of this inbox"),
+    "support_agent_outsider": (
+        422,
+        "坐席必须是本组织的成员或运营方工作人员",
+        "Agents must be members of the organisation or operator staff",
+    ),
+    "support_agent_unavailable": (
+        409,
+        "该坐席当前离开或离线，不能转接",
+        "That agent is away or offline and cannot take it",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

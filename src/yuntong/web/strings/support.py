@@ -1,0 +1,83 @@
+"""Web strings (zh-CN, en): the agent workspace of the customer-service desk (/support)."""
+
+from __future__ import annotations
+
+from yuntong.core.i18n import strings
+
+STRINGS = strings(
+    "ui",
+    {
+        "ui.nav.support": ("客服工作台", "Support desk"),
+        "ui.support.title": ("客服工作台", "Support desk"),
+        "ui.support.my_status": ("我的状态", "My status"),
+        "ui.support.status.online": ("在线", "Online"),
+        "ui.support.status.busy": ("忙碌", "Busy"),
+        "ui.support.status.away": ("离开", "Away"),
+        "ui.support.status.offline": ("离线", "Offline"),
+        "ui.support.status_set": ("状态已更新", "Status changed"),
+        "ui.support.listing.mine": ("我的会话", "Mine"),
+        "ui.support.listing.queue": ("排队中", "Waiting"),
+        "ui.support.listing.open": ("全部进行中", "All open"),
+        "ui.support.listing.resolved": ("已解决", "Resolved"),
+        "ui.support.conversations": ("会话", "Conversations"),
+        "ui.support.empty": ("这里没有会话", "No conversations here"),
+        "ui.support.not_agent": (
+            "您还不是任何客服收件箱的坐席。请组织管理员在下方创建收件箱并添加您。",
+            "You answer in no inbox yet. Your organisation's administrator creates an inbox "
+            "below and adds you.",
+        ),
+        "ui.support.pick": ("选择左侧的会话", "Pick a conversation"),
+        "ui.support.anonymous": ("匿名访客 #{id}", "Anonymous visitor #{id}"),
+        "ui.support.verified": ("已验证身份", "Verified"),
+        "ui.support.unverified": ("未验证", "Not verified"),
+        "ui.support.state.open": ("排队中", "Waiting"),
+        "ui.support.state.assigned": ("处理中", "Assigned"),
+        "ui.support.state.resolved": ("已解决", "Resolved"),
+        "ui.support.with_agent": ("坐席：{agent}", "Agent: {agent}"),
+        "ui.support.reply": ("回复", "Reply"),
+        "ui.support.reply_placeholder": (
+            "输入回复，Ctrl+Enter 发送",
+            "Type a reply, Ctrl+Enter sends",
+        ),
+        "ui.support.send": ("发送", "Send"),
+        "ui.support.resolve": ("标记为已解决", "Resolve"),
+        "ui.support.reopen": ("重新打开", "Reopen"),
+        "ui.support.transfer": ("转接", "Transfer"),
+        "ui.support.transfer_to": ("转接给", "Transfer to"),
+        "ui.support.transfer_note": ("备注（给接手的坐席）", "Note for the agent taking over"),
+        "ui.support.transferred": ("已转接", "Transferred"),
+        "ui.support.transferred_to_you": (
+            "{from} 把一个会话转给了您：{note}",
+            "{from} passed you a conversation: {note}",
+        ),
+        "ui.support.new_message": ("新消息", "New message"),
+        "ui.support.visitor": ("访客", "Visitor"),
+        "ui.support.you": ("我", "You"),
+        "ui.support.event.assign": ("分配给 {to}", "Assigned to {to}"),
+        "ui.support.event.transfer": ("{actor} 转接给 {to}", "{actor} transferred it to {to}"),
+        "ui.support.event.requeue": ("回到队列", "Back to the queue"),
+        "ui.support.event.resolve": ("已解决", "Resolved"),
+        "ui.support.event.reopen": ("重新打开", "Reopened"),
+        "ui.support.inboxes": ("收件箱", "Inboxes"),
+        "ui.support.inbox_name": ("名称", "Name"),
+        "ui.support.inbox_origins": (
+            "允许的网站来源（每行一个，如 https://www.example.edu）",
+            "Allowed site origins (one a line, e.g. https://www.example.edu)",
+        ),
+        "ui.support.allow_anonymous": ("允许匿名访客", "Allow anonymous visitors"),
+        "ui.support.routing": ("分配方式", "Assignment"),
+        "ui.support.routing.round_robin": ("轮流分配", "Round robin"),
+        "ui.support.routing.least_busy": ("最空闲优先", "Least busy"),
+        "ui.support.create_inbox": ("创建收件箱", "Create inbox"),
+        "ui.support.secret_once": (
+            "身份签名密钥（只显示这一次，请保存在平台服务器端）：{secret}",
+            "Identity secret (shown this once; keep it on the platform's server): {secret}",
+        ),
+        "ui.support.embed": ("嵌入代码", "Embed code"),
+        "ui.support.agents": ("坐席", "Agents"),
+        "ui.support.agent_username": ("用户名", "Username"),
+        "ui.support.capacity": ("同时接待上限", "Capacity"),
+        "ui.support.add_agent": ("添加坐席", "Add agent"),
+        "ui.support.agent_added": ("坐席已添加", "Agent added"),
+    },
+)
