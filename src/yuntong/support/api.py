@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from yuntong.accounts.auth import Principal, require_user
@@ -25,6 +25,12 @@ from yuntong.support.identity import (
 from yuntong.support.inboxes import InboxSettings
 from yuntong.support.models import AgentStatus, Inbox, Routing
 from yuntong.support.strings import widget_strings
+
+InboxId = Annotated[DbId, Path(description="The inbox's id")]
+ConversationId = Annotated[DbId, Path(description="The conversation's id")]
+AgentName = Annotated[str, Path(description="The username of the member made an agent")]
+AgentUserId = Annotated[DbId, Path(description="The agent's user id")]
+WidgetKey = Annotated[str, Path(description="The inbox's public key (the widget's data-inbox)")]
 
 router = APIRouter(prefix="/api/v1/support", tags=["support desk"])
 Ctx = Annotated[Context, Depends(get_context)]
@@ -257,13 +263,13 @@ async def create_inbox(ctx: Ctx, user: User, body: InboxIn) -> InboxCreated:
 
 
 @router.put("/inboxes/{inbox_id}", response_model=InboxOut)
-async def update_inbox(ctx: Ctx, user: User, inbox_id: DbId, body: InboxIn) -> InboxOut:
+async def update_inbox(ctx: Ctx, user: User, inbox_id: InboxId, body: InboxIn) -> InboxOut:
     """Change an inbox's name, origins, anonymous visitors, pre-chat form or routing."""
     return InboxOut.of(await inboxes.do_update_inbox(ctx, user, inbox_id, body.settings()))
 
 
 @router.post("/inboxes/{inbox_id}/secret", response_model=SecretOut)
-async def rotate_secret(ctx: Ctx, user: User, inbox_id: DbId) -> SecretOut:
+async def rotate_secret(ctx: Ctx, user: User, inbox_id: InboxId) -> SecretOut:
     """A new identity secret, shown once; signatures under the old one are refused."""
     return SecretOut(secret=await inboxes.do_rotate_secret(ctx, user, inbox_id))
 
@@ -285,7 +291,7 @@ async def _agents_out(ctx: Context, inbox_id: int) -> list[AgentOut]:
 
 
 @router.get("/inboxes/{inbox_id}/agents", response_model=list[AgentOut])
-async def list_agents(ctx: Ctx, user: User, inbox_id: DbId) -> list[AgentOut]:
+async def list_agents(ctx: Ctx, user: User, inbox_id: InboxId) -> list[AgentOut]:
     """The inbox's agents with their capacity and status (whom to transfer to)."""
     await inboxes.check_agent(ctx, user, inbox_id)
     return await _agents_out(ctx, inbox_id)
@@ -293,7 +299,7 @@ async def list_agents(ctx: Ctx, user: User, inbox_id: DbId) -> list[AgentOut]:
 
 @router.put("/inboxes/{inbox_id}/agents/{username}", response_model=list[AgentOut])
 async def set_agent(
-    ctx: Ctx, user: User, inbox_id: DbId, username: str, body: AgentIn
+    ctx: Ctx, user: User, inbox_id: InboxId, username: AgentName, body: AgentIn
 ) -> list[AgentOut]:
     """Make a member of the organisation (or operator staff) an agent, or change capacity."""
     await inboxes.do_set_agent(ctx, user, inbox_id, username, body.capacity)
@@ -302,7 +308,7 @@ async def set_agent(
 
 
 @router.delete("/inboxes/{inbox_id}/agents/{user_id}", status_code=204)
-async def remove_agent(ctx: Ctx, user: User, inbox_id: DbId, user_id: DbId) -> None:
+async def remove_agent(ctx: Ctx, user: User, inbox_id: InboxId, user_id: AgentUserId) -> None:
     """The agent answers here no more; their conversations go to others."""
     await assignment.do_remove_agent(ctx, user, inbox_id, user_id)
 
@@ -338,21 +344,28 @@ async def set_status(ctx: Ctx, user: User, body: StatusIn) -> MeOut:
 async def list_conversations(
     ctx: Ctx,
     user: User,
-    listing: Literal["mine", "queue", "open", "resolved"] = "open",
-    inbox_id: DbId | None = None,
+    listing: Annotated[
+        Literal["mine", "queue", "open", "resolved"],
+        Query(description="mine: assigned to me; queue: waiting; open: all open; resolved"),
+    ] = "open",
+    inbox_id: Annotated[
+        DbId | None, Query(description="only this inbox's (default: every inbox I serve)")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Conversations of the caller's inboxes: theirs, waiting, every open one, or resolved."""
     return await conversations.conversations_for(ctx, user, listing, inbox_id)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
-async def get_conversation(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
+async def get_conversation(ctx: Ctx, user: User, conversation_id: ConversationId) -> dict[str, Any]:
     """One conversation: the visitor, messages and trail (transfer notes)."""
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-async def reply(ctx: Ctx, user: User, conversation_id: DbId, body: MessageIn) -> dict[str, Any]:
+async def reply(
+    ctx: Ctx, user: User, conversation_id: ConversationId, body: MessageIn
+) -> dict[str, Any]:
     """Answer a conversation assigned to the caller (the visitor receives it live)."""
     return await conversations.do_agent_message(
         ctx, user, conversation_id, body.body, body.client_id
@@ -360,21 +373,23 @@ async def reply(ctx: Ctx, user: User, conversation_id: DbId, body: MessageIn) ->
 
 
 @router.post("/conversations/{conversation_id}/resolve", response_model=ConversationDetailOut)
-async def resolve(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
+async def resolve(ctx: Ctx, user: User, conversation_id: ConversationId) -> dict[str, Any]:
     """Resolve it (its agent, or anyone while it waits); a visitor writing again reopens it."""
     await conversations.do_resolve(ctx, user, conversation_id)
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/reopen", response_model=ConversationDetailOut)
-async def reopen(ctx: Ctx, user: User, conversation_id: DbId) -> dict[str, Any]:
+async def reopen(ctx: Ctx, user: User, conversation_id: ConversationId) -> dict[str, Any]:
     """Back to the queue, and to whoever is free."""
     await conversations.do_reopen(ctx, user, conversation_id)
     return await conversations.conversation_detail(ctx, user, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=ConversationDetailOut)
-async def transfer(ctx: Ctx, user: User, conversation_id: DbId, body: TransferIn) -> dict[str, Any]:
+async def transfer(
+    ctx: Ctx, user: User, conversation_id: ConversationId, body: TransferIn
+) -> dict[str, Any]:
     """Hand it to another agent of the inbox (online or busy) with a note."""
     await assignment.do_transfer(ctx, user, conversation_id, body.to_user_id, body.note)
     return await conversations.conversation_detail(ctx, user, conversation_id)
@@ -385,7 +400,11 @@ async def transfer(ctx: Ctx, user: User, conversation_id: DbId, body: TransferIn
 
 @router.get("/widget/{key}/config", response_model=WidgetConfigOut)
 async def widget_config(
-    ctx: Ctx, key: str, locale: Annotated[str | None, Query(max_length=16)] = None
+    ctx: Ctx,
+    key: WidgetKey,
+    locale: Annotated[
+        str | None, Query(max_length=16, description="zh-CN or en (default: the visitor's)")
+    ] = None,
 ) -> WidgetConfigOut:
     """What the widget shows before a session: the inbox's name, pre-chat form, its words."""
     inbox = await inboxes.inbox_by_key(ctx, key)
@@ -400,7 +419,7 @@ async def widget_config(
 
 
 @router.post("/widget/{key}/session", response_model=SessionOut)
-async def widget_session(ctx: Ctx, key: str, body: SessionIn) -> dict[str, Any]:
+async def widget_session(ctx: Ctx, key: WidgetKey, body: SessionIn) -> dict[str, Any]:
     """Exchange the platform's signed identity (or, where allowed, nothing) for a visitor
     token. ``support_identity_invalid``, ``_expired``, ``_replayed``, ``_required``."""
     inbox = await inboxes.inbox_by_key(ctx, key)
@@ -416,9 +435,11 @@ async def widget_session(ctx: Ctx, key: str, body: SessionIn) -> dict[str, Any]:
 @router.get("/widget/{key}/conversation", response_model=WidgetStateOut)
 async def widget_conversation(
     ctx: Ctx,
-    key: str,
+    key: WidgetKey,
     token: VisitorTokenHeader,
-    after_id: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    after_id: Annotated[
+        int, Query(ge=0, le=INT32_MAX, description="only messages after this id (0: all)")
+    ] = 0,
 ) -> dict[str, Any]:
     """The visitor's conversation and its messages (after ``after_id``)."""
     visitor = await _visitor(ctx, key, token)
@@ -427,7 +448,7 @@ async def widget_conversation(
 
 @router.post("/widget/{key}/messages", response_model=MessageOut)
 async def widget_message(
-    ctx: Ctx, key: str, token: VisitorTokenHeader, body: MessageIn
+    ctx: Ctx, key: WidgetKey, token: VisitorTokenHeader, body: MessageIn
 ) -> dict[str, Any]:
     """The visitor writes (opening or reopening their conversation)."""
     visitor = await _visitor(ctx, key, token)
