@@ -6,7 +6,6 @@ the one named with ``--as USERNAME``, or else the first active operator admin.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import sys
@@ -35,17 +34,17 @@ from yuntong.billing.statements import statements
 from yuntong.cli_backup import backup_app
 from yuntong.cli_dnd import dnd_app
 from yuntong.cli_numbers import numbers_app
+from yuntong.cli_run import command_settings, run_action
 from yuntong.cli_security import security_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
-from yuntong.core.context import Context, close_context
+from yuntong.core.context import Context
 from yuntong.core.crypto import PiiCipher
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import configure_logging
 from yuntong.core.migrate import upgrade
 from yuntong.core.workdays_cli import holidays_app
 from yuntong.meetings import service as meetings
-from yuntong.services import build_context
 from yuntong.sla import completion
 from yuntong.supplementary import products as supplementary_products
 from yuntong.supplementary import profile as supplementary_profile
@@ -106,29 +105,9 @@ AsOperator = Annotated[
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded and shown to the user.")]
 
 
-def _settings() -> Settings:
-    settings = load_settings()
-    configure_logging("WARNING", settings.log_json)
-    return settings
+_settings = command_settings
 
-
-def _run(settings: Settings, action: Callable[[Context], Awaitable[T]]) -> T:
-    """Run one async action on a fresh Context; a YuntongError becomes a message and exit 1."""
-
-    async def main() -> T:
-        ctx = build_context(settings)
-        try:
-            return await action(ctx)
-        finally:
-            await close_context(ctx)
-
-    try:
-        return asyncio.run(main())
-    except YuntongError as exc:
-        errors.print(f"[red]{exc.code}[/red]: {exc.message(settings.default_locale)}")
-        for name, code in exc.fields.items():
-            errors.print(f"  {name}: {code}")
-        raise typer.Exit(1) from None
+_run = run_action
 
 
 async def _operator(ctx: Context, username: str | None) -> Principal:

@@ -17,11 +17,10 @@ from rich.table import Table
 
 from yuntong.backup import service
 from yuntong.backup.sealed import new_key
-from yuntong.config import Settings, load_settings
-from yuntong.core.context import Context, close_context
+from yuntong.cli_run import command_settings, fail, run_action
+from yuntong.config import Settings
+from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.logging import configure_logging
-from yuntong.services import build_context
 
 T = TypeVar("T")
 backup_app = typer.Typer(
@@ -45,31 +44,13 @@ PHASES = {
 }
 
 
-def _fail(exc: YuntongError, settings: Settings) -> typer.Exit:
-    errors.print(f"[red]{exc.code}[/red]: {exc.message(settings.default_locale)}")
-    return typer.Exit(1)
+_fail = fail
 
-
-def _settings() -> Settings:
-    settings = load_settings()
-    configure_logging("WARNING", settings.log_json)
-    return settings
+_settings = command_settings
 
 
 def _run(action: Callable[[Context], Awaitable[T]]) -> T:
-    settings = _settings()
-
-    async def main() -> T:
-        ctx = build_context(settings)
-        try:
-            return await action(ctx)
-        finally:
-            await close_context(ctx)
-
-    try:
-        return asyncio.run(main())
-    except YuntongError as exc:
-        raise _fail(exc, settings) from None
+    return run_action(_settings(), action)
 
 
 def _plain(action: Callable[[Settings], T]) -> T:

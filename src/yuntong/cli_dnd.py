@@ -6,7 +6,6 @@ poll (about a second)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -17,14 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from yuntong.accounts import directory
-from yuntong.config import load_settings
-from yuntong.core.context import Context, close_context
+from yuntong.cli_run import command_settings, run_action
+from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.core.logging import configure_logging
 from yuntong.presence import schedules
 from yuntong.presence.schedules import DndView, ScheduleForm, ScheduleView
 from yuntong.presence.windows import DAYS
-from yuntong.services import build_context
 
 T = TypeVar("T")
 dnd_app = typer.Typer(
@@ -46,23 +43,7 @@ Name = Annotated[str, typer.Option("--name", help="a label")]
 
 def _run(action: Callable[[Context], Awaitable[T]]) -> T:
     """Run ``action`` on a fresh context; a YuntongError becomes a message and exit 1."""
-    settings = load_settings()
-    configure_logging("WARNING", settings.log_json)
-
-    async def main() -> T:
-        ctx = build_context(settings)
-        try:
-            return await action(ctx)
-        finally:
-            await close_context(ctx)
-
-    try:
-        return asyncio.run(main())
-    except YuntongError as exc:
-        errors.print(f"[red]{exc.code}[/red]: {exc.message(settings.default_locale)}")
-        for name, code in exc.fields.items():
-            errors.print(f"  {name}: {code}")
-        raise typer.Exit(1) from None
+    return run_action(command_settings(), action)
 
 
 def _weekdays(text: str) -> tuple[int, ...]:

@@ -6,7 +6,6 @@ beside cli.py, not in the numbers package: it builds contexts (services), which 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
@@ -19,16 +18,13 @@ from rich.table import Column, Table
 
 from yuntong.accounts import directory
 from yuntong.accounts.auth import Principal, principal_for
-from yuntong.config import load_settings
-from yuntong.core.context import Context, close_context
-from yuntong.core.errors import YuntongError
-from yuntong.core.logging import configure_logging
+from yuntong.cli_run import command_settings, run_action
+from yuntong.core.context import Context
 from yuntong.core.money import format_yuan
 from yuntong.numbers import assignment, blocking, inventory, port_in, port_out, selection, tiers
 from yuntong.numbers.models import NumberState, PortState
 from yuntong.numbers.port_in import PortInForm, PortRequestView
 from yuntong.numbers.selection import NumberQuery, NumberView
-from yuntong.services import build_context
 
 T = TypeVar("T")
 numbers_app = typer.Typer(
@@ -50,24 +46,12 @@ def _act(
     operator: str | None, action: Callable[[Context, Principal], Awaitable[T]], locale: str = ""
 ) -> T:
     """Run ``action`` as the operator on a fresh context; an error becomes a message, exit 1."""
-    settings = load_settings()
-    configure_logging("WARNING", settings.log_json)
 
-    async def main() -> T:
-        ctx = build_context(settings)
-        try:
-            staff = principal_for(await directory.find_operator(ctx, operator), "", "cli")
-            return await action(ctx, staff)
-        finally:
-            await close_context(ctx)
+    async def as_operator(ctx: Context) -> T:
+        staff = principal_for(await directory.find_operator(ctx, operator), "", "cli")
+        return await action(ctx, staff)
 
-    try:
-        return asyncio.run(main())
-    except YuntongError as exc:
-        errors.print(f"[red]{exc.code}[/red]: {exc.message(locale or settings.default_locale)}")
-        for name, code in exc.fields.items():
-            errors.print(f"  {name}: {code}")
-        raise typer.Exit(1) from None
+    return run_action(command_settings(), as_operator, locale)
 
 
 def _table(views: list[NumberView]) -> None:
