@@ -30,7 +30,7 @@
   const pending = new Map();
   const shown = new Set();
 
-  const t = (k, params = {}) => (words[`widget.${k}`] || k).replace(/\{(\w+)\}/g, (w, n) => (n in params ? String(params[n]) : w));
+  const word = (k, params = {}) => (words[`widget.${k}`] || k).replace(/\{(\w+)\}/g, (w, n) => (n in params ? String(params[n]) : w));
 
   // -- the bubble and the panel ---------------------------------------------------------------
   const host = document.createElement('div');
@@ -87,13 +87,13 @@
   const prechat = $('.prechat');
 
   function label() {
-    bubble.setAttribute('aria-label', t('open'));
-    bubble.title = t('open');
-    $('#yts-title').textContent = config?.name || t('title');
-    $('.close').setAttribute('aria-label', t('close'));
-    compose.body.placeholder = t('placeholder');
-    compose.body.setAttribute('aria-label', t('placeholder'));
-    $('.send').textContent = t('send');
+    bubble.setAttribute('aria-label', word('open'));
+    bubble.title = word('open');
+    $('#yts-title').textContent = config?.name || word('title');
+    $('.close').setAttribute('aria-label', word('close'));
+    compose.body.placeholder = word('placeholder');
+    compose.body.setAttribute('aria-label', word('placeholder'));
+    $('.send').textContent = word('send');
   }
 
   function openPanel(open) {
@@ -128,7 +128,7 @@
     li.className = mine ? 'mine' : 'theirs';
     li.dataset.sender = m.sender;
     const who = document.createElement('small');
-    who.textContent = mine ? t('you') : m.author || t('agent');
+    who.textContent = mine ? word('you') : m.author || word('agent');
     li.append(who, document.createTextNode(m.body));
     list.append(li);
     list.scrollTop = list.scrollHeight;
@@ -143,12 +143,12 @@
       return;
     }
     status.hidden = false;
-    if (c.state === 'assigned') status.textContent = t('assigned', { agent: c.agent || t('agent') });
-    else if (c.state === 'resolved') status.textContent = t('resolved');
-    else if (!c.queue || c.queue.wait_s === null) status.textContent = t('no_agents');
+    if (c.state === 'assigned') status.textContent = word('assigned', { agent: c.agent || word('agent') });
+    else if (c.state === 'resolved') status.textContent = word('resolved');
+    else if (!c.queue || c.queue.wait_s === null) status.textContent = word('no_agents');
     else {
       const minutes = Math.max(1, Math.round(c.queue.wait_s / 60));
-      status.textContent = c.queue.position <= 1 ? t('next', { minutes }) : t('waiting', { ahead: c.queue.position - 1, minutes });
+      status.textContent = c.queue.position <= 1 ? word('next', { minutes }) : word('waiting', { ahead: c.queue.position - 1, minutes });
     }
   }
 
@@ -208,7 +208,7 @@
     const start = document.createElement('button');
     start.type = 'submit';
     start.className = 'start';
-    start.textContent = t('start');
+    start.textContent = word('start');
     prechat.append(start);
     prechat.hidden = false;
     compose.hidden = true;
@@ -219,7 +219,7 @@
     const answers = {};
     for (const input of prechat.querySelectorAll('input, select')) {
       if (input.required && !input.value.trim()) {
-        showError(`${input.parentElement.firstChild.textContent}: ${t('required')}`);
+        showError(`${input.parentElement.firstChild.textContent}: ${word('required')}`);
         input.focus();
         return;
       }
@@ -292,7 +292,7 @@
       return;
     }
     if (!token) return;
-    showError(t('offline'));
+    showError(word('offline'));
     const delay = BACKOFF_MS[Math.min(attempt++, BACKOFF_MS.length - 1)];
     setTimeout(connect, delay);
   }
@@ -321,7 +321,7 @@
       showError('');
     } catch (err) {
       compose.body.value = body;
-      showError(t('failed', { message: err.message }));
+      showError(word('failed', { message: err.message }));
     }
   });
   compose.body.addEventListener('keydown', (event) => {
