@@ -49,8 +49,11 @@ system-test:
 run: system-run env
 	$(UV) run --frozen yuntong serve
 
+# --dist loadfile: a module's tests stay on one worker, so its module fixtures (servers, Janus,
+# databases) are made once. (--dist loadgroup never grouped anything here: pytest-xdist 3.8 sets
+# item._nodeid, which pytest 9 no longer reads, so every test was sent on its own.)
 test: system-test env
-	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 check: env
 	$(UV) run --frozen ruff format --check src tests bench

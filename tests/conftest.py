@@ -48,17 +48,6 @@ def _logging_as_it_was() -> Iterator[None]:
     structlog.configure(**saved)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``): a
-    module's tests stay together on one worker, so its module fixtures (servers, databases)
-    are made once; the browser tests all share one worker, as two Chromiums at once on two
-    cores would turn their timing checks into noise."""
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        group = "browser" if path.startswith("tests/e2e/") else path
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 def unique(prefix: str = "u") -> str:
     """A username no other test in this run uses."""
     return f"{prefix}{next(_counter)}{uuid.uuid4().hex[:6]}"
