@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ from typer.testing import Result
 from tests.conftest import make_settings, own_database
 from tests.integration.accounts.conftest import register, run_cli
 from tests.integration.billing.conftest import beijing, move_to, person, product, rate
+from tests.integration.billing.test_call_usage_collection import finished_call
 from yuntong.backup.sealed import new_key
 from yuntong.billing import worker
 from yuntong.billing.orders import orders
 from yuntong.billing.statements import statements
-from yuntong.calls.models import CallRecord
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.core.db import Database
@@ -58,27 +57,6 @@ async def backup_cli(ctx: Context, *args: str, env: dict[str, str] | None = None
     """``yuntong backup ARGS`` on the test's database, with the key and folder set."""
     base = {"YUNTONG_BACKUP_KEY": KEY, "YUNTONG_BACKUP_DIR": str(ctx.settings.backup_dir)}
     return await run_cli(ctx, "backup", *args, env={**base, **(env or {})})
-
-
-async def finished_call(ctx: Context, call_id: str, caller: int, callee: int, seconds: int) -> None:
-    ended = ctx.clock.now() - timedelta(minutes=1)
-    async with ctx.db.session() as s:
-        s.add(
-            CallRecord(
-                id=call_id,
-                caller_id=caller,
-                callee_id=callee,
-                media="audio",
-                state="ended",
-                outcome="completed",
-                end_reason="hangup",
-                created_at=ended - timedelta(seconds=seconds + 5),
-                answered_at=ended - timedelta(seconds=seconds),
-                ended_at=ended,
-                billable_seconds=seconds,
-                duration_ms=seconds * 1000,
-            )
-        )
 
 
 @dataclass
