@@ -3,9 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-RUN_PACKAGES := janus janus-tools coturn
+RUN_PACKAGES := janus janus-tools coturn kamailio kamailio-extra-modules kamailio-utils-modules kamailio-tls-modules
 TEST_WORKERS ?= 2
-TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk redis-server haproxy
+TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk redis-server haproxy sip-tester
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: help run test check bench bench-quick uv env system-run system-test format clean

@@ -68,6 +68,7 @@ def _settings(var_dir: Path, url: str, backups: Path, key: str) -> Settings:
         backup_key=key,
         backup_dir=backups,
         start_coturn=False,
+        start_sip=False,
         start_janus=False,
         billing_rating_interval_s=0,
         gc_freeze_interval_s=0,

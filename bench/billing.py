@@ -345,6 +345,7 @@ def build_bench_context(url: str, var_dir: Path) -> Any:
         database_url=url,
         billing_close_day=1,
         start_coturn=False,
+        start_sip=False,
         gc_freeze_interval_s=0,
         billing_rating_interval_s=0,
     ).with_generated_secrets()

@@ -122,6 +122,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "database_url": database_url,
         "database_pool_size": 4,  # many contexts at once on one PostgreSQL (100 connections)
         "start_coturn": False,
+        "start_sip": False,
         "start_janus": False,
         "log_json": True,
         "gc_freeze_interval_s": 0,  # in-process apps: never freeze the test runner's garbage

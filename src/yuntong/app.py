@@ -55,6 +55,9 @@ from yuntong.presence import ws as presence_ws
 from yuntong.realtime import ws as realtime_ws
 from yuntong.realtime.connection import forget_dead_devices, hub_of
 from yuntong.services import build_context
+from yuntong.sip import api as sip_api
+from yuntong.sip import control_api as sip_control_api
+from yuntong.sip import edge as sip_edge
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
 from yuntong.support import api as support_api
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("meetings_interrupted_at_startup", count=reopened)
         sweeper = recovery.start_sweeping(ctx, RECOVERIES)
         children = await start_media_children(ctx)
+        await sip_edge.start_sip_edge(ctx, children)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
         ctx.services.get(POOL).value = janus_pool
@@ -164,6 +168,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_api.router,
         meetings_ws.router,
         janus_events.router,
+        sip_control_api.router,
+        sip_api.router,
         billing_api.router,
         api_disputes.router,
         terminals_api.router,

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -38,6 +38,16 @@ class JanusNode(BaseModel):
     url: str = Field(pattern=r"^wss?://")
     token_secret: SecretStr | None = None
     videoroom_admin_key: SecretStr
+
+
+class SipTrunk(BaseModel):
+    """A carrier's SIP trunk: calls to numbers outside Yuntong leave by it, and calls from its
+    address (host and port) to Yuntong's numbers are the carrier's (docs/sip.md)."""
+
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(5060, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
 
 
 class Settings(BaseSettings):
@@ -204,6 +214,18 @@ class Settings(BaseSettings):
     # the password remote Janus nodes' HTTP event handlers post with (user "janus") to
     # /internal/janus/events; the local Janus gets a new one at every start
     janus_events_password: SecretStr | None = None
+    # the SIP edge (docs/sip.md): a Kamailio started and supervised by `yuntong serve` as the
+    # registrar and proxy of SIP phones and carrier trunks, on sip_host only; it asks this
+    # service how to route every call
+    start_sip: bool = True
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(5060, ge=1, le=65535)
+    sip_tls_port: int | None = Field(5061, ge=1, le=65535)  # None: no SIP over TLS
+    sip_domain: str = ""  # the SIP domain and digest realm (empty: yuntong.local)
+    sip_public_host: str = ""  # the registrar address phones are given (empty: the domain)
+    sip_trunks: list[SipTrunk] = Field(default_factory=list)
+    sip_ring_timeout_s: int = Field(45, ge=5, le=300)
+    sip_children: int = Field(4, ge=1, le=64)  # Kamailio's worker processes per transport
     # meetings: a participant whose socket drops keeps its place this long; a join ticket lasts
     # this long; chat messages per participant per second (sustained) and in a burst
     meeting_reconnect_grace_s: float = Field(30.0, gt=0)

@@ -68,6 +68,7 @@ from yuntong.presence.dnd import CALENDAR as DND_CALENDAR
 from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
+from yuntong.sip.edge import LOCAL_EDGE
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
@@ -91,6 +92,7 @@ PIECES: tuple[Piece[Any], ...] = (
     ENGINE,
     CHILDREN,
     LOCAL_JANUS,
+    LOCAL_EDGE,
     POOL,
     ROOMS,
     RELAYS,

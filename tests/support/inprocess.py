@@ -57,6 +57,7 @@ class InProcessServer(ServerUsers):
             "database_pool_size": 4,  # many servers at once on one PostgreSQL
             "port": self.port,
             "start_coturn": False,
+            "start_sip": False,
             "start_janus": False,
             "gc_freeze_interval_s": 0,  # never freeze the test runner's garbage
             "billing_rating_interval_s": 0,  # no worker process, no rating loop

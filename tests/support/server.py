@@ -105,6 +105,7 @@ class ServerProcess(ServerUsers):
             "YUNTONG_DATABASE_POOL_SIZE": "4",
             "YUNTONG_PORT": str(self.port),
             "YUNTONG_START_COTURN": "false",
+            "YUNTONG_START_SIP": "false",
             "YUNTONG_START_JANUS": "false",
             "YUNTONG_LOG_LEVEL": "WARNING",
             **env,

@@ -238,6 +238,17 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     # phone numbers (numbers/)
     "number_not_found": (404, "找不到该号码", "No such number"),
+    # SIP phones (sip/)
+    "sip_credentials_not_found": (
+        404,
+        "该号码尚未开通 SIP 话机账号",
+        "This number has no SIP phone account yet",
+    ),
+    "sip_number_not_assigned": (
+        409,
+        "号码尚未分配给成员，无法开通 SIP 话机",
+        "The number rings no member yet, so it cannot have a SIP phone",
+    ),
     "number_transition_refused": (
         409,
         "号码当前状态（{state}）不允许此操作（{action}）",

@@ -12,15 +12,13 @@ lost statistic is harmless: the next one comes a few seconds later."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import Counter
 
+from yuntong.core.basic_auth import check_basic
 from yuntong.core.context import Context, get_context
 from yuntong.core.logging import get_logger
 from yuntong.media.supervisor import EVENTS_PATH, EVENTS_USER, LOCAL_JANUS
@@ -46,16 +44,7 @@ def _passwords(ctx: Context) -> list[str]:
 
 
 def _authorised(ctx: Context, header: str | None) -> bool:
-    if not header or not header.startswith("Basic "):
-        return False
-    try:
-        user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    ok = False
-    for expected in _passwords(ctx):  # compare with all: no timing hint of which matched
-        ok |= hmac.compare_digest(password.encode(), expected.encode())
-    return ok and user == EVENTS_USER
+    return check_basic(header, EVENTS_USER, _passwords(ctx))
 
 
 @router.post(EVENTS_PATH)

@@ -151,6 +151,7 @@ async def run_cli(
         "YUNTONG_VAR_DIR": str(ctx.settings.var_dir),
         "YUNTONG_DATABASE_URL": ctx.settings.database_url,
         "YUNTONG_START_COTURN": "false",
+        "YUNTONG_START_SIP": "false",
         "YUNTONG_START_JANUS": "false",
         "COLUMNS": "200",
         **(env or {}),

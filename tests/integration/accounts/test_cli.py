@@ -178,6 +178,7 @@ def serve_env(tmp_path: Path) -> dict[str, str]:
         "YUNTONG_PORT": str(free_port()),
         "YUNTONG_START_COTURN": "false",
         "YUNTONG_START_JANUS": "false",
+        "YUNTONG_START_SIP": "false",
         "YUNTONG_LOG_LEVEL": "WARNING",
     }
 

@@ -229,6 +229,7 @@ async def test_yuntong_db_upgrade_hands_its_keys_to_the_migration(
         "YUNTONG_DATABASE_URL": empty_url,
         "YUNTONG_START_COTURN": "false",
         "YUNTONG_START_JANUS": "false",
+        "YUNTONG_START_SIP": "false",
     }
     result = await asyncio.to_thread(CliRunner().invoke, cli_app, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.output

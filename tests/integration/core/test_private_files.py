@@ -50,6 +50,7 @@ def test_yuntong_serve_creates_private_data_from_an_empty_folder(tmp_path: Path)
         YUNTONG_PORT=str(port),
         YUNTONG_START_COTURN="false",
         YUNTONG_START_JANUS="false",
+        YUNTONG_START_SIP="false",
         YUNTONG_LOG_LEVEL="WARNING",
     )
     log = tmp_path / "serve.log"

@@ -1,0 +1,108 @@
+"""What the SIP edge (Kamailio) asks this service: a credential's HA1, where a call goes, and
+that a call was answered or ended. Basic auth, user ``edge``, with the password the local
+Kamailio was started with; not part of the public API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from yuntong.core.basic_auth import check_basic
+from yuntong.core.context import Context, get_context
+from yuntong.core.logging import get_logger
+from yuntong.sip import credentials, records, routing
+from yuntong.sip.edge import CONTROL_PATH, EDGE_USER, local_edge
+
+log = get_logger(__name__)
+router = APIRouter(include_in_schema=False)
+MAX_FORM = 16_384
+
+
+def _authorised(ctx: Context, request: Request) -> bool:
+    local = local_edge(ctx)
+    passwords = [local.password] if local is not None else []
+    return check_basic(request.headers.get("authorization"), EDGE_USER, passwords)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return None
+    try:
+        parsed = parse_qs(body.decode(), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {key: values[0] for key, values in parsed.items() if values}
+
+
+def _denied() -> Response:
+    return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="edge"'})
+
+
+@router.get(CONTROL_PATH + "/ha1")
+async def ha1(request: Request, user: str = "") -> Response:
+    ctx = get_context(request)
+    if not _authorised(ctx, request):
+        return _denied()
+    found = await credentials.ha1_of(ctx, user[:40]) if user.isdigit() else None
+    if found is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    return JSONResponse({"ha1": found})
+
+
+@router.post(CONTROL_PATH + "/route")
+async def route(request: Request) -> Response:
+    ctx = get_context(request)
+    if not _authorised(ctx, request):
+        return _denied()
+    form = await _form(request)
+    if form is None or not form.get("call_id"):
+        return JSONResponse(routing.reject(400, "Bad Request"))
+    answer: dict[str, Any]
+    if form.get("stage") == "failure":
+        try:
+            code = int(form.get("code", "500"))
+        except ValueError:
+            code = 500
+        answer = await routing.decide_failure(
+            ctx,
+            form["call_id"],
+            code,
+            unregistered=form.get("unregistered") == "1",
+            pdd_ms=records.delay_ms(form.get("t0"), form.get("first")),
+        )
+    else:
+        ask = routing.Ask(
+            sip_call_id=form["call_id"],
+            source=form.get("source", ""),
+            caller=form.get("caller", ""),
+            to=form.get("to", ""),
+            from_display=form.get("from_display", ""),
+            privacy=form.get("privacy", ""),
+            pai=form.get("pai", ""),
+        )
+        answer = await routing.decide_new(ctx, ask)
+    log.info("sip_route", action=answer["action"], code=answer.get("code"))
+    return JSONResponse(answer)
+
+
+@router.post(CONTROL_PATH + "/event")
+async def event(request: Request) -> Response:
+    ctx = get_context(request)
+    if not _authorised(ctx, request):
+        return _denied()
+    form = await _form(request)
+    if form is None or not form.get("call_id"):
+        return Response(status_code=400)
+    at = records.edge_time(form.get("at"))
+    if form.get("event") == "answered":
+        first = form.get("first") or form.get("at")
+        await records.do_answered(ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first))
+    elif form.get("event") == "ended":
+        call = await records.do_ended(ctx, form["call_id"], at)
+        if call is not None:
+            await routing.release_of(ctx, call)
+    return Response(status_code=204)

@@ -1,0 +1,226 @@
+"""The SIP edge this node runs: Kamailio, written from the settings and supervised like Janus
+and coturn (:mod:`yuntong.media.supervisor`), and the few things Yuntong asks it over its
+JSON-RPC FIFO (forget a cached credential, the contacts a number has registered)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import select
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.logging import get_logger
+from yuntong.media.supervisor import (
+    Children,
+    SupervisedProcess,
+    coturn_listen_ip,
+    stop_stale,
+)
+from yuntong.sip.kamailio_config import EdgeConfig, TrunkPeer, write_kamailio_config
+
+log = get_logger(__name__)
+
+KAMAILIO_BINARY = "kamailio"
+EDGE_USER = "edge"  # the Basic-auth user Kamailio asks /internal/sip/* as
+CONTROL_PATH = "/internal/sip"
+RPC_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class LocalEdge:
+    """How this node reaches the Kamailio it runs (its password is new at every start)."""
+
+    password: str
+    directory: Path
+
+    @property
+    def fifo(self) -> Path:
+        return self.directory / "kamailio_rpc.fifo"
+
+
+LOCAL_EDGE = Piece(
+    "sip.local_edge",
+    "node-owned live state",
+    lambda ctx: Slot[LocalEdge](),
+    "the Kamailio this node runs as its SIP edge (None: it runs none), set when it is started",
+)
+
+
+def local_edge(ctx: Context) -> LocalEdge | None:
+    return ctx.services.get(LOCAL_EDGE).value
+
+
+async def start_sip_edge(ctx: Context, children: Children) -> LocalEdge | None:
+    """Start this node's Kamailio; never fails start-up (the edge is marked unavailable)."""
+    settings = ctx.settings
+    if not settings.start_sip:
+        children.mark("kamailio", "disabled")
+        return None
+    binary = shutil.which(KAMAILIO_BINARY)
+    if binary is None:
+        log.error("sip_edge_unavailable", binary=KAMAILIO_BINARY)
+        children.mark("kamailio", "unavailable")
+        return None
+    directory = settings.var_dir / "sip"
+    local = LocalEdge(password=secrets.token_urlsafe(24), directory=directory)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cert, key = (None, None)
+        if settings.sip_tls_port is not None:
+            cert, key = ensure_tls_certificate(directory, settings.sip_domain or "yuntong.local")
+        ip = coturn_listen_ip(settings) or "127.0.0.1"
+        host = f"[{ip}]" if ":" in ip else ip
+        conf = write_kamailio_config(
+            EdgeConfig(
+                directory=directory,
+                host=settings.sip_host,
+                port=settings.sip_port,
+                tls_port=settings.sip_tls_port,
+                domain=settings.sip_domain or "yuntong.local",
+                control_url=f"http://{EDGE_USER}:{local.password}@{host}:{settings.port}"
+                + CONTROL_PATH,
+                trunks=tuple(
+                    TrunkPeer(t.code, t.host, t.port, t.transport) for t in settings.sip_trunks
+                ),
+                children=settings.sip_children,
+                tls_cert=cert,
+                tls_key=key,
+            )
+        )
+    except (OSError, ValueError) as exc:
+        log.error("sip_edge_unavailable", error=str(exc))
+        children.mark("kamailio", "unavailable")
+        return None
+    pidfile = directory / "kamailio.pid"
+    await stop_stale(pidfile, str(conf))
+    with contextlib.suppress(FileNotFoundError):
+        local.fifo.unlink()
+    kamailio = SupervisedProcess(
+        "kamailio",
+        [binary, "-DD", "-E", "-f", str(conf), "-P", str(pidfile), "-Y", str(directory)],
+        log_path=directory / "kamailio.log",
+        cwd=directory,
+    )
+    children.add(kamailio)
+    await kamailio.start()
+    ctx.services.get(LOCAL_EDGE).value = local
+    return local
+
+
+def ensure_tls_certificate(directory: Path, domain: str) -> tuple[Path, Path]:
+    """A self-signed certificate for SIP over TLS, made once (replace it with the operator's:
+    same file names, docs/sip.md)."""
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+# --- JSON-RPC over the FIFO ---------------------------------------------------------------
+
+
+def _rpc_blocking(fifo: Path, method: str, params: list[Any], timeout_s: float) -> Any:
+    name = f"yt-rpc-{secrets.token_hex(8)}"  # Kamailio takes a bare name in its folder
+    reply = fifo.parent / name
+    try:
+        os.mkfifo(reply, 0o600)
+        request: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        request |= {"reply_name": name, "id": 1}
+        # non-blocking both ways: a Kamailio that does not answer never holds this thread
+        reader = os.open(reply, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            with os.fdopen(writer, "w") as out:
+                out.write(json.dumps(request) + "\n")
+            data = b""
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([reader], [], [], 0.05)
+                if not ready:
+                    continue
+                chunk = os.read(reader, 65536)
+                if chunk:
+                    data += chunk
+                elif data:
+                    break  # the writer closed after answering
+                else:
+                    time.sleep(0.005)  # no writer yet: a FIFO reads as end of file
+            return json.loads(data) if data else None
+        finally:
+            os.close(reader)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            reply.unlink()
+
+
+async def rpc(ctx: Context, method: str, *params: Any) -> Any:
+    """One JSON-RPC command to this node's Kamailio; None when it runs none or did not answer."""
+    local = local_edge(ctx)
+    if local is None or not local.fifo.exists():
+        return None
+    try:
+        return await asyncio.to_thread(
+            _rpc_blocking, local.fifo, method, list(params), RPC_TIMEOUT_S
+        )
+    except (OSError, ValueError) as exc:
+        log.warning("sip_edge_rpc_failed", method=method, error=type(exc).__name__)
+        return None
+
+
+async def forget_credentials(ctx: Context, username: str) -> None:
+    """The edge asks for this username's HA1 again at its next request."""
+    await rpc(ctx, "htable.delete", "ha1", username)
+
+
+async def contacts_of(ctx: Context, username: str) -> list[str] | None:
+    """The contact addresses registered for a username now (None: the edge did not answer)."""
+    answer = await rpc(ctx, "ul.lookup", "location", username)
+    if answer is None:
+        return None
+    result = answer.get("result")
+    if not isinstance(result, dict):
+        return []  # error 404: no such AoR
+    found = []
+    for item in result.get("Contacts", []):
+        contact = item.get("Contact", item) if isinstance(item, dict) else None
+        if isinstance(contact, dict) and isinstance(contact.get("Address"), str):
+            found.append(contact["Address"])
+    return found
