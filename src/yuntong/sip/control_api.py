@@ -5,7 +5,7 @@ Kamailio was started with; not part of the public API."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -79,7 +79,7 @@ async def route(request: Request) -> Response:
             sip_call_id=form["call_id"],
             source=form.get("source", ""),
             caller=form.get("caller", ""),
-            to=form.get("to", ""),
+            to=unquote(form.get("to", "")),  # the Request-URI user, %-escaped (#31#)
             from_display=form.get("from_display", ""),
             privacy=form.get("privacy", ""),
             pai=form.get("pai", ""),

@@ -353,7 +353,7 @@ route[APPLY] {
             $var(q) = "call_id=" + $(ci{s.escape.param}) + "&stage=failure&code=480&unregistered=1";
             $var(rc) = http_connect("yt", "/route", FORM, "$var(q)", "$var(res)");
             $var(action) = "";
-    jansson_get("action", "$var(res)", "$var(action)");
+            jansson_get("action", "$var(res)", "$var(action)");
             if ($var(rc) == 200 && $var(action) == "route") {
                 route(APPLY);
                 return;
@@ -361,7 +361,7 @@ route[APPLY] {
             jansson_get("code", "$var(res)", "$var(code)");
             jansson_get("reason", "$var(res)", "$var(reason)");
             if ($var(rc) != 200) {
-                $var(code) = "480";
+                $var(code) = 480;
                 $var(reason) = "Temporarily Unavailable";
             }
             send_reply("$var(code)", "$var(reason)");

@@ -73,7 +73,7 @@ class Ask:
 
 
 def reject(code: int, reason: str) -> dict[str, Any]:
-    return {"action": "reject", "code": str(code), "reason": reason}
+    return {"action": "reject", "code": code, "reason": reason}
 
 
 def reject_cause(cause: int) -> dict[str, Any]:
@@ -395,12 +395,15 @@ async def decide_failure(
             await busy_marks(ctx).release(call.id, (left,))
             call.route["parties"] = [p for p in call.route.get("parties", []) if p != left]
             answer = await _towards(ctx, call, with_caller=False)
+    final = code
     if answer is None:
         _ended(call, *outcome)
-        answer = {"action": "end"}
+        answer = reject(code, "Temporarily Unavailable" if unregistered else "Call Failed")
+    else:
+        final = int(answer.get("code", code))
     if answer["action"] != "route":
         call.state, call.ended_at = "ended", ctx.clock.now()
-        call.final_code = code if answer["action"] == "end" else int(answer["code"])
+        call.final_code = final
         call.pdd_ms = pdd_ms
         await _release(ctx, call)
     await records.update(ctx, call)

@@ -10,7 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tests.integration.sip.conftest import Make, Phone, SipWorld, sip_account
-from tests.integration.supplementary.conftest import api
+from tests.integration.supplementary.conftest import api, set_services
+from tests.integration.supplementary.test_barring import PIN, with_pin
 from tests.support.inprocess import InProcessServer
 from tests.support.server import wait_for
 from tests.support.sipp import Uas, free_udp_port, invite_scenario, register_scenario, run
@@ -93,3 +94,159 @@ async def test_a_phone_calls_another_phone_and_the_call_is_recorded(
     assert record.called_number == bob.who.e164
     assert record.billable_seconds >= 1
     assert record.pdd_ms is not None and 0 <= record.pdd_ms < 5000
+
+
+async def call(world: SipWorld, caller: Phone, to: str, folder: Path, expect: int) -> None:
+    done = await run(
+        world.edge,
+        invite_scenario(to, expect),
+        folder,
+        service=caller.username,
+        user=caller.username,
+        password=caller.password,
+    )
+    assert done.code == 0, done.output
+
+
+async def last_call(server: InProcessServer, number: str) -> SipCall:
+    async def ended() -> SipCall | None:
+        found = await calls_of(server, number)
+        return found[-1] if found and found[-1].state == "ended" else None
+
+    found: SipCall = await wait_for(ended, timeout=10)
+    return found
+
+
+async def test_the_number_rules_answer_with_sip_responses(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber("barring"))
+    bob = await sip_account(server, await subscriber())
+    # bob has no phone registered: 480, not reachable
+    await call(sip_world, alice, bob.username, tmp_path / "offline", 480)
+    assert (await last_call(server, alice.who.e164)).outcome == "unreachable"
+    # digits that are no number: 484
+    await call(sip_world, alice, "123", tmp_path / "nonumber", 484)
+    # do-not-disturb: busy
+    resp = await api(server, bob.who, "PUT", "/presence/dnd", {"on": True})
+    assert resp.status_code == 200, resp.text
+    await call(sip_world, alice, bob.username, tmp_path / "dnd", 486)
+    record = await last_call(server, alice.who.e164)
+    assert (record.outcome, record.final_code, record.cause) == ("busy", 486, 17)
+    await api(server, bob.who, "PUT", "/presence/dnd", {"on": False})
+    # alice bars her own outgoing calls: 403, cause 52
+    await with_pin(server, alice.who)
+    await set_services(server, alice.who, bar_outgoing=True, barring_pin=PIN)
+    await call(sip_world, alice, bob.username, tmp_path / "barred", 403)
+    record = await last_call(server, alice.who.e164)
+    assert (record.outcome, record.cause) == ("rejected", 52)
+
+
+async def test_unconditional_forwarding_rings_the_target_phone_with_a_diversion_header(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber())
+    bob = await sip_account(server, await subscriber("forwarding"))
+    carol = await sip_account(server, await subscriber("clip"))
+    await set_services(server, bob.who, cfu=carol.who.number)
+    await set_services(server, carol.who, clip=True)
+    port = await register(sip_world, carol, tmp_path)
+    uas = Uas(sip_world.edge, tmp_path / "carol", port, service=carol.username)
+    await uas.start()
+    try:
+        await call(sip_world, alice, bob.username, tmp_path / "alice", 200)
+        seen = await uas.wait()
+    finally:
+        await uas.stop()
+    assert seen.code == 0, seen.output
+    invite = seen.messages.split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert f"Diversion: <sip:{bob.who.e164}@" in invite
+    assert "reason=unconditional" in invite
+    assert f"From: <sip:{alice.who.e164}@" in invite  # the original caller, shown (CLIP)
+    record = await last_call(server, alice.who.e164)
+    assert (record.callee_user_id, record.outcome) == (carol.who.user_id, "answered")
+    assert record.route["hops"][0][0] == "cfu"
+
+
+async def test_calls_to_the_public_network_leave_by_the_trunk_with_the_callers_number(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber("clir"))
+    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, service="carrier")
+    await trunk.start()
+    try:
+        await call(sip_world, alice, "13800138000", tmp_path / "out", 200)
+        seen = await trunk.wait()
+    finally:
+        await trunk.stop()
+    invite = seen.messages.split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert invite.startswith("+8613800138000@")
+    assert f"P-Asserted-Identity: <sip:{alice.who.e164}@" in invite
+    assert "Privacy:" not in invite
+    record = await last_call(server, alice.who.e164)
+    assert (record.direction, record.trunk, record.outcome) == ("outbound", "carrier", "answered")
+    # withheld with #31#: From anonymous, the identity asserted with Privacy: id (RFC 3325)
+    await set_services(server, alice.who, clir_mode="temporary")
+    trunk = Uas(sip_world.edge, tmp_path / "trunk2", sip_world.trunk_port, service="carrier")
+    await trunk.start()
+    try:
+        await call(sip_world, alice, "%2331%2313800138000", tmp_path / "out2", 200)
+        seen = await trunk.wait()
+    finally:
+        await trunk.stop()
+    invite = seen.messages.split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert "<sip:anonymous@anonymous.invalid>" in invite.split("From: ", 1)[1].split("\n")[0]
+    assert "Privacy: id" in invite
+    assert f"P-Asserted-Identity: <sip:{alice.who.e164}@" in invite
+
+
+async def test_a_trunk_that_fails_gives_the_caller_its_failure_and_nothing_stays_busy(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber())
+    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, answer=503)
+    await trunk.start()
+    try:
+        # a proxy turns a 503 into a 500 towards the caller (RFC 3261 §16.7)
+        await call(sip_world, alice, "13800138000", tmp_path / "out", 500)
+    finally:
+        await trunk.stop()
+    record = await last_call(server, alice.who.e164)
+    assert (record.outcome, record.final_code) == ("failed", 503)
+    # alice is not left busy: a browser call to her number reaches her
+    from yuntong.presence.busy import busy_marks
+
+    assert not await busy_marks(server.app_context).busy_among([alice.who.user_id])
+
+
+async def test_a_carrier_call_reaches_a_registered_phone(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    bob = await sip_account(server, await subscriber())
+    port = await register(sip_world, bob, tmp_path)
+    uas = Uas(sip_world.edge, tmp_path / "bob", port, service=bob.username)
+    await uas.start()
+    try:
+        done = await run(
+            sip_world.edge,
+            invite_scenario(bob.who.e164, auth=False),
+            tmp_path / "carrier",
+            service="+8613911112222",
+            port=sip_world.trunk_port,
+        )
+        assert done.code == 0, done.output
+        seen = await uas.wait()
+    finally:
+        await uas.stop()
+    assert seen.code == 0, seen.output
+    record = await last_call(server, "+8613911112222")
+    assert (record.direction, record.callee_user_id, record.outcome) == (
+        "inbound",
+        bob.who.user_id,
+        "answered",
+    )
