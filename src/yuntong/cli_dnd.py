@@ -70,6 +70,8 @@ def _print(view: DndView) -> None:
         state += f"; next window {_moment(e.next_start, view.timezone)}"
     console.print(f"do-not-disturb: {state}")
     console.print(f"switch: {'on' if view.manual else 'off'}; times in {view.timezone}")
+    if not view.ordered:
+        console.print("schedules: not ordered (product vas_dnd_schedule); the switch is free")
     _table(view.schedules)
 
 

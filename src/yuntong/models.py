@@ -15,7 +15,7 @@ from yuntong.billing.models import (
     Subscription,
     UsageRecord,
 )
-from yuntong.calls.models import CallQualityReport, CallRecord
+from yuntong.calls.models import CallHold, CallQualityReport, CallRecord
 from yuntong.cluster.models import JobLease, Node
 from yuntong.contacts.models import Block, Contact
 from yuntong.core.changes import CacheChange
@@ -60,6 +60,7 @@ __all__ = [
     "BillingAccount",
     "Block",
     "CacheChange",
+    "CallHold",
     "CallQualityReport",
     "CallRecord",
     "CompletionAlert",

@@ -4,15 +4,22 @@ its link back to the schedules. Nothing scrolls sideways."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.conftest import unique
 from tests.e2e.conftest import log_in
 from tests.support.server import ServerProcess
+from yuntong.accounts import directory
+from yuntong.accounts.auth import principal_for
+from yuntong.billing.orders.orders import do_place_order
+from yuntong.supplementary import products
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
@@ -26,16 +33,44 @@ async def _fits(page: Page) -> None:
     )
 
 
+async def order_schedules(server: ServerProcess, user_id: int) -> None:
+    """Scheduled do-not-disturb added to the catalogue and ordered by the user; once the
+    server sees the order (its catalogue copy catches up through the change feed)."""
+    ctx = await server.context()
+    staff_id = await server.create_user(unique("staff"), role="operator_admin")
+    staff = principal_for(await directory.get_user(ctx, staff_id), "", "cli")
+    await products.do_add_products(ctx, staff)
+    user = principal_for(await directory.get_user(ctx, user_id), "", "web")
+    await do_place_order(ctx, user, None, [products.BY_SERVICE["dnd_schedule"].code])
+    token = await server.login(user.username)
+    for _ in range(50):
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            resp = await http.get(
+                "/api/v1/presence/dnd", headers={"Authorization": f"Bearer {token}"}
+            )
+        if resp.json()["ordered"]:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the server never saw the order")
+
+
 async def test_quiet_hours_are_added_and_do_not_disturb_switched_on_a_phone(
     new_person: Any, e2e_server: ServerProcess
 ) -> None:
     person = await new_person()
-    await e2e_server.create_user(person.username)
+    user_id = await e2e_server.create_user(person.username)
     page = person.page
     await page.set_viewport_size(PHONE)
     await log_in(person, "/services")
     await page.goto("/services#dnd")
     await page.wait_for_selector("#dnd[data-loaded=true]")
+    # schedules are a paid service: not ordered, the form is locked and says why
+    await expect(page.locator("#dnd-not-ordered")).to_contain_text("paid service")
+    await expect(page.locator("#dnd-form button[type=submit]")).to_be_disabled()
+    await order_schedules(e2e_server, user_id)
+    await page.reload()
+    await page.wait_for_selector("#dnd[data-loaded=true]")
+    await expect(page.locator("#dnd-not-ordered")).to_be_hidden()
     await expect(page.locator("#dnd-empty")).to_be_visible()
     await expect(page.locator("#dnd-hint")).to_contain_text("make-up working days")
 

@@ -76,6 +76,8 @@ DYNAMIC = {
     "ui.support.state.": ["open", "assigned", "resolved"],
     "ui.support.event.": ["assign", "transfer", "requeue", "resolve", "reopen"],
     "ui.support.routing.": ["round_robin", "least_busy"],
+    # pages/history.js: who held a call
+    "ui.history.hold_period.": ["self", "other"],
 }
 
 

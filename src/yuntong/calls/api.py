@@ -42,6 +42,20 @@ class ForwardedTo(BaseModel):
     forwarding: str | None = Field(description="why: cfu, cfb, cfnry or cfnrc")
 
 
+class HoldOut(BaseModel):
+    """One hold of a call (its media paused; the call ran on and was billed)."""
+
+    held_by: Literal["self", "other"] = Field(
+        description="Who held the call: the user whose history this is (self) or the other"
+        " party (other)"
+    )
+    user_id: int = Field(description="The user id of whoever held it")
+    started_at: datetime = Field(description="When the hold began")
+    ended_at: datetime | None = Field(
+        description="When it ended (resumed, or the call ended); null: held now"
+    )
+
+
 class CallOut(BaseModel):
     """One call in the user's history."""
 
@@ -83,6 +97,9 @@ class CallOut(BaseModel):
         " continues it is a record of its own, in the forwarding subscriber's history)",
     )
     quality: QualityOut = Field(description="Media quality measured during the call")
+    holds: list[HoldOut] = Field(
+        default_factory=list, description="The call's holds, oldest first (empty: never held)"
+    )
 
 
 class CallPage(BaseModel):

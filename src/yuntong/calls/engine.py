@@ -11,6 +11,8 @@ both parties at the invite and released at the end, shared by every node; this n
 its own. Call waiting (TS 22.083): a callee with it, in an answered call, is rung by a second
 call as a waiting call, which they answer by holding or ending the first, reject (busy) or
 let ring to forwarding; a held call goes on (and is billed) until its holder resumes it.
+Each hold is a row of ``call_holds`` written when it starts and ends (closed with the call at
+the latest): its open rows are who holds the call, read by the node that takes it over.
 """
 
 from __future__ import annotations
@@ -658,6 +660,9 @@ async def _hold(ctx: Context, user_id: int, call_id: str) -> None:
     async with call.lock:
         check_may_hold(call.state)
         if user_id not in call.holders:
+            # written first: the hold outlives this node (a node taking the call over reads
+            # it, do_adopt) and is recorded with the call (its history shows it)
+            await store.start_hold(ctx.writer, call.id, user_id, ctx.clock.now())
             call.holders.add(user_id)
             await _tell_hold(ctx, call, "call.held")
 
@@ -681,6 +686,7 @@ async def _resume(ctx: Context, user_id: int, call_id: str) -> None:
         check_may_hold(call.state)
         if user_id not in call.holders:
             raise YuntongError("call_not_held")
+        await store.end_hold(ctx.writer, call.id, user_id, ctx.node_id, ctx.clock.now())
         call.holders.discard(user_id)
         await _tell_hold(ctx, call, "call.resumed")
 
@@ -977,6 +983,8 @@ async def _end(
         written = await store.end_record(ctx.writer, call.id, ctx.node_id, **ended)
         if written:
             await _end_legs(ctx, call, ended)
+            if call.holders:  # a hold open at the end ends with the call
+                await store.end_holds(ctx.writer, call.id, now)
     except BaseException:
         credit_gate(ctx).forget_call(ctx, call.caller_id, call.id)
         await _release(ctx, call.id, (call.caller_id, call.callee_id))
@@ -1154,6 +1162,8 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
     if record.id in engine.calls or record.answered_at is None:
         return
     legs = await _adopt_legs(ctx, record)
+    async with ctx.db.session() as session:
+        holders = await store.holders_of(session, record.id)  # still held by whom it was
     call = ActiveCall(
         record.id,
         record.caller_id,
@@ -1169,6 +1179,7 @@ async def do_adopt(ctx: Context, record: CallRecord) -> None:
         max_seconds=record.max_seconds,
     )
     call.legs = legs
+    call.holders = holders
     engine.add(call)
     _start_credit_timers(ctx, call)  # the balance's cut-off stays where the dead node had it
     await busy_marks(ctx).adopt(call.id, (call.caller_id, call.callee_id))

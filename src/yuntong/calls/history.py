@@ -17,7 +17,7 @@ from yuntong.accounts.auth import Principal
 from yuntong.accounts.roles import is_staff
 from yuntong.calls import store
 from yuntong.calls.machine import public_reason
-from yuntong.calls.models import CallQualityReport, CallRecord
+from yuntong.calls.models import CallHold, CallQualityReport, CallRecord
 from yuntong.calls.quality import estimate_mos
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -100,9 +100,11 @@ async def list_history(
     async with ctx.db.session() as session:
         records, total = await store.page(session, stmt, (page - 1) * page_size, page_size)
         links = Links(*await store.forwarding_links(session, records))
+        holds = await store.holds_of(session, [r.id for r in records])
     others = {r.callee_id if r.caller_id == subject_id else r.caller_id for r in records}
     users = await directory.get_users(ctx, list(others))
-    return [history_entry(r, subject_id, users, links) for r in records], total
+    entries = [history_entry(r, subject_id, users, links, holds.get(r.id)) for r in records]
+    return entries, total
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,26 @@ def _forwarding(record: CallRecord, links: Links, outgoing: bool) -> dict[str, A
     }
 
 
+def _holds(holds: list[CallHold] | None, subject_id: int) -> list[dict[str, Any]]:
+    """The call's holds, oldest first: who held it (the user whose history it is, or the
+    other party), from when, until when (null: held now)."""
+    return [
+        {
+            "held_by": "self" if hold.user_id == subject_id else "other",
+            "user_id": hold.user_id,
+            "started_at": hold.started_at,
+            "ended_at": hold.ended_at,
+        }
+        for hold in holds or ()
+    ]
+
+
 def history_entry(
-    record: CallRecord, subject_id: int, users: dict[int, Any], links: Links | None = None
+    record: CallRecord,
+    subject_id: int,
+    users: dict[int, Any],
+    links: Links | None = None,
+    holds: list[CallHold] | None = None,
 ) -> dict[str, Any]:
     outgoing = record.caller_id == subject_id
     other_id = record.callee_id if outgoing else record.caller_id
@@ -159,6 +179,7 @@ def history_entry(
         "billable_seconds": record.billable_seconds,
         "duration_ms": record.duration_ms,
         **_forwarding(record, links or Links(), outgoing),
+        "holds": _holds(holds, subject_id),
         "quality": {
             "mos": record.mos,
             "rtt_ms": record.rtt_ms,
@@ -189,7 +210,8 @@ async def get_call(ctx: Context, viewer: Principal, call_id: str) -> dict[str, A
     users = await directory.get_users(ctx, [record.caller_id, record.callee_id])
     async with ctx.db.session() as session:
         links = Links(*await store.forwarding_links(session, [record]))
-    return history_entry(record, subject, users, links)
+        holds = await store.holds_of(session, [record.id])
+    return history_entry(record, subject, users, links, holds.get(record.id))
 
 
 async def missed_count(ctx: Context, user_id: int) -> int:

@@ -101,3 +101,17 @@ class CallQualityReport(Base):
     bitrate_kbps: Mapped[float | None] = mapped_column(Float)
     frames_decoded: Mapped[int | None] = mapped_column(Integer)
     audio_bytes_received: Mapped[int | None] = mapped_column(Integer)
+
+
+class CallHold(Base):
+    """One hold of a call (migration 0029): who held it, from when to when (``ended_at`` None:
+    held now). The open rows are the call's hold state, shared by every node: the node that
+    takes a call over from a dead one reads who holds it from here (``engine.do_adopt``)."""
+
+    __tablename__ = "call_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_records.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

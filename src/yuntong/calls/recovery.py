@@ -66,6 +66,7 @@ async def do_close_interrupted_calls(ctx: Context, *, at_start: bool = True) -> 
                 "cause": cause_for(CallOutcome.INTERRUPTED, "server_restart"),
             }
             if await store.close_open(session, record, **values):
+                await store.close_holds(session, record.id, ended)  # held until the end
                 for name, value in values.items():
                     setattr(record, name, value)
                 closed.append(record)

@@ -12,6 +12,8 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     bindparam,
+    case,
+    exists,
     func,
     insert,
     or_,
@@ -21,7 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yuntong.calls.models import CallOutcome, CallQualityReport, CallRecord
+from yuntong.calls.models import CallHold, CallOutcome, CallQualityReport, CallRecord
+from yuntong.core.db import UTCDateTime
 from yuntong.core.groupcommit import GroupCommitter
 
 MISSED = (CallOutcome.NO_ANSWER, CallOutcome.CANCELED, CallOutcome.BUSY, CallOutcome.UNREACHABLE)
@@ -312,3 +315,78 @@ async def finished_calls(
         query = query.where(tuple_(CallRecord.ended_at, CallRecord.id) > after)
     query = query.order_by(CallRecord.ended_at, CallRecord.id).limit(limit)
     return list((await session.execute(query)).scalars())
+
+
+# -- holds (call_holds): the open rows are who holds a live call, for every node ------------
+
+_START_HOLD = insert(CallHold)
+_AT = bindparam("at", type_=UTCDateTime())
+# a resume: fenced like the call's record (only the node that owns the open call closes it)
+_END_HOLD = (
+    update(CallHold)
+    .where(
+        CallHold.call_id == bindparam("hold_call"),
+        CallHold.user_id == bindparam("holder"),
+        CallHold.ended_at.is_(None),
+        exists().where(
+            CallRecord.id == CallHold.call_id,
+            CallRecord.node_id == bindparam("owner"),
+            CallRecord.ended_at.is_(None),
+        ),
+    )
+    .values(ended_at=_AT)
+)
+# the call ended: every open hold ends with it (never before it began: a call closed by
+# recovery ends at its last checkpoint, which may come before a hold taken after it)
+_END_HOLDS = (
+    update(CallHold)
+    .where(CallHold.call_id == bindparam("hold_call"), CallHold.ended_at.is_(None))
+    .values(ended_at=case((CallHold.started_at > _AT, CallHold.started_at), else_=_AT))
+)
+
+
+async def start_hold(writer: GroupCommitter, call_id: str, user_id: int, at: datetime) -> None:
+    """``user_id`` holds the call from ``at``."""
+    await writer.execute(_START_HOLD, {"call_id": call_id, "user_id": user_id, "started_at": at})
+
+
+async def end_hold(
+    writer: GroupCommitter, call_id: str, user_id: int, owner: str, at: datetime
+) -> bool:
+    """``user_id`` resumed the call at ``at`` (while node ``owner`` owns it); whether a hold
+    was open."""
+    params = {"hold_call": call_id, "holder": user_id, "owner": owner, "at": at}
+    return bool(await writer.execute_counted(_END_HOLD, params))
+
+
+async def end_holds(writer: GroupCommitter, call_id: str, at: datetime) -> None:
+    """Close the open holds of a call that ended at ``at`` (its record closed by this node)."""
+    await writer.execute(_END_HOLDS, {"hold_call": call_id, "at": at})
+
+
+async def close_holds(session: AsyncSession, call_id: str, at: datetime) -> None:
+    """:func:`end_holds` in a session (recovery closing a stopped node's call)."""
+    await session.execute(_END_HOLDS, {"hold_call": call_id, "at": at})
+
+
+async def holders_of(session: AsyncSession, call_id: str) -> set[int]:
+    """Who holds a call now (its open holds)."""
+    result = await session.execute(
+        select(CallHold.user_id).where(CallHold.call_id == call_id, CallHold.ended_at.is_(None))
+    )
+    return set(result.scalars())
+
+
+async def holds_of(session: AsyncSession, call_ids: Collection[str]) -> dict[str, list[CallHold]]:
+    """The holds of each of ``call_ids``, oldest first."""
+    found: dict[str, list[CallHold]] = {}
+    if not call_ids:
+        return found
+    result = await session.execute(
+        select(CallHold)
+        .where(CallHold.call_id.in_(list(call_ids)))
+        .order_by(CallHold.started_at, CallHold.id)
+    )
+    for hold in result.scalars():
+        found.setdefault(hold.call_id, []).append(hold)
+    return found

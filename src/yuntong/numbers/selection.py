@@ -13,9 +13,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from yuntong.accounts import directory, roles
 from yuntong.accounts.models import AccountStatus, Role, User
@@ -157,13 +170,6 @@ def search_query(q: NumberQuery) -> Select[PhoneNumber]:
     if prefix:
         query = query.where(*_starting(PhoneNumber.national, prefix))
     contains = _digits_field("contains", q.contains)
-    if contains:
-        # the digits are written into the statement (they are digits only): PostgreSQL then
-        # plans each search with its pattern and serves three digits or more from the trigram
-        # index (migration 0023); with a bound parameter a cached generic plan reads the
-        # numbers in order instead (300 ms over a million numbers, bench/RESULTS.md)
-        digits = bindparam("contains", contains, type_=String(), literal_execute=True)
-        query = query.where(PhoneNumber.national.contains(digits))
     ends_with = _digits_field("ends_with", q.ends_with)
     if ends_with:
         query = query.where(*_starting(PhoneNumber.national_reversed, ends_with[::-1]))
@@ -177,20 +183,58 @@ def search_query(q: NumberQuery) -> Select[PhoneNumber]:
         query = query.where(PhoneNumber.block_id == q.block_id)
     if q.after:
         query = query.where(PhoneNumber.national > q.after)
-    order: ColumnElement[str] | InstrumentedAttribute[str] = PhoneNumber.national
+    limit = max(1, min(q.limit, MAX_RESULTS))
     if contains and len(contains) >= TRIGRAM_SELECTIVE:
-        order = NationalOrder()
-    return query.order_by(order).limit(max(1, min(q.limit, MAX_RESULTS)))
+        return _containing(query, contains, limit)
+    if contains:
+        query = query.where(PhoneNumber.national.contains(_pattern(contains)))
+    return query.order_by(PhoneNumber.national).limit(limit)
 
 
-# Four digits or more of "contains" are found through the trigram index (PostgreSQL): its
-# matches are few, so they are read and sorted. Reading the numbers in national order until the
-# page is full looks as cheap to the planner, which takes matches to be spread evenly; but
-# digits that begin a segment ("1388") match only numbers of one part of that order, and
-# the walk reads half a million numbers first (1.2 s over a million numbers, 88 ms through the
-# index; bench/RESULTS.md). Ordering by the same digits under the "C" collation, which the
-# national-number index does not provide, leaves the planner only the trigram index. Fewer
-# digits match so many numbers, and so evenly, that the walk is the better plan.
+def _pattern(digits: str) -> BindParameter[str]:
+    """The digits written into the statement (they are digits only): PostgreSQL then plans
+    each search with its pattern and serves three digits or more from a trigram index
+    (migrations 0023, 0029); with a bound parameter a cached generic plan reads the numbers in
+    order instead (300 ms over a million numbers, bench/RESULTS.md)."""
+    return bindparam("contains", digits, type_=String(), literal_execute=True)
+
+
+# national without its first digit: a "contains" past the first digit (trigram index of this
+# expression on PostgreSQL, migration 0029)
+_TAIL = func.substr(PhoneNumber.national, literal_column("2"))
+
+
+def _containing(query: Select[PhoneNumber], digits: str, limit: int) -> Select[PhoneNumber]:
+    """The first page of ``query``'s numbers containing ``digits`` (four or more): those that
+    begin with them (a range of the national-number index, read in order: the page's first
+    ``limit`` at most) and those that contain them further on (the trigram index of the
+    national number without its first digit: few, read and sorted), merged in order.
+
+    Digits that begin a segment ("1388") match thousands of numbers, nearly all at the start:
+    found through the trigram index of the whole number, every one of them was read from the
+    table and sorted (7,700 pages for a page of 50 over a million numbers, 255 ms p99 cold;
+    bench/RESULTS.md); split so, 700."""
+    starting = _starting(PhoneNumber.national, digits)
+    first = query.where(*starting).order_by(PhoneNumber.national).limit(limit)
+    later = (
+        query.where(_TAIL.contains(_pattern(digits)), not_(and_(*starting)))
+        .order_by(NationalOrder())
+        .limit(limit)
+    )
+    both = union_all(select(first.subquery()), select(later.subquery())).subquery()
+    found = aliased(PhoneNumber, both)
+    return select(found).order_by(found.national).limit(limit)
+
+
+# Four digits or more of "contains" are found through the trigram index (PostgreSQL; past the
+# first digit: _containing): its matches are few, so they are read and sorted. Reading the
+# numbers in national order until the page is full looks as cheap to the planner, which takes
+# matches to be spread evenly; but digits that begin a segment ("1388") match only numbers of
+# one part of that order, and the walk reads half a million numbers first (1.2 s over a million
+# numbers, 88 ms through the index; bench/RESULTS.md). Ordering by the same digits under the
+# "C" collation, which the national-number index does not provide, leaves the planner only the
+# trigram index. Fewer digits match so many numbers, and so evenly, that the walk is the better
+# plan.
 TRIGRAM_SELECTIVE = 4
 
 

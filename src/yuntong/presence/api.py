@@ -98,7 +98,11 @@ class DndOut(BaseModel):
     )
     manual: bool = Field(description="the switch")
     schedules: list[ScheduleOut] = Field(description="the caller's schedules, oldest first")
-    can_add: bool = Field(description="another schedule may be added")
+    ordered: bool = Field(
+        description="scheduled do-not-disturb (product vas_dnd_schedule) is ordered: schedules"
+        " may be added and changed (else service_not_ordered); the switch is free"
+    )
+    can_add: bool = Field(description="another schedule may be added (ordered, under the limit)")
     max_schedules: int = Field(description="at most this many schedules")
     timezone: str = Field(description="the time zone of the schedules' times, e.g. Asia/Shanghai")
 
@@ -113,6 +117,7 @@ class DndOut(BaseModel):
             next_start=e.next_start,
             manual=view.manual,
             schedules=[ScheduleOut.of(s) for s in view.schedules],
+            ordered=view.ordered,
             can_add=view.can_add,
             max_schedules=view.max_schedules,
             timezone=view.timezone,

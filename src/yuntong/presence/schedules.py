@@ -6,7 +6,8 @@ Every change is written, noted in the cache every node reads (:mod:`yuntong.pres
 announced on the durable ``presence.dnd`` topic, on which the nodes holding the user's devices
 push the new presence (:mod:`yuntong.presence.service`). Switching do-not-disturb off inside a
 window pauses the schedules until that window ends; switching it on, or any change of the
-schedules, ends the pause.
+schedules, ends the pause. Schedules are a paid supplementary service (``vas_dnd_schedule``):
+adding or changing one needs it ordered; the switch, and deleting a schedule, are free.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from yuntong.presence.windows import (
     weekday_mask,
     weekdays_of,
 )
+from yuntong.supplementary import products
 
 CHANGED = "presence.dnd"  # durable bus topic {"user_id"}, after any change of a user's DND
 MAX_SCHEDULES = 10
+SERVICE = "dnd_schedule"  # the product that must be ordered (yuntong.supplementary.products)
 NAME_MAX = 40
 _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
@@ -69,6 +72,7 @@ class DndView:
     effective: Effective
     manual: bool
     schedules: list[ScheduleView]
+    ordered: bool  # scheduled DND (vas_dnd_schedule) ordered: schedules may be added, changed
     can_add: bool
     max_schedules: int
     timezone: str
@@ -113,6 +117,12 @@ def check_form(form: ScheduleForm) -> dict[str, Any]:
     }
 
 
+async def check_ordered(ctx: Context, user_id: int) -> None:
+    """Schedules are a paid service (``service_not_ordered`` unless ordered); the switch is
+    free."""
+    await products.check_ordered(ctx, user_id, {SERVICE})
+
+
 def check_may_add(count: int) -> None:
     if count >= MAX_SCHEDULES:
         raise YuntongError("dnd_schedule_limit", max=MAX_SCHEDULES)
@@ -152,11 +162,13 @@ async def effective_of(ctx: Context, user_id: int) -> Effective:
 async def dnd_view(ctx: Context, user_id: int) -> DndView:
     state = (await states_from_database(ctx, [user_id]))[user_id]
     schedules = await list_schedules(ctx, user_id)
+    ordered = SERVICE in await products.ordered_services(ctx, user_id)
     return DndView(
         effective=calendar_of(ctx).evaluate(state, ctx.clock.now()),
         manual=state.manual,
         schedules=schedules,
-        can_add=allows(lambda: check_may_add(len(schedules))),
+        ordered=ordered,
+        can_add=ordered and allows(lambda: check_may_add(len(schedules))),
         max_schedules=MAX_SCHEDULES,
         timezone=ctx.settings.business_timezone,
     )
@@ -191,6 +203,7 @@ async def do_changed(ctx: Context, user_id: int) -> DndState:
 async def do_create_schedule(ctx: Context, user_id: int, form: ScheduleForm) -> ScheduleView:
     """Add a schedule (at most :data:`MAX_SCHEDULES`); a pause of the schedules ends."""
     values = check_form(form)
+    await check_ordered(ctx, user_id)
     now = ctx.clock.now()
     async with ctx.db.session() as s:
         check_may_add(await store.count_schedules(s, user_id))
@@ -212,6 +225,7 @@ async def do_update_schedule(
         row = await store.get_schedule(s, user_id, schedule_id)
         if row is None:
             raise YuntongError("dnd_schedule_not_found")
+        await check_ordered(ctx, user_id)
         for name, value in values.items():
             setattr(row, name, value)
         row.updated_at = ctx.clock.now()

@@ -47,7 +47,7 @@ class ServicesOut(BaseModel):
 class ServicesView(BaseModel):
     services: ServicesOut = Field(description="the caller's services as they are now")
     ordered: list[str] = Field(
-        description="services ordered: clip, clir, forwarding, barring, waiting"
+        description="services ordered: clip, clir, forwarding, barring, waiting, dnd_schedule"
     )
     pin_set: bool = Field(description="a barring PIN is set")
 

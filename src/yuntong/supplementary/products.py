@@ -1,5 +1,6 @@
 """Each supplementary service is an add-on product of the billing catalogue with a monthly fee:
-what a user must have ordered before activating it (``service_not_ordered`` otherwise)."""
+what a user must have ordered before activating it (``service_not_ordered`` otherwise) — for
+scheduled do-not-disturb, before adding or changing a schedule."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from yuntong.core.errors import YuntongError
 
 @dataclass(frozen=True)
 class ServiceProduct:
-    service: str  # clip | clir | forwarding | barring | waiting
+    service: str  # clip | clir | forwarding | barring | waiting | dnd_schedule
     code: str  # the catalogue's product code
     name_zh: str
     name_en: str
@@ -29,6 +30,10 @@ PRODUCTS: tuple[ServiceProduct, ...] = (
     ServiceProduct("forwarding", "vas_forwarding", "呼叫转移", "Call forwarding", 500),
     ServiceProduct("barring", "vas_barring", "呼叫限制", "Call barring", 300),
     ServiceProduct("waiting", "vas_call_waiting", "呼叫等待", "Call waiting", 300),
+    # do-not-disturb schedules (yuntong.presence.schedules); switching DND on and off is free
+    ServiceProduct(
+        "dnd_schedule", "vas_dnd_schedule", "定时免打扰", "Scheduled do-not-disturb", 200
+    ),
 )
 BY_SERVICE = {p.service: p for p in PRODUCTS}
 

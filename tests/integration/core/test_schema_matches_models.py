@@ -19,7 +19,7 @@ from yuntong.core.migrate import upgrade
 
 # PostgreSQL-only structure the migrations make and no model can declare for both backends: the
 # trigram index of number search (migration 0023, pg_trgm)
-POSTGRES_ONLY = {"ix_phone_numbers_national_trgm"}
+POSTGRES_ONLY = {"ix_phone_numbers_national_trgm", "ix_phone_numbers_national_tail_trgm"}
 
 
 def _known(difference: Any) -> bool:

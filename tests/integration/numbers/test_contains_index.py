@@ -1,6 +1,8 @@
-"""The "contains" number search and its trigram index (migration 0023): on PostgreSQL the
-search's own statement is served by the pg_trgm GIN index of ``national`` (EXPLAIN) when the
-digits make trigrams; on SQLite the migration adds nothing. Both find the same numbers."""
+"""The "contains" number search and its trigram indexes (migrations 0023, 0029): on PostgreSQL
+the search's own statement is served by a pg_trgm GIN index (EXPLAIN) when the digits make
+trigrams — four digits or more: the numbers beginning with them from the national-number index
+in order, the others through the index of the number past its first digit; on SQLite the
+migrations add nothing. Both find the same numbers."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from yuntong.numbers.models import NumberBlock, PhoneNumber
 from yuntong.numbers.selection import NumberQuery, search_query
 
 INDEX = "ix_phone_numbers_national_trgm"
+TAIL_INDEX = "ix_phone_numbers_national_tail_trgm"
 COUNT = 20_000
 
 
@@ -56,17 +59,23 @@ async def test_contains_is_served_by_the_trigram_index_on_postgresql(
                 block = {"id": 1, "carrier": "中国移动", "source_ref": "test", "created_at": now}
                 await conn.execute(insert(NumberBlock), [block])
                 await conn.execute(insert(PhoneNumber), rows(now))
-            for digits in ("4999", "499", "49"):
+            # 1394: at the start of many numbers (all begin 139) and further on in some
+            for digits in ("4999", "1394", "499", "49"):
                 stmt = search_query(NumberQuery(contains=digits))
                 async with engine.connect() as conn:
                     found = [r.national for r in (await conn.execute(stmt)).all()]
                 expected = [r["national"] for r in rows(now) if digits in str(r["national"])]
                 assert found == expected[:50] and found, digits
+                if len(expected) > 50:  # the next page, from the last number shown
+                    stmt = search_query(NumberQuery(contains=digits, after=found[-1]))
+                    async with engine.connect() as conn:
+                        more = [r.national for r in (await conn.execute(stmt)).all()]
+                    assert more == expected[50:100], digits
 
             if backend == "sqlite":
                 async with engine.connect() as conn:
                     names = (await conn.execute(text("SELECT name FROM sqlite_master"))).all()
-                assert INDEX not in {n for (n,) in names}
+                assert not {INDEX, TAIL_INDEX} & {n for (n,) in names}
                 return
             async with engine.begin() as conn:
                 await conn.execute(text("ANALYZE phone_numbers"))
@@ -80,7 +89,7 @@ async def test_contains_is_served_by_the_trigram_index_on_postgresql(
                 sent.append((statement, parameters))
 
             event.listen(engine.sync_engine, "before_cursor_execute", grab)
-            for digits, served in (("4999", True), ("49", False)):
+            for digits, index in (("4999", TAIL_INDEX), ("1394", TAIL_INDEX), ("49", None)):
                 async with engine.connect() as conn:
                     await conn.execute(text("SET plan_cache_mode = force_generic_plan"))
                     await conn.execute(search_query(NumberQuery(contains=digits)))
@@ -88,6 +97,11 @@ async def test_contains_is_served_by_the_trigram_index_on_postgresql(
                     assert digits in statement
                     explained = await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
                     plan = "\n".join(r[0] for r in explained.all())
-                assert (INDEX in plan) is served, (digits, plan)
+                if index is None:
+                    assert "trgm" not in plan, (digits, plan)
+                else:
+                    assert index in plan, (digits, plan)
+                    # the numbers beginning with them: read in order, never all of them
+                    assert "Index Scan using ix_phone_numbers_national " in plan, plan
         finally:
             await engine.dispose()

@@ -70,10 +70,59 @@ async def watching(server: InProcessServer, watcher: Subscriber, watched: Subscr
     assert resp.status_code == 201, resp.text
 
 
+async def test_schedules_are_a_paid_service_and_switching_dnd_stays_free(
+    server: InProcessServer, subscriber: Make
+) -> None:
+    """Without scheduled DND (vas_dnd_schedule) ordered a schedule is refused, in both
+    languages, and the services say it is not ordered; do-not-disturb is still switched on
+    and off. Once ordered, schedules are added."""
+    bob = await subscriber()
+    state = await dnd_state(server, bob)
+    assert (state["ordered"], state["can_add"]) == (False, False)
+    refused = await api(server, bob, "POST", "/presence/dnd/schedules", NIGHT)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "service_not_ordered",
+        "message": "You have not ordered this service (dnd_schedule); order it first",
+    }
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        zh = await http.post(
+            "/api/v1/presence/dnd/schedules",
+            json=NIGHT,
+            headers={"Authorization": f"Bearer {bob.token}", "Accept-Language": "zh-CN"},
+        )
+    assert zh.status_code == 403
+    assert zh.json()["error"]["code"] == "service_not_ordered"
+    assert "dnd_schedule" in zh.json()["error"]["message"]
+    assert "dnd_schedule" not in (await api(server, bob, "GET", "/services")).json()["ordered"]
+    assert (await dnd_state(server, bob))["schedules"] == []
+    for on in (True, False):  # the switch is free
+        switched = await api(server, bob, "PUT", "/presence/dnd", {"on": on})
+        assert switched.status_code == 200, switched.text
+        assert switched.json()["on"] is on
+
+    ctx = server.app_context
+    by_cli = await run_cli(
+        ctx, "services", "dnd", "add", bob.username, "--days", "every_day",
+        "--from", "12:00", "--to", "13:00",
+    )  # fmt: skip
+    assert by_cli.exit_code == 1 and "service_not_ordered" in by_cli.output
+    shown = await run_cli(ctx, "services", "dnd", "show", bob.username)
+    assert "schedules: not ordered (product vas_dnd_schedule)" in shown.output
+
+    ordered = await subscriber("dnd_schedule")
+    assert "dnd_schedule" in (await api(server, ordered, "GET", "/services")).json()["ordered"]
+    listed = await run_cli(ctx, "services", "show", ordered.username)
+    assert "ordered: dnd_schedule" in listed.output
+    await add_schedule(server, ordered, **NIGHT)
+    state = await dnd_state(server, ordered)
+    assert (state["ordered"], state["can_add"], len(state["schedules"])) == (True, True, 1)
+
+
 async def test_schedules_are_added_listed_changed_and_deleted(
     server: InProcessServer, subscriber: Make
 ) -> None:
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     carol = await subscriber()
     created = await add_schedule(server, bob, **NIGHT)
     assert created == {
@@ -123,7 +172,7 @@ async def test_schedules_are_added_listed_changed_and_deleted(
 async def test_at_most_ten_schedules_and_wrong_ones_are_refused_in_both_languages(
     server: InProcessServer, subscriber: Make
 ) -> None:
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     for hour in range(10):
         await add_schedule(server, bob, days="every_day", start=f"{hour:02d}:00", end="23:00")
     assert (await dnd_state(server, bob))["can_add"] is False
@@ -155,7 +204,7 @@ async def test_a_call_inside_a_window_ends_busy_and_contacts_see_the_window_star
 ) -> None:
     await move_to(server, "2026-01-12 21:58")  # a Monday, a workday
     alice = await subscriber()
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     await watching(server, alice, bob)
     await add_schedule(server, bob, **NIGHT)
     state = await dnd_state(server, bob)
@@ -188,7 +237,7 @@ async def test_switching_off_inside_a_window_lasts_until_it_ends(
 ) -> None:
     await move_to(server, "2026-01-13 22:05")  # a Tuesday evening: in the window
     alice = await subscriber()
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     await add_schedule(server, bob, **NIGHT)
     await turned_away(alice, bob)
     switched = await api(server, bob, "PUT", "/presence/dnd", {"on": False})
@@ -216,7 +265,7 @@ async def test_a_callee_in_a_window_with_forwarding_on_busy_forwards(
 ) -> None:
     await move_to(server, "2026-01-15 12:10")
     alice = await subscriber()
-    bob = await subscriber("forwarding")
+    bob = await subscriber("forwarding", "dnd_schedule")
     carol = await subscriber()
     await set_services(server, bob, cfb=carol.number)
     await add_schedule(server, bob, days="every_day", start="12:00", end="13:00")
@@ -232,7 +281,7 @@ async def test_workdays_follow_the_official_calendar_with_its_make_up_working_da
 ) -> None:
     await move_to(server, "2026-02-07 22:30")  # an ordinary Saturday: no window
     alice = await subscriber()
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     await add_schedule(server, bob, **NIGHT)
     await rings(alice, bob)
     await move_to(server, "2026-02-14 22:30")  # a Saturday worked for the Spring Festival
@@ -246,7 +295,7 @@ async def test_the_cli_shows_and_changes_what_the_running_server_applies(
 ) -> None:
     ctx = server.app_context
     alice = await subscriber()
-    bob = await subscriber()
+    bob = await subscriber("dnd_schedule")
     await watching(server, alice, bob)
     added = await run_cli(
         ctx, "services", "dnd", "add", bob.username, "--days", "weekdays", "--weekdays",

@@ -11,12 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import unique
 from tests.support.nodes import Nodes, two_nodes
 from tests.support.redis import RedisServer
 from tests.support.wsclient import FAKE_SDP
+from yuntong.accounts import directory
+from yuntong.accounts.auth import principal_for
+from yuntong.billing.orders.orders import do_place_order
 from yuntong.core.clock import FakeClock
 from yuntong.presence.dnd import CALENDAR
 from yuntong.presence.service import status_of
+from yuntong.supplementary import products
 
 
 @pytest.fixture
@@ -28,6 +33,16 @@ async def nodes(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Node
         heartbeat_interval_s=float(timedelta(days=1).total_seconds()),  # sockets outlive moves
     ) as started:
         yield started
+
+
+async def order_schedules(nodes: Nodes, user_id: int) -> None:
+    """Scheduled do-not-disturb (a paid service) added to the catalogue and ordered."""
+    ctx = nodes.a.app_context
+    staff_id = await nodes.a.create_user(unique("staff"), role="operator_admin")
+    staff = principal_for(await directory.get_user(ctx, staff_id), "", "cli")
+    await products.do_add_products(ctx, staff)
+    user = principal_for(await directory.get_user(ctx, user_id), "", "web")
+    await do_place_order(ctx, user, None, [products.BY_SERVICE["dnd_schedule"].code])
 
 
 def local_hhmm(clock: FakeClock, nodes: Nodes, minutes: int) -> str:
@@ -46,6 +61,7 @@ async def test_a_window_set_on_one_node_starts_on_the_other_without_a_write(
     carol_b = await nodes.connect(nodes.b, carol, "carol-b")
     bob_id = bob_a.hello["user"]["user_id"]
     token = await nodes.a.login(bob)
+    await order_schedules(nodes, bob_id)
     async with httpx.AsyncClient(base_url=nodes.a.url) as http:
         auth = {"Authorization": f"Bearer {await nodes.b.login(carol)}"}
         added = await http.post("/api/v1/contacts", json={"query": bob}, headers=auth)

@@ -165,5 +165,16 @@ STRINGS = strings(
             "不可及已转移至 {number}",
             "Unreachable: forwarded to {number}",
         ),
+        # holds of a call (history.js)
+        "ui.history.holds": ("保持 {count} 次，共 {duration}", "On hold {count}× · {duration}"),
+        "ui.history.hold_period.self": (
+            "我方保持：{start} – {end}",
+            "Held by you: {start} – {end}",
+        ),
+        "ui.history.hold_period.other": (
+            "对方保持：{start} – {end}",
+            "Held by them: {start} – {end}",
+        ),
+        "ui.history.hold_open": ("仍在保持", "still on hold"),
     },
 )

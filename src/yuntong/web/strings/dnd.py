@@ -65,5 +65,10 @@ STRINGS = strings(
         "ui.dnd.limit": ("最多 {max} 个勿扰时段", "At most {max} quiet hours"),
         "ui.dnd.delete_confirm": ("删除勿扰时段“{name}”？", "Delete the quiet hours “{name}”?"),
         "ui.dnd.deleted": ("已删除", "Deleted"),
+        "ui.dnd.not_ordered": (
+            "定时免打扰为付费业务：请先在“账单与套餐”中订购后再添加时段。随时开关免打扰免费。",
+            "Scheduled do-not-disturb is a paid service: order it under Billing before adding"
+            " quiet hours. Switching do-not-disturb on and off is free.",
+        ),
     },
 )

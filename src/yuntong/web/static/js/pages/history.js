@@ -91,6 +91,7 @@ function row(call) {
     if (OUTCOME_TAG[call.outcome]) tag.classList.add(OUTCOME_TAG[call.outcome]);
   }
   tr.querySelector('.c-duration').textContent = call.outcome === 'answered' ? formatDuration(call.duration_ms / 1000) : '—';
+  if (call.holds?.length) tr.querySelector('.c-duration').append(holdsNote(call.holds));
   const mos = call.quality?.mos;
   tr.querySelector('.c-quality').textContent = mos ? `MOS ${mos.toFixed(1)}` : '—';
   const back = tr.querySelector('.act-video');
@@ -100,6 +101,20 @@ function row(call) {
     back.hidden = true;
   }
   return tr;
+}
+
+// the call's holds: how many and how long in all, each period (who held it, from, to) as its title
+function holdsNote(holds) {
+  const note = document.createElement('small');
+  note.className = 'c-holds';
+  const seconds = holds.reduce((sum, h) => sum + ((h.ended_at ? new Date(h.ended_at) : new Date()) - new Date(h.started_at)) / 1000, 0);
+  note.textContent = t('ui.history.holds', { count: holds.length, duration: formatDuration(seconds) });
+  note.title = holds.map((h) => t(`ui.history.hold_period.${h.held_by}`, {
+    start: formatDateTime(h.started_at),
+    end: h.ended_at ? formatDateTime(h.ended_at) : t('ui.history.hold_open'),
+  })).join('\n');
+  note.dataset.holds = String(holds.length);
+  return note;
 }
 
 async function loadContacts() {

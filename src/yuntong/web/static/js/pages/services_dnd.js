@@ -60,9 +60,12 @@ function render(fresh) {
   const list = $('#dnd-schedules');
   list.replaceChildren(...view.schedules.map(scheduleItem));
   $('#dnd-empty').hidden = view.schedules.length > 0;
-  const full = !view.can_add && editing === null;
+  // schedules are a paid service (vas_dnd_schedule): not ordered, the form is locked (the
+  // switch stays free) and the services page's not-ordered note says why
+  $('#dnd-not-ordered').hidden = view.ordered;
+  const full = !view.ordered || (!view.can_add && editing === null);
   const limit = $('#dnd-limit');
-  limit.hidden = !full;
+  limit.hidden = !full || !view.ordered;
   limit.textContent = t('ui.dnd.limit', { max: view.max_schedules });
   $$('input, select, button[type="submit"]', form).forEach((el) => { el.disabled = full; });
   card.dataset.loaded = 'true';
