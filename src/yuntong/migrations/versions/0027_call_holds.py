@@ -1,8 +1,8 @@
 """call holds: each hold of a call (who held it, from when to when), shared by every node;
 number search: a trigram index of the national number past its first digit (PostgreSQL)
 
-Revision ID: 0029
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-07 20:20:00
 
 A "contains" search of four digits or more reads the numbers that begin with the digits from
@@ -19,8 +19,8 @@ from alembic import op
 
 import yuntong.core.db
 
-revision: str = "0029"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
