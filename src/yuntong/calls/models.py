@@ -104,7 +104,7 @@ class CallQualityReport(Base):
 
 
 class CallHold(Base):
-    """One hold of a call (migration 0029): who held it, from when to when (``ended_at`` None:
+    """One hold of a call (migration 0027): who held it, from when to when (``ended_at`` None:
     held now). The open rows are the call's hold state, shared by every node: the node that
     takes a call over from a dead one reads who holds it from here (``engine.do_adopt``)."""
 

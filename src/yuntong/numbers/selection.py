@@ -194,13 +194,13 @@ def search_query(q: NumberQuery) -> Select[PhoneNumber]:
 def _pattern(digits: str) -> BindParameter[str]:
     """The digits written into the statement (they are digits only): PostgreSQL then plans
     each search with its pattern and serves three digits or more from a trigram index
-    (migrations 0023, 0029); with a bound parameter a cached generic plan reads the numbers in
+    (migrations 0023, 0027); with a bound parameter a cached generic plan reads the numbers in
     order instead (300 ms over a million numbers, bench/RESULTS.md)."""
     return bindparam("contains", digits, type_=String(), literal_execute=True)
 
 
 # national without its first digit: a "contains" past the first digit (trigram index of this
-# expression on PostgreSQL, migration 0029)
+# expression on PostgreSQL, migration 0027)
 _TAIL = func.substr(PhoneNumber.national, literal_column("2"))
 
 

@@ -1,4 +1,4 @@
-"""The "contains" number search and its trigram indexes (migrations 0023, 0029): on PostgreSQL
+"""The "contains" number search and its trigram indexes (migrations 0023, 0027): on PostgreSQL
 the search's own statement is served by a pg_trgm GIN index (EXPLAIN) when the digits make
 trigrams — four digits or more: the numbers beginning with them from the national-number index
 in order, the others through the index of the number past its first digit; on SQLite the
