@@ -21,6 +21,7 @@ import pytest
 import structlog
 from sqlalchemy import text
 
+from tests.support import fast_hash
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.redis import redis_server  # noqa: F401  (a fixture for every test)
 from tests.support.server import ServerProcess
@@ -34,6 +35,9 @@ from yuntong.services import build_context
 
 # every string, for tests that translate without building a context
 strings.install()
+# argon2 at its lowest costs here and in the servers the tests start (tests/support/fast_hash.py)
+fast_hash.install()
+os.environ[fast_hash.ENV] = "1"
 
 PG_DSN = os.environ.get("YUNTONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _counter = itertools.count()

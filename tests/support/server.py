@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import fast_hash
 from yuntong.accounts import registration
 from yuntong.config import Settings
 from yuntong.core.clock import Clock
@@ -135,7 +136,8 @@ class ServerProcess(ServerUsers):
         self.settings  # noqa: B018  (generates var/secrets.toml before the child reads it)
         upgrade(self.database_url)
         code = (
-            "from yuntong.cli import run_server\n"
+            fast_hash.CHILD_CODE  # the tests' password hashing costs (when the tests set them)
+            + "from yuntong.cli import run_server\n"
             "from yuntong.config import load_settings\n"
             "run_server(load_settings())\n"
         )

@@ -14,6 +14,7 @@ from tests.integration.accounts.conftest import (
     error_code,
     web_login,
 )
+from tests.support.fast_hash import PRODUCT as PRODUCT_HASH_COSTS
 from yuntong.accounts import sessions as accounts_sessions
 from yuntong.accounts.auth import Principal, principal_from_token
 from yuntong.accounts.models import LoginSession, User
@@ -121,6 +122,7 @@ async def test_one_address_guessing_many_accounts_is_rate_limited(ctx: Context) 
 
 
 async def test_outdated_password_hash_is_upgraded_at_login(ctx: Context, staff: Principal) -> None:
+    ctx.hasher = PasswordHasher(*PRODUCT_HASH_COSTS)  # to the product's costs, not the tests'
     user = await active_user(ctx, staff)
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     async with ctx.db.session() as s:
