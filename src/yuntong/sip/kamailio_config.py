@@ -237,6 +237,18 @@ route[SOURCE] {
 }
 
 route[WITHINDLG] {
+    if (uri == myself && $rU == "yuntong-media") {
+        # a dialog the edge answered itself (action "answer": media served by Janus)
+        if (is_method("BYE")) {
+            $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=ended&at=" + $TV(Sn)
+                + "&by=" + $(fU{s.escape.param});
+            http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
+            sl_send_reply("200", "OK");
+        } else if (!is_method("ACK")) {
+            sl_send_reply("200", "OK");
+        }
+        exit;
+    }
     if (loose_route()) {
         if (is_method("BYE")) {
             setflag(1);
@@ -318,6 +330,10 @@ route[ASK] {
     }
     $var(action) = "";
     jansson_get("action", "$var(res)", "$var(action)");
+    if ($var(action) == "answer") {
+        route(ANSWER);
+        exit;
+    }
     if ($var(action) != "route") {
         jansson_get("code", "$var(res)", "$var(code)");
         jansson_get("reason", "$var(res)", "$var(reason)");
@@ -391,6 +407,22 @@ route[APPLY] {
     }
     t_on_reply("REPLY");
     t_on_failure("FAILED");
+}
+
+# Yuntong answers the call itself with the SDP it gives (media served by Janus, e.g. an audio
+# bridge's plain-RTP participant); the dialog's BYE comes back to the edge (WITHINDLG)
+route[ANSWER] {
+    jansson_get("sdp", "$var(res)", "$var(sdp)");
+    if (!t_newtran()) {
+        sl_reply_error();
+        exit;
+    }
+    append_to_reply("Contact: <sip:yuntong-media@$Ri:$Rp;transport=$pr>\r\n");
+    set_reply_body("$var(sdp)", "application/sdp");
+    t_reply("200", "OK");
+    $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
+        + "&at=" + $TV(Sn);
+    http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 
 onreply_route[REPLY] {
