@@ -182,9 +182,17 @@ class Run:
 
 
 def _argv(
-    edge: Edge, scenario: Path, port: int, service: str, user: str, password: str, folder: Path
+    edge: Edge,
+    scenario: Path,
+    port: int,
+    service: str,
+    user: str,
+    password: str,
+    folder: Path,
+    transport: str = "u1",
 ) -> list[str]:
     argv = [SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    argv += ["-t", transport]
     argv += ["-s", service, "-key", "domain", edge.domain, "-nostdin", "-trace_msg"]
     argv += ["-message_file", str(folder / "messages.log"), "-mp", str(free_udp_port())]
     argv += ["-timeout", "20s", "-timeout_error", "-recv_timeout", "15000"]
@@ -202,11 +210,14 @@ async def run(
     user: str = "",
     password: str = "",
     port: int | None = None,
+    transport: str = "u1",
 ) -> Run:
     """Run one SIPp call to the edge; its exit code (0: the scenario passed) and messages."""
     scenario = folder / "scenario.xml"
     await asyncio.to_thread(_write, scenario, scenario_text)
-    argv = _argv(edge, scenario, port or free_udp_port(), service, user, password, folder)
+    argv = _argv(
+        edge, scenario, port or free_udp_port(), service, user, password, folder, transport
+    )
     argv.append(f"{edge.host}:{edge.port}")
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=folder

@@ -25,6 +25,7 @@ class SipWorld:
     server: InProcessServer
     edge: Edge
     trunk_port: int
+    tls_port: int
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -32,7 +33,7 @@ async def sip_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[SipWorld]:
     folder = tmp_path_factory.mktemp("sip")
-    port, trunk_port = free_udp_port(), free_udp_port()
+    port, trunk_port, tls_port = free_udp_port(), free_udp_port(), free_udp_port()
     async with (
         own_database(request.param, folder) as url,
         inprocess_server(
@@ -40,7 +41,7 @@ async def sip_world(
             url,
             start_sip=True,
             sip_port=port,
-            sip_tls_port=None,
+            sip_tls_port=tls_port,
             sip_domain=DOMAIN,
             sip_children=2,
             sip_trunks=[{"code": "carrier", "host": "127.0.0.1", "port": trunk_port}],
@@ -48,7 +49,7 @@ async def sip_world(
     ):
         fifo = Path(server.settings.var_dir) / "sip" / "kamailio_rpc.fifo"
         await wait_for(fifo.exists, timeout=20, interval=0.05)
-        yield SipWorld(server, Edge("127.0.0.1", port, DOMAIN), trunk_port)
+        yield SipWorld(server, Edge("127.0.0.1", port, DOMAIN), trunk_port, tls_port)
 
 
 @pytest.fixture
