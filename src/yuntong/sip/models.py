@@ -49,7 +49,7 @@ class SipCall(Base):
     withheld: Mapped[bool] = mapped_column(default=False)
     # the route so far: users visited, hops of forwarding, the busy marks held
     route: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(12))  # routing | answered | ended
+    state: Mapped[str] = mapped_column(String(12))  # routing | answered | ended | refused
     outcome: Mapped[str | None] = mapped_column(String(16))
     final_code: Mapped[int | None] = mapped_column(Integer)
     cause: Mapped[int | None] = mapped_column(Integer)

@@ -125,13 +125,14 @@ async def decide_new(ctx: Context, ask: Ask) -> dict[str, Any]:
         answer = await _route_new(ctx, ask, call)
     except YuntongError as exc:
         answer = _refusal(exc)
-        call.outcome = call.outcome or CallOutcome.REJECTED
-    if answer["action"] != "route":
-        call.state, call.ended_at = "ended", now
+    if answer["action"] == "reject":
+        # a rule's outcome (barred, busy, do-not-disturb, a loop) is an attempt that ended;
+        # anything refused before routing (no such number, no credit, a caller who may not
+        # call) is "refused", as the call engine refuses it with an error (not in the NER)
+        call.state = "ended" if call.outcome is not None else "refused"
+        call.ended_at = now
         call.final_code = int(answer["code"])
-        if call.cause is None:
-            call.cause = causes.NORMAL_UNSPECIFIED
-        call.outcome = call.outcome or CallOutcome.FAILED
+        call.outcome = call.outcome or CallOutcome.REJECTED
         await _release(ctx, call)
     if not await records.insert(ctx, call):
         await _release(ctx, call)

@@ -28,6 +28,7 @@ from yuntong.core.context import Context
 from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
+from yuntong.sip.models import SipCall
 from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay
 
 log = get_logger(__name__)
@@ -238,27 +239,48 @@ def day_starts(ctx: Context, first: date, days: int) -> list[datetime]:
     ]
 
 
-def _in_scope(scope: Scope) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [CallRecord.ended_at.is_not(None)]
+@dataclass(frozen=True)
+class _Records:
+    """A table of call attempts: the call engine's records, or the SIP edge's (issue 17: the
+    NER counts calls through the edge too, by their Q.850 cause)."""
+
+    table: Any
+    caller: Any  # the Yuntong user who placed it (None: a carrier's caller)
+    end_reason: Any
+    counted: Any = None  # a condition on the rows that are attempts (None: all)
+
+
+_SOURCES = (
+    _Records(CallRecord, CallRecord.caller_id, CallRecord.end_reason),
+    # refused before any routing (no such number, no credit, a caller who may not call), as
+    # the call engine refuses them with an error and no record
+    _Records(SipCall, SipCall.caller_user_id, null(), SipCall.state != "refused"),
+)
+
+
+def _in_scope(src: _Records, scope: Scope) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [src.table.ended_at.is_not(None)]
+    if src.counted is not None:
+        where.append(src.counted)
     account = scope.account
     if account is not None and account.organisation_id is not None:
         members = select(User.id).where(User.organisation_id == account.organisation_id)
-        where.append(CallRecord.caller_id.in_(members.scalar_subquery()))
+        where.append(src.caller.in_(members.scalar_subquery()))
     elif account is not None:
-        where.append(CallRecord.caller_id == account.user_id)
+        where.append(src.caller == account.user_id)
     if scope.number is not None:
-        where.append(CallRecord.calling_number == scope.number)
+        where.append(src.table.calling_number == scope.number)
     return where
 
 
-def _customer_key() -> tuple[ColumnElement[Any], Sequence[Any]]:
+def _customer_key(src: _Records) -> tuple[ColumnElement[Any], Sequence[Any]]:
     """The paying account of the caller (an organisation's, else the individual's): the key
     column and the joins it needs."""
     by_org = aliased(BillingAccount)
     by_user = aliased(BillingAccount)
     key = case((User.organisation_id.is_not(None), by_org.id), else_=by_user.id)
     joins = [
-        (User, User.id == CallRecord.caller_id),
+        (User, User.id == src.caller),
         (by_org, by_org.organisation_id == User.organisation_id),
         (by_user, by_user.user_id == User.id),
     ]
@@ -268,40 +290,52 @@ def _customer_key() -> tuple[ColumnElement[Any], Sequence[Any]]:
 async def _raw(
     ctx: Context, starts: list[datetime], scope: Scope, by: str | None
 ) -> dict[tuple[int, Any], Tally]:
-    """Tallies read from the call records by (day index, key) over ``starts[0]``..
-    ``starts[-1]``; the key is None, the customer's account id (``by="customer"``), the calling
-    number (``by="number"``) or both (``by="count"``: what :func:`do_count_day` keeps, 0 and ""
-    for none).
+    """Tallies read from the call records (the engine's and the SIP edge's) by (day index,
+    key) over ``starts[0]``..``starts[-1]``; the key is None, the customer's account id
+    (``by="customer"``), the calling number (``by="number"``) or both (``by="count"``: what
+    :func:`do_count_day` keeps, 0 and "" for none)."""
+    found: dict[tuple[int, Any], Tally] = {}
+    for src in _SOURCES:
+        for key, tally in (await _raw_of(ctx, src, starts, scope, by)).items():
+            found.setdefault(key, Tally()).merge(tally)
+    return found
+
+
+async def _raw_of(
+    ctx: Context, src: _Records, starts: list[datetime], scope: Scope, by: str | None
+) -> dict[tuple[int, Any], Tally]:
+    """:func:`_raw` of one table.
 
     The day is told by comparing with the days' first moments (any time zone, any offset), in
     a subquery so that PostgreSQL groups by the column, not by an expression with parameters.
     """
+    table = src.table
     day: ColumnElement[Any] = literal_column("0")
     if len(starts) > 2:
         day = case(
-            *[(CallRecord.created_at < start, i) for i, start in enumerate(starts[1:-1])],
+            *[(table.created_at < start, i) for i, start in enumerate(starts[1:-1])],
             else_=len(starts) - 2,
         )
     account: ColumnElement[Any] = null()
     number: ColumnElement[Any] = null()
     joins: Sequence[Any] = ()
-    where = [*_in_scope(scope), CallRecord.created_at >= starts[0]]
-    where.append(CallRecord.created_at < starts[-1])
+    where = [*_in_scope(src, scope), table.created_at >= starts[0]]
+    where.append(table.created_at < starts[-1])
     if by in ("customer", "count"):
-        account, joins = _customer_key()
+        account, joins = _customer_key(src)
     if by in ("number", "count"):
-        number = CallRecord.calling_number.expression
+        number = table.calling_number.expression
     if by == "number":
-        where.append(CallRecord.calling_number.is_not(None))
-    answered = case((CallRecord.answered_at.is_(None), 0), else_=1)
+        where.append(table.calling_number.is_not(None))
+    answered = case((table.answered_at.is_(None), 0), else_=1)
     query = select(
         day.label("day"),
         account.label("account"),
         number.label("number"),
         answered.label("answered"),
-        CallRecord.cause,
-        CallRecord.outcome,
-        CallRecord.end_reason,
+        table.cause,
+        table.outcome,
+        src.end_reason.label("end_reason"),
     )
     for target, on in joins:
         query = query.outerjoin(target, on)

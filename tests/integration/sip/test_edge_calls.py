@@ -250,3 +250,25 @@ async def test_a_carrier_call_reaches_a_registered_phone(
         bob.who.user_id,
         "answered",
     )
+
+
+async def test_the_completion_rate_counts_calls_through_the_edge(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber())
+    bob = await sip_account(server, await subscriber())
+    await call(sip_world, alice, bob.username, tmp_path / "offline", 480)  # user outcome
+    await call(sip_world, alice, "123", tmp_path / "nonumber", 484)  # refused: no attempt
+    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, answer=503)
+    await trunk.start()
+    try:
+        await call(sip_world, alice, "13800138000", tmp_path / "out", 500)  # network failure
+    finally:
+        await trunk.stop()
+    await last_call(server, alice.who.e164)
+    resp = await api(server, alice.who, "GET", f"/completion?number={alice.who.number}")
+    assert resp.status_code == 200, resp.text
+    total = resp.json()["total"]
+    assert (total["attempts"], total["effective"], total["network_failures"]) == (2, 1, 1)
+    assert total["ner_pct"] == "50.00"
