@@ -58,6 +58,7 @@ from yuntong.services import build_context
 from yuntong.sip import api as sip_api
 from yuntong.sip import control_api as sip_control_api
 from yuntong.sip import edge as sip_edge
+from yuntong.sip import recovery as sip_recovery
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
 from yuntong.support import api as support_api
@@ -74,6 +75,7 @@ RECOVERIES = (
     meeting_rooms.close_interrupted,
     forget_dead_devices,
     support_assignment.do_requeue_offline,
+    sip_recovery.do_close_interrupted_sip_calls,
 )
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # routing's own refusals
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             log.warning("meetings_interrupted_at_startup", count=reopened)
         sweeper = recovery.start_sweeping(ctx, RECOVERIES)
         children = await start_media_children(ctx)
+        await sip_recovery.do_close_interrupted_sip_calls(ctx)  # the old edge's dialogs are gone
         await sip_edge.start_sip_edge(ctx, children)
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
