@@ -307,8 +307,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "forwarding_target_invalid": (
         400,
-        "转移号码须为其他用户正在使用的云通号码",
-        "Calls can only be forwarded to another user's Yuntong number in service",
+        "转移号码须为其他用户正在使用的云通号码（接入运营商中继后也可为公网号码）",
+        "Calls can only be forwarded to another user's Yuntong number in service (or, with a "
+        "carrier trunk, a public number)",
     ),
     "barring_pin_invalid": (400, "呼叫限制密码须为 4 位数字", "The barring PIN must be 4 digits"),
     "barring_pin_required": (

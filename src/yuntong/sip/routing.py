@@ -281,17 +281,7 @@ def _ring(ctx: Context, call: SipCall, profile: Profile) -> dict[str, Any]:
     number = call.route["callee_number"]
     ring_s = profile.cfnry_timer_s if profile.cfnry else ctx.settings.sip_ring_timeout_s
     identity = _identity(ctx, call, shown=profile.clip)
-    hops = call.route.get("hops", [])
-    diversion = ""
-    if hops:
-        kind, _, forwarding_number = hops[-1][0], hops[-1][1], hops[-1][2]
-        reason = {"cfu": "unconditional", "cfb": "user-busy", "cfnry": "no-answer"}.get(
-            kind, "unavailable"
-        )
-        if forwarding_number:
-            diversion = (
-                f"<sip:{forwarding_number}@{sip_domain(ctx)}>;reason={reason};counter={len(hops)}"
-            )
+    diversion = _diversion(ctx, call.route.get("hops", []))
     return {
         "action": "route",
         "ruri": f"sip:{username_of(number)}@{sip_domain(ctx)}",
@@ -317,6 +307,9 @@ async def _next_hop(
     is now the target), the refusal of the loop guard, or None (no such forwarding)."""
     callee = call.callee_user_id
     assert callee is not None
+    outside = await _outside_hop(ctx, call, profile, kind)
+    if outside is not None:
+        return outside
     route = Route(
         call.calling_number,
         call.withheld,
@@ -346,6 +339,57 @@ async def _next_hop(
     }
     call.callee_user_id = hop.target_id
     return hop
+
+
+async def _outside_hop(
+    ctx: Context, call: SipCall, profile: Profile, kind: str
+) -> dict[str, Any] | None:
+    """Forwarding to a number outside Yuntong: the call leaves by the trunk, carrying the
+    original caller (P-Asserted-Identity) and the forwarding number (Diversion); the outside
+    leg is the forwarder's, billed to them (``route.billed_to``). None when the target is a
+    Yuntong number (:func:`forwarding.next_hop` takes it) or cannot be reached."""
+    target = profile.forwarding_to(kind)
+    trunks = ctx.settings.sip_trunks
+    if target is None or not trunks or await numbers.number_state(ctx, target) is not None:
+        return None
+    if barring.outgoing_barred(profile, target) is not None:
+        return None
+    hops = call.route.get("hops", [])
+    if len(hops) >= forwarding.MAX_HOPS:
+        return _ended(call, CallOutcome.UNREACHABLE, forwarding.LOOP)
+    forwarder = call.callee_user_id
+    assert forwarder is not None
+    own: str | None = call.route.get("callee_number")
+    if own is None:
+        numbers_of = await numbers.numbers_of_user(ctx, forwarder)
+        own = numbers_of[0] if numbers_of else None
+    hops = [*hops, [kind, forwarder, own, None, target]]
+    trunk = trunks[0]
+    call.route = {**call.route, "hops": hops, "callee_number": target, "billed_to": forwarder}
+    call.trunk, call.callee_user_id = trunk.code, None
+    ruri, dst = _trunk_uri(trunk, target)
+    identity = _identity(ctx, call)
+    return {
+        "action": "route",
+        "ruri": ruri,
+        "dst": dst,
+        "lookup": "0",
+        "diversion": _diversion(ctx, hops),
+        **identity,
+    }
+
+
+def _diversion(ctx: Context, hops: list[Any]) -> str:
+    """The Diversion header (RFC 5806) of the last hop of forwarding ("" for none)."""
+    if not hops:
+        return ""
+    kind, forwarding_number = hops[-1][0], hops[-1][2]
+    if not forwarding_number:
+        return ""
+    reason = {"cfu": "unconditional", "cfb": "user-busy", "cfnry": "no-answer"}.get(
+        kind, "unavailable"
+    )
+    return f"<sip:{forwarding_number}@{sip_domain(ctx)}>;reason={reason};counter={len(hops)}"
 
 
 # --- a branch failed ------------------------------------------------------------------------

@@ -173,7 +173,9 @@ async def check_changes(ctx: Context, user_id: int, changes: Mapping[str, Any]) 
         if name in FORWARDINGS and value is not None:
             value = check_number(str(value))
             target = await numbers.user_for_number(ctx, user_id, value)
-            if target is None or target == user_id:
+            # a public number needs a carrier trunk (the SIP edge forwards there; docs/sip.md)
+            outside = target is None and bool(ctx.settings.sip_trunks)
+            if (target is None and not outside) or target == user_id:
                 raise YuntongError("forwarding_target_invalid")
         elif name == "cfnry_timer_s" and not TIMER_RANGE[0] <= int(value) <= TIMER_RANGE[1]:
             raise YuntongError("validation_failed", fields={name: "out_of_range"})

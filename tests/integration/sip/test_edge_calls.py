@@ -272,3 +272,26 @@ async def test_the_completion_rate_counts_calls_through_the_edge(
     total = resp.json()["total"]
     assert (total["attempts"], total["effective"], total["network_failures"]) == (2, 1, 1)
     assert total["ner_pct"] == "50.00"
+
+
+async def test_forwarding_to_an_outside_number_leaves_by_the_trunk_with_the_original_caller(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber())
+    bob = await sip_account(server, await subscriber("forwarding"))
+    await set_services(server, bob.who, cfu="13800138000")
+    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, service="carrier")
+    await trunk.start()
+    try:
+        await call(sip_world, alice, bob.username, tmp_path / "alice", 200)
+        seen = await trunk.wait()
+    finally:
+        await trunk.stop()
+    invite = seen.messages.split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert invite.startswith("+8613800138000@")
+    assert f"P-Asserted-Identity: <sip:{alice.who.e164}@" in invite  # the original caller
+    assert f"Diversion: <sip:{bob.who.e164}@" in invite and "reason=unconditional" in invite
+    record = await last_call(server, alice.who.e164)
+    assert (record.trunk, record.outcome) == ("carrier", "answered")
+    assert record.route["billed_to"] == bob.who.user_id  # the outside leg is bob's
