@@ -564,7 +564,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     # the public status page (sla/status.py, sla/subscriptions.py)
     "status_state_invalid": (422, "无效的状态：{state}", "Not a valid state here: {state}"),
     "status_component_not_found": (404, "找不到该组件：{id}", "No such component: {id}"),
-    "status_component_taken": (409, "组件标识 {key} 已存在", "A component {key} exists already"),
+    "status_component_taken": (409, "组件标识 {name} 已存在", "A component {name} exists already"),
     "status_incident_resolved": (
         409,
         "该故障已解决，不能再发布更新",

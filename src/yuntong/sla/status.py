@@ -116,7 +116,7 @@ async def do_create_component(
     async with ctx.db.session() as s:
         taken = await s.execute(select(StatusComponent.id).where(StatusComponent.key == key))
         if taken.first() is not None:
-            raise YuntongError("status_component_taken", key=key)
+            raise YuntongError("status_component_taken", name=key)
         s.add(component)
     await audit.record(ctx, actor.user_id, "status.component", None, key=key)
     return component
@@ -410,8 +410,9 @@ def spells(timelines: list[Timeline], windows: list[Maintenance], now: datetime)
         for i, u in enumerate(t.updates):
             nxt = t.updates[i + 1].created_at if i + 1 < len(t.updates) else None
             end = nxt or t.incident.ends_at or now
+            ongoing = nxt is None and t.incident.ends_at is None  # counts from its first moment
             for cid, impact in u.impacts.items():
-                if end > u.created_at:
+                if end > u.created_at or ongoing:
                     found.append(Spell(int(cid), impact, u.created_at, end))
     for m in windows:
         if m.cancelled_at is None and m.starts_at < now:

@@ -71,8 +71,9 @@ async def feed(ctx: Context, locale: str) -> bytes:
             entries.append((u.created_at, _tag(ctx, "update", u.id), entry_title, text, anchor))
     for m in await maintenance_since(ctx, since):
         entries.append(_maintenance_entry(m, locale, ctx))
-    entries.sort(key=lambda e: e[0], reverse=True)
-    entries = entries[:MOST]
+    # newest first; of two at one moment, the one written later (updates come in order)
+    order = sorted(range(len(entries)), key=lambda n: (entries[n][0], n), reverse=True)
+    entries = [entries[n] for n in order[:MOST]]
 
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": locale})
