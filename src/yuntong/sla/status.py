@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -427,20 +428,31 @@ class DayBar:
     state: str  # the worst that day; "no_data" before the component existed
 
 
+# how much of a minute an outage takes away from uptime (Atlassian Statuspage's rule: a partial
+# outage counts 30 %, a major one in full; degraded performance and maintenance not at all)
+DOWN_WEIGHT = {"partial_outage": 0.3, "major_outage": 1.0}
+
+
+def uptime_pct(mine: list[Spell], start: datetime, end: datetime) -> str:
+    """The share of ``start``..``end`` the component was up, weighing each moment by its worst
+    outage (overlapping incidents are not counted twice), as "99.98"."""
+    total = (end - start).total_seconds()
+    if total <= 0:
+        return "100.00"
+    cuts = sorted({start, end, *(t for sp in mine for t in (sp.start, sp.end) if start < t < end)})
+    down = 0.0
+    for a, b in pairwise(cuts):
+        weights = [DOWN_WEIGHT.get(sp.state, 0.0) for sp in mine if sp.start < b and sp.end > a]
+        down += max(weights, default=0.0) * (b - a).total_seconds()
+    return f"{100 * (total - down) / total:.2f}"
+
+
 @dataclass
 class ComponentView:
     component: StatusComponent
     state: str
     days: list[DayBar] = field(default_factory=list)
-
-    @property
-    def uptime_pct(self) -> str:
-        """The share of shown days with no outage (degraded and maintenance count as up)."""
-        counted = [d for d in self.days if d.state != "no_data"]
-        if not counted:
-            return "100.00"
-        down = sum(1 for d in counted if d.state in ("partial_outage", "major_outage"))
-        return f"{100 * (len(counted) - down) / len(counted):.2f}"
+    uptime_pct: str = "100.00"
 
 
 @dataclass
@@ -492,7 +504,9 @@ async def summary(ctx: Context, days: int = HISTORY_DAYS) -> Summary:
     views = []
     for c in await list_components(ctx):
         state = worst([c.state, *current.get(c.id, [])])
-        views.append(ComponentView(c, state, history(c, found, today, tz, days)))
+        mine = [sp for sp in found if sp.component_id == c.id]
+        up = uptime_pct(mine, max(first, c.created_at), now)
+        views.append(ComponentView(c, state, history(c, mine, today, tz, days), up))
     recent_since = now - timedelta(days=RECENT_DAYS)
     return Summary(
         now=now,

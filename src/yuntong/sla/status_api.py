@@ -39,7 +39,9 @@ class ComponentOut(BaseModel):
     position: int = Field(description="Its place on the page (smallest first)")
     state: State = Field(description="Its state now: the worst of staff's, incidents', maintenance")
     set_state: State = Field(description="The state staff set by hand")
-    uptime_pct: str = Field(description="Share of the shown days without an outage, percent")
+    uptime_pct: str = Field(
+        description="Uptime over the 90 days, percent (partial outage weighs 30 %, major 100 %)"
+    )
     days: list[DayOut] = Field(description="One bar per day, oldest first (90 days)")
 
 

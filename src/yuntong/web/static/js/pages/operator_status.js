@@ -1,5 +1,6 @@
 // Staff's status page: every change goes through /api/v1/status, then the page is shown again
 // (the server renders the lists).
+import '../app.js';
 
 import { patch, post } from '../api.js';
 import { $, $$, clearErrors, formValues, onSubmit, showErrors } from '../ui.js';

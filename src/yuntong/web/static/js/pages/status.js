@@ -4,6 +4,8 @@
 import { post } from '../api.js';
 import { $, clearErrors, onSubmit, showErrors } from '../ui.js';
 
+if ($('#yt-me')) import('../app.js'); // the signed-in shell (calls, presence) only for members
+
 const form = $('#subscribe-form');
 if (form) {
   onSubmit(form, async () => {
