@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.integration.accounts.conftest import bearer, error_code, run_cli
 from tests.integration.sla.conftest import beijing, move_to
@@ -16,7 +17,8 @@ from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
-from yuntong.sla.models import StatusComponent
+from yuntong.sla.models import StatusComponent, StatusSubscriber
+from yuntong.sla.subscriptions import unsubscribe_token
 
 smtp_sink = smtp.smtp_sink
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -262,3 +264,41 @@ async def test_the_cli_opens_updates_resolves_and_schedules(
         ctx, "status", "component", "add", "phone", "--zh", "云电话", "--en", "Cloud phone"
     )
     assert added.exit_code == 0 and "component phone" in added.output
+
+
+async def test_a_visitor_subscribes_confirms_and_leaves_by_one_click(
+    ctx: Context,
+    app_client: httpx.AsyncClient,
+    smtp_sink: SmtpSink,
+    operator: Principal,
+    components: dict[str, StatusComponent],
+) -> None:
+    move_to(ctx, beijing(2026, 6, 10, 9))
+    sent = await app_client.post(
+        "/api/v1/status/subscriptions", json={"email": "fan@example.com", "locale": "en"}
+    )
+    assert sent.status_code == 202
+    [confirm] = await smtp_sink.wait_for(1)
+    text = confirm.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = next(w for w in text.split() if "/status/confirm?token=" in w)
+    path = link[link.index("/status/") :]
+    page = await app_client.get(path)
+    assert page.status_code == 200 and 'id="status-link-button"' in page.text
+    token = path.split("token=")[1]
+    confirmed = await app_client.post("/api/v1/status/subscriptions/confirm", json={"token": token})
+    assert confirmed.status_code == 200
+    staff = await bearer(app_client, operator.username)
+    admin = (await app_client.get("/api/v1/status/admin", headers=staff)).json()
+    assert admin["subscribers"] == 1
+
+    async with ctx.db.session() as s:
+        sub = (await s.execute(select(StatusSubscriber))).scalar_one()
+    one_click = await app_client.post(
+        f"/status/unsubscribe?token={unsubscribe_token(ctx, sub.id)}",
+        content="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 200
+    assert (await app_client.get("/api/v1/status/admin", headers=staff)).json()["subscribers"] == 0
+    forged = await app_client.post("/status/unsubscribe?token=1.abc")
+    assert forged.status_code == 404
