@@ -254,7 +254,14 @@ async def _failed(ctx: Context, row: StatusMail, exc: Exception) -> None:
 
 
 async def do_send_on_pass(ctx: Context) -> None:
-    """The billing worker's pass (``run_on_each_pass``): the outbox, under its job lease."""
+    """The billing worker's pass (``run_on_each_pass``): the outbox, under its job lease —
+    taken only when something waits (most passes stop at this read)."""
+    async with ctx.db.session() as s:
+        waiting = await s.execute(
+            select(StatusMail.id).where(StatusMail.sent_at.is_(None)).limit(1)
+        )
+        if waiting.first() is None:
+            return
     async with singleton(ctx, MAIL_JOB) as lease:
         if lease is not None:
             await do_send_pending(ctx)

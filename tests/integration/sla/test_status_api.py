@@ -260,6 +260,8 @@ async def test_the_cli_opens_updates_resolves_and_schedules(
     assert "overall: operational" in listed.output and "scheduled" in listed.output
     unknown = await run_cli(ctx, "status", "component", "set", "nope", "degraded")
     assert unknown.exit_code == 1 and "status_component_not_found" in unknown.output
+    mailed = await run_cli(ctx, "status", "mail")
+    assert mailed.exit_code == 0 and "0 e-mails sent" in mailed.output
     added = await run_cli(
         ctx, "status", "component", "add", "phone", "--zh", "云电话", "--en", "Cloud phone"
     )
