@@ -91,6 +91,14 @@ def component_add(
     console.print(f"component {c.key} (id {c.id}) added")
 
 
+@component_app.command("defaults")
+def component_defaults(operator: AsOperator = None) -> None:
+    """Add the usual components the page lacks (Web & API, Video calls, Meetings, Cloud phone,
+    Support desk)."""
+    added = _act(operator, status.do_add_default_components)
+    console.print(f"{len(added)} components added: {', '.join(c.key for c in added) or 'none'}")
+
+
 @component_app.command("set")
 def component_set(
     key: Annotated[str, typer.Argument(help="The component's key.")],

@@ -151,6 +151,26 @@ async def do_update_component(
     return component
 
 
+# what a new page starts with (``yuntong status component defaults``): the services customers buy
+DEFAULT_COMPONENTS = (
+    ("web", "网站与 API", "Web & API"),
+    ("video-calls", "视频通话", "Video calls"),
+    ("meetings", "视频会议", "Meetings"),
+    ("cloud-phone", "云电话", "Cloud phone"),
+    ("support-desk", "在线客服", "Support desk"),
+)
+
+
+async def do_add_default_components(ctx: Context, actor: Actor) -> list[StatusComponent]:
+    """Add those of :data:`DEFAULT_COMPONENTS` the page lacks; the ones added."""
+    have = {c.key for c in await list_components(ctx)}
+    added = []
+    for n, (key, zh, en) in enumerate(DEFAULT_COMPONENTS):
+        if key not in have:
+            added.append(await do_create_component(ctx, actor, key, zh, en, (n + 1) * 10))
+    return added
+
+
 async def component_by_key(ctx: Context, key: str) -> StatusComponent:
     async with ctx.db.session() as s:
         found = await s.execute(select(StatusComponent).where(StatusComponent.key == key))

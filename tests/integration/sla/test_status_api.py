@@ -260,6 +260,11 @@ async def test_the_cli_opens_updates_resolves_and_schedules(
     assert "overall: operational" in listed.output and "scheduled" in listed.output
     unknown = await run_cli(ctx, "status", "component", "set", "nope", "degraded")
     assert unknown.exit_code == 1 and "status_component_not_found" in unknown.output
+    defaults = await run_cli(ctx, "status", "component", "defaults")
+    assert defaults.exit_code == 0, defaults.output  # "web" is there already
+    assert "4 components added: video-calls, meetings, cloud-phone, support-desk" in defaults.output
+    again = await run_cli(ctx, "status", "component", "defaults")
+    assert again.exit_code == 0 and "0 components added: none" in again.output
     mailed = await run_cli(ctx, "status", "mail")
     assert mailed.exit_code == 0 and "0 e-mails sent" in mailed.output
     added = await run_cli(
