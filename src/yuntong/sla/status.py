@@ -72,21 +72,21 @@ def check_state(state: str, allowed: tuple[str, ...], name: str) -> str:
     return state
 
 
+async def check_components(s: AsyncSession, ids: list[int]) -> None:
+    """Every one of ``ids`` is a component (``status_component_not_found`` names the first not)."""
+    if not ids:
+        return
+    query = select(StatusComponent.id).where(StatusComponent.id.in_(ids))
+    missing = sorted(set(ids) - set((await s.execute(query)).scalars()))
+    if missing:
+        raise YuntongError("status_component_not_found", id=missing[0])
+
+
 async def check_impacts(s: AsyncSession, impacts: dict[int, str]) -> dict[str, str]:
     """``{component id: impact}`` of existing components, keyed by the id's text (JSON)."""
     for impact in impacts.values():
         check_state(impact, IMPACTS, "impacts")
-    if impacts:
-        found = set(
-            (
-                await s.execute(
-                    select(StatusComponent.id).where(StatusComponent.id.in_(list(impacts)))
-                )
-            ).scalars()
-        )
-        missing = sorted(set(impacts) - found)
-        if missing:
-            raise YuntongError("status_component_not_found", id=missing[0])
+    await check_components(s, list(impacts))
     return {str(cid): impact for cid, impact in sorted(impacts.items())}
 
 
@@ -364,7 +364,7 @@ async def do_schedule_maintenance(
         raise YuntongError("validation_failed", fields={"component_ids": "required"})
     async with ctx.db.session() as s:
         ids = sorted(set(component_ids))
-        await check_impacts(s, dict.fromkeys(ids, "degraded"))  # they exist
+        await check_components(s, ids)
         m = Maintenance(
             title_zh=_text(title_zh, "title_zh", MAX_TITLE),
             title_en=_text(title_en, "title_en", MAX_TITLE),
@@ -431,9 +431,10 @@ def spells(timelines: list[Timeline], windows: list[Maintenance], now: datetime)
         for i, u in enumerate(t.updates):
             nxt = t.updates[i + 1].created_at if i + 1 < len(t.updates) else None
             end = nxt or t.incident.ends_at or now
-            ongoing = nxt is None and t.incident.ends_at is None  # counts from its first moment
+            if nxt is None and t.incident.ends_at is None:  # ongoing: from its first moment
+                end = max(end, u.created_at + timedelta(seconds=1))
             for cid, impact in u.impacts.items():
-                if end > u.created_at or ongoing:
+                if end > u.created_at:
                     found.append(Spell(int(cid), impact, u.created_at, end))
     for m in windows:
         if m.cancelled_at is None and m.starts_at < now:
@@ -488,10 +489,10 @@ class Summary:
 
 
 def history(
-    component: StatusComponent, found: list[Spell], today: date, tz: ZoneInfo, days: int
+    component: StatusComponent, mine: list[Spell], today: date, tz: ZoneInfo, days: int
 ) -> list[DayBar]:
-    """One bar per local day, oldest first: the worst state that touched the day."""
-    mine = [sp for sp in found if sp.component_id == component.id]
+    """One bar per local day, oldest first: the worst state of the component's spells that
+    touched the day."""
     born = component.created_at.astimezone(tz).date()
     bars = []
     for n in range(days - 1, -1, -1):
