@@ -46,7 +46,6 @@ STRINGS = strings(
         "ui.status.unsubscribe.button": ("退订", "Unsubscribe"),
         "ui.status.unsubscribe.done": ("已退订。", "You are unsubscribed."),
         "ui.status.staff.title": ("服务状态管理", "Status page"),
-        "ui.status.staff.nav": ("服务状态", "Status"),
         "ui.status.staff.public": ("查看公开页面", "Public page"),
         "ui.status.staff.subscribers": ("{count} 位邮件订阅者", "{count} e-mail subscribers"),
         "ui.status.staff.set_state": ("手动状态", "Set state"),
@@ -71,5 +70,11 @@ STRINGS = strings(
         "ui.status.staff.ends_at": ("结束时间", "Ends"),
         "ui.status.staff.schedule": ("公告维护", "Schedule maintenance"),
         "ui.status.staff.cancel": ("取消维护", "Cancel"),
+        "ui.status.staff.manage": ("管理", "Manage"),
+        "ui.status.staff.hint": (
+            "公开的服务状态页 /status：组件状态、故障及其进展、计划维护、邮件订阅。",
+            "The public status page /status: components, incidents and their updates, "
+            "maintenance, e-mail subscribers.",
+        ),
     },
 )
