@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from yuntong.accounts.auth import csrf_token_for
 from yuntong.accounts.roles import STAFF_ROLES
 from yuntong.core.context import get_context
 from yuntong.core.errors import YuntongError
@@ -56,11 +57,13 @@ def _page_extra(request: Request, found: status.Summary) -> dict[str, Any]:
 async def status_page(request: Request) -> Response:
     ctx = get_context(request)
     found = await status.summary(ctx)
+    member = await signed_in(request)  # a member sees the page inside the app's shell
     return render_page(
         request,
         "status.html",
         title_key="status.name",
-        principal=await signed_in(request),
+        principal=member,
+        csrf_token="" if member is None else csrf_token_for(ctx, member.session_id),
         active="status",
         **_page_extra(request, found),
     )

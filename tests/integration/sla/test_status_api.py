@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.integration.accounts.conftest import bearer, error_code, run_cli
+from tests.integration.accounts.conftest import bearer, error_code, run_cli, web_login
 from tests.integration.sla.conftest import beijing, move_to
 from tests.support import smtp
 from tests.support.smtp import SmtpSink
@@ -309,3 +309,16 @@ async def test_a_visitor_subscribes_confirms_and_leaves_by_one_click(
     assert (await app_client.get("/api/v1/status/admin", headers=staff)).json()["subscribers"] == 0
     forged = await app_client.post("/status/unsubscribe?token=1.abc")
     assert forged.status_code == 404
+
+
+async def test_signed_in_staff_see_the_page_in_the_shell_with_a_way_to_manage_it(
+    app_client: httpx.AsyncClient, operator: Principal, components: dict[str, StatusComponent]
+) -> None:
+    visitor = await app_client.get("/status")
+    assert 'id="status-manage"' not in visitor.text and "csrf-token" not in visitor.text
+    await web_login(app_client, operator.username)
+    staff = await app_client.get("/status")
+    assert 'id="status-manage"' in staff.text and 'name="csrf-token"' in staff.text
+    manage = await app_client.get("/operator/status")
+    assert manage.status_code == 200 and 'id="incident-form"' in manage.text
+    assert "Web &amp; API" in manage.text or "网站与 API" in manage.text
