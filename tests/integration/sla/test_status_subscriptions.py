@@ -20,6 +20,7 @@ from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
+from yuntong.services import build_context
 from yuntong.sla import status, subscriptions
 from yuntong.sla.models import StatusComponent, StatusMail, StatusSubscriber
 
@@ -140,9 +141,13 @@ async def test_maintenance_notices_reach_each_subscriber_once_with_two_senders_a
         component_ids=[components["web"].id],
     )
 
-    sent = await asyncio.gather(
-        subscriptions.do_send_pending(ctx), subscriptions.do_send_pending(ctx)
-    )
+    other_node = build_context(ctx.settings, clock=ctx.clock)  # its own engine and pool
+    try:
+        sent = await asyncio.gather(
+            subscriptions.do_send_pending(ctx), subscriptions.do_send_pending(other_node)
+        )
+    finally:
+        await other_node.db.dispose()
     assert sum(sent) == 3
     notices = (await smtp_sink.wait_for(6))[3:]
     assert sorted(r[0] for r in smtp_sink.envelope_recipients[3:]) == [
