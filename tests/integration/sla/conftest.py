@@ -13,7 +13,7 @@ from yuntong.accounts.auth import Principal, principal_for
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
 from yuntong.sla import status
-from yuntong.sla.models import StatusComponent
+from yuntong.sla.models import Maintenance, StatusComponent
 
 PASSWORD = "correct horse battery"
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -48,3 +48,26 @@ async def components(ctx: Context, operator: Principal) -> dict[str, StatusCompo
     ):
         made[key] = await status.do_create_component(ctx, operator, key, zh, en, n * 10)
     return made
+
+
+async def schedule(
+    ctx: Context,
+    operator: Principal,
+    starts_at: datetime,
+    ends_at: datetime,
+    component_ids: list[int],
+    title: tuple[str, str] = ("数据库升级", "Database upgrade"),
+    description: tuple[str, str] = ("升级 PostgreSQL。", "PostgreSQL is upgraded."),
+) -> Maintenance:
+    """A maintenance window announced by ``operator``: title and description (zh, en)."""
+    return await status.do_schedule_maintenance(
+        ctx,
+        operator,
+        title_zh=title[0],
+        title_en=title[1],
+        description_zh=description[0],
+        description_en=description[1],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        component_ids=component_ids,
+    )

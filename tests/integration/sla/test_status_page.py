@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.integration.sla.conftest import beijing, move_to
+from tests.integration.sla.conftest import beijing, move_to, schedule
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -151,16 +151,14 @@ async def test_maintenance_is_scheduled_then_in_progress_then_completed_by_the_c
 ) -> None:
     c = components
     move_to(ctx, beijing(2026, 6, 1, 12))
-    m = await status.do_schedule_maintenance(
+    m = await schedule(
         ctx,
         operator,
-        title_zh="数据库升级",
-        title_en="Database upgrade",
-        description_zh="升级 PostgreSQL。",
-        description_en="PostgreSQL is upgraded.",
-        starts_at=beijing(2026, 6, 3, 1),
-        ends_at=beijing(2026, 6, 3, 3),
-        component_ids=[c["web"].id, c["meet"].id],
+        beijing(2026, 6, 3, 1),
+        beijing(2026, 6, 3, 3),
+        [c["web"].id, c["meet"].id],
+        ("数据库升级", "Database upgrade"),
+        ("升级 PostgreSQL。", "PostgreSQL is upgraded."),
     )
 
     def window(found: status.Summary) -> str:
@@ -179,16 +177,14 @@ async def test_maintenance_is_scheduled_then_in_progress_then_completed_by_the_c
         await status.do_cancel_maintenance(ctx, operator, m.id)
     assert over.value.code == "status_maintenance_over"
     with pytest.raises(YuntongError) as past:
-        await status.do_schedule_maintenance(
+        await schedule(
             ctx,
             operator,
-            title_zh="x",
-            title_en="x",
-            description_zh="x",
-            description_en="x",
-            starts_at=beijing(2026, 6, 1),
-            ends_at=beijing(2026, 6, 2),
-            component_ids=[c["web"].id],
+            beijing(2026, 6, 1),
+            beijing(2026, 6, 2),
+            [c["web"].id],
+            ("x", "x"),
+            ("x", "x"),
         )
     assert past.value.code == "status_maintenance_past"
 
@@ -223,16 +219,14 @@ async def test_the_90_day_bars_show_each_days_worst_state(
         ctx, operator, opened.incident.id, status="resolved", message_zh="好", message_en="ok"
     )
     # 12 June 23:00 – 13 June 01:00: maintenance across midnight (Beijing days)
-    await status.do_schedule_maintenance(
+    await schedule(
         ctx,
         operator,
-        title_zh="维护",
-        title_en="Maintenance",
-        description_zh="维护",
-        description_en="Maintenance",
-        starts_at=beijing(2026, 6, 12, 23),
-        ends_at=beijing(2026, 6, 13, 1),
-        component_ids=[c["video"].id],
+        beijing(2026, 6, 12, 23),
+        beijing(2026, 6, 13, 1),
+        [c["video"].id],
+        ("维护", "Maintenance"),
+        ("维护", "Maintenance"),
     )
     move_to(ctx, beijing(2026, 6, 5, 8))
     await status.do_create_component(ctx, operator, "phone", "云电话", "Cloud phone", 40)
@@ -265,16 +259,14 @@ async def test_the_atom_feed_has_an_entry_per_update_and_maintenance(
         ctx, operator, opened.incident.id, status="resolved", message_zh="已恢复", message_en="Back"
     )
     move_to(ctx, beijing(2026, 6, 10, 9, 40))
-    m = await status.do_schedule_maintenance(
+    m = await schedule(
         ctx,
         operator,
-        title_zh="升级",
-        title_en="Upgrade",
-        description_zh="升级",
-        description_en="We upgrade.",
-        starts_at=beijing(2026, 6, 11, 1),
-        ends_at=beijing(2026, 6, 11, 2),
-        component_ids=[c["web"].id],
+        beijing(2026, 6, 11, 1),
+        beijing(2026, 6, 11, 2),
+        [c["web"].id],
+        ("升级", "Upgrade"),
+        ("升级", "We upgrade."),
     )
 
     root = ET.fromstring(await status_feed.feed(ctx, "en"))

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.integration.sla.conftest import beijing, move_to
+from tests.integration.sla.conftest import beijing, move_to, schedule
 from tests.support import smtp
 from tests.support.smtp import SmtpSink
 from yuntong.accounts.auth import Principal
@@ -129,16 +129,14 @@ async def test_maintenance_notices_reach_each_subscriber_once_with_two_senders_a
     for address in ("a@example.com", "b@example.com", "c@example.com"):
         await subscribed(ctx, smtp_sink, address)
     move_to(ctx, beijing(2026, 6, 1, 12))
-    m = await status.do_schedule_maintenance(
+    m = await schedule(
         ctx,
         operator,
-        title_zh="数据库升级",
-        title_en="Database upgrade",
-        description_zh="升级。",
-        description_en="PostgreSQL 17.",
-        starts_at=beijing(2026, 6, 3, 1),
-        ends_at=beijing(2026, 6, 3, 3),
-        component_ids=[components["web"].id],
+        beijing(2026, 6, 3, 1),
+        beijing(2026, 6, 3, 3),
+        [components["web"].id],
+        ("数据库升级", "Database upgrade"),
+        ("升级。", "PostgreSQL 17."),
     )
 
     other_node = build_context(ctx.settings, clock=ctx.clock)  # its own engine and pool
