@@ -60,13 +60,14 @@ from yuntong.sip import control_api as sip_control_api
 from yuntong.sip import edge as sip_edge
 from yuntong.sip import recovery as sip_recovery
 from yuntong.sla import api as sla_api
+from yuntong.sla import status_api
 from yuntong.supplementary import api as supplementary_api
 from yuntong.support import api as support_api
 from yuntong.support import assignment as support_assignment
 from yuntong.support import ws as support_ws
 from yuntong.support.cors import WidgetCors
 from yuntong.terminals import api as terminals_api
-from yuntong.web import apidocs, pages, pages_meetings, pages_numbers, pages_support
+from yuntong.web import apidocs, pages, pages_meetings, pages_numbers, pages_status, pages_support
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -190,6 +191,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         support_api.router,
         support_ws.router,
         pages_support.router,
+        status_api.router,
+        pages_status.router,
     ):
         app.include_router(router)
     apidocs.install(app)  # the OpenAPI document's errors, security and examples

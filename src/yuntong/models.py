@@ -38,7 +38,17 @@ from yuntong.numbers.models import (
     PortRequestEvent,
 )
 from yuntong.presence.models import DndPause, DndSchedule
-from yuntong.sla.models import CompletionAlert, CompletionCount, CompletionCountedDay, Incident
+from yuntong.sla.models import (
+    CompletionAlert,
+    CompletionCount,
+    CompletionCountedDay,
+    Incident,
+    IncidentUpdate,
+    Maintenance,
+    StatusComponent,
+    StatusMail,
+    StatusSubscriber,
+)
 from yuntong.supplementary.models import ServiceSettings
 from yuntong.support.models import (
     Agent,
@@ -77,9 +87,11 @@ __all__ = [
     "DndSchedule",
     "Inbox",
     "Incident",
+    "IncidentUpdate",
     "JobLease",
     "LedgerEntry",
     "LoginSession",
+    "Maintenance",
     "Meeting",
     "MeetingAttendance",
     "MeetingChatMessage",
@@ -103,6 +115,9 @@ __all__ = [
     "ServiceSettings",
     "Statement",
     "StatementLine",
+    "StatusComponent",
+    "StatusMail",
+    "StatusSubscriber",
     "Subscription",
     "UsageRecord",
     "UsedSignature",

@@ -71,6 +71,7 @@ from yuntong.realtime.connection import HUB
 from yuntong.sip.edge import LOCAL_EDGE
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
+from yuntong.sla.subscriptions import do_send_on_pass as send_status_mail
 from yuntong.supplementary.profile import PROFILES
 from yuntong.support.delivery import VISITOR_SOCKETS
 
@@ -131,5 +132,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     dunning.check_daily_with(ctx, completion.do_daily_check)
     worker.run_on_each_pass(ctx, backup_schedule.do_backup_if_due)  # the daily backup
     worker.run_on_each_pass(ctx, audit_chain.do_seal_on_pass)  # the audit trail's chain
+    worker.run_on_each_pass(ctx, send_status_mail)  # the status page's e-mail outbox
     changes.attach(ctx)
     return ctx

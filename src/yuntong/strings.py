@@ -13,6 +13,7 @@ from yuntong.core.i18n import Strings
 from yuntong.meetings import strings as meetings
 from yuntong.notifications import strings as notifications
 from yuntong.ops import strings as ops
+from yuntong.sla import strings as sla_status
 from yuntong.support import strings as support
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
@@ -23,6 +24,7 @@ from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
+from yuntong.web.strings import status as web_status
 from yuntong.web.strings import support as web_support
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
@@ -48,6 +50,8 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_backups.STRINGS,
     support.STRINGS,
     web_support.STRINGS,
+    sla_status.STRINGS,
+    web_status.STRINGS,
 )
 
 

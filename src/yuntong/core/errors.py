@@ -573,6 +573,36 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "该坐席当前离开或离线，不能转接",
         "That agent is away or offline and cannot take it",
     ),
+    # the public status page (sla/status.py, sla/subscriptions.py)
+    "status_state_invalid": (422, "无效的状态：{state}", "Not a valid state here: {state}"),
+    "status_component_not_found": (404, "找不到该组件：{id}", "No such component: {id}"),
+    "status_component_taken": (409, "组件标识 {name} 已存在", "A component {name} exists already"),
+    "status_incident_resolved": (
+        409,
+        "该故障已解决，不能再发布更新",
+        "This incident is resolved; no more updates can be posted",
+    ),
+    "status_maintenance_not_found": (404, "找不到该维护计划", "No such maintenance"),
+    "status_maintenance_past": (
+        422,
+        "维护结束时间已过，不能再公告",
+        "The maintenance window has ended; it cannot be announced",
+    ),
+    "status_maintenance_over": (
+        409,
+        "该维护已结束或已取消",
+        "This maintenance is over or cancelled already",
+    ),
+    "status_token_invalid": (
+        404,
+        "链接无效或已过期，请重新订阅",
+        "The link is invalid or has expired; subscribe again",
+    ),
+    "incident_open": (
+        409,
+        "故障尚未解决，解决后才能计算补偿",
+        "The incident is still open; credits are applied once it is resolved",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -37,7 +37,9 @@ class IncidentOut(BaseModel):
     id: int = Field(description="The incident's id")
     title: str = Field(description="What happened")
     starts_at: datetime = Field(description="When the interruption began")
-    ends_at: datetime = Field(description="When the service was back")
+    ends_at: datetime | None = Field(
+        description="When the service was back (null: still open on the status page)"
+    )
     product_codes: list[str] = Field(description="The products interrupted")
     created_by: int | None = Field(description="The staff member who recorded it")
     created_at: datetime = Field(description="When it was recorded")

@@ -73,7 +73,14 @@ def check_product_codes(catalog: Catalog, codes: list[str]) -> list[str]:
 def is_excluded(ctx: Context, incident: Incident) -> bool:
     """Interruptions shorter than the contract's minimum continuous hours earn no credit."""
     shortest = timedelta(hours=ctx.settings.billing_incident_min_hours)
-    return incident.ends_at - incident.starts_at < shortest
+    return ended(incident) - incident.starts_at < shortest
+
+
+def ended(incident: Incident) -> datetime:
+    """When an incident ended (an open one, on the status page, is refused: ``incident_open``)."""
+    if incident.ends_at is None:
+        raise YuntongError("incident_open")
+    return incident.ends_at
 
 
 # -- the credit --------------------------------------------------------------------------------
@@ -84,7 +91,7 @@ def cycle_shares(
 ) -> list[CycleShare]:
     """The incident's overlap with the subscription, split at the account's cycle boundaries."""
     start = max(incident.starts_at, sub.starts_at)
-    end = incident.ends_at if sub.ends_at is None else min(incident.ends_at, sub.ends_at)
+    end = ended(incident) if sub.ends_at is None else min(ended(incident), sub.ends_at)
     tz = business_tz(ctx)
     shares = []
     cycle = cycle_of(start, close_day, tz)
@@ -229,6 +236,7 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
         incident = await s.get(Incident, incident_id)
         if getattr(marked, "rowcount", 0) != 1 or incident is None:
             raise YuntongError("incident_not_found")
+        ends_at = ended(incident)  # an open one is refused (and marked nothing: rolled back)
         appended, account_ids = 0, set[int]()
         if not is_excluded(ctx, incident):
             product_ids = [catalog.by_code(code).id for code in incident.product_codes]
@@ -237,7 +245,7 @@ async def do_apply_incident_credits(ctx: Context, actor: Actor, incident_id: int
                 .join(BillingAccount, BillingAccount.id == Subscription.account_id)
                 .where(
                     Subscription.product_id.in_(product_ids),
-                    Subscription.starts_at < incident.ends_at,
+                    Subscription.starts_at < ends_at,
                     (Subscription.ends_at.is_(None)) | (Subscription.ends_at > incident.starts_at),
                 )
                 .order_by(Subscription.id)

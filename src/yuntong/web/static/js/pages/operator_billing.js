@@ -551,7 +551,7 @@ async function loadIncidents() {
       await loadIncidents().catch(fail);
     });
     const tr = row([
-      String(i.id), i.title, bizDateTime(i.starts_at), bizDateTime(i.ends_at), i.product_codes.join(', '),
+      String(i.id), i.title, bizDateTime(i.starts_at), i.ends_at ? bizDateTime(i.ends_at) : '—', i.product_codes.join(', '),
       i.credited_at ? bizDateTime(i.credited_at) : '—', apply,
     ]);
     tr.dataset.incidentId = String(i.id);
