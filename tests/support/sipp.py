@@ -79,7 +79,13 @@ def _ack_failure(uri: str, cseq: int) -> str:
 
 
 def invite_scenario(
-    to: str, expect: int = 200, *, auth: bool = True, hold_ms: int = 1000, extra: str = ""
+    to: str,
+    expect: int = 200,
+    *,
+    auth: bool = True,
+    hold_ms: int = 1000,
+    extra: str = "",
+    hung_up: bool = False,
 ) -> str:
     """A phone calls ``to`` (the Request-URI user), authenticating if ``auth``; ``expect``
     is the final response; an answered call is held ``hold_ms`` and hung up (BYE)."""
@@ -113,6 +119,17 @@ def invite_scenario(
             retrans=False,
         )
     )
+    if hung_up:  # the far end (or the edge) ends the call: answer its BYE
+        parts.append(f'  <recv request="BYE" timeout="{hold_ms}"/>\n')
+        parts.append(
+            _send(
+                "SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n"
+                "[last_CSeq:]\nContent-Length: 0\n",
+                retrans=False,
+            )
+        )
+        parts.append("</scenario>\n")
+        return "".join(parts)
     parts.append(f'  <pause milliseconds="{hold_ms}"/>\n')
     parts.append(
         _send(

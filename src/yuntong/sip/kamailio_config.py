@@ -157,6 +157,8 @@ modparam("http_client", "keep_connections", 1)
 modparam("http_client", "query_result", 0)
 modparam("htable", "htable", "ha1=>size=10;autoexpire={ha1_cache_s};")
 modparam("dialog", "default_timeout", 43200)
+modparam("dialog", "send_bye", 1)
+modparam("dialog", "timeout_avp", "$avp(dlg_timeout)")
 modparam("dialog", "dlg_match_mode", 1)
 modparam("uac", "restore_mode", "auto")
 modparam("uac", "restore_dlg", 1)
@@ -219,9 +221,7 @@ request_route {
         $var(caller) = $fU;
     }
     record_route();
-    dlg_manage();
-    $dlg_var(t0) = $TV(Sn);
-    $dlg_var(source) = $var(source);
+    $avp(t0) = $TV(Sn);
     $var(q) = "call_id=" + $(ci{s.escape.param}) + "&source=" + $var(source)
         + "&caller=" + $(var(caller){s.escape.param}) + "&to=" + $(rU{s.escape.param})
         + "&from_user=" + $(fU{s.escape.param})
@@ -362,6 +362,8 @@ route[APPLY] {
     jansson_get("pai", "$var(res)", "$var(pai)");
     jansson_get("privacy", "$var(res)", "$var(privacy)");
     jansson_get("diversion", "$var(res)", "$var(diversion)");
+    $var(max_s) = "";
+    jansson_get("max_s", "$var(res)", "$var(max_s)");
     $ru = $var(ruri);
     if ($var(lookup) == "1") {
         if (!lookup("location")) {
@@ -405,6 +407,14 @@ route[APPLY] {
     if ($var(ring_s) != "") {
         t_set_fr($(var(ring_s){s.int}) * 1000, 5000);
     }
+    if (!is_known_dlg()) {
+        if ($var(max_s) != "") {
+            # prepaid credit: the edge ends the call (BYE to both sides) when it runs out
+            $avp(dlg_timeout) = $(var(max_s){s.int});
+        }
+        dlg_manage();
+        $dlg_var(t0) = $avp(t0);
+    }
     t_on_reply("REPLY");
     t_on_failure("FAILED");
 }
@@ -420,7 +430,7 @@ route[ANSWER] {
     append_to_reply("Contact: <sip:yuntong-media@$Ri:$Rp;transport=$pr>\r\n");
     set_reply_body("$var(sdp)", "application/sdp");
     t_reply("200", "OK");
-    $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
+    $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $avp(t0)
         + "&at=" + $TV(Sn);
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
@@ -453,14 +463,14 @@ failure_route[FAILED] {
 }
 
 event_route[dialog:start] {
-    $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
+    $var(q) = "call_id=" + $(dlg(callid){s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
         + "&first=" + $dlg_var(pdd) + "&at=" + $TV(Sn);
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 
 event_route[dialog:end] {
-    $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=ended&at=" + $TV(Sn)
-        + "&by=" + $(fU{s.escape.param});
+    $var(q) = "call_id=" + $(dlg(callid){s.escape.param}) + "&event=ended&at=" + $TV(Sn)
+        + "&by=" + $(dlg(from_uri){s.escape.param});
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 """

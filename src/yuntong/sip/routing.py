@@ -182,7 +182,9 @@ async def _route_new(ctx: Context, ask: Ask, call: SipCall) -> dict[str, Any]:
         if barred is not None:
             return _ended(call, CallOutcome.REJECTED, barred)
         assert call.caller_user_id is not None
-        await credit_gate(ctx).check_may_start(ctx, call.caller_user_id, "call.audio")
+        limit = await credit_gate(ctx).check_may_start(ctx, call.caller_user_id, "call.audio")
+        if limit is not None:
+            call.route = {**call.route, "max_s": limit}
     found = await numbers.number_state(ctx, called)
     if found is None:  # not one of Yuntong's numbers: the public network
         if call.trunk is not None:
@@ -198,7 +200,13 @@ async def _route_new(ctx: Context, ask: Ask, call: SipCall) -> dict[str, Any]:
     if callee == call.caller_user_id:
         return reject(486, "Busy Here")
     call.callee_user_id = callee
-    call.route = {"callee_number": called, "visited_users": [], "visited_numbers": [], "hops": []}
+    call.route = {
+        **call.route,
+        "callee_number": called,
+        "visited_users": [],
+        "visited_numbers": [],
+        "hops": [],
+    }
     if call.caller_user_id is not None:
         call.route["visited_users"].append(call.caller_user_id)
     return await _towards(ctx, call, with_caller=True)
@@ -213,7 +221,20 @@ def _outbound(ctx: Context, call: SipCall) -> dict[str, Any]:
     call.direction, call.trunk = "outbound", trunk.code
     assert call.called_number is not None
     ruri, dst = _trunk_uri(trunk, call.called_number)
-    return {"action": "route", "ruri": ruri, "dst": dst, "lookup": "0", **_identity(ctx, call)}
+    return {
+        "action": "route",
+        "ruri": ruri,
+        "dst": dst,
+        "lookup": "0",
+        **_identity(ctx, call),
+        **_limit(call),
+    }
+
+
+def _limit(call: SipCall) -> dict[str, str]:
+    """The longest the call may last (prepaid credit), for the edge's dialog timer."""
+    limit = call.route.get("max_s")
+    return {} if limit is None else {"max_s": str(max(1, int(limit)))}
 
 
 def _identity(ctx: Context, call: SipCall, *, shown: bool = True) -> dict[str, str]:
@@ -290,6 +311,7 @@ def _ring(ctx: Context, call: SipCall, profile: Profile) -> dict[str, Any]:
         "ring_s": str(ring_s),
         "diversion": diversion,
         **identity,
+        **_limit(call),
     }
 
 
@@ -376,6 +398,7 @@ async def _outside_hop(
         "lookup": "0",
         "diversion": _diversion(ctx, hops),
         **identity,
+        **_limit(call),
     }
 
 

@@ -9,12 +9,20 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.conftest import unique
+from tests.integration.billing.conftest import product, rate
 from tests.integration.sip.conftest import Make, Phone, SipWorld, sip_account
 from tests.integration.supplementary.conftest import api, set_services
 from tests.integration.supplementary.test_barring import PIN, with_pin
 from tests.support.inprocess import InProcessServer
 from tests.support.server import wait_for
 from tests.support.sipp import Uas, free_udp_port, invite_scenario, register_scenario, run
+from yuntong.accounts import directory
+from yuntong.accounts.auth import principal_for
+from yuntong.billing.ledger.accounts import account_for_user, do_set_kind
+from yuntong.billing.orders.orders import do_place_order
+from yuntong.billing.payments import payments
+from yuntong.presence.busy import busy_marks
 from yuntong.sip.models import SipCall
 
 
@@ -218,8 +226,6 @@ async def test_a_trunk_that_fails_gives_the_caller_its_failure_and_nothing_stays
     record = await last_call(server, alice.who.e164)
     assert (record.outcome, record.final_code) == ("failed", 503)
     # alice is not left busy: a browser call to her number reaches her
-    from yuntong.presence.busy import busy_marks
-
     assert not await busy_marks(server.app_context).busy_among([alice.who.user_id])
 
 
@@ -295,3 +301,40 @@ async def test_forwarding_to_an_outside_number_leaves_by_the_trunk_with_the_orig
     record = await last_call(server, alice.who.e164)
     assert (record.trunk, record.outcome) == ("carrier", "answered")
     assert record.route["billed_to"] == bob.who.user_id  # the outside leg is bob's
+
+
+async def test_a_prepaid_callers_call_is_ended_by_the_edge_when_the_credit_runs_out(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    ctx = server.app_context
+    staff_id = await server.create_user(unique("staff"), role="operator_admin")
+    staff = principal_for(await directory.get_user(ctx, staff_id), "", "cli")
+    alice = await sip_account(server, await subscriber())
+    user = principal_for(await directory.get_user(ctx, alice.who.user_id), "", "web")
+    # 6.00 a minute by the second, 0.30 in hand: 3 seconds of talk
+    package = await product(ctx, staff, fee_fen=0, rates={"call.audio": rate("600", "1/1")})
+    await do_place_order(ctx, user, None, [package.code])
+    account = await account_for_user(ctx, alice.who.user_id)
+    await do_set_kind(ctx, staff, account.id, "prepaid")
+    await payments.do_record_payment(
+        ctx, staff, payments.PaymentIn(account.id, 30, "cash", key=unique("top-up"))
+    )
+    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, service="carrier")
+    await trunk.start()
+    try:
+        done = await run(
+            sip_world.edge,
+            invite_scenario("13800138000", hold_ms=20_000, hung_up=True),
+            tmp_path / "alice",
+            service=alice.username,
+            user=alice.username,
+            password=alice.password,
+        )
+        assert done.code == 0, done.output  # the edge's BYE came, well before 20 s
+        await trunk.wait()
+    finally:
+        await trunk.stop()
+    record = await last_call(server, alice.who.e164)
+    assert record.route["max_s"] == 3
+    assert record.outcome == "answered" and 2 <= record.billable_seconds <= 5
