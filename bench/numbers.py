@@ -223,7 +223,7 @@ async def measure_backend(
                             PhoneNumber.e164 == "+86" + rng.choice(sample)
                         )
                     else:
-                        stmt = search_query(queries(kind, rng, sample))
+                        stmt = search_query(queries(kind, rng, sample), engine.dialect.name)
                     t0 = time.perf_counter()
                     got = (await conn.execute(stmt)).all()
                     times.append((time.perf_counter() - t0) * 1000)
