@@ -23,6 +23,7 @@ from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
+from yuntong.web.strings import sip as web_sip
 from yuntong.web.strings import support as web_support
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
@@ -48,6 +49,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_backups.STRINGS,
     support.STRINGS,
     web_support.STRINGS,
+    web_sip.STRINGS,
 )
 
 
