@@ -1,7 +1,8 @@
 """``yuntong sip`` on the machine that runs the SIP edge (same var dir): an operator makes a
 number's password (shown once), sees the phone that registered with it, rotates it (the old
 one refused at once: the CLI told Kamailio over its FIFO), lists the SIP calls and removes the
-account; elsewhere the command says no edge runs there."""
+account; elsewhere the command says no edge runs there. And the SIP calls of the API (the web
+page's list) keep a withheld caller's number from the callee."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from click.testing import Result
 
 from tests.integration.accounts.conftest import run_cli
-from tests.integration.sip.conftest import DOMAIN, Make, Phone, SipWorld
+from tests.integration.sip.conftest import DOMAIN, Make, Phone, SipWorld, sip_account
 from tests.integration.sip.test_edge_calls import call, last_call, register
+from tests.integration.supplementary.conftest import api, set_services
 from tests.support.sipp import register_scenario, run
 
 pytestmark = pytest.mark.parametrize("sip_world", ["sqlite"], indirect=True)
@@ -98,3 +100,19 @@ async def test_sip_status_says_no_edge_runs_on_a_machine_without_it(
     elsewhere = await sip_cli(sip_world, "status", var_dir=tmp_path / "var")
     assert elsewhere.exit_code == 1
     assert "is not running on this machine" in elsewhere.output
+
+
+async def test_the_sip_calls_api_keeps_a_withheld_number_from_the_callee(
+    sip_world: SipWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    server = sip_world.server
+    alice = await sip_account(server, await subscriber("clir", online=False))
+    await set_services(server, alice.who, clir_mode="temporary")
+    bob = await subscriber(online=False)
+    await call(sip_world, alice, "%2331%23" + bob.e164.lstrip("+"), tmp_path / "withheld", 480)
+    await last_call(server, alice.who.e164)
+    [seen_by_bob] = (await api(server, bob, "GET", "/sip/calls")).json()
+    assert seen_by_bob["withheld"] is True and seen_by_bob["calling_number"] is None
+    assert seen_by_bob["called_number"] == bob.e164
+    [seen_by_alice] = (await api(server, alice.who, "GET", "/sip/calls?limit=1")).json()
+    assert seen_by_alice["calling_number"] == alice.who.e164
