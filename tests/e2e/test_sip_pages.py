@@ -1,15 +1,17 @@
 """A number's SIP phone in Chromium, on a computer in Chinese and on a phone (390 px) in
 English, against a Yuntong running its SIP edge (Kamailio) with SIPp as the desk phone: the
 customer makes the password (shown once, copied), a phone registers with it and is listed,
-a new password is made after a warning, a call of the phone is on the call history page,
-and the account is removed. Nothing scrolls sideways."""
+a new password is made after a warning, the phone's calls (one not reached, one answered)
+are on the call history page, and the account is removed. Nothing scrolls sideways."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -18,7 +20,14 @@ from tests.e2e.conftest import screenshot
 from tests.e2e.test_phone_layout import SIZES, signed_in
 from tests.support.numbers import number_for
 from tests.support.server import ServerProcess, free_port, wait_for
-from tests.support.sipp import Edge, free_udp_port, invite_scenario, register_scenario, run
+from tests.support.sipp import (
+    Edge,
+    Uas,
+    free_udp_port,
+    invite_scenario,
+    register_scenario,
+    run,
+)
 
 pytestmark = pytest.mark.e2e
 DOMAIN = "yuntong.test"
@@ -34,6 +43,8 @@ SAYS = {
         "remove": "将无法再注册或拨打电话",
         "internal": "网内",
         "unreachable": "无法接通",
+        "answered": "已接通",
+        "pdd": r"\d+ 毫秒",
     },
     "en": {
         "none": "No SIP account yet",
@@ -45,6 +56,8 @@ SAYS = {
         "remove": "can no longer register or call",
         "internal": "Internal",
         "unreachable": "Unreachable",
+        "answered": "Answered",
+        "pdd": r"\d+ ms",
     },
 }
 
@@ -72,6 +85,44 @@ async def sip_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     await server.aclose()
 
 
+async def answered_call(
+    server: ServerProcess,
+    edge: Edge,
+    caller: str,
+    number: str,
+    callee: str,
+    phone_port: int,
+    folder: Path,
+) -> None:
+    """``caller`` (user name; their number) calls ``callee``'s phone registered at
+    ``phone_port``, which answers; returns once the call's end is recorded."""
+    auth = {"Authorization": f"Bearer {await server.login(caller)}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=auth) as http:
+        made = await http.post(f"/api/v1/numbers/{number}/sip-credentials")
+        assert made.status_code == 201, made.text
+        phone = Uas(edge, folder / "callee", phone_port, service=callee)
+        await phone.start()
+        try:
+            done = await run(
+                edge,
+                invite_scenario(callee),
+                folder / "caller",
+                service=f"86{number}",
+                user=f"86{number}",
+                password=made.json()["password"],
+            )
+            assert done.code == 0, done.output
+            assert (await phone.wait()).code == 0
+        finally:
+            await phone.stop()
+
+        async def ended() -> bool:
+            calls = (await http.get("/api/v1/sip/calls")).json()
+            return bool(calls) and calls[0]["ended_at"] is not None
+
+        await wait_for(ended, timeout=10)
+
+
 async def _fits(page: Page, width: int) -> None:
     assert await page.evaluate("(w) => window.ytLayout.problems(w)", width) == []
 
@@ -85,7 +136,8 @@ async def test_a_customer_sets_up_a_sip_phone_on_their_number(
     edge = Edge("127.0.0.1", sip_port, DOMAIN)
     customer = unique("sipweb")
     national = await number_for(sip_server, await sip_server.create_user(customer))
-    callee = await number_for(sip_server, await sip_server.create_user(unique("sipcallee")))
+    caller = unique("sipcallee")
+    callee = await number_for(sip_server, await sip_server.create_user(caller))
     username = f"86{national}"
 
     context = await signed_in(browser, sip_server, customer, size, language)
@@ -159,14 +211,23 @@ async def test_a_customer_sets_up_a_sip_phone_on_their_number(
         password=rotated,
     )
     assert dialled.code == 0, dialled.output
+    # and answers a call from another customer's phone (its duration and post-dial delay)
+    await answered_call(sip_server, edge, caller, callee, username, phone_port, tmp_path)
     await page.goto("/history")
-    row = page.locator("#sip-call-rows tr").first
+    answered = page.locator('#sip-call-rows tr[data-outcome="answered"]')
+    await expect(answered).to_contain_text(f"+86{callee}")
+    await expect(answered).to_contain_text(says["answered"])
+    await expect(answered).to_contain_text(re.compile(r"0:0[1-9]"))
+    await expect(answered).to_contain_text(re.compile(says["pdd"]))
+    row = page.locator('#sip-call-rows tr[data-outcome="unreachable"]')
     await expect(row).to_have_attribute("data-outcome", "unreachable")
     await expect(row).to_contain_text(f"+{username}")
     await expect(row).to_contain_text(f"+86{callee}")
     await expect(row).to_contain_text(says["internal"])
     await expect(row).to_contain_text(says["unreachable"])
     await _fits(page, width)
+    await row.scroll_into_view_if_needed()
+    await screenshot(page, f"sip-calls-{language}-{size}")
 
     # removed, after a warning
     await page.goto("/numbers")
