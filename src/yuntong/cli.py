@@ -36,6 +36,7 @@ from yuntong.cli_dnd import dnd_app
 from yuntong.cli_numbers import numbers_app
 from yuntong.cli_run import command_settings, run_action
 from yuntong.cli_security import security_app
+from yuntong.cli_sip import sip_app
 from yuntong.cli_status import status_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
@@ -542,6 +543,7 @@ services_app = typer.Typer(
 )
 app.add_typer(services_app, name="services")
 services_app.add_typer(dnd_app, name="dnd")  # do-not-disturb and its schedules (cli_dnd.py)
+app.add_typer(sip_app, name="sip")  # SIP phones: credentials, calls, the edge (cli_sip.py)
 
 
 @services_app.command("show")

@@ -24,6 +24,7 @@ from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
+from yuntong.web.strings import sip as web_sip
 from yuntong.web.strings import status as web_status
 from yuntong.web.strings import support as web_support
 
@@ -52,6 +53,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_support.STRINGS,
     sla_status.STRINGS,
     web_status.STRINGS,
+    web_sip.STRINGS,
 )
 
 

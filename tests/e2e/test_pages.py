@@ -78,6 +78,9 @@ DYNAMIC = {
     "ui.support.routing.": ["round_robin", "least_busy"],
     # pages/history.js: who held a call
     "ui.history.hold_period.": ["self", "other"],
+    # numbers.html: the SIP password dialog's fields; sip.js: a SIP call's direction
+    "ui.sip.": ["username", "password", "domain", "registrar", "transports"],
+    "ui.sipcalls.direction.": ["internal", "outbound", "inbound"],
 }
 
 

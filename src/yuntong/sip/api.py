@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
 
 from yuntong.accounts.auth import Principal, require_user
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
-from yuntong.sip import credentials, edge
+from yuntong.sip import credentials, edge, records
 from yuntong.sip.models import SipCall
 
 router = APIRouter(prefix="/api/v1", tags=["sip"])
@@ -43,7 +42,9 @@ class SipCallOut(BaseModel):
 
     id: str = Field(description="Yuntong's id of the call")
     direction: str = Field(description="internal, outbound (to the public network) or inbound")
-    calling_number: str | None = Field(description="Caller's number, E.164 (null: unknown)")
+    calling_number: str | None = Field(
+        description="Caller's number, E.164 (null: unknown, or withheld from the callee)"
+    )
     called_number: str | None = Field(description="Dialled number, E.164")
     withheld: bool = Field(description="The caller's identity was withheld (CLIR)")
     outcome: str | None = Field(description="answered, busy, no_answer, rejected, …")
@@ -108,12 +109,12 @@ async def my_sip_calls(
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many, newest first")] = 50,
 ) -> list[SipCallOut]:
     """Calls the user's SIP phones made or received, newest first."""
-    query = (
-        select(SipCall)
-        .where(or_(SipCall.caller_user_id == user.user_id, SipCall.callee_user_id == user.user_id))
-        .order_by(SipCall.created_at.desc())
-        .limit(limit)
-    )
-    async with ctx.db.session() as s:
-        rows = (await s.execute(query)).scalars().all()
-    return [SipCallOut.model_validate(row, from_attributes=True) for row in rows]
+    rows = await records.calls_of(ctx, user.user_id, limit)
+    return [_call_out(row, user.user_id) for row in rows]
+
+
+def _call_out(row: SipCall, viewer: int) -> SipCallOut:
+    out = SipCallOut.model_validate(row, from_attributes=True)
+    if row.withheld and row.caller_user_id != viewer:
+        out.calling_number = None  # CLIR: the callee is not told the number
+    return out

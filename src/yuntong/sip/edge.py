@@ -224,3 +224,32 @@ async def contacts_of(ctx: Context, username: str) -> list[str] | None:
         if isinstance(contact, dict) and isinstance(contact.get("Address"), str):
             found.append(contact["Address"])
     return found
+
+
+# --- the edge another process of this node runs (the CLI) ---------------------------------
+
+
+def running_edge_pid(var_dir: Path) -> int | None:
+    """The pid of the Kamailio a Yuntong with ``var_dir`` runs on this machine, if alive
+    (from its pid file, checked against the process's command line)."""
+    pidfile = var_dir / "sip" / "kamailio.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return pid if KAMAILIO_BINARY in cmdline and str(pidfile) in cmdline else None
+
+
+def attach_running_edge(ctx: Context) -> LocalEdge | None:
+    """Let this process (a CLI command) speak to the Kamailio its node runs: possible on the
+    same machine, as the same user, with the same var dir (the JSON-RPC FIFO is there)."""
+    directory = ctx.settings.var_dir / "sip"
+    if (
+        running_edge_pid(ctx.settings.var_dir) is None
+        or not (directory / "kamailio_rpc.fifo").exists()
+    ):
+        return None
+    local = LocalEdge(password="", directory=directory)  # it answers no control requests
+    ctx.services.get(LOCAL_EDGE).value = local
+    return local

@@ -72,7 +72,7 @@ def _trunk_checks(trunks: tuple[TrunkPeer, ...]) -> str:
             f'    if ($si == "{trunk.host}" && $sp == {trunk.port}) '
             f'{{ $var(source) = "trunk:{trunk.code}"; return; }}'
         )
-    return "\n".join(lines)
+    return "\n".join(lines) or "    return;"  # Kamailio refuses an empty route block
 
 
 def render(c: EdgeConfig) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from yuntong.calls import causes
@@ -80,3 +80,14 @@ async def do_ended(ctx: Context, sip_call_id: str, at: datetime | None) -> SipCa
     call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
     await update(ctx, call)
     return call
+
+
+async def calls_of(ctx: Context, user_id: int | None, limit: int) -> list[SipCall]:
+    """The newest calls ``user_id``'s SIP phones made or received (every user's: None)."""
+    query = select(SipCall).order_by(SipCall.created_at.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(
+            or_(SipCall.caller_user_id == user_id, SipCall.callee_user_id == user_id)
+        )
+    async with ctx.db.session() as s:
+        return list((await s.execute(query)).scalars().all())

@@ -3,6 +3,7 @@
 import { get } from '../api.js';
 import { markMissedSeen, rt, startCall } from '../app.js';
 import { formatDateTime, formatDuration, t } from '../i18n.js';
+import { loadSipCalls } from '../sip.js';
 import { $ } from '../ui.js';
 
 const PAGE_SIZE = 20;
@@ -136,6 +137,7 @@ $('#page-prev').addEventListener('click', () => load(currentPage - 1));
 $('#page-next').addEventListener('click', () => load(currentPage + 1));
 rt.on('call.ended', () => setTimeout(() => load(currentPage), 300));
 
+loadSipCalls(); // the calls of the user's SIP phones, a card of its own
 await loadContacts();
 filtersFromUrl();
 await load(currentPage);

@@ -1,12 +1,13 @@
 // Choosing a number: search the available ones, hold one, confirm it (its monthly rent goes on
 // the bill), see one's own numbers, release them, and (organisation administrators) choose the
-// member each rings; port a number in from another carrier (携号转网) and get a port-out code.
-// Everything goes through the numbers REST API.
+// member each rings; a number in use has its SIP phone section (sip.js); port a number in from
+// another carrier (携号转网) and get a port-out code. Everything goes through the REST API.
 import '../app.js';
 
 import { del, get, post, put } from '../api.js';
 import { money } from '../billing.js';
 import { formatDateTime, t } from '../i18n.js';
+import { sipRow } from '../sip.js';
 import { $, button, cell, clearErrors, confirmDialog, formValues, onSubmit, showErrors, toast } from '../ui.js';
 
 const me = JSON.parse($('#yt-me')?.textContent || '{}');
@@ -89,7 +90,7 @@ function memberSelect(n) {
 
 async function loadMine() {
   const mine = await get('/numbers/mine');
-  $('#mine-rows').replaceChildren(...mine.map((n) => {
+  $('#mine-rows').replaceChildren(...mine.flatMap((n) => {
     const tr = document.createElement('tr');
     tr.dataset.number = n.national;
     cell(tr, n.national);
@@ -116,7 +117,8 @@ async function loadMine() {
       );
     }
     cell(tr, actions, 'num');
-    return tr;
+    // a number in use has its SIP phone section under it (sip.js)
+    return n.state === 'assigned' ? [tr, sipRow(n, tr.cells.length)] : [tr];
   }));
   $('#mine-empty').hidden = mine.length > 0;
 }
