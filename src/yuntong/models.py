@@ -50,6 +50,7 @@ from yuntong.support.models import (
     UsedSignature,
     Visitor,
 )
+from yuntong.tariffs.models import OutsideCall, TariffPrefix, TariffTable, TrunkCost
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "NumberTier",
     "Order",
     "Organisation",
+    "OutsideCall",
     "Payment",
     "PhoneNumber",
     "PortOutCode",
@@ -103,6 +105,9 @@ __all__ = [
     "Statement",
     "StatementLine",
     "Subscription",
+    "TariffPrefix",
+    "TariffTable",
+    "TrunkCost",
     "UsageRecord",
     "UsedSignature",
     "User",

@@ -72,6 +72,7 @@ from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
 from yuntong.support.delivery import VISITOR_SOCKETS
+from yuntong.tariffs.tables import TABLES
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -110,6 +111,7 @@ PIECES: tuple[Piece[Any], ...] = (
     PASS_JOBS,
     backup_schedule.RUNNING,
     VISITOR_SOCKETS,
+    TABLES,
 )
 
 

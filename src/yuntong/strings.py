@@ -14,6 +14,7 @@ from yuntong.meetings import strings as meetings
 from yuntong.notifications import strings as notifications
 from yuntong.ops import strings as ops
 from yuntong.support import strings as support
+from yuntong.tariffs import strings as tariffs
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import backups as web_backups
@@ -48,6 +49,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_backups.STRINGS,
     support.STRINGS,
     web_support.STRINGS,
+    tariffs.STRINGS,
 )
 
 

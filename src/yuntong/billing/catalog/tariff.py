@@ -40,6 +40,9 @@ USAGE_TYPES: Final[dict[str, UsageType]] = {
         UsageType("call.video", "视频通话", "Video call"),
         UsageType("meeting.video", "视频会议（参会人分钟）", "Video meeting (participant-minutes)"),
         UsageType("meeting.audio", "音频会议（参会人分钟）", "Audio meeting (participant-minutes)"),
+        # priced by the tariffs package (destination prefix), not by the package: see
+        # ledger/usage.py do_record_priced_usage
+        UsageType("call.outside", "外线通话（公用电话网）", "Outside call (public network)"),
     )
 }
 
