@@ -25,6 +25,7 @@ from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
 from yuntong.web.strings import services as web_services
 from yuntong.web.strings import support as web_support
+from yuntong.web.strings import tariffs as web_tariffs
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -50,6 +51,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     support.STRINGS,
     web_support.STRINGS,
     tariffs.STRINGS,
+    web_tariffs.STRINGS,
 )
 
 

@@ -75,6 +75,11 @@ class MarginReport:
         )
 
 
+def today(ctx: Context) -> date:
+    """Today in the business time zone."""
+    return ctx.clock.now().astimezone(ZoneInfo(ctx.settings.business_timezone)).date()
+
+
 def check_period(start: date, end: date) -> None:
     if end < start or (end - start).days >= MAX_DAYS:
         raise YuntongError("tariff_period_invalid", days=MAX_DAYS)
