@@ -76,6 +76,9 @@ DYNAMIC = {
     "ui.support.state.": ["open", "assigned", "resolved"],
     "ui.support.event.": ["assign", "transfer", "requeue", "resolve", "reopen"],
     "ui.support.routing.": ["round_robin", "least_busy"],
+    # tariffs.js and operator_tariffs.js: categories and table kinds
+    "ui.tariffs.category.": ["local", "domestic", "mobile", "international", "premium"],
+    "ui.optariffs.kind.": ["prices", "costs"],
 }
 
 
