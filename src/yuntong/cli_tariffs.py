@@ -6,7 +6,7 @@ not in the tariffs package: it builds contexts (services), which imports it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -167,8 +167,9 @@ def margins_report(
     """Revenue, cost and margin of outside calls per trunk and category."""
 
     async def action(ctx: Context, staff: Principal) -> MarginReport:
-        end: date = last.date() if last else margins.today(ctx)
-        start: date = first.date() if first else end - timedelta(days=29)
+        start, end = margins.period(
+            ctx, first.date() if first else None, last.date() if last else None
+        )
         return await margins.margin_report(ctx, staff, start, end)
 
     report = _act(operator, action)

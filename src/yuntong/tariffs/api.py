@@ -4,7 +4,7 @@ versions and read the margin report (JSON or CSV)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -88,7 +88,12 @@ class TableIn(BaseModel):
     effective_from: datetime | None = Field(
         default=None, description="In force from (with time zone; default now, never earlier)"
     )
-    note: str = Field(default="", max_length=200, description="A note kept with the version")
+    note: str = Field(
+        default="",
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="A note kept with the version",
+    )
 
 
 class ImportedOut(BaseModel):
@@ -249,8 +254,7 @@ async def get_tables(ctx: Ctx, staff: Staff) -> list[TableOut]:
 async def _report(
     ctx: Context, staff: Principal, first: date | None, last: date | None
 ) -> MarginReport:
-    end = last or margins.today(ctx)
-    start = first or end - timedelta(days=29)
+    start, end = margins.period(ctx, first, last)
     return await margins.margin_report(ctx, staff, start, end)
 
 

@@ -110,7 +110,7 @@ async def do_charge_outside_call(
             usage_type=USAGE_TYPE,
             quantity_s=seconds,
             started_at=answered_at,
-            other_party=identity.mask_leading(destination, 6),
+            other_party=identity.mask_phone(destination.strip()),
         ),
         rate=Rate(Decimal(rate.price_per_minute_fen), rate.increment_s, rate.increment_s),
         detail={"category": rate.category, "prefix": rate.prefix, "trunk": trunk},

@@ -40,6 +40,8 @@ MAX_INCREMENT_S: Final = 3600
 SHOWN_ERRORS: Final = 100  # row errors reported at most (the count is always given)
 BATCH: Final = 5000
 _PREFIX = re.compile(rf"^[1-9][0-9]{{0,{MAX_PREFIX - 1}}}$")
+_DIGITS = re.compile(r"^[0-9]{1,9}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TRUNK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
@@ -87,16 +89,19 @@ def check_trunk(trunk: str) -> str:
 def _records(text: str, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each non-empty row after the header; the header checked."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, None)
-    if header is None or tuple(h.strip().lower() for h in header) != columns:
-        raise TariffTableInvalid([RowError(1, "header", ",".join(columns))])
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            yield reader.line_num, [c.strip() for c in cells]
+    try:
+        header = next(reader, None)
+        if header is None or tuple(h.strip().lower() for h in header) != columns:
+            raise TariffTableInvalid([RowError(1, "header", ",".join(columns))])
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                yield reader.line_num, [c.strip() for c in cells]
+    except csv.Error:  # a NUL character, a field beyond the csv module's limit
+        raise TariffTableInvalid([RowError(reader.line_num or 1, "unreadable")]) from None
 
 
 def _whole(text: str, low: int, high: int) -> int | None:
-    if not text.isdigit() or len(text) > 9:
+    if not _DIGITS.match(text):
         return None
     value = int(text)
     return value if low <= value <= high else None
@@ -112,7 +117,7 @@ def _price_row(line: int, cells: list[str], errors: list[RowError]) -> dict[str,
     elif _PREFIX.match(prefix) and (category == Category.INTERNATIONAL) == prefix.startswith(CHINA):
         found.append(RowError(line, "category_prefix", "category"))
     for column, name in (("name_zh", name_zh), ("name_en", name_en)):
-        if not name or len(name) > 80:
+        if not name or len(name) > 80 or _CONTROL.search(name):
             found.append(RowError(line, "name", column))
     per_minute = _whole(price, 0, MAX_PER_MINUTE_FEN)
     if per_minute is None:

@@ -21,6 +21,8 @@ from yuntong.core.spreadsheet import safe_cell
 from yuntong.tariffs.models import OutsideCall
 
 MAX_DAYS: Final = 366
+EARLIEST: Final = date(2000, 1, 1)  # days a report may ask about (no overflow at the ends)
+LATEST: Final = date(9000, 12, 31)
 CSV_COLUMNS: Final = (
     "trunk",
     "category",
@@ -81,8 +83,18 @@ def today(ctx: Context) -> date:
 
 
 def check_period(start: date, end: date) -> None:
-    if end < start or (end - start).days >= MAX_DAYS:
+    if end < start or (end - start).days >= MAX_DAYS or start < EARLIEST or end > LATEST:
         raise YuntongError("tariff_period_invalid", days=MAX_DAYS)
+
+
+def period(ctx: Context, first: date | None, last: date | None) -> tuple[date, date]:
+    """The days asked for: ``last`` defaults to today, ``first`` to 29 days before it."""
+    end = last or today(ctx)
+    if not EARLIEST <= end <= LATEST:
+        raise YuntongError("tariff_period_invalid", days=MAX_DAYS)
+    start = first or end - timedelta(days=29)
+    check_period(start, end)
+    return start, end
 
 
 async def margin_report(ctx: Context, actor: Actor, start: date, end: date) -> MarginReport:

@@ -17,6 +17,10 @@ STRINGS = strings(
             "The first line must be the header: {column}",
         ),
         "tariffs.row.columns": ("列数不对", "Wrong number of columns"),
+        "tariffs.row.unreadable": (
+            "无法读取：含有空字符或过长的字段",
+            "Unreadable: a NUL character or an overlong field",
+        ),
         "tariffs.row.empty": ("文件中没有数据行", "The file has no rows"),
         "tariffs.row.prefix": (
             "号码前缀应为 1 至 16 位数字（E.164，不带 +，不以 0 开头）",

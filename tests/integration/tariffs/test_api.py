@@ -158,3 +158,29 @@ async def test_the_pages_are_served_to_whom_they_are_for(
     desk = await app_client.get("/operator/tariffs")
     assert desk.status_code == 200 and 'id="import-prices"' in desk.text
     assert 'href="/operator/tariffs"' in desk.text
+
+
+async def test_the_customer_sees_the_outside_call_on_the_bill_to_date(
+    app_client: httpx.AsyncClient, ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    as_staff = await bearer(app_client, staff.username)
+    await app_client.post("/api/v1/tariffs/prices", json={"csv": PRICES}, headers=as_staff)
+    answered = ctx.clock.now()
+    await do_charge_outside_call(
+        ctx,
+        call_id="bill-1",
+        user_id=customer.user_id,
+        trunk="ct-bj",
+        destination="+14155550100",
+        home_area=None,
+        answered_at=answered,
+        ended_at=answered + timedelta(seconds=61),
+    )
+    as_customer = await bearer(app_client, customer.username)
+    bill = await app_client.get(
+        "/api/v1/billing/bill-to-date", headers={**as_customer, "Accept-Language": "en"}
+    )
+    assert bill.status_code == 200, bill.text
+    text = str(bill.json())
+    assert "Outside call (public network)" in text and "+1415***0100" in text
+    assert "'amount_fen': 88" in text  # 66 s at 0.80 a minute

@@ -4,6 +4,7 @@ computed by hand."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -175,3 +176,29 @@ async def test_the_margin_report_by_hand(
     assert margin_csv(report).splitlines()[-1] == "total,,4,97,3.10,44,15,29,1"
     before = await margin_report(ctx, staff, date(2026, 1, 4), date(2026, 1, 4))
     assert before.lines == []
+
+
+async def test_two_deliveries_at_once_charge_once(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    await do_import_prices(ctx, staff, PRICES)
+    answered = ctx.clock.now()
+
+    async def charge() -> int:
+        result = await do_charge_outside_call(
+            ctx,
+            call_id="twice",
+            user_id=customer.user_id,
+            trunk="ct-bj",
+            destination="+8613912345678",
+            home_area=None,
+            answered_at=answered,
+            ended_at=answered + timedelta(seconds=59),
+        )
+        return result.price_fen
+
+    assert await asyncio.gather(charge(), charge(), charge()) == [12, 12, 12]
+    async with ctx.db.session() as s:
+        total = await s.scalar(select(func.sum(LedgerEntry.amount_fen)))
+        count = await s.scalar(select(func.count()).select_from(LedgerEntry))
+    assert (count, total) == (1, 12)

@@ -179,3 +179,15 @@ def test_cost_rows_must_name_the_trunk_imported() -> None:
         "prefix": "8610",
         "cost_per_minute_fen": 4,
     }
+
+
+def test_unreadable_files_and_odd_digits_are_row_errors_not_crashes() -> None:
+    with pytest.raises(TariffTableInvalid) as huge:
+        parse_prices(HEADER + "86,domestic," + "长" * 200_000 + ",x,1,60\n")
+    assert [(e.line, e.code) for e in huge.value.rows] == [(2, "unreadable")]
+    with pytest.raises(TariffTableInvalid) as nul:
+        parse_prices(HEADER + "86,domestic,a\x00b,x,1,60\n")
+    assert [e.code for e in nul.value.rows] == ["name"]
+    with pytest.raises(TariffTableInvalid) as odd:
+        parse_prices(HEADER + "86,domestic,国内,Mainland,²,60\n86,local,本地,Lo\x07cal,1,60\n")
+    assert [(e.line, e.code) for e in odd.value.rows] == [(2, "amount"), (3, "name")]
