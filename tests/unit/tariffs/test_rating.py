@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from yuntong.billing.catalog.catalog import check_rates
+from yuntong.core.errors import YuntongError
 from yuntong.strings import install
 from yuntong.tariffs.imports import TariffTableInvalid, parse_costs, parse_prices
 from yuntong.tariffs.rating import (
@@ -191,3 +193,11 @@ def test_unreadable_files_and_odd_digits_are_row_errors_not_crashes() -> None:
     with pytest.raises(TariffTableInvalid) as odd:
         parse_prices(HEADER + "86,domestic,国内,Mainland,²,60\n86,local,本地,Lo\x07cal,1,60\n")
     assert [(e.line, e.code) for e in odd.value.rows] == [(2, "amount"), (3, "name")]
+
+
+def test_a_package_cannot_price_outside_calls() -> None:
+    spec = {"per_minute_fen": "10", "increment": "60/60"}
+    assert check_rates({"call.audio": spec})["call.audio"]["increment"] == "60/60"
+    with pytest.raises(YuntongError) as caught:
+        check_rates({"call.outside": spec})
+    assert caught.value.code == "invalid_rate"
