@@ -15,11 +15,12 @@ from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import identity
 from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, Rate
+from yuntong.billing.ledger import credit
 from yuntong.billing.ledger.usage import UsageInput, do_record_priced_usage
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.tariffs.models import OutsideCall
-from yuntong.tariffs.rating import charge_of, rate_of
+from yuntong.tariffs.rating import OutsideRate, charge_of, rate_of
 
 USAGE_TYPE = "call.outside"
 
@@ -53,6 +54,18 @@ class ChargeResult:
             entry_id=row.entry_id,
             repeated=repeated,
         )
+
+
+def billing_rate(rate: OutsideRate) -> Rate:
+    """The rate as billing arithmetic reads it: per minute, whole increments, no connect fee."""
+    return Rate(Decimal(rate.price_per_minute_fen), rate.increment_s, rate.increment_s)
+
+
+async def check_may_call_out(ctx: Context, *, user_id: int, rate: OutsideRate) -> int | None:
+    """Before an outside call is placed: raise when ``user_id``'s account may not pay for it
+    (``credit_exhausted``, ``balance_exhausted``, ``billing_suspended`` …); else the longest it
+    may last in seconds (a prepaid balance, whole increments), or None when not limited."""
+    return await credit.check_may_start_priced(ctx, user_id, billing_rate(rate))
 
 
 def call_seconds(answered_at: datetime, ended_at: datetime) -> int:
@@ -112,7 +125,7 @@ async def do_charge_outside_call(
             started_at=answered_at,
             other_party=identity.mask_phone(destination.strip()),
         ),
-        rate=Rate(Decimal(rate.price_per_minute_fen), rate.increment_s, rate.increment_s),
+        rate=billing_rate(rate),
         detail={"category": rate.category, "prefix": rate.prefix, "trunk": trunk},
     )
     row = OutsideCall(

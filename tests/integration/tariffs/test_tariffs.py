@@ -10,13 +10,16 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import unique
 from tests.integration.tariffs.conftest import COSTS, PRICES
 from yuntong.accounts.auth import Principal
+from yuntong.billing.ledger.accounts import account_for_user, do_set_kind
 from yuntong.billing.ledger.rating import do_rate_pending
 from yuntong.billing.models import LedgerEntry, UsageRecord
+from yuntong.billing.payments import payments
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
-from yuntong.tariffs.charges import do_charge_outside_call
+from yuntong.tariffs.charges import check_may_call_out, do_charge_outside_call
 from yuntong.tariffs.imports import TariffTableInvalid, do_import_costs, do_import_prices
 from yuntong.tariffs.margins import margin_csv, margin_report
 from yuntong.tariffs.models import TariffTable
@@ -202,3 +205,49 @@ async def test_two_deliveries_at_once_charge_once(
         total = await s.scalar(select(func.sum(LedgerEntry.amount_fen)))
         count = await s.scalar(select(func.count()).select_from(LedgerEntry))
     assert (count, total) == (1, 12)
+
+
+async def test_a_prepaid_customer_may_call_out_as_long_as_the_balance_pays(
+    ctx: Context, staff: Principal, customer: Principal
+) -> None:
+    """Prepaid, 1.00 in hand. The US at 0.80 a minute by 6 s: 100 fen buy 75 s, down to the
+    6 s grid: 72 s. Mobile at 0.12 by 60 s: 100 / 12 = 8.3 minutes, 8 whole: 480 s. A call of
+    61 s to the US (66 s billed: 0.88) leaves 0.12: one mobile minute, or 9 s of the US, one
+    6 s unit; after a mobile minute nothing is left."""
+    await do_import_prices(ctx, staff, PRICES)
+    account = await account_for_user(ctx, customer.user_id)
+    await do_set_kind(ctx, staff, account.id, "prepaid")
+    await payments.do_record_payment(
+        ctx, staff, payments.PaymentIn(account.id, 100, "cash", key=unique("pay"))
+    )
+    abroad = await rate_of(ctx, trunk="ct-bj", destination="+14155550100")
+    mobile = await rate_of(ctx, trunk="ct-bj", destination="+8613912345678")
+    assert abroad is not None and mobile is not None
+    assert await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad) == 72
+    assert await check_may_call_out(ctx, user_id=customer.user_id, rate=mobile) == 480
+    answered = ctx.clock.now()
+    await do_charge_outside_call(
+        ctx,
+        call_id="pre-1",
+        user_id=customer.user_id,
+        trunk="ct-bj",
+        destination="+14155550100",
+        home_area=None,
+        answered_at=answered,
+        ended_at=answered + timedelta(seconds=61),
+    )
+    assert await check_may_call_out(ctx, user_id=customer.user_id, rate=mobile) == 60
+    assert await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad) == 6
+    await do_charge_outside_call(
+        ctx,
+        call_id="pre-2",
+        user_id=customer.user_id,
+        trunk="ct-bj",
+        destination="+8613912345678",
+        home_area=None,
+        answered_at=answered,
+        ended_at=answered + timedelta(seconds=60),
+    )
+    with pytest.raises(YuntongError) as caught:
+        await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad)
+    assert caught.value.code == "balance_exhausted"
