@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlalchemy import insert
 
-from yuntong.accounts import roles
+from yuntong.accounts import audit, roles
 from yuntong.accounts.roles import Actor
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -264,5 +264,17 @@ async def _store(
         for i in range(0, len(rows), BATCH):
             batch = [{**r, "table_id": table.id} for r in rows[i : i + BATCH]]
             await s.execute(insert(model), batch)
+        await audit.add(
+            s,
+            table.imported_at,
+            actor.user_id,
+            "tariffs.import",
+            None,
+            table_id=table.id,
+            kind=kind.value,
+            trunk=trunk,
+            rows=len(rows),
+            effective_from=start.isoformat(),
+        )
     await publish_changed(ctx)
     return ImportedTable(table.id, kind.value, trunk, len(rows), start)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tests.conftest import unique
 from tests.integration.tariffs.conftest import COSTS, PRICES
 from yuntong.accounts.auth import Principal
+from yuntong.accounts.models import AuditEvent
 from yuntong.billing.ledger.accounts import account_for_user, do_set_kind
 from yuntong.billing.ledger.rating import do_rate_pending
 from yuntong.billing.models import LedgerEntry, UsageRecord
@@ -32,6 +33,15 @@ async def test_an_import_is_rated_by_longest_prefix_with_the_trunks_cost(
     prices = await do_import_prices(ctx, staff, PRICES)
     await do_import_costs(ctx, staff, "ct-bj", COSTS)
     assert prices.rows == 6
+    async with ctx.db.session() as s:
+        query = select(AuditEvent.actor_id, AuditEvent.detail).where(
+            AuditEvent.action == "tariffs.import"
+        )
+        trail = (await s.execute(query.order_by(AuditEvent.id))).all()
+    assert [(a, d["kind"], d["rows"]) for a, d in trail] == [
+        (staff.user_id, "prices", 6),
+        (staff.user_id, "costs", 3),
+    ]
     beijing = await rate_of(ctx, trunk="ct-bj", destination="+861088886666", home_area="10")
     assert beijing is not None
     assert (beijing.category, beijing.prefix, beijing.price_per_minute_fen) == ("local", "86", 10)
