@@ -16,6 +16,7 @@ from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
+COMPUTER = {"width": 1366, "height": 768}
 
 
 async def _fits(page: Page) -> None:
@@ -45,12 +46,15 @@ async def test_staff_import_prices_and_a_customer_quotes_on_a_phone(
     await form.locator("button[type=submit]").click()
     await expect(staff.page.locator("#version-rows tr").first).to_contain_text("In force")
     await _fits(staff.page)
+    await staff.page.set_viewport_size(COMPUTER)
+    await _fits(staff.page)
 
     customer = await new_person()
     await e2e_server.create_user(customer.username, customer.password)
     page = customer.page
     await page.set_viewport_size(PHONE)
-    await log_in(customer, "/tariffs")
+    await log_in(customer)
+    await page.click("#footer-tariffs")  # every signed-in page links to the prices
     row = page.locator("#tariff-rows tr").filter(has_text="USA and Canada")
     await expect(row).to_contain_text("0.80")
     await page.fill("#quote-form [name=to]", "+1 415 555 0100")

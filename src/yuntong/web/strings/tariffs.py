@@ -8,7 +8,7 @@ from yuntong.core.i18n import strings
 STRINGS = strings(
     "ui",
     {
-        "ui.tariffs.nav": ("外线资费", "Outside calls"),
+        "ui.tariffs.nav": ("外线资费", "Outside-call prices"),
         "ui.tariffs.title": ("外线通话资费", "Prices of outside calls"),
         "ui.tariffs.explain": (
             "拨打公用电话网（固话、手机、国际）的每分钟价格。每个计费单位开始即整单位计费；"
