@@ -63,7 +63,7 @@ def area_code(digits: str) -> str | None:
     national = digits[len(CHINA) :]
     if national.startswith("10") or national.startswith("2"):
         return national[:2]
-    if national[:1] in "3456789" and national[:1]:
+    if national[:1] and national[0] in "3456789":
         return national[:3]
     return None
 

@@ -261,3 +261,27 @@ async def test_a_prepaid_customer_may_call_out_as_long_as_the_balance_pays(
     with pytest.raises(YuntongError) as caught:
         await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad)
     assert caught.value.code == "balance_exhausted"
+
+
+@pytest.mark.parametrize(
+    ("call_id", "end_s", "naive"),
+    [("x" * 41, 10, False), ("c-back", -1, False), ("c-naive", 10, True)],
+)
+async def test_malformed_charges_are_refused(
+    ctx: Context, staff: Principal, customer: Principal, call_id: str, end_s: int, naive: bool
+) -> None:
+    await do_import_prices(ctx, staff, PRICES)
+    answered = ctx.clock.now()
+    ended = answered + timedelta(seconds=end_s)
+    with pytest.raises(YuntongError) as caught:
+        await do_charge_outside_call(
+            ctx,
+            call_id=call_id,
+            user_id=customer.user_id,
+            trunk="ct-bj",
+            destination="+8613912345678",
+            home_area=None,
+            answered_at=answered,
+            ended_at=ended.replace(tzinfo=None) if naive else ended,
+        )
+    assert caught.value.code == "malformed_usage"
