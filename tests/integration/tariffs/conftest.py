@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from tests.conftest import unique
 from yuntong.accounts import registration
 from yuntong.accounts.auth import Principal, principal_for
 from yuntong.core.context import Context
+from yuntong.tariffs.charges import ChargeResult, do_charge_outside_call
 
 PASSWORD = "correct horse battery"
 PRICES = (
@@ -35,3 +38,29 @@ async def staff(ctx: Context) -> Principal:
 @pytest.fixture
 async def customer(ctx: Context) -> Principal:
     return await person(ctx)
+
+
+async def charge(
+    ctx: Context,
+    payer: Principal,
+    call_id: str,
+    to: str,
+    seconds: float,
+    *,
+    trunk: str = "ct-bj",
+    home_area: str | None = None,
+    answered: datetime | None = None,
+) -> ChargeResult:
+    """Charge ``payer`` for a call to ``to`` answered at ``answered`` (now) that lasted
+    ``seconds``."""
+    start = answered or ctx.clock.now()
+    return await do_charge_outside_call(
+        ctx,
+        call_id=call_id,
+        user_id=payer.user_id,
+        trunk=trunk,
+        destination=to,
+        home_area=home_area,
+        answered_at=start,
+        ended_at=start + timedelta(seconds=seconds),
+    )

@@ -3,15 +3,12 @@ what a call costs; bad input is refused with its code, never a 500."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 
 from tests.integration.accounts.conftest import bearer, error_code, web_login
-from tests.integration.tariffs.conftest import COSTS, PRICES
+from tests.integration.tariffs.conftest import COSTS, PRICES, charge
 from yuntong.accounts.auth import Principal
 from yuntong.core.context import Context
-from yuntong.tariffs.charges import do_charge_outside_call
 
 
 async def test_staff_import_and_customers_read_prices_and_quotes(
@@ -113,16 +110,7 @@ async def test_margins_as_json_and_csv(
     await app_client.post("/api/v1/tariffs/prices", json={"csv": PRICES}, headers=as_staff)
     await app_client.post("/api/v1/tariffs/costs/ct-bj", json={"csv": COSTS}, headers=as_staff)
     answered = ctx.clock.now()
-    await do_charge_outside_call(
-        ctx,
-        call_id="api-1",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+14155550100",
-        home_area=None,
-        answered_at=answered,
-        ended_at=answered + timedelta(seconds=125),
-    )
+    await charge(ctx, customer, "api-1", "+14155550100", 125, answered=answered)
     query = {"from": "2026-01-05", "to": "2026-01-05"}
     report = await app_client.get("/api/v1/tariffs/margins", params=query, headers=as_staff)
     # 125 s by 6 s → 126 s: 80 × 126 / 60 = 168 fen; cost 40 × 126 / 60 = 84
@@ -166,16 +154,7 @@ async def test_the_customer_sees_the_outside_call_on_the_bill_to_date(
     as_staff = await bearer(app_client, staff.username)
     await app_client.post("/api/v1/tariffs/prices", json={"csv": PRICES}, headers=as_staff)
     answered = ctx.clock.now()
-    await do_charge_outside_call(
-        ctx,
-        call_id="bill-1",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+14155550100",
-        home_area=None,
-        answered_at=answered,
-        ended_at=answered + timedelta(seconds=61),
-    )
+    await charge(ctx, customer, "bill-1", "+14155550100", 61, answered=answered)
     as_customer = await bearer(app_client, customer.username)
     bill = await app_client.get(
         "/api/v1/billing/bill-to-date", headers={**as_customer, "Accept-Language": "en"}

@@ -3,15 +3,14 @@ the margins; a faulty file is refused with its lines."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.integration.accounts.conftest import run_cli
-from tests.integration.tariffs.conftest import COSTS, PRICES
+from tests.integration.tariffs.conftest import COSTS, PRICES, charge
 from yuntong.accounts.auth import Principal
 from yuntong.core.clock import FrozenClock
 from yuntong.core.context import Context
-from yuntong.tariffs.charges import do_charge_outside_call
 from yuntong.tariffs.margins import today
 
 
@@ -43,16 +42,7 @@ async def test_an_operator_imports_quotes_and_reads_margins(
     assert isinstance(ctx.clock, FrozenClock)
     ctx.clock.set(datetime.now(UTC))  # the CLI imported on the wall clock: in force from now
     answered = ctx.clock.now()
-    await do_charge_outside_call(
-        ctx,
-        call_id="cli-1",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+8613912345678",
-        home_area=None,
-        answered_at=answered,
-        ended_at=answered + timedelta(seconds=200),
-    )
+    await charge(ctx, customer, "cli-1", "+8613912345678", 200, answered=answered)
     out = tmp_path / "margins.csv"
     day = today(ctx).isoformat()
     report = await run_cli(ctx, "tariffs", "margins", "--from", day, "--to", day, "--csv", str(out))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import unique
-from tests.integration.tariffs.conftest import COSTS, PRICES
+from tests.integration.tariffs.conftest import COSTS, PRICES, charge
 from yuntong.accounts.auth import Principal
 from yuntong.accounts.models import AuditEvent
 from yuntong.billing.ledger.accounts import account_for_user, do_set_kind
@@ -86,15 +86,8 @@ async def test_a_call_is_rated_by_the_table_in_force_when_it_was_answered(
     after = await rate_of(ctx, trunk="ct-bj", destination="+8613912345678")
     assert after is not None and (after.price_per_minute_fen, after.increment_s) == (30, 6)
     # a call answered before the change, charged after it: the old price
-    old = await do_charge_outside_call(
-        ctx,
-        call_id="c-old",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+8613912345678",
-        home_area=None,
-        answered_at=start + timedelta(hours=1),
-        ended_at=start + timedelta(hours=1, seconds=61),
+    old = await charge(
+        ctx, customer, "c-old", "+8613912345678", 61, answered=start + timedelta(hours=1)
     )
     assert (old.billed_s, old.price_fen) == (120, 24)
 
@@ -104,21 +97,11 @@ async def test_a_charge_is_written_once_to_the_ledger(
 ) -> None:
     await do_import_prices(ctx, staff, PRICES)
     await do_import_costs(ctx, staff, "ct-bj", COSTS)
-    answered = ctx.clock.now()
-    args = {
-        "call_id": "c-1",
-        "user_id": customer.user_id,
-        "trunk": "ct-bj",
-        "destination": "+14155550100",
-        "home_area": "10",
-        "answered_at": answered,
-        "ended_at": answered + timedelta(seconds=61, milliseconds=200),
-    }
-    first = await do_charge_outside_call(ctx, **args)  # type: ignore[arg-type]
+    first = await charge(ctx, customer, "c-1", "+14155550100", 61.2, home_area="10")
     # 61.2 s → 62 s → 66 s in 6 s units: 80 × 66 / 60 = 88 fen; cost 40 × 66 / 60 = 44
     assert (first.seconds, first.billed_s, first.units) == (62, 66, 11)
     assert (first.price_fen, first.cost_fen, first.category) == (88, 44, "international")
-    again = await do_charge_outside_call(ctx, **args)  # type: ignore[arg-type]
+    again = await charge(ctx, customer, "c-1", "+14155550100", 61.2, home_area="10")
     assert again.repeated and again.price_fen == 88 and again.entry_id == first.entry_id
     assert await do_rate_pending(ctx) == 0  # the package rater leaves it alone: it is rated
     async with ctx.db.session() as s:
@@ -137,18 +120,8 @@ async def test_a_charge_is_written_once_to_the_ledger(
 
 
 async def test_no_tariff_no_charge(ctx: Context, customer: Principal) -> None:
-    moment = ctx.clock.now()
     with pytest.raises(YuntongError) as caught:
-        await do_charge_outside_call(
-            ctx,
-            call_id="c-2",
-            user_id=customer.user_id,
-            trunk="ct-bj",
-            destination="+8613912345678",
-            home_area=None,
-            answered_at=moment,
-            ended_at=moment,
-        )
+        await charge(ctx, customer, "c-2", "+8613912345678", 0)
     assert caught.value.code == "tariff_no_rate"
 
 
@@ -157,19 +130,10 @@ async def test_the_margin_report_by_hand(
 ) -> None:
     await do_import_prices(ctx, staff, PRICES)
     await do_import_costs(ctx, staff, "ct-bj", COSTS)
-    t0 = ctx.clock.now()  # 2026-01-05 02:00 UTC, 10:00 in Shanghai
+    # answered 2026-01-05 02:00 UTC, 10:00 in Shanghai
 
     async def call(call_id: str, trunk: str, to: str, seconds: int) -> None:
-        await do_charge_outside_call(
-            ctx,
-            call_id=call_id,
-            user_id=customer.user_id,
-            trunk=trunk,
-            destination=to,
-            home_area="10",
-            answered_at=t0,
-            ended_at=t0 + timedelta(seconds=seconds),
-        )
+        await charge(ctx, customer, call_id, to, seconds, trunk=trunk, home_area="10")
 
     await call("m1", "ct-bj", "+8613912345678", 61)  # 2 min: 24 fen, cost 10
     await call("m2", "ct-bj", "+8613912345679", 30)  # 1 min: 12 fen, cost 5
@@ -195,22 +159,10 @@ async def test_two_deliveries_at_once_charge_once(
     ctx: Context, staff: Principal, customer: Principal
 ) -> None:
     await do_import_prices(ctx, staff, PRICES)
-    answered = ctx.clock.now()
-
-    async def charge() -> int:
-        result = await do_charge_outside_call(
-            ctx,
-            call_id="twice",
-            user_id=customer.user_id,
-            trunk="ct-bj",
-            destination="+8613912345678",
-            home_area=None,
-            answered_at=answered,
-            ended_at=answered + timedelta(seconds=59),
-        )
-        return result.price_fen
-
-    assert await asyncio.gather(charge(), charge(), charge()) == [12, 12, 12]
+    deliveries = [charge(ctx, customer, "twice", "+8613912345678", 59) for _ in range(3)]
+    results = await asyncio.gather(*deliveries)
+    assert [r.price_fen for r in results] == [12, 12, 12]
+    assert sorted(r.repeated for r in results) == [False, True, True]
     async with ctx.db.session() as s:
         total = await s.scalar(select(func.sum(LedgerEntry.amount_fen)))
         count = await s.scalar(select(func.count()).select_from(LedgerEntry))
@@ -236,28 +188,10 @@ async def test_a_prepaid_customer_may_call_out_as_long_as_the_balance_pays(
     assert await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad) == 72
     assert await check_may_call_out(ctx, user_id=customer.user_id, rate=mobile) == 480
     answered = ctx.clock.now()
-    await do_charge_outside_call(
-        ctx,
-        call_id="pre-1",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+14155550100",
-        home_area=None,
-        answered_at=answered,
-        ended_at=answered + timedelta(seconds=61),
-    )
+    await charge(ctx, customer, "pre-1", "+14155550100", 61, answered=answered)
     assert await check_may_call_out(ctx, user_id=customer.user_id, rate=mobile) == 60
     assert await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad) == 6
-    await do_charge_outside_call(
-        ctx,
-        call_id="pre-2",
-        user_id=customer.user_id,
-        trunk="ct-bj",
-        destination="+8613912345678",
-        home_area=None,
-        answered_at=answered,
-        ended_at=answered + timedelta(seconds=60),
-    )
+    await charge(ctx, customer, "pre-2", "+8613912345678", 60, answered=answered)
     with pytest.raises(YuntongError) as caught:
         await check_may_call_out(ctx, user_id=customer.user_id, rate=abroad)
     assert caught.value.code == "balance_exhausted"

@@ -114,23 +114,27 @@ async def do_record_usage(ctx: Context, usage: UsageInput) -> UsageRecord | None
     """Store a usage record once; a second delivery of the same record returns None."""
     check_usage(usage)
     account = await account_for_user(ctx, usage.user_id)
-    row = UsageRecord(
-        source=usage.source,
-        source_id=usage.source_id,
-        account_id=account.id,
-        user_id=usage.user_id,
-        usage_type=usage.usage_type,
-        quantity_s=usage.quantity_s,
-        started_at=usage.started_at,
-        other_party=usage.other_party[:64],
-        created_at=ctx.clock.now(),
-    )
+    row = _usage_row(usage, account.id, ctx.clock.now())
     try:
         async with ctx.db.session() as s:
             s.add(row)
     except IntegrityError:
         return None
     return row
+
+
+def _usage_row(usage: UsageInput, account_id: int, now: datetime) -> UsageRecord:
+    return UsageRecord(
+        source=usage.source,
+        source_id=usage.source_id,
+        account_id=account_id,
+        user_id=usage.user_id,
+        usage_type=usage.usage_type,
+        quantity_s=usage.quantity_s,
+        started_at=usage.started_at,
+        other_party=usage.other_party[:64],
+        created_at=now,
+    )
 
 
 async def do_collect_call_usage(ctx: Context) -> int:
@@ -240,17 +244,7 @@ async def do_record_priced_usage(
     rated = rate_usage(usage.quantity_s, rate, 0)
     account = await account_for_user(ctx, usage.user_id)
     now = ctx.clock.now()
-    record = UsageRecord(
-        source=usage.source,
-        source_id=usage.source_id,
-        account_id=account.id,
-        user_id=usage.user_id,
-        usage_type=usage.usage_type,
-        quantity_s=usage.quantity_s,
-        started_at=usage.started_at,
-        other_party=usage.other_party[:64],
-        created_at=now,
-    )
+    record = _usage_row(usage, account.id, now)
     try:
         async with ctx.db.session() as s:
             s.add(record)
