@@ -6,6 +6,7 @@ durable ``tariffs.changed`` topic an import publishes after committing."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -125,13 +126,15 @@ async def cost_table(ctx: Context, trunk: str, at: datetime) -> CostTable | None
     return table
 
 
-async def _contents(ctx: Context, table_id: int, load: Any) -> PriceTable | CostTable:
+async def _contents(
+    ctx: Context, table_id: int, load: Callable[[Context, int], Awaitable[PriceTable | CostTable]]
+) -> PriceTable | CostTable:
     cache = ctx.services.get(TABLES)
     found = cache.contents.get(table_id)
     if found is not None:
         cache.contents.move_to_end(table_id)
         return found
-    table: PriceTable | CostTable = await load(ctx, table_id)
+    table = await load(ctx, table_id)
     cache.contents[table_id] = table
     while len(cache.contents) > MAX_TABLES:
         cache.contents.popitem(last=False)
