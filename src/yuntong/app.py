@@ -66,8 +66,17 @@ from yuntong.support import api as support_api
 from yuntong.support import assignment as support_assignment
 from yuntong.support import ws as support_ws
 from yuntong.support.cors import WidgetCors
+from yuntong.tariffs import api as tariffs_api
 from yuntong.terminals import api as terminals_api
-from yuntong.web import apidocs, pages, pages_meetings, pages_numbers, pages_status, pages_support
+from yuntong.web import (
+    apidocs,
+    pages,
+    pages_meetings,
+    pages_numbers,
+    pages_status,
+    pages_support,
+    pages_tariffs,
+)
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -193,6 +202,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages_support.router,
         status_api.router,
         pages_status.router,
+        tariffs_api.router,
+        pages_tariffs.router,
     ):
         app.include_router(router)
     apidocs.install(app)  # the OpenAPI document's errors, security and examples

@@ -38,6 +38,7 @@ from yuntong.cli_run import command_settings, run_action
 from yuntong.cli_security import security_app
 from yuntong.cli_sip import sip_app
 from yuntong.cli_status import status_app
+from yuntong.cli_tariffs import tariffs_app
 from yuntong.cluster import nodes
 from yuntong.config import Settings, load_settings, rotate_pii_key
 from yuntong.core.context import Context
@@ -71,6 +72,7 @@ app.add_typer(numbers_app, name="numbers")
 app.add_typer(backup_app, name="backup")
 app.add_typer(security_app, name="security")
 app.add_typer(status_app, name="status")
+app.add_typer(tariffs_app, name="tariffs")
 
 console = Console()
 errors = Console(stderr=True)

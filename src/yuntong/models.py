@@ -60,6 +60,7 @@ from yuntong.support.models import (
     UsedSignature,
     Visitor,
 )
+from yuntong.tariffs.models import OutsideCall, TariffPrefix, TariffTable, TrunkCost
 from yuntong.terminals.models import Device, DeviceClaim
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "NumberTier",
     "Order",
     "Organisation",
+    "OutsideCall",
     "Payment",
     "PhoneNumber",
     "PortOutCode",
@@ -119,6 +121,9 @@ __all__ = [
     "StatusMail",
     "StatusSubscriber",
     "Subscription",
+    "TariffPrefix",
+    "TariffTable",
+    "TrunkCost",
     "UsageRecord",
     "UsedSignature",
     "User",

@@ -74,6 +74,7 @@ from yuntong.sla.incidents import incident_titles
 from yuntong.sla.subscriptions import do_send_on_pass as send_status_mail
 from yuntong.supplementary.profile import PROFILES
 from yuntong.support.delivery import VISITOR_SOCKETS
+from yuntong.tariffs.tables import TABLES
 
 PIECES: tuple[Piece[Any], ...] = (
     NODE,
@@ -113,6 +114,7 @@ PIECES: tuple[Piece[Any], ...] = (
     PASS_JOBS,
     backup_schedule.RUNNING,
     VISITOR_SOCKETS,
+    TABLES,
 )
 
 

@@ -15,6 +15,7 @@ from yuntong.notifications import strings as notifications
 from yuntong.ops import strings as ops
 from yuntong.sla import strings as sla_status
 from yuntong.support import strings as support
+from yuntong.tariffs import strings as tariffs
 from yuntong.terminals import strings as terminals
 from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import backups as web_backups
@@ -27,6 +28,7 @@ from yuntong.web.strings import services as web_services
 from yuntong.web.strings import sip as web_sip
 from yuntong.web.strings import status as web_status
 from yuntong.web.strings import support as web_support
+from yuntong.web.strings import tariffs as web_tariffs
 
 CATALOGUES: Final[tuple[Strings, ...]] = (
     errors.STRINGS,
@@ -54,6 +56,8 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     sla_status.STRINGS,
     web_status.STRINGS,
     web_sip.STRINGS,
+    tariffs.STRINGS,
+    web_tariffs.STRINGS,
 )
 
 

@@ -81,6 +81,9 @@ DYNAMIC = {
     # numbers.html: the SIP password dialog's fields; sip.js: a SIP call's direction
     "ui.sip.": ["username", "password", "domain", "registrar", "transports"],
     "ui.sipcalls.direction.": ["internal", "outbound", "inbound"],
+    # tariffs.js and operator_tariffs.js: categories and table kinds
+    "ui.tariffs.category.": ["local", "domestic", "mobile", "international", "premium"],
+    "ui.optariffs.kind.": ["prices", "costs"],
 }
 
 

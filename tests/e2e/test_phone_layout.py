@@ -33,10 +33,11 @@ from tests.conftest import unique
 from tests.e2e.conftest import PASSWORD, SCREENSHOTS, identity, organisation
 from tests.e2e.test_billing_pages import priced_package
 from tests.e2e.test_meeting_pages import e2e_server  # noqa: F401  (a server with Janus)
+from tests.integration.tariffs.conftest import PRICES
 from tests.support.meetings import api, create_meeting, participant
 from tests.support.server import ServerProcess, wait_for
 from yuntong.client.call import run_call
-from yuntong.web import pages, pages_meetings, pages_numbers, pages_support
+from yuntong.web import pages, pages_meetings, pages_numbers, pages_support, pages_tariffs
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +134,8 @@ VISITS = (
         at("/support"),
         ("#support-page[data-loaded]", "#conversation-list li", "#inbox-list li"),
     ),
+    Visit("/tariffs", "customer", at("/tariffs"), ("#tariff-rows tr",)),
+    Visit("/operator/tariffs", "staff", at("/operator/tariffs"), ("#version-rows tr",)),
 )
 
 
@@ -144,6 +147,7 @@ def test_every_page_is_checked() -> None:
             pages_meetings.router,
             pages_numbers.router,
             pages_support.router,
+            pages_tariffs.router,
         )
         for route in router.routes
         if "GET" in getattr(route, "methods", ())
@@ -298,6 +302,7 @@ async def world(e2e_server: ServerProcess) -> AsyncIterator[World]:  # noqa: F81
     await support_desk(server, org_admin)
     await numbers_of(server, staff_token, token)
     await pending_applicant(server)
+    created(await api(server, staff_token, "POST", "/api/v1/tariffs/prices", json={"csv": PRICES}))
 
     start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     scheduled = created(

@@ -60,6 +60,7 @@ DURABLE_TOPICS = frozenset(
         "numbers.changed",  # numbers/directory.py: numbers' state and user for calls by number
         "supplementary.changed",  # supplementary/profile.py: users' services for call set-up
         "presence.dnd",  # presence/dnd.py: users' do-not-disturb (switch, schedules, pause)
+        "tariffs.changed",  # tariffs/tables.py: the versions of the tariff tables
     }
 )
 HOLE_WAIT_S = 60.0  # an id skipped over is looked for again this long (a late commit)

@@ -603,6 +603,41 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "故障尚未解决，解决后才能计算补偿",
         "The incident is still open; credits are applied once it is resolved",
     ),
+    "tariff_no_rate": (
+        404,
+        "没有覆盖该号码的资费，无法呼出",
+        "No tariff covers this number: it cannot be called",
+    ),
+    "tariff_destination_invalid": (
+        422,
+        "号码无效：请输入完整号码（国内号码或以 + 开头的国际号码）",
+        "Invalid number: give the whole number (national, or international with +)",
+    ),
+    "tariff_table_invalid": (
+        422,
+        "资费表有 {count} 处错误，未导入任何内容",
+        "The table has {count} errors; nothing was imported",
+    ),
+    "tariff_table_too_large": (
+        413,
+        "资费表最多 {limit} 行",
+        "A table has at most {limit} rows",
+    ),
+    "tariff_trunk_invalid": (
+        422,
+        "中继名称应为 1 至 40 个字母、数字、点、下划线或连字符",
+        "A trunk name is 1 to 40 letters, digits, dots, underscores or hyphens",
+    ),
+    "tariff_effective_invalid": (
+        422,
+        "生效时间不能早于现在（须带时区）",
+        "The effective time must not be in the past (and must carry a time zone)",
+    ),
+    "tariff_period_invalid": (
+        422,
+        "时段无效：结束日期不能早于开始日期，最长 {days} 天",
+        "Invalid period: the end must not be before the start, at most {days} days",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

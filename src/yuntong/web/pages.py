@@ -24,7 +24,7 @@ from yuntong.accounts.auth import (
 )
 from yuntong.accounts.roles import STAFF_ROLES
 from yuntong.backup import service as backup_service
-from yuntong.billing.catalog.tariff import USAGE_TYPES
+from yuntong.billing.catalog.tariff import PACKAGE_USAGE_TYPES
 from yuntong.billing.orders.orders import terms_text
 from yuntong.core.context import get_context
 from yuntong.core.i18n import LOCALES, catalog, pick_locale, translate
@@ -335,7 +335,7 @@ async def operator_billing_page(request: Request) -> Response:
         member,
         "operator_billing.html",
         "ui.opbilling.title",
-        usage_types=list(USAGE_TYPES),
+        usage_types=list(PACKAGE_USAGE_TYPES),
         # a holiday schedule missing or provisional (due dates are counted in working days)
         holiday_warnings=WorkCalendar.from_settings(ctx.settings).warnings(
             today, page_locale(request)

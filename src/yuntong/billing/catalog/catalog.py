@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yuntong.accounts import roles
 from yuntong.accounts.roles import Actor
-from yuntong.billing.catalog.tariff import USAGE_TYPES, Rate
+from yuntong.billing.catalog.tariff import PACKAGE_USAGE_TYPES, Rate
 from yuntong.billing.models import (
     BillingAccount,
     Product,
@@ -141,7 +141,7 @@ async def _changed(ctx: Context) -> None:
 def check_rates(rates: Mapping[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     for usage_type, spec in rates.items():
-        if usage_type not in USAGE_TYPES:
+        if usage_type not in PACKAGE_USAGE_TYPES:
             raise YuntongError("invalid_rate", reason=f"unknown usage type {usage_type!r}")
         if not isinstance(spec, Mapping):
             raise YuntongError("invalid_rate", reason=f"{usage_type}: not an object")
@@ -155,7 +155,7 @@ def check_rates(rates: Mapping[str, Any]) -> dict[str, Any]:
 def check_allowances(allowances: Mapping[str, Any]) -> dict[str, int]:
     checked: dict[str, int] = {}
     for usage_type, seconds in allowances.items():
-        if usage_type not in USAGE_TYPES:
+        if usage_type not in PACKAGE_USAGE_TYPES:
             raise YuntongError("invalid_rate", reason=f"unknown usage type {usage_type!r}")
         if not isinstance(seconds, int) or isinstance(seconds, bool):
             raise YuntongError("invalid_rate", reason=f"{usage_type}: allowance must be seconds")

@@ -30,6 +30,8 @@ class UsageType:
     code: str
     name_zh: str
     name_en: str
+    # False: its producer prices it (outside calls, by destination prefix), never a package
+    priced_by_package: bool = True
 
 
 # what usage is billed, with its names (billing/strings.py declares them as strings)
@@ -40,8 +42,17 @@ USAGE_TYPES: Final[dict[str, UsageType]] = {
         UsageType("call.video", "视频通话", "Video call"),
         UsageType("meeting.video", "视频会议（参会人分钟）", "Video meeting (participant-minutes)"),
         UsageType("meeting.audio", "音频会议（参会人分钟）", "Audio meeting (participant-minutes)"),
+        # priced by the tariffs package (destination prefix), not by the package: see
+        # ledger/usage.py do_record_priced_usage
+        UsageType("call.outside", "外线通话（公用电话网）", "Outside call (public network)", False),
     )
 }
+
+
+# what a package may give a rate or an allowance for
+PACKAGE_USAGE_TYPES: Final[tuple[str, ...]] = tuple(
+    code for code, usage in USAGE_TYPES.items() if usage.priced_by_package
+)
 
 
 def check_usage_type(code: str) -> None:

@@ -36,9 +36,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.billing import store
-from yuntong.billing.catalog.catalog import Catalog, business_tz, load_catalog, tariff_for
+from yuntong.billing.catalog.catalog import Catalog, Tariff, business_tz, load_catalog, tariff_for
 from yuntong.billing.catalog.cycles import Cycle, cycle_of
-from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, affordable_seconds, rate_usage
+from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, Rate, affordable_seconds, rate_usage
 from yuntong.billing.ledger.accounts import ACCOUNT_CHANNEL, find_account_for_user
 from yuntong.billing.models import (
     AccountKind,
@@ -337,6 +337,36 @@ async def check_may_start(ctx: Context, user_id: int, usage_type: str) -> int | 
     tariff = tariff_for(catalog, st.subscriptions, usage_type, now, tz)
     if tariff.rate is None or not tariff.rate.chargeable:
         return None
+    return await _may_last(ctx, catalog, st, (account_id, user_id), usage_type, tariff)
+
+
+async def check_may_start_priced(ctx: Context, user_id: int, rate: Rate) -> int | None:
+    """:func:`check_may_start` for usage its producer prices (outside calls by destination,
+    ``call.outside``): ``rate`` instead of the package's, no allowance."""
+    catalog = await load_catalog(ctx)
+    account_id = await paying_account_id(ctx, user_id)
+    st = _opening_standing(ctx) if account_id is None else await standing(ctx, account_id)
+    if st.state == BillingState.TERMINATED and not ctx.settings.billing_terminated_free_calls:
+        raise YuntongError("billing_terminated")
+    if not rate.chargeable:
+        return None
+    priced = Tariff(None, rate, 0)
+    return await _may_last(ctx, catalog, st, (account_id, user_id), "", priced)
+
+
+async def _may_last(
+    ctx: Context,
+    catalog: Catalog,
+    st: Standing,
+    payer: tuple[int | None, int],
+    usage_type: str,
+    tariff: Tariff,
+) -> int | None:
+    """How long a chargeable use may last on the account's standing (None: no limit)."""
+    assert tariff.rate is not None
+    account_id, user_id = payer
+    now = ctx.clock.now()
+    tz = business_tz(ctx)
     check_state(st.state, st.balance_fen)
     unrated = _unrated_of(_standings(ctx), account_id, user_id)
     spent, taken = await _unrated_cost(ctx, catalog, st, unrated) if unrated else (0, {})

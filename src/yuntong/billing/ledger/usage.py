@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, select
 from sqlalchemy.exc import IntegrityError
@@ -13,9 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yuntong.accounts import directory, identity
 from yuntong.accounts.models import User
-from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, check_usage_type
-from yuntong.billing.ledger.accounts import account_for_user, account_ids_for_users
-from yuntong.billing.models import UsageRecord
+from yuntong.billing.catalog.tariff import MAX_QUANTITY_S, Rate, check_usage_type, rate_usage
+from yuntong.billing.ledger.accounts import (
+    account_for_user,
+    account_ids_for_users,
+    publish_changed,
+)
+from yuntong.billing.models import EntryKind, LedgerEntry, UsageRecord
 from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.db import insert_ignoring_duplicates
 from yuntong.core.errors import YuntongError
@@ -110,23 +114,27 @@ async def do_record_usage(ctx: Context, usage: UsageInput) -> UsageRecord | None
     """Store a usage record once; a second delivery of the same record returns None."""
     check_usage(usage)
     account = await account_for_user(ctx, usage.user_id)
-    row = UsageRecord(
-        source=usage.source,
-        source_id=usage.source_id,
-        account_id=account.id,
-        user_id=usage.user_id,
-        usage_type=usage.usage_type,
-        quantity_s=usage.quantity_s,
-        started_at=usage.started_at,
-        other_party=usage.other_party[:64],
-        created_at=ctx.clock.now(),
-    )
+    row = _usage_row(usage, account.id, ctx.clock.now())
     try:
         async with ctx.db.session() as s:
             s.add(row)
     except IntegrityError:
         return None
     return row
+
+
+def _usage_row(usage: UsageInput, account_id: int, now: datetime) -> UsageRecord:
+    return UsageRecord(
+        source=usage.source,
+        source_id=usage.source_id,
+        account_id=account_id,
+        user_id=usage.user_id,
+        usage_type=usage.usage_type,
+        quantity_s=usage.quantity_s,
+        started_at=usage.started_at,
+        other_party=usage.other_party[:64],
+        created_at=now,
+    )
 
 
 async def do_collect_call_usage(ctx: Context) -> int:
@@ -211,3 +219,69 @@ def _call_usage(record: FinishedCall, callees: dict[int, User]) -> UsageInput:
         started_at=record.answered_at or record.created_at,
         other_party=identity.mask_leading(callee.username, 2) if callee else "",
     )
+
+
+@dataclass(frozen=True)
+class PricedUsage:
+    """A usage record priced by its producer, and its usage entry in the ledger."""
+
+    usage_id: int
+    entry_id: int
+    account_id: int
+    amount_fen: int
+    billed_s: int
+
+
+async def do_record_priced_usage(
+    ctx: Context, usage: UsageInput, *, rate: Rate, detail: dict[str, Any]
+) -> PricedUsage:
+    """Store a usage record that its producer prices (outside calls: by destination prefix,
+    docs/tariffs.md) together with its usage entry, in one transaction, so the rater finds
+    it rated (its entry ``usage:<id>`` exists) and never prices it by the package. Rounded
+    once, like every usage entry (:func:`rate_usage`, no allowance). A second delivery of the
+    same record returns the first one's entry, never a second charge."""
+    check_usage(usage)
+    rated = rate_usage(usage.quantity_s, rate, 0)
+    account = await account_for_user(ctx, usage.user_id)
+    now = ctx.clock.now()
+    record = _usage_row(usage, account.id, now)
+    try:
+        async with ctx.db.session() as s:
+            s.add(record)
+            await s.flush()
+            entry = LedgerEntry(
+                account_id=account.id,
+                kind=EntryKind.USAGE.value,
+                amount_fen=rated.amount_fen,
+                occurred_at=usage.started_at,
+                posted_at=now,
+                usage_id=record.id,
+                usage_type=usage.usage_type,
+                quantity_s=usage.quantity_s,
+                billed_s=rated.billed_s,
+                allowance_s=0,
+                detail={"rate": rate.to_spec(), "other_party": record.other_party, **detail},
+                idempotency_key=f"usage:{record.id}",
+            )
+            s.add(entry)
+            await s.flush()
+            priced = PricedUsage(record.id, entry.id, account.id, rated.amount_fen, rated.billed_s)
+    except IntegrityError:
+        priced = await _priced_before(ctx, usage)
+    await publish_changed(ctx, priced.account_id, rated=True)
+    return priced
+
+
+async def _priced_before(ctx: Context, usage: UsageInput) -> PricedUsage:
+    record_query = select(UsageRecord.id, UsageRecord.account_id).where(
+        UsageRecord.source == usage.source,
+        UsageRecord.source_id == usage.source_id,
+        UsageRecord.usage_type == usage.usage_type,
+    )
+    async with ctx.db.session() as s:
+        usage_id, account_id = (await s.execute(record_query)).one()
+        entry_query = select(LedgerEntry.id, LedgerEntry.amount_fen, LedgerEntry.billed_s).where(
+            LedgerEntry.idempotency_key == f"usage:{usage_id}"
+        )
+        entry_id, amount_fen, billed_s = (await s.execute(entry_query)).one()
+    return PricedUsage(usage_id, entry_id, account_id, amount_fen, billed_s or 0)

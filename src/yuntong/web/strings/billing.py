@@ -14,6 +14,7 @@ STRINGS = strings(
         "ui.usage.call.video": ("视频通话", "Video call"),
         "ui.usage.meeting.video": ("视频会议", "Video meeting"),
         "ui.usage.meeting.audio": ("音频会议", "Audio meeting"),
+        "ui.usage.call.outside": ("外线通话", "Outside call"),
         # the published price list
         "ui.prices.title": ("资费公示", "Price list"),
         "ui.prices.intro": (

@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body?.code || 'network_error';
     this.fields = body?.fields || {};
+    this.rows = body?.rows || []; // the faulty lines of an import (tariff_table_invalid)
   }
 }
 

@@ -12,6 +12,7 @@ export const USAGE = {
   'call.video': 'ui.usage.call.video',
   'meeting.video': 'ui.usage.meeting.video',
   'meeting.audio': 'ui.usage.meeting.audio',
+  'call.outside': 'ui.usage.call.outside',
 };
 export const ACCOUNT_STATE = {
   active: 'ui.billing.state.active',
