@@ -72,6 +72,7 @@ def _trunk_checks(trunks: tuple[TrunkPeer, ...]) -> str:
             f'    if ($si == "{trunk.host}" && $sp == {trunk.port}) '
             f'{{ $var(source) = "trunk:{trunk.code}"; return; }}'
         )
+    lines.append("    return;")  # an empty route block is a syntax error (no trunks)
     return "\n".join(lines)
 
 
