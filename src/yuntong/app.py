@@ -58,6 +58,8 @@ from yuntong.services import build_context
 from yuntong.sip import api as sip_api
 from yuntong.sip import control_api as sip_control_api
 from yuntong.sip import edge as sip_edge
+from yuntong.sip import gateway as sip_gateway
+from yuntong.sip import ws as sip_ws
 from yuntong.sla import api as sla_api
 from yuntong.supplementary import api as supplementary_api
 from yuntong.support import api as support_api
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         sweeper = recovery.start_sweeping(ctx, RECOVERIES)
         children = await start_media_children(ctx)
         await sip_edge.start_sip_edge(ctx, children)
+        sip_gateway.install(ctx)  # the browsers' SIP lines (Janus SIP handles) end with them
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
         ctx.services.get(POOL).value = janus_pool
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await meeting_rooms.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
             await janus_pool.stop()
+            await sip_gateway.gateway_of(ctx).stop()
             await children.stop()
             await calls_engine.stop_engine(ctx)
             await hub.close()
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     realtime_ws.install(
         calls_ws.HANDLERS,
         presence_ws.HANDLERS,
+        sip_ws.HANDLERS,
         greeters={**presence_ws.GREETERS, **calls_ws.GREETERS},
     )
     contacts_service.show_presence_with(ctx, presence.statuses_of)

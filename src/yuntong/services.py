@@ -69,6 +69,7 @@ from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sip.edge import LOCAL_EDGE
+from yuntong.sip.gateway import GATEWAY as SIP_GATEWAY
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
@@ -112,6 +113,7 @@ PIECES: tuple[Piece[Any], ...] = (
     PASS_JOBS,
     backup_schedule.RUNNING,
     VISITOR_SOCKETS,
+    SIP_GATEWAY,
 )
 
 
