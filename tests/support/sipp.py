@@ -182,9 +182,18 @@ class Run:
 
 
 def _argv(
-    edge: Edge, scenario: Path, port: int, service: str, user: str, password: str, folder: Path
+    edge: Edge,
+    scenario: Path,
+    port: int,
+    service: str,
+    user: str,
+    password: str,
+    folder: Path,
+    rtp_echo: bool = False,
 ) -> list[str]:
     argv = [SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    if rtp_echo:  # the RTP it receives on its media port goes back where it came from
+        argv.append("-rtp_echo")
     argv += ["-s", service, "-key", "domain", edge.domain, "-nostdin", "-trace_msg"]
     argv += ["-message_file", str(folder / "messages.log"), "-mp", str(free_udp_port())]
     argv += ["-timeout", "20s", "-timeout_error", "-recv_timeout", "15000"]
@@ -202,11 +211,12 @@ async def run(
     user: str = "",
     password: str = "",
     port: int | None = None,
+    rtp_echo: bool = False,
 ) -> Run:
     """Run one SIPp call to the edge; its exit code (0: the scenario passed) and messages."""
     scenario = folder / "scenario.xml"
     await asyncio.to_thread(_write, scenario, scenario_text)
-    argv = _argv(edge, scenario, port or free_udp_port(), service, user, password, folder)
+    argv = _argv(edge, scenario, port or free_udp_port(), service, user, password, folder, rtp_echo)
     argv.append(f"{edge.host}:{edge.port}")
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=folder
@@ -229,12 +239,15 @@ class Uas:
     port: int
     answer: int = 200
     service: str = "phone"
+    rtp_echo: bool = False
     proc: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def start(self) -> None:
         scenario = self.folder / "uas.xml"
         await asyncio.to_thread(_write, scenario, uas_scenario(self.answer))
-        argv = _argv(self.edge, scenario, self.port, self.service, "", "", self.folder)
+        argv = _argv(
+            self.edge, scenario, self.port, self.service, "", "", self.folder, self.rtp_echo
+        )
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=self.folder
         )

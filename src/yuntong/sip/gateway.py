@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -146,7 +147,7 @@ class SipGateway:
                     "authuser": username,
                     "ha1_secret": secret,
                     "proxy": self._proxy(),
-                    "display_name": line.number,
+                    "outbound_proxy": self._proxy(),  # calls too: the domain need not resolve
                 }
             )
             async with asyncio.timeout(REGISTER_TIMEOUT_S):
@@ -193,17 +194,19 @@ class SipGateway:
             raise YuntongError("sip_line_busy")
         assert line.handle is not None
         uri = f"sip:{dialled}@{credentials.sip_domain(self.ctx)}"
+        # the SIP Call-ID is ours: Janus's events about the call may come before its reply
+        line.call_id, line.incoming = f"yt-{secrets.token_hex(12)}", False
         try:
-            reply = await line.handle.message(
-                {"request": "call", "uri": uri}, {"type": "offer", "sdp": sdp}
+            await line.handle.message(
+                {"request": "call", "uri": uri, "call_id": line.call_id},
+                {"type": "offer", "sdp": sdp},
             )
-        except JanusError as exc:
+        except (JanusError, JanusUnavailable) as exc:
+            line.call_id = ""
             log.warning("sip_line_call_refused", user_id=line.user_id, error=str(exc))
+            if isinstance(exc, JanusUnavailable):
+                raise YuntongError("sip_gateway_unavailable") from exc
             raise YuntongError("sip_call_refused") from exc
-        except JanusUnavailable as exc:
-            raise YuntongError("sip_gateway_unavailable") from exc
-        line.call_id = str(reply.data.get("call_id") or "call")
-        line.incoming = False
         return line.call_id
 
     async def accept(self, line: Line, call_id: str, sdp: str) -> None:
@@ -248,6 +251,7 @@ class SipGateway:
             self._incoming(line, event, result)
         elif kind == "hangup" and line.call_id:
             call_id, line.call_id, line.incoming = line.call_id, "", False
+            log.info("sip_line_call_ended", code=result.get("code"), reason=result.get("reason"))
             self._tell(
                 line,
                 "sip.ended",
