@@ -58,7 +58,9 @@ from yuntong.sip.models import SipCredential
 log = get_logger(__name__)
 
 SIP_PLUGIN = "janus.plugin.sip"
-TOKEN_TTL_S = 3600
+# the token of the gateway's own loopback connection: its sessions' keepalives use it for as
+# long as the connection lives (it is renewed whenever a line is opened)
+TOKEN_TTL_S = 30 * 24 * 3600
 REGISTER_TIMEOUT_S = 10.0
 RINGING_EVENTS = frozenset({"ringing", "proceeding", "progress"})
 
