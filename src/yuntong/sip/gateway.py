@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -243,6 +244,9 @@ class SipGateway:
             line.registered.set()
         elif kind == "registration_failed":
             line.failure = f"{result.get('code')} {result.get('reason')}"
+            if line.registered.is_set():  # a refresh refused (the password rotated): drop it
+                log.info("sip_line_refresh_refused", user_id=line.user_id, reason=line.failure)
+                self._spawn(self._drop(line))
             line.registered.set()
         elif kind in RINGING_EVENTS and line.call_id:
             self._tell(line, "sip.ringing", {"call_id": line.call_id})
@@ -281,9 +285,19 @@ class SipGateway:
 
     def _tell(self, line: Line, type_: str, data: dict[str, Any]) -> None:
         hub = hub_of(self.ctx)
-        task = asyncio.create_task(hub.send(line.user_id, type_, data, device=line.device_id))
+        self._spawn(hub.send(line.user_id, type_, data, device=line.device_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _drop(self, line: Line) -> None:
+        """Forget a line whose registration lapsed; the next ``sip.online`` opens a new one."""
+        key = (line.user_id, line.device_id)
+        if self.lines.get(key) is line:
+            del self.lines[key]
+        await self._close(line)
 
 
 def _user_of(uri: str) -> str:
