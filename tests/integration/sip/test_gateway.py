@@ -11,14 +11,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiortc import RTCPeerConnection
 
 from tests.conftest import own_database
 from tests.integration.sip.conftest import sip_account
+from tests.integration.sip.test_edge_calls import calls_of
 from tests.integration.supplementary.conftest import Make, api, set_services
 from tests.integration.supplementary.conftest import subscriber as subscriber
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.server import free_port, wait_for
-from tests.support.sipp import Edge, free_udp_port, invite_scenario, run
+from tests.support.sipp import (
+    Edge,
+    Uas,
+    free_udp_port,
+    invite_scenario,
+    register_scenario,
+    run,
+)
 from tests.support.wsclient import WsError
 
 DOMAIN = "yuntong.test"
@@ -91,6 +100,69 @@ async def test_a_browser_line_registers_as_its_number_and_a_phone_call_rings_it(
     await alice.who.client.request("sip.hangup", {"call_id": incoming["call_id"]})
     done = await calling
     assert done.code == 0, done.output
+
+
+async def webrtc_offer() -> tuple[RTCPeerConnection, str]:
+    """A WebRTC audio offer as a browser makes one (aiortc: Opus, G.711), candidates in it."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+async def test_a_browser_line_calls_as_its_number_through_the_edge_rules(
+    server: InProcessServer, subscriber: Make, tmp_path: Path
+) -> None:
+    alice = await sip_account(server, await subscriber())
+    bob = await sip_account(server, await subscriber())
+    edge = edge_of(server)
+    port = free_udp_port()
+    registered = await run(
+        edge,
+        register_scenario(),
+        tmp_path / "reg",
+        service=bob.username,
+        user=bob.username,
+        password=bob.password,
+        port=port,
+    )
+    assert registered.code == 0, registered.output
+    phone = Uas(edge, tmp_path / "phone", port, service=bob.username)
+    await phone.start()
+    pc, sdp = await webrtc_offer()
+    try:
+        placed = await alice.who.client.request(
+            "sip.call", {"to": bob.who.number, "sdp": sdp}, timeout=20
+        )
+        assert placed["from"] == alice.who.e164 and placed["to"] == bob.who.e164
+        await alice.who.client.expect("sip.ringing", timeout=10, call_id=placed["call_id"])
+        answered = await alice.who.client.expect("sip.answered", timeout=10)
+        assert "a=rtpmap:0 PCMU/8000" in answered["sdp"]  # what the phone speaks, no transcoding
+        await alice.who.client.request("sip.hangup", {"call_id": placed["call_id"]})
+        done = await phone.wait()
+        assert done.code == 0, done.output  # the phone was hung up on (BYE)
+    finally:
+        await phone.stop()
+        await pc.close()
+
+    # a call of the number like any phone's: routed by its rules and recorded
+    async def recorded() -> bool:
+        rows = await calls_of(server, alice.who.e164)
+        return bool(rows) and rows[-1].ended_at is not None
+
+    await wait_for(recorded, timeout=10, interval=0.1)
+    row = (await calls_of(server, alice.who.e164))[-1]
+    assert (row.called_number, row.direction, row.final_code) == (bob.who.e164, "internal", 200)
+    assert row.caller_user_id == alice.who.user_id
+
+    pc, sdp = await webrtc_offer()
+    try:  # a number not in service: the edge's answer ends the call on the page
+        spare = "+8613000000000"
+        placed = await alice.who.client.request("sip.call", {"to": spare, "sdp": sdp}, timeout=20)
+        ended = await alice.who.client.expect("sip.ended", timeout=10, call_id=placed["call_id"])
+        assert ended["code"] in (404, 484)
+    finally:
+        await pc.close()
 
 
 async def test_a_user_without_a_sip_account_is_told_the_browser_cannot_call_phones(
