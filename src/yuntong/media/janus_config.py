@@ -7,6 +7,7 @@ are wanted, the HTTP event handler); both APIs listen on loopback only.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,16 @@ class SipGatewayConfig:
     local_ip: str = "127.0.0.1"
     register_ttl_s: int = 300
     user_agent: str = "Yuntong WebRTC gateway"
+
+
+def sip_local_ip(sip_host: str) -> str:
+    """The address the SIP plugin's user agents use to reach the edge on ``sip_host``: itself,
+    or loopback when the edge listens on every interface."""
+    try:
+        unspecified = ipaddress.ip_address(sip_host).is_unspecified
+    except ValueError:
+        return sip_host
+    return "127.0.0.1" if unspecified else sip_host
 
 
 def sip_rtp_range(rtp_range: tuple[int, int]) -> tuple[int, int]:

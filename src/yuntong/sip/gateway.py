@@ -49,6 +49,7 @@ from yuntong.media.janus import (
     JanusUnavailable,
     janus_token,
 )
+from yuntong.media.janus_config import sip_local_ip
 from yuntong.media.supervisor import LOCAL_JANUS
 from yuntong.numbers.models import NumberState, PhoneNumber
 from yuntong.realtime.connection import hub_of
@@ -115,7 +116,7 @@ class SipGateway:
 
     def _proxy(self) -> str:
         settings = self.ctx.settings  # Kamailio listens on sip_host (an address, not a name)
-        return f"sip:{settings.sip_host}:{settings.sip_port}"
+        return f"sip:{sip_local_ip(settings.sip_host)}:{settings.sip_port}"
 
     # -- lines ----------------------------------------------------------------------------
 

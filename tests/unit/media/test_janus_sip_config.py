@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yuntong.media.janus_config import SipGatewayConfig, sip_rtp_range, write_janus_config
+from yuntong.media.janus_config import (
+    SipGatewayConfig,
+    sip_local_ip,
+    sip_rtp_range,
+    write_janus_config,
+)
 
 
 def write(directory: Path, lib: Path, sip: SipGatewayConfig | None) -> Path:
@@ -49,3 +54,9 @@ def test_the_plugins_rtp_ports_are_inside_janus_range() -> None:
     for low, high in ((20000, 20999), (30000, 30199), (40000, 40003)):
         first, last = sip_rtp_range((low, high))
         assert low < first < last == high
+
+
+def test_an_edge_on_every_interface_is_reached_over_loopback() -> None:
+    assert sip_local_ip("0.0.0.0") == "127.0.0.1"
+    assert sip_local_ip("::") == "127.0.0.1"
+    assert sip_local_ip("192.0.2.10") == "192.0.2.10"
