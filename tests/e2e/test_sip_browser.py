@@ -73,7 +73,13 @@ async def log_in_with_line(person: Any) -> None:
 
 
 async def assert_hears_audio(page: Page) -> None:
-    """Two getStats() samples a second apart: received audio bytes and energy both grow."""
+    """Once audio arrives, two getStats() samples a second apart: received audio bytes and
+    energy both grow."""
+
+    async def arriving() -> bool:
+        return bool((await stats(page) or {}).get("audioBytesReceived"))
+
+    await wait_for(arriving, timeout=10, interval=0.2)
     first = await stats(page)
     await asyncio.sleep(1.0)
     second = await stats(page)
