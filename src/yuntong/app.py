@@ -58,7 +58,9 @@ from yuntong.services import build_context
 from yuntong.sip import api as sip_api
 from yuntong.sip import control_api as sip_control_api
 from yuntong.sip import edge as sip_edge
+from yuntong.sip import gateway as sip_gateway
 from yuntong.sip import recovery as sip_recovery
+from yuntong.sip import ws as sip_ws
 from yuntong.sla import api as sla_api
 from yuntong.sla import status_api
 from yuntong.supplementary import api as supplementary_api
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         children = await start_media_children(ctx)
         await sip_recovery.do_close_interrupted_sip_calls(ctx)  # the old edge's dialogs are gone
         await sip_edge.start_sip_edge(ctx, children)
+        sip_gateway.install(ctx)  # the browsers' SIP lines (Janus SIP handles) end with them
         janus_pool = JanusPool(pool_nodes(ctx), settings.janus_health_interval_s)
         await janus_pool.start()
         ctx.services.get(POOL).value = janus_pool
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await meeting_rooms.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
             await janus_pool.stop()
+            await sip_gateway.gateway_of(ctx).stop()
             await children.stop()
             await calls_engine.stop_engine(ctx)
             await hub.close()
@@ -165,6 +169,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     realtime_ws.install(
         calls_ws.HANDLERS,
         presence_ws.HANDLERS,
+        sip_ws.HANDLERS,
         greeters={**presence_ws.GREETERS, **calls_ws.GREETERS},
     )
     contacts_service.show_presence_with(ctx, presence.statuses_of)

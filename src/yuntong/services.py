@@ -69,6 +69,7 @@ from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sip.edge import LOCAL_EDGE
+from yuntong.sip.gateway import GATEWAY as SIP_GATEWAY
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.sla.subscriptions import do_send_on_pass as send_status_mail
@@ -115,6 +116,7 @@ PIECES: tuple[Piece[Any], ...] = (
     backup_schedule.RUNNING,
     VISITOR_SOCKETS,
     TABLES,
+    SIP_GATEWAY,
 )
 
 

@@ -207,9 +207,12 @@ def _argv(
     password: str,
     folder: Path,
     transport: str = "u1",
+    rtp_echo: bool = False,
 ) -> list[str]:
     argv = [SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
     argv += ["-t", transport]
+    if rtp_echo:  # the RTP it receives on its media port goes back where it came from
+        argv.append("-rtp_echo")
     argv += ["-s", service, "-key", "domain", edge.domain, "-nostdin", "-trace_msg"]
     argv += ["-message_file", str(folder / "messages.log"), "-mp", str(free_udp_port())]
     argv += ["-timeout", "20s", "-timeout_error", "-recv_timeout", "15000"]
@@ -228,12 +231,21 @@ async def run(
     password: str = "",
     port: int | None = None,
     transport: str = "u1",
+    rtp_echo: bool = False,
 ) -> Run:
     """Run one SIPp call to the edge; its exit code (0: the scenario passed) and messages."""
     scenario = folder / "scenario.xml"
     await asyncio.to_thread(_write, scenario, scenario_text)
     argv = _argv(
-        edge, scenario, port or free_udp_port(), service, user, password, folder, transport
+        edge,
+        scenario,
+        port or free_udp_port(),
+        service,
+        user,
+        password,
+        folder,
+        transport=transport,
+        rtp_echo=rtp_echo,
     )
     argv.append(f"{edge.host}:{edge.port}")
     proc = await asyncio.create_subprocess_exec(
@@ -257,12 +269,22 @@ class Uas:
     port: int
     answer: int = 200
     service: str = "phone"
+    rtp_echo: bool = False
     proc: asyncio.subprocess.Process | None = field(default=None, init=False)
 
     async def start(self) -> None:
         scenario = self.folder / "uas.xml"
         await asyncio.to_thread(_write, scenario, uas_scenario(self.answer))
-        argv = _argv(self.edge, scenario, self.port, self.service, "", "", self.folder)
+        argv = _argv(
+            self.edge,
+            scenario,
+            self.port,
+            self.service,
+            "",
+            "",
+            self.folder,
+            rtp_echo=self.rtp_echo,
+        )
         self.proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=self.folder
         )

@@ -249,6 +249,19 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "号码尚未分配给成员，无法开通 SIP 话机",
         "The number rings no member yet, so it cannot have a SIP phone",
     ),
+    "sip_gateway_no_account": (
+        409,
+        "您的号码尚未开通 SIP 账号，无法从浏览器拨打电话网号码",
+        "None of your numbers has a SIP account, so this browser cannot call phones",
+    ),
+    "sip_gateway_unavailable": (
+        503,
+        "浏览器到话机的网关暂时不可用，请稍后再试",
+        "The gateway between browsers and phones is unavailable; try again shortly",
+    ),
+    "sip_line_busy": (409, "此浏览器已在一通话机通话中", "This browser is already in a phone call"),
+    "sip_call_refused": (409, "网关未能发起这通呼叫", "The gateway could not place this call"),
+    "sip_call_not_found": (404, "没有这通话机通话", "No such phone call"),
     "number_transition_refused": (
         409,
         "号码当前状态（{state}）不允许此操作（{action}）",

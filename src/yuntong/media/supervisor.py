@@ -30,7 +30,7 @@ from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.logging import get_logger
 from yuntong.files import private_dir
 from yuntong.media.janus import janus_token
-from yuntong.media.janus_config import write_janus_config
+from yuntong.media.janus_config import SipGatewayConfig, sip_local_ip, write_janus_config
 
 log = get_logger(__name__)
 
@@ -304,6 +304,10 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
             event_url=events_url(settings),
             event_user=EVENTS_USER,
             event_password=local.events_password,
+            # the browsers' WebRTC <-> SIP gateway, when this node runs a SIP edge
+            sip=SipGatewayConfig(local_ip=sip_local_ip(settings.sip_host))
+            if settings.start_sip
+            else None,
         )
     except (OSError, ValueError) as exc:  # unwritable var dir, bad port range
         log.error("janus_unavailable", error=str(exc))

@@ -176,5 +176,11 @@ STRINGS = strings(
             "Held by them: {start} – {end}",
         ),
         "ui.history.hold_open": ("仍在保持", "still on hold"),
+        # phone calls through the SIP gateway (sipcall.js)
+        "ui.dial.phone": ("电话", "Phone call"),
+        "ui.dial.phone_hint": (
+            "经 SIP 网关用您的号码呼叫话机或公网号码",
+            "Call a phone or a public number from your number, through the SIP gateway",
+        ),
     },
 )

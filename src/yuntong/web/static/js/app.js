@@ -8,6 +8,7 @@ import { CallScreen, SecondCallCard } from './callui.js';
 import { t } from './i18n.js';
 import { $, toast } from './ui.js';
 import { RealtimeClient } from './ws.js';
+import { SipCall, goOnline, sipLine } from './sipcall.js';
 
 const CALL_EVENTS = [
   'call.ringing', 'call.answered', 'call.ice', 'call.connected', 'call.answered_elsewhere', 'call.ended',
@@ -86,6 +87,39 @@ export function startCall(to, media, peer = null, { fromNumber = null } = {}) {
   show(call);
   call.dial(to);
   return call;
+}
+
+/** A phone call through the SIP gateway from this browser's SIP line (sipcall.js). */
+export function startSipCall(to) {
+  if (current?.active) {
+    toast(t('ui.call.busy_here'), { error: true });
+    return null;
+  }
+  const call = new SipCall(rt, { direction: 'outgoing', peer: { username: '', display_name: String(to) } });
+  track(call);
+  show(call);
+  call.dial(to);
+  return call;
+}
+
+/** A phone (or the carrier) calls this user's number and the SIP line in this browser rings. */
+function incomingSip(data) {
+  if (current?.active) {
+    rt.request('sip.hangup', { call_id: data.call_id }).catch(() => {});
+    return;
+  }
+  const name = data.display || data.from;
+  const call = new SipCall(rt, {
+    direction: 'incoming',
+    peer: { username: '', display_name: name },
+    callId: data.call_id,
+    offerSdp: data.sdp,
+    toNumber: data.to,
+    callerNumber: data.from && data.from !== 'anonymous' ? { number: data.from } : null,
+  });
+  track(call);
+  show(call);
+  call.ring();
 }
 
 function show(call) {
@@ -185,6 +219,9 @@ function wire() {
     $('#my-presence')?.setAttribute('data-status', up ? 'online' : 'offline');
   });
   rt.on('call.incoming', incoming);
+  rt.on('sip.incoming', incomingSip);
+  for (const type of ['sip.ringing', 'sip.answered', 'sip.ended']) rt.on(type, (data) => route(type, data));
+  rt.on('hello', () => goOnline(rt)); // this browser's SIP line, when the user has a SIP account
   for (const type of CALL_EVENTS) rt.on(type, (data) => route(type, data));
   rt.on('call.ended', () => refreshMissed());
 
@@ -210,6 +247,8 @@ window.yuntong = {
   presence,
   stats: async () => (current ? current.stats() : null),
   startCall,
+  startSipCall,
+  sipLine,
 };
 
 if (me) {

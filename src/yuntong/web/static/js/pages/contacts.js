@@ -2,7 +2,8 @@
 // deleting, blocking — and dialing, by contact or by username.
 
 import { del, get, patch, post } from '../api.js';
-import { presenceOf, rt, startCall } from '../app.js';
+import { presenceOf, rt, startCall, startSipCall } from '../app.js';
+import { sipLine } from '../sipcall.js';
 import { describe } from '../dnd.js';
 import { t } from '../i18n.js';
 import { $, clearErrors, confirmDialog, formValues, initials, onSubmit, showErrors, toast } from '../ui.js';
@@ -168,6 +169,10 @@ onSubmit(dialForm, async (event) => {
     await runKeypadCode(to);
     return;
   }
+  if (event.submitter?.value === 'sip') { // a phone call through the SIP gateway
+    startSipCall(to);
+    return;
+  }
   const media = event.submitter?.value === 'audio' ? 'audio' : 'video';
   const known = contacts.find((c) => c.username === to.toLowerCase());
   const fromNumber = dialForm.from_number?.value || null;
@@ -252,3 +257,11 @@ loadDnd();
 document.addEventListener('yt:presence', paintPresence);
 load();
 loadBlocked();
+
+// the phone-call button shows once this browser's SIP line is registered (sipcall.js)
+function showSipButton() {
+  const button = $('#dial-sip');
+  if (button) button.hidden = !sipLine.number;
+}
+document.addEventListener('yt:sip-line', showSipButton);
+showSipButton();
