@@ -104,5 +104,5 @@ async def event(request: Request) -> Response:
     elif form.get("event") == "ended":
         call = await records.do_ended(ctx, form["call_id"], at)
         if call is not None:
-            await routing.release_of(ctx, call)
+            await routing.do_finish(ctx, call)
     return Response(status_code=204)

@@ -38,6 +38,7 @@ from yuntong.sip.models import SipCall
 from yuntong.supplementary import barring, clip, forwarding
 from yuntong.supplementary.forwarding import Hop, Route
 from yuntong.supplementary.profile import Profile, profile_of
+from yuntong.tariffs import charges, rating
 
 log = get_logger(__name__)
 
@@ -181,16 +182,16 @@ async def _route_new(ctx: Context, ask: Ask, call: SipCall) -> dict[str, Any]:
         barred = barring.outgoing_barred(caller_profile, called)
         if barred is not None:
             return _ended(call, CallOutcome.REJECTED, barred)
-        assert call.caller_user_id is not None
-        limit = await credit_gate(ctx).check_may_start(ctx, call.caller_user_id, "call.audio")
-        if limit is not None:
-            call.route = {**call.route, "max_s": limit}
     found = await numbers.number_state(ctx, called)
     if found is None:  # not one of Yuntong's numbers: the public network
         if call.trunk is not None:
             call.cause = NO_ROUTE  # no transit between carriers
             return reject_cause(NO_ROUTE)
-        return _outbound(ctx, call)
+        return await _outbound(ctx, call)
+    if call.caller_user_id is not None:  # a call between Yuntong's numbers: the package rates
+        limit = await credit_gate(ctx).check_may_start(ctx, call.caller_user_id, "call.audio")
+        if limit is not None:
+            call.route = {**call.route, "max_s": limit}
     state, callee = found
     if state != NumberState.ASSIGNED or callee is None:
         if call.caller_user_id is not None:
@@ -212,14 +213,19 @@ async def _route_new(ctx: Context, ask: Ask, call: SipCall) -> dict[str, Any]:
     return await _towards(ctx, call, with_caller=True)
 
 
-def _outbound(ctx: Context, call: SipCall) -> dict[str, Any]:
+async def _outbound(ctx: Context, call: SipCall) -> dict[str, Any]:
+    """A phone's call to the public network: priced by the tariffs (no tariff: refused),
+    paid by the caller (the credit check of an outside call), out by the trunk."""
     trunks = ctx.settings.sip_trunks
     if not trunks:
         call.cause = NO_ROUTE
         return reject_cause(NO_ROUTE)
     trunk = trunks[0]
     call.direction, call.trunk = "outbound", trunk.code
-    assert call.called_number is not None
+    assert call.called_number is not None and call.caller_user_id is not None
+    limit = await _priced(ctx, call, trunk.code, call.called_number, call.caller_user_id)
+    if isinstance(limit, dict):
+        return limit
     ruri, dst = _trunk_uri(trunk, call.called_number)
     return {
         "action": "route",
@@ -229,6 +235,27 @@ def _outbound(ctx: Context, call: SipCall) -> dict[str, Any]:
         **_identity(ctx, call),
         **_limit(call),
     }
+
+
+async def _priced(
+    ctx: Context, call: SipCall, trunk: str, destination: str, payer: int
+) -> dict[str, Any] | None:
+    """Rate an outside leg and check its payer may pay for it (YuntongError: may not); keeps
+    what the charge at its end needs on the route. A refusal when no tariff covers it."""
+    home = await numbers.numbers_of_user(ctx, payer)
+    home_area = call.calling_number if call.calling_number in home else None
+    if home_area is None and home:
+        home_area = home[0]
+    rate = await rating.rate_of(ctx, trunk=trunk, destination=destination, home_area=home_area)
+    if rate is None:
+        call.cause = NO_ROUTE
+        return reject(404, "No Tariff for Destination")
+    limit = await charges.check_may_call_out(ctx, user_id=payer, rate=rate)
+    outside = {"payer": payer, "destination": destination, "home_area": home_area}
+    call.route = {**call.route, "outside": outside}
+    if limit is not None:
+        call.route["max_s"] = limit
+    return None
 
 
 def _limit(call: SipCall) -> dict[str, str]:
@@ -387,6 +414,11 @@ async def _outside_hop(
         own = numbers_of[0] if numbers_of else None
     hops = [*hops, [kind, forwarder, own, None, target]]
     trunk = trunks[0]
+    try:
+        if await _priced(ctx, call, trunk.code, target, forwarder) is not None:
+            return None  # no tariff covers the target
+    except YuntongError:
+        return None  # the forwarder may not pay for it
     call.route = {**call.route, "hops": hops, "callee_number": target, "billed_to": forwarder}
     call.trunk, call.callee_user_id = trunk.code, None
     ruri, dst = _trunk_uri(trunk, target)
@@ -484,6 +516,24 @@ async def _release(ctx: Context, call: SipCall) -> None:
         await busy_marks(ctx).release(call.id, tuple(parties))
 
 
-async def release_of(ctx: Context, call: SipCall) -> None:
-    """Free the busy marks of a call that ended (:mod:`yuntong.sip.records`)."""
+async def do_finish(ctx: Context, call: SipCall) -> None:
+    """An answered call ended: free its busy marks, and charge its outside leg (to the
+    caller, or for a forwarded leg to the forwarder) by the tariffs, once per call. A charge
+    that fails is logged for the operator; the record stays as it is (billable seconds)."""
     await _release(ctx, call)
+    outside = call.route.get("outside") if call.route else None
+    if not outside or call.trunk is None or call.answered_at is None or call.ended_at is None:
+        return
+    try:
+        await charges.do_charge_outside_call(
+            ctx,
+            call_id=call.id,
+            user_id=int(outside["payer"]),
+            trunk=call.trunk,
+            destination=str(outside["destination"]),
+            home_area=outside.get("home_area"),
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+        )
+    except YuntongError as exc:
+        log.error("sip_outside_charge_failed", call_id=call.id, code=exc.code)

@@ -5,6 +5,7 @@ trunk both ways with the caller's identity asserted or withheld (SQLite and Post
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from yuntong.billing.orders.orders import do_place_order
 from yuntong.billing.payments import payments
 from yuntong.presence.busy import busy_marks
 from yuntong.sip.models import SipCall
+from yuntong.tariffs.charges import charged_before
 
 
 async def register(world: SipWorld, phone: Phone, folder: Path, port: int | None = None) -> int:
@@ -196,6 +198,10 @@ async def test_calls_to_the_public_network_leave_by_the_trunk_with_the_callers_n
     assert "Privacy:" not in invite
     record = await last_call(server, alice.who.e164)
     assert (record.direction, record.trunk, record.outcome) == ("outbound", "carrier", "answered")
+    # priced by the tariffs: a mainland mobile, 0.12 a minute by the started minute
+    charged = await wait_for(lambda: charged_before(server.app_context, record.id), timeout=10)
+    assert charged.category == "mobile" and charged.user_id == alice.who.user_id
+    assert charged.price_fen == 12 * math.ceil(record.billable_seconds / 60)
     # withheld with #31#: From anonymous, the identity asserted with Privacy: id (RFC 3325)
     await set_services(server, alice.who, clir_mode="temporary")
     trunk = Uas(sip_world.edge, tmp_path / "trunk2", sip_world.trunk_port, service="carrier")
@@ -320,21 +326,23 @@ async def test_a_prepaid_callers_call_is_ended_by_the_edge_when_the_credit_runs_
     await payments.do_record_payment(
         ctx, staff, payments.PaymentIn(account.id, 30, "cash", key=unique("top-up"))
     )
-    trunk = Uas(sip_world.edge, tmp_path / "trunk", sip_world.trunk_port, service="carrier")
-    await trunk.start()
+    bob = await sip_account(server, await subscriber())
+    port = await register(sip_world, bob, tmp_path)
+    phone = Uas(sip_world.edge, tmp_path / "bob", port, service=bob.username)
+    await phone.start()
     try:
         done = await run(
             sip_world.edge,
-            invite_scenario("13800138000", hold_ms=20_000, hung_up=True),
+            invite_scenario(bob.username, hold_ms=20_000, hung_up=True),
             tmp_path / "alice",
             service=alice.username,
             user=alice.username,
             password=alice.password,
         )
         assert done.code == 0, done.output  # the edge's BYE came, well before 20 s
-        await trunk.wait()
+        # (Kamailio 5.6's dialog timer sends the callee's BYE only sometimes: docs/sip.md)
     finally:
-        await trunk.stop()
+        await phone.stop()
     record = await last_call(server, alice.who.e164)
     assert record.route["max_s"] == 3
     assert record.outcome == "answered" and 2 <= record.billable_seconds <= 5
