@@ -52,8 +52,9 @@ run: system-run env
 # --dist loadfile: a module's tests stay on one worker, so its module fixtures (servers, Janus,
 # databases) are made once. (--dist loadgroup never grouped anything here: pytest-xdist 3.8 sets
 # item._nodeid, which pytest 9 no longer reads, so every test was sent on its own.)
+# --durations=30: the slowest set-ups, tests and teardowns of each run, to keep the suite fast.
 test: system-test env
-	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 check: env
 	$(UV) run --frozen ruff format --check src tests bench

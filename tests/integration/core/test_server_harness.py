@@ -61,8 +61,13 @@ async def test_a_crashed_server_leaves_no_coturn_behind_once_stopped(tmp_path: P
     server = coturn_server(tmp_path)
     server.start()
     try:
-        # the supervised coturn is up: it names the folder on its command line
-        await wait_for(server.children, timeout=30)
+        # the supervised coturn and billing worker are up: they name the folder on their
+        # command lines. (Killed while the worker was still importing, the server leaves it to
+        # end itself once it runs: seconds later on a loaded machine, past gone()'s 10 s.)
+        async def both_up() -> bool:
+            return len(server.children()) >= 2
+
+        await wait_for(both_up, timeout=30)
         server.stop(signal.SIGKILL)  # a crash: coturn outlives its parent, as it would
         assert server.children()
     finally:
