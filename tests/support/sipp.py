@@ -31,9 +31,41 @@ a=fmtp:101 0-15
 
 
 def free_udp_port() -> int:
+    """A loopback port free for both UDP and TCP (SIP listens on both, TLS on TCP)."""
+    for _ in range(50):
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        ):
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
+def edge_answers(edge: Edge) -> bool:
+    """Whether the edge answers an OPTIONS (it is up and bound)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        s.settimeout(0.5)
+        local = s.getsockname()[1]
+        probe = (
+            f"OPTIONS sip:{edge.domain} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKready{local}\r\n"
+            f"From: <sip:ready@{edge.domain}>;tag=r{local}\r\nTo: <sip:{edge.domain}>\r\n"
+            f"Call-ID: ready-{local}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        s.sendto(probe.encode(), (edge.host, edge.port))
+        try:
+            data, _ = s.recvfrom(65535)
+        except OSError:
+            return False
+        return data.startswith(b"SIP/2.0 200")
 
 
 def _headers(method: str, uri: str, cseq: int, extra: str = "") -> str:

@@ -4,6 +4,7 @@ Kamailio was started with; not part of the public API."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -89,6 +90,31 @@ async def route(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+LIMIT_GRACE_S = 5.0  # after a prepaid call's limit, the edge's report of its end is awaited
+
+
+def _close_after(ctx: Context, sip_call_id: str, delay_s: float) -> None:
+    """Close a prepaid call at its limit if the edge has not reported its end by then. The
+    edge's timer runs on the wall clock, so this one does too (node-local: a node that stops
+    meanwhile leaves it to recovery)."""
+
+    async def close() -> None:
+        call = await records.do_end_at_limit(ctx, sip_call_id)
+        if call is not None:
+            log.warning("sip_end_not_reported", call_id=call.id)
+            await routing.do_finish(ctx, call)
+
+    def fire() -> None:
+        task = asyncio.get_running_loop().create_task(close())
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+
+    asyncio.get_running_loop().call_later(delay_s, fire)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
 @router.post(CONTROL_PATH + "/event")
 async def event(request: Request) -> Response:
     ctx = get_context(request)
@@ -100,9 +126,15 @@ async def event(request: Request) -> Response:
     at = records.edge_time(form.get("at"))
     if form.get("event") == "answered":
         first = form.get("first") or form.get("at")
-        await records.do_answered(ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first))
+        call = await records.do_answered(
+            ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first)
+        )
+        limit = call.route.get("max_s") if call is not None and call.route else None
+        if call is not None and limit is not None:
+            _close_after(ctx, call.sip_call_id, float(limit) + LIMIT_GRACE_S)
     elif form.get("event") == "ended":
-        call = await records.do_ended(ctx, form["call_id"], at)
+        answered = records.edge_time(form.get("answered"))
+        call = await records.do_ended(ctx, form["call_id"], at, answered)
         if call is not None:
             await routing.do_finish(ctx, call)
     return Response(status_code=204)

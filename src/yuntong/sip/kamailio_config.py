@@ -470,7 +470,7 @@ event_route[dialog:start] {
 
 event_route[dialog:end] {
     $var(q) = "call_id=" + $(dlg(callid){s.escape.param}) + "&event=ended&at=" + $TV(Sn)
-        + "&by=" + $(dlg(from_uri){s.escape.param});
+        + "&by=" + $(dlg(from_uri){s.escape.param}) + "&answered=" + $dlg(start_ts);
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 """

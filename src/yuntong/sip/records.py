@@ -5,7 +5,7 @@ call is answered and ends (the times Kamailio reports), with the post-dial delay
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -69,15 +69,43 @@ async def do_answered(
     return call
 
 
-async def do_ended(ctx: Context, sip_call_id: str, at: datetime | None) -> SipCall | None:
-    """An answered call ended (a BYE); the call's row, or None if it was not answered here."""
+async def do_end_at_limit(ctx: Context, sip_call_id: str) -> SipCall | None:
+    """A prepaid call's dialog timer ran out on the edge (its longest duration, ``max_s``):
+    the edge ended it then. Kamailio 5.6 does not always report that end (its dialog timer
+    and BYE callbacks race, docs/sip.md), so a call still open a little after its limit is
+    closed at it here, billed exactly up to it."""
     call = await _by_call_id(ctx, sip_call_id)
-    if call is None or call.state != "answered" or call.answered_at is None:
+    limit = call.route.get("max_s") if call is not None and call.route else None
+    if call is None or call.state != "answered" or call.answered_at is None or limit is None:
         return None
-    ended = max(at or ctx.clock.now(), call.answered_at)
+    ended = call.answered_at + timedelta(seconds=int(limit))
     call.state, call.ended_at = "ended", ended
     call.cause = causes.NORMAL_CLEARING
-    call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
+    call.billable_seconds = int(limit)
+    await update(ctx, call)
+    return call
+
+
+async def do_ended(
+    ctx: Context, sip_call_id: str, at: datetime | None, answered_at: datetime | None = None
+) -> SipCall | None:
+    """An answered call ended (a BYE, or the edge's timer); the call's row, or None if it was
+    not answered here. ``answered_at`` (the dialog's start, as the edge knew it) ends a call
+    whose answer was not reported yet: the two reports may cross."""
+    call = await _by_call_id(ctx, sip_call_id)
+    if call is None:
+        return None
+    if call.state == "routing" and answered_at is not None:
+        call.answered_at = answered_at
+        call.outcome, call.final_code = CallOutcome.ANSWERED, 200
+    elif call.state != "answered" or call.answered_at is None:
+        return None
+    answered = call.answered_at
+    assert answered is not None
+    ended = max(at or ctx.clock.now(), answered)
+    call.state, call.ended_at = "ended", ended
+    call.cause = causes.NORMAL_CLEARING
+    call.billable_seconds = math.ceil((ended - answered).total_seconds())
     await update(ctx, call)
     return call
 

@@ -4,6 +4,7 @@ with numbers, SIP credentials and services."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.integration.supplementary.conftest import subscriber as subscriber
 from tests.integration.tariffs.conftest import PRICES
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.server import wait_for
-from tests.support.sipp import Edge, free_udp_port
+from tests.support.sipp import Edge, edge_answers, free_udp_port
 from yuntong.accounts import directory
 from yuntong.accounts.auth import principal_for
 from yuntong.tariffs.imports import do_import_prices
@@ -53,12 +54,14 @@ async def sip_world(
     ):
         fifo = Path(server.settings.var_dir) / "sip" / "kamailio_rpc.fifo"
         await wait_for(fifo.exists, timeout=20, interval=0.05)
+        edge = Edge("127.0.0.1", port, DOMAIN)
+        await wait_for(lambda: asyncio.to_thread(edge_answers, edge), timeout=20, interval=0.2)
         # the operator's outside-call prices (docs/tariffs.md): calls out need a tariff
         ctx = server.app_context
         staff_id = await server.create_user(unique("staff"), role="operator_admin")
         staff = principal_for(await directory.get_user(ctx, staff_id), "", "cli")
         await do_import_prices(ctx, staff, PRICES)
-        yield SipWorld(server, Edge("127.0.0.1", port, DOMAIN), trunk_port, tls_port)
+        yield SipWorld(server, edge, trunk_port, tls_port)
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ async def last_call(server: InProcessServer, number: str) -> SipCall:
         found = await calls_of(server, number)
         return found[-1] if found and found[-1].state == "ended" else None
 
-    found: SipCall = await wait_for(ended, timeout=10)
+    found: SipCall = await wait_for(ended, timeout=20)
     return found
 
 
