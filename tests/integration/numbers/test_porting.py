@@ -41,6 +41,7 @@ from yuntong.numbers.models import (
     PortOutCode,
     PortRequestEvent,
 )
+from yuntong.numbers.patterns import pattern_class
 from yuntong.numbers.port_in import PortInForm
 
 pytestmark = pytest.mark.usefixtures("tiers")
@@ -56,7 +57,11 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def beijing_number() -> str:
-    return f"1501000{next(_numbers) % 10_000:04d}"
+    """A plain number (a pattern class such as ABBA is in no price tier of these tests)."""
+    while True:
+        national = f"1501000{next(_numbers) % 10_000:04d}"
+        if pattern_class(national) in ("", "AAA"):
+            return national
 
 
 async def subscriber(ctx: Context, staff: Principal) -> tuple[Principal, str]:
