@@ -26,6 +26,7 @@ from yuntong.calls import engine as calls_engine
 from yuntong.calls import recovery as calls_recovery
 from yuntong.calls import ws as calls_ws
 from yuntong.cluster import nodes, recovery
+from yuntong.conferences import bridge as conference_bridges
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 await billing_process.stop()
             await meeting_rooms.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
+            await conference_bridges.close(ctx)
             await janus_pool.stop()
             await children.stop()
             await calls_engine.stop_engine(ctx)

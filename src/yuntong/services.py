@@ -47,6 +47,8 @@ from yuntong.calls.engine import ENGINE
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
 from yuntong.cluster.forward import FORWARDING
 from yuntong.cluster.nodes import NODE
+from yuntong.conferences.bridge import BRIDGES
+from yuntong.conferences.dialin import ConferenceDialIn
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes
@@ -69,6 +71,7 @@ from yuntong.presence.dnd import DND
 from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sip.edge import LOCAL_EDGE
+from yuntong.sip.routing import ANSWERING, answer_with
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.supplementary.profile import PROFILES
@@ -112,6 +115,8 @@ PIECES: tuple[Piece[Any], ...] = (
     PASS_JOBS,
     backup_schedule.RUNNING,
     VISITOR_SOCKETS,
+    ANSWERING,
+    BRIDGES,
 )
 
 
@@ -131,5 +136,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     dunning.check_daily_with(ctx, completion.do_daily_check)
     worker.run_on_each_pass(ctx, backup_schedule.do_backup_if_due)  # the daily backup
     worker.run_on_each_pass(ctx, audit_chain.do_seal_on_pass)  # the audit trail's chain
+    answer_with(ctx, ConferenceDialIn())  # conference dial-in through the SIP edge
     changes.attach(ctx)
     return ctx

@@ -572,6 +572,23 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "该坐席当前离开或离线，不能转接",
         "That agent is away or offline and cannot take it",
     ),
+    "conference_not_found": (404, "找不到该电话会议", "No such conference call"),
+    "conference_forbidden": (403, "只有会议组织者可以执行此操作", "Only the organiser may do this"),
+    "conference_ended": (409, "电话会议已结束", "The conference call has ended"),
+    "conference_locked": (423, "电话会议已锁定，不能再加入", "The conference call is locked"),
+    "conference_pin_wrong": (403, "会议 PIN 码错误", "Wrong conference PIN"),
+    "conference_pin_invalid": (422, "PIN 码须为 4 到 8 位数字", "The PIN must be 4 to 8 digits"),
+    "conference_pin_taken": (
+        409,
+        "该号码上已有使用此 PIN 码的电话会议，请换一个 PIN 码",
+        "Another conference call on this number has that PIN; choose another",
+    ),
+    "conference_number_not_yours": (
+        403,
+        "入会号码须为您名下的号码或运营商的会议号码",
+        "The dial-in number must be one of your numbers or an operator conference number",
+    ),
+    "conference_leg_not_found": (404, "找不到该参会方", "No such participant"),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -1,7 +1,8 @@
 """The configuration directory of a Janus that Yuntong runs itself.
 
-Only what Yuntong uses is loaded (the VideoRoom plugin, the WebSocket transport and, when
-events are wanted, the HTTP event handler); both APIs listen on loopback only.
+Only what Yuntong uses is loaded (the VideoRoom plugin for meetings, the AudioBridge plugin for
+conference calls, the WebSocket transport and, when events are wanted, the HTTP event handler);
+both APIs listen on loopback only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 JANUS_LIB_DIR = Path("/usr/lib/x86_64-linux-gnu/janus")
 VIDEOROOM = "libjanus_videoroom.so"
+AUDIOBRIDGE = "libjanus_audiobridge.so"
 WEBSOCKETS = "libjanus_websockets.so"
 SAMPLE_EVH = "libjanus_sampleevh.so"
 # Everything the control plane reads (joins, leaves, media state, quality); "jsep"
@@ -36,12 +38,14 @@ def write_janus_config(
     event_password: str | None = None,
     session_timeout_s: int = 60,
     lib_dir: Path = JANUS_LIB_DIR,
+    rtp_ip: str = "127.0.0.1",
 ) -> Path:
     """Write the ``.jcfg`` files into ``directory`` (mode 0600: they hold secrets).
 
     With ``token_auth_secret`` every Janus API request needs an HMAC-signed token
-    (:func:`yuntong.media.janus.janus_token`). Returns the path of ``janus.jcfg``; start
-    Janus with ``janus -C <that path> -F <directory>``.
+    (:func:`yuntong.media.janus.janus_token`). ``rtp_ip`` is the address the AudioBridge gives
+    its plain-RTP participants (SIP phones) to send their audio to. Returns the path of
+    ``janus.jcfg``; start Janus with ``janus -C <that path> -F <directory>``.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     files = {
@@ -56,6 +60,7 @@ def write_janus_config(
         ),
         "janus.transport.websockets.jcfg": websockets_config(ws_port, admin_port),
         "janus.plugin.videoroom.jcfg": videoroom_config(videoroom_admin_key),
+        "janus.plugin.audiobridge.jcfg": audiobridge_config(videoroom_admin_key, rtp_ip, rtp_range),
         "janus.eventhandler.sampleevh.jcfg": event_handler_config(
             event_url, event_user, event_password
         ),
@@ -104,7 +109,7 @@ def core_config(
             # a handle losing this many packets a second gets a "slowlink" event: meetings
             # then send that subscriber a lower simulcast layer
             "media": {"rtp_port_range": f"{low}-{high}", "slowlink_threshold": SLOWLINK_LOST_PER_S},
-            "plugins": {"disable": _all_but(lib_dir / "plugins", VIDEOROOM)},
+            "plugins": {"disable": _all_but(lib_dir / "plugins", VIDEOROOM, AUDIOBRIDGE)},
             "transports": {"disable": _all_but(lib_dir / "transports", WEBSOCKETS)},
             "loggers": {"disable": _all_but(lib_dir / "loggers", None)},
             "events": events_section,
@@ -136,6 +141,23 @@ def websockets_config(ws_port: int, admin_port: int) -> str:
 def videoroom_config(admin_key: str) -> str:
     """No static rooms; ``create`` needs ``admin_key``, so only Yuntong can make rooms."""
     return render({"general": {"admin_key": admin_key, "lock_rtp_forward": True}})
+
+
+def audiobridge_config(admin_key: str, rtp_ip: str, rtp_range: tuple[int, int]) -> str:
+    """No static rooms; ``create`` needs the node's admin key (the VideoRoom's: one secret per
+    node); plain-RTP participants get ports of the node's RTP range on ``rtp_ip``."""
+    low, high = rtp_range
+    return render(
+        {
+            "general": {
+                "admin_key": admin_key,
+                "lock_rtp_forward": True,
+                "local_ip": rtp_ip,
+                "rtp_port_range": f"{low}-{high}",
+                "events": False,  # Yuntong asks the bridge itself; meetings read the events
+            }
+        }
+    )
 
 
 def event_handler_config(url: str | None, user: str | None, password: str | None) -> str:
@@ -172,13 +194,13 @@ def _literal(value: Value) -> str:
     return f'"{escaped}"'
 
 
-def _all_but(folder: Path, keep: str | None) -> str:
+def _all_but(folder: Path, *keep: str | None) -> str:
     """Janus loads every module in a folder unless named here, so name all the others."""
     try:
         names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".so"))
     except FileNotFoundError:
         return ""
-    return ",".join(name for name in names if name != keep)
+    return ",".join(name for name in names if name not in keep)
 
 
 def _write_private(path: Path, text: str) -> None:

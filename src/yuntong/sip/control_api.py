@@ -18,7 +18,7 @@ from yuntong.sip.edge import CONTROL_PATH, EDGE_USER, local_edge
 
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_FORM = 16_384
+MAX_FORM = 32_768  # the route question carries the SDP offer
 
 
 def _authorised(ctx: Context, request: Request) -> bool:
@@ -83,6 +83,7 @@ async def route(request: Request) -> Response:
             from_display=form.get("from_display", ""),
             privacy=form.get("privacy", ""),
             pai=form.get("pai", ""),
+            sdp=form.get("sdp", ""),
         )
         answer = await routing.decide_new(ctx, ask)
     log.info("sip_route", action=answer["action"], code=answer.get("code"))
@@ -105,4 +106,7 @@ async def event(request: Request) -> Response:
         call = await records.do_ended(ctx, form["call_id"], at)
         if call is not None:
             await routing.release_of(ctx, call)
+        answering = ctx.services.get(routing.ANSWERING).value
+        if answering is not None:  # a call the edge answered itself (conference dial-in)
+            await answering.ended(ctx, form["call_id"])
     return Response(status_code=204)

@@ -228,7 +228,8 @@ request_route {
         + "&from_display=" + $(fn{s.escape.param})
         + "&privacy=" + $(hdr(Privacy){s.escape.param})
         + "&pai=" + $(hdr(P-Asserted-Identity){s.escape.param})
-        + "&diversion=" + $(hdr(Diversion){s.escape.param});
+        + "&diversion=" + $(hdr(Diversion){s.escape.param})
+        + "&sdp=" + $(rb{s.escape.param});
     route(ASK);
 }
 

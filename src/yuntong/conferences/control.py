@@ -1,0 +1,109 @@
+"""Joining and leaving a live conference, and the moderator's controls: each a change of the
+records (:mod:`~yuntong.conferences.service`) and of the bridge
+(:mod:`~yuntong.conferences.bridge`) together; a phone leg that is removed or ended is hung
+up by the SIP edge (Kamailio's dialog RPC ``dlg.end_dlg``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from yuntong.conferences import bridge, service
+from yuntong.conferences.models import Conference, ConferenceLeg, LegKind
+from yuntong.core.context import Context
+from yuntong.core.errors import YuntongError
+from yuntong.core.logging import get_logger
+from yuntong.sip import edge
+
+log = get_logger(__name__)
+_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def on_gone(ctx: Context) -> bridge.OnGone:
+    """What Janus telling a leg's media ended does: the leg left (once)."""
+
+    def gone(leg_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(_gone(ctx, leg_id))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+
+    return gone
+
+
+async def _gone(ctx: Context, leg_id: str) -> None:
+    ctx.services.get(bridge.BRIDGES).legs.pop(leg_id, None)
+    await service.do_leg_left(ctx, leg_id)
+
+
+async def do_join_browser(
+    ctx: Context, conference: Conference, user_id: int, display: str, offer_sdp: str
+) -> tuple[ConferenceLeg, str]:
+    """A signed-in browser joins with its SDP offer; the leg and Janus's SDP answer."""
+    leg = await service.do_add_leg(
+        ctx, conference, LegKind.BROWSER, user_id=user_id, display=display
+    )
+    try:
+        answer = await bridge.join_webrtc(ctx, conference, leg, offer_sdp, on_gone(ctx))
+    except YuntongError:
+        await service.do_leg_left(ctx, leg.id)
+        raise
+    return leg, answer
+
+
+async def do_leave(ctx: Context, leg: ConferenceLeg) -> ConferenceLeg | None:
+    await bridge.leave(ctx, leg.id)
+    return await service.do_leg_left(ctx, leg.id)
+
+
+async def hang_up_phone(ctx: Context, sip_call_id: str) -> bool:
+    """Ask the edge to end a phone's dialog (a BYE to the phone); False if it could not."""
+    listed = await edge.rpc(ctx, "dlg.dlg_list", sip_call_id)
+    result = listed.get("result") if isinstance(listed, dict) else None
+    dialogs = result if isinstance(result, list) else [result] if isinstance(result, dict) else []
+    ended = False
+    for dialog in dialogs:
+        if isinstance(dialog, dict) and "h_entry" in dialog and "h_id" in dialog:
+            reply = await edge.rpc(ctx, "dlg.end_dlg", dialog["h_entry"], dialog["h_id"])
+            ended = ended or (isinstance(reply, dict) and "error" not in reply)
+    if not ended:
+        log.warning("conference_phone_hangup_failed", sip_call_id=sip_call_id[:80])
+    return ended
+
+
+async def do_remove(ctx: Context, conference: Conference, leg: ConferenceLeg) -> None:
+    """The moderator removes a participant: out of the mix, the leg closed, a phone hung up."""
+    if leg.left_at is not None:
+        return
+    await bridge.kick(ctx, conference, leg)
+    await service.do_leg_left(ctx, leg.id, removed=True)
+    if leg.sip_call_id:
+        await hang_up_phone(ctx, leg.sip_call_id)
+
+
+async def do_mute(ctx: Context, conference: Conference, leg: ConferenceLeg, muted: bool) -> None:
+    if leg.left_at is not None:
+        raise YuntongError("conference_leg_not_found")
+    await bridge.mute(ctx, conference, leg, muted)
+    await service.do_set_muted(ctx, [leg.id], muted)
+
+
+async def do_mute_all(ctx: Context, conference: Conference, muted: bool) -> None:
+    """Everyone but the moderators (their legs are unmuted again at once)."""
+    legs = await service.legs_of(ctx, conference.id, present=True)
+    if conference.janus_room is not None:
+        await bridge.mute_all(ctx, conference, muted)
+        for leg in legs:
+            if leg.moderator and muted:
+                await bridge.mute(ctx, conference, leg, False)
+    await service.do_set_muted(ctx, [leg.id for leg in legs if not leg.moderator], muted)
+
+
+async def do_end(ctx: Context, conference: Conference) -> list[ConferenceLeg]:
+    """End the conference: the bridge destroyed, every leg closed, phones hung up."""
+    present = await service.legs_of(ctx, conference.id, present=True)
+    closed = await service.do_mark_ended(ctx, conference)
+    await bridge.destroy(ctx, conference, [leg.id for leg in present])
+    for leg in present:
+        if leg.sip_call_id:
+            await hang_up_phone(ctx, leg.sip_call_id)
+    return closed
