@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from yuntong.conferences.models import Conference, ConferenceLeg
-from yuntong.conferences.service import do_set_bridge
+from yuntong.conferences.service import do_set_bridge, get_conference
 from yuntong.core.context import Context, Piece
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
@@ -61,12 +61,21 @@ class NodeLink:
     session: JanusSession
 
 
+@dataclass(frozen=True)
+class Control:
+    """This node's control handle on a conference's room."""
+
+    handle: JanusHandle
+    room: int
+    secret: str
+
+
 @dataclass
 class Bridges:
     """This node's links to Janus nodes and its handles on conference rooms."""
 
     links: dict[str, NodeLink] = field(default_factory=dict)
-    controls: dict[str, JanusHandle] = field(default_factory=dict)  # conference id -> handle
+    controls: dict[str, Control] = field(default_factory=dict)  # by conference id
     legs: dict[str, JanusHandle] = field(default_factory=dict)  # leg id -> handle
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -105,16 +114,19 @@ async def _link(ctx: Context, node: NodeState) -> NodeLink:
     return link
 
 
-async def _control(ctx: Context, conference: Conference) -> tuple[JanusHandle, int, str]:
+async def _control(ctx: Context, conference: Conference) -> Control:
     """The control handle of the conference's room, creating the room on first use."""
     bridges = ctx.services.get(BRIDGES)
     async with bridges.lock:
+        known = bridges.controls.get(conference.id)
+        if known is not None and not known.handle.session.ended.is_set():
+            conference.janus_room = known.room
+            return known
+        if conference.janus_room is None:  # another node may have opened it meanwhile
+            conference = await get_conference(ctx, conference.id)
         node = _pool_node(ctx, conference.janus_node)
         room = conference.janus_room or secrets.randbelow(2**52) + 1
         secret = room_secret(ctx, conference.id, room)
-        handle = bridges.controls.get(conference.id)
-        if handle is not None and not handle.session.ended.is_set():
-            return handle, room, secret
         link = await _link(ctx, node)
         handle = await link.session.attach(AUDIOBRIDGE)
         exists = await handle.request({"request": "exists", "room": room})
@@ -132,10 +144,11 @@ async def _control(ctx: Context, conference: Conference) -> tuple[JanusHandle, i
                     "audiolevel_event": False,
                 }
             )
-        bridges.controls[conference.id] = handle
-    if conference.janus_room != room or conference.janus_node != node.name:
-        await do_set_bridge(ctx, conference, node.name, room)
-    return handle, room, secret
+        if conference.janus_room != room or conference.janus_node != node.name:
+            await do_set_bridge(ctx, conference, node.name, room)
+        control = Control(handle, room, secret)
+        bridges.controls[conference.id] = control
+        return control
 
 
 def _watch(leg_id: str, on_gone: OnGone | None) -> Callable[[JanusEvent], None]:
@@ -173,7 +186,7 @@ async def join_rtp(
 ) -> RtpEndpoint:
     """Join a SIP phone as a plain-RTP participant: the bridge sends the mix to ``ip:port``
     in ``codec`` (pcmu, pcma or opus) and says where it takes the phone's audio."""
-    await _control(ctx, conference)
+    room = (await _control(ctx, conference)).room
     link = await _link(ctx, _pool_node(ctx, conference.janus_node))
     handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
     rtp: dict[str, Any] = {"ip": ip, "port": port}
@@ -182,7 +195,7 @@ async def join_rtp(
     event = await handle.message(
         {
             "request": "join",
-            "room": conference.janus_room,
+            "room": room,
             "id": leg.janus_participant,
             "display": leg.display,
             "muted": leg.muted,
@@ -208,13 +221,13 @@ async def join_webrtc(
     on_gone: OnGone | None = None,
 ) -> str:
     """Join a browser with its SDP offer (audio, Opus); Janus's SDP answer."""
-    await _control(ctx, conference)
+    room = (await _control(ctx, conference)).room
     link = await _link(ctx, _pool_node(ctx, conference.janus_node))
     handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
     event = await handle.message(
         {
             "request": "join",
-            "room": conference.janus_room,
+            "room": room,
             "id": leg.janus_participant,
             "display": leg.display,
             "muted": leg.muted,
@@ -244,8 +257,8 @@ async def leave(ctx: Context, leg_id: str) -> None:
 
 
 async def _admin(ctx: Context, conference: Conference, body: dict[str, Any]) -> dict[str, Any]:
-    handle, room, secret = await _control(ctx, conference)
-    return await handle.request({**body, "room": room, "secret": secret})
+    control = await _control(ctx, conference)
+    return await control.handle.request({**body, "room": control.room, "secret": control.secret})
 
 
 async def participants(ctx: Context, conference: Conference) -> list[dict[str, Any]]:
@@ -293,9 +306,9 @@ async def destroy(ctx: Context, conference: Conference, leg_ids: list[str]) -> N
     except JanusError as exc:
         if exc.janus_code != NO_SUCH_ROOM:
             raise
-    handle = ctx.services.get(BRIDGES).controls.pop(conference.id, None)
-    if handle is not None:
-        await _detach(handle)
+    control = ctx.services.get(BRIDGES).controls.pop(conference.id, None)
+    if control is not None:
+        await _detach(control.handle)
 
 
 async def close(ctx: Context) -> None:

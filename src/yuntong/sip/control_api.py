@@ -38,6 +38,14 @@ async def _form(request: Request) -> dict[str, str] | None:
     return {key: values[0] for key, values in parsed.items() if values}
 
 
+def _hex_text(value: str) -> str:
+    """A message body Kamailio sent hex-encoded (``s.escape.param`` gives up on line ends)."""
+    try:
+        return bytes.fromhex(value).decode("utf-8", errors="replace")
+    except ValueError:
+        return ""
+
+
 def _denied() -> Response:
     return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="edge"'})
 
@@ -83,7 +91,7 @@ async def route(request: Request) -> Response:
             from_display=form.get("from_display", ""),
             privacy=form.get("privacy", ""),
             pai=form.get("pai", ""),
-            sdp=form.get("sdp", ""),
+            sdp=_hex_text(form.get("sdp", "")),
         )
         answer = await routing.decide_new(ctx, ask)
     log.info("sip_route", action=answer["action"], code=answer.get("code"))

@@ -72,7 +72,7 @@ def _trunk_checks(trunks: tuple[TrunkPeer, ...]) -> str:
             f'    if ($si == "{trunk.host}" && $sp == {trunk.port}) '
             f'{{ $var(source) = "trunk:{trunk.code}"; return; }}'
         )
-    return "\n".join(lines)
+    return "\n".join(lines) or "    return;"  # an empty route block does not parse
 
 
 def render(c: EdgeConfig) -> str:
@@ -229,7 +229,7 @@ request_route {
         + "&privacy=" + $(hdr(Privacy){s.escape.param})
         + "&pai=" + $(hdr(P-Asserted-Identity){s.escape.param})
         + "&diversion=" + $(hdr(Diversion){s.escape.param})
-        + "&sdp=" + $(rb{s.escape.param});
+        + "&sdp=" + $(rb{s.encode.hexa});
     route(ASK);
 }
 
