@@ -26,6 +26,7 @@ from yuntong.calls import engine as calls_engine
 from yuntong.calls import recovery as calls_recovery
 from yuntong.calls import ws as calls_ws
 from yuntong.cluster import nodes, recovery
+from yuntong.conferences import api as conferences_api
 from yuntong.conferences import bridge as conference_bridges
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
@@ -66,7 +67,14 @@ from yuntong.support import assignment as support_assignment
 from yuntong.support import ws as support_ws
 from yuntong.support.cors import WidgetCors
 from yuntong.terminals import api as terminals_api
-from yuntong.web import apidocs, pages, pages_meetings, pages_numbers, pages_support
+from yuntong.web import (
+    apidocs,
+    pages,
+    pages_conferences,
+    pages_meetings,
+    pages_numbers,
+    pages_support,
+)
 
 log = get_logger(__name__)
 # what a node that died left open, closed by the others (cluster/recovery.py)
@@ -189,6 +197,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         support_api.router,
         support_ws.router,
         pages_support.router,
+        conferences_api.router,
+        pages_conferences.router,
     ):
         app.include_router(router)
     apidocs.install(app)  # the OpenAPI document's errors, security and examples

@@ -1,7 +1,8 @@
 """Joining and leaving a live conference, and the moderator's controls: each a change of the
 records (:mod:`~yuntong.conferences.service`) and of the bridge
 (:mod:`~yuntong.conferences.bridge`) together; a phone leg that is removed or ended is hung
-up by the SIP edge (Kamailio's dialog RPC ``dlg.end_dlg``)."""
+up by the SIP edge (a BYE it sends through tm's ``t_uac_start``: Kamailio's dialog RPC
+``dlg.end_dlg`` cannot end a dialog the edge answered itself, it knows no callee contact)."""
 
 from __future__ import annotations
 
@@ -57,14 +58,7 @@ async def do_leave(ctx: Context, leg: ConferenceLeg) -> ConferenceLeg | None:
 
 async def hang_up_phone(ctx: Context, sip_call_id: str) -> bool:
     """Ask the edge to end a phone's dialog (a BYE to the phone); False if it could not."""
-    listed = await edge.rpc(ctx, "dlg.dlg_list", sip_call_id)
-    result = listed.get("result") if isinstance(listed, dict) else None
-    dialogs = result if isinstance(result, list) else [result] if isinstance(result, dict) else []
-    ended = False
-    for dialog in dialogs:
-        if isinstance(dialog, dict) and "h_entry" in dialog and "h_id" in dialog:
-            reply = await edge.rpc(ctx, "dlg.end_dlg", dialog["h_entry"], dialog["h_id"])
-            ended = ended or (isinstance(reply, dict) and "error" not in reply)
+    ended = await edge.hang_up(ctx, sip_call_id)
     if not ended:
         log.warning("conference_phone_hangup_failed", sip_call_id=sip_call_id[:80])
     return ended
@@ -74,8 +68,8 @@ async def do_remove(ctx: Context, conference: Conference, leg: ConferenceLeg) ->
     """The moderator removes a participant: out of the mix, the leg closed, a phone hung up."""
     if leg.left_at is not None:
         return
+    await service.do_leg_left(ctx, leg.id, removed=True)  # before the bridge says it left
     await bridge.kick(ctx, conference, leg)
-    await service.do_leg_left(ctx, leg.id, removed=True)
     if leg.sip_call_id:
         await hang_up_phone(ctx, leg.sip_call_id)
 

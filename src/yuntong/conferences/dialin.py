@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from yuntong.conferences import bridge, control, sdp, service
-from yuntong.conferences.models import Conference, ConferenceState, LegKind
+from yuntong.conferences.models import Conference, LegKind
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
 from yuntong.core.logging import get_logger
@@ -41,9 +41,7 @@ async def _hosts_conferences(ctx: Context, e164: str) -> bool:
     if e164 in {numbers.parse_dialled(n) for n in ctx.settings.conference_numbers}:
         return True
     async with ctx.db.session() as s:
-        query = select(Conference.id).where(
-            Conference.dial_in == e164, Conference.state == ConferenceState.OPEN
-        )
+        query = select(Conference.id).where(Conference.dial_in == e164)
         return (await s.execute(query.limit(1))).first() is not None
 
 

@@ -111,6 +111,16 @@ async def _open_by_pin(s: AsyncSession, dial_in: str, hashed: str) -> Conference
     return (await s.execute(query)).scalars().first()
 
 
+async def _ended_by_pin(ctx: Context, dial_in: str, hashed: str) -> bool:
+    async with ctx.db.session() as s:
+        query = select(Conference.id).where(
+            Conference.dial_in == dial_in,
+            Conference.pin_hash == hashed,
+            Conference.state == ConferenceState.ENDED,
+        )
+        return (await s.execute(query.limit(1))).first() is not None
+
+
 async def get_conference(ctx: Context, conference_id: str) -> Conference:
     async with ctx.db.session() as s:
         found = await s.get(Conference, conference_id[:32])
@@ -167,6 +177,8 @@ async def do_admit_by_pin(ctx: Context, dial_in: str, pin: str, caller_key: str)
         async with ctx.db.session() as s:
             found = await _open_by_pin(s, dial_in, pin_hash(ctx, dial_in, pin))
     if found is None:
+        if PIN.fullmatch(pin) and await _ended_by_pin(ctx, dial_in, pin_hash(ctx, dial_in, pin)):
+            raise YuntongError("conference_ended")
         await limits.caller.hit(caller)
         await limits.number.hit(dial_in)
         raise YuntongError("conference_pin_wrong")

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from yuntong.core.basic_auth import check_basic
 from yuntong.core.context import Context, get_context
 from yuntong.core.logging import get_logger
-from yuntong.sip import credentials, records, routing
+from yuntong.sip import credentials, edge, records, routing
 from yuntong.sip.edge import CONTROL_PATH, EDGE_USER, local_edge
 
 log = get_logger(__name__)
@@ -109,7 +109,11 @@ async def event(request: Request) -> Response:
     at = records.edge_time(form.get("at"))
     if form.get("event") == "answered":
         first = form.get("first") or form.get("at")
-        await records.do_answered(ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first))
+        answered = await records.do_answered(
+            ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first)
+        )
+        if answered is not None and form.get("ltt"):  # a call the edge answered itself
+            await records.do_keep_dialog(ctx, answered, edge.answered_dialog(form))
     elif form.get("event") == "ended":
         call = await records.do_ended(ctx, form["call_id"], at)
         if call is not None:

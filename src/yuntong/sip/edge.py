@@ -25,6 +25,7 @@ from yuntong.media.supervisor import (
     coturn_listen_ip,
     stop_stale,
 )
+from yuntong.sip import records
 from yuntong.sip.kamailio_config import EdgeConfig, TrunkPeer, write_kamailio_config
 
 log = get_logger(__name__)
@@ -224,3 +225,45 @@ async def contacts_of(ctx: Context, username: str) -> list[str] | None:
         if isinstance(contact, dict) and isinstance(contact.get("Address"), str):
             found.append(contact["Address"])
     return found
+
+
+# --- ending a dialog the edge answered itself ----------------------------------------------
+
+
+def answered_dialog(form: dict[str, str]) -> dict[str, str]:
+    """What the edge reported of a dialog it answered (route[ANSWER]): enough to send a BYE."""
+    contact = form.get("contact", "")
+    start, end = contact.find("<"), contact.find(">")
+    uri = contact[start + 1 : end] if 0 <= start < end else contact.split(";")[0].strip()
+    return {
+        "local_tag": form.get("ltt", "")[:100],
+        "remote_target": uri[:300],
+        "remote_from": form.get("from", "")[:400],  # the caller's From, with its tag
+        "local_uri": form.get("to_uri", "")[:300],
+        "source": form.get("src", "")[:60],
+        "proto": form.get("proto", "udp")[:10].lower(),
+    }
+
+
+async def hang_up(ctx: Context, sip_call_id: str) -> bool:
+    """End a call the edge answered itself: the edge sends the caller a BYE (tm.t_uac_start);
+    its end is recorded here at once (the edge reports no end of a dialog it ends itself)."""
+    dialog = await records.dialog_of(ctx, sip_call_id)
+    if dialog is None or not dialog.get("remote_target"):
+        return False
+    headers = (
+        f"From: <{dialog['local_uri']}>;tag={dialog['local_tag']}\r\n"
+        f"To: {dialog['remote_from']}\r\n"
+        f"Call-ID: {sip_call_id}\r\n"
+        "CSeq: 101 BYE\r\n"
+        "Max-Forwards: 70\r\n"
+    )
+    nexthop = f"sip:{dialog['source']};transport={dialog['proto']}" if dialog["source"] else "."
+    answer = await rpc(
+        ctx, "tm.t_uac_start", "BYE", dialog["remote_target"], nexthop, ".", headers, ""
+    )
+    if not isinstance(answer, dict) or "error" in answer:
+        log.warning("sip_edge_hang_up_failed", answer=str(answer)[:200])
+        return False
+    await records.do_ended(ctx, sip_call_id, ctx.clock.now())
+    return True

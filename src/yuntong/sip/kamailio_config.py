@@ -245,7 +245,9 @@ route[WITHINDLG] {
                 + "&by=" + $(fU{s.escape.param});
             http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
             sl_send_reply("200", "OK");
-        } else if (!is_method("ACK")) {
+        } else if (is_method("ACK")) {
+            t_check_trans();  # matches the ACK to the 200 OK: its retransmissions stop
+        } else {
             sl_send_reply("200", "OK");
         }
         exit;
@@ -421,8 +423,11 @@ route[ANSWER] {
     append_to_reply("Contact: <sip:yuntong-media@$Ri:$Rp;transport=$pr>\r\n");
     set_reply_body("$var(sdp)", "application/sdp");
     t_reply("200", "OK");
+    # the dialog as Yuntong needs it to hang up itself (a BYE through tm.t_uac_start)
     $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
-        + "&at=" + $TV(Sn);
+        + "&at=" + $TV(Sn) + "&ltt=" + $ltt(t)
+        + "&contact=" + $(ct{s.escape.param}) + "&from=" + $(hdr(From){s.escape.param})
+        + "&to_uri=" + $(tu{s.escape.param}) + "&src=" + $si + ":" + $sp + "&proto=" + $pr;
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 

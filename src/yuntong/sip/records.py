@@ -80,3 +80,17 @@ async def do_ended(ctx: Context, sip_call_id: str, at: datetime | None) -> SipCa
     call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
     await update(ctx, call)
     return call
+
+
+async def do_keep_dialog(ctx: Context, call: SipCall, dialog: dict[str, str]) -> None:
+    """Keep what the edge needs to end a dialog it answered itself (``edge.hang_up``)."""
+    call.route = {**(call.route or {}), "dialog": dialog}
+    await update(ctx, call)
+
+
+async def dialog_of(ctx: Context, sip_call_id: str) -> dict[str, str] | None:
+    call = await _by_call_id(ctx, sip_call_id)
+    if call is None or call.state != "answered" or not call.route:
+        return None
+    found = call.route.get("dialog")
+    return found if isinstance(found, dict) else None
