@@ -278,9 +278,7 @@ ERRORS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "janus_unavailable",
     ),
     ("DELETE", "/api/v1/conferences/{conference_id}/legs/{leg_id}"): ("conference_forbidden",),
-    ("POST", "/api/v1/conferences/{conference_id}/legs/{leg_id}/mute"): (
-        "conference_forbidden",
-    ),
+    ("POST", "/api/v1/conferences/{conference_id}/legs/{leg_id}/mute"): ("conference_forbidden",),
     ("POST", "/api/v1/conferences/{conference_id}/mute-all"): ("conference_forbidden",),
     ("POST", "/api/v1/conferences/{conference_id}/lock"): (
         "conference_forbidden",

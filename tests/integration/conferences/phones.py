@@ -1,13 +1,17 @@
-"""SIPp phones that dial into a conference and send audio from a recording (Debian
-``sip-tester``'s G.711 A-law sample), then hang up, or wait to be hung up by the edge."""
+"""SIPp phones that dial into a conference and send audio (a tone in G.711 A-law from a pcap),
+then hang up, or wait to be hung up by the edge."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from tests.integration.conferences.tone import write_tone_pcap
 from tests.support.sipp import _headers, _send
 
-PCAP = Path("/usr/share/sip-tester/g711a.pcap")  # 8 s of A-law speech
+# 20 ms A-law frames of a tone (the sample sip-tester ships has 30 ms ones, which the
+# AudioBridge drops)
+PCAP = write_tone_pcap(Path(tempfile.gettempdir()) / "yuntong-conference-tone.pcap")
 SDP = """v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
