@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from yuntong.accounts.auth import Principal, require_user
-from yuntong.conferences import bridge, control, service
+from yuntong.conferences import bridge, control, dialout, service
 from yuntong.conferences.models import Conference, ConferenceLeg
 from yuntong.core.context import Context, get_context
 from yuntong.core.errors import YuntongError
@@ -44,6 +44,7 @@ class LegOut(BaseModel):
     moderator: bool = Field(description="The organiser's own leg")
     muted: bool = Field(description="Muted by the moderator")
     removed: bool = Field(description="Removed by the moderator")
+    connected: bool = Field(description="In the call (false: dialled out, still ringing)")
     joined_at: datetime = Field(description="When it joined")
     left_at: datetime | None = Field(description="When it left (null: in the conference now)")
     billable_seconds: int = Field(description="Seconds charged as an audio call, rounded up")
@@ -86,6 +87,10 @@ class MuteIn(BaseModel):
     muted: bool = Field(description="true: mute; false: unmute")
 
 
+class DialOutIn(BaseModel):
+    number: str = Field(max_length=20, description="The number to call in (E.164 or national)")
+
+
 class LockIn(BaseModel):
     locked: bool = Field(description="true: lock (nobody else joins); false: unlock")
 
@@ -99,6 +104,7 @@ def _leg_out(leg: ConferenceLeg) -> LegOut:
         moderator=leg.moderator,
         muted=leg.muted,
         removed=leg.removed,
+        connected=leg.connected,
         joined_at=leg.joined_at,
         left_at=leg.left_at,
         billable_seconds=leg.billable_seconds,
@@ -182,6 +188,14 @@ async def remove_leg(
         service.check_organiser(conference, user.user_id)
         await control.do_remove(ctx, conference, leg)
     return Response(status_code=204)
+
+
+@router.post("/conferences/{conference_id}/dial-outs", response_model=LegOut, status_code=201)
+async def dial_out(ctx: Ctx, user: User, conference_id: ConferencePath, body: DialOutIn) -> LegOut:
+    """Call someone into the conference (the organiser, who pays for the leg): a Yuntong
+    number's registered SIP phone, or an outside number through the carrier trunk."""
+    conference = await _organised(ctx, user, conference_id)
+    return _leg_out(await dialout.do_dial_out(ctx, conference, user.user_id, body.number))
 
 
 @router.post("/conferences/{conference_id}/legs/{leg_id}/mute", response_model=LegOut)

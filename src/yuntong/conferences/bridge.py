@@ -213,6 +213,42 @@ async def join_rtp(
     )
 
 
+async def join_rtp_offer(
+    ctx: Context, conference: Conference, leg: ConferenceLeg, on_gone: OnGone | None = None
+) -> RtpEndpoint:
+    """Join someone being dialled out to (PCMU): the bridge reserves its port first (its
+    offer), and learns where to send the mix from their answer (:func:`connect_rtp`)."""
+    room = (await _control(ctx, conference)).room
+    link = await _link(ctx, _pool_node(ctx, conference.janus_node))
+    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
+    event = await handle.message(
+        {
+            "request": "join",
+            "room": room,
+            "id": leg.janus_participant,
+            "display": leg.display,
+            "muted": leg.muted,
+            "codec": "pcmu",
+            "rtp": {"generate_offer": True},
+        }
+    )
+    local = event.data.get("rtp")
+    if event.data.get("audiobridge") != "joined" or not isinstance(local, dict):
+        await _detach(handle)
+        raise YuntongError("janus_unavailable")
+    ctx.services.get(BRIDGES).legs[leg.id] = handle
+    return RtpEndpoint(str(local.get("ip")), int(local["port"]), int(local.get("payload_type", 0)))
+
+
+async def connect_rtp(ctx: Context, leg_id: str, ip: str, port: int) -> bool:
+    """Tell the bridge where a dialled-out participant listens (their SDP answer)."""
+    handle = ctx.services.get(BRIDGES).legs.get(leg_id)
+    if handle is None:
+        return False
+    event = await handle.message({"request": "configure", "rtp": {"ip": ip, "port": port}})
+    return event.data.get("result") == "ok"
+
+
 async def join_webrtc(
     ctx: Context,
     conference: Conference,

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from yuntong.conferences import bridge, control, sdp, service
+from yuntong.conferences import bridge, control, dialout, sdp, service
 from yuntong.conferences.models import Conference, LegKind
 from yuntong.core.context import Context
 from yuntong.core.errors import YuntongError
@@ -87,6 +87,9 @@ class ConferenceDialIn:
             return reject(503, "Service Unavailable")
         body = sdp.answer(endpoint.ip, endpoint.port, offer.codec, offer.payload_type)
         return {"action": "answer", "sdp": body}
+
+    async def dialled(self, ctx: Context, sip_call_id: str, code: int, sdp: str) -> None:
+        await dialout.on_dialled(ctx, sip_call_id, code, sdp)
 
     async def ended(self, ctx: Context, sip_call_id: str) -> None:
         leg = await service.leg_by_sip_call(ctx, sip_call_id)

@@ -67,6 +67,7 @@ class ConferenceLeg(Base):
     moderator: Mapped[bool] = mapped_column(default=False)
     muted: Mapped[bool] = mapped_column(default=False)
     removed: Mapped[bool] = mapped_column(default=False)
+    connected: Mapped[bool] = mapped_column(default=True)  # False: dialled out, ringing
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)

@@ -58,7 +58,7 @@ def parse_offer(sdp: str) -> AudioOffer | None:
 
 
 def answer(ip: str, port: int, codec: str, payload_type: int) -> str:
-    """The SDP answer: the bridge's address and port, the one codec chosen."""
+    """The SDP answer (or a dial-out's offer): the bridge's address and port, one codec."""
     version = secrets.randbelow(2**31)
     family = "IP6" if ":" in ip else "IP4"
     lines = [

@@ -195,9 +195,12 @@ async def do_add_leg(
     display: str,
     number: str | None = None,
     sip_call_id: str | None = None,
+    payer_id: int | None = None,
+    connected: bool = True,
 ) -> ConferenceLeg:
     """Record a participant joining (checked first: ended, locked); the organiser is the
-    moderator; the payer is the participant's own account (none for outside callers)."""
+    moderator; the payer is the participant's own account (none for outside callers) unless
+    another is named (the organiser, for the people they dial out to)."""
     moderator = user_id is not None and user_id == conference.organiser_id
     check_may_join(conference, moderator=moderator)
     leg = ConferenceLeg(
@@ -212,9 +215,10 @@ async def do_add_leg(
         moderator=moderator,
         muted=False,
         removed=False,
+        connected=connected,
         joined_at=ctx.clock.now(),
         billable_seconds=0,
-        payer_id=user_id,
+        payer_id=payer_id if payer_id is not None else user_id,
         node_id=ctx.node_id,
     )
     async with ctx.db.session() as s:
@@ -315,3 +319,13 @@ async def do_mark_ended(ctx: Context, conference: Conference) -> list[Conference
         if done is not None:
             closed.append(done)
     return closed
+
+
+async def do_leg_answered(ctx: Context, leg_id: str) -> None:
+    """A dialled-out leg was answered: its time (and charge) starts now, not at the dialling."""
+    async with ctx.db.session() as s:
+        await s.execute(
+            update(ConferenceLeg)
+            .where(ConferenceLeg.id == leg_id, ConferenceLeg.left_at.is_(None))
+            .values(joined_at=ctx.clock.now(), connected=True)
+        )

@@ -589,6 +589,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "The dial-in number must be one of your numbers or an operator conference number",
     ),
     "conference_leg_not_found": (404, "找不到该参会方", "No such participant"),
+    "conference_callee_unreachable": (
+        409,
+        "无法呼叫该号码：不是有效号码，或其 SIP 话机未注册",
+        "That number cannot be called: not a number, or its SIP phone is not registered",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -4,6 +4,7 @@ Kamailio was started with; not part of the public API."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -121,4 +122,31 @@ async def event(request: Request) -> Response:
         answering = ctx.services.get(routing.ANSWERING).value
         if answering is not None:  # a call the edge answered itself (conference dial-in)
             await answering.ended(ctx, form["call_id"])
+    elif form.get("event") == "dialled":
+        await _dialled(ctx, form, at)
     return Response(status_code=204)
+
+
+async def _dialled(ctx: Context, form: dict[str, str], at: datetime | None) -> None:
+    """The final answer to a call Yuntong made through the edge (a conference's dial-out)."""
+    call_id = form["call_id"]
+    text = form.get("code", "")
+    code = int(text) if text.isdigit() else 500
+    if 200 <= code < 300:
+        call = await records.do_answered(ctx, call_id, at, None)
+        placed = (call.route or {}).get("dial_out") if call is not None else None
+        if call is not None and isinstance(placed, dict):
+            dialog = edge.dialled_dialog(placed, form)
+            await records.do_keep_dialog(ctx, call, dialog)
+            await edge.acknowledge(ctx, call_id, dialog)
+        else:  # a retransmitted 200 OK: our ACK was lost, send it again
+            kept = await records.dialog_of(ctx, call_id)
+            if kept is not None:
+                await edge.acknowledge(ctx, call_id, kept)
+            return
+    else:
+        outcome = routing.failure_of(code, unregistered=False)[0]
+        await records.do_dial_failed(ctx, call_id, at, code, outcome)
+    answering = ctx.services.get(routing.ANSWERING).value
+    if answering is not None:
+        await answering.dialled(ctx, call_id, code, _hex_text(form.get("sdp", "")))

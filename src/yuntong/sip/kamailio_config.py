@@ -458,6 +458,19 @@ failure_route[FAILED] {
     }
 }
 
+# A final answer to an INVITE Yuntong sent through the edge (a conference's dial-out, its
+# Call-ID begins "yt-out-"), each retransmission too (each is ACKed): reported with the
+# callee's SDP, contact and To-tag. Replies to local requests pass the main onreply_route.
+onreply_route {
+    if ($(ci{s.substr,0,7}) == "yt-out-" && is_method("INVITE") && $rs >= 200) {
+        $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=dialled&code=" + $rs
+            + "&to_tag=" + $(tt{s.escape.param}) + "&contact=" + $(ct{s.escape.param})
+            + "&src=" + $si + ":" + $sp + "&proto=" + $pr + "&at=" + $TV(Sn)
+            + "&sdp=" + $(rb{s.encode.hexa});
+        http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
+    }
+}
+
 event_route[dialog:start] {
     $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $dlg_var(t0)
         + "&first=" + $dlg_var(pdd) + "&at=" + $TV(Sn);

@@ -94,3 +94,15 @@ async def dialog_of(ctx: Context, sip_call_id: str) -> dict[str, str] | None:
         return None
     found = call.route.get("dialog")
     return found if isinstance(found, dict) else None
+
+
+async def do_dial_failed(
+    ctx: Context, sip_call_id: str, at: datetime | None, code: int, outcome: str
+) -> None:
+    """A call Yuntong made through the edge was not answered (``code``)."""
+    call = await _by_call_id(ctx, sip_call_id)
+    if call is None or call.state != "routing":
+        return
+    call.state, call.ended_at = "ended", at or ctx.clock.now()
+    call.final_code, call.outcome = code, outcome
+    await update(ctx, call)

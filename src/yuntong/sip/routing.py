@@ -90,11 +90,13 @@ class DialIn:
 
 class Answering(Protocol):
     """What answers such calls: an answer (``action`` answer or reject), or None (not its
-    call); and the end of a call it answered."""
+    call); the end of a call it answered; the final answer to a call it made (dial-out)."""
 
     async def answer(self, ctx: Context, call: DialIn) -> dict[str, Any] | None: ...
 
     async def ended(self, ctx: Context, sip_call_id: str) -> None: ...
+
+    async def dialled(self, ctx: Context, sip_call_id: str, code: int, sdp: str) -> None: ...
 
 
 ANSWERING = Piece(

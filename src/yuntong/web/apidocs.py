@@ -285,4 +285,10 @@ ERRORS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "conference_ended",
     ),
     ("POST", "/api/v1/conferences/{conference_id}/end"): ("conference_forbidden",),
+    ("POST", "/api/v1/conferences/{conference_id}/dial-outs"): (
+        "conference_forbidden",
+        "conference_callee_unreachable",
+        "conference_ended",
+        "janus_unavailable",
+    ),
 }

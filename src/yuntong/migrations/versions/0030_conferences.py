@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("moderator", sa.Boolean(), nullable=False),
         sa.Column("muted", sa.Boolean(), nullable=False),
         sa.Column("removed", sa.Boolean(), nullable=False),
+        sa.Column("connected", sa.Boolean(), nullable=False),
         sa.Column("joined_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("left_at", yuntong.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("billable_seconds", sa.Integer(), nullable=False),
