@@ -74,6 +74,7 @@ async def test_a_browser_joins_and_hears_a_phone_that_dialled_in(
         assert energy > 0.001, "the browser received no audio from the phone"
         await page.wait_for_selector("#leg-rows tr[data-kind=phone]")
         await page.wait_for_selector("#leg-rows tr[data-kind=browser]")
+        assert await page.is_visible("#dial-form")
         await screenshot(page, "conference-desktop")
         await page.set_viewport_size({"width": 390, "height": 844})
         await screenshot(page, "conference-phone")

@@ -57,5 +57,8 @@ STRINGS = strings(
         ),
         "ui.conferences.nobody": ("暂时没有人", "Nobody is in yet"),
         "ui.conferences.left": ("已离开", "Left"),
+        "ui.conferences.dial_number": ("呼叫号码加入", "Call a number in"),
+        "ui.conferences.dial": ("呼叫", "Call"),
+        "ui.conferences.ringing": ("正在呼叫", "Ringing"),
     },
 )

@@ -41,12 +41,15 @@ function paintLegs(legs) {
   const present = legs.filter((leg) => !leg.left_at);
   $('#lock').textContent = t(conference.locked ? 'ui.conferences.unlock' : 'ui.conferences.lock');
   const open = conference.state === 'open';
-  ['#mute-all', '#unmute-all', '#lock', '#end'].forEach((sel) => { $(sel).disabled = !open; });
+  ['#mute-all', '#unmute-all', '#lock', '#end', '#dial'].forEach((sel) => { $(sel).disabled = !open; });
   $('#leg-rows').replaceChildren(...legs.map((leg) => {
     const tr = document.createElement('tr');
     tr.dataset.legId = leg.id;
     tr.dataset.kind = leg.kind;
-    cell(tr, leg.display + (leg.muted && !leg.left_at ? ` · ${t('ui.conferences.muted')}` : ''));
+    const notes = [];
+    if (leg.muted && !leg.left_at) notes.push(t('ui.conferences.muted'));
+    if (!leg.connected && !leg.left_at) notes.push(t('ui.conferences.ringing'));
+    cell(tr, [leg.display, ...notes].join(' · '));
     cell(tr, t(`ui.conferences.kind.${leg.kind}`));
     cell(tr, leg.left_at ? `${formatDateTime(leg.joined_at)} · ${t('ui.conferences.left')}` : formatDateTime(leg.joined_at));
     cell(tr, leg.left_at ? formatDuration(leg.billable_seconds) : '', 'num');
@@ -113,6 +116,18 @@ onSubmit(form, async () => {
   } catch (error) {
     hangUp();
     showErrors(form, error);
+  }
+});
+
+const dialForm = $('#dial-form');
+onSubmit(dialForm, async () => {
+  clearErrors(dialForm);
+  try {
+    await post(`${path}/dial-outs`, { number: $('#dial-number').value.trim() });
+    $('#dial-number').value = '';
+    await load();
+  } catch (error) {
+    showErrors(dialForm, error);
   }
 });
 
