@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.integration.accounts.conftest import run_cli
 from tests.integration.conferences.conftest import ConferenceWorld, Make, Subscriber, api
 from yuntong.conferences import service
+from yuntong.conferences.models import LegKind
 
 OFFER = "v=0\r\n"  # never reaches Janus: every request here is refused before the bridge
 
@@ -101,3 +103,28 @@ async def test_a_locked_or_ended_conference_takes_no_browser(
     assert (after.status_code, after.json()["error"]["code"]) == (409, "conference_ended")
     relock = await api(world.server, alice, "POST", f"{path}/lock", {"locked": False})
     assert (relock.status_code, relock.json()["error"]["code"]) == (409, "conference_ended")
+
+
+async def test_the_cli_lists_a_users_conferences_and_their_legs(
+    conference_world: ConferenceWorld, subscriber: Make
+) -> None:
+    world = conference_world
+    ctx = world.server.app_context
+    alice = await subscriber(online=False)
+    conference = (await open_conference(world, alice, alice.e164)).json()
+    await service.do_add_leg(
+        ctx,
+        await service.get_conference(ctx, conference["id"]),
+        LegKind.BROWSER,
+        user_id=alice.user_id,
+        display="Alice",
+    )
+    listed = await run_cli(ctx, "conferences", "list", alice.username)
+    assert listed.exit_code == 0, listed.output
+    assert conference["id"] in listed.output and f"{alice.e164}*PIN" in listed.output
+    legs = await run_cli(ctx, "conferences", "legs", conference["id"])
+    assert legs.exit_code == 0, legs.output
+    assert "browser" in legs.output and "in the call" in legs.output
+    missing = await run_cli(ctx, "conferences", "legs", "0" * 32)
+    assert missing.exit_code == 1
+    assert "conference_not_found" in missing.output
