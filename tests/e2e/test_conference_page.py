@@ -22,6 +22,7 @@ from tests.integration.conferences.conftest import conference_world as conferenc
 from tests.integration.conferences.conftest import server as server
 from tests.integration.conferences.conftest import subscriber as subscriber
 from tests.integration.conferences.test_dial_in import PIN, dial
+from tests.support.server import wait_for
 
 RECEIVED_ENERGY = """async () => {
   let energy = 0;
@@ -79,6 +80,13 @@ async def test_a_browser_joins_and_hears_a_phone_that_dialled_in(
         await page.set_viewport_size({"width": 390, "height": 844})
         await screenshot(page, "conference-phone")
         assert await page.evaluate("document.documentElement.scrollWidth <= 390")
+        await page.close()  # the browser leaves: its leg is closed
+
+        async def browser_left() -> bool:
+            found = await api(world.server, organiser, "GET", f"/conferences/{conference['id']}")
+            return any(leg["kind"] == "browser" and leg["left_at"] for leg in found.json()["legs"])
+
+        assert await wait_for(browser_left, timeout=15, interval=0.2)
     finally:
         done = await call
     assert done.code == 0, done.output
