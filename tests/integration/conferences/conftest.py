@@ -1,8 +1,10 @@
-"""A Yuntong with its SIP edge (a supervised Kamailio) and a Janus node of its own (AudioBridge
-loaded), in the test's loop, on each backend; subscribers with numbers and SIP accounts."""
+"""A Yuntong with its SIP edge (a supervised Kamailio, a carrier trunk) and a Janus node of its
+own (AudioBridge loaded), in the test's loop, on each backend; subscribers with numbers and SIP
+accounts."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,19 @@ class ConferenceWorld:
     server: InProcessServer
     edge: Edge
     janus: Janus
+    trunk_port: int  # a carrier's trunk sends from here
+
+
+def free_sip_port() -> int:
+    """A port free for both UDP and TCP (Kamailio listens on both; it exits if TCP is taken)."""
+    while True:
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -33,7 +48,7 @@ async def conference_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[ConferenceWorld]:
     folder = tmp_path_factory.mktemp("conferences")
-    port = free_udp_port()
+    port, trunk_port = free_sip_port(), free_udp_port()
     async with (
         running_janus(folder / "janus") as janus,
         own_database(request.param, folder) as url,
@@ -46,11 +61,12 @@ async def conference_world(
             sip_domain=DOMAIN,
             sip_children=2,
             janus_nodes=[janus.node("a")],
+            sip_trunks=[{"code": "carrier", "host": "127.0.0.1", "port": trunk_port}],
         ) as server,
     ):
         fifo = Path(server.settings.var_dir) / "sip" / "kamailio_rpc.fifo"
         await wait_for(fifo.exists, timeout=20, interval=0.05)
-        yield ConferenceWorld(server, Edge("127.0.0.1", port, DOMAIN), janus)
+        yield ConferenceWorld(server, Edge("127.0.0.1", port, DOMAIN), janus, trunk_port)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.integration.conferences.conftest import ConferenceWorld, Make, Phone, sip_account
 from tests.integration.conferences.phones import dial_in_scenario
 from tests.support.server import wait_for
-from tests.support.sipp import Run, run
+from tests.support.sipp import Run, invite_scenario, run
 from yuntong.billing.models import UsageRecord
 from yuntong.conferences import bridge, service
 from yuntong.conferences.models import Conference, ConferenceLeg
@@ -101,3 +101,38 @@ async def test_a_wrong_pin_is_refused_and_joins_nothing(
     assert refused.code == 0, refused.output
     assert "Wrong Conference PIN" in refused.messages
     assert await legs(world, conference.id) == []
+
+
+async def test_an_outside_caller_dials_in_through_the_trunk_and_is_not_charged(
+    conference_world: ConferenceWorld, subscriber: Make, tmp_path: Path
+) -> None:
+    world = conference_world
+    ctx = world.server.app_context
+    organiser = await subscriber(online=False)
+    conference = await service.do_create(ctx, organiser.user_id, "Suppliers", organiser.e164, PIN)
+    caller = "13800138000"  # someone on the public network, through the carrier
+    call = await run(
+        world.edge,
+        invite_scenario(f"{organiser.e164[1:]}*{PIN}", auth=False, hold_ms=2000),
+        tmp_path,
+        service=caller,
+        port=world.trunk_port,
+    )
+    assert call.code == 0, call.output
+
+    async def left() -> list[ConferenceLeg]:
+        found = await legs(world, conference.id)
+        return found if found and found[0].left_at is not None else []
+
+    [leg] = await wait_for(left, timeout=10)
+    assert (leg.kind, leg.number, leg.user_id, leg.payer_id) == (
+        "outside",
+        "+86" + caller,
+        None,
+        None,
+    )
+    async with ctx.db.session() as s:
+        charged = (
+            await s.execute(select(UsageRecord).where(UsageRecord.source_id == leg.id))
+        ).first()
+    assert charged is None
