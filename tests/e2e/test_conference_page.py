@@ -1,5 +1,5 @@
-"""A conference call in Chromium (one browser test): the organiser opens the conference's page
-and joins from the browser (WebRTC, Opus) while a SIP phone dials in (number*PIN) and plays
+"""A conference call in Chromium (one browser test): the organiser finds the conference from
+the meetings page, opens it and joins from the browser (WebRTC, Opus) while a SIP phone dials in (number*PIN) and plays
 speech; the browser receives the bridge's mix with audio energy, and the page lists both legs.
 Real Kamailio, Janus AudioBridge, SIPp and Chromium (SQLite)."""
 
@@ -53,7 +53,9 @@ async def test_a_browser_joins_and_hears_a_phone_that_dialled_in(
     phone = await sip_account(world.server, await subscriber(online=False))
     person: Person = await browser_person(world.server.url, organiser.username)
     page = person.page
-    await log_in(person, f"/conferences/{conference['id']}")
+    await log_in(person, "/meetings")  # conference calls are reached from the meetings page
+    await page.click("#conferences-link")
+    await page.click(f"#conference-rows tr[data-conference-id='{conference['id']}'] a")
     await page.wait_for_selector("#c-title:has-text('Launch call')")
     await page.click("#join")
     await page.wait_for_selector("#in-call", state="visible")

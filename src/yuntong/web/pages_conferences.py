@@ -1,6 +1,7 @@
 """The conference-call pages: the organiser's list with the form that opens one, and a
 conference's page (join from the browser, the organiser's controls). Everything the pages do
-goes through the conferences REST API (docs/conferences.md)."""
+goes through the conferences REST API (docs/conferences.md). They sit in the meetings part of
+the menu (reached from /meetings): one more menu link would not fit a 1280 px screen."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ async def conferences_page(request: Request) -> Response:
     if isinstance(member, Response):
         return member
     return member_page(
-        request, member, "conferences.html", "ui.conferences.title", active="conferences"
+        request, member, "conferences.html", "ui.conferences.title", active="meetings"
     )
 
 
@@ -38,6 +39,6 @@ async def conference_page(request: Request, conference_id: str) -> Response:
         member,
         "conference.html",
         "ui.conferences.room_title",
-        active="conferences",
+        active="meetings",
         conference_id=conference_id,
     )
