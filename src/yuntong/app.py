@@ -28,6 +28,7 @@ from yuntong.calls import ws as calls_ws
 from yuntong.cluster import nodes, recovery
 from yuntong.conferences import api as conferences_api
 from yuntong.conferences import bridge as conference_bridges
+from yuntong.conferences import control as conference_control
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         contacts_service.install(ctx)
         presence.install(ctx)
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
+        conference_control.install(ctx)  # phones other nodes ask this node's edge to hang up
         janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
         meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
         support_assignment.install(ctx)  # an agent gone offline: their conversations re-assigned

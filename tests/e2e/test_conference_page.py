@@ -1,7 +1,8 @@
 """A conference call in Chromium (one browser test): the organiser finds the conference from
-the meetings page, opens it and joins from the browser (WebRTC, Opus) while a SIP phone dials in (number*PIN) and plays
-speech; the browser receives the bridge's mix with audio energy, and the page lists both legs.
-Real Kamailio, Janus AudioBridge, SIPp and Chromium (SQLite)."""
+the meetings page, opens it and joins from the browser (WebRTC, Opus) while a SIP phone dials
+in (number*PIN) and sends a tone; the browser receives the bridge's mix with audio energy, the
+page lists both legs (1280 px and 390 px), and closing the page ends the browser's leg. Real
+Kamailio, Janus AudioBridge, SIPp and Chromium (SQLite)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from yuntong.cluster import forward
 from yuntong.conferences import bridge, service
 from yuntong.conferences.models import Conference, ConferenceLeg, LegKind
 from yuntong.core.context import Context
@@ -56,11 +57,32 @@ async def do_leave(ctx: Context, leg: ConferenceLeg) -> ConferenceLeg | None:
     return await service.do_leg_left(ctx, leg.id)
 
 
-async def hang_up_phone(ctx: Context, sip_call_id: str) -> bool:
-    """Ask the edge to end a phone's dialog (a BYE to the phone); False if it could not."""
-    ended = await edge.hang_up(ctx, sip_call_id)
+HANG_UP = "conferences.hang_up"  # a phone's dialog is on the edge of the node that answered
+
+
+def install(ctx: Context) -> None:
+    """Hang up, for other nodes, the phones this node's edge answered or dialled."""
+
+    async def run(request: dict[str, Any]) -> dict[str, Any] | None:
+        return {"ended": await edge.hang_up(ctx, str(request["sip_call_id"]))}
+
+    forward.serve(ctx, HANG_UP, run)
+
+
+async def hang_up_phone(ctx: Context, leg: ConferenceLeg) -> bool:
+    """Have the edge that holds a phone's dialog end it (a BYE to the phone): this node's, or
+    the node's that answered the phone; False if it could not."""
+    if not leg.sip_call_id:
+        return False
+    node = leg.node_id or ctx.node_id
+    try:
+        answer = await forward.ask(ctx, node, HANG_UP, {"sip_call_id": leg.sip_call_id})
+    except YuntongError as exc:
+        log.warning("conference_phone_hangup_unreachable", node=node, error=exc.code)
+        return False
+    ended = bool(answer and answer.get("ended"))
     if not ended:
-        log.warning("conference_phone_hangup_failed", sip_call_id=sip_call_id[:80])
+        log.warning("conference_phone_hangup_failed", sip_call_id=leg.sip_call_id[:80])
     return ended
 
 
@@ -70,8 +92,7 @@ async def do_remove(ctx: Context, conference: Conference, leg: ConferenceLeg) ->
         return
     await service.do_leg_left(ctx, leg.id, removed=True)  # before the bridge says it left
     await bridge.kick(ctx, conference, leg)
-    if leg.sip_call_id:
-        await hang_up_phone(ctx, leg.sip_call_id)
+    await hang_up_phone(ctx, leg)
 
 
 async def do_mute(ctx: Context, conference: Conference, leg: ConferenceLeg, muted: bool) -> None:
@@ -98,6 +119,5 @@ async def do_end(ctx: Context, conference: Conference) -> list[ConferenceLeg]:
     closed = await service.do_mark_ended(ctx, conference)
     await bridge.destroy(ctx, conference, [leg.id for leg in present])
     for leg in present:
-        if leg.sip_call_id:
-            await hang_up_phone(ctx, leg.sip_call_id)
+        await hang_up_phone(ctx, leg)
     return closed

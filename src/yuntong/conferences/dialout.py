@@ -102,6 +102,6 @@ async def on_dialled(ctx: Context, sip_call_id: str, code: int, answer_sdp: str)
         return
     if 200 <= code < 300:
         log.warning("conference_dial_out_bad_answer", code=code)
-        await control.hang_up_phone(ctx, sip_call_id)
+        await control.hang_up_phone(ctx, leg)
     await bridge.leave(ctx, leg.id)
     await service.do_leg_left(ctx, leg.id, leg.joined_at)  # never answered: nothing charged

@@ -17,6 +17,7 @@ from tests.integration.supplementary.conftest import Make, Subscriber, api
 from tests.integration.supplementary.conftest import subscriber as subscriber
 from tests.support.inprocess import InProcessServer, inprocess_server
 from tests.support.janus import Janus, running_janus
+from tests.support.redis import RedisServer
 from tests.support.server import wait_for
 from tests.support.sipp import Edge, free_udp_port
 
@@ -29,6 +30,7 @@ class ConferenceWorld:
     edge: Edge
     janus: Janus
     trunk_port: int  # a carrier's trunk sends from here
+    redis: RedisServer  # the nodes' bus (a second node joins it: test_across_nodes)
 
 
 def free_sip_port() -> int:
@@ -49,24 +51,31 @@ async def conference_world(
 ) -> AsyncIterator[ConferenceWorld]:
     folder = tmp_path_factory.mktemp("conferences")
     port, trunk_port = free_sip_port(), free_udp_port()
-    async with (
-        running_janus(folder / "janus") as janus,
-        own_database(request.param, folder) as url,
-        inprocess_server(
-            folder / "var",
-            url,
-            start_sip=True,
-            sip_port=port,
-            sip_tls_port=None,
-            sip_domain=DOMAIN,
-            sip_children=2,
-            janus_nodes=[janus.node("a")],
-            sip_trunks=[{"code": "carrier", "host": "127.0.0.1", "port": trunk_port}],
-        ) as server,
-    ):
-        fifo = Path(server.settings.var_dir) / "sip" / "kamailio_rpc.fifo"
-        await wait_for(fifo.exists, timeout=20, interval=0.05)
-        yield ConferenceWorld(server, Edge("127.0.0.1", port, DOMAIN), janus, trunk_port)
+    redis = RedisServer(folder / "redis")
+    redis.start()
+    try:
+        async with (
+            running_janus(folder / "janus") as janus,
+            own_database(request.param, folder) as url,
+            inprocess_server(
+                folder / "var",
+                url,
+                start_sip=True,
+                sip_port=port,
+                sip_tls_port=None,
+                sip_domain=DOMAIN,
+                sip_children=2,
+                janus_nodes=[janus.node("a")],
+                sip_trunks=[{"code": "carrier", "host": "127.0.0.1", "port": trunk_port}],
+                redis_url=redis.url,
+            ) as server,
+        ):
+            fifo = Path(server.settings.var_dir) / "sip" / "kamailio_rpc.fifo"
+            await wait_for(fifo.exists, timeout=20, interval=0.05)
+            edge = Edge("127.0.0.1", port, DOMAIN)
+            yield ConferenceWorld(server, edge, janus, trunk_port, redis)
+    finally:
+        redis.stop()
 
 
 @pytest.fixture
