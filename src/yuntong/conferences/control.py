@@ -53,7 +53,12 @@ async def do_join_browser(
 
 
 async def do_leave(ctx: Context, leg: ConferenceLeg) -> ConferenceLeg | None:
-    await bridge.leave(ctx, leg.id)
+    """A participant leaves: this node drops its handle, or, when another node joined the leg,
+    the bridge drops the participant (a kick any node may ask for)."""
+    if leg.id in ctx.services.get(bridge.BRIDGES).legs:
+        await bridge.leave(ctx, leg.id)
+    elif leg.left_at is None:
+        await bridge.kick(ctx, await service.get_conference(ctx, leg.conference_id), leg)
     return await service.do_leg_left(ctx, leg.id)
 
 
