@@ -151,15 +151,17 @@ async def _control(ctx: Context, conference: Conference) -> Control:
         return control
 
 
-def _watch(leg_id: str, on_gone: OnGone | None) -> Callable[[JanusEvent], None]:
+def _watch(leg: ConferenceLeg, on_gone: OnGone | None) -> Callable[[JanusEvent], None]:
+    """A leg's handle's events: its media or its place in the room ended (hung up, left,
+    kicked, the room destroyed); every handle hears of the others' kicks, so only its own id
+    counts."""
+
     def on_event(event: JanusEvent) -> None:
-        gone = event.kind in ("hangup", "detached") or event.data.get("audiobridge") in (
-            "left",
-            "destroyed",
-        )
-        kicked = event.data.get("audiobridge") == "event" and "kicked" in str(event.data)
+        said = event.data.get("audiobridge")
+        gone = event.kind in ("hangup", "detached") or said in ("left", "destroyed")
+        kicked = said == "event" and event.data.get("kicked") == leg.janus_participant
         if (gone or kicked) and on_gone is not None:
-            on_gone(leg_id)
+            on_gone(leg.id)
 
     return on_event
 
@@ -188,7 +190,7 @@ async def join_rtp(
     in ``codec`` (pcmu, pcma or opus) and says where it takes the phone's audio."""
     room = (await _control(ctx, conference)).room
     link = await _link(ctx, _pool_node(ctx, conference.janus_node))
-    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
+    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg, on_gone))
     rtp: dict[str, Any] = {"ip": ip, "port": port}
     if codec == "opus":
         rtp["payload_type"] = payload_type
@@ -220,7 +222,7 @@ async def join_rtp_offer(
     offer), and learns where to send the mix from their answer (:func:`connect_rtp`)."""
     room = (await _control(ctx, conference)).room
     link = await _link(ctx, _pool_node(ctx, conference.janus_node))
-    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
+    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg, on_gone))
     event = await handle.message(
         {
             "request": "join",
@@ -259,7 +261,7 @@ async def join_webrtc(
     """Join a browser with its SDP offer (audio, Opus); Janus's SDP answer."""
     room = (await _control(ctx, conference)).room
     link = await _link(ctx, _pool_node(ctx, conference.janus_node))
-    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg.id, on_gone))
+    handle = await link.session.attach(AUDIOBRIDGE, on_event=_watch(leg, on_gone))
     event = await handle.message(
         {
             "request": "join",

@@ -52,30 +52,41 @@ async def test_the_organiser_mutes_and_removes_a_phone_which_is_hung_up(
     organiser = await subscriber(online=False)
     conference = await open_conference(world, organiser)
     dave: Phone = await sip_account(world.server, await subscriber(online=False))
+    ivan: Phone = await sip_account(world.server, await subscriber(online=False))
     to = f"{organiser.number}*{PIN}"
+    path = f"/conferences/{conference['id']}"
     call = asyncio.create_task(dial(world, dave, to, tmp_path / "dave", hung_up=True))
+    stays = asyncio.create_task(dial(world, ivan, to, tmp_path / "ivan", hung_up=True))
     try:
-        [participant] = await in_bridge(world, conference["id"], 1)
-        assert participant["muted"] is False
-        path = f"/conferences/{conference['id']}"
-        [leg] = (await api(world.server, organiser, "GET", path)).json()["legs"]
-        assert (leg["kind"], leg["display"]) == ("phone", dave.who.e164)
+        listed = await in_bridge(world, conference["id"], 2)
+        assert [p["muted"] for p in listed] == [False, False]
+        legs = (await api(world.server, organiser, "GET", path)).json()["legs"]
+        [leg] = [found for found in legs if found["display"] == dave.who.e164]
+        assert leg["kind"] == "phone"
         muted = await api(
             world.server, organiser, "POST", f"{path}/legs/{leg['id']}/mute", {"muted": True}
         )
         assert muted.status_code == 200, muted.text
         assert muted.json()["muted"] is True
-        [participant] = await in_bridge(world, conference["id"], 1)
-        assert participant["muted"] is True
+        listed = await in_bridge(world, conference["id"], 2)
+        assert sorted(p["muted"] for p in listed) == [False, True]
         removed = await api(world.server, organiser, "DELETE", f"{path}/legs/{leg['id']}")
         assert removed.status_code == 204, removed.text
         hung_up = await asyncio.wait_for(call, 30)
         assert hung_up.code == 0, hung_up.output  # the phone got the edge's BYE
-        await in_bridge(world, conference["id"], 0)
-        [leg] = (await api(world.server, organiser, "GET", path)).json()["legs"]
-        assert leg["removed"] is True and leg["left_at"] is not None
+        [left] = await in_bridge(world, conference["id"], 1)  # the other phone stays
+        legs = (await api(world.server, organiser, "GET", path)).json()["legs"]
+        by_number = {found["display"]: found for found in legs}
+        assert by_number[dave.who.e164]["removed"] is True
+        assert by_number[dave.who.e164]["left_at"] is not None
+        assert by_number[ivan.who.e164]["left_at"] is None
+        assert left["id"] != leg["id"]
+        ended = await api(world.server, organiser, "POST", f"{path}/end")
+        assert ended.status_code == 200, ended.text
+        assert (await asyncio.wait_for(stays, 30)).code == 0
     finally:
         call.cancel()
+        stays.cancel()
 
 
 async def test_a_locked_conference_refuses_callers_and_an_ended_one_everyone(
