@@ -35,6 +35,7 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "conference_locked": (403, "Conference Locked"),
     "conference_ended": (404, "Conference Ended"),
 }
+PAYMENT_REQUIRED = (402, "Payment Required")  # the caller pays, and credit control refused
 
 
 async def _hosts_conferences(ctx: Context, e164: str) -> bool:
@@ -69,6 +70,8 @@ class ConferenceDialIn:
                 sip_call_id=call.sip_call_id,
             )
         except YuntongError as exc:
+            if exc.code.startswith(("credit_", "billing_")):
+                return reject(*PAYMENT_REQUIRED)
             return reject(*REFUSALS.get(exc.code, (403, "Forbidden")))
         try:
             endpoint = await bridge.join_rtp(

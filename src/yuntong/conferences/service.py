@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yuntong.billing.ledger import credit
 from yuntong.billing.ledger.usage import UsageInput, do_record_usage
 from yuntong.conferences.models import Conference, ConferenceLeg, ConferenceState, LegKind
 from yuntong.core.context import Context
@@ -203,6 +204,9 @@ async def do_add_leg(
     another is named (the organiser, for the people they dial out to)."""
     moderator = user_id is not None and user_id == conference.organiser_id
     check_may_join(conference, moderator=moderator)
+    payer = payer_id if payer_id is not None else user_id
+    if payer is not None:  # the credit check a call of the payer's would meet
+        await credit.check_may_start(ctx, payer, USAGE_TYPE)
     leg = ConferenceLeg(
         id=new_id(),
         conference_id=conference.id,
@@ -218,7 +222,7 @@ async def do_add_leg(
         connected=connected,
         joined_at=ctx.clock.now(),
         billable_seconds=0,
-        payer_id=payer_id if payer_id is not None else user_id,
+        payer_id=payer,
         node_id=ctx.node_id,
     )
     async with ctx.db.session() as s:

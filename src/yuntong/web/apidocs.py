@@ -276,6 +276,8 @@ ERRORS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "conference_locked",
         "rate_limited",
         "janus_unavailable",
+        "credit_exhausted",
+        "billing_suspended",
     ),
     ("DELETE", "/api/v1/conferences/{conference_id}/legs/{leg_id}"): ("conference_forbidden",),
     ("POST", "/api/v1/conferences/{conference_id}/legs/{leg_id}/mute"): ("conference_forbidden",),
@@ -290,5 +292,7 @@ ERRORS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "conference_callee_unreachable",
         "conference_ended",
         "janus_unavailable",
+        "credit_exhausted",
+        "billing_suspended",
     ),
 }
