@@ -79,6 +79,9 @@ async def test_a_browser_joins_and_hears_a_phone_that_dialled_in(
         await page.wait_for_selector("#leg-rows tr[data-kind=phone]")
         await page.wait_for_selector("#leg-rows tr[data-kind=browser]")
         assert await page.is_visible("#dial-form")
+        await page.click("#self-mute")  # the microphone off, then on again
+        assert await page.get_attribute("#self-mute", "aria-pressed") == "true"
+        await page.click("#self-mute")
         await screenshot(page, "conference-desktop")
         await page.set_viewport_size({"width": 390, "height": 844})
         await screenshot(page, "conference-phone")

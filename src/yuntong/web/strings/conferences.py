@@ -60,5 +60,7 @@ STRINGS = strings(
         "ui.conferences.dial_number": ("呼叫号码加入", "Call a number in"),
         "ui.conferences.dial": ("呼叫", "Call"),
         "ui.conferences.ringing": ("正在呼叫", "Ringing"),
+        "ui.conferences.mute_me": ("关闭麦克风", "Mute my microphone"),
+        "ui.conferences.unmute_me": ("打开麦克风", "Unmute my microphone"),
     },
 )

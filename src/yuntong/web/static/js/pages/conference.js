@@ -32,6 +32,7 @@ function paint() {
   $('#pin-field').hidden = conference.organiser || legId !== null;
   $('#join').hidden = legId !== null || conference.state !== 'open';
   $('#leave').hidden = legId === null;
+  $('#self-mute').hidden = legId === null;
   $('#in-call').hidden = legId === null;
   $('#controls').hidden = !conference.organiser;
   if (conference.organiser) paintLegs(conference.legs || []);
@@ -129,6 +130,17 @@ onSubmit(dialForm, async () => {
   } catch (error) {
     showErrors(dialForm, error);
   }
+});
+
+// muting yourself stops sending your microphone (the bridge hears silence); the moderator's
+// mute is the bridge's own and is shown in the participants' list
+$('#self-mute').addEventListener('click', () => {
+  const track = pc?.getSenders()[0]?.track;
+  if (!track) return;
+  track.enabled = !track.enabled;
+  const button = $('#self-mute');
+  button.setAttribute('aria-pressed', String(!track.enabled));
+  button.textContent = t(track.enabled ? 'ui.conferences.mute_me' : 'ui.conferences.unmute_me');
 });
 
 $('#leave').addEventListener('click', async () => {
