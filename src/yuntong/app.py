@@ -26,6 +26,9 @@ from yuntong.calls import engine as calls_engine
 from yuntong.calls import recovery as calls_recovery
 from yuntong.calls import ws as calls_ws
 from yuntong.cluster import nodes, recovery
+from yuntong.conferences import api as conferences_api
+from yuntong.conferences import bridge as conference_bridges
+from yuntong.conferences import control as conference_control
 from yuntong.config import Settings, load_settings
 from yuntong.contacts import api as contacts_api
 from yuntong.contacts import service as contacts_service
@@ -73,6 +76,7 @@ from yuntong.terminals import api as terminals_api
 from yuntong.web import (
     apidocs,
     pages,
+    pages_conferences,
     pages_meetings,
     pages_numbers,
     pages_status,
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         contacts_service.install(ctx)
         presence.install(ctx)
         meetings_control.install(ctx)  # host controls other nodes forward to this one's rooms
+        conference_control.install(ctx)  # phones other nodes ask this node's edge to hang up
         janus_events.install(ctx)  # Janus events other nodes received for this one's rooms
         meetings_ws.install(ctx)  # meeting sockets relayed between this node and the owners
         support_assignment.install(ctx)  # an agent gone offline: their conversations re-assigned
@@ -146,6 +151,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 await billing_process.stop()
             await meeting_rooms.rooms_of(ctx).close_all()
             await recordings.wait_processing(ctx)
+            await conference_bridges.close(ctx)
             await janus_pool.stop()
             await sip_gateway.gateway_of(ctx).stop()
             await children.stop()
@@ -209,6 +215,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         pages_status.router,
         tariffs_api.router,
         pages_tariffs.router,
+        conferences_api.router,
+        pages_conferences.router,
     ):
         app.include_router(router)
     apidocs.install(app)  # the OpenAPI document's errors, security and examples

@@ -32,6 +32,7 @@ from yuntong.billing import worker
 from yuntong.billing.collections import dunning
 from yuntong.billing.statements import statements
 from yuntong.cli_backup import backup_app
+from yuntong.cli_conferences import conferences_app
 from yuntong.cli_dnd import dnd_app
 from yuntong.cli_numbers import numbers_app
 from yuntong.cli_run import command_settings, run_action
@@ -544,6 +545,7 @@ services_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
+app.add_typer(conferences_app, name="conferences")
 services_app.add_typer(dnd_app, name="dnd")  # do-not-disturb and its schedules (cli_dnd.py)
 app.add_typer(sip_app, name="sip")  # SIP phones: credentials, calls, the edge (cli_sip.py)
 

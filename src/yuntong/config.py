@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     sip_trunks: list[SipTrunk] = Field(default_factory=list)
     sip_ring_timeout_s: int = Field(45, ge=5, le=300)
     sip_children: int = Field(4, ge=1, le=64)  # Kamailio's worker processes per transport
+    # conference calls (docs/conferences.md): the operator's own dial-in numbers (E.164), which
+    # any organiser may host conferences on (each told apart by its PIN)
+    conference_numbers: list[str] = Field(default_factory=list)
     # meetings: a participant whose socket drops keeps its place this long; a join ticket lasts
     # this long; chat messages per participant per second (sustained) and in a burst
     meeting_reconnect_grace_s: float = Field(30.0, gt=0)

@@ -17,6 +17,7 @@ from yuntong.billing.models import (
 )
 from yuntong.calls.models import CallHold, CallQualityReport, CallRecord
 from yuntong.cluster.models import JobLease, Node
+from yuntong.conferences.models import Conference, ConferenceLeg
 from yuntong.contacts.models import Block, Contact
 from yuntong.core.changes import CacheChange
 from yuntong.core.db import Base
@@ -77,6 +78,8 @@ __all__ = [
     "CompletionAlert",
     "CompletionCount",
     "CompletionCountedDay",
+    "Conference",
+    "ConferenceLeg",
     "Contact",
     "Conversation",
     "ConversationEvent",

@@ -47,6 +47,8 @@ from yuntong.calls.engine import ENGINE
 from yuntong.calls.gate import CREDIT_GATE, gate_calls_with
 from yuntong.cluster.forward import FORWARDING
 from yuntong.cluster.nodes import NODE
+from yuntong.conferences.bridge import BRIDGES
+from yuntong.conferences.dialin import ConferenceDialIn
 from yuntong.config import Settings
 from yuntong.contacts.service import BLOCKS, PRESENCE
 from yuntong.core import changes
@@ -70,6 +72,7 @@ from yuntong.presence.service import WATCHERS
 from yuntong.realtime.connection import HUB
 from yuntong.sip.edge import LOCAL_EDGE
 from yuntong.sip.gateway import GATEWAY as SIP_GATEWAY
+from yuntong.sip.routing import ANSWERING, answer_with
 from yuntong.sla import completion
 from yuntong.sla.incidents import incident_titles
 from yuntong.sla.subscriptions import do_send_on_pass as send_status_mail
@@ -117,6 +120,8 @@ PIECES: tuple[Piece[Any], ...] = (
     VISITOR_SOCKETS,
     TABLES,
     SIP_GATEWAY,
+    ANSWERING,
+    BRIDGES,
 )
 
 
@@ -137,5 +142,6 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     worker.run_on_each_pass(ctx, backup_schedule.do_backup_if_due)  # the daily backup
     worker.run_on_each_pass(ctx, audit_chain.do_seal_on_pass)  # the audit trail's chain
     worker.run_on_each_pass(ctx, send_status_mail)  # the status page's e-mail outbox
+    answer_with(ctx, ConferenceDialIn())  # conference dial-in through the SIP edge
     changes.attach(ctx)
     return ctx

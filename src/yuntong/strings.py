@@ -21,6 +21,7 @@ from yuntong.web.strings import account, calls, operator_billing, shell
 from yuntong.web.strings import backups as web_backups
 from yuntong.web.strings import billing as web_billing
 from yuntong.web.strings import completion as web_completion
+from yuntong.web.strings import conferences as web_conferences
 from yuntong.web.strings import dnd as web_dnd
 from yuntong.web.strings import meetings as web_meetings
 from yuntong.web.strings import numbers as web_numbers
@@ -58,6 +59,7 @@ CATALOGUES: Final[tuple[Strings, ...]] = (
     web_sip.STRINGS,
     tariffs.STRINGS,
     web_tariffs.STRINGS,
+    web_conferences.STRINGS,
 )
 
 

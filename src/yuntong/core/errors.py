@@ -651,6 +651,28 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "时段无效：结束日期不能早于开始日期，最长 {days} 天",
         "Invalid period: the end must not be before the start, at most {days} days",
     ),
+    "conference_not_found": (404, "找不到该电话会议", "No such conference call"),
+    "conference_forbidden": (403, "只有会议组织者可以执行此操作", "Only the organiser may do this"),
+    "conference_ended": (409, "电话会议已结束", "The conference call has ended"),
+    "conference_locked": (423, "电话会议已锁定，不能再加入", "The conference call is locked"),
+    "conference_pin_wrong": (403, "会议 PIN 码错误", "Wrong conference PIN"),
+    "conference_pin_invalid": (422, "PIN 码须为 4 到 8 位数字", "The PIN must be 4 to 8 digits"),
+    "conference_pin_taken": (
+        409,
+        "该号码上已有使用此 PIN 码的电话会议，请换一个 PIN 码",
+        "Another conference call on this number has that PIN; choose another",
+    ),
+    "conference_number_not_yours": (
+        403,
+        "入会号码须为您名下的号码或运营商的会议号码",
+        "The dial-in number must be one of your numbers or an operator conference number",
+    ),
+    "conference_leg_not_found": (404, "找不到该参会方", "No such participant"),
+    "conference_callee_unreachable": (
+        409,
+        "无法呼叫该号码：不是有效号码，或其 SIP 话机未注册",
+        "That number cannot be called: not a number, or its SIP phone is not registered",
+    ),
 }
 
 # the messages of the errors above, as the one string form (yuntong/strings.py installs them)

@@ -1,6 +1,7 @@
 """The configuration directory of a Janus that Yuntong runs itself.
 
-Only what Yuntong uses is loaded (the VideoRoom plugin, the SIP plugin when a SIP edge is
+Only what Yuntong uses is loaded (the VideoRoom plugin, the AudioBridge plugin for conference
+calls, the SIP plugin when a SIP edge is
 configured (the WebRTC <-> SIP gateway, docs/sip.md), the WebSocket transport and, when events
 are wanted, the HTTP event handler); both APIs listen on loopback only.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 JANUS_LIB_DIR = Path("/usr/lib/x86_64-linux-gnu/janus")
 VIDEOROOM = "libjanus_videoroom.so"
 SIP_PLUGIN = "libjanus_sip.so"
+AUDIOBRIDGE = "libjanus_audiobridge.so"
 WEBSOCKETS = "libjanus_websockets.so"
 SAMPLE_EVH = "libjanus_sampleevh.so"
 # Everything the control plane reads (joins, leaves, media state, quality); "jsep"
@@ -41,6 +43,7 @@ def write_janus_config(
     session_timeout_s: int = 60,
     lib_dir: Path = JANUS_LIB_DIR,
     sip: SipGatewayConfig | None = None,
+    rtp_ip: str = "127.0.0.1",
 ) -> Path:
     """Write the ``.jcfg`` files into ``directory`` (mode 0600: they hold secrets).
 
@@ -63,6 +66,7 @@ def write_janus_config(
         ),
         "janus.transport.websockets.jcfg": websockets_config(ws_port, admin_port),
         "janus.plugin.videoroom.jcfg": videoroom_config(videoroom_admin_key),
+        "janus.plugin.audiobridge.jcfg": audiobridge_config(videoroom_admin_key, rtp_ip, rtp_range),
         "janus.eventhandler.sampleevh.jcfg": event_handler_config(
             event_url, event_user, event_password
         ),
@@ -115,7 +119,9 @@ def core_config(
             # then send that subscriber a lower simulcast layer
             "media": {"rtp_port_range": f"{low}-{high}", "slowlink_threshold": SLOWLINK_LOST_PER_S},
             "plugins": {
-                "disable": _all_but(lib_dir / "plugins", VIDEOROOM, SIP_PLUGIN if sip else None)
+                "disable": _all_but(
+                    lib_dir / "plugins", VIDEOROOM, AUDIOBRIDGE, SIP_PLUGIN if sip else None
+                )
             },
             "transports": {"disable": _all_but(lib_dir / "transports", WEBSOCKETS)},
             "loggers": {"disable": _all_but(lib_dir / "loggers", None)},
@@ -192,6 +198,24 @@ def sip_config(sip: SipGatewayConfig, rtp_range: tuple[int, int]) -> str:
                 "user_agent": sip.user_agent,
                 "keepalive_interval": 0,
                 "events": False,
+            }
+        }
+    )
+
+
+def audiobridge_config(admin_key: str, rtp_ip: str, rtp_range: tuple[int, int]) -> str:
+    """No static rooms; ``create`` needs the node's admin key (the VideoRoom's: one secret per
+    node); plain-RTP participants (conference calls' phones) get ports of the node's RTP range
+    on ``rtp_ip``."""
+    low, high = rtp_range
+    return render(
+        {
+            "general": {
+                "admin_key": admin_key,
+                "lock_rtp_forward": True,
+                "local_ip": rtp_ip,
+                "rtp_port_range": f"{low}-{high}",
+                "events": False,  # Yuntong asks the bridge itself; meetings read the events
             }
         }
     )

@@ -308,6 +308,7 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
             sip=SipGatewayConfig(local_ip=sip_local_ip(settings.sip_host))
             if settings.start_sip
             else None,
+            rtp_ip=plain_rtp_ip(settings),
         )
     except (OSError, ValueError) as exc:  # unwritable var dir, bad port range
         log.error("janus_unavailable", error=str(exc))
@@ -325,6 +326,14 @@ async def _start_janus(settings: Settings, children: Children) -> LocalJanus | N
     children.add(janus)
     await janus.start()
     return local
+
+
+def plain_rtp_ip(settings: Settings) -> str:
+    """Where SIP phones send their audio to the AudioBridge (conference calls): the address
+    the SIP edge listens on, which the phones reach already."""
+    if settings.sip_host not in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, no bind
+        return settings.sip_host
+    return coturn_listen_ip(settings) or "127.0.0.1"
 
 
 EVENTS_USER = "janus"

@@ -5,6 +5,7 @@ Kamailio was started with; not part of the public API."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -14,12 +15,12 @@ from fastapi.responses import JSONResponse
 from yuntong.core.basic_auth import check_basic
 from yuntong.core.context import Context, get_context
 from yuntong.core.logging import get_logger
-from yuntong.sip import credentials, records, routing
+from yuntong.sip import credentials, edge, records, routing
 from yuntong.sip.edge import CONTROL_PATH, EDGE_USER, local_edge
 
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_FORM = 16_384
+MAX_FORM = 32_768  # the route question carries the SDP offer
 
 
 def _authorised(ctx: Context, request: Request) -> bool:
@@ -37,6 +38,14 @@ async def _form(request: Request) -> dict[str, str] | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return {key: values[0] for key, values in parsed.items() if values}
+
+
+def _hex_text(value: str) -> str:
+    """A message body Kamailio sent hex-encoded (``s.escape.param`` gives up on line ends)."""
+    try:
+        return bytes.fromhex(value).decode("utf-8", errors="replace")
+    except ValueError:
+        return ""
 
 
 def _denied() -> Response:
@@ -84,6 +93,8 @@ async def route(request: Request) -> Response:
             from_display=form.get("from_display", ""),
             privacy=form.get("privacy", ""),
             pai=form.get("pai", ""),
+            sdp=_hex_text(form.get("sdp", "")),
+            arrived_at=records.edge_time(form.get("t0")),
         )
         answer = await routing.decide_new(ctx, ask)
     log.info("sip_route", action=answer["action"], code=answer.get("code"))
@@ -129,6 +140,8 @@ async def event(request: Request) -> Response:
         call = await records.do_answered(
             ctx, form["call_id"], at, records.delay_ms(form.get("t0"), first)
         )
+        if call is not None and form.get("ltt"):  # a call the edge answered itself
+            await records.do_keep_dialog(ctx, call, edge.answered_dialog(form))
         limit = call.route.get("max_s") if call is not None and call.route else None
         if call is not None and limit is not None:
             _close_after(ctx, call.sip_call_id, float(limit) + LIMIT_GRACE_S)
@@ -137,4 +150,34 @@ async def event(request: Request) -> Response:
         call = await records.do_ended(ctx, form["call_id"], at, answered)
         if call is not None:
             await routing.do_finish(ctx, call)
+        answering = ctx.services.get(routing.ANSWERING).value
+        if answering is not None:  # a call the edge answered itself (conference dial-in)
+            await answering.ended(ctx, form["call_id"])
+    elif form.get("event") == "dialled":
+        await _dialled(ctx, form, at)
     return Response(status_code=204)
+
+
+async def _dialled(ctx: Context, form: dict[str, str], at: datetime | None) -> None:
+    """The final answer to a call Yuntong made through the edge (a conference's dial-out)."""
+    call_id = form["call_id"]
+    text = form.get("code", "")
+    code = int(text) if text.isdigit() else 500
+    if 200 <= code < 300:
+        call = await records.do_answered(ctx, call_id, at, None)
+        placed = (call.route or {}).get("dial_out") if call is not None else None
+        if call is not None and isinstance(placed, dict):
+            dialog = edge.dialled_dialog(placed, form)
+            await records.do_keep_dialog(ctx, call, dialog)
+            await edge.acknowledge(ctx, call_id, dialog)
+        else:  # a retransmitted 200 OK: our ACK was lost, send it again
+            kept = await records.dialog_of(ctx, call_id)
+            if kept is not None:
+                await edge.acknowledge(ctx, call_id, kept)
+            return
+    else:
+        outcome = routing.failure_of(code, unregistered=False)[0]
+        await records.do_dial_failed(ctx, call_id, at, code, outcome)
+    answering = ctx.services.get(routing.ANSWERING).value
+    if answering is not None:
+        await answering.dialled(ctx, call_id, code, _hex_text(form.get("sdp", "")))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from yuntong.core.context import Context, Piece, Slot
+from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
 from yuntong.media.supervisor import (
     Children,
@@ -25,7 +26,9 @@ from yuntong.media.supervisor import (
     coturn_listen_ip,
     stop_stale,
 )
+from yuntong.sip import records
 from yuntong.sip.kamailio_config import EdgeConfig, TrunkPeer, write_kamailio_config
+from yuntong.sip.models import SipCall
 
 log = get_logger(__name__)
 
@@ -253,3 +256,143 @@ def attach_running_edge(ctx: Context) -> LocalEdge | None:
     local = LocalEdge(password="", directory=directory)  # it answers no control requests
     ctx.services.get(LOCAL_EDGE).value = local
     return local
+
+
+# --- ending a dialog the edge answered itself ----------------------------------------------
+
+
+def answered_dialog(form: dict[str, str]) -> dict[str, str]:
+    """What the edge reported of a dialog it answered (route[ANSWER]): enough to send a BYE."""
+    contact = form.get("contact", "")
+    start, end = contact.find("<"), contact.find(">")
+    uri = contact[start + 1 : end] if 0 <= start < end else contact.split(";")[0].strip()
+    return {
+        "local_tag": form.get("ltt", "")[:100],
+        "remote_target": uri[:300],
+        "remote_from": form.get("from", "")[:400],  # the caller's From, with its tag
+        "local_uri": form.get("to_uri", "")[:300],
+        "source": form.get("src", "")[:60],
+        "proto": form.get("proto", "udp")[:10].lower(),
+    }
+
+
+async def hang_up(ctx: Context, sip_call_id: str) -> bool:
+    """End a call the edge answered itself: the edge sends the caller a BYE (tm.t_uac_start);
+    its end is recorded here at once (the edge reports no end of a dialog it ends itself)."""
+    dialog = await records.dialog_of(ctx, sip_call_id)
+    if dialog is None and sip_call_id.startswith(DIAL_OUT_PREFIX):  # still ringing: CANCEL
+        answer = await rpc(ctx, "tm.cancel", sip_call_id, "1")
+        return isinstance(answer, dict) and "error" not in answer
+    if dialog is None or not dialog.get("remote_target"):
+        return False
+    headers = (
+        f"From: <{dialog['local_uri']}>;tag={dialog['local_tag']}\r\n"
+        f"To: {dialog['remote_from']}\r\n"
+        f"Call-ID: {sip_call_id}\r\n"
+        "CSeq: 101 BYE\r\n"
+        "Max-Forwards: 70\r\n"
+    )
+    nexthop = f"sip:{dialog['source']};transport={dialog['proto']}" if dialog["source"] else "."
+    answer = await rpc(
+        ctx, "tm.t_uac_start", "BYE", dialog["remote_target"], nexthop, ".", headers, ""
+    )
+    if not isinstance(answer, dict) or "error" in answer:
+        log.warning("sip_edge_hang_up_failed", answer=str(answer)[:200])
+        return False
+    await records.do_ended(ctx, sip_call_id, ctx.clock.now())
+    return True
+
+
+DIAL_OUT_PREFIX = "yt-out-"  # the Call-ID of a call Yuntong makes through the edge
+
+
+@dataclass(frozen=True)
+class DialOut:
+    """An INVITE Yuntong sends through its edge (a conference calling someone in)."""
+
+    call_id: str
+    ruri: str  # where it goes: a registered phone's contact, or a number at a trunk
+    nexthop: str  # "." or sip:host:port;transport=…
+    from_uri: str
+    from_tag: str
+    to_uri: str
+    sdp: str
+    caller_user_id: int | None = None  # who pays (the conference's organiser)
+    callee_user_id: int | None = None
+    calling_number: str | None = None
+    called_number: str | None = None
+
+
+def _edge_contact(ctx: Context) -> str:
+    host = ctx.settings.sip_host
+    return f"<sip:yuntong-media@{host}:{ctx.settings.sip_port}>"
+
+
+async def dial_out(ctx: Context, call: DialOut) -> bool:
+    """Send the INVITE (tm.t_uac_start); its final answer comes back as the event ``dialled``
+    (``event_route[tm:local-response]``), and the callee's BYE as ``ended``."""
+    row = SipCall(
+        id=new_id(),
+        sip_call_id=call.call_id,
+        source="conference",
+        direction="outbound" if call.nexthop != "." else "internal",
+        state="routing",
+        created_at=ctx.clock.now(),
+        node_id=ctx.node_id,
+        caller_user_id=call.caller_user_id,
+        callee_user_id=call.callee_user_id,
+        calling_number=call.calling_number,
+        called_number=call.called_number,
+        route={
+            "dial_out": {
+                "from_uri": call.from_uri,
+                "from_tag": call.from_tag,
+                "to_uri": call.to_uri,
+            }
+        },
+    )
+    await records.insert(ctx, row)
+    headers = (
+        f'From: "Conference" <{call.from_uri}>;tag={call.from_tag}\r\n'
+        f"To: <{call.to_uri}>\r\n"
+        f"Call-ID: {call.call_id}\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"Contact: {_edge_contact(ctx)}\r\n"
+        "Max-Forwards: 70\r\n"
+        "Content-Type: application/sdp\r\n"
+    )
+    answer = await rpc(
+        ctx, "tm.t_uac_start", "INVITE", call.ruri, call.nexthop, ".", headers, call.sdp
+    )
+    if not isinstance(answer, dict) or "error" in answer:
+        log.warning("sip_edge_dial_out_failed", answer=str(answer)[:200])
+        return False
+    return True
+
+
+def dialled_dialog(placed: dict[str, str], form: dict[str, str]) -> dict[str, str]:
+    """The dialog of an answered dial-out, as :func:`hang_up` and :func:`acknowledge` use it."""
+    contact = form.get("contact", "")
+    start, end = contact.find("<"), contact.find(">")
+    uri = contact[start + 1 : end] if 0 <= start < end else contact.split(";")[0].strip()
+    return {
+        "local_tag": placed.get("from_tag", ""),
+        "local_uri": placed.get("from_uri", ""),
+        "remote_target": uri[:300] or placed.get("to_uri", ""),
+        "remote_from": f"<{placed.get('to_uri', '')}>;tag={form.get('to_tag', '')[:100]}",
+        "source": form.get("src", "")[:60],
+        "proto": form.get("proto", "udp")[:10].lower(),
+    }
+
+
+async def acknowledge(ctx: Context, call_id: str, dialog: dict[str, str]) -> None:
+    """The ACK of a 2xx the callee of a dial-out answered (end to end, no transaction)."""
+    headers = (
+        f"From: <{dialog['local_uri']}>;tag={dialog['local_tag']}\r\n"
+        f"To: {dialog['remote_from']}\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 ACK\r\n"
+        "Max-Forwards: 70\r\n"
+    )
+    nexthop = f"sip:{dialog['source']};transport={dialog['proto']}" if dialog["source"] else "."
+    await rpc(ctx, "tm.t_uac_start", "ACK", dialog["remote_target"], nexthop, ".", headers, "")

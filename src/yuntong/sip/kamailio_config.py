@@ -228,7 +228,8 @@ request_route {
         + "&from_display=" + $(fn{s.escape.param})
         + "&privacy=" + $(hdr(Privacy){s.escape.param})
         + "&pai=" + $(hdr(P-Asserted-Identity){s.escape.param})
-        + "&diversion=" + $(hdr(Diversion){s.escape.param});
+        + "&diversion=" + $(hdr(Diversion){s.escape.param})
+        + "&sdp=" + $(rb{s.encode.hexa}) + "&t0=" + $avp(t0);
     route(ASK);
 }
 
@@ -244,7 +245,9 @@ route[WITHINDLG] {
                 + "&by=" + $(fU{s.escape.param});
             http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
             sl_send_reply("200", "OK");
-        } else if (!is_method("ACK")) {
+        } else if (is_method("ACK")) {
+            t_check_trans();  # matches the ACK to the 200 OK: its retransmissions stop
+        } else {
             sl_send_reply("200", "OK");
         }
         exit;
@@ -430,8 +433,11 @@ route[ANSWER] {
     append_to_reply("Contact: <sip:yuntong-media@$Ri:$Rp;transport=$pr>\r\n");
     set_reply_body("$var(sdp)", "application/sdp");
     t_reply("200", "OK");
+    # the dialog as Yuntong needs it to hang up itself (a BYE through tm.t_uac_start)
     $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=answered&t0=" + $avp(t0)
-        + "&at=" + $TV(Sn);
+        + "&at=" + $TV(Sn) + "&ltt=" + $ltt(t)
+        + "&contact=" + $(ct{s.escape.param}) + "&from=" + $(hdr(From){s.escape.param})
+        + "&to_uri=" + $(tu{s.escape.param}) + "&src=" + $si + ":" + $sp + "&proto=" + $pr;
     http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
 }
 
@@ -459,6 +465,19 @@ failure_route[FAILED] {
     if ($var(action) == "route") {
         route(APPLY);
         t_relay();
+    }
+}
+
+# A final answer to an INVITE Yuntong sent through the edge (a conference's dial-out, its
+# Call-ID begins "yt-out-"), each retransmission too (each is ACKed): reported with the
+# callee's SDP, contact and To-tag. Replies to local requests pass the main onreply_route.
+onreply_route {
+    if ($(ci{s.substr,0,7}) == "yt-out-" && is_method("INVITE") && $rs >= 200) {
+        $var(q) = "call_id=" + $(ci{s.escape.param}) + "&event=dialled&code=" + $rs
+            + "&to_tag=" + $(tt{s.escape.param}) + "&contact=" + $(ct{s.escape.param})
+            + "&src=" + $si + ":" + $sp + "&proto=" + $pr + "&at=" + $TV(Sn)
+            + "&sdp=" + $(rb{s.encode.hexa});
+        http_connect("yt", "/event", FORM, "$var(q)", "$var(res)");
     }
 }
 

@@ -119,3 +119,29 @@ async def calls_of(ctx: Context, user_id: int | None, limit: int) -> list[SipCal
         )
     async with ctx.db.session() as s:
         return list((await s.execute(query)).scalars().all())
+
+
+async def do_keep_dialog(ctx: Context, call: SipCall, dialog: dict[str, str]) -> None:
+    """Keep what the edge needs to end a dialog it answered itself (``edge.hang_up``)."""
+    call.route = {**(call.route or {}), "dialog": dialog}
+    await update(ctx, call)
+
+
+async def dialog_of(ctx: Context, sip_call_id: str) -> dict[str, str] | None:
+    call = await _by_call_id(ctx, sip_call_id)
+    if call is None or call.state != "answered" or not call.route:
+        return None
+    found = call.route.get("dialog")
+    return found if isinstance(found, dict) else None
+
+
+async def do_dial_failed(
+    ctx: Context, sip_call_id: str, at: datetime | None, code: int, outcome: str
+) -> None:
+    """A call Yuntong made through the edge was not answered (``code``)."""
+    call = await _by_call_id(ctx, sip_call_id)
+    if call is None or call.state != "routing":
+        return
+    call.state, call.ended_at = "ended", at or ctx.clock.now()
+    call.final_code, call.outcome = code, outcome
+    await update(ctx, call)

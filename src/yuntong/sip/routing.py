@@ -16,7 +16,8 @@ node answers the next question.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -24,7 +25,7 @@ from yuntong.calls import causes
 from yuntong.calls.gate import credit_gate
 from yuntong.calls.models import CallOutcome
 from yuntong.contacts import service as contacts
-from yuntong.core.context import Context
+from yuntong.core.context import Context, Piece, Slot
 from yuntong.core.errors import YuntongError
 from yuntong.core.ids import new_id
 from yuntong.core.logging import get_logger
@@ -71,6 +72,47 @@ class Ask:
     from_display: str = ""
     privacy: str = ""
     pai: str = ""
+    sdp: str = ""  # the INVITE's SDP offer (for a call the edge answers itself)
+    arrived_at: datetime | None = None  # when the INVITE reached the edge (its clock)
+
+
+# --- calls the edge answers itself (a conference's dial-in: yuntong.conferences) -----------
+
+
+@dataclass(frozen=True)
+class DialIn:
+    """A call the edge may answer itself: who calls (no user: an outside caller), what was
+    dialled (with ``*`` and what follows), and the caller's SDP offer."""
+
+    sip_call_id: str
+    caller_user_id: int | None
+    calling_number: str | None
+    dialled: str
+    sdp: str
+
+
+class Answering(Protocol):
+    """What answers such calls: an answer (``action`` answer or reject), or None (not its
+    call); the end of a call it answered; the final answer to a call it made (dial-out)."""
+
+    async def answer(self, ctx: Context, call: DialIn) -> dict[str, Any] | None: ...
+
+    async def ended(self, ctx: Context, sip_call_id: str) -> None: ...
+
+    async def dialled(self, ctx: Context, sip_call_id: str, code: int, sdp: str) -> None: ...
+
+
+ANSWERING = Piece(
+    "sip.answering",
+    "node-owned live state",
+    lambda ctx: Slot[Answering](),
+    "what answers calls the edge takes itself (conference dial-in), handed over when the "
+    "context is built (sip does not import conferences)",
+)
+
+
+def answer_with(ctx: Context, answering: Answering) -> None:
+    ctx.services.get(ANSWERING).value = answering
 
 
 def reject(code: int, reason: str) -> dict[str, Any]:
@@ -118,7 +160,8 @@ async def decide_new(ctx: Context, ask: Ask) -> dict[str, Any]:
         source=ask.source or "phone",
         direction="internal",
         state="routing",
-        created_at=now,
+        # the edge's clock, as the answer and the end it reports: one clock for a call's times
+        created_at=ask.arrived_at or now,
         node_id=ctx.node_id,
         route={},
     )
@@ -173,6 +216,15 @@ async def _route_new(ctx: Context, ask: Ask, call: SipCall) -> dict[str, Any]:
         caller_profile = await profile_of(ctx, found[1])
         asked = True if "id" in ask.privacy.lower() else dialled_withhold
         call.withheld = clip.check_withheld(caller_profile, asked)
+    # conference dial-in (yuntong.conferences, docs/conferences.md): "number*PIN" is
+    # answered by the edge itself, the audio going to the conference's bridge
+    answering = ctx.services.get(ANSWERING).value
+    if answering is not None and "*" in to:
+        ask_in = DialIn(ask.sip_call_id, call.caller_user_id, call.calling_number, to, ask.sdp)
+        answered = await answering.answer(ctx, ask_in)
+        if answered is not None:
+            call.called_number = numbers.parse_dialled(to.partition("*")[0])
+            return answered
     called = numbers.parse_dialled(to)
     if called is None:
         call.cause = UNALLOCATED

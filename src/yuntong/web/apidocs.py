@@ -218,6 +218,8 @@ NOT_FOUND: Final = {
     "request_id": "port_request_not_found",
     "statement_id": "statement_not_found",
     "user_id": "user_not_found",
+    "conference_id": "conference_not_found",
+    "leg_id": "conference_leg_not_found",
 }
 
 # error codes an operation is known to answer, besides the generic ones: (method, path) -> codes
@@ -262,5 +264,35 @@ ERRORS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
         "idempotency_conflict",
         "billing_suspended",
         "billing_held",
+    ),
+    ("POST", "/api/v1/conferences"): (
+        "conference_number_not_yours",
+        "conference_pin_invalid",
+        "conference_pin_taken",
+    ),
+    ("POST", "/api/v1/conferences/{conference_id}/legs"): (
+        "conference_pin_wrong",
+        "conference_ended",
+        "conference_locked",
+        "rate_limited",
+        "janus_unavailable",
+        "credit_exhausted",
+        "billing_suspended",
+    ),
+    ("DELETE", "/api/v1/conferences/{conference_id}/legs/{leg_id}"): ("conference_forbidden",),
+    ("POST", "/api/v1/conferences/{conference_id}/legs/{leg_id}/mute"): ("conference_forbidden",),
+    ("POST", "/api/v1/conferences/{conference_id}/mute-all"): ("conference_forbidden",),
+    ("POST", "/api/v1/conferences/{conference_id}/lock"): (
+        "conference_forbidden",
+        "conference_ended",
+    ),
+    ("POST", "/api/v1/conferences/{conference_id}/end"): ("conference_forbidden",),
+    ("POST", "/api/v1/conferences/{conference_id}/dial-outs"): (
+        "conference_forbidden",
+        "conference_callee_unreachable",
+        "conference_ended",
+        "janus_unavailable",
+        "credit_exhausted",
+        "billing_suspended",
     ),
 }

@@ -156,8 +156,8 @@ async def test_a_browser_line_calls_as_its_number_through_the_edge_rules(
     assert row.caller_user_id == alice.who.user_id
 
     pc, sdp = await webrtc_offer()
-    try:  # a number not in service: the edge's answer ends the call on the page
-        spare = "+8613000000000"
+    try:  # digits that are no number: the edge's answer ends the call on the page
+        spare = "123"
         placed = await alice.who.client.request("sip.call", {"to": spare, "sdp": sdp}, timeout=20)
         ended = await alice.who.client.expect("sip.ended", timeout=10, call_id=placed["call_id"])
         assert ended["code"] in (404, 484)
