@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from yuntong.calls import causes
@@ -49,34 +49,34 @@ async def update(ctx: Context, call: SipCall) -> None:
         await s.merge(call)
 
 
-async def _by_call_id(ctx: Context, sip_call_id: str) -> SipCall | None:
-    async with ctx.db.session() as s:
-        query = select(SipCall).where(SipCall.sip_call_id == sip_call_id[:200])
-        return (await s.execute(query)).scalar_one_or_none()
+def _by_call_id(sip_call_id: str) -> Select[SipCall]:
+    return select(SipCall).where(SipCall.sip_call_id == sip_call_id[:200])
 
 
 async def do_answered(
     ctx: Context, sip_call_id: str, at: datetime | None, pdd_ms: int | None
 ) -> SipCall | None:
-    call = await _by_call_id(ctx, sip_call_id)
-    if call is None or call.state != "routing":
-        return None
-    call.state = "answered"
-    call.answered_at = at or ctx.clock.now()
-    call.outcome, call.final_code = CallOutcome.ANSWERED, 200
-    call.pdd_ms = pdd_ms
-    await update(ctx, call)
+    # read and written in one transaction: the row is changed where it was loaded (a merge
+    # of a detached row would read it again), two statements per event
+    async with ctx.db.session() as s:
+        call = (await s.execute(_by_call_id(sip_call_id))).scalar_one_or_none()
+        if call is None or call.state != "routing":
+            return None
+        call.state = "answered"
+        call.answered_at = at or ctx.clock.now()
+        call.outcome, call.final_code = CallOutcome.ANSWERED, 200
+        call.pdd_ms = pdd_ms
     return call
 
 
 async def do_ended(ctx: Context, sip_call_id: str, at: datetime | None) -> SipCall | None:
     """An answered call ended (a BYE); the call's row, or None if it was not answered here."""
-    call = await _by_call_id(ctx, sip_call_id)
-    if call is None or call.state != "answered" or call.answered_at is None:
-        return None
-    ended = max(at or ctx.clock.now(), call.answered_at)
-    call.state, call.ended_at = "ended", ended
-    call.cause = causes.NORMAL_CLEARING
-    call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
-    await update(ctx, call)
+    async with ctx.db.session() as s:
+        call = (await s.execute(_by_call_id(sip_call_id))).scalar_one_or_none()
+        if call is None or call.state != "answered" or call.answered_at is None:
+            return None
+        ended = max(at or ctx.clock.now(), call.answered_at)
+        call.state, call.ended_at = "ended", ended
+        call.cause = causes.NORMAL_CLEARING
+        call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
     return call
