@@ -780,7 +780,9 @@ def render(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"Target (issue 17): ≥ {target} CPS with Yuntong in the loop — met by"
-        f" {', '.join(met) or 'none'}; not met by {', '.join(missed) or 'none'}. A path's"
+        f" {', '.join(met) or 'no path'}"
+        + (f"; not met by {', '.join(missed)}" if missed else "")
+        + ". A path's"
         " sustained rate is the highest of the ladder that passed: its limit lies between it"
         " and the next rate.",
     ]
