@@ -8,7 +8,7 @@ TEST_WORKERS ?= 2
 TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-cjk redis-server haproxy sip-tester
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: help run test check bench bench-quick uv env system-run system-test format clean
+.PHONY: help run test check bench bench-quick bench-sip uv env system-run system-test format clean
 
 help:
 	@echo "make run    - set up and start Yuntong (prints the URL and a first admin login)"
@@ -16,6 +16,7 @@ help:
 	@echo "make check  - ruff format --check, ruff check, mypy --strict src"
 	@echo "make bench  - run the benchmarks (results in bench/RESULTS.md)"
 	@echo "make bench-quick - the one-minute call set-up check before landing (exit 1: regression)"
+	@echo "make bench-sip - SIP call set-ups/s through the edge (Kamailio + Yuntong) beside SIPp alone"
 
 # uv: use the one on PATH, else install it into .tools/ with the system Python
 uv:
@@ -70,6 +71,9 @@ bench: env
 
 bench-quick: env
 	$(UV) run --frozen python bench/signaling.py --quick
+
+bench-sip: env
+	$(UV) run --frozen python bench/sip.py
 
 clean:
 	rm -rf .tools .venv .mypy_cache .ruff_cache
