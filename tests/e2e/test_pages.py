@@ -84,6 +84,9 @@ DYNAMIC = {
     # tariffs.js and operator_tariffs.js: categories and table kinds
     "ui.tariffs.category.": ["local", "domestic", "mobile", "international", "premium"],
     "ui.optariffs.kind.": ["prices", "costs"],
+    # conferences.js and conference.js: a conference's state
+    "ui.conferences.state.": ["open", "ended"],
+    "ui.conferences.kind.": ["browser", "phone", "outside"],
 }
 
 
