@@ -78,12 +78,7 @@ async def do_end_at_limit(ctx: Context, sip_call_id: str) -> SipCall | None:
     limit = call.route.get("max_s") if call is not None and call.route else None
     if call is None or call.state != "answered" or call.answered_at is None or limit is None:
         return None
-    ended = call.answered_at + timedelta(seconds=int(limit))
-    call.state, call.ended_at = "ended", ended
-    call.cause = causes.NORMAL_CLEARING
-    call.billable_seconds = int(limit)
-    await update(ctx, call)
-    return call
+    return await _close(ctx, call, call.answered_at + timedelta(seconds=int(limit)))
 
 
 async def do_ended(
@@ -100,12 +95,16 @@ async def do_ended(
         call.outcome, call.final_code = CallOutcome.ANSWERED, 200
     elif call.state != "answered" or call.answered_at is None:
         return None
-    answered = call.answered_at
-    assert answered is not None
-    ended = max(at or ctx.clock.now(), answered)
+    assert call.answered_at is not None
+    return await _close(ctx, call, max(at or ctx.clock.now(), call.answered_at))
+
+
+async def _close(ctx: Context, call: SipCall, ended: datetime) -> SipCall:
+    """End an answered call at ``ended``: billed from its answer, rounded up to a second."""
+    assert call.answered_at is not None
     call.state, call.ended_at = "ended", ended
     call.cause = causes.NORMAL_CLEARING
-    call.billable_seconds = math.ceil((ended - answered).total_seconds())
+    call.billable_seconds = math.ceil((ended - call.answered_at).total_seconds())
     await update(ctx, call)
     return call
 
